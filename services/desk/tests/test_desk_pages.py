@@ -1879,7 +1879,9 @@ async def test_the_dpo_is_refused_every_page_but_her_own_without_an_entry_in_the
     under "Il servizio ha rifiutato: il suo profilo non opera su questo servizio". Every page but hers is the desk's
     "not for your role" (403), as the housing page already was, with no call to a service and nothing logged."""
     await desk.as_operator(RPD)
-    for path in ("/persons/new", "/persons/p-1", "/persons/p-1/privacy-notice", "/agenda", "/outreach", "/civic"):
+    erasures = ("/persons/p-1/erasure", "/outreach/street-persons/s-1/erasure")  # GDPR art. 17: the city's staff's
+    for path in ("/persons/new", "/persons/p-1", "/persons/p-1/privacy-notice", "/agenda", "/outreach", "/civic",
+                 *erasures):  # fmt: skip
         r = await desk.client.get(path)
         assert r.status_code == 403, (path, r.status_code)
         assert "Questa pagina non è per il suo ruolo" in text_of(r.text), (path, text_of(r.text))
@@ -3862,3 +3864,66 @@ async def test_the_cartella_shows_all_that_intake_holds_of_the_person(desk: Desk
     assert "Lingue arabo, francese" in text and "Sa leggere e scrivere No" in text, text
     english = text_of((await desk.client.get("/persons/p-1?purpose=subject_access&lang=en")).text)
     assert "Languages Arabic, French" in english and "Reads and writes No" in english, english
+
+
+async def test_a_persons_erasure_page_in_english_its_key_its_confirmation_and_intakes_refusals(desk: Desk) -> None:
+    """The erasure page (GDPR art. 17, entrypoints/erasure_web.py) with exactly what intake answers: in English when
+    asked; nothing is sent to intake until the identifier is typed; the erasure goes with the form's key
+    (`desk:<form_key>:erasure`, so a double submit is one erasure); intake's refusal is said in the operator's
+    language at the page's top, recorded as `refused`, never as a raw error; intake away is the desk's 503 page."""
+    grace = {"person_id": "p-1", "erased": False, "identity": {"given_name": "Grace", "family_name": "Adeyemi"}}
+    desk.services.answers[("intake", "GET", "/persons/p-1")] = grace
+    sent: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/persons/p-1/erasure")] = keeping(sent, 200)
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1/erasure?lang=en")
+    said = text_of(page.text)
+    assert page.status_code == 200 and "Grace Adeyemi" in said, said
+    assert "destroyed in every copy of the event log" in said and "cannot be undone" in said, said
+    key = form_key_of(page.text, "/persons/p-1/erasure")
+    form = {"csrf": "csrf-maria", "form_key": key, "confirm_id": "p-2"}
+    wrong = await desk.client.post("/persons/p-1/erasure", data=form)
+    assert wrong.status_code == 422 and "type exactly the identifier shown" in text_of(wrong.text)
+    assert form_key_of(wrong.text, "/persons/p-1/erasure") == key  # the same form: sent again, the same request
+    assert sent == []
+    done = await desk.client.post("/persons/p-1/erasure", data=form | {"confirm_id": " p-1 "})
+    assert (done.status_code, done.headers["location"]) == (303, "/persons/p-1/erasure?done=1")
+    assert sent == [(f"desk:{key}:erasure", {})]
+    # intake's answer now: erased, no name; the page says so, read back from intake (not from the address alone)
+    desk.services.answers[("intake", "GET", "/persons/p-1")] = {**grace, "erased": True, "identity": {}}
+    outcome = text_of((await desk.client.get("/persons/p-1/erasure?done=1")).text)
+    assert "The person's identifying data have been erased" in outcome and "Grace" not in outcome, outcome
+    desk.services.answers[("intake", "GET", "/persons/p-1")] = grace  # not erased: `done=1` says nothing
+    assert "have been erased" not in text_of((await desk.client.get("/persons/p-1/erasure?done=1")).text)
+    refusal = {"status": 403, "field": "", "reason": "staff of trieste cannot act in torino"}
+    desk.services.answers[("intake", "POST", "/persons/p-1/erasure")] = httpx.Response(403, json=refusal)
+    refused = await desk.client.post("/persons/p-1/erasure?lang=it", data=form | {"confirm_id": "p-1"})
+    said = text_of(refused.text)
+    assert refused.status_code == 403 and "chi opera per Trieste non può accedere ai dati di Torino" in said, said
+    assert "Questa richiesta non ha cancellato nulla" in said and "nome non registrato" not in said, said
+    desk.services.away.add("intake")
+    away = await desk.client.post("/persons/p-1/erasure", data=form | {"confirm_id": "p-1"})
+    assert away.status_code == 503, away.text
+    async with desk.pool.acquire() as conn:
+        rows = await conn.fetch("select operator, purpose, action, outcome from access_log order by entry_id")
+    erasures = [tuple(r) for r in rows if r["action"] == "erasure"]
+    assert erasures == [("maria", "erasure_request", "erasure", "erased"),
+                        ("maria", "erasure_request", "erasure", "refused")]  # fmt: skip
+    assert {r["action"] for r in rows} == {"erasure form", "erasure"}
+
+
+async def test_an_erasure_by_a_merged_registrations_id_is_logged_under_the_surviving_record(desk: Desk) -> None:
+    """Intake erases, by the id of a registration merged into another, the surviving record and answers its id: the
+    DPO's entry names that record, the one her filter and the person's printout are by (as a view's: `shown_as`)."""
+    amina = {"person_id": "a-1", "erased": False, "identity": {"given_name": "Amina", "family_name": "Okonkwo"}}
+    desk.services.answers |= {
+        ("intake", "GET", "/persons/b-7"): amina,
+        ("intake", "POST", "/persons/b-7/erasure"): {"person_id": "a-1", "erased_on": clock.today().isoformat()},
+    }
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/b-7/erasure")
+    form = {"csrf": "csrf-maria", "form_key": form_key_of(page.text, "/persons/b-7/erasure"), "confirm_id": "b-7"}
+    assert (await desk.client.post("/persons/b-7/erasure", data=form)).status_code == 303
+    async with desk.pool.acquire() as conn:
+        rows = await conn.fetch("select person_id, action, outcome from access_log order by entry_id")
+    assert [tuple(r) for r in rows] == [("a-1", "erasure form", "shown"), ("a-1", "erasure", "erased")]

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from babel.messages.pofile import read_po
 from lgnet_desk.adapters.services import ServiceRefusal, Services
-from lgnet_desk.domain import countries
+from lgnet_desk.domain import countries, erasure
 from lgnet_desk.domain.money import cents_of
 from lgnet_desk.domain.operators import (
     LockoutPolicy,
@@ -888,3 +888,36 @@ async def test_a_courses_other_registers_are_read_side_by_side() -> None:
     assert activity["activity_id"] == "act-1" and session["session_id"] == "s-0"
     assert known == ["p-0", "p-1", "p-2", "p-3", "p-4"]
     assert intake.most == 8, intake.most
+
+
+def test_an_erasure_is_confirmed_by_typing_the_subjects_identifier_and_asked_by_the_citys_staff_only() -> None:
+    """GDPR art. 17 at the desk (domain/erasure.py): the identifier typed exactly (spaces around it aside) confirms;
+    anything else, nothing typed included, is refused at the field; a cooperative's operator and the DPO may not."""
+    assert erasure.confirmation_problem(" p-1a2b ", "p-1a2b") is None
+    for typed in ("", "p-1a2", "P-1A2B", "p-1a2b p-1a2b"):
+        assert erasure.confirmation_problem(typed, "p-1a2b") == erasure.NOT_CONFIRMED, typed
+    assert erasure.confirmation_problem("", "") == erasure.NOT_CONFIRMED
+    assert erasure.may_erase(Operator("maria", "M", OperatorRole.STAFF, "torino", None))
+    assert not erasure.may_erase(Operator("luca", "L", OperatorRole.PARTNER, "torino", "coop-aurora"))
+    assert not erasure.may_erase(Operator("rpd", "R", OperatorRole.DPO, "torino", None))
+    assert not erasure.may_erase(None)
+    # what intake's read says is left: a person marked erased; a street person without a nickname
+    assert erasure.PERSON.erased({"erased": True}) and not erasure.PERSON.erased({"erased": False})
+    assert erasure.STREET_PERSON.erased({"nickname": None})
+    assert not erasure.STREET_PERSON.erased({"nickname": "Il Rosso"})
+
+
+def test_the_erasures_refusals_and_its_access_log_entries_are_said_in_italian() -> None:
+    assert say("the person is already erased", "it") == "la persona è già stata cancellata"
+    assert say("erasing a person is for the city's staff", "it") == (
+        "solo il personale del Comune può cancellare i dati di una persona"
+    )
+    assert say(erasure.NOT_CONFIRMED, "it") == "per confermare, scriva esattamente l'identificativo indicato"
+    assert say(erasure.NOT_CONFIRMED, "en") == erasure.NOT_CONFIRMED
+    it, en = i18n.translations("it"), i18n.translations("en")
+    assert i18n.access_action(erasure.PERSON.action, it) == ("Cancellazione dei dati (art. 17 GDPR)", "")
+    assert i18n.access_action(erasure.STREET_PERSON.action, it) == ("Cancellazione del soprannome (art. 17 GDPR)", "")
+    assert i18n.access_action(erasure.PERSON.view, en) == ("Erasure of the data: confirmation page", "")
+    said = [it.gettext(m) for m in (erasure.PURPOSE, erasure.ERASED, erasure.REFUSED)]
+    assert said == ["richiesta di cancellazione dell'interessato", "dati cancellati", "rifiutata dal servizio"]
+    assert [en.gettext(m) for m in (erasure.PURPOSE, erasure.ERASED)] == ["erasure request", "erased"]

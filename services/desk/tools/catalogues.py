@@ -33,6 +33,9 @@ for extra in [
     "payments_office",
     "shown",
     "denied",
+    "erasure_request",  # domain/erasure.py: the access log's purpose and outcomes of an erasure
+    "erased",
+    "refused",
     "open",
     "in_progress",
     "achieved",

@@ -119,4 +119,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         alter table operators add constraint operators_staff_actor check ((role = 'staff') = (actor is not null));
         """,
     ),
+    (
+        "desk-8",
+        """
+        -- a person's (or a street person's) erasure asked of intake (GDPR art. 17): `erased`, or `refused` by intake;
+        -- an erasure is in the log once, whatever the form's resendings (domain/erasure.py)
+        alter table access_log drop constraint access_log_outcome_check;
+        alter table access_log add constraint access_log_outcome_check
+            check (outcome in ('shown', 'denied', 'erased', 'refused'));
+        create unique index access_log_erased_once on access_log (person_id, action) where outcome = 'erased';
+        """,
+    ),
 ]

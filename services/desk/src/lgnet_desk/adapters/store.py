@@ -250,6 +250,21 @@ async def log_access(conn: Conn, op: Operator, person_id: str, purpose: str, act
     )
 
 
+async def log_erasure(conn: Conn, op: Operator, subject_id: str, purpose: str, action: str) -> None:
+    """The erasure of a subject (`action`: `erasure`, `street person erasure`), once: the form sent again (intake
+    answers it as the first time) adds no second entry."""
+    await conn.execute(
+        "insert into access_log (operator, city, person_id, purpose, action, outcome)"
+        " values ($1, $2, $3, $4, $5, 'erased')"
+        " on conflict (person_id, action) where outcome = 'erased' do nothing",
+        op.username,
+        op.city,
+        subject_id,
+        purpose,
+        action,
+    )
+
+
 async def log_view(conn: Conn, op: Operator, person_ids: list[str], purpose: str, action: str, outcome: str) -> None:
     """One entry for a view naming several persons (the agenda, the to-do list, the civic register): each person is
     in `persons`, so the DPO's filter by person finds it."""

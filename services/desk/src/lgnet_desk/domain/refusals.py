@@ -251,6 +251,13 @@ ITALIAN: list[tuple[str, str]] = [
     (r"no unit of this partner met the person", "nessuna unità del suo ente ha incontrato la persona"),
     (r"the person is not in this case's household", "la persona non fa parte del nucleo di questa pratica"),
     (r"erasing a street person is for the city's staff", "solo il personale del Comune può cancellare questi dati"),
+    # a person's erasure (the desk's erasure page, entrypoints/erasure_web.py)
+    (r"erasing a person is for the city's staff", "solo il personale del Comune può cancellare i dati di una persona"),
+    (r"the person is already erased", "la persona è già stata cancellata"),
+    (
+        r"type exactly the identifier shown to confirm the erasure",
+        "per confermare, scriva esattamente l'identificativo indicato",
+    ),
     (
         r"operator (\S+) already has appointment (\S+) from (\S+) to (\S+)",
         "l'operatore {0} ha già un appuntamento ({1}) in quell'orario",

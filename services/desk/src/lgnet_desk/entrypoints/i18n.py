@@ -164,6 +164,11 @@ ACCESS_ACTIONS = {
     "search": _("Search results"),
     "civic register": _("Attendance register of a civic activity"),
     "civic activity": _("Certificates of a civic activity"),
+    # a data subject's erasure (GDPR art. 17, domain/erasure.py): its confirmation page's view, and the erasure
+    "erasure form": _("Erasure of the data: confirmation page"),
+    "erasure": _("Erasure of the data (GDPR art. 17)"),
+    "street person erasure form": _("Erasure of the nickname: confirmation page"),
+    "street person erasure": _("Erasure of the nickname (GDPR art. 17)"),
 }
 # Intake's read log (reads through its API: docs/desk.md, "Access log"), by the kind of read.
 ACCESS_ACTIONS |= {

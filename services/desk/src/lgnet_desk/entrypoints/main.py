@@ -12,7 +12,15 @@ from lgnet_shared import config, db, http, logs, setup_errors
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.schema import MIGRATIONS
-from lgnet_desk.entrypoints import account_web, catalogue_web, housing_web, outreach_web, payments_web, web
+from lgnet_desk.entrypoints import (
+    account_web,
+    catalogue_web,
+    erasure_web,
+    housing_web,
+    outreach_web,
+    payments_web,
+    web,
+)
 from lgnet_desk.settings import DeskSettings
 
 log = logs.get_logger(__name__)
@@ -55,6 +63,7 @@ def create_app(settings: DeskSettings) -> FastAPI:
     app.include_router(catalogue_web.router(settings))  # the city's housing catalogue and its matching
     app.include_router(payments_web.router(settings))  # the payments office: batches, SEPA files, the bank's result
     app.include_router(account_web.router(settings))  # the operator's own password
+    app.include_router(erasure_web.router(settings))  # a person's (or street person's) erasure, GDPR art. 17
     return app
 
 

@@ -27,6 +27,7 @@ from lgnet_desk.adapters.services import ServiceNotRun, ServiceRefusal, Services
 from lgnet_desk.domain import access_log as access_log_domain
 from lgnet_desk.domain import countries, resubmission, spreadsheet
 from lgnet_desk.domain.days import typed_day
+from lgnet_desk.domain.erasure import may_erase
 from lgnet_desk.domain.households import reference_name
 from lgnet_desk.domain.money import cents_of
 from lgnet_desk.domain.operators import SERVICES, LockoutPolicy, Operator, OperatorRole
@@ -44,6 +45,7 @@ TEMPLATES = Environment(
     autoescape=select_autoescape(),
 )
 TEMPLATES.globals["reference_name"] = reference_name  # a household named alike on every page
+TEMPLATES.globals["may_erase"] = may_erase  # who is offered a person's erasure (GDPR art. 17): the city's staff
 CSRF_REFUSED = "CSRF token missing or wrong"
 PURPOSES = ("case_work", "case_review", "subject_access")
 FAMILY_SIZE = 6  # rows of the registration form
@@ -143,8 +145,14 @@ class Page:
         409 for a person erased meanwhile, a 422 for what was asked); the desk's own credential refused (401), a 502
         saying the service is unavailable (its answer not shown). `logged`: a person's data, the attempt written to
         the access log (the page says so only then)."""
-        status = refusal.status if 400 <= refusal.status < 500 and refusal.status != 401 else 502
+        status = refused_status(refusal)
         return self.render("denied.html", status=status, refusal=refusal.reason, logged=logged, refused=status)
+
+
+def refused_status(refusal: ServiceRefusal) -> int:
+    """A service's refusal as the desk's answer: its 4xx, but the desk's own credential refused (401) and anything
+    else said as the service unavailable (502)."""
+    return refusal.status if 400 <= refusal.status < 500 and refusal.status != 401 else 502
 
 
 async def session_of(request: Request, idle_minutes: int) -> tuple[Operator, str] | None:
