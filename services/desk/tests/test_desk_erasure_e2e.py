@@ -27,6 +27,7 @@ from lgnet_shared import clock
 from playwright.async_api import Browser, Page
 
 sys.path.insert(0, str(Path(__file__).parent))
+from lgnet_desk.domain import resubmission
 from test_desk_e2e import PASSWORD, _api_client, _read_log_token, logged_in, platform, shot
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -40,6 +41,7 @@ class City:
     intake_schema: str
     desk_schema: str
     database_url: str
+    maria: str  # Maria's actor on the services, as the desk drew it (`desk.op-…`)
 
     async def intake_as(self, actor: str) -> httpx.AsyncClient:
         return await _api_client(self.database_url, self.intake_schema, self.intake_url, actor)
@@ -49,6 +51,8 @@ class City:
 async def city(
     kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[City]:
+    drawn: dict[str, str] = {}
+
     async def provision(settings: DeskSettings, schemas: dict[str, str]) -> None:
         readers = {"intake": await _read_log_token(database_url, schemas["intake"], "torino")}
         operators = [
@@ -57,7 +61,8 @@ async def city(
             (Operator("rpd", "RPD Torino", OperatorRole.DPO, "torino", None), None),
         ]
         for op, name in operators:
-            await add_operator(settings, op, PASSWORD, schemas, name, readers)
+            added = await add_operator(settings, op, PASSWORD, schemas, name, readers)
+            drawn[op.username] = added.service_actor or ""
 
     logs = tmp_path_factory.mktemp("desk-erasure")
     async with platform(kafka_bootstrap, database_url, logs, RUNS, provision, LGNET_DESK_SERVICES="intake") as (
@@ -65,7 +70,7 @@ async def city(
         settings,
         schemas,
     ):
-        yield City(url, settings.intake_url, schemas["intake"], schemas["desk"], database_url)
+        yield City(url, settings.intake_url, schemas["intake"], schemas["desk"], database_url, drawn["maria"])
 
 
 async def registered(city: City, shared_with_aurora: bool = False) -> str:
@@ -84,7 +89,7 @@ async def registered(city: City, shared_with_aurora: bool = False) -> str:
             ("/cases", {"case_id": cid, "household_id": hid, "action_area": "taking_charge", "channel": "desk",
                         "opened_on": today, "housing_need": False, "partner": "coop-aurora"}),
         ]  # fmt: skip
-    async with await city.intake_as("desk.maria") as staff:
+    async with await city.intake_as(city.maria) as staff:
         for path, body in setup:
             r = await staff.post(path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
             assert r.status_code == 201, r.text
@@ -92,7 +97,7 @@ async def registered(city: City, shared_with_aurora: bool = False) -> str:
 
 
 async def intake_person(city: City, pid: str) -> dict[str, Any]:
-    async with await city.intake_as("desk.maria") as staff:
+    async with await city.intake_as(city.maria) as staff:
         r = await staff.get(f"/persons/{pid}")
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
@@ -201,8 +206,9 @@ async def test_a_double_submit_erases_once_and_a_second_erasure_is_refused_in_it
         try:
             keys = await conn.fetch(
                 f'select key, status_code from "{city.intake_schema}".idempotency_keys'
-                " where actor_id = 'desk.maria' and key like 'desk:' || $1 || ':erasure%'",
+                " where actor_id = $2 and key like 'desk:' || $1 || ':erasure%'",
                 form["form_key"],
+                city.maria,
             )
         finally:
             await conn.close()
@@ -210,7 +216,7 @@ async def test_a_double_submit_erases_once_and_a_second_erasure_is_refused_in_it
         assert (await intake_person(city, pid))["erased"] is True
         assert len(await erasure_entries(city, pid)) == 1  # the access log has it once
         # A new erasure form for her (another operator's page opened before): intake's 409, said in Italian
-        again = {**form, "form_key": "another-form-key-0123456789"}
+        again = {**form, "form_key": resubmission.fresh()}
         refused = await c.post(f"/persons/{pid}/erasure", data=again)
         assert refused.status_code == 409, refused.text
         assert "la persona è già stata cancellata" in refused.text, refused.text
@@ -241,7 +247,7 @@ async def test_a_cooperatives_operator_and_the_dpo_neither_see_nor_may_post_the_
 async def test_a_street_persons_nickname_is_erased_from_their_page(browser: Browser, city: City) -> None:
     uid = uuid.uuid4().hex[:8]
     today = clock.today()
-    async with await city.intake_as("desk.maria") as staff, await city.intake_as("coop-aurora") as aurora:
+    async with await city.intake_as(city.maria) as staff, await city.intake_as("coop-aurora") as aurora:
         unit = {"unit_id": f"unit-{uid}", "name": "Unità di strada Nord", "vehicle": "camper",
                 "area": "Circoscrizione 6", "partner": "coop-aurora", "team_size": 3}  # fmt: skip
         outing = {"outing_id": f"o-{uid}", "unit_id": f"unit-{uid}", "on": today.isoformat(), "start_time": "20:30",
@@ -269,7 +275,7 @@ async def test_a_street_persons_nickname_is_erased_from_their_page(browser: Brow
     outcome = await maria.locator("main").inner_text()
     assert "Il soprannome è stato cancellato" in outcome and f"Il Rosso {uid}" not in outcome, outcome
     await shot(maria, "street-person-erasure-done")
-    async with await city.intake_as("desk.maria") as staff:
+    async with await city.intake_as(city.maria) as staff:
         assert (await staff.get(f"/street-persons/{street_id}")).json()["nickname"] is None
     assert [tuple(e) for e in await erasure_entries(city, street_id)] == [
         ("maria", street_id, "erasure_request", "street person erasure", "erased")

@@ -921,3 +921,15 @@ def test_the_erasures_refusals_and_its_access_log_entries_are_said_in_italian() 
     said = [it.gettext(m) for m in (erasure.PURPOSE, erasure.ERASED, erasure.REFUSED)]
     assert said == ["richiesta di cancellazione dell'interessato", "dati cancellati", "rifiutata dal servizio"]
     assert [en.gettext(m) for m in (erasure.PURPOSE, erasure.ERASED)] == ["erasure request", "erased"]
+
+
+def test_no_form_key_makes_an_idempotency_key_the_services_refuse() -> None:
+    """The services refuse a new Idempotency-Key holding identifying data (it is kept in clear with the answer). A
+    form's key is random: as `token_urlsafe` it held a fiscal code's shape about once in 40,000 forms ("…_XbrvkwqnRRq
+    nPm0g"), and the form was refused for no fault of the operator's. Hex digits make none (no fiscal code, IBAN or
+    number can stand alone in a run of 32 letters and digits)."""
+    from lgnet_desk.domain import resubmission
+    from lgnet_shared.pseudonymous import identifying
+
+    keys = [resubmission.call_key({resubmission.FIELD: resubmission.fresh()}, "erasure") for _ in range(300_000)]
+    assert [k for k in keys if k is None or identifying(k)] == []
