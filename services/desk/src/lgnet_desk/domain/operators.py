@@ -7,12 +7,22 @@ is added (`desk.op-` and 12 random hex digits, `new_staff_actor`) and stored wit
 (usually her name); one added before keeps `desk.<username>` (migration desk-7), which her facts already carry. A
 partner's operator acts as the partner's actor (the services know a partner by its actor id, so its case-assignment
 rules apply unchanged); the data-protection officer (`dpo`) has no service identity at all and reads only the desk's
-access log."""
+access log.
+
+An operator's code: who an appointment is with (intake's `operator`) and who went on an outing or ran a civic session
+(`staff`, `facilitators`). Every operator who keeps an agenda (staff and cooperatives' operators: a cooperative's share
+its actor, so the actor cannot tell them apart) has her own, drawn by the desk when she is added (`op-` and 12 random
+hex digits, `new_operator_code`) and stored with her: the desk sends it, never her username, and names her by it on
+its pages. It is not her actor: the actor is who acts (a principal with tokens, a cooperative's shared by its
+operators), the code whose agenda it is; and one added before migration desk-9 keeps her username as her code, which
+the appointments and outings already recorded carry (so intake's double-booking check still finds her future ones),
+where her actor is `desk.<username>`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -24,6 +34,9 @@ STAFF_ACTOR_PREFIX = "desk.op-"
 # services' `add_actor`), and a run of 12 letters and digits is none of what `identifying` recognises (a fiscal code has
 # 16, an IBAN 15 or more, a mobile number 10 digits)
 STAFF_ACTOR_BYTES = 6
+OPERATOR_CODE_PREFIX = "op-"
+# a drawn code in a service's text (a refusal naming the operator): not inside an actor id (`desk.op-…`)
+_DRAWN_CODE = re.compile(r"(?<![\w.-])op-[0-9a-f]{12}(?![\w-])")
 
 
 class OperatorRole(StrEnum):
@@ -40,6 +53,7 @@ class Operator:
     city: str
     partner: str | None
     actor: str | None = None  # a staff operator's own actor on the services, as the desk stored it (None: not drawn)
+    code: str | None = None  # who she is in the agendas and outings the services record (None: the DPO, or not drawn)
 
     @property
     def service_actor(self) -> str | None:
@@ -61,13 +75,40 @@ class Operator:
     def reads_access_log(self) -> bool:
         return self.role is OperatorRole.DPO
 
+    @property
+    def keeps_agenda(self) -> bool:
+        """She may be an appointment's operator, an outing's staff or a session's facilitator: she has a code."""
+        return self.role is not OperatorRole.DPO
+
+
+def opaque_id(prefix: str, draw: Callable[[int], str]) -> str:
+    """`prefix` and `draw(STAFF_ACTOR_BYTES)` (`secrets.token_hex`), nothing of the operator it is for; drawn again in
+    the unlikely case it would hold what the services refuse in an id (`identifying`)."""
+    while identifying(drawn := prefix + draw(STAFF_ACTOR_BYTES)):
+        pass
+    return drawn
+
 
 def new_staff_actor(draw: Callable[[int], str]) -> str:
-    """A new staff operator's actor id: `desk.op-` and `draw(STAFF_ACTOR_BYTES)` (`secrets.token_hex`), nothing of her;
-    drawn again in the unlikely case it would hold what the services refuse in an actor id (`identifying`)."""
-    while identifying(actor := STAFF_ACTOR_PREFIX + draw(STAFF_ACTOR_BYTES)):
-        pass
-    return actor
+    """A new staff operator's actor id: `desk.op-` and 12 hex digits."""
+    return opaque_id(STAFF_ACTOR_PREFIX, draw)
+
+
+def new_operator_code(draw: Callable[[int], str]) -> str:
+    """A new operator's code: `op-` and 12 hex digits."""
+    return opaque_id(OPERATOR_CODE_PREFIX, draw)
+
+
+def drawn(op: Operator, draw: Callable[[int], str]) -> Operator:
+    """A new operator as the desk stores her: her actor (staff) and her code (who keeps an agenda) drawn."""
+    actor = new_staff_actor(draw) if op.role is OperatorRole.STAFF else None
+    return replace(op, actor=actor, code=new_operator_code(draw) if op.keeps_agenda else None)
+
+
+def codes_named(text: str, names: Mapping[str, str]) -> str:
+    """A service's text (a refusal: "operator op-… is already booked") with each drawn code it holds said as the
+    operator's name (`names`: by code); a code nobody has, or an old one (a username), as it is."""
+    return _DRAWN_CODE.sub(lambda m: names.get(m.group(0), m.group(0)), text)
 
 
 def check_new_operator(role: OperatorRole, partner: str | None, username: str = "") -> None:
@@ -76,11 +117,10 @@ def check_new_operator(role: OperatorRole, partner: str | None, username: str = 
     if role is not OperatorRole.PARTNER and partner:
         raise ValueError("partner: only partners' operators belong to a cooperative")
     if role is OperatorRole.STAFF and (what := identifying(username)):
-        # her username is sent to intake as an appointment's operator and an outing's staff: in clear on every topic
+        # her username stays in the desk (her code names her to the services) but is in its logs and access log
         raise ValueError(
-            f"username: holds {what}: a staff operator's username names her in the appointments and outings intake"
-            " records, which travel in clear; choose a username that holds no e-mail address, fiscal code or phone"
-            " number"
+            f"username: holds {what}: a staff operator's username is written in the desk's logs and access log;"
+            " choose a username that holds no e-mail address, fiscal code or phone number"
         )
 
 
@@ -130,6 +170,6 @@ def new_password_problem(new: str, again: str) -> tuple[str, str] | None:
 def may_book_for(booker: Operator, operator: Operator) -> bool:
     """Whose agenda an operator may book into: a desk user of the same city who keeps an agenda (not the DPO); a
     cooperative's operator only its own cooperative's."""
-    if operator.city != booker.city or operator.role is OperatorRole.DPO:
+    if operator.city != booker.city or not operator.keeps_agenda:
         return False
     return booker.role is not OperatorRole.PARTNER or operator.partner == booker.partner

@@ -21,7 +21,10 @@ and payments: a service not run has no schema, and no token is issued there, nor
 with lgnet-admin's code (`lgnet_shared.actors`) in each service's schema: a staff operator as their own staff actor,
 drawn when she is added (`desk.op-` and 12 random hex digits: it travels in clear in every fact she causes, so nothing
 of her username is in it) and stored with her (one added before migration desk-7 keeps `desk.<username>`), a partner's
-operator as the partner's actor (created if the service does not know it yet). The tokens are sealed in the desk's
+operator as the partner's actor (created if the service does not know it yet). Each staff or partner operator also gets
+her own operator code (`op-` and 12 random hex digits), which names her to the services as an appointment's operator,
+an outing's staff or a session's facilitator, never her username (one added before migration desk-9 keeps her username
+as her code). The tokens are sealed in the desk's
 schema with a key derived from LGNET_MASTER_KEY. Needs DATABASE_URL (the services' and the desk's database) and
 LGNET_MASTER_KEY, like the desk itself."""
 
@@ -35,7 +38,7 @@ import os
 import secrets
 import sys
 from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -52,7 +55,7 @@ from lgnet_desk.domain.operators import (
     OperatorRole,
     check_new_operator,
     check_password,
-    new_staff_actor,
+    drawn,
 )
 from lgnet_desk.entrypoints.web import _token_key
 from lgnet_desk.service_layer.access_log import READ_LOGS
@@ -73,10 +76,10 @@ async def add_operator(
     read_log_tokens: Mapping[str, str] | None = None,
 ) -> Operator:
     """`read_log_tokens`: the DPO's read-log tokens by service (`intake`, `payments`; the DPO's only: ignored for
-    anyone else). The operator as stored: a staff operator with the actor the desk drew for her."""
+    anyone else). The operator as stored: with the actor (staff) and the code (who keeps an agenda) the desk drew."""
     check_new_operator(op.role, op.partner, op.username)
     check_password(password)
-    op = replace(op, actor=new_staff_actor(secrets.token_hex) if op.role is OperatorRole.STAFF else None)
+    op = drawn(op, secrets.token_hex)  # her actor (staff) and her code, nothing of her username
     # a service the city does not run has no schema: nothing issued there
     tokens = await _service_tokens(settings, op, schemas, settings.services, partner_name, read_log_tokens)
     pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
@@ -360,7 +363,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # e.g. the operator exists already (unique violation): no traceback for an operator
         print(f"lgnet-desk-admin: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
-    print(f"operator {op.username} added ({op.role.value}, {op.city}; service actor: {op.service_actor or 'none'})")
+    print(
+        f"operator {op.username} added ({op.role.value}, {op.city}; service actor: {op.service_actor or 'none'};"
+        f" operator code: {op.code or 'none'})"
+    )
     return 0
 
 

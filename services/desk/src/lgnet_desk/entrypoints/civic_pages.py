@@ -119,7 +119,8 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
         fields = {k: k for k in ("held_on", "place", "duration_minutes", "facilitators", "volunteer_ids")}
         try:
             async with request.app.state.pool.acquire() as conn:
-                await check_outing_staff(conn, p.op, facilitators, "facilitators")
+                # typed by username, sent as their codes
+                body["facilitators"] = await check_outing_staff(conn, p.op, facilitators, "facilitators")
             body["volunteer_ids"] = await typed_persons(p.services, f.get("volunteer_ids", ""), "volunteer_ids")
             await desk.submit(p.services, "intake", "/civic/sessions", body, fields, key)
         except desk.FieldErrors as e:

@@ -83,7 +83,7 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None and p.op is not None
         f = await form_of(request)
         key = resubmission.call_key(f, "outing")
-        staff = _lines(f.get("staff", "")) or [p.op.username]
+        staff = _lines(f.get("staff", "")) or [p.op.username]  # usernames typed: sent as their codes
         body = {
             "outing_id": desk.new_id("out", key),
             "unit_id": f.get("unit_id") or None,  # left blank: intake says "required"
@@ -96,7 +96,7 @@ def router(settings: DeskSettings) -> APIRouter:
         fields = {k: k for k in ("unit_id", "on", "start_time", "end_time", "places", "staff")}
         try:
             async with request.app.state.pool.acquire() as conn:
-                await check_outing_staff(conn, p.op, staff)
+                body["staff"] = await check_outing_staff(conn, p.op, staff)
             done = await desk.submit(p.services, "intake", "/outings", body, fields, key)
         except desk.FieldErrors as e:
             return await outings_page(request, status=422, errors=e.errors, form=f)
@@ -271,7 +271,7 @@ def router(settings: DeskSettings) -> APIRouter:
         body: dict[str, Any] = {
             "appointment_id": desk.new_id("apt", key),
             "agenda": "mobile_unit" if f.get("unit_id") else "desk",
-            "operator": f.get("operator", "").strip() or p.op.username,
+            "operator": f.get("operator", "").strip() or p.op.username,  # a username typed: sent as her code
             "unit_id": f.get("unit_id") or None,
             "purpose": f.get("purpose") or None,
             "starts_at": starts_at,
@@ -281,7 +281,7 @@ def router(settings: DeskSettings) -> APIRouter:
                   "person_id": "party", "contact_id": "party", "unit_id": "unit_id"}  # fmt: skip
         try:
             async with request.app.state.pool.acquire() as conn:
-                await check_booking(conn, p.op, body["operator"], day, clock.today())
+                body["operator"] = await check_booking(conn, p.op, body["operator"], day, clock.today())
             body |= {"person_id": chosen} if chosen else await party(p.services, typed)
             await desk.submit(p.services, "intake", "/appointments", body, fields, key)
         except desk.FieldErrors as e:

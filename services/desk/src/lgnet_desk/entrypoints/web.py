@@ -30,7 +30,7 @@ from lgnet_desk.domain.days import typed_day
 from lgnet_desk.domain.erasure import may_erase
 from lgnet_desk.domain.households import reference_name
 from lgnet_desk.domain.money import cents_of
-from lgnet_desk.domain.operators import SERVICES, LockoutPolicy, Operator, OperatorRole
+from lgnet_desk.domain.operators import SERVICES, LockoutPolicy, Operator, OperatorRole, codes_named
 from lgnet_desk.domain.persons import full_name
 from lgnet_desk.entrypoints import civic_pages, i18n
 from lgnet_desk.entrypoints.forms import UNSTORABLE, as_days, form_of, storable
@@ -80,6 +80,9 @@ class Page:
         # username, and the services' actors (a cooperative by its id, a staff operator by the actor stored with her:
         # `desk.op-…`, or `desk.<username>` for one added before migration desk-7).
         self.operator_names = {o.username: o.display_name for o in operators or []}
+        # A third: who an appointment, an outing or a session names (intake's `operator`, `staff`, `facilitators`), by
+        # her code (`op-…`, or her username for one added before migration desk-9).
+        self.code_names = {o.code: o.display_name for o in operators or [] if o.code}
         self.actor_names = {
             o.service_actor: o.display_name for o in operators or [] if o.role is OperatorRole.STAFF and o.service_actor
         } | {p["partner_id"]: p["name"] for p in self.partners}
@@ -114,6 +117,7 @@ class Page:
             # `said`: the name the service gave the actor (its read log's `principal_name`), when the desk knows none
             who=lambda actor, said=None: (self.actor_names.get(actor) or said or actor) if actor else "—",
             operator=lambda username: self.operator_names.get(username, username) if username else "—",
+            operator_by_code=lambda code: self.code_names.get(code, code) if code else "—",
             code=lambda lst, v: i18n.code(lst, v, lang),
             country=lambda iso: i18n.country(iso, lang),
             languages=lambda codes: i18n.languages(codes, lang),
@@ -121,7 +125,7 @@ class Page:
             bank_refusal=lambda reason: i18n.bank_refusal(reason, self.t),
             access_source=lambda source, via: i18n.access_source(source, via, self.t),
             country_names=lambda: countries.names(i18n.BABEL_LOCALE[lang]),
-            reason=lambda text: i18n.reason(str(text), lang),
+            reason=lambda text: codes_named(i18n.reason(str(text), lang), self.code_names),  # "operator op-…": her name
             sentence=i18n.sentence,
             typed_day=typed_day,  # a date field's value, gg/mm/aaaa
             day_hint=lambda: Markup(' <span class="hint">({})</span>').format(self.t.gettext("dd/mm/yyyy")),

@@ -1,7 +1,8 @@
 """What the desk checks of an appointment before intake books or moves it: not on a past day, and for an operator
-who is a desk user the booker may book for (intake knows operators only as names: an outside test booked one
-nobody has); an outing's operators alike (one accepted "nessuno"). Who is coming: a street contact (`ct-…`), or a
-person, chosen from their cartella or typed by name (intake's search) or by identifier."""
+who is a desk user the booker may book for (intake knows operators only as codes: an outside test booked one
+nobody has); an outing's operators alike (one accepted "nessuno"). The operators are typed by username and sent as
+their codes (domain/operators.py), never their usernames. Who is coming: a street contact (`ct-…`), or a person,
+chosen from their cartella or typed by name (intake's search) or by identifier."""
 
 from __future__ import annotations
 
@@ -17,32 +18,40 @@ from lgnet_desk.service_layer import persons
 from lgnet_desk.service_layer.desk import FieldErrors
 
 
-async def check_booking(conn: Conn, booker: Operator, operator: str, day: str, today: date) -> None:
-    """Raise FieldErrors on the form's `time` (the day is the agenda's) and `operator` fields."""
+async def check_booking(conn: Conn, booker: Operator, operator: str, day: str, today: date) -> str:
+    """The code of the appointment's operator (`operator`: her username, typed), else FieldErrors on the form's `time`
+    (the day is the agenda's) and `operator` fields."""
     errors: dict[str, str] = {}
     if refused := past_day(day, today):
         errors["time"] = refused
-    if refused := await not_an_operator(conn, booker, [operator]):
-        errors["operator"] = refused
-    if errors:
+    codes = await operator_codes(conn, booker, [operator])
+    if isinstance(codes, str):
+        errors["operator"] = codes
+    if errors or isinstance(codes, str):
         raise FieldErrors(errors)
+    return codes[0]
 
 
-async def check_outing_staff(conn: Conn, recorder: Operator, staff: list[str], field: str = "staff") -> None:
-    """An outing's operators (or a civic session's facilitators, `field`), as an appointment's: desk users the
-    recorder may name (FieldErrors on `field`; a facilitator typed wrong was recorded as who ran the session)."""
-    if refused := await not_an_operator(conn, recorder, staff):
-        raise FieldErrors({field: refused})
+async def check_outing_staff(conn: Conn, recorder: Operator, staff: list[str], field: str = "staff") -> list[str]:
+    """An outing's operators (or a civic session's facilitators, `field`), as an appointment's: the codes of desk
+    users the recorder may name (FieldErrors on `field`; a facilitator typed wrong was recorded as who ran the
+    session)."""
+    codes = await operator_codes(conn, recorder, staff)
+    if isinstance(codes, str):
+        raise FieldErrors({field: codes})
+    return codes
 
 
-async def not_an_operator(conn: Conn, booker: Operator, usernames: list[str]) -> str | None:
-    """The refusal of the first username that is not a desk user `booker` may name (of the city; a cooperative's
-    operator: of its own cooperative; not the DPO), else None."""
+async def operator_codes(conn: Conn, booker: Operator, usernames: list[str]) -> list[str] | str:
+    """The codes of the operators `usernames` names, each a desk user `booker` may name (of the city; a cooperative's
+    operator: of its own cooperative; not the DPO), else the refusal of the first who is not."""
+    codes = []
     for username in usernames:
         found = await store.operator(conn, username)
-        if found is None or not may_book_for(booker, found[0]):  # one answer: no hint that the name exists elsewhere
-            return f"{username} is not an operator of your city or cooperative"
-    return None
+        if found is None or not may_book_for(booker, found[0]) or found[0].code is None:
+            return f"{username} is not an operator of your city or cooperative"  # no hint it exists elsewhere
+        codes.append(found[0].code)
+    return codes
 
 
 async def party(services: Services, typed: str) -> dict[str, str | None]:
