@@ -306,6 +306,11 @@ async def test_the_dpo_reviews_who_has_access_to_the_desk(desk: Desk) -> None:
     assert "disattivato il" in rows["pia"] and "attivo" not in rows["pia"].replace("disattivato", "")
     assert "gestore delle identità" in rows["olivia"]
     assert list(rows).index("pia") == len(rows) - 1  # who left, last
+    # Who an id seen in the services' facts is: a staff operator's actor (`recorded_by`, `booked_by`) and every
+    # operator's code (an appointment's operator, an outing's staff); a cooperative's operator acts as the cooperative
+    assert "desk.op-011b1a000001" in rows["olivia"] and "op-011b1a000002" in rows["olivia"]
+    assert "desk.maria" in rows["maria"]
+    assert "Nel registro degli eventi" in text
     english = text_of((await desk.client.get("/operators?lang=en")).text)  # English available, as every page
     assert "Desk operators" in english and "deactivated on" in english and "the city's identity provider" in english
     desk.client.cookies.delete("desk_lang")  # the choice is remembered: back to Italian for the CSV below
@@ -313,6 +318,8 @@ async def test_the_dpo_reviews_who_has_access_to_the_desk(desk: Desk) -> None:
     lines = csv_text.splitlines()
     assert lines[0].startswith("Nome utente,Nome,Ruolo"), lines[0]
     assert any(line.startswith("pia,Pia Conti,") and "disattivato" in line for line in lines), lines
+    assert "Nel registro degli eventi come" in lines[0], lines[0]
+    assert any(line.startswith("olivia,") and "desk.op-011b1a000001 op-011b1a000002" in line for line in lines), lines
     await desk.as_operator(MARIA)
     assert (await desk.client.get("/operators")).status_code == 403
     assert (await desk.client.get("/operators.csv")).status_code == 403

@@ -11,6 +11,7 @@ IT = {
     "Role": "Ruolo",
     "Organisation": "Ente",
     "Logs in with": "Accede con",
+    "In the event log as": "Nel registro degli eventi come",
     "Since": "Dal",
     "Last login": "Ultimo accesso",
     "State": "Stato",

@@ -10,7 +10,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lgnet_shared.db import Conn, where_given
 
-from lgnet_desk.domain.operators import Operator, OperatorRole
+from lgnet_desk.domain.operators import Operator, OperatorRole, ids_in_the_log
 from lgnet_desk.domain.resubmission import KEPT_MINUTES
 
 
@@ -44,13 +44,13 @@ async def access_review(conn: Conn, city: str) -> list[dict[str, Any]]:
     (else she logs in through the identity provider), since when, her last login the log still holds, her end."""
     rows = await conn.fetch(
         "select o.username, o.display_name, o.role, o.partner, o.password_hash is not null as has_password,"
-        " o.created_at, o.deactivated_at,"
+        " o.created_at, o.deactivated_at, o.actor, o.code,"
         " (select max(a.at) from login_attempts a where a.username = o.username and a.succeeded) as last_login"
         " from operators o where o.city = $1"
         " order by o.deactivated_at is not null, o.deactivated_at, o.role, o.display_name",
         city,
     )
-    return [dict(r) for r in rows]
+    return [{**r, "in_the_log": ids_in_the_log(r["actor"], r["code"])} for r in rows]
 
 
 async def city_operators(conn: Conn, city: str) -> list[Operator]:

@@ -173,3 +173,10 @@ def may_book_for(booker: Operator, operator: Operator) -> bool:
     if operator.city != booker.city or not operator.keeps_agenda:
         return False
     return booker.role is not OperatorRole.PARTNER or operator.partner == booker.partner
+
+
+def ids_in_the_log(actor: str | None, code: str | None) -> list[str]:
+    """What stands for an operator in the services' facts, for the DPO's access review (who is `op-…`?): a staff
+    operator's actor (`recorded_by`, `booked_by`) and her code (an appointment's operator, an outing's staff); a
+    cooperative's operator acts as her cooperative, so her code only; the same value once (an old operator's)."""
+    return [i for i in dict.fromkeys((actor, code)) if i]

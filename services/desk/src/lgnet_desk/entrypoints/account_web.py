@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -100,8 +101,8 @@ def router(settings: DeskSettings) -> APIRouter:
         p, accounts = await review(request)
         t, out = p.t.gettext, io.StringIO()
         w = csv.writer(out)
-        w.writerow([t("Username"), t("Name"), t("Role"), t("Organisation"), t("Logs in with"), t("Since"),
-                    t("Last login"), t("State")])  # fmt: skip
+        w.writerow([t("Username"), t("Name"), t("Role"), t("Organisation"), t("In the event log as"),
+                    t("Logs in with"), t("Since"), t("Last login"), t("State")])  # fmt: skip
         for a in accounts:
             ended = a["deactivated_at"]
             row = [
@@ -109,6 +110,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 a["display_name"],
                 t(str(a["role"])),
                 p.actor_names.get(str(a["partner"]), str(a["partner"])) if a["partner"] else "",
+                " ".join(cast(list[str], a["in_the_log"])),
                 t("password") if a["has_password"] else t("the city's identity provider"),
                 a["created_at"].isoformat(),  # type: ignore[attr-defined]
                 a["last_login"].isoformat() if a["last_login"] else t("never"),  # type: ignore[attr-defined]
