@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from codicefiscale import codicefiscale
@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from lgnet_shared import pii, signing
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import Event
+from lgnet_shared.events import outreach
 from lgnet_shared.events import partner as inbound
 
 CITY = "torino"
@@ -103,6 +104,20 @@ def bad_records(s: Sender) -> dict[str, dict[str, Any]]:
         ),
         "whole_with_a_nickname": s.record(s.whole("p-7", nickname="Mimi")),
         "whole_written_as_v2": s.record(s.whole("p-8"), version=2),
+        # whose agenda and who went out: operators' ids, in clear for good, never their e-mail or phone
+        "operator_by_e_mail": s.record(
+            outreach.AppointmentBookingSubmitted(
+                appointment_id="a-1", agenda="desk", operator="giulia.bianchi@example.org", person_id="p-1",
+                purpose="documents", starts_at=datetime(2026, 12, 3, 9, tzinfo=UTC),
+                ends_at=datetime(2026, 12, 3, 10, tzinfo=UTC),
+            )  # fmt: skip
+        ),
+        "staff_by_phone": s.record(
+            outreach.OutingSubmitted(
+                outing_id="o-1", unit_id="u-1", on=date(2026, 11, 20), start_time=time(20, 30),
+                end_time=time(23, 0), places=["Stazione Porta Nuova"], staff=["op-1", "3471234567"],
+            )  # fmt: skip
+        ),
     }
 
 

@@ -731,6 +731,10 @@ async def test_a_units_outings_or_appointments_id_holding_identifying_data_is_re
         for aid in identifying:
             r = await send(aurora, "/appointments", {**booking, "appointment_id": aid})
             assert (r.status_code, r.json().get("field")) == (422, "appointment_id"), r.text
+        # whose agenda it is, as an outing's operators: an appointment named its operator by her e-mail (201)
+        for op in ("giulia.bianchi@example.org", "chiamare 347 1234567"):
+            r = await send(aurora, "/appointments", {**booking, "appointment_id": f"a-op-{uid}", "operator": op})
+            assert (r.status_code, r.json().get("field")) == (422, "operator"), r.text
     async with intake.partner("coop-aurora", "torino") as client:
         sent_outing = await client.emit(
             ev.OutingSubmitted(**{**outing(uid, "RSSMRA85T10A562S", EARLIER), "on": EARLIER})
@@ -744,3 +748,4 @@ async def test_a_units_outings_or_appointments_id_holding_identifying_data_is_re
     assert answers[sent_booking.id].field == "data.appointment_id", answers
     published = await intake.raw_records("intake.events", missing_ok=True)
     assert not any(v.encode() in (rec.value or b"") for rec in published for v in identifying)
+    assert not any(b"giulia.bianchi@" in (rec.value or b"") for rec in published)

@@ -40,6 +40,10 @@ EXPECTED = {  # file -> what the kit prints after "FILE: " (kind, field, reason:
     "whole_with_a_nickname": "invalid data.identity.all: holds a member that is not an identifying field"
     " (given_name, family_name, fiscal_code, phone, address, birth_date)",
     "whole_written_as_v2": "invalid_data data.identity.all: Extra inputs are not permitted",  # v2's schema has none
+    "operator_by_e_mail": "invalid data.operator: holds an e-mail address: identifiers travel in clear and are never"
+    " erased; choose one that says nothing of the person (e.g. a UUID)",
+    "staff_by_phone": "invalid data.staff.1: holds a phone number: identifiers travel in clear and are never erased;"
+    " choose one that says nothing of the person (e.g. a UUID)",
 }
 
 

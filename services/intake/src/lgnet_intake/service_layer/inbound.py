@@ -341,10 +341,13 @@ def check_outreach(event: Event, today: date) -> None:
     if isinstance(event, outreach_in.OutingSubmitted):
         check_not_future(event.on, today, "on")
         outreach.outing_minutes(event.start_time, event.end_time)
+        for n, operator in enumerate(event.staff):  # operators' ids, in clear for good: never their e-mail or phone
+            people.check_pseudonymous_id(operator, f"staff.{n}")
     elif isinstance(event, outreach_in.StreetContactSubmitted):
         check_not_future(event.contacted_on, today, "contacted_on")
     elif isinstance(event, outreach_in.StreetContactLinkSubmitted):
         check_not_future(event.linked_on, today, "linked_on")
     elif isinstance(event, outreach_in.AppointmentBookingSubmitted):
+        people.check_pseudonymous_id(event.operator, "operator")
         appointments.check_one_party(event.person_id, event.contact_id)
         appointments.check_interval(event.starts_at, event.ends_at)

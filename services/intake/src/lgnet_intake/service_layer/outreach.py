@@ -134,11 +134,11 @@ class Outreach:
         return u
 
     async def record_outing(self, ctx: Context, c: ev.OutingSubmitted) -> dict[str, Any]:
-        u = await self._unit_for_write(ctx, c.unit_id)
-        inbound.check_not_future(c.on, ctx.today, "on")
+        inbound.check_not_future(c.on, ctx.today, "on")  # what needs no state first, as the partners' kit checks
         people.check_pseudonymous_id(c.outing_id, "outing_id")
         for n, operator in enumerate(c.staff):  # operators' ids, in clear for good: never their e-mail or phone
             people.check_pseudonymous_id(operator, f"staff.{n}")
+        u = await self._unit_for_write(ctx, c.unit_id)
         minutes = rules.outing_minutes(c.start_time, c.end_time)
         if len(set(c.places)) != len(c.places):
             raise ContractError("places", "lists a place twice")
@@ -342,6 +342,7 @@ class Outreach:
     async def book(self, ctx: Context, c: ev.AppointmentBookingSubmitted) -> dict[str, Any]:
         access.may_write_in_city(ctx.actor, ctx.city, "operator")
         people.check_pseudonymous_id(c.appointment_id, "appointment_id")
+        people.check_pseudonymous_id(c.operator, "operator")  # whose agenda: in clear for good, as an outing's staff
         agenda.check_one_party(c.person_id, c.contact_id)
         agenda.check_interval(c.starts_at, c.ends_at)
         agenda.check_ahead(c.starts_at, self.now())
