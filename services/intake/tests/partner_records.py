@@ -13,8 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from lgnet_shared import pii, signing
 from lgnet_shared.codec import to_envelope
-from lgnet_shared.events import Event
-from lgnet_shared.events import outreach
+from lgnet_shared.events import Event, outreach
 from lgnet_shared.events import partner as inbound
 
 CITY = "torino"
@@ -107,16 +106,25 @@ def bad_records(s: Sender) -> dict[str, dict[str, Any]]:
         # whose agenda and who went out: operators' ids, in clear for good, never their e-mail or phone
         "operator_by_e_mail": s.record(
             outreach.AppointmentBookingSubmitted(
-                appointment_id="a-1", agenda="desk", operator="giulia.bianchi@example.org", person_id="p-1",
-                purpose="documents", starts_at=datetime(2026, 12, 3, 9, tzinfo=UTC),
+                appointment_id="a-1",
+                agenda="desk",
+                operator="giulia.bianchi@example.org",
+                person_id="p-1",
+                purpose="documents",
+                starts_at=datetime(2026, 12, 3, 9, tzinfo=UTC),
                 ends_at=datetime(2026, 12, 3, 10, tzinfo=UTC),
-            )  # fmt: skip
+            )
         ),
         "staff_by_phone": s.record(
             outreach.OutingSubmitted(
-                outing_id="o-1", unit_id="u-1", on=date(2026, 11, 20), start_time=time(20, 30),
-                end_time=time(23, 0), places=["Stazione Porta Nuova"], staff=["op-1", "3471234567"],
-            )  # fmt: skip
+                outing_id="o-1",
+                unit_id="u-1",
+                on=date(2026, 11, 20),
+                start_time=time(20, 30),
+                end_time=time(23, 0),
+                places=["Stazione Porta Nuova"],
+                staff=["op-1", "3471234567"],
+            )
         ),
     }
 
