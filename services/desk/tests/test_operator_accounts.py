@@ -393,6 +393,7 @@ async def test_an_operator_added_before_actors_were_opaque_keeps_desk_username(d
             async with pool.acquire() as conn:  # the desk as it was: rows of the old shape, actors of `desk.<username>`
                 for username, name, role, partner in (("anna", "Anna Neri", "staff", None),
                                                       ("pia", "Pia Conti", "partner", "coop-aurora"),
+                                                      ("ivo.rea@coop-aurora.it", "Ivo Rea", "partner", "coop-aurora"),
                                                       ("rpd", "RPD Torino", "dpo", None)):  # fmt: skip
                     await conn.execute(
                         "insert into operators (username, display_name, role, city, partner, password_hash)"
@@ -413,7 +414,9 @@ async def test_an_operator_added_before_actors_were_opaque_keeps_desk_username(d
                     await store.set_token(conn, "anna", service, token, key)
             await db.migrate(pool, MIGRATIONS)
             async with pool.acquire() as conn:
-                anna, pia, rpd = [await store.operator(conn, u) for u in ("anna", "pia", "rpd")]
+                anna, pia, ivo, rpd = [
+                    await store.operator(conn, u) for u in ("anna", "pia", "ivo.rea@coop-aurora.it", "rpd")
+                ]
                 assert await conn.fetchval("select count(*) from operators where actor is not null") == 1
         finally:
             await pool.close()
@@ -422,6 +425,9 @@ async def test_an_operator_added_before_actors_were_opaque_keeps_desk_username(d
         # migration desk-9: their codes (an appointment's operator, an outing's staff) are their usernames, which the
         # appointments and outings already recorded carry; the DPO keeps no agenda
         assert (anna[0].code, pia[0].code, rpd[0].code) == ("anna", "pia", None)
+        # ... but for a username intake refuses as an operator's id (an e-mail: partners' usernames were never
+        # checked), which could name nobody in an appointment or an outing: hers is drawn
+        assert ivo is not None and re.fullmatch(r"op-[0-9a-f]{12}", ivo[0].code or ""), ivo
 
         assert await admin.give_services(settings, "anna", schemas) == ["payments"]
         pool = await db.create_pool(database_url, schema, max_size=1)

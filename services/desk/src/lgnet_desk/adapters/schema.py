@@ -138,9 +138,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         -- username (usually her name, which travelled in clear in intake's facts). Every operator who keeps an agenda
         -- has one (a cooperative's operators share its actor, so the actor cannot serve). Those added before keep their
         -- username as their code: the appointments and outings already recorded carry it, and intake's double-booking
-        -- check finds their future appointments by it; nothing recorded changes.
+        -- check finds their future appointments by it; nothing recorded changes. But a username intake refuses as an
+        -- operator's id (an e-mail address, a phone number, a fiscal code: partners' usernames were never checked)
+        -- could name nobody in a new appointment or outing: such an operator's code is drawn here (her appointments
+        -- booked before under the username still show by name; the double-booking check no longer sees them).
         alter table operators add column code text unique;
         update operators set code = username where role in ('staff', 'partner');
+        update operators set code = 'op-' || substr(md5(random()::text || clock_timestamp()::text || username), 1, 12)
+         where code is not null
+           and (username ~ '[@+]' or username ~ '[0-9]{6,}'
+                or username ~* '[a-z]{6}[0-9lmnpqrstuv]{2}[abcdehlmprst][0-9lmnpqrstuv]{2}[a-z][0-9lmnpqrstuv]{3}[a-z]');
         alter table operators add constraint operators_code check ((role in ('staff', 'partner')) = (code is not null));
         """,
     ),
