@@ -146,8 +146,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         update operators set code = username where role in ('staff', 'partner');
         update operators set code = 'op-' || substr(md5(random()::text || clock_timestamp()::text || username), 1, 12)
          where code is not null
-           and (username ~ '[@+]' or username ~ '[0-9]{6,}'
-                or username ~* '[a-z]{6}[0-9lmnpqrstuv]{2}[abcdehlmprst][0-9lmnpqrstuv]{2}[a-z][0-9lmnpqrstuv]{3}[a-z]');
+           and (username ~ '[@+]' or username ~ '[0-9]{6,}' or username
+                ~* '[a-z]{6}[0-9lmnpqrstuv]{2}[abcdehlmprst][0-9lmnpqrstuv]{2}[a-z][0-9lmnpqrstuv]{3}[a-z]');
         alter table operators add constraint operators_code check ((role in ('staff', 'partner')) = (code is not null));
         """,
     ),
