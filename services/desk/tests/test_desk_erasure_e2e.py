@@ -280,3 +280,10 @@ async def test_a_street_persons_nickname_is_erased_from_their_page(browser: Brow
     assert [tuple(e) for e in await erasure_entries(city, street_id)] == [
         ("maria", street_id, "erasure_request", "street person erasure", "erased")
     ]
+    # Erased, not "never given", on their page and on the erasure's page opened again (a person asks whether it was)
+    await maria.goto(city.url + f"/outreach/street-persons/{street_id}")
+    page_text = await maria.locator("main").inner_text()
+    assert "Soprannome" in page_text and "cancellato il" in page_text, page_text
+    await maria.goto(city.url + f"/outreach/street-persons/{street_id}/erasure")
+    again = await maria.locator("main").inner_text()
+    assert "Il soprannome è stato cancellato il" in again and "nulla da cancellare" not in again, again

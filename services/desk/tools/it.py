@@ -12,6 +12,14 @@ IT = {
     "Organisation": "Ente",
     "Logs in with": "Accede con",
     "In the event log as": "Nel registro degli eventi come",
+    "The nickname was erased on %(day)s: it can no longer be read in any copy of the event log.": (
+        "Il soprannome è stato cancellato il %(day)s: non è più leggibile in nessuna copia del registro degli eventi."
+    ),
+    "No nickname was given to this person: there is nothing to erase.": (
+        "A questa persona non è stato dato alcun soprannome: non c'è nulla da cancellare."
+    ),
+    "erased on %(day)s (right to be forgotten)": "cancellato il %(day)s (diritto all'oblio)",
+    "Nickname": "Soprannome",
     "Since": "Dal",
     "Last login": "Ultimo accesso",
     "State": "Stato",

@@ -233,9 +233,12 @@ async def test_partners_send_outings_contacts_and_appointments_through_the_gatek
     async with intake.client("staff-torino") as staff:
         history = (await staff.get(f"/street-persons/{booked.street_id}")).json()
         assert history["nickname"] == nickname(uid)  # opened from HPKE, re-sealed with the street person's key
+        assert history["nickname_erased_on"] is None
         assert (await send(staff, f"/street-persons/{booked.street_id}/erasure", {})).status_code in (200, 201)
         forgotten = (await staff.get(f"/street-persons/{booked.street_id}")).json()
         assert forgotten["nickname"] is None and len(forgotten["contacts"]) == 1  # the facts stay
+        # erased, not "never given": the desk and a DPO tell the two apart (a person asks whether it was done)
+        assert forgotten["nickname_erased_on"] == str(clock.today())
 
 
 # Own service: the day's reminders are the city's: it asserts that those emitted are all those due, once.

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
@@ -102,6 +103,11 @@ class KeyStore:
                 return new
         row = await conn.fetchrow("select wrapped from person_keys where kid = $1", kid)
         return None if row is None or row["wrapped"] is None else aes_key_unwrap(self._kek, row["wrapped"])
+
+    async def erased_at(self, conn: Conn, kid: str) -> datetime | None:
+        """When the key was destroyed (None: it was not), e.g. to tell an erased nickname from one never given."""
+        erased: datetime | None = await conn.fetchval("select erased_at from person_keys where kid = $1", kid)
+        return erased
 
     async def keys(self, conn: Conn, kids: Sequence[str]) -> dict[str, bytes]:
         """Many persons' keys in one query (the erased and unknown are absent): e.g. a search over a city."""

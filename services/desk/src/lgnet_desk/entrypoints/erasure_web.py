@@ -44,6 +44,7 @@ def _routes(api: APIRouter, page: Callable[..., Awaitable[Page]], kind: Kind) ->
                 return p.denied(r, logged=True)
         erased = kind.erased(found)
         done = erased and request.query_params.get(DONE) == "1"
+        ctx.setdefault("erased_on", found.get("nickname_erased_on"))  # a street person's: erased, not never given
         return _render(p, kind, subject_id, status, subject_name=_name(kind, found), erased=erased, done=done, **ctx)
 
     @api.get(address, response_class=HTMLResponse)

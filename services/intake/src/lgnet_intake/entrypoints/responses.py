@@ -509,7 +509,11 @@ class StreetPersonLinked(BaseModel):
 class StreetPerson(StreetPersonLinked):
     city: str
     linked_on: date | None
-    nickname: str | None = Field(description="The nickname first given; null once erased")
+    nickname: str | None = Field(description="The nickname first given; null once erased, or when none was given")
+    nickname_erased_on: date | None = Field(
+        description="The day the nickname was erased (its key destroyed); null when it was not: a null nickname with"
+        " no such day was never given"
+    )
     contacts: list[StreetContact] = Field(description="Oldest first")
 
 

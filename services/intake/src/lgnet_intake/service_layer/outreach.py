@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from lgnet_shared import pii
+from lgnet_shared import clock, pii
 from lgnet_shared.errors import Conflict, ContractError, Forbidden
 from lgnet_shared.events import Sealed
 from lgnet_shared.events import outreach as ev
@@ -304,9 +304,9 @@ class Outreach:
             served = {u["unit_id"] for u in await self.units(ctx)}
             if not served & {r["unit_id"] for r in rows}:
                 raise Forbidden("street_id", "no unit of this partner met the person")
-        nickname = None
+        nickname, erased = None, await self.intake.keys.erased_at(self.conn, street_id)
         for r in rows:
-            if r["nickname"]:
+            if r["nickname"] and erased is None:
                 nickname = await self.intake.keys.open(self.conn, Sealed(**r["nickname"]), "nickname")
                 break
         return {
@@ -317,6 +317,7 @@ class Outreach:
             "linked_on": sp.linked_on.isoformat() if sp.linked_on else None,
             "days_to_taking_in_charge": sp.days_to_taking_in_charge(),
             "nickname": nickname,
+            "nickname_erased_on": clock.today(erased).isoformat() if erased else None,  # erased, not never given
             "contacts": [self._without_nickname(r) for r in rows],
         }
 
