@@ -92,12 +92,16 @@ test: infra $(HELM)
 	$(PY) deploy/local/browser.py ensure
 	$(WITH_INFRA) env -u PYTHONDONTWRITEBYTECODE .venv/bin/pytest $(PYTEST_PARALLEL) --durations=10 $(PYTEST_ARGS)
 
+# Test folders, type-checked as the code is (strict).
+TEST_DIRS := shared/tests tests
+
 lint: venv
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	.venv/bin/mypy bench
 	MYPYPATH=deploy/local .venv/bin/mypy deploy/local/*.py  # the scripts of `make up` import each other by name
+	for d in $(TEST_DIRS); do MYPYPATH=$$d .venv/bin/mypy $$d || exit 1; done  # one folder at a time: each has its own conftest, and its tests import each other by name
 	.venv/bin/lgnet-contracts check
 	$(MAKE) --no-print-directory check-examples
 

@@ -22,6 +22,7 @@ from lgnet_scenario.population import DEFAULT_CITIES, population
 from lgnet_shared import clock
 from lgnet_shared.codec import decode
 from lgnet_shared.envelope import from_record
+from lgnet_shared.events.intake import InboundRejected
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.topics import read_topics
 from lgnet_shared.topics import physical
@@ -145,14 +146,15 @@ async def test_every_bad_partner_event_was_answered_with_its_reason(
     played: dict[str, Any], platform_endpoints: Endpoints
 ) -> None:
     truth: driver.Truth = played["truth"]
-    answers = {}
+    answers: dict[str, InboundRejected] = {}
     partners = sorted({partner for partner, _ in truth.rejections_expected.values()})
     # Each partner's answers are on its own topic, which only it (and operators) may read.
     topics = [physical(f"partner.rejections.{p}", platform_endpoints.topic_prefix) for p in partners]
     records = [r for rs in (await read_topics(platform_endpoints.kafka, topics, quiet_ms=2000)).values() for r in rs]
     for record in records:
         event = decode(from_record(record.value, record.headers or (), record.key))
-        answers[event.inbound_event_id] = event  # type: ignore[attr-defined]
+        assert isinstance(event, InboundRejected), event
+        answers[event.inbound_event_id] = event
     for event_id, (_partner, kind) in truth.rejections_expected.items():
         assert event_id in answers, f"no answer to {kind} event {event_id}"
         assert answers[event_id].kind == kind, answers[event_id]

@@ -20,7 +20,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
 
 def _examples() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(Every type's example at its latest version, the examples of older versions)."""
-    current, old = [], []
+    current: list[dict[str, Any]] = []
+    old: list[dict[str, Any]] = []
     for path in sorted(EXAMPLES.glob("lgnet.*/v*.json")):
         etype = path.parent.name
         doc = {

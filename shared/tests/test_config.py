@@ -186,7 +186,7 @@ def test_the_broker_ca_is_loaded_once_per_file_version(tmp_path: Path) -> None:
     ca.write_bytes((tmp_path / "b" / "ca.pem").read_bytes())
     os.utime(ca, ns=(ca.stat().st_atime_ns, ca.stat().st_mtime_ns + 1_000_000))
     rotated = security.ssl_context()
-    assert rotated is not first
+    assert rotated is not None and rotated is not first
     assert [c["serialNumber"] for c in rotated.get_ca_certs()] != [c["serialNumber"] for c in first.get_ca_certs()]
     assert KafkaSecurity(security_protocol="PLAINTEXT").ssl_context() is None
 

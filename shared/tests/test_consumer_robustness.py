@@ -154,7 +154,7 @@ async def test_records_that_stalled_a_partition_are_dead_lettered_once_and_the_p
             at = await conn.fetchval(
                 "select next_offset from consumer_positions where consumer = 'probe.probe' and topic = $1", topic
             )
-            return at == len(records)
+            return bool(at == len(records))
 
         await wait_until(everything_passed)
         applied = await conn.fetch("select person_id, count(*) as n from applied group by person_id")
@@ -505,7 +505,7 @@ async def test_a_fetch_that_keeps_failing_is_reported_stuck() -> None:
     fetch_ = tolerant(refused, cons.fetched)
     for _ in range(2):
         with pytest.raises(KafkaConnectionError):
-            await fetch_(NoPartitions())  # type: ignore[arg-type]
+            await fetch_(NoPartitions())
     await asyncio.sleep(0.05)
     assert cons.stuck(after_s=0.01) == [cons.stuck(after_s=0.01)[0]]
     assert "cannot fetch" in cons.stuck(after_s=0.01)[0] and "KafkaConnectionError" in cons.stuck(after_s=0.01)[0]
@@ -514,7 +514,7 @@ async def test_a_fetch_that_keeps_failing_is_reported_stuck() -> None:
     async def works(_: Any) -> tuple[Any, ...]:
         return ()
 
-    await tolerant(works, cons.fetched)(NoPartitions())  # type: ignore[arg-type]
+    await tolerant(works, cons.fetched)(NoPartitions())
     assert cons.stuck(after_s=0.01) == []
 
 
@@ -656,7 +656,11 @@ async def test_outcomes_are_counted_once_their_transaction_commits(
     group = f"{topic_prefix}national.probe.probe"
     attempts_before = _sample("lgnet_event_retries_total", consumer=group) or 0
     try:
-        records = [structured(employment("count-ok")), (b"not json", []), structured(employment("stall"))]
+        records: list[tuple[bytes | None, list[tuple[str, bytes]]]] = [
+            structured(employment("count-ok")),
+            (b"not json", []),
+            structured(employment("stall")),
+        ]
         await produce(kafka_bootstrap, topic, records)
 
         async def redelivered() -> bool:  # the stalled record's batch has been through its careful path a few times

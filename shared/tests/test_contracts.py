@@ -102,9 +102,10 @@ def test_the_rejection_schema_names_every_kind_a_partner_can_receive() -> None:
     """Every kind the gatekeeper answers with is explained where partners look: the schema and docs/partners.md."""
     from lgnet_shared import errors
 
+    classes: list[type[errors.ContractError]] = [errors.ContractError, *errors.ContractError.__subclasses__()]
     answered = {
         cls.kind
-        for cls in (errors.ContractError, *errors.ContractError.__subclasses__())
+        for cls in classes
         # never answered: nobody proven to answer to; an HTTP If-Match's (no inbound event carries a condition)
         if cls not in (errors.Unauthenticated, errors.Unreadable, errors.PreconditionFailed)
     }

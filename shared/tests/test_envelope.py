@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 from lgnet_shared.codec import caused_by, decode, to_envelope
 from lgnet_shared.envelope import STRUCTURED_CONTENT_TYPE, from_record
-from lgnet_shared.errors import InvalidEventData, NotACloudEvent, NotJson, UnknownEventType
-from lgnet_shared.events.intake import CaseOpened, PersonRegisteredV1
+from lgnet_shared.errors import ContractError, InvalidEventData, NotACloudEvent, NotJson, UnknownEventType
+from lgnet_shared.events.intake import CaseOpened, PersonRegistered, PersonRegisteredV1
 
 
 def case() -> CaseOpened:
@@ -155,7 +155,9 @@ def test_a_time_as_rfc_3339_is_read_in_both_modes() -> None:
         (b"[" * 100_000 + b"]" * 100_000, [("ce_specversion", b"1.0")], NotJson, "data"),
     ],
 )
-def test_bad_records_name_the_field(value: bytes, headers: list[tuple[str, bytes]], error: type, field: str) -> None:
+def test_bad_records_name_the_field(
+    value: bytes, headers: list[tuple[str, bytes]], error: type[ContractError], field: str
+) -> None:
     with pytest.raises(error) as info:
         from_record(value, headers, partner=True)
     assert info.value.field == field
@@ -173,12 +175,12 @@ def test_unknown_type_version_and_invalid_data_name_the_field() -> None:
     with pytest.raises(UnknownEventType) as info:
         decode(env.model_copy(update={"dataschema": "urn:lgnet:schema:lgnet.intake.case_opened:v9"}))
     assert info.value.field == "dataschema"
-    with pytest.raises(InvalidEventData) as info:
+    with pytest.raises(InvalidEventData) as invalid:
         decode(env.model_copy(update={"data": {**env.data, "channel": "carrier-pigeon"}}))
-    assert info.value.field == "data.channel"
-    with pytest.raises(InvalidEventData) as info:
+    assert invalid.value.field == "data.channel"
+    with pytest.raises(InvalidEventData) as invalid:
         decode(env.model_copy(update={"data": {**env.data, "unexpected": 1}}))
-    assert info.value.field == "data.unexpected"
+    assert invalid.value.field == "data.unexpected"
 
 
 def test_old_versions_are_upcast_on_read() -> None:
@@ -188,7 +190,7 @@ def test_old_versions_are_upcast_on_read() -> None:
     env = to_envelope(old, source="/p", city="torino")
     assert env.dataschema is not None and env.dataschema.endswith(":v1")
     current = decode(env)
-    assert current.version == 4 and current.third_country is True
+    assert isinstance(current, PersonRegistered) and current.version == 4 and current.third_country is True
 
 
 def test_binary_mode_is_decided_by_a_ce_specversion_header_with_a_value() -> None:

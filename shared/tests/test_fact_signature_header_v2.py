@@ -64,7 +64,7 @@ def auditors_own_check(public_key: bytes, value: bytes, header: bytes) -> bool:
     assert header[0] == 2
     n = header[1]
     key_id, sig = header[2 : 2 + n].decode("ascii"), header[2 + n : 66 + n]
-    index, size = struct.unpack(">HH", header[66 + n : 70 + n])
+    index, size = (int(v) for v in struct.unpack(">HH", header[66 + n : 70 + n]))
     proof = header[70 + n :]
     assert key_id.startswith("torino.intake.") and len(proof) % 32 == 0
     node = hashlib.sha256(b"\x00" + value).digest()

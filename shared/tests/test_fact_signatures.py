@@ -400,7 +400,7 @@ async def test_the_registry_reader_leaves_the_broker_alone_between_reads(
         updates += 1
         return update()
 
-    consumer._client.force_metadata_update = counted  # type: ignore[method-assign]
+    consumer._client.force_metadata_update = counted
     await delete_topic(kafka_bootstrap, registry_topic("torino", "intake", topic_prefix))
     await asyncio.sleep(2)
     assert updates < 5, f"{updates} metadata requests in 2 s for a registry topic that is gone"
@@ -464,7 +464,8 @@ async def test_a_registry_topic_made_again_between_two_reads_is_read_from_its_st
 
 
 def h(record: Any, name: str) -> str:
-    return dict(record.headers)[name].decode()
+    value: bytes = dict(record.headers)[name]
+    return value.decode()
 
 
 async def wait_records(bootstrap: str, topic: str, want: int, timeout: float = 60) -> list[Any]:
@@ -493,11 +494,12 @@ def _reading_housing_too() -> ServiceSpec:
     from lgnet_shared.service import ConsumerSpec
 
     handlers = handlers_of((EmploymentRecorded, module.apply))
-    return dataclasses.replace(
+    service: ServiceSpec = dataclasses.replace(
         module.SPEC,
         name="reporting",
         consumers=lambda _: [ConsumerSpec("probe", ["intake.events", "housing.events"], handlers)],
     )
+    return service
 
 
 @pytest.mark.integration

@@ -4,13 +4,14 @@ by the broker at every relay cycle, holding back every later fact of the deploym
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
 from lgnet_shared import outbox
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.errors import ContractError
-from lgnet_shared.events.intake import EmploymentRecorded
+from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
 
 
 class NoDatabase:
@@ -22,13 +23,15 @@ class NoDatabase:
 
 def employment(case_id: str) -> EmploymentRecorded:
     """Built without validation: the size is what is tested, whatever made the event that large."""
-    return EmploymentRecorded.model_construct(person_id="p-1", case_id=case_id, status="training", as_of="2026-11-02")
+    return EmploymentRecorded.model_construct(
+        person_id="p-1", case_id=case_id, status=EmploymentStatus.TRAINING, as_of=date(2026, 11, 2)
+    )
 
 
 async def test_a_fact_larger_than_a_record_may_be_is_refused_before_it_is_staged() -> None:
     big = to_envelope(employment("c-" + "x" * (outbox.MAX_FACT_BYTES + 1)), source="/test", city="torino")
     with pytest.raises(ContractError) as refused:
-        await outbox.append(NoDatabase(), [big])  # type: ignore[arg-type]
+        await outbox.append(NoDatabase(), [big])
     assert refused.value.field == ""
     assert "lgnet.intake.employment_recorded" in refused.value.reason and "too large" in refused.value.reason
 

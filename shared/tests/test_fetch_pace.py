@@ -154,7 +154,7 @@ async def test_positions_before_a_fetch_are_the_clients_own_read_without_asking(
         async def refuse(_: Any) -> int:
             raise AssertionError("asked the client partition by partition")
 
-        consumer.position = refuse  # type: ignore[method-assign]
+        consumer.position = refuse
         assert await fetch._positions(consumer) == asked
     finally:
         await consumer.stop()

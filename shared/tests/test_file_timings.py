@@ -7,12 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Literal
 
 import pytest
 from lgnet_shared.testing.timings import FileTimings
 
 
-def report(nodeid: str, when: str, duration: float, worker: str | None) -> pytest.TestReport:
+def report(
+    nodeid: str, when: Literal["setup", "call", "teardown"], duration: float, worker: str | None
+) -> pytest.TestReport:
     r = pytest.TestReport(nodeid, ("f.py", 0, nodeid), {}, "passed", None, when, duration=duration)
     if worker is not None:
         r.node = SimpleNamespace(gateway=SimpleNamespace(id=worker))  # type: ignore[attr-defined]

@@ -321,7 +321,7 @@ async def test_a_new_idempotency_key_holding_identifying_data_is_refused_a_kept_
             )
             kept = await idempotent(conn, "coop-aurora", "RSSMRA85T10A562S", {"n": 1}, create)
             fresh = await idempotent(conn, "coop-aurora", "a8f0c2d4-new", {"n": 1}, create)
-        assert (kept.status_code, json.loads(kept.body)) == (201, {"person_id": "p-0"}) and created == ["x"]
+        assert (kept.status_code, json.loads(bytes(kept.body))) == (201, {"person_id": "p-0"}) and created == ["x"]
         assert fresh.status_code == 201
     finally:
         await pool.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any, cast
+
 from aiokafka.cluster import ClusterMetadata
 from aiokafka.protocol.metadata import MetadataResponse_v1
 from lgnet_shared.kafka_health import replication_state, unusable_topics
@@ -42,7 +45,7 @@ def test_the_services_consumers_get_every_bootstrap_server_of_a_cluster() -> Non
     from lgnet_shared.service import faststream_broker
 
     broker = faststream_broker("127.0.0.1:1, 127.0.0.1:2,127.0.0.1:3", KafkaSecurity(), "lgnet-test")
-    builder = broker.config.broker_config.builder  # type: ignore[attr-defined]
+    builder = cast(functools.partial[Any], broker.config.broker_config.builder)
     assert builder.keywords["bootstrap_servers"] == ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]
 
 

@@ -180,7 +180,9 @@ async def test_authorisation_matrix_is_exactly_the_derived_acls(
     topics = matrix_topics(party_prefix, parties)
     await seed(kafka_bootstrap, admin_security, topics)
 
-    cities = {p.principal.partner: p.principal.city for p in parties.values() if p.principal.partner}
+    cities = {
+        p.principal.partner: p.principal.city for p in parties.values() if p.principal.partner and p.principal.city
+    }
 
     async def attempt(party: Party, op: str, topic: str) -> tuple[str, str, str, bool, bool]:
         expected = ka.allowed(party.principal, op, topic, party_prefix, cities)

@@ -37,7 +37,7 @@ async def consumer_of(
     pool = await db.create_pool(database_url, pg_schema)
     try:
         await db.migrate(pool, [MIGRATION, *outbox.MIGRATIONS, pii.MIGRATION])
-        yield pool, Consumer("test.consumer", pool, DeadLetters(None, "test.consumer"), handlers)  # type: ignore[arg-type]
+        yield pool, Consumer("test.consumer", pool, DeadLetters(None, "test.consumer"), handlers)
     finally:
         await pool.close()
 
@@ -194,7 +194,7 @@ def test_a_consumers_counters_are_exported_at_zero_before_their_first_count() ->
     """Alerts on "any increase" (docs/operators.md) need a series to compare with: an outside test found
     `lgnet_event_retries_total` and `lgnet_facts_refused_total` absent until their first count, so the first retry
     or forged fact raised no alert."""
-    Consumer("zero.consumer", None, DeadLetters(None, "zero.consumer"), {})  # type: ignore[arg-type]
+    Consumer("zero.consumer", None, DeadLetters(None, "zero.consumer"), {})
     text = generate_latest(REGISTRY).decode()
     expected = [
         'lgnet_event_retries_total{consumer="zero.consumer"} 0.0',
@@ -228,7 +228,10 @@ async def test_a_refused_event_is_one_info_line_with_its_flows_ids(
         answered.append(err.field)
         return True
 
-    async with consumer_of(database_url, pg_schema, handlers_of((EmploymentRecorded, lambda *a: None))) as (_, c):
+    async def apply(*_: object) -> None:
+        raise AssertionError("a refused record is never applied")
+
+    async with consumer_of(database_url, pg_schema, handlers_of((EmploymentRecorded, apply))) as (_, c):
         c.on_invalid = answer
         await c.process(as_records([bad]))
     assert answered == ["data.status"]

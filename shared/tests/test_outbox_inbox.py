@@ -211,9 +211,9 @@ async def test_a_row_committed_while_the_relay_publishes_is_not_deleted_unpublis
                 return done
 
         relay = outbox.OutboxRelay(pool, "unused:9092")
-        assert await relay._publish_batch(Producer()) == 1  # type: ignore[arg-type]
+        assert await relay._publish_batch(Producer()) == 1
         assert b"early" in sent[0]
-        assert await relay._publish_batch(Producer()) == 1  # type: ignore[arg-type]
+        assert await relay._publish_batch(Producer()) == 1
         assert b"late" in sent[1], "the late row was deleted without being published"
         async with pool.acquire() as conn:
             assert await conn.fetchval("select count(*) from outbox") == 0

@@ -225,7 +225,7 @@ def test_the_sdk_example_runs_as_written_from_the_bundle(
 
     async def start(self: sdk.PartnerClient) -> None:
         assert self._kafka["sasl_plain_username"] == "partner.coop-aurora"
-        self._producer = Producer()  # type: ignore[assignment]
+        self._producer = Producer()
 
     async def no_answers(self: sdk.PartnerClient, **kw: object):  # type: ignore[no-untyped-def]
         assert str(kw["group_id"]).startswith("sandbox.partner.coop-aurora.")

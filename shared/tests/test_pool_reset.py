@@ -50,7 +50,8 @@ async def test_an_open_transaction_is_rolled_back_and_nothing_else_is_sent(
 
     async def recorded(self: Any, query: str, *args: Any, **kwargs: Any) -> str:
         sent.append(query)
-        return await execute(self, query, *args, **kwargs)
+        status: str = await execute(self, query, *args, **kwargs)
+        return status
 
     monkeypatch.setattr(db.Connection, "execute", recorded)
     for _ in range(5):

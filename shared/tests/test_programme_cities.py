@@ -116,9 +116,9 @@ def test_the_scheduler_of_a_city_outside_the_programme_names_the_programme(monke
     monkeypatch.setenv("DATABASE_URL", "postgresql://x")
     monkeypatch.delenv("LGNET_SCHEDULER_CITIES", raising=False)
     with pytest.raises(ValueError, match=f"milano does not take part .*{VAR}"):
-        SchedulerSettings().city_list()  # type: ignore[call-arg]
+        SchedulerSettings().city_list()
     monkeypatch.setenv("LGNET_SCHEDULER_CITIES", "torino,turin")
     with pytest.raises(ValueError, match="LGNET_SCHEDULER_CITIES: 'turin' is not a city"):
-        SchedulerSettings().city_list()  # type: ignore[call-arg]
+        SchedulerSettings().city_list()
     monkeypatch.setenv("LGNET_SCHEDULER_CITIES", "trieste,torino")
-    assert SchedulerSettings().city_list() == ["trieste", "torino"]  # type: ignore[call-arg]
+    assert SchedulerSettings().city_list() == ["trieste", "torino"]

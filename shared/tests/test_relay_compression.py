@@ -41,7 +41,7 @@ def codecs_of(sent: list[tuple[str, BatchBuilder]]) -> dict[str, set[int]]:
 
 
 def test_fact_topics_are_lz4_and_a_partners_own_topics_uncompressed() -> None:
-    rows = [
+    rows: list[tuple[str, dict[str, Any]]] = [
         ("lgnet.intake.events", {"key": f"k{i}".encode(), "value": b'{"n":%d}' % i, "headers": [], "topic": t})
         for i, t in enumerate(["intake.events"] * 5)
     ] + [
@@ -71,7 +71,7 @@ def test_fact_batches_are_compressed_at_lz4s_fast_level(monkeypatch: Any) -> Non
         return compressor(*args, **kwargs)
 
     monkeypatch.setattr(cramjam.lz4, "Compressor", recording)
-    rows = [
+    rows: list[tuple[str, dict[str, Any]]] = [
         ("lgnet.intake.events", {"key": b"k", "value": b'{"n":%d,"pad":"%s"}' % (i, b"x" * 200), "headers": []})
         for i in range(50)
     ]

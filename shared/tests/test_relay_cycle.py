@@ -79,7 +79,7 @@ def cycles(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     publish = outbox.OutboxRelay._publish_batch
 
     async def counted(self: outbox.OutboxRelay, producer: object) -> int:
-        seen.append(await publish(self, producer))  # type: ignore[arg-type]
+        seen.append(await publish(self, producer))
         return seen[-1]
 
     monkeypatch.setattr(outbox.OutboxRelay, "_publish_batch", counted)
@@ -288,7 +288,7 @@ async def test_a_backlog_is_counted_without_counting_the_outbox_at_every_batch(
     publish = outbox.OutboxRelay._publish_batch
 
     async def observed(self: outbox.OutboxRelay, producer: object) -> int:
-        n = await publish(self, producer)  # type: ignore[arg-type]
+        n = await publish(self, producer)
         after_cycles.append(metrics.OUTBOX_PENDING._value.get())
         return n
 

@@ -18,7 +18,7 @@ def settings(monkeypatch: pytest.MonkeyPatch) -> SchedulerSettings:
     monkeypatch.setenv("DATABASE_URL", f"postgresql://lgnet@127.0.0.1:{free_port()}/lgnet")  # nobody listens
     monkeypatch.setenv("LGNET_CITY", "torino")
     monkeypatch.setenv("LGNET_SCHEDULER_TOKENS", json.dumps({"housing": {"torino": "t"}}))
-    return SchedulerSettings()  # type: ignore[call-arg]
+    return SchedulerSettings()
 
 
 async def test_metrics_answer_and_readiness_names_postgres_while_it_is_down(settings: SchedulerSettings) -> None:

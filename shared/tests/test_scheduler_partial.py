@@ -68,7 +68,7 @@ async def test_a_job_the_scheduler_no_longer_runs_is_not_shown_failing_for_ever(
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    app = create_app(SchedulerSettings())  # type: ignore[call-arg]
+    app = create_app(SchedulerSettings())
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://scheduler.test") as c:
             text = (await c.get("/metrics")).text

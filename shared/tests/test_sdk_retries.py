@@ -85,7 +85,7 @@ async def test_emit_sends_the_same_event_again_after_a_connection_error(monkeypa
         signing_key=Ed25519PrivateKey.generate(),
         signing_key_id="coop-aurora-2026",
     )
-    client._producer = Flaky()  # type: ignore[assignment]
+    client._producer = Flaky()
     env = await client.emit(EmploymentReported(person_id="p-1", status="training", as_of=date(2026, 3, 1)))
     assert len(sent) == 3 and len({value for _, value in sent}) == 1  # the same record, so the same event id
     assert env.id.encode() in sent[0][1]

@@ -25,7 +25,7 @@ class Recording:
 
 async def test_emit_without_a_signing_key_is_refused_before_anything_is_sent() -> None:
     client = sdk.PartnerClient("unused:9092", partner="coop-aurora", city="torino", security=None, x=1)
-    producer = client._producer = Recording()  # type: ignore[assignment]
+    producer = client._producer = Recording()
     with pytest.raises(ValueError, match=r"^signing_key: .*signing_key_id.*unsigned record"):
         await client.emit(EVENT)
     assert producer.sent == []
@@ -48,7 +48,7 @@ async def test_a_signed_emit_carries_a_signature_under_the_registered_key_id() -
         signing_key=key,
         signing_key_id="coop-aurora-2026",
     )
-    producer = client._producer = Recording()  # type: ignore[assignment]
+    producer = client._producer = Recording()
     await client.emit(EVENT)
     [(topic, value, headers)] = producer.sent
     assert topic == "lgnet.partner.inbound.torino"
@@ -69,7 +69,7 @@ async def test_an_event_partners_do_not_send_is_refused_before_anything_is_sent(
         signing_key=Ed25519PrivateKey.generate(),
         signing_key_id="coop-aurora-2026",
     )
-    producer = client._producer = Recording()  # type: ignore[assignment]
+    producer = client._producer = Recording()
     fact = EmploymentRecorded(person_id="p-1", status="training", as_of=date(2026, 3, 1))
     with pytest.raises(ValueError, match=r"^type: lgnet\.intake\.employment_recorded is not an event partners send"):
         await client.emit(fact)
