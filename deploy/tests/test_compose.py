@@ -233,7 +233,10 @@ def test_reporting_trusts_the_key_the_notary_signs_with_when_the_env_sets_one(wh
 
     def resolved(service: str) -> dict[str, str]:
         environment = yaml.safe_load((COMPOSE / where).read_text())["services"][service]["environment"]
-        expand = lambda v: re.sub(r"\$\{(\w+)(?::?[-?][^}]*)?\}", lambda m: dotenv.get(m[1], ""), str(v))  # noqa: E731
+
+        def expand(v: object) -> str:
+            return re.sub(r"\$\{(\w+)(?::?[-?][^}]*)?\}", lambda m: dotenv.get(m[1], ""), str(v))
+
         return {k: expand(v) for k, v in environment.items()}
 
     signer = notary_signer(resolved("notary"))

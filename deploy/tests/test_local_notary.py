@@ -60,7 +60,8 @@ def checkpointed(url: str, verifier: Verifier) -> int:
 def start_line(log: Path) -> dict[str, Any]:
     """The notary's last start summary in its log (one JSON line per start, then one per round)."""
     lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
-    return [x for x in lines if "restored" in x][-1]
+    last: dict[str, Any] = [x for x in lines if "restored" in x][-1]
+    return last
 
 
 def wait_for(what: Any, expected: int, timeout: float = 60) -> None:

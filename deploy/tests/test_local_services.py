@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,16 @@ def services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         monkeypatch.setitem(sys.modules, name, module)
         spec.loader.exec_module(module)
     return module
+
+
+def recording(started: list[dict[str, str]]) -> Callable[[Any, list[str], dict[str, str]], bool]:
+    """A `Background.start` that starts nothing and keeps the environment it was given."""
+
+    def start(self: Any, argv: list[str], env: dict[str, str]) -> bool:
+        started.append(env)
+        return True
+
+    return start
 
 
 def test_start_and_stop_take_the_services_to_act_on(services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,7 +125,7 @@ def test_the_scheduler_calls_only_the_services_that_run(
     monkeypatch.setenv("LGNET_SCHEDULER_CITIES", "genova")
     monkeypatch.setattr(scheduler, "pid_of", lambda name: 4242 if name in ("intake", "housing") else None)
     started: list[dict[str, str]] = []
-    monkeypatch.setattr(scheduler.Background, "start", lambda self, argv, env: started.append(env) or True)
+    monkeypatch.setattr(scheduler.Background, "start", recording(started))
 
     assert scheduler.start() == 0
     assert sorted(asked) == ["housing", "intake"]  # no schema of payments made, nor asked for an actor
@@ -170,7 +180,7 @@ def test_the_local_desk_provisions_and_shows_only_the_services_that_run(
     monkeypatch.setattr(desk, "PROVISIONED", tmp_path / "desk-demo-services.txt", raising=False)
     monkeypatch.setattr(desk, "pid_of", lambda name: 4242 if name in ("intake", "housing") else None, raising=False)
     started: list[dict[str, str]] = []
-    monkeypatch.setattr(desk.Background, "start", lambda self, argv, env: started.append(env) or True)
+    monkeypatch.setattr(desk.Background, "start", recording(started))
 
     before = dict(os.environ)
     assert desk.start() == 0
