@@ -492,6 +492,7 @@ def test_only_the_staff_raise_the_rent_a_household_accepted() -> None:
     from lgnet_housing.domain.lease import rent_raise
     from lgnet_shared.errors import Forbidden
 
+    status: str | None
     for status in ("accepted", "placed"):
         with pytest.raises(Forbidden) as refused:
             rent_raise(45_000, 30_000, status, by_staff=False)
@@ -507,6 +508,7 @@ def test_a_raise_above_what_the_committed_household_affords_needs_the_staffs_con
     from lgnet_shared.errors import Conflict
 
     city = CityRules(rent_share_of_income=0.4, planned_contribution_cents=5_000)  # 400.00 + 50.00 EUR for 1,000.00
+    status: str | None
     for status in ("accepted", "placed"):
         with pytest.raises(Conflict) as refused:
             raise_within_means(45_001, 30_000, status, hh(), city, confirmed=False)
