@@ -13,6 +13,7 @@ off as by a killed process) and a new one opened, as a restarted service would.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -85,7 +86,7 @@ class World(CrashWorld):
         for line, amount in (("rent", allocation), ("lease_activation", 50_000), ("deposit", 70_000)):
             await self.unit(
                 ANNA,
-                lambda u, c, ln=line, a=amount: budgets.allocate(u, c, cmd.AllocateBudget(line=ln, amount_cents=a)),
+                partial(budgets.allocate, c=cmd.AllocateBudget(line=line, amount_cents=amount)),
             )
         for amount in amounts:
             body = cmd.RequestContribution(
@@ -96,7 +97,7 @@ class World(CrashWorld):
                 beneficiary=cmd.Beneficiary(name="Ada", iban=GOOD_IBAN),
             )
             try:  # a request over the line's available budget is refused at once
-                view = await self.unit(COOP, lambda u, c, b=body: contributions.request_contribution(u, c, b))
+                view = await self.unit(COOP, partial(contributions.request_contribution, c=body))
             except ContractError:
                 continue
             self.requests.append(view["request_id"])
@@ -119,8 +120,8 @@ class World(CrashWorld):
         elif kind == "withdraw":
             ids = self.requests + await self._lease_requests()
             request_id = ids[op[1] % len(ids)]
-            reason = cmd.Reject(reason="household_moved")
-            await self.unit(ANNA, lambda u, c: contributions.withdraw(u, c, request_id, reason))
+            withdrawal = cmd.Reject(reason="household_moved")
+            await self.unit(ANNA, lambda u, c: contributions.withdraw(u, c, request_id, withdrawal))
         elif kind == "reconcile":
             async with self.pool.acquire() as conn:
                 payments = await conn.fetch("select payment_id, amount_cents from payments order by payment_id")

@@ -72,7 +72,7 @@ async def test_an_approval_after_the_payees_bank_refused_is_not_the_old_one_repl
     batch = await call_ok(payments, STAFF, "POST", "/batches", {})
     view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
     r = await post_camt(payments, camt054([(view["payments"][0]["payment_id"], 10_000, "AC04")]))
-    assert r.json()["failed"] == 1, r.text  # type: ignore[attr-defined]
+    assert r.json()["failed"] == 1, r.text
     assert await status(payments, rid) == "requested"
     await call_ok(
         payments, COOP, "PUT", f"/contribution-requests/{rid}/beneficiary", {"name": "Zoë", "iban": OTHER_IBAN}
