@@ -6,6 +6,7 @@ import functools
 import itertools
 import random
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,8 +26,8 @@ CHILD = Member("k", date(2020, 1, 1), "male")
 RULES = CityRules()
 
 
-def hh(hid: str = "h1", members: tuple[Member, ...] = (ADULT_F,), **kw: object) -> Household:
-    base: dict[str, object] = {
+def hh(hid: str = "h1", members: tuple[Member, ...] = (ADULT_F,), **kw: Any) -> Household:
+    base: dict[str, Any] = {
         "household_id": hid,
         "case_id": f"{hid}-case",
         "city": "torino",
@@ -35,11 +36,11 @@ def hh(hid: str = "h1", members: tuple[Member, ...] = (ADULT_F,), **kw: object) 
         "waiting_since": date(2026, 6, 1),
         "monthly_income_cents": 100_000,
     }
-    return Household(**(base | kw))  # type: ignore[arg-type]
+    return Household(**(base | kw))
 
 
-def opp(oid: str = "o1", **kw: object) -> Opportunity:
-    base: dict[str, object] = {
+def opp(oid: str = "o1", **kw: Any) -> Opportunity:
+    base: dict[str, Any] = {
         "opportunity_id": oid,
         "city": "torino",
         "partner": "coop",
@@ -50,7 +51,7 @@ def opp(oid: str = "o1", **kw: object) -> Opportunity:
         "monthly_rent_cents": 30_000,
         "available_from": TODAY,
     }
-    return Opportunity(**(base | kw))  # type: ignore[arg-type]
+    return Opportunity(**(base | kw))
 
 
 def failed(h: Household, o: Opportunity, r: CityRules = RULES) -> set[str]:
