@@ -13,31 +13,39 @@ import os
 import re
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from axe_playwright_python.async_playwright import Axe
+from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]  # axe-playwright-python ships no types
 from lgnet_desk.domain.operators import Operator, OperatorRole
 from lgnet_desk.entrypoints import i18n
 from lgnet_desk.entrypoints.admin import add_operator
 from lgnet_desk.settings import DeskSettings
 from lgnet_shared import auth, clock, db, read_log_readers, tls
 from lgnet_shared.access import Role
+from lgnet_shared.db import Conn
 from lgnet_shared.testing import schema_pool
 from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.process import ServiceProcess, free_port, service_env, start_all, stop_all
 from lgnet_shared.testing.topics import end_offsets, read_topics
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, FilePayload, Page, expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 PASSWORD = "una-password-lunga-1"
 SHOTS = Path(__file__).resolve().parents[3] / "docs" / "desk"
 SERVICES = ("intake", "housing", "payments")
+
+
+class Served(Protocol):
+    """A desk as a browser reaches it (this module's Desk, or another test's deployment of one)."""
+
+    url: str
 
 
 @dataclass
@@ -121,7 +129,8 @@ async def platform(
             **{f"LGNET_{s.upper()}_URL": procs[s].url for s in services},
             **env,
         }
-        settings = DeskSettings(**{k: v for k, v in desk_env.items() if k.startswith(("LGNET_", "DATABASE_URL"))})
+        configured: dict[str, Any] = {k: v for k, v in desk_env.items() if k.startswith(("LGNET_", "DATABASE_URL"))}
+        settings = DeskSettings(**configured)
         await provision(settings, schemas)
         desk_proc = ServiceProcess([sys.executable, "-m", "lgnet_desk.entrypoints.main"], desk_env, logs / "desk.log")
         desk_proc.port = desk_port
@@ -211,7 +220,7 @@ async def _fund_rent(database_url: str, schema: str, url: str) -> None:
 # page still being parsed (CI, under load: an uploaded document's link not there yet). So the tests wait for it.
 
 
-async def logged_in(browser: Browser, desk: Desk, username: str) -> Page:
+async def logged_in(browser: Browser, desk: Served, username: str) -> Page:
     ctx = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="it-IT")
     page = await ctx.new_page()
     await page.goto(desk.url + "/login")
@@ -279,7 +288,7 @@ class desk_pool:
     def __init__(self, desk: Desk) -> None:
         self.desk = desk
 
-    async def __aenter__(self) -> object:
+    async def __aenter__(self) -> Conn:
         self.pool = await db.create_pool(self.desk.settings.database_url, self.desk.schemas["desk"], max_size=1)
         self.conn = await self.pool.acquire()
         return self.conn
@@ -354,7 +363,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await expect(maria.locator("main")).to_contain_text("sfratto previsto a marzo")
     await maria.select_option("#document_kind", "residence_permit")
     await maria.set_input_files(
-        "#document", files=[{"name": "permesso.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 permesso"}]
+        "#document", files=[FilePayload(name="permesso.pdf", mimeType="application/pdf", buffer=b"%PDF-1.4 permesso")]
     )
     await maria.get_by_role("button", name="Carica", exact=True).click()
     await maria.wait_for_load_state()
@@ -368,7 +377,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     assert await pdf.body() == b"%PDF-1.4 permesso"
     await maria.select_option("#document_kind", "residence_permit")
     await maria.set_input_files(
-        "#document", files=[{"name": "virus.pdf", "mimeType": "application/pdf", "buffer": b"MZ not a pdf"}]
+        "#document", files=[FilePayload(name="virus.pdf", mimeType="application/pdf", buffer=b"MZ not a pdf")]
     )
     await maria.get_by_role("button", name="Carica", exact=True).click()
     await maria.wait_for_load_state()
@@ -432,6 +441,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     rows = maria.locator("#h-contributions ~ .wide table tbody tr:not(.payee)")  # a request, not its payee's form
     before = await rows.count()
     contribution = maria.locator("form[action$='/contributions']")
+    sent: dict[str, str | float | bool]  # as the form posts them
     sent = {name: str(await contribution.locator(f"input[name='{name}']").get_attribute("value"))
             for name in ("csrf", "form_key", "case_id")}  # fmt: skip
     month = (last + timedelta(days=40)).replace(day=1)
@@ -466,8 +476,8 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await expect(maria.locator("main")).to_contain_text("Persona: Amina Okafor")  # the person who signs it
     await shot(maria, "privacy-notice")
     # Read like the cartella: an id nobody has is refused (it was served for any id at all).
-    answer = await maria.goto(desk.url + "/persons/p-nessuno/privacy-notice")
-    assert answer is not None and answer.status == 404
+    notice = await maria.goto(desk.url + "/persons/p-nessuno/privacy-notice")
+    assert notice is not None and notice.status == 404
     await maria.goto(person_url + "?lang=it")
 
     await maria.set_viewport_size({"width": 768, "height": 1024})  # a tablet
@@ -595,7 +605,7 @@ async def _client_as(
     )
 
 
-async def _created(c: httpx.AsyncClient, path: str, body: dict[str, object]) -> None:
+async def _created(c: httpx.AsyncClient, path: str, body: Mapping[str, object]) -> None:
     r = await c.post(path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
     assert r.status_code in (200, 201), (path, r.text)
 
@@ -617,7 +627,7 @@ async def proposed(provider: httpx.AsyncClient, staff: httpx.AsyncClient, room: 
 
 
 async def in_need_of_housing(
-    intake: httpx.AsyncClient, person: dict[str, object], household: str, case: str, partner: str = "coop-aurora"
+    intake: httpx.AsyncClient, person: Mapping[str, object], household: str, case: str, partner: str = "coop-aurora"
 ) -> None:
     """A person alone in a household whose case, the partner's, needs housing and is assessed (homeless, employed):
     housing puts it on the waiting list once intake's events reach it."""
@@ -1058,7 +1068,7 @@ async def test_an_operator_changes_her_password_and_when_she_leaves_she_is_out_e
     await expect(page.get_by_role("status")).to_contain_text("La password è stata cambiata.")
     await shot(page, "password")
     async with desk_pool(desk) as conn:
-        token = (await store.tokens(conn, "bruna", _token_key(desk.settings)))["intake"]  # type: ignore[arg-type]
+        token = (await store.tokens(conn, "bruna", _token_key(desk.settings)))["intake"]
     async with httpx.AsyncClient(base_url=desk.intake_url, headers={"Authorization": f"Bearer {token}"}) as c:
         assert (await c.get("/inbound-key")).status_code == 200
 

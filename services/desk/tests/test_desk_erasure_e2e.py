@@ -100,7 +100,8 @@ async def intake_person(city: City, pid: str) -> dict[str, Any]:
     async with await city.intake_as(city.maria) as staff:
         r = await staff.get(f"/persons/{pid}")
     assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
+    person: dict[str, Any] = r.json()
+    return person
 
 
 @contextlib.asynccontextmanager
@@ -122,11 +123,12 @@ def hidden(html: str, name: str) -> str:
 async def erasure_entries(city: City, subject: str) -> list[asyncpg.Record]:
     conn = await asyncpg.connect(city.database_url)
     try:
-        return await conn.fetch(
+        entries: list[asyncpg.Record] = await conn.fetch(
             f'select operator, person_id, purpose, action, outcome from "{city.desk_schema}".access_log'
             " where person_id = $1 and action like '%erasure' order by entry_id",
             subject,
         )
+        return entries
     finally:
         await conn.close()
 
@@ -151,7 +153,7 @@ async def confirmed_with(page: Page, typed: str) -> None:
 
 async def test_a_staff_operator_erases_a_person_from_the_cartella(browser: Browser, city: City) -> None:
     pid = await registered(city)
-    maria = await logged_in(browser, city, "maria")  # type: ignore[arg-type]
+    maria = await logged_in(browser, city, "maria")
     said = await erasure_page(maria, city.url + f"/persons/{pid}", "Cancella i dati della persona")
     # what will happen, said before anything is done
     assert "Grace Adeyemi" in said and pid in said, said
@@ -181,7 +183,7 @@ async def test_a_staff_operator_erases_a_person_from_the_cartella(browser: Brows
     assert [tuple(e) for e in await erasure_entries(city, pid)] == [
         ("maria", pid, "erasure_request", "erasure", "erased")
     ]
-    rpd = await logged_in(browser, city, "rpd")  # type: ignore[arg-type]
+    rpd = await logged_in(browser, city, "rpd")
     await rpd.goto(city.url + f"/access-log?person_id={pid}&source=desk")
     row = rpd.locator("tr", has_text="Cancellazione dei dati (art. 17 GDPR)")
     said = await row.inner_text()
@@ -266,7 +268,7 @@ async def test_a_street_persons_nickname_is_erased_from_their_page(browser: Brow
         assert page.status_code == 200 and f"Il Rosso {uid}" in page.text
         assert "Cancellazione dei dati" not in page.text
         assert (await luca.get(f"/outreach/street-persons/{street_id}/erasure")).status_code == 403
-    maria = await logged_in(browser, city, "maria")  # type: ignore[arg-type]
+    maria = await logged_in(browser, city, "maria")
     said = await erasure_page(maria, city.url + f"/outreach/street-persons/{street_id}", "Cancella il soprannome")
     assert f"Il Rosso {uid}" in said and "non si può annullare" in said, said
     await shot(maria, "street-person-erasure")

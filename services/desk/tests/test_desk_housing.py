@@ -738,6 +738,7 @@ async def test_a_kept_listing_or_change_comes_back_in_its_own_form(desk: Desk) -
     assert 'name="new_rent" value="610"' in row, row
 
 
+RULES: dict[str, Any]
 RULES = {"city": "torino", "version": 3,
          "hard_rules": ["city", "availability", "capacity", "bedrooms", "affordability"], "max_people_per_bedroom": 2,
          "rent_share_of_income": 0.4, "planned_contribution_cents": 0,

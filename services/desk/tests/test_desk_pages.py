@@ -17,7 +17,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import asyncpg
@@ -41,7 +41,7 @@ pytestmark = pytest.mark.integration
 PORTS = {"8001": "intake", "8002": "housing", "8003": "payments"}  # where the fake services answer
 # Given, not taken from the environment: a shell with `make up`'s LGNET_*_URL of another port broke every test here.
 SERVICE_URLS = {f"LGNET_{name.upper()}_URL": f"http://127.0.0.1:{port}" for port, name in PORTS.items()}
-Handler = Callable[[str, str, httpx.Request], Any]
+Handler = Callable[[httpx.Request], httpx.Response]  # a service's answer to a request (FakeServices.handle)
 
 
 class FakeServices:
@@ -117,13 +117,13 @@ async def desk(database_url: str, pg_schema: str) -> AsyncIterator[Desk]:
 @contextlib.asynccontextmanager
 async def desk_of(database_url: str, pg_schema: str, **env: str) -> AsyncIterator[Desk]:
     """The desk in process with its operators' sessions, configured with `env` too (LGNET_DESK_SERVICES)."""
+    configured: dict[str, Any] = {**SERVICE_URLS, **env}
     settings = DeskSettings(
         DATABASE_URL=database_url,
         LGNET_DB_SCHEMA=pg_schema,
         LGNET_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
         LGNET_DESK_COOKIE_SECURE="false",
-        **SERVICE_URLS,
-        **env,
+        **configured,
     )
     app = create_app(settings)
     services = FakeServices()
@@ -920,7 +920,7 @@ def keeping(posts: list[tuple[str, dict[str, Any]]], status: int = 201) -> Handl
         posts.append((request.headers["Idempotency-Key"], body))
         return httpx.Response(status, json=body)
 
-    return answer  # type: ignore[return-value]
+    return answer
 
 
 async def test_a_form_sent_twice_is_one_request_for_the_services(desk: Desk) -> None:
@@ -983,7 +983,7 @@ def refusing(field: str, reason: str) -> Handler:
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(422, json={"status": 422, "field": field, "reason": reason})
 
-    return answer  # type: ignore[return-value]
+    return answer
 
 
 async def test_the_cartellas_forms_keep_their_choices_after_a_refusal(desk: Desk) -> None:
@@ -1488,7 +1488,7 @@ def once(effects: list[str], refusal: str) -> Handler:
             answered[key] = httpx.Response(201, json={})
         return answered[key]
 
-    return answer  # type: ignore[return-value]
+    return answer
 
 
 async def test_an_approval_sent_twice_is_one_approval_and_the_same_success_page(desk: Desk) -> None:
@@ -1731,13 +1731,13 @@ async def test_a_name_typed_for_the_appointment_books_the_one_person_it_names_an
     mario = {"person_id": "p-m1", "identity": {"given_name": "Mario", "family_name": "Rossi"}}
     other_mario = {"person_id": "p-m2", "identity": {"given_name": "Mario", "family_name": "Rossi"}}
     persons_by_name(desk.services, FATIMA, AMINA, mario, other_mario)
-    book = desk.services.answers[("intake", "POST", "/appointments")]
+    book: Handler = desk.services.answers[("intake", "POST", "/appointments")]
 
     def book_known(request: httpx.Request) -> httpx.Response:
         pid = json.loads(request.content).get("person_id")
         if pid and pid not in {"p-f33adeeca7d4", "p-1", "p-m1", "p-m2"}:
             return httpx.Response(404, json={"status": 404, "field": "person_id", "reason": f"no person {pid}"})
-        return book(request)  # type: ignore[no-any-return]
+        return book(request)
 
     desk.services.answers[("intake", "POST", "/appointments")] = book_known
     await desk.as_operator(MARIA)
@@ -2200,6 +2200,7 @@ async def test_a_refused_civic_form_keeps_the_levels_chosen_and_the_register_kee
     def refuse(field: str) -> Callable[[httpx.Request], httpx.Response]:
         return lambda request: httpx.Response(422, json={"status": 422, "field": field, "reason": "no person p-9"})
 
+    activity: dict[str, Any]
     activity = {"activity_id": "act-1", "title": "Italiano A2", "kind": "italian_language_course", "partner": None,
                 "starts_on": today, "ends_on": None, "target_level": None,
                 "session_list": [], "certificate_list": []}  # fmt: skip
@@ -2283,6 +2284,7 @@ async def test_the_civic_and_outreach_lists_scroll_in_a_box_the_keyboard_reaches
     own (named, reachable with the Tab key: axe's scrollable-region-focusable), their words kept whole."""
     today = clock.today().isoformat()
     outreach_services(desk.services)
+    activity: dict[str, Any]
     activity = {"activity_id": "act-1", "title": "Italiano A2", "kind": "italian_language_course", "partner": None,
                 "starts_on": today, "ends_on": None, "target_level": None,
                 "session_list": [], "certificate_list": []}  # fmt: skip
@@ -2960,7 +2962,7 @@ async def test_an_erased_members_vulnerabilities_are_not_shown_and_the_member_is
 
 async def login_from(desk: Desk, address: str, username: str, password: str) -> httpx.Response:
     """A login as a browser at `address` makes it: the form (its CSRF cookie), then the post."""
-    app = desk.client._transport.app  # type: ignore[attr-defined]
+    app = cast(httpx.ASGITransport, desk.client._transport).app  # desk_of serves the app in process
     transport = httpx.ASGITransport(app=app, client=(address, 50_000))
     async with httpx.AsyncClient(transport=transport, base_url="http://desk.test") as c:
         form = await c.get("/login")
@@ -3252,8 +3254,8 @@ def test_every_date_field_of_the_desk_says_its_format_and_is_read_as_a_day() -> 
             name = re.search(r'name="([^"]+)"', field)
             assert name is not None, (page.name, field)
             assert "{{" in name.group(1) or is_day_field(name.group(1)), (page.name, field)  # a macro's: its callers'
-    for name in ("ended_on", "on", "started_on", "m1_birth_date", "m6_birth_date"):  # housing's and the register's
-        assert is_day_field(name), name
+    for field_name in ("ended_on", "on", "started_on", "m1_birth_date", "m6_birth_date"):  # housing's, the register's
+        assert is_day_field(field_name), field_name
         assert text.count('class="day"') == text.count("day_hint()"), page.name
     assert seen >= 15
 
@@ -3346,6 +3348,7 @@ async def test_a_sessions_facilitators_are_operators_of_the_city_typed_by_user_n
     field, in Italian, and the form kept."""
     today = clock.today().isoformat()
     sent: list[dict[str, Any]] = []
+    activity: dict[str, Any]
     activity = {"activity_id": "act-1", "title": "Italiano A2", "kind": "italian_language_course", "partner": None,
                 "starts_on": today, "ends_on": None, "target_level": None, "session_list": [],
                 "certificate_list": []}  # fmt: skip

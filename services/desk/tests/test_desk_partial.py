@@ -49,7 +49,8 @@ def menu(html: str) -> str:
 
 
 def payments_unavailable() -> float:
-    return SERVICE_CALLS.labels("payments", "unavailable")._value.get()
+    calls: float = SERVICE_CALLS.labels("payments", "unavailable")._value.get()
+    return calls
 
 
 async def test_the_menu_shows_only_the_services_the_city_runs(without_payments: Desk) -> None:
@@ -215,7 +216,7 @@ def test_the_services_setting_takes_spaces_and_any_order() -> None:
 
 async def test_the_not_run_page_is_accessible(without_payments: Desk, browser: Any) -> None:
     """The new page, as Chromium draws it, checked with axe-core as the journey's pages are (test_desk_e2e.shot)."""
-    from axe_playwright_python.async_playwright import Axe
+    from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]  # axe-playwright-python ships no types
 
     await without_payments.as_operator(MARIA)
     client = without_payments.client

@@ -8,12 +8,13 @@ import base64
 import os
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from lgnet_desk.adapters import store
@@ -153,7 +154,8 @@ async def test_an_operator_who_left_is_refused_even_with_the_providers_login(
 ) -> None:
     """The identity provider may still vouch for her (its account not yet closed): the desk's deactivation is enough."""
     c, provider = desk
-    async with c._transport.app.state.pool.acquire() as conn:  # type: ignore[attr-defined]
+    app = cast(FastAPI, cast(httpx.ASGITransport, c._transport).app)  # the fixture's desk, served in process
+    async with app.state.pool.acquire() as conn:
         assert await store.deactivate(conn, "maria")
     q = await start(c, provider)
     r = await c.get("/login/oidc/callback", params={"code": "a", "state": q["state"]})

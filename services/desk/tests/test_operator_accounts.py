@@ -10,7 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import httpx
@@ -81,7 +81,7 @@ async def tokens_of(desk: Desk, username: str) -> dict[str, str]:
 
 async def session_of(desk: Desk, address: str, username: str, password: str) -> httpx.AsyncClient:
     """A browser at `address` logged in as `username` (its session cookie kept)."""
-    app = desk.client._transport.app  # type: ignore[attr-defined]
+    app = cast(httpx.ASGITransport, desk.client._transport).app  # desk_of serves the app in process
     c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 50_000)), base_url="http://desk.test")
     form = await c.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
@@ -260,7 +260,7 @@ async def test_an_operator_who_logs_in_through_the_citys_identity_provider_is_se
         "olivia", "Olivia Sarti", OperatorRole.STAFF, "torino", None, "desk.op-011b1a000001", "op-011b1a000002"
     )
     async with desk.pool.acquire() as conn:
-        await store.add_operator(conn, oidc, None, {}, _token_key(desk.settings))  # type: ignore[arg-type]
+        await store.add_operator(conn, oidc, None, {}, _token_key(desk.settings))
         await conn.execute(
             "insert into sessions (session_hash, username, csrf_token, expires_at)"
             " values ($1, 'olivia', 'csrf-olivia', now() + interval '1 hour')",
@@ -291,7 +291,7 @@ async def test_the_dpo_reviews_who_has_access_to_the_desk(desk: Desk) -> None:
         "olivia", "Olivia Sarti", OperatorRole.STAFF, "torino", None, "desk.op-011b1a000001", "op-011b1a000002"
     )
     async with desk.pool.acquire() as conn:
-        await store.add_operator(conn, oidc, None, {}, _token_key(desk.settings))  # type: ignore[arg-type]
+        await store.add_operator(conn, oidc, None, {}, _token_key(desk.settings))
         assert await store.deactivate(conn, "pia")
     await desk.as_operator(RPD)
     page = await desk.client.get("/operators")

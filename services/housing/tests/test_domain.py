@@ -6,6 +6,7 @@ import functools
 import itertools
 import random
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,8 +26,8 @@ CHILD = Member("k", date(2020, 1, 1), "male")
 RULES = CityRules()
 
 
-def hh(hid: str = "h1", members: tuple[Member, ...] = (ADULT_F,), **kw: object) -> Household:
-    base: dict[str, object] = {
+def hh(hid: str = "h1", members: tuple[Member, ...] = (ADULT_F,), **kw: Any) -> Household:
+    base: dict[str, Any] = {
         "household_id": hid,
         "case_id": f"{hid}-case",
         "city": "torino",
@@ -35,11 +36,11 @@ def hh(hid: str = "h1", members: tuple[Member, ...] = (ADULT_F,), **kw: object) 
         "waiting_since": date(2026, 6, 1),
         "monthly_income_cents": 100_000,
     }
-    return Household(**(base | kw))  # type: ignore[arg-type]
+    return Household(**(base | kw))
 
 
-def opp(oid: str = "o1", **kw: object) -> Opportunity:
-    base: dict[str, object] = {
+def opp(oid: str = "o1", **kw: Any) -> Opportunity:
+    base: dict[str, Any] = {
         "opportunity_id": oid,
         "city": "torino",
         "partner": "coop",
@@ -50,7 +51,7 @@ def opp(oid: str = "o1", **kw: object) -> Opportunity:
         "monthly_rent_cents": 30_000,
         "available_from": TODAY,
     }
-    return Opportunity(**(base | kw))  # type: ignore[arg-type]
+    return Opportunity(**(base | kw))
 
 
 def failed(h: Household, o: Opportunity, r: CityRules = RULES) -> set[str]:
@@ -492,6 +493,7 @@ def test_only_the_staff_raise_the_rent_a_household_accepted() -> None:
     from lgnet_housing.domain.lease import rent_raise
     from lgnet_shared.errors import Forbidden
 
+    status: str | None
     for status in ("accepted", "placed"):
         with pytest.raises(Forbidden) as refused:
             rent_raise(45_000, 30_000, status, by_staff=False)
@@ -507,6 +509,7 @@ def test_a_raise_above_what_the_committed_household_affords_needs_the_staffs_con
     from lgnet_shared.errors import Conflict
 
     city = CityRules(rent_share_of_income=0.4, planned_contribution_cents=5_000)  # 400.00 + 50.00 EUR for 1,000.00
+    status: str | None
     for status in ("accepted", "placed"):
         with pytest.raises(Conflict) as refused:
             raise_within_means(45_001, 30_000, status, hh(), city, confirmed=False)

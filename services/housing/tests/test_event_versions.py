@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import date
 
 from lgnet_shared.codec import decode, to_envelope
-from lgnet_shared.events import REGISTRY
+from lgnet_shared.events import REGISTRY, Event
 from lgnet_shared.events import housing as hev
 
 SOURCE = "/lgnet/housing"
 
 
-def _old(event_type: str, version: int, **data: object) -> hev.Event:
+def _old(event_type: str, version: int, **data: object) -> Event:
     return REGISTRY[(event_type, version)].model(**data)
 
 

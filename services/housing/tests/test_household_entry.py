@@ -33,7 +33,8 @@ housing, housing_own, housing_shared, housing_view = (
 async def began(housing: InProcessService) -> datetime:
     """The database's now: the read log's entries from here on are this test's."""
     async with housing.pool.acquire() as conn:
-        return await conn.fetchval("select now()")  # type: ignore[no-any-return]
+        now: datetime = await conn.fetchval("select now()")
+        return now
 
 
 async def on_the_list(housing: InProcessService, hid: str, *, assessed: bool = True) -> None:

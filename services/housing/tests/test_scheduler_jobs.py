@@ -20,7 +20,7 @@ from lgnet_shared import clock, db
 from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
 from lgnet_shared.scheduler import ledger, metrics
-from lgnet_shared.scheduler.rules import Job
+from lgnet_shared.scheduler.rules import Job, Status
 from lgnet_shared.scheduler.runner import Scheduler
 from lgnet_shared.testing import schema_pool
 from lgnet_shared.testing.process import ServiceProcess, free_port
@@ -99,7 +99,7 @@ async def test_daily_check_runs_once_catches_up_and_yields_to_the_lock_holder(
     # The scheduler last ran three days ago, then was down.
     async with ledger_pool.acquire() as conn:
         for city in ("torino", "trieste"):
-            await ledger.finish(conn, STALLED.name, city, today - timedelta(days=3), ledger.Status.DONE, "before")
+            await ledger.finish(conn, STALLED.name, city, today - timedelta(days=3), Status.DONE, "before")
 
     s = scheduler(housing, ledger_pool, [STALLED], now)
     async with ledger_pool.acquire() as other_replica:

@@ -544,7 +544,10 @@ async def test_a_step_is_not_dated_before_the_step_it_follows(housing: HousingUn
     8th was declined "on the 5th", and a placement whose lease was signed on the 7th "ended on the 4th": the log said
     the steps in an order that cannot have happened. Each is refused, naming the field (422), nothing recorded."""
     today = clock.today()
-    day = lambda n: (today - timedelta(days=n)).isoformat()  # noqa: E731
+
+    def day(n: int) -> str:
+        return (today - timedelta(days=n)).isoformat()
+
     await housing.publish("torino", *housing.household_events(f"h-back-{uid}", "torino", [(ADULT, F)]))
     await housing.publish("torino", *housing.household_events(f"h-end-{uid}", "torino", [(ADULT, M)]))
     await open_cases(housing, uid, 2)

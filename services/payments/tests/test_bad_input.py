@@ -258,10 +258,13 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
             json={"redemption_id": "gtt-9", "provider_id": "gtt", "amount_cents": 100},
         )
         assert problem(expired)[:2] == (409, "voucher_id") and "expired" in problem(expired)[2]
-        line = lambda ls: next(x for x in ls if x["line"] == "voucher_public_transport")  # noqa: E731
-        available = line((await anna.get("/budget-lines")).json())["available_cents"]
+
+        def transport_line(ls: list[dict[str, Any]]) -> dict[str, Any]:
+            return next(x for x in ls if x["line"] == "voucher_public_transport")
+
+        available = transport_line((await anna.get("/budget-lines")).json())["available_cents"]
         assert (await anna.post("/vouchers/expiry")).json()["expired"] == [v2.json()["voucher_id"]]
-        assert line((await anna.get("/budget-lines")).json())["available_cents"] == available + 1_000
+        assert transport_line((await anna.get("/budget-lines")).json())["available_cents"] == available + 1_000
         # Providers are paid by SEPA transfer from the city's account: without one, nothing is reimbursed.
         assert problem(await anna.post("/provider-reimbursements", headers=key()))[:2] == (409, "policy.debtor_iban")
         policy = {"debtor_name": "Comune di Torino", "debtor_iban": CITY_IBAN}

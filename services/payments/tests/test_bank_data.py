@@ -288,7 +288,12 @@ async def test_the_payments_office_lists_the_citys_providers_and_reimbursement_r
     line = {"line": "voucher_public_transport", "amount_cents": 50_000}
     await call_ok(payments, STAFF, "POST", "/budget-lines", line)
     for pid, name in (("gtt", "GTT"), ("bici-rossi", "Bici Rossi di Anna Rossi")):
-        body = {"provider_id": pid, "name": name, "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
+        body: dict[str, object] = {
+            "provider_id": pid,
+            "name": name,
+            "kinds": ["public_transport"],
+            "iban": LANDLORD_IBAN,
+        }
         await call_ok(payments, STAFF, "POST", "/providers", body)
     await call_ok(payments, MALLORY, "POST", "/providers/gtt/bank-data/approval")
     listed = await call_ok(payments, STAFF, "GET", "/providers")

@@ -79,7 +79,9 @@ async def kill_while(process: ServiceProcess, pool: Any, later: str, call: Any) 
         await task
 
 
-async def test_kill_mid_batch_and_mid_reconciliation(crashable: Any, topic_prefix: str, kafka_bootstrap: str) -> None:
+async def test_kill_mid_batch_and_mid_reconciliation(
+    crashable: tuple[ServiceProcess, Any, dict[str, str], pii.KeyStore], topic_prefix: str, kafka_bootstrap: str
+) -> None:
     process, pool, tokens, keys = crashable
     async with pool.acquire() as conn:
         await conn.execute("insert into cases values ('c1', 'h1', 'torino', 'coop', $1, null)", clock.today())

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from lgnet_payments.entrypoints.main import SPEC
@@ -198,8 +199,8 @@ async def test_a_known_shared_payee_is_compared_by_amount_too(payments: InProces
         }
         return str((await call_ok(payments, COOP, "POST", "/contribution-requests", body | month))["request_id"])
 
-    def flagged(request: dict[str, object]) -> list[object]:
-        return [d["request_id"] for d in request["possible_duplicates"]]  # type: ignore[index, union-attr, attr-defined]
+    def flagged(request: dict[str, Any]) -> list[object]:
+        return [d["request_id"] for d in request["possible_duplicates"]]
 
     h1, h2, h3 = await bill("c1", 41_000), await bill("c2", 38_500), await bill("c3", 41_000)
     assert flagged(await call_ok(payments, STAFF, "GET", f"/contribution-requests/{h2}")) == [h1, h3]

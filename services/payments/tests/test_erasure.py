@@ -14,14 +14,15 @@ from lgnet_payments.adapters import schema
 from lgnet_payments.domain.retention import retained_until
 from lgnet_shared import clock
 from lgnet_shared.events import intake as iev
-from payments_testkit import a_month, camt054, case_opened, handlers
-from test_bank_data import COOP, LANDLORD_IBAN, STAFF, call, call_ok, payments, refused
+from lgnet_shared.testing.inprocess import InProcessService
+from payments_testkit import a_month, call, call_ok, camt054, case_opened, handlers, refused
+from test_bank_data import COOP, LANDLORD_IBAN, STAFF, payments
 
 pytestmark = pytest.mark.integration
 __all__ = ["payments"]
 
 
-async def pay_request(service: object, amount: int) -> str:
+async def pay_request(service: InProcessService, amount: int) -> str:
     body = {
         "case_id": "c1",
         "kind": "rent",
@@ -39,7 +40,7 @@ def test_accounting_records_are_kept_ten_years_to_the_end_of_the_year() -> None:
     assert retained_until(date(2026, 12, 31)) == date(2036, 12, 31)
 
 
-async def test_an_erasure_shreds_names_and_ibans_and_keeps_the_accounts(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_an_erasure_shreds_names_and_ibans_and_keeps_the_accounts(payments: InProcessService) -> None:
     rid = await pay_request(payments, 10_000)
     batch = await call_ok(payments, STAFF, "POST", "/batches", {})
     file_path = f"/batches/{batch['batch_id']}/pain.001"
@@ -97,7 +98,7 @@ async def test_an_erasure_shreds_names_and_ibans_and_keeps_the_accounts(payments
         assert await conn.fetchval("select wrapped from person_keys where kid = 'household:h1'") is None
 
 
-async def test_an_erasure_leaves_no_stored_answer_or_fingerprint_of_the_bank_data(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_an_erasure_leaves_no_stored_answer_or_fingerprint_of_the_bank_data(payments: InProcessService) -> None:
     """A DPO's review of payments' tables after an erasure: the bank data was unreadable and its blind index gone,
     but the stored answers of the household's requests still said "iban_masked": "••••3000" (a retry with the same
     Idempotency-Key got it back, `bank_data_erased: false`), and their fingerprints were plain SHA-256 of bodies
@@ -130,7 +131,9 @@ async def test_an_erasure_leaves_no_stored_answer_or_fingerprint_of_the_bank_dat
     assert row["request_hash"] == "erased" and row["response"]["iban_masked"] is None, dict(row)
 
 
-async def test_a_member_known_only_after_their_erasure_still_shreds_the_households_bank_data(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_member_known_only_after_their_erasure_still_shreds_the_households_bank_data(
+    payments: InProcessService,
+) -> None:
     """Intake's facts come on different partitions (a person's erasure keyed by the person, a household's by the
     household): payments may read a person's erasure before it learns the household they belong to. The erasure
     found no household then, and the household's key stayed whole when the membership came: its names and IBANs

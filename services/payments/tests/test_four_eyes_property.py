@@ -52,6 +52,7 @@ IBANS = [str(IBAN.generate("DE", bank_code="37040044", account_code=f"05320130{n
 BICS = [None, "COBADEFFXXX"]
 KEYS = pii.KeyStore(b"k" * 32)
 NS = {"p": sepa.NS}
+Line = tuple[str, str | None, str | None, str | None]  # request, creditor name, IBAN, BIC: a line of a pain.001
 
 actor = st.sampled_from(sorted(ACTORS))
 request = st.tuples(
@@ -96,7 +97,7 @@ class World:
     order: list[str] = field(default_factory=list)
     lines: int = 0
     swapped: int = 0
-    files: dict[str, list[tuple[str | None, ...]]] = field(default_factory=dict)  # batch -> its lines as sent
+    files: dict[str, list[Line]] = field(default_factory=dict)  # batch -> its lines as sent
 
     def waiting(self) -> set[str]:
         return {r for r, rec in self.records.items() if rec.status == "approved" and rec.approved and rec.approved[0]}
@@ -231,7 +232,7 @@ class World:
                 await self.run(("approve", len(self.order) - 1 - self.order.index(rid), who))
         await self.run(("batch", "anna"))
 
-    async def lines_of(self, batch_id: str) -> list[tuple[str | None, ...]]:
+    async def lines_of(self, batch_id: str) -> list[Line]:
         """(request, creditor name, IBAN, BIC) of every line of the batch's pain.001, in file order."""
         async with self.pool.acquire() as conn:
             request_of = dict(
@@ -248,7 +249,7 @@ class World:
             for tx in ET.fromstring(xml).iterfind(".//p:CdtTrfTxInf", NS)
         ]
 
-    async def _check_file(self, batch_id: str) -> list[tuple[str | None, ...]]:
+    async def _check_file(self, batch_id: str) -> list[Line]:
         """Every line of the batch's pain.001 pays the approved bank data of an approved request, approved by
         people who neither set that data nor asked for the money; and every such request is in it."""
         lines = await self.lines_of(batch_id)

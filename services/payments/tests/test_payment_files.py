@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from invariants import check
 from lgnet_payments.adapters import repository as repo
@@ -19,8 +20,9 @@ from lgnet_payments.adapters.schema import MIGRATIONS
 from lgnet_payments.domain.policy import CityPolicy
 from lgnet_shared import clock, db
 from lgnet_shared.runtime_schema import all_migrations
+from lgnet_shared.testing.inprocess import InProcessService
 from lxml import etree
-from payments_testkit import a_month, camt053, camt054, outbox
+from payments_testkit import a_month, call, call_ok, camt053, camt054, outbox, refused
 from test_bank_data import (
     CITY_IBAN,
     COOP,
@@ -29,17 +31,14 @@ from test_bank_data import (
     OTHER_IBAN,
     STAFF,
     available,
-    call,
-    call_ok,
     payments,
-    refused,
 )
 
 pytestmark = pytest.mark.integration
 __all__ = ["payments"]  # the fixture, shared with the bank data tests
 
 
-async def approved_batch(service: object, amounts: tuple[int, ...] = (10_000, 20_000)) -> dict[str, object]:
+async def approved_batch(service: InProcessService, amounts: tuple[int, ...] = (10_000, 20_000)) -> dict[str, Any]:
     for amount in amounts:
         body = {
             "case_id": "c1",
@@ -53,9 +52,9 @@ async def approved_batch(service: object, amounts: tuple[int, ...] = (10_000, 20
     return dict(await call_ok(service, STAFF, "POST", "/batches", {}))
 
 
-async def post_camt(service: object, data: bytes) -> object:
+async def post_camt(service: InProcessService, data: bytes) -> httpx.Response:
     """A bank statement (camt) sent for reconciliation by the city's staff."""
-    async with service.client(STAFF) as c:  # type: ignore[attr-defined]
+    async with service.client(STAFF) as c:
         return await c.post(
             "/reconciliations",
             content=data,
@@ -63,21 +62,21 @@ async def post_camt(service: object, data: bytes) -> object:
         )
 
 
-async def download(service: object, batch_id: str) -> tuple[bytes, dict[str, str]]:
-    async with service.client(STAFF) as c:  # type: ignore[attr-defined]
+async def download(service: InProcessService, batch_id: str) -> tuple[bytes, dict[str, str]]:
+    async with service.client(STAFF) as c:
         r = await c.get(f"/batches/{batch_id}/pain.001")
     assert r.status_code == 200, r.text
     return r.content, dict(r.headers)
 
 
-async def test_a_batch_file_is_stored_once_and_served_byte_identical(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_batch_file_is_stored_once_and_served_byte_identical(payments: InProcessService) -> None:
     batch = await approved_batch(payments)
-    assert batch["file"]["pain_version"] == "pain.001.001.09"  # type: ignore[index]
+    assert batch["file"]["pain_version"] == "pain.001.001.09"
     first, headers = await download(payments, str(batch["batch_id"]))
     second, _ = await download(payments, str(batch["batch_id"]))
     assert first == second  # same MsgId, same CreDtTm, same PmtInfId: the same bytes
     digest = hashlib.sha256(first).hexdigest()
-    assert headers["etag"] == f'"{digest}"' and batch["file"]["sha256"] == digest  # type: ignore[index]
+    assert headers["etag"] == f'"{digest}"' and batch["file"]["sha256"] == digest
     assert headers["x-message-id"] == batch["message_id"]
     view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
     assert view["file"]["sha256"] == digest and view["file"]["shredded_on"] is None
@@ -105,7 +104,7 @@ async def test_a_batch_file_is_stored_once_and_served_byte_identical(payments) -
             await conn.execute("delete from payment_files")
 
 
-async def test_the_paying_account_chooses_pain_001_001_03(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_the_paying_account_chooses_pain_001_001_03(payments: InProcessService) -> None:
     old = await approved_batch(payments, (10_000,))
     before, _ = await download(payments, str(old["batch_id"]))
     policy = {"debtor_name": "Comune di Torino", "debtor_iban": CITY_IBAN, "debtor_bic": "UNCRITMMXXX"}
@@ -120,7 +119,9 @@ async def test_the_paying_account_chooses_pain_001_001_03(payments) -> None:  # 
     refused(bad, 422, "pain_version")
 
 
-async def test_two_staff_saving_the_policy_from_what_they_read_cannot_overwrite_each_other(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_two_staff_saving_the_policy_from_what_they_read_cannot_overwrite_each_other(
+    payments: InProcessService,
+) -> None:
     """A PUT sets the whole policy: a second approval's threshold raised by one staff member was lost when another,
     who had read the policy before, saved the paying account. With the version read (ETag) as If-Match, the second
     save is refused (412, the policy untouched) until what is recorded has been read again."""
@@ -172,7 +173,9 @@ async def test_two_staff_saving_the_policy_from_what_they_read_cannot_overwrite_
         refused(await put(anna, read | {"deposit_cap_cents": 2}, None), 412, "version")  # she read v + 3
 
 
-async def test_a_city_whose_policy_was_never_saved_reads_version_0_and_two_first_saves_are_one(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_city_whose_policy_was_never_saved_reads_version_0_and_two_first_saves_are_one(
+    payments: InProcessService,
+) -> None:
     async with payments.pool.acquire() as conn:
         await conn.execute("delete from policies where city = 'torino'")
     async with payments.client(STAFF) as anna:
@@ -200,7 +203,7 @@ async def test_a_city_whose_policy_was_never_saved_reads_version_0_and_two_first
         assert await second.fetchval("select deposit_cap_cents from policies where city = 'torino'") == 3_000
 
 
-async def test_a_camt_file_that_fails_its_schema_applies_nothing(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_camt_file_that_fails_its_schema_applies_nothing(payments: InProcessService) -> None:
     batch = await approved_batch(payments)
     view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
     ids = [p["payment_id"] for p in view["payments"]]
@@ -227,7 +230,7 @@ async def test_a_camt_file_that_fails_its_schema_applies_nothing(payments) -> No
     assert r.status_code == 201 and r.json()["paid"] == 2, r.text
 
 
-async def test_a_payee_name_a_bank_file_cannot_carry_is_refused_when_entered(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_payee_name_a_bank_file_cannot_carry_is_refused_when_entered(payments: InProcessService) -> None:
     """A name the pain.001 cannot carry (nothing left once transliterated to the SEPA character set: an emoji, spaces)
     is refused at once, naming the field: it used to be accepted and approved, and then made every batch of the city
     fail its XSD (`Nm` empty), so nobody was paid until someone found which request it was."""
@@ -265,7 +268,7 @@ async def test_a_payee_name_a_bank_file_cannot_carry_is_refused_when_entered(pay
     assert sepa.validate(xml, sepa.PainVersion.V09) == 1 and b"<Nm>Zoe</Nm>" in xml
 
 
-async def test_a_booking_date_the_bank_cannot_have_booked_is_refused(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_booking_date_the_bank_cannot_have_booked_is_refused(payments: InProcessService) -> None:
     """The bank's booking date dates the ledger's `payment_confirmed` and the `contribution_paid` fact (reports as of a
     date count it then). A typo in a CSV (2062 for 2026) or a date before the file was even made was taken as it was:
     the payment read as still in transit for 36 years, or paid before it was sent (`in_transit` negative as of the
@@ -295,7 +298,7 @@ async def test_a_booking_date_the_bank_cannot_have_booked_is_refused(payments) -
 EPC_TEXT = r"[A-Za-z0-9/\-?:().,'+ ]+"  # the SEPA rulebook's Latin character set (EPC SCT rulebook, "Character set")
 
 
-async def test_names_in_a_payment_file_keep_to_the_sepa_character_set(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_names_in_a_payment_file_keep_to_the_sepa_character_set(payments: InProcessService) -> None:
     """The XSD takes any text, the banks do not: the SCT rulebook's character set is a-z, A-Z, 0-9 and / - ? : ( ) . , '
     + and space. A landlord 'Immobiliare Rossi & Figli [To] s_r_l; @casa' went into the file as it was (the '&' as
     '&amp;'), and an Arabic name came out of the transliteration with an '@' (its ta marbuta): a bank that checks the
@@ -323,7 +326,7 @@ async def test_names_in_a_payment_file_keep_to_the_sepa_character_set(payments) 
     assert "Immobiliare Rossi + Figli (To) s-r-l, acasa" in names and "amna Okafor" in names, names
 
 
-async def test_an_execution_date_a_bank_would_not_take_is_refused(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_an_execution_date_a_bank_would_not_take_is_refused(payments: InProcessService) -> None:
     """`execution_date` was refused in the past only: a typo (2062 for 2026) made a batch whose file asks the bank to
     pay in 36 years, its requests in transit until someone reconciled them as failed by hand. Like a request's period
     and a voucher's validity, it is at most a year ahead (422 `execution_date`); nothing is batched."""
@@ -340,7 +343,9 @@ async def test_an_execution_date_a_bank_would_not_take_is_refused(payments) -> N
     assert batch["execution_date"] == soon and batch["payments"] == 1
 
 
-async def test_money_coming_back_is_a_failed_payment_even_without_return_information(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_money_coming_back_is_a_failed_payment_even_without_return_information(
+    payments: InProcessService,
+) -> None:
     """Our transfers are debits of the city's account: an entry with our EndToEndId booked as a credit (CdtDbtInd
     CRDT) is the money coming back, a returned transfer. Without RtrInf (banks do not all send it) it was read as paid:
     the request was paid and its fact published, while the money was back on the city's account and the household
@@ -364,7 +369,7 @@ async def test_money_coming_back_is_a_failed_payment_even_without_return_informa
     assert request["status"] == "approved"
 
 
-async def test_a_bank_statement_with_the_accounts_other_movements_is_reconciled(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_bank_statement_with_the_accounts_other_movements_is_reconciled(payments: InProcessService) -> None:
     """A camt.054/053 of the city's account carries its other movements too: a transfer received with EndToEndId
     NOTPROVIDED (the usual for credits), the city's own payments with their references. Documented as read for 'every
     TxDtls whose EndToEndId is one of our payment ids', such a file was refused whole ('missing: cannot tell which
@@ -374,18 +379,20 @@ async def test_a_bank_statement_with_the_accounts_other_movements_is_reconciled(
     batch = await approved_batch(payments, (10_000,))
     view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
     payment_id = view["payments"][0]["payment_id"]
-    others = [("NOTPROVIDED", 25_000, None), ("STIPENDI-2026-11-0042", 180_000, None), (payment_id, 10_000, None)]
+    others: list[tuple[str, int, str | None]] = [
+        ("NOTPROVIDED", 25_000, None), ("STIPENDI-2026-11-0042", 180_000, None), (payment_id, 10_000, None)
+    ]  # fmt: skip
 
-    async def reconcile(data: bytes) -> object:
+    async def reconcile(data: bytes) -> httpx.Response:
         return await post_camt(payments, data)
 
     unknown = await reconcile(camt054([*others, ("0" * 32, 500, None)]))
     refused(unknown, 404, "entries[1].end_to_end_id")  # the second of ours
     r = await reconcile(camt054(others))
-    assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text  # type: ignore[attr-defined]
+    assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text
 
 
-async def test_an_amount_in_another_currency_is_not_taken_for_euros(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_an_amount_in_another_currency_is_not_taken_for_euros(payments: InProcessService) -> None:
     """The bank's amount is checked against the payment's so that a wrong entry refuses the file; its currency was not
     read, so 100.00 USD passed for our 100.00 EUR and the payment was booked paid. Refused naming the entry's amount."""
     batch = await approved_batch(payments, (10_000,))
@@ -406,7 +413,9 @@ async def test_an_amount_in_another_currency_is_not_taken_for_euros(payments) ->
     assert [p["status"] for p in view["payments"]] == ["sent"]
 
 
-async def test_a_transfer_returned_after_it_was_booked_paid_goes_back_to_be_paid_again(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_transfer_returned_after_it_was_booked_paid_goes_back_to_be_paid_again(
+    payments: InProcessService,
+) -> None:
     """A payments officer's review: a SEPA return comes days after the transfer was booked (AC04, the account
     closed): the statement holding it was refused whole, 409 "payment … is already paid", so no other entry of that
     file could be reconciled either, and the household's money stayed 'paid' while it was back on the city's account.
@@ -418,7 +427,7 @@ async def test_a_transfer_returned_after_it_was_booked_paid_goes_back_to_be_paid
     first, second = (p["payment_id"] for p in view["payments"])
     before = await available(payments)
 
-    async def reconcile(data: bytes) -> object:
+    async def reconcile(data: bytes) -> httpx.Response:
         return await post_camt(payments, data)
 
     paid = await reconcile(camt054([(first, 10_000, None)]))
@@ -450,7 +459,7 @@ async def test_a_transfer_returned_after_it_was_booked_paid_goes_back_to_be_paid
     assert [(p["request_id"], p["status"]) for p in view["payments"]] == [(request["request_id"], "sent")]
 
 
-async def test_a_transfer_refused_for_the_payees_account_waits_for_new_bank_data(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_transfer_refused_for_the_payees_account_waits_for_new_bank_data(payments: InProcessService) -> None:
     """A transfer failed (or returned) because the payee's account cannot take it — closed (AC04), wrong (AC01),
     blocked (AC06), the payee deceased (MD07) — went back to "approved" and the next batch sent it to the same
     account, to bounce again: the household's rent late by another cycle and a fee each time. Such a refusal puts the
@@ -485,7 +494,7 @@ async def test_a_transfer_refused_for_the_payees_account_waits_for_new_bank_data
         await check(conn)
 
 
-async def test_a_reversal_in_a_statement_is_read_as_the_reversal_it_is(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_reversal_in_a_statement_is_read_as_the_reversal_it_is(payments: InProcessService) -> None:
     """RvslInd=true marks an entry that reverses an earlier booking; its CdtDbtInd is the reversal's direction (ISO
     20022: a credit reverses a debit, a debit reverses a credit). The bank reversing our transfer (a credit with
     RvslInd) is the money coming back: failed, reason `reversal`. The bank then reversing that credit (a debit with
@@ -496,20 +505,20 @@ async def test_a_reversal_in_a_statement_is_read_as_the_reversal_it_is(payments)
     payment_id, request_id = view["payments"][0]["payment_id"], view["payments"][0]["request_id"]
 
     r = await post_camt(payments, camt053([(payment_id, 10_000, "DBIT", False, None)]))
-    assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text  # type: ignore[attr-defined]
+    assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text
     r = await post_camt(payments, camt053([(payment_id, 10_000, "CRDT", True, None)]))
-    assert r.status_code == 201 and r.json() == {"paid": 0, "failed": 1, "unchanged": 0}, r.text  # type: ignore[attr-defined]
+    assert r.status_code == 201 and r.json() == {"paid": 0, "failed": 1, "unchanged": 0}, r.text
     view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
     assert [(p["status"], p["reason"]) for p in view["payments"]] == [("failed", "reversal")]
     assert (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{request_id}"))["status"] == "approved"
 
     r = await post_camt(payments, camt053([(payment_id, 10_000, "DBIT", True, None)]))
-    assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text  # type: ignore[attr-defined]
+    assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text
     view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
     assert [p["status"] for p in view["payments"]] == ["paid"]
     assert (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{request_id}"))["status"] == "paid"
     again = await post_camt(payments, camt053([(payment_id, 10_000, "DBIT", True, None)]))
-    assert again.json() == {"paid": 0, "failed": 0, "unchanged": 1}, again.text  # type: ignore[attr-defined]
+    assert again.json() == {"paid": 0, "failed": 0, "unchanged": 1}, again.text
     async with payments.pool.acquire() as conn:
         await check(conn)
         kinds = await conn.fetch("select kind from ledger_transactions where ref = $1 order by tx_id", payment_id)
@@ -519,8 +528,8 @@ async def test_a_reversal_in_a_statement_is_read_as_the_reversal_it_is(payments)
 
 
 @pytest.mark.parametrize("reason", ["AC04", "MS03"])
-async def test_a_reversed_return_of_a_request_whose_bank_data_changed_since_is_refused_naming_the_entry(  # type: ignore[no-untyped-def]
-    payments, reason: str
+async def test_a_reversed_return_of_a_request_whose_bank_data_changed_since_is_refused_naming_the_entry(
+    payments: InProcessService, reason: str
 ) -> None:
     """From an outside test: a transfer returned (AC04: the request waits for the payee's new bank data; MS03: approved
     again), the cooperative enters the payee's new IBAN (awaiting approval), then the bank reverses its return. The
@@ -533,7 +542,7 @@ async def test_a_reversed_return_of_a_request_whose_bank_data_changed_since_is_r
     credit = "CRDT" if reason == "MS03" else "DBIT"
     returned = camt053([(payment_id, 10_000, "CRDT", False, reason)]) if credit == "CRDT" else camt054(
         [(payment_id, 10_000, reason)])  # fmt: skip
-    assert (await post_camt(payments, returned)).json()["failed"] == 1  # type: ignore[attr-defined]
+    assert (await post_camt(payments, returned)).json()["failed"] == 1
     await call_ok(payments, COOP, "PUT", f"/contribution-requests/{request_id}/beneficiary",
                   {"name": "Zoë", "iban": OTHER_IBAN})  # fmt: skip
     reversal = camt053([(payment_id, 10_000, "DBIT", True, None)])
@@ -543,7 +552,7 @@ async def test_a_reversed_return_of_a_request_whose_bank_data_changed_since_is_r
     assert (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{request_id}"))["status"] == "requested"
     await call_ok(payments, STAFF, "POST", f"/contribution-requests/{request_id}/approval")
     r = await post_camt(payments, reversal)
-    assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text  # type: ignore[attr-defined]
+    assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text
     assert (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{request_id}"))["status"] == "paid"
     refused(await call(payments, STAFF, "POST", "/batches", {}), 409, "")  # nothing to pay again
     async with payments.pool.acquire() as conn:
@@ -551,7 +560,9 @@ async def test_a_reversed_return_of_a_request_whose_bank_data_changed_since_is_r
 
 
 @pytest.mark.parametrize("failure", ["returned after paid", "rejected while sent"])
-async def test_a_failure_imported_again_after_the_bank_reversed_it_changes_nothing(payments, failure: str) -> None:  # type: ignore[no-untyped-def]
+async def test_a_failure_imported_again_after_the_bank_reversed_it_changes_nothing(
+    payments: InProcessService, failure: str
+) -> None:
     """From an outside test: paid, returned by the bank, the return reversed (the transfer stands) — and the return's
     statement imported again (a colleague, a new Idempotency-Key) was taken for a new return: the payment failed, its
     request approved again, and the next batch paid the payee a second time, while the ledger, which books each step
@@ -560,14 +571,14 @@ async def test_a_failure_imported_again_after_the_bank_reversed_it_changes_nothi
     view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
     payment_id, request_id = view["payments"][0]["payment_id"], view["payments"][0]["request_id"]
     if failure == "returned after paid":
-        assert (await post_camt(payments, camt053([(payment_id, 10_000, "DBIT", False, None)]))).json()["paid"] == 1  # type: ignore[attr-defined]
+        assert (await post_camt(payments, camt053([(payment_id, 10_000, "DBIT", False, None)]))).json()["paid"] == 1
         failed = camt053([(payment_id, 10_000, "CRDT", False, "MS03")])
     else:
         failed = camt053([(payment_id, 10_000, "CRDT", True, None)])
-    assert (await post_camt(payments, failed)).json()["failed"] == 1  # type: ignore[attr-defined]
-    assert (await post_camt(payments, camt053([(payment_id, 10_000, "DBIT", True, None)]))).json()["paid"] == 1  # type: ignore[attr-defined]
+    assert (await post_camt(payments, failed)).json()["failed"] == 1
+    assert (await post_camt(payments, camt053([(payment_id, 10_000, "DBIT", True, None)]))).json()["paid"] == 1
     r = await post_camt(payments, failed)
-    assert r.status_code == 201 and r.json() == {"paid": 0, "failed": 0, "unchanged": 1}, r.text  # type: ignore[attr-defined]
+    assert r.status_code == 201 and r.json() == {"paid": 0, "failed": 0, "unchanged": 1}, r.text
     assert (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{request_id}"))["status"] == "paid"
     await call(payments, STAFF, "POST", "/batches", {})  # nothing to pay again
     async with payments.pool.acquire() as conn:
@@ -577,14 +588,16 @@ async def test_a_failure_imported_again_after_the_bank_reversed_it_changes_nothi
     assert len(await outbox(payments, "lgnet.payments.contribution_payment_failed")) == 1
 
 
-async def test_a_reversed_return_of_a_request_paid_again_is_refused_naming_the_entry(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_reversed_return_of_a_request_paid_again_is_refused_naming_the_entry(
+    payments: InProcessService,
+) -> None:
     """The return was reversed (the payee has the money) but the request was already sent again in a new batch: the
     payee would have it twice. Not applied: 409 naming the entry, for the payments office to recover one of them."""
     batch = await approved_batch(payments, (10_000,))
     view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
     payment_id = view["payments"][0]["payment_id"]
     r = await post_camt(payments, camt053([(payment_id, 10_000, "CRDT", True, None)]))
-    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    assert r.status_code == 201, r.text
     await call_ok(payments, STAFF, "POST", "/batches", {})  # the request goes to the bank again
     r = await post_camt(payments, camt053([(payment_id, 10_000, "DBIT", True, None)]))
     assert "paid again" in refused(r, 409, "entries[0].status")
@@ -592,7 +605,7 @@ async def test_a_reversed_return_of_a_request_paid_again_is_refused_naming_the_e
         await check(conn)
 
 
-async def test_every_download_of_a_payment_file_is_in_its_access_log(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_every_download_of_a_payment_file_is_in_its_access_log(payments: InProcessService) -> None:
     """A pain.001 holds the payees' names and IBANs in clear: each download is recorded (who, when), append-only, and
     the batch's view lists them for the city's staff and the data-protection officer's requests."""
     batch = await approved_batch(payments, (10_000,))
@@ -616,15 +629,17 @@ async def test_every_download_of_a_payment_file_is_in_its_access_log(payments) -
         )
 
 
-async def download_log(service: object, token: str, **params: str) -> list[dict[str, Any]]:
-    async with service.client() as c:  # type: ignore[attr-defined]
+async def download_log(service: InProcessService, token: str, **params: str) -> list[dict[str, Any]]:
+    async with service.client() as c:
         r = await c.get("/download-log", params=params, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200, r.text
     entries: list[dict[str, Any]] = r.json()
     return entries
 
 
-async def test_the_citys_dpo_reads_every_download_of_its_payment_files_with_a_read_log_token(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_the_citys_dpo_reads_every_download_of_its_payment_files_with_a_read_log_token(
+    payments: InProcessService,
+) -> None:
     """The DPO answers for who saw the payees' names and IBANs, whether through the desk or a city IT script calling
     payments directly: `GET /download-log` lists every download of the city's files (who, when, which file, through
     what), newest first, with a read-log token that opens nothing else; no actor's token opens it."""
@@ -668,7 +683,7 @@ async def test_the_citys_dpo_reads_every_download_of_its_payment_files_with_a_re
         assert (await c.get("/download-log")).status_code == 401
 
 
-async def test_a_refused_download_of_a_payment_file_is_in_the_dpos_log_as_denied(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_refused_download_of_a_payment_file_is_in_the_dpos_log_as_denied(payments: InProcessService) -> None:
     """As intake's read log keeps refused reads: a cooperative (403) or another city's staff (404, as for a batch
     that does not exist) asking for the city's SEPA file gets nothing, and the city's DPO sees the attempt, denied.
     The batch's view still lists the downloads served only."""
@@ -694,7 +709,9 @@ async def test_a_refused_download_of_a_payment_file_is_in_the_dpos_log_as_denied
     assert [d["downloaded_by"] for d in view["file"]["downloads"]] == [STAFF]
 
 
-async def test_a_persons_subject_access_request_finds_the_downloads_of_files_paying_her_household(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_persons_subject_access_request_finds_the_downloads_of_files_paying_her_household(
+    payments: InProcessService,
+) -> None:
     """ "Who saw my IBAN?": a contributions file pays households (to their own or their landlord's account), so each
     download keeps the members of the households the file pays, as they were then; the DPO finds them by the
     person's id (`person_id`), a refused attempt too. A provider's reimbursement file pays organisations: no person."""
@@ -731,7 +748,7 @@ async def test_a_persons_subject_access_request_finds_the_downloads_of_files_pay
             await conn.execute("update payment_file_downloads set person_ids = '{}'")
 
 
-async def a_provider_reimbursed(payments: object) -> tuple[dict[str, Any], dict[str, Any]]:
+async def a_provider_reimbursed(payments: InProcessService) -> tuple[dict[str, Any], dict[str, Any]]:
     """GTT, its bank data approved, reimbursed for one 10.00 EUR redemption: the run and its one transfer, sent."""
     await call_ok(
         payments, STAFF, "POST", "/budget-lines", {"line": "voucher_public_transport", "amount_cents": 10_000}
@@ -749,15 +766,15 @@ async def a_provider_reimbursed(payments: object) -> tuple[dict[str, Any], dict[
     return run, transfer
 
 
-async def test_a_reversed_return_of_a_providers_reimbursement_books_it_paid_again(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_reversed_return_of_a_providers_reimbursement_books_it_paid_again(payments: InProcessService) -> None:
     """The same reversal for a voucher provider's reimbursement: the bank undoing its return (a debit with RvslInd)
     books the reimbursement paid again and its redemptions reimbursed; if a later run paid them meanwhile, 409."""
     run, transfer = await a_provider_reimbursed(payments)
     e2e = transfer["end_to_end_id"]
 
-    assert (await post_camt(payments, camt053([(e2e, 1_000, "CRDT", True, None)]))).json()["failed"] == 1  # type: ignore[attr-defined]
+    assert (await post_camt(payments, camt053([(e2e, 1_000, "CRDT", True, None)]))).json()["failed"] == 1
     r = await post_camt(payments, camt053([(e2e, 1_000, "DBIT", True, None)]))
-    assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text  # type: ignore[attr-defined]
+    assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text
     [transfer] = (await call_ok(payments, STAFF, "GET", f"/reimbursement-runs/{run['run_id']}"))["reimbursements"]
     assert transfer["status"] == "paid"
     assert len(await outbox(payments, "lgnet.payments.provider_reimbursed")) == 1  # once: the log never said otherwise
@@ -769,16 +786,18 @@ async def test_a_reversed_return_of_a_providers_reimbursement_books_it_paid_agai
     assert again.status_code == 201 and again.json()["reimbursements"] == [], again.text
 
 
-async def test_a_reimbursements_return_imported_again_after_its_reversal_changes_nothing(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_reimbursements_return_imported_again_after_its_reversal_changes_nothing(
+    payments: InProcessService,
+) -> None:
     """From an outside test, as for a contribution: the return of a provider's reimbursement imported again after the
     bank reversed it freed its redemptions, and the next run reimbursed the provider a second time."""
     run, transfer = await a_provider_reimbursed(payments)
     e2e = transfer["end_to_end_id"]
     returned = camt053([(e2e, 1_000, "CRDT", True, None)])
-    assert (await post_camt(payments, returned)).json()["failed"] == 1  # type: ignore[attr-defined]
-    assert (await post_camt(payments, camt053([(e2e, 1_000, "DBIT", True, None)]))).json()["paid"] == 1  # type: ignore[attr-defined]
+    assert (await post_camt(payments, returned)).json()["failed"] == 1
+    assert (await post_camt(payments, camt053([(e2e, 1_000, "DBIT", True, None)]))).json()["paid"] == 1
     r = await post_camt(payments, returned)
-    assert r.status_code == 201 and r.json() == {"paid": 0, "failed": 0, "unchanged": 1}, r.text  # type: ignore[attr-defined]
+    assert r.status_code == 201 and r.json() == {"paid": 0, "failed": 0, "unchanged": 1}, r.text
     [transfer] = (await call_ok(payments, STAFF, "GET", f"/reimbursement-runs/{run['run_id']}"))["reimbursements"]
     assert transfer["status"] == "paid"
     again = await call(payments, STAFF, "POST", "/provider-reimbursements")
@@ -787,13 +806,15 @@ async def test_a_reimbursements_return_imported_again_after_its_reversal_changes
         await check(conn)
 
 
-async def test_a_reimbursement_refused_for_the_providers_account_waits_for_new_bank_data(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_reimbursement_refused_for_the_providers_account_waits_for_new_bank_data(
+    payments: InProcessService,
+) -> None:
     """As a contribution's: a provider's reimbursement the bank refused because of the provider's account (AC04, the
     account closed) was reimbursed again by the next run, to the same account. The provider is held ("bank data
     refused by the provider's bank: ac04") until its bank data change and a second person approves them."""
     _, transfer = await a_provider_reimbursed(payments)
     r = await post_camt(payments, camt054([(transfer["end_to_end_id"], 1_000, "AC04")]))
-    assert r.status_code == 201 and r.json()["failed"] == 1, r.text  # type: ignore[attr-defined]
+    assert r.status_code == 201 and r.json()["failed"] == 1, r.text
     held = await call_ok(payments, STAFF, "POST", "/provider-reimbursements")
     assert held["reimbursements"] == [], held
     assert held["held"] == [{"provider_id": "gtt", "reason": "bank data refused by the provider's bank (ac04)"}]
@@ -805,7 +826,9 @@ async def test_a_reimbursement_refused_for_the_providers_account_waits_for_new_b
         await check(conn)
 
 
-async def test_the_citys_batches_are_listed_newest_first_with_where_their_payments_stand(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_the_citys_batches_are_listed_newest_first_with_where_their_payments_stand(
+    payments: InProcessService,
+) -> None:
     """The payments office finds its batches without keeping their ids (there was no list): each with its file's
     message id, execution date, total and how many of its payments are sent, paid or failed. Staff only; another
     city's batches are not listed."""
@@ -813,7 +836,7 @@ async def test_the_citys_batches_are_listed_newest_first_with_where_their_paymen
     second = await approved_batch(payments, (20_000, 30_000))
     view = await call_ok(payments, STAFF, "GET", f"/batches/{second['batch_id']}")
     paid = next(p for p in view["payments"] if p["amount_cents"] == 20_000)
-    assert (await post_camt(payments, camt054([(paid["payment_id"], 20_000, None)]))).status_code == 201  # type: ignore[attr-defined]
+    assert (await post_camt(payments, camt054([(paid["payment_id"], 20_000, None)]))).status_code == 201
     listed = await call_ok(payments, STAFF, "GET", "/batches")
     assert [b["batch_id"] for b in listed[:2]] == [second["batch_id"], first["batch_id"]]
     top = listed[0]

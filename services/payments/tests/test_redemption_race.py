@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from lgnet_shared import clock
+from lgnet_shared.testing.inprocess import InProcessService
 from payments_testkit import call, call_ok, refused
 from test_bank_data import COOP, LANDLORD_IBAN, STAFF, payments
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.integration
 __all__ = ["payments"]  # the fixture, as test_bank_data makes it
 
 
-async def test_one_redemption_id_sent_for_two_vouchers_at_once_counts_once(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_one_redemption_id_sent_for_two_vouchers_at_once_counts_once(payments: InProcessService) -> None:
     await call_ok(
         payments, STAFF, "POST", "/budget-lines", {"line": "voucher_public_transport", "amount_cents": 50_000}
     )

@@ -11,6 +11,7 @@ reimbursements, and each reimbursement's SEPA file pays exactly it.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -54,8 +55,8 @@ class World(CrashWorld):
         await self.unit(ANNA, lambda u, c: budgets.allocate(u, c, line))
         for pid in PROVIDERS:
             reg = cmd.RegisterProvider(provider_id=pid, name=pid.upper(), kinds=["public_transport"], iban=GOOD_IBAN)
-            await self.unit(ANNA, lambda u, c, r=reg: vouchers.register_provider(u, c, r))
-            await self.unit(BRUNO, lambda u, c, p=pid: vouchers.approve_provider_bank_data(u, c, p))
+            await self.unit(ANNA, partial(vouchers.register_provider, c=reg))
+            await self.unit(BRUNO, partial(vouchers.approve_provider_bank_data, provider_id=pid))
         issue = cmd.IssueVoucher(case_id="c1", kind="public_transport", value_cents=100_000, valid_until=clock.today())
         for _ in range(3):
             await self.unit(ANNA, lambda u, c: vouchers.issue(u, c, issue))
@@ -153,8 +154,8 @@ async def test_a_provider_is_never_paid_twice_for_one_redemption(database_url: s
         # provider whose account refused a reimbursement gets other bank data first, approved by someone else.
         for n, pid in enumerate(PROVIDERS):
             body = cmd.ProviderBankData(iban=OTHER_IBANS[n])
-            await world.unit(ANNA, lambda u, c, p=pid, b=body: vouchers.change_provider_bank_data(u, c, p, b))
-            await world.unit(BRUNO, lambda u, c, p=pid: vouchers.approve_provider_bank_data(u, c, p))
+            await world.unit(ANNA, partial(vouchers.change_provider_bank_data, provider_id=pid, c=body))
+            await world.unit(BRUNO, partial(vouchers.approve_provider_bank_data, provider_id=pid))
         for _ in range(2):
             await world.run(("run",))
             for n in range(30):
@@ -242,7 +243,7 @@ async def test_each_provider_numbers_its_own_redemptions(database_url: str) -> N
             voucher_id = await conn.fetchval("select voucher_id from vouchers order by 1 limit 1")
         for pid, amount in (("gtt", 500), ("coop-bus", 700), ("gtt", 500)):  # the last: GTT's retry
             body = cmd.Redeem(redemption_id="1", provider_id=pid, amount_cents=amount)
-            seen = await world.unit(ANNA, lambda u, c, b=body: vouchers.redeem(u, c, voucher_id, b))
+            seen = await world.unit(ANNA, partial(vouchers.redeem, voucher_id=voucher_id, c=body))
         assert seen["remaining_cents"] == 100_000 - 1_200, seen
         assert sorted((r["provider_id"], r["redemption_id"]) for r in seen["redemptions"]) == [
             ("coop-bus", "1"),

@@ -41,7 +41,7 @@ async def status(service: InProcessService, request_id: str) -> str:
 
 
 @pytest.mark.own_service  # its batch must hold its one payment: another test's approved request would be in it
-async def test_an_approval_of_new_bank_data_is_not_the_old_approval_replayed(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_an_approval_of_new_bank_data_is_not_the_old_approval_replayed(payments: InProcessService) -> None:
     body = {"case_id": "c1", "kind": "rent", "amount_cents": 10_000, **a_month(),
             "beneficiary": {"name": "Zoë", "iban": LANDLORD_IBAN}}  # fmt: skip
     rid = (await call_ok(payments, COOP, "POST", "/contribution-requests", body))["request_id"]
@@ -64,7 +64,9 @@ async def test_an_approval_of_new_bank_data_is_not_the_old_approval_replayed(pay
 
 
 @pytest.mark.own_service  # its batches must hold its one payment: another test's approved request would be in them
-async def test_an_approval_after_the_payees_bank_refused_is_not_the_old_one_replayed(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_an_approval_after_the_payees_bank_refused_is_not_the_old_one_replayed(
+    payments: InProcessService,
+) -> None:
     body = {"case_id": "c1", "kind": "rent", "amount_cents": 10_000, **a_month(),
             "beneficiary": {"name": "Zoë", "iban": LANDLORD_IBAN}}  # fmt: skip
     rid = (await call_ok(payments, COOP, "POST", "/contribution-requests", body))["request_id"]
@@ -72,7 +74,7 @@ async def test_an_approval_after_the_payees_bank_refused_is_not_the_old_one_repl
     batch = await call_ok(payments, STAFF, "POST", "/batches", {})
     view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
     r = await post_camt(payments, camt054([(view["payments"][0]["payment_id"], 10_000, "AC04")]))
-    assert r.json()["failed"] == 1, r.text  # type: ignore[attr-defined]
+    assert r.json()["failed"] == 1, r.text
     assert await status(payments, rid) == "requested"
     await call_ok(
         payments, COOP, "PUT", f"/contribution-requests/{rid}/beneficiary", {"name": "Zoë", "iban": OTHER_IBAN}
@@ -85,7 +87,9 @@ async def test_an_approval_after_the_payees_bank_refused_is_not_the_old_one_repl
     assert [(p["request_id"], p["status"]) for p in view["payments"]] == [(rid, "sent")]
 
 
-async def test_a_providers_new_bank_data_approved_is_not_the_old_approval_replayed(payments, uid: str) -> None:  # type: ignore[no-untyped-def]
+async def test_a_providers_new_bank_data_approved_is_not_the_old_approval_replayed(
+    payments: InProcessService, uid: str
+) -> None:
     pid = f"gtt-{uid}"
     gtt = {"provider_id": pid, "name": "GTT", "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
     await call_ok(payments, STAFF, "POST", "/providers", gtt)
@@ -101,7 +105,9 @@ async def test_a_providers_new_bank_data_approved_is_not_the_old_approval_replay
     refused(await call(payments, MALLORY, "POST", f"/providers/{pid}/bank-data/approval"), 409, "provider_id")
 
 
-async def test_an_approval_names_the_bank_data_it_saw_and_is_refused_when_it_changed(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_an_approval_names_the_bank_data_it_saw_and_is_refused_when_it_changed(
+    payments: InProcessService,
+) -> None:
     """Four eyes on a page read a while ago: the approver compared ••••3000 with the payee's documents; meanwhile
     another staff member put her own IBAN on the request (which returns it to `requested`); the approver's click then
     approved that IBAN, which nobody but its author had seen. The approval may name the bank data version it saw
@@ -124,7 +130,7 @@ async def test_an_approval_names_the_bank_data_it_saw_and_is_refused_when_it_cha
     refused(await call(payments, STAFF, "POST", path, {"bank_data_version": -1}), 422, "bank_data_version")
 
 
-async def test_a_providers_bank_data_approval_names_the_version_it_saw(payments, uid: str) -> None:  # type: ignore[no-untyped-def]
+async def test_a_providers_bank_data_approval_names_the_version_it_saw(payments: InProcessService, uid: str) -> None:
     pid = f"gtt-{uid}"
     gtt = {"provider_id": pid, "name": "GTT", "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
     seen = (await call_ok(payments, STAFF, "POST", "/providers", gtt))["bank_data_version"]

@@ -30,7 +30,7 @@ async def case(payments: InProcessService, uid: str) -> tuple[str, str]:
     return f"c1-{uid}", f"h1-{uid}"
 
 
-async def test_sessions_are_read_back_under_the_case_rules(payments, case: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+async def test_sessions_are_read_back_under_the_case_rules(payments: InProcessService, case: tuple[str, str]) -> None:
     case_id, household_id = case
     body = {"case_id": case_id, "topics": ["budgeting", "banking"], "outcome": "bank_account_opened"}
     made = await call_ok(payments, COOP, "POST", "/tutoring-sessions", body)
@@ -68,7 +68,9 @@ def test_a_v1_session_event_reads_as_v2_with_no_outcome() -> None:
     assert isinstance(read, pev.TutoringSessionRecorded) and read.outcome is None
 
 
-async def test_a_topic_holding_a_fiscal_code_or_iban_is_refused(payments, case: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+async def test_a_topic_holding_a_fiscal_code_or_iban_is_refused(
+    payments: InProcessService, case: tuple[str, str]
+) -> None:
     """A DPO's review (DESIGN section 5): a session's topics travel in clear on payments' topic (tutoring_session_
     recorded) for good. A topic is a code, and a fiscal code or an IBAN in lower case is one: a partner noting the
     person's there had it taken (201) and published. Such a topic is refused at its item; nothing is recorded."""

@@ -14,7 +14,7 @@ import pytest
 from lgnet_payments.adapters import schema
 from lgnet_shared import auth, clock
 from lgnet_shared.access import Role
-from lgnet_shared.testing.inprocess import fixtures_per_module
+from lgnet_shared.testing.inprocess import InProcessService, fixtures_per_module
 from lgnet_shared.testing.tables import everything_in
 from payments_testkit import call, call_ok, refused
 from test_bank_data import (
@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 payments, payments_own, payments_shared, payments_view = fixtures_per_module("payments", torino_payments)
 
 
-async def test_a_provider_sees_its_own_redemptions_of_a_voucher_only(payments, uid: str) -> None:  # type: ignore[no-untyped-def]
+async def test_a_provider_sees_its_own_redemptions_of_a_voucher_only(payments: InProcessService, uid: str) -> None:
     BUS, TRAM = (
         f"bus-coop-{uid}",
         f"tram-srl-{uid}",
@@ -63,7 +63,7 @@ async def test_a_provider_sees_its_own_redemptions_of_a_voucher_only(payments, u
         assert sorted(r["provider_id"] for r in seen["redemptions"]) == [BUS, TRAM], seen
 
 
-async def test_the_cases_partner_does_not_redeem_its_own_cases_voucher_itself(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_the_cases_partner_does_not_redeem_its_own_cases_voucher_itself(payments: InProcessService) -> None:
     """A cooperative that is also a registered provider issued a voucher on its own case (no approval: vouchers are
     issued, not asked) and redeemed it to itself, reimbursed from the city's budget with nobody else's eyes on it.
     The city's staff records such a redemption for it; the cooperative redeems other cooperatives' cases' vouchers."""
@@ -86,7 +86,9 @@ async def test_the_cases_partner_does_not_redeem_its_own_cases_voucher_itself(pa
 
 # Its own: it asserts every stored answer of the service and runs a migration over them all.
 @pytest.mark.own_service
-async def test_a_providers_name_is_not_kept_in_clear_in_its_registrations_stored_answer(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_providers_name_is_not_kept_in_clear_in_its_registrations_stored_answer(
+    payments: InProcessService,
+) -> None:
     """A DPO's review: the providers table seals a provider's name (a babysitter paid by voucher is a natural person),
     but the stored answer of `POST /providers`, kept to answer a retry, held it in clear. It keeps no name; a retry
     with the same Idempotency-Key still gets the provider as registered, its name read from the sealed row."""
@@ -126,7 +128,9 @@ async def test_a_providers_name_is_not_kept_in_clear_in_its_registrations_stored
 IDENTIFYING = ("RSSMRA85T10A562S", "IT60X0542811101000000123456", "maria.rossi@example.org", "+39 347 1234567")
 
 
-async def test_a_providers_or_redemptions_id_holding_identifying_data_is_refused(payments, uid: str) -> None:  # type: ignore[no-untyped-def]
+async def test_a_providers_or_redemptions_id_holding_identifying_data_is_refused(
+    payments: InProcessService, uid: str
+) -> None:
     """A DPO's review (DESIGN section 5): a provider's id travels in clear on payments' topic (voucher_redeemed,
     provider bank data facts, reimbursements) and a redemption's id rests in clear in payments' tables, and no erasure
     reaches either. A babysitter paid by voucher is a natural person, and her fiscal code is the id a cooperative's

@@ -10,7 +10,7 @@ import base64
 import io
 import os
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -23,7 +23,8 @@ from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.topics import physical
 from pypdf import PdfReader
 
-from .conftest import ReportingUnderTest
+if TYPE_CHECKING:
+    from conftest import ReportingUnderTest
 
 pytestmark = pytest.mark.integration
 AS_OF = "2026-06-30"

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from lgnet_reporting.adapters import facts_log
 from lgnet_reporting.entrypoints import audit
 from lgnet_reporting.service_layer import audit as audit_service
 from lgnet_shared.checkpoints import NotarySigner, open_checkpoint, origin_of, split_origin
@@ -69,8 +70,8 @@ async def write(bootstrap: str, prefix: str, records: list[Rec]) -> None:
     producer = AIOKafkaProducer(**client_kwargs(bootstrap), enable_idempotence=True)
     await producer.start()
     try:
-        for key in {upstream_signer(s).key for s in ("intake", "reporting")}:
-            await publish_key(producer, key, prefix)
+        for signing_key in {upstream_signer(s).key for s in ("intake", "reporting")}:
+            await publish_key(producer, signing_key, prefix)
         for topic, partition, key, value, headers in records:
             await producer.send_and_wait(physical(topic, prefix), value, key=key, headers=headers, partition=partition)
     finally:
@@ -754,7 +755,7 @@ def test_checkpoints_published_while_the_log_is_read_are_no_truncation(
     asyncio.run(write(kafka_bootstrap, copy, records))
     asyncio.run(copy_checkpoints(kafka_bootstrap, copy, [(r.key, r.value) for r in notes]))
     more = [employment(f"later-{i}") for i in range(8)]
-    read_checkpoints = audit_service.facts_log.checkpoint_notes
+    read_checkpoints = facts_log.checkpoint_notes
 
     async def meanwhile(bootstrap: str, prefix: str, *args: Any, **kwargs: Any) -> Any:
         """The log grows and the notary checkpoints it between the audit's reading of the facts and its reading of
@@ -777,7 +778,7 @@ def test_checkpoints_published_while_the_log_is_read_are_no_truncation(
         async for item in read_checkpoints(bootstrap, prefix, *args, **kwargs):
             yield item
 
-    monkeypatch.setattr(audit_service.facts_log, "checkpoint_notes", meanwhile)
+    monkeypatch.setattr(facts_log, "checkpoint_notes", meanwhile)
     rc, summary = run_verify(kafka_bootstrap, copy, keys, tmp_path / "state", capsys)
     assert (rc, summary["failures"], summary["events"]) == (0, 0, len(records)), summary["first_failures"]
 

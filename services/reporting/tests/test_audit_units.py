@@ -117,9 +117,14 @@ def test_the_audit_checks_a_fetch_of_whole_signed_batches_in_one_pass(monkeypatc
     from lgnet_shared.fact_signing import BATCH  # one signature per BATCH records of a relay's batch
 
     signer, rows = _signed_rows(3 * BATCH + 20, 3 * BATCH + 20)
-    walked = []
+    walked: list[tuple[Any, ...]] = []
     original = merkle.root_from_inclusion
-    monkeypatch.setattr(merkle, "root_from_inclusion", lambda *a: walked.append(a) or original(*a))
+
+    def walking(*a: Any) -> Any:
+        walked.append(a)
+        return original(*a)
+
+    monkeypatch.setattr(merkle, "root_from_inclusion", walking)
 
     def audit(rows: list[tuple[bytes, list[tuple[str, bytes]]]], fetches: list[int]) -> Audit:
         a = Audit(keys={signer.key.key_id: signer.key}, notaries=[], partitions={"intake.events": 1})
@@ -856,12 +861,17 @@ def test_a_citys_pinned_key_signing_another_citys_facts_fails_the_audit_as_the_c
     trieste = FactSigner(os.urandom(32), "trieste", "intake", "trieste")
     torino = FactSigner(os.urandom(32), "torino", "intake", "torino")
     national = FactSigner(os.urandom(32), "national", "intake", "national")
+
+    def as_row(signed: tuple[bytes, tuple[str, bytes]]) -> tuple[bytes, list[Any]]:
+        value, signature = signed
+        return value, [signature]
+
     rows = [
         *_city_rows(trieste, "trieste", 2),  # 0-1: Trieste's own
         *_city_rows(trieste, "torino", 3),  # 2-4: Trieste's key, Torino's facts
         *_city_rows(national, "torino", 2),  # 5-6: the national deployment's, any city's
         *_city_rows(trieste, "trieste", 1, names=torino.key.key_id),  # 7: names Torino's key, signed by Trieste's
-        (lambda v, s: (v, [s]))(*trieste.sign(b'{"city_of": "torino"}')),  # 8: no envelope: whose, nobody can say
+        as_row(trieste.sign(b'{"city_of": "torino"}')),  # 8: no envelope: whose, nobody can say
     ]
     keys = {s.key.key_id: s.key for s in (trieste, torino, national)}
     records = [
@@ -951,6 +961,7 @@ def test_a_signed_fact_copied_to_another_partition_under_another_kafka_key_is_na
 
     signed_key = json.loads(value)["partitionkey"].encode()
     home = partition_of(signed_key, 6)
+    assert home is not None  # the key is not null
     elsewhere = (home + 1) % 6
     rekeyed = next(k for k in (b"k%d" % i for i in range(1000)) if partition_of(k, 6) == elsewhere)
     moved = f"key belongs on partition {home}: copied from elsewhere"

@@ -66,7 +66,7 @@ def year() -> list[tuple[str, Event]]:
 
 
 def test_counts_per_kind_month_and_in_total() -> None:
-    report = summary(facts(year()), Window(date(2026, 12, 31)), "torino")  # type: ignore[arg-type]
+    report = summary(facts(year()), Window(date(2026, 12, 31)), "torino")
     by_kind = report["civic_by_kind"]
     lang = by_kind["italian_language_course"]
     assert lang == {"activities": 1, "sessions": 2, "participants": 2, "participation_minutes": 3 * 120,
@@ -86,14 +86,14 @@ def test_counts_per_kind_month_and_in_total() -> None:
 def test_a_period_and_another_city_see_only_their_sessions() -> None:
     events = [*year(), course("t1", city="trieste"), held("t1", "s9", date(2026, 3, 3), city="trieste"),
               register("t1", "s9", ["q1"], city="trieste")]  # fmt: skip
-    april = summary(facts(events), Window(date(2026, 4, 30), date(2026, 4, 1)), "torino")["civic_engagement"]  # type: ignore[arg-type]
+    april = summary(facts(events), Window(date(2026, 4, 30), date(2026, 4, 1)), "torino")["civic_engagement"]
     assert (april["sessions"], april["participants"], april["completed"]) == (2, 1, 0)
-    trieste = summary(facts(events), Window(date(2026, 12, 31)), "trieste")["civic_engagement"]  # type: ignore[arg-type]
+    trieste = summary(facts(events), Window(date(2026, 12, 31)), "trieste")["civic_engagement"]
     assert (trieste["sessions"], trieste["participants"]) == (1, 1)
 
 
 def test_reports_of_method_2_stay_without_civic_engagement() -> None:
-    old = summary(facts(year()), Window(date(2026, 12, 31), method=2), "torino")  # type: ignore[arg-type]
+    old = summary(facts(year()), Window(date(2026, 12, 31), method=2), "torino")
     assert "civic_engagement" not in old and "civic_by_kind" not in old
 
 
@@ -102,7 +102,7 @@ def test_a_fund_indicator_a_reports_method_never_counted_reads_no_data_not_suppr
     counted (method 2): nothing was hidden, nothing was counted (an outside review)."""
     old = {"report": "city_summary", "scope": "torino", "as_of": "2026-12-31", "period_from": None, "digest": "d",
            "positions": {}, "method": 2,
-           "indicators": summary(facts(year()), Window(date(2026, 12, 31), method=2), "torino")}  # type: ignore[arg-type]  # fmt: skip
+           "indicators": summary(facts(year()), Window(date(2026, 12, 31), method=2), "torino")}  # fmt: skip
     civic = next(f for f in fund.figures(old) if f["code"] == "AMIF.O.2.3.1")
     assert civic["value"] is None and civic["no_data"] is True and "metodo" in civic["why_not"], civic
     rows = exports.fund_csv(old, fund.figures(old)).decode().splitlines()
@@ -111,13 +111,13 @@ def test_a_fund_indicator_a_reports_method_never_counted_reads_no_data_not_suppr
 
 
 def test_fund_indicators_read_language_and_orientation_participants_and_cefr_progress() -> None:
-    doc = {"indicators": summary(facts(year()), Window(date(2026, 12, 31)), "torino")}  # type: ignore[arg-type]
+    doc = {"indicators": summary(facts(year()), Window(date(2026, 12, 31)), "torino")}
     values = {f["code"]: f["value"] for f in fund.figures(doc)}
     assert (values["AMIF.O.2.3.1"], values["AMIF.O.2.3.2"], values["AMIF.R.2.8"]) == (2, 0, 1)
 
 
 def test_the_national_report_suppresses_small_person_counts() -> None:
-    doc = national(facts(year()), Window(date(2026, 12, 31)), 5)  # type: ignore[arg-type]
+    doc = national(facts(year()), Window(date(2026, 12, 31)), 5)
     civic = doc["indicators"]["civic_engagement"]
     assert civic["participants"] is None and civic["participation_minutes"] is None
     assert civic["sessions"] == 3  # sessions are not persons

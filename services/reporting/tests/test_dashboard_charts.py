@@ -46,11 +46,12 @@ async def test_a_suppressed_month_is_a_grey_mark_not_a_zero(browser: Browser) ->
 async def test_the_national_scope_is_named_once(browser: Browser) -> None:
     """It read "Aggregato nazionale · Aggregato nazionale · 31 gennaio 2026": the report's name, then again for its
     scope (the files say "Nazionale")."""
-    report = {"report": "national", "scope": "national", "as_of": "2026-01-31", "period_from": None,
-              "digest": "a" * 64, "anchor": None, "no_data": [], "by_city": {"torino": {"persons": 9}},
-              "indicators": {"persons": {"total": 9, "minors": 0, "adults": 9}, "households": {"total": 3},
-                             "cases": {"opened": 3}, "placements": {"started": 0}, "persons_by_action_area": {},
-                             "persons_by_vulnerability": {}, "monthly": []}}  # fmt: skip
+    report: dict[str, Any] = {
+        "report": "national", "scope": "national", "as_of": "2026-01-31", "period_from": None,
+        "digest": "a" * 64, "anchor": None, "no_data": [], "by_city": {"torino": {"persons": 9}},
+        "indicators": {"persons": {"total": 9, "minors": 0, "adults": 9}, "households": {"total": 3},
+                       "cases": {"opened": 3}, "placements": {"started": 0}, "persons_by_action_area": {},
+                       "persons_by_vulnerability": {}, "monthly": []}}  # fmt: skip
     answers = {"labels": labels.catalogue("it"), "national": report, "fund": {"figures": []}}
 
     async def answer(route: Any) -> None:

@@ -15,6 +15,7 @@ from lgnet_reporting.domain.national import national, of_city, plan_for
 from lgnet_reporting.domain.projection import TABLES, Tables, Write, project
 from lgnet_reporting.domain.suppression import Group, Plan, hidden_cells, suppress
 from lgnet_shared.codec import to_envelope
+from lgnet_shared.events import Event
 from lgnet_shared.events import intake as i
 from lgnet_shared.events import payments as p
 
@@ -39,6 +40,7 @@ def test_insert_keeps_the_first_write_and_upsert_overwrites_only_given_columns()
         channel=i.Channel.DESK, partner="p", opened_on=date(2026, 1, 2),
     )  # fmt: skip
     closed = i.CaseClosed(case_id="c1", outcome=i.CaseOutcome.OTHER, closed_on=date(2026, 2, 1))
+    e: Event
     for e in (opened, closed):
         t.apply(project(to_envelope(e, source="/lgnet/intake", city="torino"), e))
     row = t.rows["cases"][("c1",)]
@@ -56,7 +58,7 @@ def test_insert_keeps_the_first_write_and_upsert_overwrites_only_given_columns()
 
 
 def test_primary_and_complementary_suppression() -> None:
-    doc = {"t": {"a": 2, "b": 10, "c": 7}, "total": 19}
+    doc: dict[str, Any] = {"t": {"a": 2, "b": 10, "c": 7}, "total": 19}
     plan = Plan(counts=[("t", "a"), ("t", "b"), ("t", "c"), ("total",)],
                 groups=[Group([("t", "a"), ("t", "b"), ("t", "c")], ("total",))])  # fmt: skip
     hidden = hidden_cells(doc, plan, threshold=5)
@@ -87,10 +89,10 @@ def test_zero_cells_are_not_small_cells() -> None:
 @given(st.lists(st.lists(st.integers(0, 12), min_size=3, max_size=3), min_size=2, max_size=5), st.integers(2, 6))
 def test_no_group_ever_has_exactly_one_hidden_cell(grid: list[list[int]], threshold: int) -> None:
     """Rows and columns of a table with margins: whatever the numbers, nothing is derivable by difference."""
-    doc = {"cell": {str(r): {str(c): v for c, v in enumerate(row)} for r, row in enumerate(grid)},
+    doc: dict[str, Any] = {"cell": {str(r): {str(c): v for c, v in enumerate(row)} for r, row in enumerate(grid)},
            "row": {str(r): sum(row) for r, row in enumerate(grid)},
            "col": {str(c): sum(row[c] for row in grid) for c in range(3)}}  # fmt: skip
-    cells = [("cell", str(r), str(c)) for r in range(len(grid)) for c in range(3)]
+    cells: list[tuple[str | int, ...]] = [("cell", str(r), str(c)) for r in range(len(grid)) for c in range(3)]
     groups = [Group([("cell", str(r), str(c)) for c in range(3)], ("row", str(r))) for r in range(len(grid))]
     groups += [Group([("cell", str(r), str(c)) for r in range(len(grid))], ("col", str(c))) for c in range(3)]
     hidden = hidden_cells(doc, Plan(counts=cells, groups=groups), threshold)
@@ -123,16 +125,16 @@ def _facts() -> dict[str, list[dict[str, object]]]:
 
 
 def test_summary_counts_a_household() -> None:
-    ind = summary(_facts(), Window(date(2026, 6, 30)), "torino")  # type: ignore[arg-type]
+    ind = summary(_facts(), Window(date(2026, 6, 30)), "torino")
     assert ind["persons"] == {"total": 2, "minors": 1, "adults": 1, "age_unknown": 0}
     assert ind["households"]["multi_person"] == 1
-    assert summary(_facts(), Window(date(2026, 1, 9)), "torino")["persons"]["total"] == 0  # type: ignore[arg-type]
+    assert summary(_facts(), Window(date(2026, 1, 9)), "torino")["persons"]["total"] == 0
 
 
 def test_national_report_is_deterministic_and_hides_small_cells() -> None:
     w = Window(date(2026, 6, 30))
-    a = national(_facts(), w, 3)  # type: ignore[arg-type]
-    b = national(_facts(), w, 3)  # type: ignore[arg-type]
+    a = national(_facts(), w, 3)
+    b = national(_facts(), w, 3)
     assert canonical_json(a) == canonical_json(b) and digest(a) == digest(b)
     assert a["indicators"]["persons"]["total"] is None  # 2 < 3
     assert a["by_city"]["torino"]["persons"] is None
@@ -143,7 +145,7 @@ def test_a_citys_cut_of_the_facts_gives_the_same_summary() -> None:
     facts = _facts()
     for day in (date(2026, 1, 9), date(2026, 6, 30)):
         w = Window(day)
-        assert summary(of_city(facts, "torino"), w, "torino") == summary(facts, w, "torino")  # type: ignore[arg-type]
+        assert summary(of_city(facts, "torino"), w, "torino") == summary(facts, w, "torino")
 
 
 def test_the_replays_decoding_equals_the_live_consumers() -> None:
@@ -156,7 +158,9 @@ def test_the_replays_decoding_equals_the_live_consumers() -> None:
     env = to_envelope(current, source="/lgnet/intake", city="torino")
     old = env.model_copy(update={"dataschema": "urn:lgnet:schema:lgnet.intake.person_registered:v1"})
     assert _decode(env) == decode(env) and _decode(old) == decode(old)
-    assert decode(old).third_country is True  # type: ignore[attr-defined]
+    read = decode(old)
+    assert isinstance(read, i.PersonRegistered)
+    assert read.third_country is True
     bad = env.model_copy(update={"data": {**env.data, "birth_date": "soon"}})
     for fn in (_decode, decode):
         with pytest.raises(InvalidEventData) as err:
@@ -199,8 +203,8 @@ def test_the_replays_one_pass_read_takes_the_same_decisions_as_the_two_step_one(
         except Exception as exc:  # the two-step read's verdict, whatever it is
             expected = type(exc)
         try:
-            got: object = _read(r)
-            got = (got[0], got[1]) if got[1] is not None else (got[0], _decode(got[0]))  # type: ignore[index]
+            read = _read(r)
+            got: object = (read[0], read[1]) if read[1] is not None else (read[0], _decode(read[0]))
         except Exception as exc:
             got = type(exc)
         if isinstance(expected, tuple) and isinstance(got, tuple):
@@ -230,11 +234,11 @@ async def test_replaying_beyond_the_end_of_the_log_fails(kafka_bootstrap: str, t
             pass
 
 
-def _paid_facts(*events: object) -> dict[str, list[dict[str, object]]]:
+def _paid_facts(*events: Event) -> dict[str, list[dict[str, object]]]:
     facts = _facts()
     t = Tables()
     for e in events:
-        t.apply(project(to_envelope(e, source="/lgnet/payments", city="torino"), e))  # type: ignore[arg-type]
+        t.apply(project(to_envelope(e, source="/lgnet/payments", city="torino"), e))
     for name in ("contributions", "contribution_failures", "contribution_payments"):
         facts[name] = [dict(zip(TABLES[name].names, r, strict=True)) for r in sorted(t.records(name), key=str)]
     return facts
@@ -247,10 +251,10 @@ def test_a_transfer_that_failed_then_was_paid_again_counts_once_as_paid() -> Non
         kind=p.ContributionKind.RENT, budget_line_id="l1", amount_cents=30_000, paid_on=date(2026, 3, 5),
     )  # fmt: skip
     facts = _paid_facts(fail, paid)
-    after = summary(facts, Window(date(2026, 3, 31)), "torino")  # type: ignore[arg-type]
+    after = summary(facts, Window(date(2026, 3, 31)), "torino")
     assert after["contributions_paid"] == {"count": 1, "amount_cents": 30_000}
     assert after["contribution_payments_failed"] == 1
-    between = summary(facts, Window(date(2026, 3, 2)), "torino")  # type: ignore[arg-type]
+    between = summary(facts, Window(date(2026, 3, 2)), "torino")
     assert between["contributions_paid"]["count"] == 0 and between["contribution_payments_failed"] == 1
 
 
@@ -261,18 +265,19 @@ def test_a_transfer_returned_after_payment_is_paid_only_until_the_return() -> No
     )  # fmt: skip
     returned = p.ContributionPaymentFailed(request_id="r1", batch_id="b1", reason="ac04", on=date(2026, 3, 9))
     facts = _paid_facts(paid, returned)
-    assert summary(facts, Window(date(2026, 3, 6)), "torino")["contributions_paid"]["count"] == 1  # type: ignore[arg-type]
-    assert summary(facts, Window(date(2026, 3, 31)), "torino")["contributions_paid"]["count"] == 0  # type: ignore[arg-type]
+    assert summary(facts, Window(date(2026, 3, 6)), "torino")["contributions_paid"]["count"] == 1
+    assert summary(facts, Window(date(2026, 3, 31)), "torino")["contributions_paid"]["count"] == 0
 
 
-def _summary_of(events: list[i.Event], as_of: date = date(2026, 6, 30)) -> dict[str, int]:
+def _summary_of(events: list[Event], as_of: date = date(2026, 6, 30)) -> dict[str, int]:
     t = Tables()
     for e in events:
         t.apply(
             project(to_envelope(e, source="/lgnet/intake", city="torino", time=datetime(2026, 1, 1, tzinfo=UTC)), e)
         )
     facts = {name: [dict(zip(TABLES[name].names, r, strict=True)) for r in t.records(name)] for name in TABLES}
-    return summary(facts, Window(as_of), "torino")["persons"]  # type: ignore[arg-type,no-any-return]
+    persons: dict[str, int] = summary(facts, Window(as_of), "torino")["persons"]
+    return persons
 
 
 def test_minors_are_counted_from_intakes_facts_when_birth_dates_are_sealed() -> None:
@@ -285,7 +290,7 @@ def test_minors_are_counted_from_intakes_facts_when_birth_dates_are_sealed() -> 
         return i.PersonRegistered(person_id=pid, registered_by="x", birth_date=births[pid] if clear else None,
                                   sex=i.Sex.FEMALE, nationality="MA", third_country=True)  # fmt: skip
 
-    def events(clear: bool) -> list[i.Event]:
+    def events(clear: bool) -> list[Event]:
         return [
             person("p1", clear), person("p2", clear), person("p3", clear),
             i.HouseholdFormed(household_id="h1", city="torino", reference_person_id="p1", member_ids=["p1", "p2"]),
@@ -305,7 +310,7 @@ def test_minors_are_counted_from_intakes_facts_when_birth_dates_are_sealed() -> 
     assert _summary_of([corrected, *reversed(events(clear=False))]) == _summary_of([*events(clear=False), corrected])
 
 
-def _facts_of(events: list[i.Event]) -> dict[str, list[dict[str, object]]]:
+def _facts_of(events: list[Event]) -> dict[str, list[dict[str, object]]]:
     t = Tables()
     for e in events:
         source = f"/lgnet/{e.type.split('.')[1]}"
@@ -313,7 +318,7 @@ def _facts_of(events: list[i.Event]) -> dict[str, list[dict[str, object]]]:
     return {name: [dict(zip(TABLES[name].names, r, strict=True)) for r in t.records(name)] for name in TABLES}
 
 
-def _assessed_household(*extra: i.Event) -> list[i.Event]:
+def _assessed_household(*extra: Event) -> list[Event]:
     return [
         *_household_events(),
         i.NeedsAssessed(case_id="c1", household_id="h1", vulnerabilities=["addiction"],
@@ -324,7 +329,7 @@ def _assessed_household(*extra: i.Event) -> list[i.Event]:
     ]  # fmt: skip
 
 
-def _household_events() -> list[i.Event]:
+def _household_events() -> list[Event]:
     return [
         i.HouseholdFormed(household_id="h1", city="torino", reference_person_id="p1", member_ids=["p1", "p2"]),
         i.CaseOpened(case_id="c1", household_id="h1", city="torino", action_area=i.ActionArea.HOUSING_INCLUSION,
@@ -346,8 +351,8 @@ def test_a_person_who_withdrew_the_reporting_consent_is_not_counted_where_consen
     granted = [_consent("p1", True, date(2026, 1, 10)), _consent("p2", True, date(2026, 1, 10))]
     withdrawn = _consent("p1", False, date(2026, 5, 1))
     facts = _facts_of(_assessed_household(*granted, withdrawn))
-    before = summary(facts, Window(date(2026, 4, 30)), "torino")  # type: ignore[arg-type]
-    after = summary(facts, Window(date(2026, 6, 30)), "torino")  # type: ignore[arg-type]
+    before = summary(facts, Window(date(2026, 4, 30)), "torino")
+    after = summary(facts, Window(date(2026, 6, 30)), "torino")
     assert before["persons_by_vulnerability"] == {"addiction": 2}
     assert after["persons_by_vulnerability"] == {"addiction": 1}  # p2 only: p1 withdrew on 1 May
     assert before["employment"]["at_opening"] == {"unemployed": 1, "unknown": 1}
@@ -355,7 +360,7 @@ def test_a_person_who_withdrew_the_reporting_consent_is_not_counted_where_consen
     assert after["persons"]["total"] == 2 and after["persons_by_sex"] == {"female": 1, "male": 1}
     assert after["reporting_consent"] == {"granted": 1, "not_granted": 1}
     # Never asked is not consent: nobody counts in the consent-based indicators.
-    silent = summary(_facts_of(_assessed_household()), Window(date(2026, 6, 30)), "torino")  # type: ignore[arg-type]
+    silent = summary(_facts_of(_assessed_household()), Window(date(2026, 6, 30)), "torino")
     assert silent["persons_by_vulnerability"] == {} and silent["reporting_consent"]["granted"] == 0
 
 
@@ -363,11 +368,11 @@ def test_reports_published_with_method_1_are_recomputed_with_method_1() -> None:
     """Method 1 (before the consent check) counted everyone: the auditors' replay of a report published then must
     still give its digest, so the method travels with the published report and the computation follows it."""
     facts = _facts_of(_assessed_household(_consent("p1", False, date(2026, 5, 1))))
-    old = summary(facts, Window(date(2026, 6, 30), method=1), "torino")  # type: ignore[arg-type]
+    old = summary(facts, Window(date(2026, 6, 30), method=1), "torino")
     assert old["persons_by_vulnerability"] == {"addiction": 2} and "reporting_consent" not in old
-    doc = national(facts, Window(date(2026, 6, 30), method=1), 3)  # type: ignore[arg-type]
+    doc = national(facts, Window(date(2026, 6, 30), method=1), 3)
     assert "method" not in doc  # method-1 documents are byte-identical to what was published
-    assert national(facts, Window(date(2026, 6, 30)), 3)["method"] == METHOD  # type: ignore[arg-type]
+    assert national(facts, Window(date(2026, 6, 30)), 3)["method"] == METHOD
 
 
 def _registered(pid: str, hh: str, born: date, sex: i.Sex) -> i.PersonRegistered:
@@ -375,9 +380,9 @@ def _registered(pid: str, hh: str, born: date, sex: i.Sex) -> i.PersonRegistered
                               nationality="MA", third_country=True)  # fmt: skip
 
 
-def _old_assessment_events() -> list[i.Event]:
+def _old_assessment_events() -> list[Event]:
     """Both cities, households of 1 to 4 members, assessed per household with v1 and v2 (one unknown code)."""
-    ev: list[i.Event] = []
+    ev: list[Event] = []
     for city in ("torino", "trieste"):
         for h in range(4):
             hh = f"{city}-h{h}"
@@ -411,7 +416,7 @@ def _old_assessment_events() -> list[i.Event]:
     return ev  # fmt: skip
 
 
-def _decoded_facts(events: list[i.Event]) -> dict[str, list[dict[str, object]]]:
+def _decoded_facts(events: list[Event]) -> dict[str, list[dict[str, object]]]:
     """Through the envelope and codec.decode, as the consumer reads them (old versions are upcast)."""
     from lgnet_shared.codec import decode
 
@@ -430,8 +435,8 @@ def test_old_household_assessments_replay_to_the_digests_they_produced_then() ->
 
     facts = _decoded_facts(_old_assessment_events())
     w = Window(date(2026, 6, 30), method=1)
-    assert digest(national(facts, w, 3)) == "2ab6e41987d59d6de6a80bc0a1bd35a94481fd99f69123d19b8ec882aad9d067"  # type: ignore[arg-type]
-    assert digest(city_summary(facts, w, "torino")) == (  # type: ignore[arg-type]
+    assert digest(national(facts, w, 3)) == "2ab6e41987d59d6de6a80bc0a1bd35a94481fd99f69123d19b8ec882aad9d067"
+    assert digest(city_summary(facts, w, "torino")) == (
         "1554e0df99b82325868e047709dc42774a7cdf14b4b912a1ad8e7952b1fade2d"
     )
 
@@ -446,7 +451,7 @@ def test_vulnerabilities_assessed_per_person_count_for_that_person_only() -> Non
         employment_status=i.EmploymentStatus.UNEMPLOYED, assessed_on=date(2026, 1, 12),
     )  # fmt: skip
     facts = _decoded_facts([*_household_events(), *consents, per_person])
-    ind = summary(facts, Window(date(2026, 6, 30)), "torino")  # type: ignore[arg-type]
+    ind = summary(facts, Window(date(2026, 6, 30)), "torino")
     assert ind["persons"]["total"] == 2
     assert ind["persons_by_vulnerability"] == {"psychiatric_condition": 1, "single_parent": 1}
     # An old household-level assessment of the same household still counts on every member (as it did then).
@@ -455,12 +460,12 @@ def test_vulnerabilities_assessed_per_person_count_for_that_person_only() -> Non
         monthly_income_cents=0, employment_status=i.EmploymentStatus.UNEMPLOYED, assessed_on=date(2026, 1, 11),
     )  # fmt: skip
     both = _decoded_facts([*_household_events(), *consents, old, per_person])
-    assert summary(both, Window(date(2026, 6, 30)), "torino")["persons_by_vulnerability"] == {  # type: ignore[arg-type]
+    assert summary(both, Window(date(2026, 6, 30)), "torino")["persons_by_vulnerability"] == {
         "elderly": 2, "psychiatric_condition": 1, "single_parent": 1,
     }  # fmt: skip
 
 
-def _taken_in(city: str, n: int, national_key: str | None) -> list[i.Event]:
+def _taken_in(city: str, n: int, national_key: str | None) -> list[Event]:
     """A person (p<n>) registered in `city` with the cross-city key, alone in a household with a case."""
     hh, pid = f"h{n}", f"p{n}"
     return [
@@ -477,9 +482,9 @@ def test_a_fiscal_code_given_after_the_registration_makes_the_person_one_nationa
     came only with person_registered, so the national report counted him twice. person_updated v3 brings it."""
     events = [e for city, n, key in (("torino", 1, None), ("trieste", 2, "a" * 64)) for e in _taken_in(city, n, key)]
     w = Window(date(2026, 6, 30))
-    assert national(_facts_of(events), w, 1)["indicators"]["persons"]["total"] == 2  # type: ignore[arg-type]
+    assert national(_facts_of(events), w, 1)["indicators"]["persons"]["total"] == 2
     events.append(i.PersonUpdated(person_id="p1", national_key="a" * 64))
-    assert national(_facts_of(events), w, 1)["indicators"]["persons"]["total"] == 1  # type: ignore[arg-type]
+    assert national(_facts_of(events), w, 1)["indicators"]["persons"]["total"] == 1
 
 
 def test_a_person_who_moved_between_cities_is_one_person_nationally() -> None:
@@ -489,18 +494,18 @@ def test_a_person_who_moved_between_cities_is_one_person_nationally() -> None:
     events = [e for city, n, key in cities for e in _taken_in(city, n, key)]
     facts = _facts_of(events)
     w = Window(date(2026, 6, 30))
-    assert summary(facts, w, None)["persons"]["total"] == 2  # type: ignore[arg-type]
-    doc = national(facts, w, 1)  # type: ignore[arg-type]
+    assert summary(facts, w, None)["persons"]["total"] == 2
+    doc = national(facts, w, 1)
     assert doc["indicators"]["persons"]["total"] == 2
     assert {c: r["persons"] for c, r in doc["by_city"].items()} == {"torino": 1, "trieste": 2}
-    assert summary(facts, Window(date(2026, 6, 30), method=1), None)["persons"]["total"] == 3  # type: ignore[arg-type]
+    assert summary(facts, Window(date(2026, 6, 30), method=1), None)["persons"]["total"] == 3
 
 
-def _one_man_under_two_keys() -> list[i.Event]:
+def _one_man_under_two_keys() -> list[Event]:
     """Roma merged a registration under a temporary fiscal code (key K1) into one under the definitive code (K2);
     Milano has the man under K1, Napoli under K2 (natkey.py)."""
     k1, k2 = "1" * 64, "2" * 64
-    events: list[i.Event] = []
+    events: list[Event] = []
     for city, pid, key, day in (
         ("roma", "p-roma-a", k1, 5),
         ("roma", "p-roma-b", k2, 6),
@@ -524,7 +529,7 @@ def test_cross_city_keys_link_one_person_transitively_through_a_merge() -> None:
     (method 6): groups of keys sharing a member are joined before the representative is chosen."""
     facts = _facts_of(_one_man_under_two_keys())
     w = Window(date(2026, 6, 30))
-    ind = summary(facts, w, None)  # type: ignore[arg-type]
+    ind = summary(facts, w, None)
     assert ind["persons"] == {"total": 1, "minors": 0, "adults": 1, "age_unknown": 0}
     assert ind["third_country_nationals"] == 1
     assert ind["persons_by_nationality"] == {"MA": 1} and ind["persons_by_sex"] == {"male": 1}
@@ -532,11 +537,11 @@ def test_cross_city_keys_link_one_person_transitively_through_a_merge() -> None:
     assert sum(ind["reporting_consent"].values()) == 1
     assert [m["new_persons"] for m in ind["monthly"]] == [1, 0, 0, 0, 0, 0]  # January to June
     assert ind["households"]["total"] == 4  # households stay the cities' own
-    doc = national(facts, w, 0)  # type: ignore[arg-type]
+    doc = national(facts, w, 0)
     assert doc["indicators"]["persons"]["total"] == 1
     assert {c: r["persons"] for c, r in doc["by_city"].items()} == {"milano": 1, "napoli": 1, "roma": 1}
     # Reports published with method 5 joined each key alone: they replay to their digest (code of commit 4b807522).
-    then = national(facts, Window(date(2026, 6, 30), method=5), 0)  # type: ignore[arg-type]
+    then = national(facts, Window(date(2026, 6, 30), method=5), 0)
     assert then["indicators"]["persons"]["total"] == 2
     assert digest(then) == "bfc33404b751764312b2b7aac7a05844d67b9b9f27f5a004200de0cc57b31754"
 
@@ -549,7 +554,7 @@ def test_fund_indicators_come_from_the_reports_by_a_mapping_kept_as_data() -> No
     plan = i.IndividualPlanAgreed(case_id="c1", plan_id="pl1", objectives=["housing_autonomy"],
                                   agreed_on=date(2026, 2, 1))  # fmt: skip
     facts = _facts_of([*_household_events(), plan])
-    doc = {"indicators": summary(facts, Window(date(2026, 6, 30)), "torino")}  # type: ignore[arg-type]
+    doc = {"indicators": summary(facts, Window(date(2026, 6, 30)), "torino")}
     assert doc["indicators"]["persons_with_individual_plan"] == 2
     figures = {f["code"]: f for f in fund.figures(doc)}
     assert figures["AMIF.O.2.3"]["value"] == 2  # participants supported
@@ -559,7 +564,7 @@ def test_fund_indicators_come_from_the_reports_by_a_mapping_kept_as_data() -> No
     assert figures["AMIF.R.2.8"]["value"] == 0  # CEFR progress, from civic engagement (#19; test_civic.py)
     assert figures["FAMI.destinatari"]["value"] == 2
     assert all(f["label"] and f["definition"] for f in figures.values())  # from the vocabulary
-    early = {"indicators": summary(facts, Window(date(2026, 1, 31)), "torino")}  # type: ignore[arg-type]
+    early = {"indicators": summary(facts, Window(date(2026, 1, 31)), "torino")}
     assert {f["code"]: f["value"] for f in fund.figures(early)}["AMIF.O.2.3.3"] == 0
 
 
@@ -568,13 +573,13 @@ def test_a_figure_drills_down_to_its_pseudonymous_ids_and_cases() -> None:
 
     facts = _facts_of(_household_events())
     w = Window(date(2026, 6, 30))
-    got = behind(facts, w, "torino", "persons.total")  # type: ignore[arg-type]
-    assert got["count"] == summary(facts, w, "torino")["persons"]["total"] == 2  # type: ignore[arg-type]
+    got = behind(facts, w, "torino", "persons.total")
+    assert got["count"] == summary(facts, w, "torino")["persons"]["total"] == 2
     assert got["items"] == [{"person_id": "p1", "cases": ["c1"]}, {"person_id": "p2", "cases": ["c1"]}]
-    assert behind(facts, w, "torino", "persons_by_action_area.housing_inclusion")["count"] == 2  # type: ignore[arg-type]
-    assert behind(facts, w, "torino", "cases.opened")["items"] == [{"case_id": "c1", "opened_on": "2026-01-10"}]  # type: ignore[arg-type]
+    assert behind(facts, w, "torino", "persons_by_action_area.housing_inclusion")["count"] == 2
+    assert behind(facts, w, "torino", "cases.opened")["items"] == [{"case_id": "c1", "opened_on": "2026-01-10"}]
     with pytest.raises(NoDrillDown, match="supported"):
-        behind(facts, w, "torino", "persons_by_vulnerability.addiction")  # type: ignore[arg-type]
+        behind(facts, w, "torino", "persons_by_vulnerability.addiction")
 
 
 def test_the_financial_statement_per_budget_line_balances_like_the_ledger() -> None:
@@ -612,7 +617,7 @@ def test_the_financial_statement_per_budget_line_balances_like_the_ledger() -> N
     for e in events:
         t.apply(project(to_envelope(e, source="/lgnet/payments", city="torino"), e))
     facts = {name: [dict(zip(TABLES[name].names, r, strict=True)) for r in t.records(name)] for name in TABLES}
-    lines = {s["budget_line_id"]: s for s in statement(facts, Window(d(2026, 6, 30)), "torino")["lines"]}  # type: ignore[arg-type]
+    lines = {s["budget_line_id"]: s for s in statement(facts, Window(d(2026, 6, 30)), "torino")["lines"]}
     rent, voucher = lines["BL1"], lines["BL2"]
     assert (rent["budget_cents"], rent["paid_cents"], rent["committed_cents"]) == (900_000, 30_000, 57_345)
     assert rent["remaining_cents"] == 900_000 - 30_000 - 57_345 == 812_655
@@ -626,7 +631,7 @@ def test_a_citys_row_of_the_national_aggregate_equals_its_summary() -> None:
 
     facts = _decoded_facts(_old_assessment_events())
     for w in (Window(date(2026, 6, 30)), Window(date(2026, 1, 11)), Window(date(2026, 6, 30), date(2026, 1, 12))):
-        for city, cut in split_by_city(facts, ["torino", "trieste"]).items():  # type: ignore[arg-type]
+        for city, cut in split_by_city(facts, ["torino", "trieste"]).items():
             assert city_row(cut, w, city) == _row(summary(cut, w, city))
 
 
@@ -637,8 +642,8 @@ def test_the_national_rows_are_each_citys_own_summary() -> None:
 
     facts = _decoded_facts(_old_assessment_events())
     for w in (Window(date(2026, 6, 30)), Window(date(2026, 1, 11)), Window(date(2026, 6, 30), date(2026, 1, 12))):
-        doc = national(facts, w, 0)  # type: ignore[arg-type]
-        for city, cut in split_by_city(facts, ["torino", "trieste"]).items():  # type: ignore[arg-type]
+        doc = national(facts, w, 0)
+        for city, cut in split_by_city(facts, ["torino", "trieste"]).items():
             assert doc["by_city"][city] == _row(summary(cut, w, city)), (city, w)
 
 
@@ -805,14 +810,15 @@ def test_the_replay_skips_a_fact_of_another_services_type_signed_by_the_topics_w
 
     from aiokafka.structs import ConsumerRecord
     from lgnet_reporting.service_layer.replay import Fold
-    from lgnet_shared.fact_signing import FactSigner
+    from lgnet_shared.fact_signing import FactSigner, SigningKey
 
     paid = p.ContributionPaid(
         request_id="req-forged", batch_id="b-1", case_id="c-1", household_id="h-1", city="torino",
         kind=p.ContributionKind.RENT, budget_line_id="bl-1", amount_cents=500_000, paid_on=date(2026, 3, 1),
     )  # fmt: skip
     env = to_envelope(paid, source="/lgnet/housing", city="torino")
-    records, signers = [], {}
+    records = []
+    signers: dict[int, SigningKey | None] = {}
     for n, service in enumerate(("housing", "payments")):
         s = FactSigner(os.urandom(32), "torino", service, "torino")
         value, signature = s.sign(*env.to_structured())

@@ -62,7 +62,7 @@ EVENTS: list[Event] = [
 
 
 def test_outings_contacts_people_and_taking_in_charge_per_city_and_month() -> None:
-    torino = summary(facts(EVENTS), Window(date(2026, 3, 31), date(2026, 2, 1)), "torino")  # type: ignore[arg-type]
+    torino = summary(facts(EVENTS), Window(date(2026, 3, 31), date(2026, 2, 1)), "torino")
     street = torino["outreach"]
     assert street["outings"] == 2 and street["outing_hours"] == 7.0 and street["contacts"] == 5
     # s1 and s3 are one person (p-1): people contacted are p-1, s2 and p-4.
@@ -80,18 +80,18 @@ def test_outings_contacts_people_and_taking_in_charge_per_city_and_month() -> No
 
 
 def test_links_after_as_of_do_not_count_yet() -> None:
-    early = summary(facts(EVENTS), Window(date(2026, 2, 28)), "torino")["outreach"]  # type: ignore[arg-type]
+    early = summary(facts(EVENTS), Window(date(2026, 2, 28)), "torino")["outreach"]
     assert early["persons_contacted"] == 2 and early["taken_in_charge"] == 0
     assert early["days_to_taking_in_charge_median"] is None and early["taken_in_charge_share"] == 0.0
 
 
 def test_method_two_reports_stay_without_outreach() -> None:
-    old = summary(facts(EVENTS), Window(date(2026, 3, 31), method=2), "torino")  # type: ignore[arg-type]
+    old = summary(facts(EVENTS), Window(date(2026, 3, 31), method=2), "torino")
     assert "outreach" not in old and "appointments" not in old
 
 
 def test_the_national_aggregate_suppresses_small_cells_of_people_contacted() -> None:
-    doc = national.national(facts(EVENTS), Window(date(2026, 3, 31)), threshold=5)  # type: ignore[arg-type]
+    doc = national.national(facts(EVENTS), Window(date(2026, 3, 31)), threshold=5)
     street = doc["indicators"]["outreach"]
     assert street["outings"] == 3  # not persons: never suppressed
     assert street["persons_contacted"] is None and street["taken_in_charge"] is None

@@ -372,7 +372,7 @@ async def test_published_reports_replay_with_their_own_threshold_whatever_the_au
     from lgnet_reporting.domain.indicators import Window
     from lgnet_reporting.service_layer.reports import Request, compute
     from lgnet_shared.codec import to_envelope
-    from lgnet_shared.events import REGISTRY
+    from lgnet_shared.events.reporting import ReportPublishedV2
     from lgnet_shared.testing.facts import signed_fact
 
     async with loaded.client("coordination") as c:  # this deployment's threshold: 3 (conftest.MIN_CELL)
@@ -381,7 +381,7 @@ async def test_published_reports_replay_with_their_own_threshold_whatever_the_au
     assert r.json()["threshold"] == 3
     # A report announced before v3 (no threshold), computed with the default 5.
     (old,) = await compute(loaded.pool, [Request("national", "national", Window(date(2026, 6, 30)))], 5)
-    v2 = REGISTRY[("lgnet.reporting.report_published", 2)].model(
+    v2 = ReportPublishedV2(
         report_id="old-1", report="national", scope="national", as_of=date(2026, 6, 30), digest=old.digest,
         positions=old.positions, published_at=datetime.now(UTC), method=old.request.window.method,
     )  # fmt: skip

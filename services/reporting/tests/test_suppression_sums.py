@@ -79,7 +79,7 @@ def _one_hidden(doc: dict[str, Any], parts: list[Any], total: Any) -> bool:
 
 
 def test_a_month_of_the_street_units_cannot_be_taken_back_from_the_total() -> None:
-    doc = national(_facts(_street()), Window(date(2026, 3, 31)), threshold=5)  # type: ignore[arg-type]
+    doc = national(_facts(_street()), Window(date(2026, 3, 31)), threshold=5)
     street, months = doc["indicators"]["outreach"], doc["indicators"]["outreach_monthly"]
     assert street["first_contacts"] == 22 or street["first_contacts"] is None
     for f in ("first_contacts", "taken_in_charge"):  # March: 2 first contacts, 1 taken in charge (small cells)
@@ -89,13 +89,13 @@ def test_a_month_of_the_street_units_cannot_be_taken_back_from_the_total() -> No
 
 
 def test_reports_of_method_3_keep_the_suppression_they_were_published_with() -> None:
-    doc = national(_facts(_street()), Window(date(2026, 3, 31), method=3), threshold=5)  # type: ignore[arg-type]
+    doc = national(_facts(_street()), Window(date(2026, 3, 31), method=3), threshold=5)
     months = doc["indicators"]["outreach_monthly"]
     assert [m["first_contacts"] for m in months] == [20, None] and doc["indicators"]["outreach"]["first_contacts"] == 22
 
 
 def test_closed_cases_ended_placements_and_a_months_payments_cannot_be_taken_back() -> None:
-    doc = national(_facts(_cases_and_payments()), Window(date(2026, 2, 28)), threshold=5)  # type: ignore[arg-type]
+    doc = national(_facts(_cases_and_payments()), Window(date(2026, 2, 28)), threshold=5)
     ind = doc["indicators"]
     assert ind["cases"]["closed"] is None and ind["placements"]["ended"] is None  # 2: small cells
     assert not _one_hidden(doc, [ind["cases"]["closed"], ind["cases"]["open_at_as_of"]], ind["cases"]["opened"])
@@ -104,7 +104,7 @@ def test_closed_cases_ended_placements_and_a_months_payments_cannot_be_taken_bac
     assert ind["contributions_paid"]["amount_cents"] is None  # 3 payments: hidden with their count ...
     assert all(m["paid_cents"] in (None, 0) for m in ind["monthly"])  # ... so February's amount too
     # A period's opened, closed and open cases do not add up: nothing more is hidden there.
-    period = national(_facts(_cases_and_payments()), Window(date(2026, 2, 28), date(2026, 2, 1)), 5)  # type: ignore[arg-type]
+    period = national(_facts(_cases_and_payments()), Window(date(2026, 2, 28), date(2026, 2, 1)), 5)
     assert period["indicators"]["cases"]["open_at_as_of"] == 8
 
 
@@ -131,7 +131,7 @@ def test_a_nationality_cannot_be_taken_back_from_the_third_country_nationals() -
     """Ten Moroccans, two Nigerians, two French (method 4): the two small cells were hidden, so the persons by
     nationality had two hidden cells against the persons total — but the third-country nationals (12) less the
     Moroccans (10) gave the Nigerians (2) back, and the persons (14) less the third-country nationals the French."""
-    doc = national(_facts(_people({"MA": 10, "NG": 2, "FR": 2})), Window(date(2026, 2, 28)), threshold=5)  # type: ignore[arg-type]
+    doc = national(_facts(_people({"MA": 10, "NG": 2, "FR": 2})), Window(date(2026, 2, 28)), threshold=5)
     ind = doc["indicators"]
     by = ind["persons_by_nationality"]
     assert by["NG"] is None and by["FR"] is None
@@ -141,7 +141,7 @@ def test_a_nationality_cannot_be_taken_back_from_the_third_country_nationals() -
 
 
 def test_reports_of_method_4_keep_their_nationalities_as_published() -> None:
-    doc = national(_facts(_people({"MA": 10, "NG": 2, "FR": 2})), Window(date(2026, 2, 28), method=4), 5)  # type: ignore[arg-type]
+    doc = national(_facts(_people({"MA": 10, "NG": 2, "FR": 2})), Window(date(2026, 2, 28), method=4), 5)
     assert doc["indicators"]["persons_by_nationality"] == {"FR": None, "MA": 10, "NG": None}
 
 
@@ -167,7 +167,7 @@ def test_a_citys_staff_cannot_take_another_citys_hidden_cell_back_with_their_own
     """Trieste's 2 minors are hidden, and so (by difference) the smallest other city's, Torino's 6. But Torino's staff
     read their own city's exact report: national minors (28) less Bologna's (20) less their own 6 gave Trieste's 2
     back. A city's own cell in a group over the cities is known to that city, so a third cell is hidden (method 7)."""
-    doc = national(_facts(_cities({"torino": 6, "trieste": 2, "bologna": 20})), Window(date(2026, 2, 28)), 5)  # type: ignore[arg-type]
+    doc = national(_facts(_cities({"torino": 6, "trieste": 2, "bologna": 20})), Window(date(2026, 2, 28)), 5)
     rows, ind = doc["by_city"], doc["indicators"]
     cells = [rows[c]["minors"] for c in rows] + [ind["persons"]["minors"]]
     assert rows["trieste"]["minors"] is None
@@ -177,7 +177,7 @@ def test_a_citys_staff_cannot_take_another_citys_hidden_cell_back_with_their_own
 
 
 def test_reports_of_method_6_keep_the_cities_suppression_they_were_published_with() -> None:
-    doc = national(_facts(_cities({"torino": 6, "trieste": 2, "bologna": 20})), Window(date(2026, 2, 28), method=6), 5)  # type: ignore[arg-type]
+    doc = national(_facts(_cities({"torino": 6, "trieste": 2, "bologna": 20})), Window(date(2026, 2, 28), method=6), 5)
     assert [doc["by_city"][c]["minors"] for c in ("bologna", "torino", "trieste")] == [20, None, None]
 
 
@@ -187,11 +187,11 @@ def test_a_periods_closed_cases_and_ended_placements_cannot_be_taken_back_when_i
     national report showed 10 opened and 8 open, hiding the 2 closed: 10 - 8 gave them back (and the 2 placements
     ended likewise). From method 7 a period's report ties them too."""
     period = Window(date(2026, 2, 28), date(2026, 1, 1))
-    ind = national(_facts(_cases_and_payments()), period, 5)["indicators"]  # type: ignore[arg-type]
+    ind = national(_facts(_cases_and_payments()), period, 5)["indicators"]
     assert ind["cases"]["closed"] is None and ind["placements"]["ended"] is None  # 2: small cells
     assert not _one_hidden({}, [ind["cases"]["closed"], ind["cases"]["open_at_as_of"]], ind["cases"]["opened"]), ind
     placements = ind["placements"]
     assert not _one_hidden({}, [placements["ended"], placements["active_at_as_of"]], placements["started"]), ind
     as_published = Window(date(2026, 2, 28), date(2026, 1, 1), method=6)  # method 6 replays as it was published
-    then = national(_facts(_cases_and_payments()), as_published, 5)["indicators"]  # type: ignore[arg-type]
+    then = national(_facts(_cases_and_payments()), as_published, 5)["indicators"]
     assert then["cases"]["open_at_as_of"] == 8 and then["placements"]["active_at_as_of"] == 8

@@ -32,14 +32,14 @@ def _facts() -> dict[str, list[dict[str, object]]]:
 
 def test_sessions_households_and_outcomes_are_counted_per_city_and_window() -> None:
     facts = _facts()
-    torino = summary(facts, Window(date(2026, 3, 31)), "torino")["money_tutoring"]  # type: ignore[arg-type]
+    torino = summary(facts, Window(date(2026, 3, 31)), "torino")["money_tutoring"]
     assert torino == {
         "sessions": 3,
         "households_followed": 2,
         "outcomes": {"bank_account_opened": 1, "budget_plan": 1, "not_recorded": 1},
     }
-    march = summary(facts, Window(date(2026, 3, 31), date(2026, 3, 1)), "torino")  # type: ignore[arg-type]
+    march = summary(facts, Window(date(2026, 3, 31), date(2026, 3, 1)), "torino")
     assert march["money_tutoring"]["sessions"] == 2 and march["money_tutoring"]["households_followed"] == 2
-    everywhere = summary(facts, Window(date(2026, 3, 31)), None)  # type: ignore[arg-type]
+    everywhere = summary(facts, Window(date(2026, 3, 31)), None)
     assert everywhere["money_tutoring"]["outcomes"]["budget_plan"] == 2
     assert TABLES["tutoring_sessions"].columns["topics"] == "text[]"  # codes only: no free text is kept

@@ -58,7 +58,9 @@ async def city_operators(conn: Conn, city: str) -> list[Operator]:
     return [_operator(row) for row in await conn.fetch("select * from operators where city = $1", city)]
 
 
-async def add_operator(conn: Conn, op: Operator, password_hash: str, tokens: dict[str, str], token_key: bytes) -> None:
+async def add_operator(
+    conn: Conn, op: Operator, password_hash: str | None, tokens: dict[str, str], token_key: bytes
+) -> None:
     await conn.execute(
         "insert into operators (username, display_name, role, city, partner, password_hash, actor, code)"
         " values ($1, $2, $3, $4, $5, $6, $7, $8)",
