@@ -3,7 +3,13 @@ from docs/partners.md alone, against the real platform: a city's intake and repo
 broker, the partner onboarded with `lgnet-partner-admin`. Each client seals, signs and produces a small
 registration sequence over TLS + SASL/SCRAM with its client's default compression, books an appointment for
 tomorrow, reads its rejections and (once the city's staff sent the day's reminders) its reminder of the appointment;
-the result is checked through the reporting API (two persons, one a minor, one household, one case)."""
+the result is checked through the reporting API (two persons, one a minor, one household, one case).
+
+Before the clients read, forged answers wait on their topics, written as the cluster's administrator (or a
+compromised deployment) could: unsigned, signed by a key nobody registered, a registered writer's record changed after
+signing, another city's intake answering for Torino, Torino's housing posing as intake, intake's key vouching for
+housing's reminder, a rejection on the reminders topic. Each client must verify every answer as docs/partners.md says
+("Answers are verified") and print only the genuine ones, counting the others by reason in `refused_answers`."""
 
 from __future__ import annotations
 
@@ -24,13 +30,18 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from lgnet_intake.entrypoints import partner_admin
 from lgnet_shared import auth, clock, db, signing
 from lgnet_shared.auth import Role
+from lgnet_shared.fact_signing import FactSigner, publish_key
+from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.testing.forged_answers import answer, appointment, batch, match, rejection, signer, tampered
 from lgnet_shared.testing.plugin import fresh_schema, new_topic_prefix
 from lgnet_shared.testing.process import ServiceProcess, service_env, start_all, stop_all
+from lgnet_shared.topics import for_partner, physical
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,9 +55,16 @@ class City:
     staff_token: str  # the city's staff at intake (sends the day's appointment reminders, as the scheduler does)
 
 
+@pytest.fixture(scope="module", params=["registries", "pinned"])
+def keys(request: pytest.FixtureRequest) -> str:
+    """Where the clients take the keys they verify answers with: the cluster's registries, or a pinned file. A city
+    each: a client registers the same persons on every run (the same fiscal codes, which make one person)."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
 async def city(
-    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+    keys: str, kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[City]:
     """Torino's intake and reporting, as processes, on their own topics and schemas."""
     prefix = new_topic_prefix("partners")
@@ -115,13 +133,85 @@ def build_java() -> list[str]:
     return ["java", "-jar", str(jar)]
 
 
-async def play(command: list[str], bundle: Path, seed: str, run: str, appointment_at: datetime) -> dict[str, Any]:
+async def play(
+    command: list[str], bundle: Path, seed: str, run: str, appointment_at: datetime, answer_keys: Path | None
+) -> tuple[dict[str, Any], str]:
+    """The client's JSON summary (its last line on stdout) and what it logged (stderr). `answer_keys`: the pinned
+    keys it verifies its answers with (else it reads the cluster's registries)."""
     env = {**os.environ, "LGNET_BUNDLE": str(bundle), "LGNET_SIGNING_SEED": seed, "LGNET_RUN": run}
+    if answer_keys is not None:
+        env["LGNET_ANSWER_KEYS"] = str(answer_keys)
     env["LGNET_APPOINTMENT_AT"] = appointment_at.isoformat()
     done = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return summary
+    return summary, done.stderr
+
+
+SECRET = "Mario Rossi"  # in every forged answer: a refusal is logged by place and reason, never its content
+
+
+async def forge_answers(city: City, partner: str, appointment_id: str) -> dict[str, int]:
+    """Forged answers (and genuine ones of other writers, which the client reads and passes over) on the partner's
+    topics, written before it reads, as the cluster's administrator; returns how many the client must refuse, by
+    reason. The administrator registers three keys, each in its deployment's own registry (as that deployment would):
+    the national intake's (which may answer every city's partners), Trieste's intake's and Torino's housing's. The
+    national intake signs with both header versions (2, binary, and the text version 1 of older logs), alone and in
+    batches (inclusion proofs)."""
+    prefix = city.env["LGNET_TOPIC_PREFIX"]
+    seed = os.urandom(32)
+    national, national_v1 = (FactSigner(seed, "national", "intake", "national", header_version=v) for v in (2, 1))
+    trieste, housing = signer("trieste", "intake"), signer("torino", "housing")
+    stranger = signer("torino", "intake")  # registered nowhere
+    forged_reminder = appointment(partner, appointment_id, case_id="c-forged", person_id=SECRET.replace(" ", "-"))
+    refused = rejection(partner, SECRET, inbound_event_id="e-forged")
+    genuine = [rejection(partner, "genuine", inbound_event_id=f"e-national-{n}") for n in range(3)]
+    in_batch = batch(genuine, national)
+    answers = {
+        "partner.rejections.{partner}": [
+            answer(refused, None),  # missing
+            answer(refused, stranger),  # unknown_key
+            tampered(answer(refused, national), b"data.x", b"data.y"),  # invalid
+            answer(refused, trieste),  # claims: Trieste's deployment answering for Torino
+            answer(refused, housing),  # not_a_writer: housing may not write rejections
+            in_batch[0],  # genuine (not the client's own: passed over) ...
+            tampered(in_batch[1], b"e-national-1", b"e-national-9"),  # ... invalid: changed within its batch
+            in_batch[2],
+            *batch(genuine, national_v1),  # genuine, version 1 "ed25519-merkle"
+            answer(genuine[0], national_v1),  # genuine, version 1 "ed25519" (a lone record)
+        ],
+        "partner.reminders.{partner}": [
+            answer(forged_reminder, None),  # missing: the very appointment the client waits for, unsigned
+            tampered(answer(forged_reminder, national), b"c-forged", b"c-changed"),  # invalid
+            answer(forged_reminder, housing),  # not_a_writer: housing posing as intake
+            answer(match(partner, "m-by-intake"), national),  # not_a_writer: intake's key for housing's reminder
+            answer(refused, national),  # wrong_topic: a rejection is no reminder
+            answer(match(partner, "m-genuine"), housing),  # genuine, and not what the client waits for
+        ],
+    }
+    producer = AIOKafkaProducer(**client_kwargs(city.env["KAFKA_BOOTSTRAP_SERVERS"]), acks="all")
+    await producer.start()
+    try:
+        for s in (national, trieste, housing):
+            await publish_key(producer, s.key, prefix)
+        for family, records in answers.items():
+            topic = physical(for_partner(family, partner), prefix)
+            for value, headers in records:
+                await producer.send_and_wait(topic, value, key=partner.encode(), headers=headers)
+    finally:
+        await producer.stop()
+    return {"missing": 2, "unknown_key": 1, "invalid": 3, "claims": 1, "not_a_writer": 3, "wrong_topic": 1}
+
+
+async def pin_keys(city: City, folder: Path) -> Path:
+    """The keys as an auditor pins them (`lgnet-audit keys --out`, with the city's admin user), for a partner that
+    verifies with pinned keys rather than the registries."""
+    out = folder / "pinned-keys.json"
+    audit = [str(Path(sys.executable).parent / "lgnet-audit"), "keys", "--out", str(out)]
+    env = {**os.environ, **city.env}
+    done = await asyncio.to_thread(subprocess.run, audit, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
 
 
 COUNTED = {  # what one client's sequence adds to its city's report: two persons (one a minor), a household, a case
@@ -171,7 +261,7 @@ async def counted(city: City, token: str, want: dict[tuple[str, str], int]) -> N
 
 @pytest.mark.parametrize("language", ["node", "java"])
 async def test_a_reference_client_onboards_sends_and_reads_its_answers(
-    language: str, city: City, tmp_path: Path
+    language: str, keys: str, city: City, tmp_path: Path
 ) -> None:
     tool = {"node": "node", "java": "mvn"}[language]
     if shutil.which(tool) is None:
@@ -183,8 +273,10 @@ async def test_a_reference_client_onboards_sends_and_reads_its_answers(
     run = uuid.uuid4().hex[:8]
     rome = ZoneInfo("Europe/Rome")
     at = datetime.combine(clock.today() + timedelta(days=1), time(10), tzinfo=rome)
+    refusing = await forge_answers(city, partner, f"{language}-{run}-a1")
+    pinned = await pin_keys(city, tmp_path) if keys == "pinned" else None
     reminding = asyncio.create_task(remind_when_booked(city, f"{language}-{run}-a1", at))
-    summary = await play(command, bundle, seed, run, at)
+    summary, logged = await play(command, bundle, seed, run, at, pinned)
     await reminding
     sent, rejections = summary["sent"], summary["rejections"]
     assert [(r["inbound_event_id"], r["kind"], r["field"]) for r in rejections] == [
@@ -195,5 +287,11 @@ async def test_a_reference_client_onboards_sends_and_reads_its_answers(
     assert reminder["partner"] == partner and reminder["appointment_id"] == f"{language}-{run}-a1"
     assert reminder["case_id"] == f"{language}-{run}-c1" and reminder["person_id"] == f"{language}-{run}-p1"
     assert datetime.fromisoformat(reminder["starts_at"]) == at
+    # Every forged answer refused, counted by reason (the SDK's names) and logged by its place, not its content.
+    assert summary["refused_answers"] == refusing, summary["refused_answers"]
+    refusals = [line for line in logged.splitlines() if "refused an answer" in line]
+    assert len(refusals) == sum(refusing.values()), logged[-3000:]
+    assert all("partition 0 offset " in line for line in refusals), refusals
+    assert SECRET not in logged and SECRET.replace(" ", "-") not in logged, logged[-3000:]
     token = json.loads(bundle.read_text())["services"]["reporting"]["token"]
     await counted(city, token, {k: before[k] + n for k, n in COUNTED.items()})

@@ -247,3 +247,30 @@ def test_the_sdk_example_runs_as_written_from_the_bundle(
     assert isinstance(event := decode(env), inbound.PersonRegistrationSubmitted) and event.identity.all is not None
     assert json.loads(pii.open_from(intake_private, event.identity.all, "all"))["given_name"] == "Amina"
     assert os.path.exists(tmp_path / "lgnet-ca.pem")
+
+
+def test_the_rules_for_verifying_answers_in_your_own_client_are_the_sdks() -> None:
+    """The section a client without the SDK is written from (the reference clients are) says which services write each
+    answer topic, which types it carries, the reasons and the key record's members: the topic registry's writers, the
+    catalogue's topics, `FactSignatureError.CODES` and `SigningKey`, which the SDK checks with."""
+    import json
+    from dataclasses import fields
+
+    from lgnet_shared.events.base import carried_on, event_types
+    from lgnet_shared.fact_signing import FactSignatureError, SigningKey
+    from lgnet_shared.topics import TOPICS
+
+    section = PARTNERS_MD.read_text(encoding="utf-8").split("#### Verifying answers in your own client", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    writers = re.search(
+        r"rejections topic is written by `(\w+)` only, your reminders topic by `(\w+)` and `(\w+)`", section
+    )
+    types = re.search(r"rejections `([\w.]+)`; reminders `([\w.]+)` and `([\w.]+)`", section)
+    assert writers is not None and types is not None
+    rejections, reminders = "partner.rejections.{partner}", "partner.reminders.{partner}"
+    assert {writers[1]} == TOPICS[rejections].writers
+    assert {writers[2], writers[3]} == TOPICS[reminders].writers
+    assert {t for t in event_types() if rejections in carried_on(t)} == {types[1]}
+    assert {t for t in event_types() if reminders in carried_on(t)} == {types[2], types[3]}
+    assert set(re.findall(r"^\| `(\w+)` \|", section, re.M)) == set(FactSignatureError.CODES)
+    assert set(json.loads(block("signing-key-record"))) == {f.name for f in fields(SigningKey)}

@@ -9,28 +9,20 @@ hands out the records; the keys are pinned (`answer_keys`), as a partner may do 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 import pytest
 from lgnet_shared import sdk
-from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import Event
-from lgnet_shared.events.housing import PartnerMatchReminder
-from lgnet_shared.events.intake import InboundRejected
-from lgnet_shared.events.outreach import PartnerAppointmentReminder
 from lgnet_shared.fact_signing import FactSigner, SigningKey
+from lgnet_shared.testing import forged_answers as forged
 from lgnet_shared.testing.feeds import RecordFeed
+from lgnet_shared.testing.forged_answers import signer
 
 PARTNER = "coop-aurora"
 REJECTIONS = f"lgnet.partner.rejections.{PARTNER}"
 REMINDERS = f"lgnet.partner.reminders.{PARTNER}"
-
-
-def signer(deployment: str, service: str) -> FactSigner:
-    return FactSigner(os.urandom(32), deployment, service, deployment)
-
 
 TORINO_INTAKE, TORINO_HOUSING = signer("torino", "intake"), signer("torino", "housing")
 TRIESTE_INTAKE, NATIONAL_INTAKE = signer("trieste", "intake"), signer("national", "intake")
@@ -40,37 +32,15 @@ PINNED = [s.key for s in (TORINO_INTAKE, TORINO_HOUSING, TRIESTE_INTAKE, NATIONA
 
 class Record:
     def __init__(self, topic: str, event: Event, by: FactSigner | None, *, city: str = "torino") -> None:
-        value, headers = to_envelope(event, source="/lgnet", city=city, partner=PARTNER).to_structured()
-        self.headers = list(headers)
-        if by is not None:
-            value, signature = by.sign(value, self.headers)
-            self.headers.append(signature)
-        self.topic, self.partition, self.offset = topic, 0, 0
-        self.value, self.key = value, PARTNER.encode()
+        self.value, self.headers = forged.answer(event, by, city=city)
+        self.topic, self.partition, self.offset, self.key = topic, 0, 0, PARTNER.encode()
 
 
-def rejection(reason: str) -> InboundRejected:
-    return InboundRejected(partner=PARTNER, inbound_event_id="e-1", kind="invalid", field="data.x", reason=reason)
-
-
-def appointment(appointment_id: str) -> PartnerAppointmentReminder:
-    starts = datetime(2026, 12, 7, 9, tzinfo=UTC)
-    return PartnerAppointmentReminder(
-        partner=PARTNER, appointment_id=appointment_id, city="torino", agenda="desk", operator="op-1",
-        purpose="documents", case_id="c-1", person_id="p-1", starts_at=starts, ends_at=starts + timedelta(hours=1),
-        due_on=date(2026, 12, 6),
-    )  # fmt: skip
-
-
-def match(match_id: str) -> PartnerMatchReminder:
-    return PartnerMatchReminder(
-        partner=PARTNER, match_id=match_id, household_id="h-1", case_id="c-1", opportunity_id="o-1", step="proposed",
-        waiting_days=9, since=date(2026, 11, 27), on=date(2026, 12, 6),
-    )  # fmt: skip
+rejection, appointment, match = (partial(f, PARTNER) for f in (forged.rejection, forged.appointment, forged.match))
 
 
 def tampered(record: Record) -> Record:
-    record.value = record.value.replace(b"genuine-2", b"changed-2")
+    record.value, record.headers = forged.tampered((record.value, record.headers), b"genuine-2", b"changed-2")
     return record
 
 

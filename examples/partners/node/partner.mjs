@@ -8,10 +8,16 @@
 // TLS + SASL/SCRAM-SHA-512 (keyed by the partner id, kafkajs's default compression), plus one event that must be
 // refused, and books an appointment with the person it registered; then it reads its own rejection topic and its
 // own reminders topic (the city's reminder of that appointment, the day before) and prints a JSON summary on stdout.
+// Every answer read is verified first (docs/partners.md, "Answers are verified"): signed by a registered key of a
+// deployment of its city (or the national one) whose service may write the topic and the answer's type; any other is
+// refused, logged on stderr by topic, partition, offset and reason (never its content) and counted in the summary's
+// `refused_answers`.
 //
 // Environment: LGNET_BUNDLE (path of the bundle JSON), LGNET_SIGNING_SEED (hex of the 32-byte Ed25519 private
 // key whose public half the city registered), LGNET_RUN (a suffix that keeps ids unique between runs),
-// LGNET_APPOINTMENT_AT (when the appointment starts, ISO 8601 with offset; default: tomorrow 10:00 UTC).
+// LGNET_APPOINTMENT_AT (when the appointment starts, ISO 8601 with offset; default: tomorrow 10:00 UTC),
+// LGNET_ANSWER_KEYS (optional: a pinned-keys file, as `lgnet-audit keys --out` writes it; without it the keys are
+// read from the cluster's registries `lgnet.signing-keys.*`).
 
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -146,28 +152,242 @@ await producer.connect();
 await producer.send({ topic: bundle.kafka.inbound_topic, messages: Object.values(sent).map((r) => r.message) });
 await producer.disconnect();
 
-// Read one of this partner's own topics with its own consumer group until `wanted` says a record ends the wait.
-async function readOwn(topic, suffix, wanted, timeoutMs) {
-  const found = [];
-  const consumer = kafka.consumer({ groupId: `${bundle.kafka.topic_prefix}${bundle.kafka.group_prefix}node-${run}-${suffix}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await new Promise((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs);
-    consumer.run({
-      eachMessage: async ({ message }) => {
-        const event = JSON.parse(message.value.toString("utf8"));
-        const verdict = wanted(event);
-        if (verdict === "skip") return;
-        found.push(event.data);
-        if (verdict === "last") {
-          clearTimeout(timer);
-          resolve();
-        }
-      },
-    });
+// ---- Answers are verified (docs/partners.md, "Answers are verified"; header layout: docs/reporting.md) ----
+
+// Which services may write each answer topic, and which types it carries (each type is its service's: the second
+// part of its name, lgnet.<service>.<what>).
+const ANSWER_TOPICS = {
+  [bundle.kafka.rejections_topic]: { writers: ["intake"], types: ["lgnet.intake.inbound_rejected"] },
+  [bundle.kafka.reminders_topic]: {
+    writers: ["intake", "housing"],
+    types: ["lgnet.intake.partner_appointment_reminder", "lgnet.housing.partner_match_reminder"],
+  },
+};
+const sha256 = (...parts) => crypto.createHash("sha256").update(Buffer.concat(parts)).digest();
+const BATCH_CONTEXT = Buffer.from("lgnet-fact-batch-v1\n", "utf8");
+const cityOf = (deployment) => deployment.split("-")[0]; // torino, torino-north -> torino; national -> national
+
+// A key record (registry value or pinned entry) if it is well formed: 32 raw bytes whose fingerprint is in its id
+// (<deployment>.<service>.<first 8 bytes of SHA-256(public key), hex>) and, read from a registry topic, that
+// topic's own deployment and service (`writer`) and the deployment's city; else null.
+function keyOf(doc, writer) {
+  if (!doc || typeof doc.public_key !== "string" || typeof doc.key_id !== "string") return null;
+  const raw = Buffer.from(doc.public_key, "base64");
+  const owner = `${doc.deployment}.${doc.service}`;
+  if (raw.length !== 32 || doc.key_id !== `${owner}.${sha256(raw).subarray(0, 8).toString("hex")}`) return null;
+  if (writer !== undefined && (writer !== owner || doc.city !== cityOf(doc.deployment))) return null;
+  const der = Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), raw]); // SPKI of an Ed25519 key
+  return { ...doc, verifier: crypto.createPublicKey({ key: der, format: "der", type: "spki" }) };
+}
+
+const keys = new Map(); // key id -> key
+const pinnedFile = process.env.LGNET_ANSWER_KEYS;
+let keysReadAt = 0;
+if (pinnedFile) {
+  for (const doc of JSON.parse(fs.readFileSync(pinnedFile, "utf8")).keys || []) {
+    const key = keyOf(doc);
+    if (!key) throw new Error(`LGNET_ANSWER_KEYS: ${doc && doc.key_id}: its id does not match its owner and key`);
+    keys.set(key.key_id, key);
+  }
+}
+
+// Every key registered in the cluster's registries (one topic per service deployment), read to their current end
+// with this partner's own user and a consumer group of its own.
+async function readRegistries() {
+  const family = `${bundle.kafka.topic_prefix}lgnet.signing-keys.`;
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map(); // "topic:partition" -> the offset to read up to
+  try {
+    for (const topic of (await admin.listTopics()).filter((t) => t.startsWith(family))) {
+      for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
+        if (Number(high) > Number(low)) ends.set(`${topic}:${partition}`, Number(high));
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  keysReadAt = Date.now();
+  if (ends.size === 0) {
+    throw new Error(
+      "no signing-key registry (lgnet.signing-keys.*) is readable with this user, so no answer can be verified: " +
+        "ask the city's operator to run `lgnet-kafka-admin add-partner` again, or pin the keys (LGNET_ANSWER_KEYS)",
+    );
+  }
+  const topics = [...new Set([...ends.keys()].map((tp) => tp.slice(0, tp.lastIndexOf(":"))))];
+  await readTopics(topics, `keys-${crypto.randomUUID().slice(0, 8)}`, 20000, ({ topic, partition, message }) => {
+    const key = keyOf(parseJson(message.value), topic.slice(family.length));
+    if (key && !keys.has(key.key_id)) keys.set(key.key_id, key); // the first registration of an id stays
+    if (Number(message.offset) + 1 >= ends.get(`${topic}:${partition}`)) ends.delete(`${topic}:${partition}`);
+    return ends.size === 0;
   });
-  await consumer.disconnect();
+}
+
+// A key not known yet: read the registries again (a deployment may have registered it since), at most every 10 s.
+async function lookup(keyId) {
+  if (!keys.has(keyId) && !pinnedFile && Date.now() - keysReadAt > 10000) await readRegistries();
+  return keys.get(keyId);
+}
+
+function parseJson(bytes) {
+  try {
+    return JSON.parse(bytes.toString("utf8"));
+  } catch {
+    return null;
+  }
+}
+
+// The lgnet-signature header, version 2 (binary, first byte 0x02) or 1 (text); null when there is none or it names
+// no key; `size` -1 when malformed, 0 for a plain signature of the value (version 1 `ed25519`).
+function parseSignature(headers) {
+  const name = Object.keys(headers || {}).find((h) => h === "lgnet-signature") ??
+    Object.keys(headers || {}).find((h) => h.toLowerCase() === "lgnet-signature");
+  let h = name === undefined ? undefined : headers[name];
+  if (Array.isArray(h)) h = h[0];
+  if (h === undefined || h === null) return null;
+  h = Buffer.from(h);
+  if (h[0] === 0x02) {
+    if (h.length < 2 || h[1] === 0 || h.length < 2 + h[1]) return null;
+    const end = 2 + h[1];
+    if (h.subarray(2, end).some((b) => b > 0x7f)) return null; // a key id is ASCII
+    const keyId = h.subarray(2, end).toString("latin1");
+    const proofLength = h.length - end - 64 - 4;
+    if (proofLength < 0 || proofLength % 32) return { keyId, size: -1 };
+    const signature = h.subarray(end, end + 64);
+    const index = h.readUInt16BE(end + 64);
+    const size = h.readUInt16BE(end + 66);
+    return { keyId, signature, index, size, proof: h.subarray(end + 68) };
+  }
+  const parts = h.toString("utf8").split(";");
+  const b64 = (s) => (/^[A-Za-z0-9_-]*$/.test(s) ? Buffer.from(s, "base64url") : null);
+  if (parts[0] === "ed25519" && parts.length === 3 && parts[1]) {
+    const signature = b64(parts[2]);
+    return signature ? { keyId: parts[1], signature, index: 0, size: 0 } : { keyId: parts[1], size: -1 };
+  }
+  if (parts[0] === "ed25519-merkle" && parts.length === 6 && parts[1]) {
+    const [signature, proof] = [b64(parts[2]), b64(parts[5])];
+    const [index, size] = [parts[3], parts[4]].map((n) => (/^[0-9]+$/.test(n) ? Number(n) : -1));
+    if (!signature || !proof || proof.length % 32 || size < 1 || index < 0) return { keyId: parts[1], size: -1 };
+    return { keyId: parts[1], signature, index, size, proof };
+  }
+  return null;
+}
+
+// RFC 9162 section 2.1.3.2: the root a leaf at `index` of a tree of `size` leaves leads to with `proof` (sibling
+// hashes, deepest first), or null when the proof does not fit (too short, too long, index out of the tree).
+function rootFromInclusion(leaf, index, size, proof) {
+  if (index >= size) return null;
+  let [fn, sn, r] = [index, size - 1, leaf];
+  for (let i = 0; i < proof.length; i += 32) {
+    const p = proof.subarray(i, i + 32);
+    if (sn === 0) return null;
+    if (fn % 2 === 1 || fn === sn) {
+      r = sha256(Buffer.from([1]), p, r);
+      while (fn % 2 === 0 && fn !== 0) [fn, sn] = [fn >> 1, sn >> 1];
+    } else {
+      r = sha256(Buffer.from([1]), r, p);
+    }
+    [fn, sn] = [fn >> 1, sn >> 1];
+  }
+  return sn === 0 ? r : null;
+}
+
+// Why an answer on `topic` is not provably written by a deployment that may write it ({code, why}; the codes are
+// the Python SDK's), or null when it is. Answers are structured-mode CloudEvents: the signed bytes are the value.
+async function refusalOf(topic, message) {
+  const rule = ANSWER_TOPICS[topic];
+  const signature = parseSignature(message.headers);
+  if (!signature) return { code: "missing", why: "no lgnet-signature header" };
+  const key = await lookup(signature.keyId);
+  if (!key) return { code: "unknown_key", why: `key ${signature.keyId} is not registered` };
+  const value = message.value || Buffer.alloc(0);
+  let verified = false;
+  try {
+    if (signature.size === 0) {
+      verified = crypto.verify(null, value, key.verifier, signature.signature);
+    } else if (signature.size > 0) {
+      const leaf = sha256(Buffer.from([0]), value);
+      const root = rootFromInclusion(leaf, signature.index, signature.size, signature.proof);
+      const signed = root && Buffer.concat([BATCH_CONTEXT, root]);
+      verified = root !== null && crypto.verify(null, signed, key.verifier, signature.signature);
+    }
+  } catch {
+    verified = false;
+  }
+  if (!verified) return { code: "invalid", why: `the signature does not verify with key ${key.key_id}` };
+  if (!rule.writers.includes(key.service)) {
+    return { code: "not_a_writer", why: `key ${key.key_id} is ${key.service}'s, which may not write this topic` };
+  }
+  const event = parseJson(value);
+  if (!event || typeof event !== "object") return { code: "claims", why: "its claims cannot be read" };
+  if (event.signingkey !== key.key_id) return { code: "claims", why: `it does not name key ${key.key_id}` };
+  if (![event.city, "national"].includes(cityOf(key.deployment))) {
+    return { code: "claims", why: `its city is not that of deployment ${key.deployment}` };
+  }
+  if (!rule.types.includes(event.type)) return { code: "wrong_topic", why: `type ${event.type} does not belong here` };
+  if (event.type.split(".")[1] !== key.service) {
+    return { code: "not_a_writer", why: `type ${event.type} is not ${key.service}'s` };
+  }
+  return null;
+}
+
+const refusedAnswers = {}; // reason -> how many answers were refused for it
+
+// Read `topics` with a consumer group of this partner's own until `each` returns true or the time is up (nothing
+// more is handed to `each` after that).
+async function readTopics(topics, suffix, timeoutMs, each) {
+  const groupId = `${bundle.kafka.topic_prefix}${bundle.kafka.group_prefix}node-${run}-${suffix}`;
+  const consumer = kafka.consumer({ groupId });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics, fromBeginning: true });
+    let done = false;
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        done = true;
+        resolve();
+      }, timeoutMs);
+      consumer
+        .run({
+          eachMessage: async (m) => {
+            if (!done && (await each(m))) {
+              done = true;
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+// Read one of this partner's own answer topics until `wanted` says a record ends the wait; every answer is verified
+// first, and only the data of the answers that are kept is returned.
+async function readOwn(topic, suffix, wanted, timeoutMs) {
+  if (!pinnedFile && keysReadAt === 0) await readRegistries();
+  const found = [];
+  await readTopics([topic], suffix, timeoutMs, async ({ partition, message }) => {
+    const place = `${topic} partition ${partition} offset ${message.offset}`;
+    const refused = await refusalOf(topic, message);
+    if (refused) {
+      refusedAnswers[refused.code] = (refusedAnswers[refused.code] || 0) + 1;
+      console.error(`lgnet: refused an answer on ${place}: ${refused.code} (${refused.why})`); // never its content
+      return false;
+    }
+    const event = JSON.parse(message.value.toString("utf8"));
+    if (event.city !== bundle.city) {
+      // Genuine, but a national deployment's answer of another city: not for this partner.
+      console.error(`lgnet: dropped an answer of another city on ${place}`);
+      return false;
+    }
+    const verdict = wanted(event);
+    if (verdict === "skip") return false;
+    found.push(event.data);
+    return verdict === "last";
+  });
   return found;
 }
 
@@ -184,4 +404,4 @@ const reminders = await readOwn(bundle.kafka.reminders_topic, "reminders", ({ ty
   return "last";
 }, 120000);
 const ids = Object.fromEntries(Object.entries(sent).map(([name, r]) => [name, r.id]));
-console.log(JSON.stringify({ client: "node", sent: ids, rejections, reminders }));
+console.log(JSON.stringify({ client: "node", sent: ids, rejections, reminders, refused_answers: refusedAnswers }));

@@ -19,13 +19,14 @@ from lgnet_intake.adapters import credentials
 from lgnet_intake.domain.access import Role
 from lgnet_shared import clock, signing
 from lgnet_shared import kafka_acls as ka
-from lgnet_shared.codec import decode, to_envelope
+from lgnet_shared.codec import decode
 from lgnet_shared.envelope import from_record
 from lgnet_shared.events.outreach import PartnerAppointmentReminder
-from lgnet_shared.fact_signing import FactSigner, parse_signature, publish_key, registry_topic
+from lgnet_shared.fact_signing import parse_signature, publish_key, registry_topic
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.sdk import PartnerClient
+from lgnet_shared.testing.forged_answers import answer, signer, tampered
 from lgnet_shared.testing.kafka_access import as_user, try_consume, try_produce
 from lgnet_shared.testing.topics import read_records
 from lgnet_shared.topics import for_partner, physical
@@ -154,19 +155,11 @@ async def test_a_partner_is_given_only_reminders_their_own_service_signed(
     topic = physical(for_partner("partner.reminders.{partner}", a.id), intake.prefix)
     (genuine,) = await read_records(intake.bootstrap, topic)
 
-    housing = FactSigner(uuid.uuid4().bytes * 2, "torino", "housing", "torino")
-    stranger = FactSigner(uuid.uuid4().bytes * 2, "torino", "intake", "torino")  # registered nowhere
+    housing, stranger = signer("torino", "housing"), signer("torino", "intake")  # the stranger registered nowhere
     forged_event = decode(from_record(genuine.value, genuine.headers)).model_copy(update={"appointment_id": "a-forged"})
-
-    def reminder(signer: FactSigner | None) -> tuple[bytes, list[tuple[str, bytes]]]:
-        value, headers = to_envelope(forged_event, source="/intake", city="torino").to_structured()
-        if signer is None:
-            return value, list(headers)
-        value, signature = signer.sign(value, headers)
-        return value, [*headers, signature]
-
-    changed = genuine.value.replace(booked["appointment"].encode(), b"a-forged")
-    forged = [reminder(None), reminder(stranger), (changed, list(genuine.headers)), reminder(housing)]
+    changed = tampered((genuine.value, list(genuine.headers)), booked["appointment"].encode(), b"a-forged")
+    forged = [answer(forged_event, by, source="/intake") for by in (None, stranger)]
+    forged += [changed, answer(forged_event, housing, source="/intake")]
     producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap), acks="all")  # the cluster's admin
     await producer.start()
     try:

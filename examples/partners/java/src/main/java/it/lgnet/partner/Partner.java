@@ -53,11 +53,15 @@ import org.bouncycastle.crypto.signers.Ed25519Signer;
  * SASL/SCRAM-SHA-512 (keyed by the partner id, the client's default compression and idempotent producer), plus
  * one event that must be refused, and books an appointment with the person it registered; then it reads its own
  * rejection topic and its own reminders topic (the city's reminder of that appointment, the day before) and prints
- * a JSON summary on stdout.
+ * a JSON summary on stdout. Every answer read is verified first ({@link AnswerVerifier}; docs/partners.md, "Answers
+ * are verified"): any answer no deployment that may write it signed is refused, logged and counted in the summary's
+ * {@code refused_answers}.
  *
  * <p>Environment: LGNET_BUNDLE (path of the bundle JSON), LGNET_SIGNING_SEED (hex of the 32-byte Ed25519 private
  * key whose public half the city registered), LGNET_RUN (a suffix that keeps ids unique between runs),
- * LGNET_APPOINTMENT_AT (when the appointment starts, ISO 8601 with offset; default: tomorrow 10:00 UTC).
+ * LGNET_APPOINTMENT_AT (when the appointment starts, ISO 8601 with offset; default: tomorrow 10:00 UTC),
+ * LGNET_ANSWER_KEYS (optional: a pinned-keys file, as {@code lgnet-audit keys --out} writes it; without it the keys
+ * are read from the cluster's registries {@code lgnet.signing-keys.*}).
  */
 public final class Partner {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -69,6 +73,7 @@ public final class Partner {
       new HPKE(HPKE.mode_base, HPKE.kem_X25519_SHA256, HPKE.kdf_HKDF_SHA256, HPKE.aead_AES_GCM128);
   private String kid;
   private AsymmetricKeyParameter intakeKey;
+  private AnswerVerifier answers;
 
   Partner(JsonNode bundle, byte[] seed) {
     this.bundle = bundle;
@@ -220,6 +225,17 @@ public final class Partner {
       }
     }
 
+    JsonNode k = bundle.path("kafka");
+    String pinned = System.getenv("LGNET_ANSWER_KEYS");
+    answers = new AnswerVerifier(
+        Map.of(
+            k.path("rejections_topic").asText(),
+            new AnswerVerifier.Rule(Set.of("intake"), Set.of("lgnet.intake.inbound_rejected")),
+            k.path("reminders_topic").asText(),
+            new AnswerVerifier.Rule(Set.of("intake", "housing"),
+                Set.of("lgnet.intake.partner_appointment_reminder", "lgnet.housing.partner_match_reminder"))),
+        kafka(), k.path("topic_prefix").asText(),
+        pinned == null || pinned.isEmpty() ? null : JSON.readTree(Files.readString(Path.of(pinned))));
     Set<String> ours = Set.copyOf(ids.values());
     String last = ids.get("refused");
     List<JsonNode> rejections = readOwn(run, "rejections_topic", 60_000, event -> {
@@ -236,6 +252,7 @@ public final class Partner {
     ids.forEach(sent::put);
     summary.putArray("rejections").addAll(rejections);
     summary.putArray("reminders").addAll(reminders);
+    summary.set("refused_answers", JSON.valueToTree(answers.refused()));
     System.out.println(JSON.writeValueAsString(summary));
   }
 
@@ -249,7 +266,7 @@ public final class Partner {
   enum Verdict { SKIP, KEEP, LAST }
 
   /** Reads one of this partner's own topics (named in the bundle) with its own consumer group: the data of each
-   * record `wanted` keeps, until it says LAST or the time is up. */
+   * answer `wanted` keeps, until it says LAST or the time is up. Every answer is verified first. */
   List<JsonNode> readOwn(String run, String topicField, long timeoutMs, Function<JsonNode, Verdict> wanted)
       throws Exception {
     JsonNode k = bundle.path("kafka");
@@ -266,7 +283,16 @@ public final class Partner {
       consumer.subscribe(List.of(k.path(topicField).asText()));
       while (System.currentTimeMillis() < deadline) {
         for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+          if (!answers.accept(r)) {
+            continue;
+          }
           JsonNode event = JSON.readTree(r.value());
+          if (!event.path("city").asText().equals(bundle.path("city").asText())) {
+            // A national deployment's answer of another city: not for this partner.
+            System.err.println("lgnet: dropped an answer of another city on " + r.topic() + " partition "
+                + r.partition() + " offset " + r.offset());
+            continue;
+          }
           Verdict verdict = wanted.apply(event);
           if (verdict != Verdict.SKIP) {
             found.add(event.path("data"));
