@@ -93,7 +93,7 @@ test: infra $(HELM)
 	$(WITH_INFRA) env -u PYTHONDONTWRITEBYTECODE .venv/bin/pytest $(PYTEST_PARALLEL) --durations=10 $(PYTEST_ARGS)
 
 # Test folders, type-checked as the code is (strict).
-TEST_DIRS := shared/tests services/housing/tests services/payments/tests services/reporting/tests services/desk/tests scenario/tests deploy/tests tests
+TEST_DIRS := shared/tests services/intake/tests services/housing/tests services/payments/tests services/reporting/tests services/desk/tests scenario/tests deploy/tests tests
 
 lint: venv
 	.venv/bin/ruff check .

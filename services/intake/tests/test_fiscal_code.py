@@ -39,7 +39,7 @@ def library_verdict(code: str, born: date, female: bool) -> bool:
         decoded = codicefiscale.decode(code)
     except ValueError:
         return False
-    return decoded["birthdate"].date() == born and decoded["gender"] == ("F" if female else "M")
+    return bool(decoded["birthdate"].date() == born and decoded["gender"] == ("F" if female else "M"))
 
 
 def our_verdict(code: str, born: date, female: bool) -> bool:

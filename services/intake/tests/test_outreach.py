@@ -484,7 +484,12 @@ async def test_an_appointment_time_that_is_no_instant_in_utc_is_refused_at_its_f
             "/persons",
             {"person_id": f"p-far-{uid}", "birth_date": "1990-01-01", "sex": "male", "nationality": "MA"},
         )
-        booking = {"agenda": "desk", "operator": f"op-giulia-{uid}", "person_id": f"p-far-{uid}", "purpose": "other"}
+        booking: dict[str, Any] = {
+            "agenda": "desk",
+            "operator": f"op-giulia-{uid}",
+            "person_id": f"p-far-{uid}",
+            "purpose": "other",
+        }
         starts = datetime.now(UTC) + timedelta(days=3)
         ok = {**booking, "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=1)).isoformat()}
         await post(aurora, "/appointments", {**ok, "appointment_id": f"apt-ok-{uid}"})

@@ -10,6 +10,7 @@ import json
 import os
 import stat
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,7 +30,7 @@ PUBLIC = base64.b64encode(signing.public_bytes(KEY)).decode()
 
 
 @pytest.fixture
-async def env(kafka_bootstrap: str, database_url: str, topic_prefix: str) -> dict[str, str]:
+async def env(kafka_bootstrap: str, database_url: str, topic_prefix: str) -> AsyncIterator[dict[str, str]]:
     """The IT team's environment: the cluster admin's KAFKA_*, one database with intake's and reporting's schemas."""
     async with fresh_schema(database_url) as intake, fresh_schema(database_url) as reporting:
         yield {

@@ -171,7 +171,9 @@ async def test_a_partner_is_given_only_reminders_their_own_service_signed(
 
     client = reader(intake, a)
     got = [r async for r in client.reminders(timeout=8)]
-    assert [r.appointment_id for r in got] == [booked["appointment"]]
+    assert [(type(r), getattr(r, "appointment_id", None)) for r in got] == [
+        (PartnerAppointmentReminder, booked["appointment"])
+    ]
     assert dict(client.refused_answers) == {"missing": 1, "unknown_key": 1, "invalid": 1, "not_a_writer": 1}
     # The partner reads every deployment's public keys, and can register none.
     signature = parse_signature(genuine.headers)
