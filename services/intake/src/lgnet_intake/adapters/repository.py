@@ -525,7 +525,11 @@ async def set_referral_outcome(conn: Conn, referral_id: str, outcome: str, case_
 
 
 async def case(conn: Conn, case_id: str, caller: Actor | None = None) -> CaseState:
-    row = await case_row(conn, case_id, caller)
+    return case_state(await case_row(conn, case_id, caller))
+
+
+def case_state(row: Row) -> CaseState:
+    """A `cases` row as the domain's case."""
     return CaseState(
         row["case_id"], row["city"], row["partner"], row["opened_on"], row["closed_on"], row["transferred_on"]
     )

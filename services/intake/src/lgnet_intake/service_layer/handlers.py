@@ -496,6 +496,9 @@ class Intake:
         r = access.of_city(await repo.referral(self.conn, referral_id), ctx.actor, absent)
         await self._household_for_write(ctx, r["household_id"], "referral_id")
         people.check_no_identifying_text(c.outcome, "outcome")  # a free code, in clear on intake's topic for good
+        # An open case of the referral's household (it named any id, a closed case too)
+        if c.case_id is not None and (await self._case_for_write(ctx, c.case_id))["household_id"] != r["household_id"]:
+            raise ContractError("case_id", "is not a case of the referral's household")
         await repo.set_referral_outcome(self.conn, referral_id, c.outcome, c.case_id)
         await self.emit(ctx, ev.ReferralOutcomeRecorded(referral_id=referral_id, outcome=c.outcome, case_id=c.case_id))
         return {"referral_id": referral_id, "outcome": c.outcome}
@@ -561,7 +564,7 @@ class Intake:
 
     async def assess_needs(self, ctx: Context, c: cmd_in.NeedsAssessmentSubmitted) -> dict[str, Any]:
         row = await self._case_for_write(ctx, c.case_id)
-        case = await repo.case(self.conn, c.case_id)
+        case = repo.case_state(row)
         cases.check_dated_after_opening(case, c.assessed_on, "assessed_on", ctx.today, self.earliest_date)
         members = [pid for pid, _ in await repo.members_born(self.conn, row["household_id"], c.assessed_on)]
         erased = await repo.erased_among(self.conn, members)
@@ -579,8 +582,7 @@ class Intake:
         return {"case_id": c.case_id}
 
     async def agree_plan(self, ctx: Context, c: cmd_in.PlanSubmitted) -> dict[str, Any]:
-        await self._case_for_write(ctx, c.case_id)
-        case = await repo.case(self.conn, c.case_id)
+        case = repo.case_state(await self._case_for_write(ctx, c.case_id))
         cases.check_dated_after_opening(case, c.agreed_on, "agreed_on", ctx.today, self.earliest_date)
         people.check_pseudonymous_id(c.plan_id, "plan_id")
         if await repo.plan(self.conn, c.case_id, c.plan_id) is not None:
@@ -595,9 +597,8 @@ class Intake:
         return {"case_id": c.case_id, "plan_id": c.plan_id}
 
     async def update_objective(self, ctx: Context, c: cmd_in.PlanObjectiveUpdateSubmitted) -> dict[str, Any]:
-        await self._case_for_write(ctx, c.case_id)
         # A step of the open case like the others, once it happened (none on a closed case, none dated 2099)
-        case = await repo.case(self.conn, c.case_id)
+        case = repo.case_state(await self._case_for_write(ctx, c.case_id))
         cases.check_dated_after_opening(case, c.on, "on", ctx.today, self.earliest_date)
         plan = await repo.plan(self.conn, c.case_id, c.plan_id)
         if plan is None:
@@ -619,7 +620,7 @@ class Intake:
 
     async def transfer_case(self, ctx: Context, case_id: str, c: cmd.TransferCase) -> dict[str, Any]:
         row = await self._case_for_write(ctx, case_id)
-        case = await repo.case(self.conn, case_id)
+        case = repo.case_state(row)
         cases.check_transfer(case, c.to_partner, c.on, ctx.today, self.earliest_date)
         await self._partner_of_city(c.to_partner, case.city, "to_partner")
         reference = (await repo.household(self.conn, row["household_id"]))["reference_person_id"]
@@ -633,8 +634,8 @@ class Intake:
         return {"case_id": case_id, "partner": c.to_partner}
 
     async def close_case(self, ctx: Context, c: cmd_in.CaseClosureSubmitted) -> dict[str, Any]:
-        await self._case_for_write(ctx, c.case_id)
-        cases.check_close(await repo.case(self.conn, c.case_id), c.closed_on, ctx.today, self.earliest_date)
+        case = repo.case_state(await self._case_for_write(ctx, c.case_id))
+        cases.check_close(case, c.closed_on, ctx.today, self.earliest_date)
         await repo.close_case(self.conn, c.case_id, c.outcome.value, c.closed_on)
         await self.emit(ctx, ev.CaseClosed(case_id=c.case_id, outcome=c.outcome, closed_on=c.closed_on))
         return {"case_id": c.case_id, "outcome": c.outcome.value}
@@ -710,9 +711,11 @@ class Intake:
         return h
 
     async def _case_for_write(self, ctx: Context, case_id: str) -> dict[str, Any]:
-        """The case, locked: two changes at once (two closings, two objectives of a plan) each see the other's."""
+        """The case, open, locked: two changes at once (two closings, two objectives of a plan, a closing and an
+        employment status naming the case) each see the other's. A closed case takes nothing (`cases.check_open`)."""
         row = await repo.case_row(self.conn, case_id, ctx.actor, lock=True)
         access.may_act_on_case(ctx.actor, row["city"], row["partner"])
+        cases.check_open(repo.case_state(row))
         return row
 
     async def _partner_of_city(self, partner: str, city: str, field: str) -> None:

@@ -258,9 +258,8 @@ class Outreach:
         await self._unit_for_write(ctx, found["unit_id"], "contact_id")
         inbound.check_not_future(c.linked_on, ctx.today, "linked_on")
         person = await self.intake._person_for_write(ctx, c.person_id)
-        if c.case_id is not None:
-            case = await intake_repo.case_row(self.conn, c.case_id, ctx.actor)
-            access.may_act_on_case(ctx.actor, case["city"], case["partner"])
+        if c.case_id is not None:  # the case that took the person in charge: open (a closed one takes nothing)
+            case = await self.intake._case_for_write(ctx, c.case_id)
             if person["person_id"] not in await intake_repo.current_members(self.conn, case["household_id"]):
                 raise ContractError("case_id", "the person is not in this case's household")
         before = await repo.street_person(self.conn, found["street_id"], "contact_id")
