@@ -5,10 +5,10 @@ gatekeeper call the same functions."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from lgnet_shared import clock, outbox, pii, tracing
 from lgnet_shared.access import may_read_city
@@ -33,6 +33,20 @@ from lgnet_intake.service_layer import inbound
 
 SOURCE = "/lgnet/intake"
 IDENTITY_FIELDS = ("given_name", "family_name", "fiscal_code", "phone", "address")
+R = TypeVar("R")
+
+
+async def checked_then_locked(read: Callable[[bool], Awaitable[R]], check: Callable[[R], None]) -> R:
+    """A row to change: read and `check`ed (the caller's rights) without a lock, then read locked and checked again
+    (a transfer, a closing committed meanwhile). Locked first, a caller then refused — a partner of another city,
+    another partner's case — held the row until its transaction ended (a gatekeeper's batch, a slow request) and
+    the rightful writer waited for it. One round trip more than locking at once, on the allowed path only.
+    `read(lock)`: the row, locked (`select … for no key update`) when `lock`."""
+    row = await read(False)
+    check(row)
+    row = await read(True)
+    check(row)
+    return row
 
 
 @dataclass(frozen=True)
@@ -215,7 +229,8 @@ class Intake:
         return pii.keyed_hash(self.national_secret, fiscal_code)
 
     async def update_person(self, ctx: Context, person_id: str, c: cmd.UpdatePerson) -> dict[str, Any]:
-        # Locked: an erasure at once waits, or is waited for and refuses the update (the person was erased)
+        # Locked (once the caller may): an erasure at once waits, or is waited for and refuses the update (the person
+        # was erased)
         p = await self._person_for_write(ctx, person_id, lock=True)
         pid = p["person_id"]
         changes: dict[str, Any] = {}
@@ -277,8 +292,11 @@ class Intake:
 
     async def merge_persons(self, ctx: Context, surviving_id: str, c: cmd.MergePersons) -> dict[str, Any]:
         self._staff_only(ctx, "merging persons")
-        # The city's merges one after the other, each reading the records as the one before left them
-        await repo.lock_merges(self.conn, (await repo.person(self.conn, surviving_id, caller=ctx.actor))["city"])
+        # Both of the caller's city (another city's: as none) before anything is locked; then the city's merges one
+        # after the other, each reading the records as the one before left them
+        city = (await repo.person(self.conn, surviving_id, caller=ctx.actor))["city"]
+        await repo.person(self.conn, c.merged_person_id, resolve=False, caller=ctx.actor)
+        await repo.lock_merges(self.conn, city)
         # Both records locked, as an erasure locks hers: one erased meanwhile is seen erased (a record merged into
         # a person erased at that moment kept its names, the erasure having looked for hers before it was merged)
         surviving = await repo.person(self.conn, surviving_id, caller=ctx.actor, lock=True)
@@ -307,8 +325,11 @@ class Intake:
         self._staff_only(ctx, "erasing a person")
         # By any of the human's records' ids: the surviving record (a registration merged into it named her too; its
         # erasure alone left her names and fiscal code readable and found, a DPO's review) and all merged into it.
-        p = await repo.person(self.conn, person_id, caller=ctx.actor, lock=True)  # two erasures at once: one
-        access.may_write_in_city(ctx.actor, p["city"], "person_id")
+        # Of the caller's city (another city's: as none) before it is locked; two erasures at once: one
+        p = await checked_then_locked(
+            lambda lock: repo.person(self.conn, person_id, caller=ctx.actor, lock=lock),
+            lambda p: access.may_write_in_city(ctx.actor, p["city"], "person_id"),
+        )
         if p["erased_at"] is not None:
             raise Conflict("person_id", "the person is already erased")
         # The same human's other records (registrations merged into this one) go too: each has its own key.
@@ -507,9 +528,7 @@ class Intake:
 
     async def open_case(self, ctx: Context, c: cmd.OpenCase | cmd_in.CaseOpeningSubmitted) -> dict[str, Any]:
         # Locked: two openings for the household at once each see the case the other opened (one per area)
-        h = await repo.household(self.conn, c.household_id, ctx.actor, lock=True)
-        partners = await repo.open_case_partners(self.conn, c.household_id)
-        access.may_open_case(ctx.actor, h["city"], h["created_by"], partners)
+        h = await self._household_for_write(ctx, c.household_id, lock=True, rule=access.may_open_case)
         partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else getattr(c, "partner", None)
         if ctx.actor.role is Role.PARTNER and getattr(c, "partner", None) not in (None, ctx.actor.id):
             raise Forbidden("partner", "a partner can only open cases assigned to itself")
@@ -686,10 +705,18 @@ class Intake:
         partner has one — when it registered the person on file itself (before the case). A registration of its own
         merged into another party's record of the person (the same fiscal code) gives it nothing: anyone knowing a
         fiscal code could otherwise take the person on file over; the city's staff assign her case."""
-        p = await self._person_in_city(ctx, person_id, field, lock)
+        p = await self._person_in_city(ctx, person_id, field)
+        await self._partner_may_write(ctx, p, field)
+        if lock:  # once the caller may (see `checked_then_locked`); checked again if she changed meanwhile (merged)
+            locked = await self._person_in_city(ctx, person_id, field, lock=True)
+            if locked != p:
+                await self._partner_may_write(ctx, locked, field)
+            p = locked
+        return p
+
+    async def _partner_may_write(self, ctx: Context, p: dict[str, Any], field: str) -> None:
         if ctx.actor.role is Role.PARTNER and (refused := await self._partner_refusal(ctx, p["person_id"], p)):
             raise Forbidden(field, refused)
-        return p
 
     async def _partner_refusal(self, ctx: Context, person_id: str, p: dict[str, Any] | None = None) -> str | None:
         """Why the partner may not write the person on file (`person_id`, not merged), or None when it may."""
@@ -703,20 +730,33 @@ class Intake:
         return None
 
     async def _household_for_write(
-        self, ctx: Context, household_id: str, field: str = "household_id", lock: bool = False
+        self,
+        ctx: Context,
+        household_id: str,
+        field: str = "household_id",
+        lock: bool = False,
+        rule: Callable[..., None] = access.may_act_on_household,
     ) -> dict[str, Any]:
-        h = await repo.household(self.conn, household_id, ctx.actor, lock=lock)
-        partners = await repo.open_case_partners(self.conn, household_id)
-        access.may_act_on_household(ctx.actor, h["city"], h["created_by"], partners, field)
+        """The household, with the partners of its open cases, checked by `rule` (acting on it, or opening a case
+        on it) before it is `lock`ed (see `checked_then_locked`); checked again once locked, with those partners as
+        they are then (a case opened meanwhile: openings lock the household too)."""
+        h, partners = await repo.household_and_partners(self.conn, household_id, ctx.actor)
+        rule(ctx.actor, h["city"], h["created_by"], partners, field)
+        if lock:
+            h = await repo.household(self.conn, household_id, lock=True)
+            partners = await repo.open_case_partners(self.conn, household_id)
+            rule(ctx.actor, h["city"], h["created_by"], partners, field)
         return h
 
     async def _case_for_write(self, ctx: Context, case_id: str) -> dict[str, Any]:
         """The case, open, locked: two changes at once (two closings, two objectives of a plan, a closing and an
         employment status naming the case) each see the other's. A closed case takes nothing (`cases.check_open`)."""
-        row = await repo.case_row(self.conn, case_id, ctx.actor, lock=True)
-        access.may_act_on_case(ctx.actor, row["city"], row["partner"])
-        cases.check_open(repo.case_state(row))
-        return row
+
+        def check(row: dict[str, Any]) -> None:
+            access.may_act_on_case(ctx.actor, row["city"], row["partner"])
+            cases.check_open(repo.case_state(row))
+
+        return await checked_then_locked(lambda lock: repo.case_row(self.conn, case_id, ctx.actor, lock=lock), check)
 
     async def _partner_of_city(self, partner: str, city: str, field: str) -> None:
         a = await repo.actor(self.conn, partner)

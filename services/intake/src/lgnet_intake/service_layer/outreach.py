@@ -30,7 +30,7 @@ from lgnet_intake.domain import appointments as agenda
 from lgnet_intake.domain import outreach as rules
 from lgnet_intake.domain.access import Role
 from lgnet_intake.service_layer import inbound
-from lgnet_intake.service_layer.handlers import Context, Intake
+from lgnet_intake.service_layer.handlers import Context, Intake, checked_then_locked
 
 NICKNAME_SECRET = "street-nickname-hash"  # purpose of the key the nicknames' lookup hash is derived under
 
@@ -195,7 +195,7 @@ class Outreach:
         if c.same_as_contact_id is not None:
             earlier = await repo.contact(self.conn, c.same_as_contact_id, "same_as_contact_id", ctx.actor)
             access.may_write_in_city(ctx.actor, earlier["city"], "same_as_contact_id")
-            street = await repo.street_person(self.conn, earlier["street_id"], "same_as_contact_id")
+            street = await repo.street_person(self.conn, earlier["street_id"], "same_as_contact_id", lock=True)
         elif nickname_hash is not None:
             street = await repo.street_person_by_nickname(self.conn, o["city"], nickname_hash)
         if street is None:
@@ -262,7 +262,7 @@ class Outreach:
             case = await self.intake._case_for_write(ctx, c.case_id)
             if person["person_id"] not in await intake_repo.current_members(self.conn, case["household_id"]):
                 raise ContractError("case_id", "the person is not in this case's household")
-        before = await repo.street_person(self.conn, found["street_id"], "contact_id")
+        before = await repo.street_person(self.conn, found["street_id"], "contact_id", lock=True)
         after = before.link(person["person_id"], c.linked_on)
         result = {
             "street_id": after.street_id,
@@ -325,8 +325,10 @@ class Outreach:
         nickname is unreadable in every copy of the log, and forget its lookup hash; the contacts' facts stay."""
         if ctx.actor.role is not Role.STAFF:
             raise Forbidden("", "erasing a street person is for the city's staff")
-        sp = await repo.street_person(self.conn, street_id, caller=ctx.actor)
-        access.may_write_in_city(ctx.actor, sp.city, "street_id")
+        await checked_then_locked(  # another city's: as none, before it is locked
+            lambda lock: repo.street_person(self.conn, street_id, caller=ctx.actor, lock=lock),
+            lambda sp: access.may_write_in_city(ctx.actor, sp.city, "street_id"),
+        )
         await self.intake.keys.erase(self.conn, street_id)
         await repo.forget_nickname(self.conn, street_id)
         return {"street_id": street_id, "erased_on": ctx.today.isoformat()}
@@ -396,11 +398,14 @@ class Outreach:
         return {"appointment_id": c.appointment_id, "person_id": person_id, "street_id": street_id}
 
     async def _appointment_for_write(self, ctx: Context, appointment_id: str) -> dict[str, Any]:
-        row = await repo.appointment(self.conn, appointment_id, ctx.actor)
-        access.may_write_in_city(ctx.actor, row["city"], "appointment_id")
-        if ctx.actor.role is Role.PARTNER and row["booked_by"] != ctx.actor.id:
-            raise Forbidden("appointment_id", "the appointment was booked by someone else")
-        return row
+        def check(row: dict[str, Any]) -> None:
+            access.may_write_in_city(ctx.actor, row["city"], "appointment_id")
+            if ctx.actor.role is Role.PARTNER and row["booked_by"] != ctx.actor.id:
+                raise Forbidden("appointment_id", "the appointment was booked by someone else")
+
+        return await checked_then_locked(
+            lambda lock: repo.appointment(self.conn, appointment_id, ctx.actor, lock=lock), check
+        )
 
     async def move(self, ctx: Context, appointment_id: str, c: MoveAppointment) -> dict[str, Any]:
         row = await self._appointment_for_write(ctx, appointment_id)
