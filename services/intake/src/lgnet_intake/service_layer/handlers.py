@@ -5,16 +5,16 @@ gatekeeper call the same functions."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 from lgnet_shared import clock, outbox, pii, tracing
 from lgnet_shared.access import may_read_city
 from lgnet_shared.codec import caused_by, to_envelope
 from lgnet_shared.countries import check_languages
-from lgnet_shared.db import Conn
+from lgnet_shared.db import Conn, checked_then_locked
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound
 from lgnet_shared.events import Event, Sealed
@@ -33,20 +33,6 @@ from lgnet_intake.service_layer import inbound
 
 SOURCE = "/lgnet/intake"
 IDENTITY_FIELDS = ("given_name", "family_name", "fiscal_code", "phone", "address")
-R = TypeVar("R")
-
-
-async def checked_then_locked(read: Callable[[bool], Awaitable[R]], check: Callable[[R], None]) -> R:
-    """A row to change: read and `check`ed (the caller's rights) without a lock, then read locked and checked again
-    (a transfer, a closing committed meanwhile). Locked first, a caller then refused — a partner of another city,
-    another partner's case — held the row until its transaction ended (a gatekeeper's batch, a slow request) and
-    the rightful writer waited for it. One round trip more than locking at once, on the allowed path only.
-    `read(lock)`: the row, locked (`select … for no key update`) when `lock`."""
-    row = await read(False)
-    check(row)
-    row = await read(True)
-    check(row)
-    return row
 
 
 @dataclass(frozen=True)
@@ -707,7 +693,8 @@ class Intake:
         fiscal code could otherwise take the person on file over; the city's staff assign her case."""
         p = await self._person_in_city(ctx, person_id, field)
         await self._partner_may_write(ctx, p, field)
-        if lock:  # once the caller may (see `checked_then_locked`); checked again if she changed meanwhile (merged)
+        # Locked once the caller may (`lgnet_shared.db.checked_then_locked`); checked again if she changed meanwhile
+        if lock:
             locked = await self._person_in_city(ctx, person_id, field, lock=True)
             if locked != p:
                 await self._partner_may_write(ctx, locked, field)
@@ -738,8 +725,8 @@ class Intake:
         rule: Callable[..., None] = access.may_act_on_household,
     ) -> dict[str, Any]:
         """The household, with the partners of its open cases, checked by `rule` (acting on it, or opening a case
-        on it) before it is `lock`ed (see `checked_then_locked`); checked again once locked, with those partners as
-        they are then (a case opened meanwhile: openings lock the household too)."""
+        on it) before it is `lock`ed (`lgnet_shared.db.checked_then_locked`); checked again once locked, with those
+        partners as they are then (a case opened meanwhile: openings lock the household too)."""
         h, partners = await repo.household_and_partners(self.conn, household_id, ctx.actor)
         rule(ctx.actor, h["city"], h["created_by"], partners, field)
         if lock:

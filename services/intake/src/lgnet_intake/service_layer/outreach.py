@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from lgnet_shared import clock, pii
+from lgnet_shared.db import checked_then_locked
 from lgnet_shared.errors import Conflict, ContractError, Forbidden
 from lgnet_shared.events import Sealed
 from lgnet_shared.events import outreach as ev
@@ -30,7 +31,7 @@ from lgnet_intake.domain import appointments as agenda
 from lgnet_intake.domain import outreach as rules
 from lgnet_intake.domain.access import Role
 from lgnet_intake.service_layer import inbound
-from lgnet_intake.service_layer.handlers import Context, Intake, checked_then_locked
+from lgnet_intake.service_layer.handlers import Context, Intake
 
 NICKNAME_SECRET = "street-nickname-hash"  # purpose of the key the nicknames' lookup hash is derived under
 
