@@ -346,6 +346,16 @@ def test_the_races_reviews_refusals_are_said_in_italian(reason: str, italian: st
     assert say(reason, "it") == italian
 
 
+def test_intakes_refusal_of_what_names_a_closed_case_is_said_in_italian() -> None:
+    """A closed case takes nothing (intake's 409 `case_id`): an operator sending the assessment, plan or closing form
+    of a case a colleague has just closed reads why in Italian, the day as the pages write it."""
+    from lgnet_desk.entrypoints import i18n
+
+    assert i18n.reason("the case was closed on 2026-03-01", "it") == (
+        "la pratica è chiusa dal 1 mar 2026: non si registra più nulla su di essa"
+    )
+
+
 @pytest.mark.parametrize(
     ("reason", "italian"),
     [

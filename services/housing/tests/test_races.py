@@ -12,8 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from lgnet_housing.service_layer import commands as cmd
+from lgnet_housing.service_layer.handlers import Context, Housing
 from lgnet_housing.service_layer.intake_events import HANDLERS
 from lgnet_shared import clock
+from lgnet_shared.access import Actor, Role
+from lgnet_shared.errors import Forbidden
 from lgnet_shared.testing.inprocess import InProcessService, sibling_module
 
 matrix: Any = sibling_module(__file__, "test_authorization_matrix.py")
@@ -174,3 +178,49 @@ async def test_a_household_parked_twice_at_once_is_parked_once(housing: InProces
         )
         assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
         assert await _facts(housing, "household_unparked", hid) == 1
+
+
+B_ = Context(clock.today(), Actor(matrix.B, Role.PARTNER, "torino"))  # neither the case's nor the opportunity's
+A_ = Context(clock.today(), Actor(A, Role.PARTNER, "torino"))  # both
+
+
+async def _placed(service: InProcessService, mid: str) -> str:
+    await ok(service, A, "POST", f"/matches/{mid}/acceptance", {})
+    return str(
+        (await ok(service, A, "POST", f"/matches/{mid}/placement", {"started_on": str(clock.today())}))["placement_id"]
+    )
+
+
+@pytest.mark.parametrize("what", ["opportunity", "match", "placement"])
+async def test_a_refused_caller_does_not_hold_the_row_the_rightful_writer_needs(
+    housing: InProcessService, what: str
+) -> None:
+    """An opportunity, a match and a placement were locked (`select … for update`) before the caller's rights were
+    checked: another partner, refused, held the row until its transaction ended, and the rightful partner waited for
+    it. The refused call's transaction left open, the rightful one (under a short `lock_timeout`) does not wait."""
+    await _household(housing)
+    oid = await _opportunity(housing)
+    mid = await _proposed(housing, oid)
+    await _household(housing)
+    placed = await _placed(housing, await _proposed(housing, await _opportunity(housing)))
+    ending = cmd.EndPlacement(reason="moved", ended_on=clock.today())
+    races: dict[str, tuple[Any, Any]] = {
+        "opportunity": (
+            lambda h: h.update_opportunity(B_, oid, cmd.UpdateOpportunity(bedrooms=1)),
+            lambda h: h.update_opportunity(A_, oid, cmd.UpdateOpportunity(bedrooms=1)),
+        ),
+        "match": (lambda h: h.accept(B_, mid, cmd.AcceptMatch()), lambda h: h.accept(A_, mid, cmd.AcceptMatch())),
+        "placement": (lambda h: h.end_placement(B_, placed, ending), lambda h: h.end_placement(A_, placed, ending)),
+    }
+    refused, rightful = races[what]
+    async with housing.pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            with pytest.raises(Forbidden):
+                await refused(Housing(conn))
+            async with housing.pool.acquire() as other, other.transaction():
+                await other.execute("set local lock_timeout = '500ms'")
+                await rightful(Housing(other))  # LockNotAvailableError when the refused call locked first
+        finally:
+            await tx.rollback()

@@ -894,3 +894,58 @@ async def test_a_household_naming_one_person_under_two_of_her_ids_is_answered_no
         body = {"household_id": twh, "reference_person_id": tw1, "member_ids": [tw1, tw2]}
         r = await staff.post("/households", json=body, headers={"Idempotency-Key": f"tw-{uid}"})
         assert (r.status_code, r.json()["field"]) == (409, "member_ids.1"), r.text
+
+
+async def test_a_closed_case_takes_nothing_naming_it_over_kafka_as_over_http(intake: IntakeUnderTest, uid: str) -> None:
+    """An employment status naming a closed case was accepted and published (`EmploymentRecorded` with its
+    `case_id`): reporting's employment at close then said what the case's close did not. Every event naming a closed
+    case is answered `conflict` `data.case_id` "the case was closed on <date>", as HTTP's 409; the person's own
+    employment (no `case_id`) is accepted."""
+    y1, case1, plan1 = f"y-1-{uid}", f"case-1-{uid}", f"plan-1-{uid}"
+    closed_on = date(2026, 3, 1)
+    after = closed_on + timedelta(days=4)
+    async with intake.partner("coop-aurora", "torino") as client:
+        await open_a_case(intake, client, uid)
+        await client.emit(
+            inbound.PlanSubmitted(case_id=case1, plan_id=plan1, objectives=["housing"], agreed_on=date(2026, 2, 3))
+        )
+        await client.emit(inbound.CaseClosureSubmitted(case_id=case1, outcome="other", closed_on=closed_on))
+        await wait_rows(intake, "select count(*) from cases where case_id = $1 and closed_on is not null", 1, case1)
+        refused = [
+            await client.emit(e)
+            for e in (
+                inbound.EmploymentReported(person_id=y1, case_id=case1, status="employed_fixed_term", as_of=after),
+                inbound.NeedsAssessmentSubmitted(
+                    case_id=case1,
+                    housing_situation="homeless",
+                    monthly_income_cents=0,
+                    employment_status="unemployed",
+                    assessed_on=after,
+                ),
+                inbound.PlanSubmitted(case_id=case1, plan_id=f"plan-2-{uid}", objectives=["housing"], agreed_on=after),
+                inbound.PlanObjectiveUpdateSubmitted(
+                    case_id=case1, plan_id=plan1, objective="housing", status="achieved", on=after
+                ),
+                inbound.CaseClosureSubmitted(case_id=case1, outcome="housing_autonomy", closed_on=after),
+            )
+        ]
+        alone = await client.emit(inbound.EmploymentReported(person_id=y1, status="employed_fixed_term", as_of=after))
+    answers = {
+        a.inbound_event_id: a
+        for a in await rejections(intake, "coop-aurora", len(refused), {e.id for e in refused} | {alone.id})
+    }
+    for env in refused:
+        answer = answers[env.id]
+        assert (answer.kind, answer.field, answer.reason) == (
+            "conflict",
+            "data.case_id",
+            "the case was closed on 2026-03-01",
+        ), (env.type, answer)
+    assert alone.id not in answers
+    await wait_rows(intake, "select count(*) from employment where person_id = $1", 1, y1)
+    async with intake.pool.acquire() as conn:
+        assert [r["case_id"] for r in await conn.fetch("select case_id from employment where person_id = $1", y1)] == [
+            None
+        ]
+    recorded = [e for e in await my_events(intake, uid, want=1) if isinstance(e, ev.EmploymentRecorded)]
+    assert [e.case_id for e in recorded] == [None]

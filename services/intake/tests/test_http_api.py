@@ -632,10 +632,78 @@ async def test_a_plan_objectives_progress_is_a_step_of_the_open_case_dated_after
         assert (await post(c, "/cases/closures", closing)).status_code == 201
         r = await post(c, "/cases/plans/objectives", {**update, "status": "achieved", "on": "2026-03-05"})
         assert (r.status_code, r.json()["field"]) == (409, "case_id"), r.text
-        assert "closed since 2026-03-01" in r.json()["reason"]
+        assert r.json()["reason"] == "the case was closed on 2026-03-01"
     async with intake.pool.acquire() as conn:
         kept = await conn.fetchval("select objectives from plans where plan_id = $1", f"plan-1-{uid}")
     assert (json.loads(kept) if isinstance(kept, str) else kept) == {"housing": "in_progress"}
+
+
+CLOSED_ON = "2026-03-01"
+CLOSED = f"the case was closed on {CLOSED_ON}"
+
+
+def on_a_closed_case(ids: dict[str, str], uid: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every command naming a case, each naming `ids`'s case once it is closed (docs/partners.md, "A closed case")."""
+    case, pid = ids["case"], ids["person"]
+    return [
+        ("/employment", {"person_id": pid, "case_id": case, "status": "employed_fixed_term", "as_of": "2026-03-05"}),
+        (
+            "/cases/assessments",
+            {
+                "case_id": case,
+                "vulnerabilities_by_person": {},
+                "housing_situation": "reception_project",
+                "monthly_income_cents": 0,
+                "employment_status": "unemployed",
+                "assessed_on": "2026-03-05",
+            },
+        ),
+        (
+            "/cases/plans",
+            {"case_id": case, "plan_id": f"plan-2-{uid}", "objectives": ["housing"], "agreed_on": "2026-03-05"},
+        ),
+        (
+            "/cases/plans/objectives",
+            {
+                "case_id": case,
+                "plan_id": f"plan-1-{uid}",
+                "objective": "housing",
+                "status": "achieved",
+                "on": "2026-03-05",
+            },
+        ),
+        (f"/cases/{case}/transfer", {"to_partner": "coop-borgo", "on": "2026-03-05"}),
+        ("/cases/closures", {"case_id": case, "outcome": "housing_autonomy", "closed_on": "2026-03-05"}),
+        (f"/referrals/r-1-{uid}/outcome", {"outcome": "taken_in_charge", "case_id": case}),
+    ]
+
+
+async def test_a_closed_case_takes_nothing_that_changes_it(intake: IntakeUnderTest, uid: str) -> None:
+    """Employment was recorded against a closed case (and a referral's outcome named it): reporting counts employment
+    at intake vs at close, so a status attached to the case after it closed changed what its close said. A closed
+    case takes nothing naming it, each refused 409 `case_id` "the case was closed on <date>"; the person's own
+    employment (no `case_id`) is recorded as before."""
+    ids = await household_with_case(intake, uid)
+    plan = {"case_id": ids["case"], "plan_id": f"plan-1-{uid}", "agreed_on": "2026-02-01", "objectives": ["housing"]}
+    referral = {"referral_id": f"r-1-{uid}", "household_id": ids["household"], "source": "territory",
+                "received_on": "2026-02-01"}  # fmt: skip
+    async with intake.client("coop-aurora") as c:
+        for path, body in (
+            ("/cases/plans", plan),
+            ("/referrals", referral),
+            ("/cases/closures", {"case_id": ids["case"], "outcome": "other", "closed_on": CLOSED_ON}),
+        ):
+            assert (await post(c, path, body)).status_code == 201, (path, body)
+        for path, body in on_a_closed_case(ids, uid):
+            r = await post(c, path, body)
+            assert (r.status_code, r.headers["content-type"]) == (409, "application/problem+json"), (path, r.text)
+            assert (r.json()["field"], r.json()["reason"]) == ("case_id", CLOSED), (path, r.json())
+        alone = {"person_id": ids["person"], "status": "employed_fixed_term", "as_of": "2026-03-05"}
+        assert (await post(c, "/employment", alone)).status_code == 201
+    async with intake.pool.acquire() as conn:
+        kept = await conn.fetch("select case_id from employment where person_id = $1", ids["person"])
+        assert [r["case_id"] for r in kept] == [None]
+        assert await conn.fetchval("select case_id from referrals where referral_id = $1", f"r-1-{uid}") is None
 
 
 async def test_the_citys_partners_are_listed_by_name(intake: IntakeUnderTest, uid: str) -> None:

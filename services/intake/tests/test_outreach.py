@@ -757,3 +757,40 @@ async def test_a_units_outings_or_appointments_id_holding_identifying_data_is_re
     published = await intake.raw_records("intake.events", missing_ok=True)
     assert not any(v.encode() in (rec.value or b"") for rec in published for v in identifying)
     assert not any(b"giulia.bianchi@" in (rec.value or b"") for rec in published)
+
+
+async def test_a_street_person_is_not_linked_to_a_closed_case_over_http_or_kafka(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """A street contact's link named a closed case and was taken (`StreetPersonLinked` with its `case_id`): a closed
+    case takes nothing naming it (409 / `conflict` `case_id`, "the case was closed on <date>"); the link to the
+    person alone is taken as before."""
+    await unit(intake, uid)
+    pid, hid, cid = f"p-karim-{uid}", f"h-karim-{uid}", f"c-karim-{uid}"
+    closed_on = clock.today() - timedelta(days=1)
+    refusal = ("case_id", f"the case was closed on {closed_on.isoformat()}")
+    async with intake.client("coop-aurora") as aurora:
+        await post(aurora, "/outings", outing(uid, f"o-1-{uid}", EARLIER))
+        await post(aurora, "/street-contacts", contact(f"ct-1-{uid}", f"o-1-{uid}", EARLIER))
+        person = {"person_id": pid, "birth_date": "1990-01-01", "sex": "male", "nationality": "MA",
+                  "identity": {"given_name": "Karim", "family_name": "Benali"}}  # fmt: skip
+        await post(aurora, "/persons", person)
+        await post(aurora, "/households", {"household_id": hid, "reference_person_id": pid, "member_ids": [pid]})
+        case = {"case_id": cid, "household_id": hid, "action_area": "taking_charge", "channel": "mobile_unit",
+                "opened_on": EARLIER.isoformat()}  # fmt: skip
+        await post(aurora, "/cases", case)
+        await post(aurora, "/cases/closures", {"case_id": cid, "outcome": "other", "closed_on": closed_on.isoformat()})
+    async with intake.partner("coop-aurora", "torino") as client:
+        sent = await client.emit(
+            ev.StreetContactLinkSubmitted(contact_id=f"ct-1-{uid}", person_id=pid, linked_on=clock.today(), case_id=cid)
+        )
+        answer = (await rejections(client, sent.id))[sent.id]
+    assert (answer.kind, answer.field, answer.reason) == ("conflict", f"data.{refusal[0]}", refusal[1]), answer
+    link = {"person_id": pid, "linked_on": str(clock.today())}
+    async with intake.client("coop-aurora") as aurora:
+        r = await send(aurora, f"/street-contacts/ct-1-{uid}/link", {**link, "case_id": cid})
+        assert (r.status_code, r.json()["field"], r.json()["reason"]) == (409, *refusal), r.text
+        assert (await post(aurora, f"/street-contacts/ct-1-{uid}/link", link))["person_id"] == pid
+    async with intake.pool.acquire() as conn:
+        row = await conn.fetchrow("select person_id, case_id from street_persons where person_id = $1", pid)
+    assert (row["person_id"], row["case_id"]) == (pid, None)

@@ -11,6 +11,12 @@ import httpx
 import pytest
 from lgnet_payments.domain.money import MAX_LINE_CENTS
 from lgnet_payments.domain.policy import BUDGET_LINES
+from lgnet_payments.service_layer import budgets, contributions, vouchers
+from lgnet_payments.service_layer import commands as cmd
+from lgnet_payments.service_layer.context import Context, UnitOfWork
+from lgnet_shared import clock
+from lgnet_shared.access import Actor, Role
+from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.testing.inprocess import InProcessService, fixtures_per_module
 from payments_testkit import a_month, call, call_ok, csv_file
 from test_bank_data import LANDLORD_IBAN, MALLORY, STAFF, torino_payments
@@ -143,3 +149,69 @@ async def test_one_idempotency_key_sent_twice_at_once_with_other_bodies_makes_on
             )
         assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
         assert next(r for r in answers if r.status_code == 409).json()["field"] == "headers.idempotency-key"
+
+
+def _as(actor: str, role: Role, city: str) -> Context:
+    return Context(Actor(actor, role, city), clock.today())
+
+
+ELSEWHERE, BORGO = _as("staff-trieste", Role.STAFF, "trieste"), _as("coop-borgo", Role.PARTNER, "torino")
+TORINO = _as(STAFF, Role.STAFF, "torino")
+PAYEE = cmd.Beneficiary(name="Landlord", iban=LANDLORD_IBAN)
+
+
+@pytest.mark.parametrize(
+    "race", ["approval", "approval's subject", "rejection", "beneficiary", "budget adjustment", "provider"]
+)
+async def test_a_refused_caller_does_not_hold_the_row_the_rightful_writer_needs(
+    payments: InProcessService, race: str
+) -> None:
+    """A contribution request, a budget line and a service provider were locked (`select … for update`) before the
+    caller's rights were checked: another city's staff or another partner, refused, held the row until its
+    transaction ended, and the city's staff waited for it. The refused call's transaction left open, the rightful one
+    (under a short `lock_timeout`) does not wait."""
+    rid = await _request(payments, 100)
+    async with payments.pool.acquire() as conn:
+        line = str(await conn.fetchval("select budget_line_id from budget_lines where line = 'rent'"))
+    adjust = cmd.AdjustBudget(delta_cents=1, reason="correction")
+    provider = f"prov-{uuid.uuid4().hex[:8]}"
+    gtt = {"provider_id": provider, "name": "GTT", "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
+    await call_ok(payments, STAFF, "POST", "/providers", gtt)
+    refused, rightful = {
+        "approval": (
+            lambda u: contributions.approve(u, ELSEWHERE, rid),
+            lambda u: contributions.approve(u, TORINO, rid),
+        ),
+        "approval's subject": (  # what the approval route reads first (a retry approving other bank data)
+            lambda u: contributions.approval_subject(u, ELSEWHERE, rid),
+            lambda u: contributions.approve(u, TORINO, rid),
+        ),
+        "provider": (
+            lambda u: vouchers.approval_subject(u, ELSEWHERE, provider),
+            lambda u: vouchers.approval_subject(u, TORINO, provider),
+        ),
+        "rejection": (
+            lambda u: contributions.reject(u, ELSEWHERE, rid, cmd.Reject(reason="other")),
+            lambda u: contributions.reject(u, TORINO, rid, cmd.Reject(reason="other")),
+        ),
+        "beneficiary": (
+            lambda u: contributions.set_beneficiary(u, BORGO, rid, PAYEE),
+            lambda u: contributions.approve(u, TORINO, rid),
+        ),
+        "budget adjustment": (
+            lambda u: budgets.adjust(u, ELSEWHERE, line, adjust),
+            lambda u: budgets.adjust(u, TORINO, line, adjust),
+        ),
+    }[race]
+    keys = payments.app.state.runtime.keys
+    async with payments.pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            with pytest.raises((Forbidden, NotFound)):  # another city's: as one that does not exist
+                await refused(UnitOfWork(conn, keys))
+            async with payments.pool.acquire() as other, other.transaction():
+                await other.execute("set local lock_timeout = '500ms'")
+                await rightful(UnitOfWork(other, keys))  # LockNotAvailableError when the refused call locked first
+        finally:
+            await tx.rollback()

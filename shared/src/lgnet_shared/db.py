@@ -7,8 +7,8 @@ import itertools
 import json
 import logging
 import operator
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
 from pydantic_core import from_json
@@ -220,6 +220,25 @@ class _Flushing:
         else:  # rolled back with it: never sent afterwards, outside it
             self._writes.discard()
         return await self._tx.__aexit__(*exc)
+
+
+R = TypeVar("R")
+
+
+async def checked_then_locked(
+    read: Callable[[bool], Awaitable[R]], check: Callable[[R], None], seen: R | None = None
+) -> R:
+    """A row to change: read and `check`ed (the caller's rights) without a lock, then read locked and checked again
+    (what was committed meanwhile: a transfer, a closing). Locked first, a caller then refused — another city's,
+    another partner's — held the row until its own transaction ended (a consumer's batch, a slow request) and the
+    rightful writer waited for it. One round trip more than locking at once, on the allowed path only.
+    `read(lock)`: the row, locked (`select … for update` or `for no key update`) when `lock`; `seen`: the row already
+    read and checked without a lock (the caller needed it first, e.g. to lock another row before this one)."""
+    if seen is None:
+        check(seen := await read(False))
+    row = await read(True)
+    check(row)
+    return row
 
 
 def where_given(required: str, args: list[Any], optional: Sequence[tuple[str, Any]]) -> str:

@@ -190,6 +190,8 @@ ITALIAN: list[tuple[str, str]] = [
     (r"give a name, a fiscal code or a case number", "indichi un nome, un codice fiscale o un numero di pratica"),
     (r"no identity on this service", "il suo profilo non opera su questo servizio"),
     (r"the service has no such address", "il servizio non ha questo indirizzo"),
+    # intake: a closed case takes nothing (a form sent after a colleague closed the case); the older wording too
+    (r"the case was closed on (\S+)", "la pratica è chiusa dal {day0}: non si registra più nulla su di essa"),
     (r"case is closed since (\S+)", "la pratica è chiusa dal {day0}"),
     # Street outreach and the agenda (intake, issue 19)
     (r"registering a mobile unit is for the city's staff", "solo il personale del Comune registra le unità mobili"),

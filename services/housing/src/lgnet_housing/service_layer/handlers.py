@@ -14,7 +14,7 @@ from lgnet_shared.access import Actor, Role, may_write_in_city
 from lgnet_shared.actors import partner_city
 from lgnet_shared.codec import caused_by, to_envelope
 from lgnet_shared.countries import check_languages
-from lgnet_shared.db import Conn
+from lgnet_shared.db import Conn, checked_then_locked
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound, PreconditionFailed
 from lgnet_shared.events import Event
@@ -136,13 +136,17 @@ class Housing:
         return await self.read_opportunity(ctx, c.opportunity_id)
 
     async def _own_opportunity(self, ctx: Context, opportunity_id: str) -> Json:
-        assert ctx.actor is not None
-        row = await repo.opportunity(self.conn, opportunity_id, lock=True)
-        _of_callers_city(ctx.actor, row, "opportunity_id")
-        may_write_in_city(ctx.actor, row["city"], "opportunity_id")
-        if ctx.actor.role is Role.PARTNER and row["partner"] != ctx.actor.id:
-            raise Forbidden("opportunity_id", f"the opportunity belongs to partner {row['partner']}")
-        return row
+        actor = ctx.actor
+        assert actor is not None
+
+        def check(row: Json) -> None:
+            _of_callers_city(actor, row, "opportunity_id")
+            may_write_in_city(actor, row["city"], "opportunity_id")
+            if actor.role is Role.PARTNER and row["partner"] != actor.id:
+                raise Forbidden("opportunity_id", f"the opportunity belongs to partner {row['partner']}")
+
+        # the caller's right before the lock: a partner refused held the opportunity until its transaction ended
+        return await checked_then_locked(lambda lock: repo.opportunity(self.conn, opportunity_id, lock=lock), check)
 
     async def read_opportunity(self, ctx: Context, opportunity_id: str) -> Json:
         assert ctx.actor is not None
@@ -452,10 +456,8 @@ class Housing:
     # ------------------------------------------------------------ workflow
 
     async def accept(self, ctx: Context, match_id: str, c: cmd.AcceptMatch) -> Json:
-        assert ctx.actor is not None
-        m = await repo.match(self.conn, match_id, lock=True)
         # The household accepts (its case's partner, or the staff): the provider offered by listing, and declines.
-        _side_allowed(ctx.actor, m, "household", "match_id")
+        m = await self._match(ctx, match_id, "household")
         if m["status"] != "proposed":
             raise Conflict("match_id", f"the match is {m['status']}, not proposed")
         on = step_day(c.on or ctx.today, m["proposed_on"], ctx.today, "on")
@@ -474,8 +476,7 @@ class Housing:
         """Declining frees both sides: the matching runs again without this pair."""
         assert ctx.actor is not None
         check_no_identifying_text(c.reason, "reason")
-        m = await repo.match(self.conn, match_id, lock=True)
-        _side_allowed(ctx.actor, m, c.by.value, "match_id")
+        m = await self._match(ctx, match_id, c.by.value)
         if m["status"] not in ("proposed", "accepted"):
             raise Conflict("match_id", f"the match is {m['status']}: only a proposed or accepted match is declined")
         on = step_day(c.on or ctx.today, last_step(m["proposed_on"], m["decided_on"]), ctx.today, "on")
@@ -491,8 +492,7 @@ class Housing:
         seen = await repo.match(self.conn, match_id)
         _side_allowed(ctx.actor, seen, "any", "match_id")  # no lock taken for a caller without the right
         o = await repo.opportunity(self.conn, seen["opportunity_id"], lock=True)
-        m = await repo.match(self.conn, match_id, lock=True)
-        _side_allowed(ctx.actor, m, "any", "match_id")
+        m = await self._match(ctx, match_id, "any", seen)
         if m["status"] != "accepted":
             raise Conflict("match_id", f"the match is {m['status']}: a placement starts from an accepted match")
         placement_start(c.started_on, m["decided_on"], o["available_from"], o["available_until"], ctx.today)
@@ -519,10 +519,27 @@ class Housing:
         await self.emit(ctx, m["city"], event)
         return dict(jsonable_encoder(await repo.placement(self.conn, placement_id)))
 
-    async def _placement(self, ctx: Context, placement_id: str) -> Json:
-        assert ctx.actor is not None
-        p = await repo.placement(self.conn, placement_id, lock=True)
-        _side_allowed(ctx.actor, p, "any", "placement_id")
+    async def _match(self, ctx: Context, match_id: str, side: str, seen: Json | None = None) -> Json:
+        """The match, locked once the caller is seen acting for `side` of it (`checked_then_locked`; `seen`: read and
+        checked already)."""
+        actor = ctx.actor
+        assert actor is not None
+        return await checked_then_locked(
+            lambda lock: repo.match(self.conn, match_id, lock=lock),
+            lambda m: _side_allowed(actor, m, side, "match_id"),
+            seen,
+        )
+
+    async def _placement(self, ctx: Context, placement_id: str, seen: Json | None = None) -> Json:
+        """The placement, not ended, locked once the caller is seen acting for one of its sides (`seen`: read and
+        checked already)."""
+        actor = ctx.actor
+        assert actor is not None
+        p = await checked_then_locked(
+            lambda lock: repo.placement(self.conn, placement_id, lock=lock),
+            lambda p: _side_allowed(actor, p, "any", "placement_id"),
+            seen,
+        )
         if p["ended_on"] is not None:
             raise Conflict("placement_id", f"the placement ended on {p['ended_on']}")
         return p
@@ -534,7 +551,7 @@ class Housing:
         seen = await repo.placement(self.conn, placement_id)
         _side_allowed(ctx.actor, seen, "any", "placement_id")
         o = await repo.opportunity(self.conn, seen["opportunity_id"], lock=True)
-        p = await self._placement(ctx, placement_id)
+        p = await self._placement(ctx, placement_id, seen)
         if p["lease_id"] is not None:
             raise Conflict("placement_id", f"lease {p['lease_id']} is already signed for this placement")
         step_day(c.signed_on, p["started_on"], ctx.today, "signed_on")

@@ -82,9 +82,11 @@ async def street_person_by_nickname(conn: Conn, city: str, nickname_hash: str) -
 
 
 async def street_person(
-    conn: Conn, street_id: str, field: str = "street_id", caller: Actor | None = None
+    conn: Conn, street_id: str, field: str = "street_id", caller: Actor | None = None, *, lock: bool = False
 ) -> StreetPerson:
-    row = await conn.fetchrow("select * from street_persons where street_id = $1 for update", street_id)
+    """`lock`: held until the transaction ends (two contacts or links of one street person at once)."""
+    sql = "select * from street_persons where street_id = $1" + (" for update" if lock else "")
+    row = await conn.fetchrow(sql, street_id)
     return _street(of_city(row, caller, NotFound(field, f"no street person {street_id}")))
 
 
@@ -192,8 +194,10 @@ async def insert_appointment(conn: Conn, row: Row) -> bool:
     return await _insert(conn, "appointments", row)
 
 
-async def appointment(conn: Conn, appointment_id: str, caller: Actor | None = None) -> Row:
-    row = await conn.fetchrow("select * from appointments where appointment_id = $1 for update", appointment_id)
+async def appointment(conn: Conn, appointment_id: str, caller: Actor | None = None, *, lock: bool = False) -> Row:
+    """`lock`: held until the transaction ends (two changes of one appointment at once)."""
+    sql = "select * from appointments where appointment_id = $1" + (" for update" if lock else "")
+    row = await conn.fetchrow(sql, appointment_id)
     return of_city(row, caller, NotFound("appointment_id", f"no appointment {appointment_id}"))
 
 

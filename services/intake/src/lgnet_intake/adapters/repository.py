@@ -380,7 +380,22 @@ async def household(conn: Conn, household_id: str, caller: Actor | None = None, 
     """`lock`: held until the transaction ends, so that two changes of the household's cases check one after the
     other (no key update: a row referring to the household may still be written meanwhile)."""
     sql = "select * from households where household_id = $1" + (" for no key update" if lock else "")
-    row = await conn.fetchrow(sql, household_id)
+    return _household_of_city(await conn.fetchrow(sql, household_id), household_id, caller)
+
+
+async def household_and_partners(conn: Conn, household_id: str, caller: Actor | None = None) -> tuple[Row, set[str]]:
+    """The household (not locked) and the partners with an open case on it (`open_case_partners`), in one round
+    trip."""
+    row = await conn.fetchrow(
+        "select h.*, array(select distinct partner from cases c where c.household_id = h.household_id"
+        " and c.closed_on is null) as case_partners from households h where h.household_id = $1",
+        household_id,
+    )
+    h = _household_of_city(row, household_id, caller)
+    return h, set(h.pop("case_partners"))
+
+
+def _household_of_city(row: Any, household_id: str, caller: Actor | None) -> Row:
     return of_city(row, caller, NotFound("household_id", f"no household {household_id}"))
 
 
@@ -525,7 +540,11 @@ async def set_referral_outcome(conn: Conn, referral_id: str, outcome: str, case_
 
 
 async def case(conn: Conn, case_id: str, caller: Actor | None = None) -> CaseState:
-    row = await case_row(conn, case_id, caller)
+    return case_state(await case_row(conn, case_id, caller))
+
+
+def case_state(row: Row) -> CaseState:
+    """A `cases` row as the domain's case."""
     return CaseState(
         row["case_id"], row["city"], row["partner"], row["opened_on"], row["closed_on"], row["transferred_on"]
     )

@@ -28,8 +28,12 @@ class CaseState:
 
 
 def check_open(case: CaseState, field: str = "case_id") -> None:
-    if not case.open:
-        raise Conflict(field, f"case is closed since {case.closed_on}")
+    """A closed case takes nothing that changes it or is recorded against it (docs/partners.md, "A closed case"):
+    its close is what reporting counts (employment at close, outcomes), and a step or a status attached afterwards
+    would change it silently. What goes on after the close is the person's (employment without `case_id`) or a new
+    case's."""
+    if case.closed_on is not None:
+        raise Conflict(field, f"the case was closed on {case.closed_on.isoformat()}")
 
 
 def check_transfer(case: CaseState, to_partner: str, on: date, today: date, earliest: date) -> None:

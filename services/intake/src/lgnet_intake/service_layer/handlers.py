@@ -5,7 +5,7 @@ gatekeeper call the same functions."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -14,7 +14,7 @@ from lgnet_shared import clock, outbox, pii, tracing
 from lgnet_shared.access import may_read_city
 from lgnet_shared.codec import caused_by, to_envelope
 from lgnet_shared.countries import check_languages
-from lgnet_shared.db import Conn
+from lgnet_shared.db import Conn, checked_then_locked
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound
 from lgnet_shared.events import Event, Sealed
@@ -215,7 +215,8 @@ class Intake:
         return pii.keyed_hash(self.national_secret, fiscal_code)
 
     async def update_person(self, ctx: Context, person_id: str, c: cmd.UpdatePerson) -> dict[str, Any]:
-        # Locked: an erasure at once waits, or is waited for and refuses the update (the person was erased)
+        # Locked (once the caller may): an erasure at once waits, or is waited for and refuses the update (the person
+        # was erased)
         p = await self._person_for_write(ctx, person_id, lock=True)
         pid = p["person_id"]
         changes: dict[str, Any] = {}
@@ -277,8 +278,11 @@ class Intake:
 
     async def merge_persons(self, ctx: Context, surviving_id: str, c: cmd.MergePersons) -> dict[str, Any]:
         self._staff_only(ctx, "merging persons")
-        # The city's merges one after the other, each reading the records as the one before left them
-        await repo.lock_merges(self.conn, (await repo.person(self.conn, surviving_id, caller=ctx.actor))["city"])
+        # Both of the caller's city (another city's: as none) before anything is locked; then the city's merges one
+        # after the other, each reading the records as the one before left them
+        city = (await repo.person(self.conn, surviving_id, caller=ctx.actor))["city"]
+        await repo.person(self.conn, c.merged_person_id, resolve=False, caller=ctx.actor)
+        await repo.lock_merges(self.conn, city)
         # Both records locked, as an erasure locks hers: one erased meanwhile is seen erased (a record merged into
         # a person erased at that moment kept its names, the erasure having looked for hers before it was merged)
         surviving = await repo.person(self.conn, surviving_id, caller=ctx.actor, lock=True)
@@ -307,8 +311,11 @@ class Intake:
         self._staff_only(ctx, "erasing a person")
         # By any of the human's records' ids: the surviving record (a registration merged into it named her too; its
         # erasure alone left her names and fiscal code readable and found, a DPO's review) and all merged into it.
-        p = await repo.person(self.conn, person_id, caller=ctx.actor, lock=True)  # two erasures at once: one
-        access.may_write_in_city(ctx.actor, p["city"], "person_id")
+        # Of the caller's city (another city's: as none) before it is locked; two erasures at once: one
+        p = await checked_then_locked(
+            lambda lock: repo.person(self.conn, person_id, caller=ctx.actor, lock=lock),
+            lambda p: access.may_write_in_city(ctx.actor, p["city"], "person_id"),
+        )
         if p["erased_at"] is not None:
             raise Conflict("person_id", "the person is already erased")
         # The same human's other records (registrations merged into this one) go too: each has its own key.
@@ -496,6 +503,9 @@ class Intake:
         r = access.of_city(await repo.referral(self.conn, referral_id), ctx.actor, absent)
         await self._household_for_write(ctx, r["household_id"], "referral_id")
         people.check_no_identifying_text(c.outcome, "outcome")  # a free code, in clear on intake's topic for good
+        # An open case of the referral's household (it named any id, a closed case too)
+        if c.case_id is not None and (await self._case_for_write(ctx, c.case_id))["household_id"] != r["household_id"]:
+            raise ContractError("case_id", "is not a case of the referral's household")
         await repo.set_referral_outcome(self.conn, referral_id, c.outcome, c.case_id)
         await self.emit(ctx, ev.ReferralOutcomeRecorded(referral_id=referral_id, outcome=c.outcome, case_id=c.case_id))
         return {"referral_id": referral_id, "outcome": c.outcome}
@@ -504,9 +514,7 @@ class Intake:
 
     async def open_case(self, ctx: Context, c: cmd.OpenCase | cmd_in.CaseOpeningSubmitted) -> dict[str, Any]:
         # Locked: two openings for the household at once each see the case the other opened (one per area)
-        h = await repo.household(self.conn, c.household_id, ctx.actor, lock=True)
-        partners = await repo.open_case_partners(self.conn, c.household_id)
-        access.may_open_case(ctx.actor, h["city"], h["created_by"], partners)
+        h = await self._household_for_write(ctx, c.household_id, lock=True, rule=access.may_open_case)
         partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else getattr(c, "partner", None)
         if ctx.actor.role is Role.PARTNER and getattr(c, "partner", None) not in (None, ctx.actor.id):
             raise Forbidden("partner", "a partner can only open cases assigned to itself")
@@ -561,7 +569,7 @@ class Intake:
 
     async def assess_needs(self, ctx: Context, c: cmd_in.NeedsAssessmentSubmitted) -> dict[str, Any]:
         row = await self._case_for_write(ctx, c.case_id)
-        case = await repo.case(self.conn, c.case_id)
+        case = repo.case_state(row)
         cases.check_dated_after_opening(case, c.assessed_on, "assessed_on", ctx.today, self.earliest_date)
         members = [pid for pid, _ in await repo.members_born(self.conn, row["household_id"], c.assessed_on)]
         erased = await repo.erased_among(self.conn, members)
@@ -579,8 +587,7 @@ class Intake:
         return {"case_id": c.case_id}
 
     async def agree_plan(self, ctx: Context, c: cmd_in.PlanSubmitted) -> dict[str, Any]:
-        await self._case_for_write(ctx, c.case_id)
-        case = await repo.case(self.conn, c.case_id)
+        case = repo.case_state(await self._case_for_write(ctx, c.case_id))
         cases.check_dated_after_opening(case, c.agreed_on, "agreed_on", ctx.today, self.earliest_date)
         people.check_pseudonymous_id(c.plan_id, "plan_id")
         if await repo.plan(self.conn, c.case_id, c.plan_id) is not None:
@@ -595,9 +602,8 @@ class Intake:
         return {"case_id": c.case_id, "plan_id": c.plan_id}
 
     async def update_objective(self, ctx: Context, c: cmd_in.PlanObjectiveUpdateSubmitted) -> dict[str, Any]:
-        await self._case_for_write(ctx, c.case_id)
         # A step of the open case like the others, once it happened (none on a closed case, none dated 2099)
-        case = await repo.case(self.conn, c.case_id)
+        case = repo.case_state(await self._case_for_write(ctx, c.case_id))
         cases.check_dated_after_opening(case, c.on, "on", ctx.today, self.earliest_date)
         plan = await repo.plan(self.conn, c.case_id, c.plan_id)
         if plan is None:
@@ -619,7 +625,7 @@ class Intake:
 
     async def transfer_case(self, ctx: Context, case_id: str, c: cmd.TransferCase) -> dict[str, Any]:
         row = await self._case_for_write(ctx, case_id)
-        case = await repo.case(self.conn, case_id)
+        case = repo.case_state(row)
         cases.check_transfer(case, c.to_partner, c.on, ctx.today, self.earliest_date)
         await self._partner_of_city(c.to_partner, case.city, "to_partner")
         reference = (await repo.household(self.conn, row["household_id"]))["reference_person_id"]
@@ -633,8 +639,8 @@ class Intake:
         return {"case_id": case_id, "partner": c.to_partner}
 
     async def close_case(self, ctx: Context, c: cmd_in.CaseClosureSubmitted) -> dict[str, Any]:
-        await self._case_for_write(ctx, c.case_id)
-        cases.check_close(await repo.case(self.conn, c.case_id), c.closed_on, ctx.today, self.earliest_date)
+        case = repo.case_state(await self._case_for_write(ctx, c.case_id))
+        cases.check_close(case, c.closed_on, ctx.today, self.earliest_date)
         await repo.close_case(self.conn, c.case_id, c.outcome.value, c.closed_on)
         await self.emit(ctx, ev.CaseClosed(case_id=c.case_id, outcome=c.outcome, closed_on=c.closed_on))
         return {"case_id": c.case_id, "outcome": c.outcome.value}
@@ -685,10 +691,19 @@ class Intake:
         partner has one — when it registered the person on file itself (before the case). A registration of its own
         merged into another party's record of the person (the same fiscal code) gives it nothing: anyone knowing a
         fiscal code could otherwise take the person on file over; the city's staff assign her case."""
-        p = await self._person_in_city(ctx, person_id, field, lock)
+        p = await self._person_in_city(ctx, person_id, field)
+        await self._partner_may_write(ctx, p, field)
+        # Locked once the caller may (`lgnet_shared.db.checked_then_locked`); checked again if she changed meanwhile
+        if lock:
+            locked = await self._person_in_city(ctx, person_id, field, lock=True)
+            if locked != p:
+                await self._partner_may_write(ctx, locked, field)
+            p = locked
+        return p
+
+    async def _partner_may_write(self, ctx: Context, p: dict[str, Any], field: str) -> None:
         if ctx.actor.role is Role.PARTNER and (refused := await self._partner_refusal(ctx, p["person_id"], p)):
             raise Forbidden(field, refused)
-        return p
 
     async def _partner_refusal(self, ctx: Context, person_id: str, p: dict[str, Any] | None = None) -> str | None:
         """Why the partner may not write the person on file (`person_id`, not merged), or None when it may."""
@@ -702,18 +717,33 @@ class Intake:
         return None
 
     async def _household_for_write(
-        self, ctx: Context, household_id: str, field: str = "household_id", lock: bool = False
+        self,
+        ctx: Context,
+        household_id: str,
+        field: str = "household_id",
+        lock: bool = False,
+        rule: Callable[..., None] = access.may_act_on_household,
     ) -> dict[str, Any]:
-        h = await repo.household(self.conn, household_id, ctx.actor, lock=lock)
-        partners = await repo.open_case_partners(self.conn, household_id)
-        access.may_act_on_household(ctx.actor, h["city"], h["created_by"], partners, field)
+        """The household, with the partners of its open cases, checked by `rule` (acting on it, or opening a case
+        on it) before it is `lock`ed (`lgnet_shared.db.checked_then_locked`); checked again once locked, with those
+        partners as they are then (a case opened meanwhile: openings lock the household too)."""
+        h, partners = await repo.household_and_partners(self.conn, household_id, ctx.actor)
+        rule(ctx.actor, h["city"], h["created_by"], partners, field)
+        if lock:
+            h = await repo.household(self.conn, household_id, lock=True)
+            partners = await repo.open_case_partners(self.conn, household_id)
+            rule(ctx.actor, h["city"], h["created_by"], partners, field)
         return h
 
     async def _case_for_write(self, ctx: Context, case_id: str) -> dict[str, Any]:
-        """The case, locked: two changes at once (two closings, two objectives of a plan) each see the other's."""
-        row = await repo.case_row(self.conn, case_id, ctx.actor, lock=True)
-        access.may_act_on_case(ctx.actor, row["city"], row["partner"])
-        return row
+        """The case, open, locked: two changes at once (two closings, two objectives of a plan, a closing and an
+        employment status naming the case) each see the other's. A closed case takes nothing (`cases.check_open`)."""
+
+        def check(row: dict[str, Any]) -> None:
+            access.may_act_on_case(ctx.actor, row["city"], row["partner"])
+            cases.check_open(repo.case_state(row))
+
+        return await checked_then_locked(lambda lock: repo.case_row(self.conn, case_id, ctx.actor, lock=lock), check)
 
     async def _partner_of_city(self, partner: str, city: str, field: str) -> None:
         a = await repo.actor(self.conn, partner)

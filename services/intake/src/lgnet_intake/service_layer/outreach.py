@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from lgnet_shared import clock, pii
+from lgnet_shared.db import checked_then_locked
 from lgnet_shared.errors import Conflict, ContractError, Forbidden
 from lgnet_shared.events import Sealed
 from lgnet_shared.events import outreach as ev
@@ -195,7 +196,7 @@ class Outreach:
         if c.same_as_contact_id is not None:
             earlier = await repo.contact(self.conn, c.same_as_contact_id, "same_as_contact_id", ctx.actor)
             access.may_write_in_city(ctx.actor, earlier["city"], "same_as_contact_id")
-            street = await repo.street_person(self.conn, earlier["street_id"], "same_as_contact_id")
+            street = await repo.street_person(self.conn, earlier["street_id"], "same_as_contact_id", lock=True)
         elif nickname_hash is not None:
             street = await repo.street_person_by_nickname(self.conn, o["city"], nickname_hash)
         if street is None:
@@ -258,12 +259,11 @@ class Outreach:
         await self._unit_for_write(ctx, found["unit_id"], "contact_id")
         inbound.check_not_future(c.linked_on, ctx.today, "linked_on")
         person = await self.intake._person_for_write(ctx, c.person_id)
-        if c.case_id is not None:
-            case = await intake_repo.case_row(self.conn, c.case_id, ctx.actor)
-            access.may_act_on_case(ctx.actor, case["city"], case["partner"])
+        if c.case_id is not None:  # the case that took the person in charge: open (a closed one takes nothing)
+            case = await self.intake._case_for_write(ctx, c.case_id)
             if person["person_id"] not in await intake_repo.current_members(self.conn, case["household_id"]):
                 raise ContractError("case_id", "the person is not in this case's household")
-        before = await repo.street_person(self.conn, found["street_id"], "contact_id")
+        before = await repo.street_person(self.conn, found["street_id"], "contact_id", lock=True)
         after = before.link(person["person_id"], c.linked_on)
         result = {
             "street_id": after.street_id,
@@ -326,8 +326,10 @@ class Outreach:
         nickname is unreadable in every copy of the log, and forget its lookup hash; the contacts' facts stay."""
         if ctx.actor.role is not Role.STAFF:
             raise Forbidden("", "erasing a street person is for the city's staff")
-        sp = await repo.street_person(self.conn, street_id, caller=ctx.actor)
-        access.may_write_in_city(ctx.actor, sp.city, "street_id")
+        await checked_then_locked(  # another city's: as none, before it is locked
+            lambda lock: repo.street_person(self.conn, street_id, caller=ctx.actor, lock=lock),
+            lambda sp: access.may_write_in_city(ctx.actor, sp.city, "street_id"),
+        )
         await self.intake.keys.erase(self.conn, street_id)
         await repo.forget_nickname(self.conn, street_id)
         return {"street_id": street_id, "erased_on": ctx.today.isoformat()}
@@ -397,11 +399,14 @@ class Outreach:
         return {"appointment_id": c.appointment_id, "person_id": person_id, "street_id": street_id}
 
     async def _appointment_for_write(self, ctx: Context, appointment_id: str) -> dict[str, Any]:
-        row = await repo.appointment(self.conn, appointment_id, ctx.actor)
-        access.may_write_in_city(ctx.actor, row["city"], "appointment_id")
-        if ctx.actor.role is Role.PARTNER and row["booked_by"] != ctx.actor.id:
-            raise Forbidden("appointment_id", "the appointment was booked by someone else")
-        return row
+        def check(row: dict[str, Any]) -> None:
+            access.may_write_in_city(ctx.actor, row["city"], "appointment_id")
+            if ctx.actor.role is Role.PARTNER and row["booked_by"] != ctx.actor.id:
+                raise Forbidden("appointment_id", "the appointment was booked by someone else")
+
+        return await checked_then_locked(
+            lambda lock: repo.appointment(self.conn, appointment_id, ctx.actor, lock=lock), check
+        )
 
     async def move(self, ctx: Context, appointment_id: str, c: MoveAppointment) -> dict[str, Any]:
         row = await self._appointment_for_write(ctx, appointment_id)

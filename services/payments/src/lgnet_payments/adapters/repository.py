@@ -321,14 +321,6 @@ async def committed(conn: Conn, request_id: str) -> bool:
     )
 
 
-async def bank_data_version(conn: Conn, table: str, key: str, value: str) -> int | None:
-    """The current bank data version of a request or provider (None: no such row), its row locked: what an approval
-    approves cannot change before the approval has run."""
-    assert (table, key) in (("contribution_requests", "request_id"), ("providers", "provider_id"))
-    version = await conn.fetchval(f"select bank_data_version from {table} where {key} = $1 for update", value)
-    return None if version is None else int(version)
-
-
 async def update_request(conn: Conn, request_id: str, **values: Any) -> None:
     sets = ", ".join(f"{k} = ${i + 2}" for i, k in enumerate(values))
     await conn.execute(f"update contribution_requests set {sets} where request_id = $1", request_id, *values.values())

@@ -58,7 +58,7 @@ REQUEST: dict[int | str, dict[str, Any]] = {200: {"model": r.ContributionRequest
 PROVIDER: dict[int | str, dict[str, Any]] = {200: {"model": r.Provider, "description": "The provider"}}
 ERRORS = problem_responses(s409="Conflicts with what is recorded (wrong state, over budget, spent voucher)")
 Run = Callable[[UnitOfWork, Context], Awaitable[Any]]
-Subject = Callable[[UnitOfWork], Awaitable[str]]
+Subject = Callable[[UnitOfWork, Context], Awaitable[str]]
 BANK_FILE = {
     "requestBody": {
         "required": True,
@@ -157,7 +157,7 @@ def router(runtime: Runtime) -> APIRouter:
             apart = sealed(uow) if sealed is not None else None
             if one_shot:
                 if key is None and subject is not None:
-                    route = f"{route} ({await subject(uow)})"
+                    route = f"{route} ({await subject(uow, ctx)})"
                 return await transition(uow.conn, actor.id, key, route, body, once, status, apart)
             return await replayable(uow.conn, actor.id, key, {"route": route, **body}, once, status, secret, apart)
 
@@ -299,7 +299,7 @@ def router(runtime: Runtime) -> APIRouter:
         route = f"POST /contribution-requests/{request_id}/approval"
         payload = body.model_dump(mode="json", exclude_none=True) if body else {}
         run: Run = lambda u, c: contributions.approve(u, c, request_id, body)  # noqa: E731
-        subject: Subject = lambda u: contributions.approval_subject(u, request_id)  # noqa: E731
+        subject: Subject = lambda u, c: contributions.approval_subject(u, c, request_id)  # noqa: E731
         return await change(actor, key, route, payload, run, one_shot=True, subject=subject)
 
     @api.post("/contribution-requests/{request_id}/rejection", summary="Staff: reject with a reason", responses=REQUEST)
@@ -454,7 +454,7 @@ def router(runtime: Runtime) -> APIRouter:
         route = f"POST /providers/{provider_id}/bank-data/approval"
         payload = body.model_dump(mode="json", exclude_none=True) if body else {}
         run: Run = lambda u, c: vouchers.approve_provider_bank_data(u, c, provider_id, body)  # noqa: E731
-        subject: Subject = lambda u: vouchers.approval_subject(u, provider_id)  # noqa: E731
+        subject: Subject = lambda u, c: vouchers.approval_subject(u, c, provider_id)  # noqa: E731
         return await change(actor, key, route, payload, run, one_shot=True, subject=subject, sealed=provider_name)
 
     @api.post(

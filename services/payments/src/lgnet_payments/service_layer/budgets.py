@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import date
 from typing import Any
 
+from lgnet_shared.db import checked_then_locked
 from lgnet_shared.errors import ContractError, Forbidden, NotFound, PreconditionFailed
 from lgnet_shared.events import payments as ev
 from lgnet_shared.http import IF_MATCH_FIELD, check_echoed_city
@@ -22,15 +24,30 @@ from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 
 
+async def _line_for(uow: UnitOfWork, ctx: Context, budget_line_id: str, may: Callable[[str], None]) -> dict[str, Any]:
+    """The budget line, of the caller's city (another city's: as none) and one it `may` change (given the line's
+    city), locked once the caller is seen allowed (`checked_then_locked`): locked first, another city's staff,
+    refused, held it until its transaction ended and the city's staff waited for it."""
+
+    def check(line: Any) -> None:
+        if line is None or ctx.elsewhere(line["city"]):
+            raise NotFound("budget_line_id", f"no budget line {budget_line_id}")
+        may(line["city"])
+
+    line: dict[str, Any] | None = await checked_then_locked(
+        lambda lock: repo.budget_line(uow.conn, budget_line_id, lock=lock), check
+    )
+    assert line is not None
+    return line
+
+
 async def allocate(uow: UnitOfWork, ctx: Context, c: cmd.AllocateBudget) -> dict[str, Any]:
     ctx.staff(ctx.city, "allocate budgets")
     check_line(c.line)
     city = ctx.city
+    line: dict[str, Any] | None
     if c.budget_line_id is not None:
-        line = await repo.budget_line(uow.conn, c.budget_line_id, lock=True)
-        if line is None or ctx.elsewhere(line["city"]):
-            raise NotFound("budget_line_id", f"no budget line {c.budget_line_id}")
-        ctx.write(line["city"], "budget_line_id")
+        line = await _line_for(uow, ctx, c.budget_line_id, lambda city: ctx.write(city, "budget_line_id"))
         if line["line"] != c.line:
             raise ContractError("line", f"budget line {c.budget_line_id} is {line['line']}, not {c.line}")
     else:
@@ -59,10 +76,7 @@ async def adjust(uow: UnitOfWork, ctx: Context, budget_line_id: str, c: cmd.Adju
     if c.delta_cents == 0:
         raise ContractError("delta_cents", "must not be zero")
     check_no_identifying_text(c.reason, "reason")  # in clear on payments' topic, never erased
-    line = await repo.budget_line(uow.conn, budget_line_id, lock=True)
-    if line is None or ctx.elsewhere(line["city"]):
-        raise NotFound("budget_line_id", f"no budget line {budget_line_id}")
-    ctx.staff(line["city"], "adjust budgets")
+    line = await _line_for(uow, ctx, budget_line_id, lambda city: ctx.staff(city, "adjust budgets"))
     if line["available_cents"] + c.delta_cents < 0:
         raise ContractError(
             "delta_cents", f"would leave the line below zero: {line['available_cents']} cents available"

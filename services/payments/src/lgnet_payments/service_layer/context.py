@@ -10,7 +10,7 @@ from typing import Any
 from lgnet_shared import outbox, pii, tracing
 from lgnet_shared.access import Actor, Role, may_read_city, may_write_in_city
 from lgnet_shared.codec import caused_by, to_envelope
-from lgnet_shared.db import Conn
+from lgnet_shared.db import Conn, checked_then_locked
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.errors import ContractError, Forbidden, NotFound
 from lgnet_shared.events import Event
@@ -122,3 +122,25 @@ class UnitOfWork:
         if self.keys is None:
             raise RuntimeError("this use case needs the key store")
         return self.keys
+
+
+# The rows of a city that its staff change, by their key: `staffs_row`'s tables.
+STAFFS_ROWS = {"providers": ("provider_id", "provider"), "batches": ("batch_id", "batch")}
+
+
+async def staffs_row(uow: UnitOfWork, ctx: Context, table: str, value: str, what: str) -> dict[str, Any]:
+    """A row of `table` (`STAFFS_ROWS`: a provider, a batch) that the city's staff change (`what` they do), locked
+    once the caller is seen to be its city's staff (`checked_then_locked`): locked first, another city's staff,
+    refused, held it until its transaction ended and the city's staff waited for it. Another city's row is answered
+    as one that does not exist."""
+    key, noun = STAFFS_ROWS[table]
+
+    def check(row: Any) -> None:
+        if row is None or ctx.elsewhere(row["city"]):
+            raise NotFound(key, f"no {noun} {value}")
+        ctx.staff(row["city"], what)
+
+    def read(lock: bool) -> Any:
+        return uow.conn.fetchrow(f"select * from {table} where {key} = $1" + (" for update" if lock else ""), value)
+
+    return dict(await checked_then_locked(read, check))

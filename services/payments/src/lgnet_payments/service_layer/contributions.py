@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from lgnet_shared import pii
+from lgnet_shared.db import checked_then_locked
 from lgnet_shared.errors import Conflict, ContractError, NotFound
 from lgnet_shared.events import Sealed
 from lgnet_shared.events import payments as ev
@@ -256,10 +257,9 @@ async def requests_for_signed_lease(
 async def set_beneficiary(uow: UnitOfWork, ctx: Context, request_id: str, b: cmd.Beneficiary) -> dict[str, Any]:
     """Set or change who is paid. The same data again changes nothing; other data is a new version that needs a
     new approval by someone else (an approved request returns to requested); a batched or paid request: 409."""
-    req = await repo.request(uow.conn, request_id, lock=True)
-    if req is None or ctx.elsewhere(req.city):
-        raise NotFound("request_id", f"no contribution request {request_id}")
-    ctx.on_case(await repo.case(uow.conn, req.case_id), "request_id")  # the case's partner or the city's staff
+    seen = await _request_for(uow, ctx, request_id)
+    ctx.on_case(await repo.case(uow.conn, seen.case_id), "request_id")  # the case's partner or the city's staff
+    req = await _request_for(uow, ctx, request_id, lock=True, seen=seen)
     data = bank_data(b, "")
     row = await repo.request_row(uow.conn, request_id)
     assert row is not None
@@ -285,20 +285,46 @@ async def set_beneficiary(uow: UnitOfWork, ctx: Context, request_id: str, b: cmd
     return await view(uow, request_id, ctx.partner)
 
 
-async def approval_subject(uow: UnitOfWork, request_id: str) -> str:
-    """What an approval of the request approves: its current bank data (version). An approval sent again without an
-    Idempotency-Key after the bank data changed (a new payee, or the payee's new account after its bank refused the
+async def approval_subject(uow: UnitOfWork, ctx: Context, request_id: str) -> str:
+    """What an approval of the request approves: its current bank data (version), the request locked (by staff of
+    its city: see `_request_for`) so that it cannot change before the approval has run. An approval sent again without
+    an Idempotency-Key after the bank data changed (a new payee, or the payee's new account after its bank refused the
     transfer) approves other data: a new transition, not the earlier approval's answer replayed."""
-    return (
-        f"bank data version {await repo.bank_data_version(uow.conn, 'contribution_requests', 'request_id', request_id)}"
-    )
+    req = await _request_for(uow, ctx, request_id, "approve contributions", lock=True)
+    return f"bank data version {req.bank_data_version}"
+
+
+async def _request_for(
+    uow: UnitOfWork,
+    ctx: Context,
+    request_id: str,
+    staff: str | None = None,
+    *,
+    lock: bool = False,
+    seen: requests.ContributionRequest | None = None,
+) -> requests.ContributionRequest:
+    """The request, of the caller's city (another city's: as none), and for `staff` (what it is for: the city's
+    staff's only) when given; `lock`ed only once the caller is seen allowed (`checked_then_locked`): locked first,
+    another city's staff, refused, held it until its transaction ended and the city's staff waited for it."""
+
+    def check(req: requests.ContributionRequest | None) -> None:
+        if req is None or ctx.elsewhere(req.city):
+            raise NotFound("request_id", f"no contribution request {request_id}")
+        if staff is not None:
+            ctx.staff(req.city, staff)
+
+    req: requests.ContributionRequest | None
+    if lock:
+        req = await checked_then_locked(lambda locked: repo.request(uow.conn, request_id, lock=locked), check, seen)
+    else:
+        check(req := await repo.request(uow.conn, request_id))
+    assert req is not None
+    return req
 
 
 async def approve(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Approve | None = None) -> dict[str, Any]:
-    req = await repo.request(uow.conn, request_id, lock=True)  # concurrent approvals of one request serialise
-    if req is None or ctx.elsewhere(req.city):
-        raise NotFound("request_id", f"no contribution request {request_id}")
-    ctx.staff(req.city, "approve contributions")
+    # concurrent approvals of one request serialise
+    req = await _request_for(uow, ctx, request_id, "approve contributions", lock=True)
     policy = await repo.policy(uow.conn, req.city)
     seen = c.bank_data_version if c else None
     outcome = requests.approve(req, ctx.actor.id, policy.second_approval_threshold_cents, seen)
@@ -353,10 +379,7 @@ async def approve(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Approve
 
 
 async def reject(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Reject) -> dict[str, Any]:
-    req = await repo.request(uow.conn, request_id, lock=True)
-    if req is None or ctx.elsewhere(req.city):
-        raise NotFound("request_id", f"no contribution request {request_id}")
-    ctx.staff(req.city, "reject contributions")
+    req = await _request_for(uow, ctx, request_id, "reject contributions", lock=True)
     requests.reject(req)
     return await _end(uow, ctx, req, c.reason)
 
@@ -365,10 +388,8 @@ async def withdraw(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Reject
     """An approved request not yet batched, withdrawn by staff with a reason: rejected after its approval, its
     commitment released (the log says `contribution_rejected`, as for a request whose new bank data was not
     approved: reports then count it neither committed nor paid)."""
-    req = await repo.request(uow.conn, request_id, lock=True)  # a batch locks the row too: one of the two wins
-    if req is None or ctx.elsewhere(req.city):
-        raise NotFound("request_id", f"no contribution request {request_id}")
-    ctx.staff(req.city, "withdraw approved contributions")
+    # a batch locks the row too: one of the two wins
+    req = await _request_for(uow, ctx, request_id, "withdraw approved contributions", lock=True)
     requests.withdraw(req)
     return await _end(uow, ctx, req, c.reason)
 

@@ -27,7 +27,7 @@ from lgnet_payments.domain.reconciliation import (
 from lgnet_payments.domain.requests import RequestStatus
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer import erasure, payment_files, reimbursements
-from lgnet_payments.service_layer.context import Context, UnitOfWork
+from lgnet_payments.service_layer.context import Context, UnitOfWork, staffs_row
 
 
 def _payment_id() -> str:
@@ -131,12 +131,10 @@ async def pain001(uow: UnitOfWork, ctx: Context, batch_id: str, via: str = "api"
 async def batch_file(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, Any]:
     """The batch's stored file. A batch made before files were stored (payments-4) gets its file now, once:
     the batch row is locked so two first downloads cannot write two."""
-    batch = await uow.conn.fetchrow("select * from batches where batch_id = $1 for update", batch_id)
-    if batch is None or ctx.elsewhere(batch["city"]):
-        raise NotFound("batch_id", f"no batch {batch_id}")
-    ctx.staff(batch["city"], "export payment files")
+
+    batch = await staffs_row(uow, ctx, "batches", batch_id, "export payment files")
     file = await file_store.of_batch(uow.conn, batch_id)
-    return file if file is not None else await _write_file(uow, dict(batch))
+    return file if file is not None else await _write_file(uow, batch)
 
 
 async def _write_file(uow: UnitOfWork, batch: dict[str, Any]) -> dict[str, Any]:

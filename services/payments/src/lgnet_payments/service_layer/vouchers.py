@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from lgnet_shared.access import Role
+from lgnet_shared.db import checked_then_locked
 from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound
 from lgnet_shared.events import payments as ev
 from lgnet_shared.events.payments import VoucherKind
@@ -20,7 +21,7 @@ from lgnet_payments.adapters import repository as repo
 from lgnet_payments.adapters.sepa import check_name, normalise_bic, normalise_iban
 from lgnet_payments.domain import ledger, requests, vouchers
 from lgnet_payments.service_layer import commands as cmd
-from lgnet_payments.service_layer.context import Context, UnitOfWork
+from lgnet_payments.service_layer.context import Context, UnitOfWork, staffs_row
 from lgnet_payments.service_layer.contributions import known_case, open_sealed
 
 
@@ -83,11 +84,7 @@ async def _bank_data_changed(uow: UnitOfWork, ctx: Context, provider_id: str, fi
 
 
 async def _provider_row(uow: UnitOfWork, ctx: Context, provider_id: str) -> dict[str, Any]:
-    row = await uow.conn.fetchrow("select * from providers where provider_id = $1 for update", provider_id)
-    if row is None or ctx.elsewhere(row["city"]):
-        raise NotFound("provider_id", f"no provider {provider_id}")
-    ctx.staff(row["city"], "manage service providers' bank data")
-    return dict(row)
+    return await staffs_row(uow, ctx, "providers", provider_id, "manage service providers' bank data")
 
 
 def provider_bank(row: dict[str, Any]) -> vouchers.ProviderBankData:
@@ -124,10 +121,11 @@ async def change_provider_bank_data(
     return await provider_view(uow, provider_id)
 
 
-async def approval_subject(uow: UnitOfWork, provider_id: str) -> str:
-    """What an approval of the provider's bank data approves: its current version (as for a request's approval,
-    `contributions.approval_subject`): approving a changed IBAN is not the earlier approval replayed."""
-    return f"bank data version {await repo.bank_data_version(uow.conn, 'providers', 'provider_id', provider_id)}"
+async def approval_subject(uow: UnitOfWork, ctx: Context, provider_id: str) -> str:
+    """What an approval of the provider's bank data approves: its current version, the provider locked (as for a
+    request's approval, `contributions.approval_subject`): approving a changed IBAN is not the earlier approval
+    replayed."""
+    return f"bank data version {(await _provider_row(uow, ctx, provider_id))['bank_data_version']}"
 
 
 async def approve_provider_bank_data(
@@ -247,13 +245,18 @@ async def issue(uow: UnitOfWork, ctx: Context, c: cmd.IssueVoucher) -> dict[str,
 
 async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) -> dict[str, Any]:
     """A provider (or staff for them) redeems part of a voucher. The same redemption_id again is a replay."""
-    found = await repo.voucher(uow.conn, voucher_id, lock=True)  # redemptions of one voucher serialise
-    if found is None or ctx.elsewhere(found[0].city):
-        raise NotFound("voucher_id", f"no voucher {voucher_id}")
+
+    def check(found: tuple[vouchers.Voucher, dict[str, Any]] | None) -> None:
+        if found is None or ctx.elsewhere(found[0].city):
+            raise NotFound("voucher_id", f"no voucher {voucher_id}")
+        ctx.write(found[0].city, "voucher_id")
+        if ctx.actor.role is Role.PARTNER and ctx.actor.id != c.provider_id:
+            raise Forbidden("provider_id", "a provider redeems only for itself")
+
+    # redemptions of one voucher serialise; the caller's rights first (`checked_then_locked`)
+    found = await checked_then_locked(lambda lock: repo.voucher(uow.conn, voucher_id, lock=lock), check)
+    assert found is not None
     v, row = found
-    ctx.write(v.city, "voucher_id")
-    if ctx.actor.role is Role.PARTNER and ctx.actor.id != c.provider_id:
-        raise Forbidden("provider_id", "a provider redeems only for itself")
     case = None  # the voucher's case, read once for a partner (its own case's vouchers; whose redemptions it sees)
     if ctx.actor.role is Role.PARTNER:
         case = await repo.case(uow.conn, row["case_id"])
