@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -177,7 +178,8 @@ async def test_a_refused_caller_does_not_hold_the_row_the_rightful_writer_needs(
     provider = f"prov-{uuid.uuid4().hex[:8]}"
     gtt = {"provider_id": provider, "name": "GTT", "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
     await call_ok(payments, STAFF, "POST", "/providers", gtt)
-    refused, rightful = {
+    Call = Callable[[UnitOfWork], Awaitable[object]]
+    races: dict[str, tuple[Call, Call]] = {
         "approval": (
             lambda u: contributions.approve(u, ELSEWHERE, rid),
             lambda u: contributions.approve(u, TORINO, rid),
@@ -202,7 +204,8 @@ async def test_a_refused_caller_does_not_hold_the_row_the_rightful_writer_needs(
             lambda u: budgets.adjust(u, ELSEWHERE, line, adjust),
             lambda u: budgets.adjust(u, TORINO, line, adjust),
         ),
-    }[race]
+    }
+    refused, rightful = races[race]
     keys = payments.app.state.runtime.keys
     async with payments.pool.acquire() as conn:
         tx = conn.transaction()
