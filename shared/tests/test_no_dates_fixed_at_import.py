@@ -28,9 +28,18 @@ def _test_modules() -> list[Path]:
 
 
 def _reads_the_clock(node: ast.AST) -> bool:
-    return any(
-        isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in CLOCKS for n in ast.walk(node)
-    )
+    """Whether evaluating `node` calls a clock; a lambda's body is not evaluated at import, only when called."""
+    if isinstance(node, ast.Lambda):
+        return False
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in CLOCKS:
+        return True
+    return any(_reads_the_clock(child) for child in ast.iter_child_nodes(node))
+
+
+def test_a_lambda_reads_the_clock_when_called_not_at_import() -> None:
+    assert _reads_the_clock(ast.parse("X = {'a': clock.today()}").body[0])
+    assert _reads_the_clock(ast.parse("X = f(lambda: 1, clock.today())").body[0])
+    assert not _reads_the_clock(ast.parse("X = {'a': lambda i: i.close(clock.today())}").body[0])
 
 
 def test_no_test_module_fixes_todays_date_at_import() -> None:

@@ -180,8 +180,10 @@ async def test_a_household_parked_twice_at_once_is_parked_once(housing: InProces
         assert await _facts(housing, "household_unparked", hid) == 1
 
 
-B_ = Context(clock.today(), Actor(matrix.B, Role.PARTNER, "torino"))  # neither the case's nor the opportunity's
-A_ = Context(clock.today(), Actor(A, Role.PARTNER, "torino"))  # both
+def as_partner(partner: str) -> Context:
+    """A Torino partner acting today (the city's, when it acts: a run may cross Rome's midnight): `matrix.B` has
+    neither the case nor the opportunity, `A` both."""
+    return Context(clock.today(), Actor(partner, Role.PARTNER, "torino"))
 
 
 async def _placed(service: InProcessService, mid: str) -> str:
@@ -206,11 +208,17 @@ async def test_a_refused_caller_does_not_hold_the_row_the_rightful_writer_needs(
     ending = cmd.EndPlacement(reason="moved", ended_on=clock.today())
     races: dict[str, tuple[Any, Any]] = {
         "opportunity": (
-            lambda h: h.update_opportunity(B_, oid, cmd.UpdateOpportunity(bedrooms=1)),
-            lambda h: h.update_opportunity(A_, oid, cmd.UpdateOpportunity(bedrooms=1)),
+            lambda h: h.update_opportunity(as_partner(matrix.B), oid, cmd.UpdateOpportunity(bedrooms=1)),
+            lambda h: h.update_opportunity(as_partner(A), oid, cmd.UpdateOpportunity(bedrooms=1)),
         ),
-        "match": (lambda h: h.accept(B_, mid, cmd.AcceptMatch()), lambda h: h.accept(A_, mid, cmd.AcceptMatch())),
-        "placement": (lambda h: h.end_placement(B_, placed, ending), lambda h: h.end_placement(A_, placed, ending)),
+        "match": (
+            lambda h: h.accept(as_partner(matrix.B), mid, cmd.AcceptMatch()),
+            lambda h: h.accept(as_partner(A), mid, cmd.AcceptMatch()),
+        ),
+        "placement": (
+            lambda h: h.end_placement(as_partner(matrix.B), placed, ending),
+            lambda h: h.end_placement(as_partner(A), placed, ending),
+        ),
     }
     refused, rightful = races[what]
     async with housing.pool.acquire() as conn:

@@ -706,6 +706,24 @@ async def test_a_closed_case_takes_nothing_that_changes_it(intake: IntakeUnderTe
         assert await conn.fetchval("select case_id from referrals where referral_id = $1", f"r-1-{uid}") is None
 
 
+async def test_an_employment_status_names_a_case_of_the_persons_own_household(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """A status naming a case took any case the partner could write: one of another household (her neighbour's, the
+    same partner's) was stored and published as her employment in that case. A case of a household she never
+    belonged to is refused 422 `case_id`; her own household's case takes it."""
+    hers, theirs = await household_with_case(intake, uid), await household_with_case(intake, uid[::-1])
+    status = {"person_id": hers["person"], "status": "employed_permanent", "as_of": "2026-03-05"}
+    async with intake.client("coop-aurora") as c:
+        r = await post(c, "/employment", {**status, "case_id": theirs["case"]})
+        assert (r.status_code, r.json().get("field")) == (422, "case_id"), r.text
+        assert "household" in r.json()["reason"], r.text
+        assert (await post(c, "/employment", {**status, "case_id": hers["case"]})).status_code == 201
+    async with intake.pool.acquire() as conn:
+        kept = await conn.fetch("select case_id from employment where person_id = $1", hers["person"])
+    assert [r["case_id"] for r in kept] == [hers["case"]]
+
+
 async def test_the_citys_partners_are_listed_by_name(intake: IntakeUnderTest, uid: str) -> None:
     """The desk asked a social worker to type a partner's id ("coop-aurora") and showed ids where a name belongs."""
     async with intake.pool.acquire() as conn:

@@ -25,14 +25,14 @@ from test_registration_store import KEYS, SECRET, intake_pool, the_second_waits_
 
 pytestmark = pytest.mark.integration
 
-TODAY = clock.today()
-OPENED = TODAY - timedelta(days=30)
 # The callers, of those conftest provisions (`intake_actors`)
-AS = {
-    name: Context(Actor(name, Role.STAFF if name.startswith("staff") else Role.PARTNER, city), TODAY)
-    for name, city in (("staff-torino", "torino"), ("staff-trieste", "trieste"), ("coop-aurora", "torino"),
-                       ("coop-borgo", "torino"), ("coop-carso", "trieste"))
-}  # fmt: skip
+CITIES = {"staff-torino": "torino", "staff-trieste": "trieste", "coop-aurora": "torino", "coop-borgo": "torino",
+          "coop-carso": "trieste"}  # fmt: skip
+
+
+def as_(name: str) -> Context:
+    """The caller acting today (the city's, when it acts: a run may cross Rome's midnight)."""
+    return Context(Actor(name, Role.STAFF if name.startswith("staff") else Role.PARTNER, CITIES[name]), clock.today())
 
 
 @pytest.fixture
@@ -47,11 +47,11 @@ async def pool(
             for name, role, city in intake_actors:
                 await credentials.add_actor(conn, name, role, city, name)
             intake = Intake(conn, KEYS, SECRET)
-            for ctx, pid in [(AS["coop-aurora"], p) for p in ("p-1", "p-2", "p-3")] + [(AS["coop-carso"], "t-1")]:
+            for ctx, pid in [(as_("coop-aurora"), p) for p in ("p-1", "p-2", "p-3")] + [(as_("coop-carso"), "t-1")]:
                 await intake.register_person(
                     ctx, cmd.RegisterPerson(person_id=pid, birth_date=date(1990, 1, 1), sex="female", nationality="SN")
                 )
-            aurora = AS["coop-aurora"]
+            aurora = as_("coop-aurora")
             await intake.form_household(
                 aurora,
                 inbound.HouseholdFormationSubmitted(household_id="h-1", reference_person_id="p-1", member_ids=["p-1"]),
@@ -61,13 +61,17 @@ async def pool(
                 inbound.HouseholdFormationSubmitted(household_id="h-2", reference_person_id="p-3", member_ids=["p-3"]),
             )
             opening = cmd.OpenCase(
-                case_id="c-1", household_id="h-1", action_area="taking_charge", channel="desk", opened_on=OPENED
+                case_id="c-1",
+                household_id="h-1",
+                action_area="taking_charge",
+                channel="desk",
+                opened_on=clock.today() - timedelta(days=30),
             )
             await intake.open_case(aurora, opening)
             await outreach(intake).book(aurora, booking("apt-1"))
             unit = uc.RegisterMobileUnit(unit_id="u-1", name="Nord", area="Centro", partner="coop-aurora", team_size=2)
-            await outreach(intake).register_unit(AS["staff-torino"], unit)
-            met = TODAY - timedelta(days=2)
+            await outreach(intake).register_unit(as_("staff-torino"), unit)
+            met = clock.today() - timedelta(days=2)
             outing = oev.OutingSubmitted(
                 outing_id="o-1", unit_id="u-1", on=met, start_time=time(20), end_time=time(23), places=["Stazione"],
                 staff=["op-marco"],
@@ -86,7 +90,7 @@ def outreach(intake: Intake) -> uc.Outreach:
 
 
 def booking(appointment_id: str) -> oev.AppointmentBookingSubmitted:
-    starts = datetime.combine(TODAY + timedelta(days=3), datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
+    starts = datetime.combine(clock.today() + timedelta(days=3), datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
     return oev.AppointmentBookingSubmitted(
         appointment_id=appointment_id, agenda="desk", operator="op-giulia", person_id="p-1",
         purpose="first_interview", starts_at=starts, ends_at=starts + timedelta(minutes=30),
@@ -102,7 +106,7 @@ def closing(on: date) -> inbound.CaseClosureSubmitted:
 
 def joining(person_id: str) -> inbound.HouseholdMemberChangeSubmitted:
     return inbound.HouseholdMemberChangeSubmitted(
-        household_id="h-1", person_id=person_id, change="joined", reason="reunification", on=TODAY
+        household_id="h-1", person_id=person_id, change="joined", reason="reunification", on=clock.today()
     )
 
 
@@ -110,7 +114,8 @@ def corrected(ctx: Context, person_id: str) -> Call:
     return lambda i: i.update_person(ctx, person_id, cmd.UpdatePerson(languages=["fr"]))
 
 
-CANCEL = uc.CancelAppointment(reason="by_person", on=TODAY)
+def cancelled() -> uc.CancelAppointment:
+    return uc.CancelAppointment(reason="by_person", on=clock.today())
 
 
 async def street_id(i: Intake) -> str:
@@ -118,69 +123,75 @@ async def street_id(i: Intake) -> str:
 
 
 async def street_person_erased_by_another_city(i: Intake) -> Any:
-    return await outreach(i).erase_street_person(AS["staff-trieste"], await street_id(i))
+    return await outreach(i).erase_street_person(as_("staff-trieste"), await street_id(i))
 
 
 async def street_person_read_by_another_partner(i: Intake) -> Any:
-    return await outreach(i).street_person(AS["coop-borgo"], await street_id(i))
+    return await outreach(i).street_person(as_("coop-borgo"), await street_id(i))
 
 
 def linked(i: Intake) -> Awaitable[Any]:
-    return outreach(i).link_contact(AS["coop-aurora"], "ct-1", uc.LinkStreetContact(person_id="p-1", linked_on=TODAY))
+    return outreach(i).link_contact(
+        as_("coop-aurora"), "ct-1", uc.LinkStreetContact(person_id="p-1", linked_on=clock.today())
+    )
 
 
 # (what the refused caller tries, what the rightful writer does at that moment): each pair locks the same row
 RACES: dict[str, tuple[Call, Call]] = {
     # a case (every step of a case: `_case_for_write`)
     "another partner's case": (
-        lambda i: i.close_case(AS["coop-borgo"], closing(TODAY)),
-        lambda i: i.close_case(AS["coop-aurora"], closing(TODAY)),
+        lambda i: i.close_case(as_("coop-borgo"), closing(clock.today())),
+        lambda i: i.close_case(as_("coop-aurora"), closing(clock.today())),
     ),
     "another city's partner on a case": (
-        lambda i: i.close_case(AS["coop-carso"], closing(TODAY)),
-        lambda i: i.close_case(AS["coop-aurora"], closing(TODAY)),
+        lambda i: i.close_case(as_("coop-carso"), closing(clock.today())),
+        lambda i: i.close_case(as_("coop-aurora"), closing(clock.today())),
     ),
     "another city's staff on a case": (
-        lambda i: i.close_case(AS["staff-trieste"], closing(TODAY)),
-        lambda i: i.close_case(AS["coop-aurora"], closing(TODAY)),
+        lambda i: i.close_case(as_("staff-trieste"), closing(clock.today())),
+        lambda i: i.close_case(as_("coop-aurora"), closing(clock.today())),
     ),
     # a household (its members' changes, a case opened on it)
     "another partner's household": (
-        lambda i: i.change_household(AS["coop-borgo"], joining("p-2")),
-        lambda i: i.change_household(AS["coop-aurora"], joining("p-2")),
+        lambda i: i.change_household(as_("coop-borgo"), joining("p-2")),
+        lambda i: i.change_household(as_("coop-aurora"), joining("p-2")),
     ),
     "another city's partner on a household": (
-        lambda i: i.change_household(AS["coop-carso"], joining("t-1")),
-        lambda i: i.change_household(AS["coop-aurora"], joining("p-2")),
+        lambda i: i.change_household(as_("coop-carso"), joining("t-1")),
+        lambda i: i.change_household(as_("coop-aurora"), joining("p-2")),
     ),
     "a case opened on another partner's household": (
         lambda i: i.open_case(
-            AS["coop-borgo"],
+            as_("coop-borgo"),
             cmd.OpenCase(
-                case_id="c-2", household_id="h-1", action_area="housing_inclusion", channel="desk", opened_on=TODAY
+                case_id="c-2",
+                household_id="h-1",
+                action_area="housing_inclusion",
+                channel="desk",
+                opened_on=clock.today(),
             ),
         ),
-        lambda i: i.change_household(AS["coop-aurora"], joining("p-2")),
+        lambda i: i.change_household(as_("coop-aurora"), joining("p-2")),
     ),
     # a person (her update, her erasure, a merge)
-    "another partner's person": (corrected(AS["coop-borgo"], "p-1"), corrected(AS["coop-aurora"], "p-1")),
-    "another city's partner on a person": (corrected(AS["coop-carso"], "p-1"), corrected(AS["coop-aurora"], "p-1")),
+    "another partner's person": (corrected(as_("coop-borgo"), "p-1"), corrected(as_("coop-aurora"), "p-1")),
+    "another city's partner on a person": (corrected(as_("coop-carso"), "p-1"), corrected(as_("coop-aurora"), "p-1")),
     "another city's staff erasing a person": (
-        lambda i: i.erase_person(AS["staff-trieste"], "p-1"),
-        corrected(AS["coop-aurora"], "p-1"),
+        lambda i: i.erase_person(as_("staff-trieste"), "p-1"),
+        corrected(as_("coop-aurora"), "p-1"),
     ),
     "another city's person merged": (
-        lambda i: i.merge_persons(AS["staff-torino"], "p-2", cmd.MergePersons(merged_person_id="t-1")),
-        corrected(AS["coop-carso"], "t-1"),
+        lambda i: i.merge_persons(as_("staff-torino"), "p-2", cmd.MergePersons(merged_person_id="t-1")),
+        corrected(as_("coop-carso"), "t-1"),
     ),
     # an appointment
     "an appointment booked by another partner": (
-        lambda i: outreach(i).cancel(AS["coop-borgo"], "apt-1", CANCEL),
-        lambda i: outreach(i).cancel(AS["coop-aurora"], "apt-1", CANCEL),
+        lambda i: outreach(i).cancel(as_("coop-borgo"), "apt-1", cancelled()),
+        lambda i: outreach(i).cancel(as_("coop-aurora"), "apt-1", cancelled()),
     ),
     "another city's appointment": (
-        lambda i: outreach(i).cancel(AS["coop-carso"], "apt-1", CANCEL),
-        lambda i: outreach(i).cancel(AS["coop-aurora"], "apt-1", CANCEL),
+        lambda i: outreach(i).cancel(as_("coop-carso"), "apt-1", cancelled()),
+        lambda i: outreach(i).cancel(as_("coop-aurora"), "apt-1", cancelled()),
     ),
     # a street person (its erasure; a read, which locked it too)
     "another city's staff erasing a street person": (street_person_erased_by_another_city, linked),
@@ -206,16 +217,18 @@ async def test_a_refused_caller_does_not_hold_the_row_the_rightful_writer_needs(
 
 
 async def transferred_to_borgo(i: Intake) -> Any:
-    staff = AS["staff-torino"]
-    consent = inbound.ConsentReported(person_id="p-1", purpose="partner_sharing", granted=True, recorded_on=TODAY)
+    staff = as_("staff-torino")
+    consent = inbound.ConsentReported(
+        person_id="p-1", purpose="partner_sharing", granted=True, recorded_on=clock.today()
+    )
     await i.record_consent(staff, consent)
-    return await i.transfer_case(staff, "c-1", cmd.TransferCase(to_partner="coop-borgo", on=TODAY))
+    return await i.transfer_case(staff, "c-1", cmd.TransferCase(to_partner="coop-borgo", on=clock.today()))
 
 
 async def borgos_case_opened_on_h2(i: Intake) -> Any:
-    staff = AS["staff-torino"]
+    staff = as_("staff-torino")
     opening = cmd.OpenCase(
-        case_id="c-2", household_id="h-2", action_area="taking_charge", channel="desk", opened_on=TODAY,
+        case_id="c-2", household_id="h-2", action_area="taking_charge", channel="desk", opened_on=clock.today(),
         partner="coop-borgo",
     )  # fmt: skip
     return await i.open_case(staff, opening)
@@ -224,15 +237,15 @@ async def borgos_case_opened_on_h2(i: Intake) -> Any:
 SEEN_ONCE_LOCKED: dict[str, tuple[Call, Call, str]] = {
     "a transfer": (
         transferred_to_borgo,
-        lambda i: i.close_case(AS["coop-aurora"], closing(TODAY)),
+        lambda i: i.close_case(as_("coop-aurora"), closing(clock.today())),
         "the case is assigned to another partner",
     ),
     "a case opened by another partner": (
         borgos_case_opened_on_h2,
         lambda i: i.change_household(
-            AS["coop-aurora"],
+            as_("coop-aurora"),
             inbound.HouseholdMemberChangeSubmitted(
-                household_id="h-2", person_id="p-1", change="joined", reason="reunification", on=TODAY
+                household_id="h-2", person_id="p-1", change="joined", reason="reunification", on=clock.today()
             ),
         ),
         "the household's case is assigned to another partner",

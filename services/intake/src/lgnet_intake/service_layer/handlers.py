@@ -404,6 +404,11 @@ class Intake:
         if c.case_id is not None:
             await self._case_for_write(ctx, c.case_id)
         p = await self._person_for_write(ctx, c.person_id)
+        # Her own household's case (any of her records', now or before): another's took her status as its member's
+        if c.case_id is not None and c.case_id not in {
+            cid for cid, _ in await repo.cases_of_person(self.conn, p["person_id"])
+        }:
+            raise ContractError("case_id", "is not a case of a household the person belongs or belonged to")
         await repo.record_employment(self.conn, p["person_id"], c.status.value, c.as_of, c.case_id)
         await self.emit(
             ctx,
