@@ -235,3 +235,48 @@ def test_old_and_new_headers_verify_side_by_side() -> None:
     assert {s[1][:1] for _, s in old_signed} == {b"e"} and {s[1][:1] for _, s in new_signed} == {b"\x02"}
     assert prepared(fetched) == [V1.key.key_id] * len(old) + [SIGNER.key.key_id] * len(new)
     assert [check(r.value, r.headers, V1.key if i < len(old) else SIGNER.key) for i, r in enumerate(fetched)]
+
+
+def test_a_fetchs_verdicts_at_once_are_each_records_alone_interleaved_batches_and_a_batch_on_two_topics() -> None:
+    """`FactAuthenticator.verdicts` (what `prepare` keeps, and what lgnet-replay takes for a whole fetch) gives one
+    verdict per proven batch and topic: the records of two batches interleaved, and a batch whose records were copied
+    half onto a topic its key may not write, get exactly the verdicts of checking each record alone on its own topic
+    — each refusal an exception of its own."""
+    a, b, c = SIGNER.sign_batch(facts(BATCH)), SIGNER.sign_batch(facts(10)), SIGNER.sign_batch(facts(20))
+    fetched = []
+    for i in range(BATCH):  # a's and b's records one after the other, then c's on two topics
+        fetched.append(a[i])
+        if i < len(b):
+            fetched.append(b[i])
+    fetched += c
+    records = [
+        SimpleNamespace(
+            topic="lgnet.housing.events" if i >= len(fetched) - 10 and i % 2 else "lgnet.intake.events",
+            partition=0,
+            offset=i,
+            value=v,
+            headers=[s],
+            key=b"k",
+        )
+        for i, (v, s) in enumerate(fetched)
+    ]
+    registry = KeyRegistry("unused:9092")
+    registry.add([SIGNER.key])
+    auth = FactAuthenticator(registry)
+    verdicts = asyncio.run(auth.verdicts(records))
+    expected: list[object] = []
+    for r in records:
+        try:
+            expected.append(check_fact(SIGNER.key, verifier, r.topic.removeprefix("lgnet."), r.value, r.headers).key_id)
+        except FactSignatureError as err:
+            expected.append(err.code)
+    got = [v.code if isinstance(v, FactSignatureError) else v.key_id for v in (verdicts[id(r)] for r in records)]
+    assert got == expected
+    assert got.count("not_a_writer") == 5 and got.count(SIGNER.key.key_id) == len(records) - 5
+    refusals = [verdicts[id(r)] for r in records if isinstance(verdicts[id(r)], FactSignatureError)]
+    assert len({id(e) for e in refusals}) == len(refusals)
+    auth_ = FactAuthenticator(registry)  # the consumer's path keeps the same verdicts, each for its own record
+    asyncio.run(auth_.prepare(records))
+    assert all(auth_._checked[id(r)][0] is r for r in records)
+    kept = [auth_._checked[id(r)][1] for r in records]
+    assert [v.code if isinstance(v, FactSignatureError) else v.key_id for v in kept] == expected

@@ -801,6 +801,31 @@ async def test_an_unknown_report_id_in_the_replay_is_named_not_a_silent_failure(
     assert last["ok"] is False and last["error"] == "no report published on lgnet.reporting.events yet", last
 
 
+def test_the_replay_checks_each_facts_claims_after_its_key_passed_on_another() -> None:
+    """The replay remembers the (key, claimed key, city) a fact passed `check_claims` with; a later fact of the same
+    key claiming another city or another key is still skipped, in the same batch, as the live consumer skips it."""
+    import os
+
+    from aiokafka.structs import ConsumerRecord
+    from lgnet_reporting.service_layer.replay import Fold
+    from lgnet_shared.fact_signing import FactSigner, SigningKey
+
+    torino, other = (FactSigner(os.urandom(32), "torino", "intake", "torino") for _ in range(2))
+    records = []
+    signers: dict[int, SigningKey | None] = {}
+    for n, (city, signer) in enumerate((("torino", torino), ("milano", torino), ("torino", other), ("torino", torino))):
+        event = i.EmploymentRecorded(person_id=f"p{n}", status=i.EmploymentStatus.TRAINING, as_of=date(2026, 3, 1))
+        env = to_envelope(event, source="/lgnet/intake", city=city)
+        value, signature = signer.sign(*env.to_structured())
+        r = ConsumerRecord("lgnet.intake.events", 0, n, 0, 0, b"k", value, None, 1, len(value), [signature])
+        records.append(r)
+        signers[id(r)] = torino.key  # the key that verified it; the second claims milano, the third another key
+    f = Fold("torino")
+    f.add(records, signers)
+    assert f.applied == 2 and f.skipped == {"signature": 2}
+    assert len(f.tables.rows["employment"]) == 2
+
+
 def test_the_replay_skips_a_fact_of_another_services_type_signed_by_the_topics_writer() -> None:
     """Torino's housing key signs a payments `contribution_paid` and the housing deployment publishes it on
     housing.events: the replay folded it into Torino's payments (the live consumer's decisions, `check_claims`,

@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any, NamedTuple, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -363,11 +364,15 @@ def prove_whole_batches(
         hashlib.sha256,
         signing.signed_bytes,
     )
+    group: dict[int, tuple[Any, bytes, bytes]] = {}
+    current, current_size = b"", -1  # the group of the record before: a batch's records come one after the other
     for r in records:
-        if not hasattr(r, "headers"):  # unreadable: refused before anyone authenticates it
+        try:
+            headers = r.headers
+        except AttributeError:  # unreadable: refused before anyone authenticates it
             continue
         v, structured = None, True
-        for k, value in r.headers or ():
+        for k, value in headers or ():
             if k == name:  # as services write it; another spelling takes the general path
                 if v is None:  # the first, as parse_signature reads it
                     v = value
@@ -378,10 +383,9 @@ def prove_whole_batches(
             continue
         end = 66 + v[1]  # version, length, key id, signature
         position, size = unpack(v, end)
-        where = (v[:end], size)
-        group = groups.get(where)
-        if group is None:
-            group = groups[where] = {}
+        if size != current_size or len(current) != end or not v.startswith(current):  # v[:end] is not `current`
+            current, current_size = where = (v[:end], size)
+            group = groups.setdefault(where, {})
         if position in group:  # the same place twice: not one whole batch
             others.append(r)
             group[-1] = group.pop(position)
@@ -457,6 +461,16 @@ class FactAuthenticator:
         that does not prove — is parsed and checked by the general path, which names the bad ones."""
         if len(self._checked) > 100_000:  # leftovers of batches an infrastructure error interrupted
             self._checked.clear()
+        verdicts, checked = await self.verdicts(records), self._checked
+        for r in records:
+            verdict = verdicts.get(id(r))
+            if verdict is not None:
+                checked[id(r)] = (r, verdict)
+
+    async def verdicts(self, records: Sequence[Any]) -> dict[int, SigningKey | FactSignatureError]:
+        """`prepare`'s decisions, by `id` of record (valid while the caller holds the records): the key that signed
+        each, or the FactSignatureError `authenticate` raises for it — for a tool that takes them for a whole fetch at
+        once (`lgnet-replay`). A record that cannot be checked at all (no headers) is not in it."""
         # A batch signed with a key not seen yet takes the general path below, which looks the key up.
         proven, others = prove_whole_batches(records, self.registry.keys.get, self.registry.verifier)
         todo: list[Todo] = []
@@ -467,39 +481,41 @@ class FactAuthenticator:
             if signature and key is None:  # not seen yet: re-read the registry (rarely)
                 key = await self.registry.lookup(signature.key_id)
             todo.append((r, key, signature))
-        self._checked.update(self._check_all(todo, proven))
+        return self._check_all(todo, proven)
 
     def _check_all(
         self, todo: list[Todo], whole: Sequence[tuple[SigningKey, list[Any]]] = ()
-    ) -> dict[int, tuple[Any, SigningKey | FactSignatureError]]:
+    ) -> dict[int, SigningKey | FactSignatureError]:
         proven = _proven_batches(self.registry.verifier, todo)
-        out: dict[int, tuple[Any, SigningKey | FactSignatureError]] = {}
+        out: dict[int, SigningKey | FactSignatureError] = {}
         topics: dict[str, str | None] = {}  # physical -> logical, once per fetch (a fetch is one partition's)
         for key, batch in whole:  # proven with their batch: what is left is whether the key may write the topic
-            verdicts: dict[str, SigningKey | FactSignatureError] = {}
-            for r in batch:
-                result = verdicts.get(r.topic)
-                if result is None:
-                    topic = topics[r.topic] = logical_topic(r.topic, self.registry.prefix)
-                    try:
-                        result = verdicts[r.topic] = check_fact(
-                            key, self.registry.verifier, topic, r.value, r.headers, proven=True
-                        )
-                    except FactSignatureError as err:
-                        result = err  # refused alike, each with an exception of its own (raised separately)
-                        verdicts.pop(r.topic, None)
-                out[id(r)] = (r, result)
+            found = {r.topic for r in batch}  # one topic, unless records were copied from their signed batch
+            for physical_topic in found:
+                members = batch if len(found) == 1 else [r for r in batch if r.topic == physical_topic]
+                topic = topics[physical_topic] = logical_topic(physical_topic, self.registry.prefix)
+                first = members[0]
+                try:
+                    verdict = check_fact(key, self.registry.verifier, topic, first.value, first.headers, proven=True)
+                except FactSignatureError as err:
+                    out[id(first)] = err
+                    for r in members[1:]:  # refused alike, each with an exception of its own (raised separately)
+                        try:
+                            out[id(r)] = check_fact(key, self.registry.verifier, topic, r.value, r.headers, proven=True)
+                        except FactSignatureError as again:
+                            out[id(r)] = again
+                    continue
+                out.update(zip(map(id, members), repeat(verdict)))  # one verdict for the batch's records
         for r, signer, signature in todo:
             topic = topics.get(r.topic, "")
             if topic == "":
                 topic = topics[r.topic] = logical_topic(r.topic, self.registry.prefix)
             try:
-                result = check_fact(
+                out[id(r)] = check_fact(
                     signer, self.registry.verifier, topic, r.value, r.headers or (), signature, proven=id(r) in proven
                 )
             except FactSignatureError as err:
-                result = err
-            out[id(r)] = (r, result)
+                out[id(r)] = err
         return out
 
     async def authenticate(self, _conn: Any, record: Any) -> str:

@@ -55,6 +55,9 @@ class Fold:
     skipped: dict[str, int] = field(default_factory=dict)
     # Whether a signed fact's type belongs on its topic, as the live consumer decides it (its `FactAuthenticator`'s).
     on_topic: TopicCheck = field(default_factory=TopicCheck)
+    # (key id, the envelope's `signingkey`, its city) that `check_claims` passed: it depends on nothing else, and a
+    # log has few such triples (one per key and city)
+    claims_passed: set[tuple[str, str | None, str]] = field(default_factory=set, repr=False, compare=False)
 
     def _skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1
@@ -64,12 +67,13 @@ class Fold:
         signature check, LGNET_FACT_SIGNATURES=off)."""
         # Runs once per record of the log: attributes and functions held in locals (one look-up per batch, not
         # several per record); the decisions and their order are the live consumer's, as documented above.
-        city, seen, apply, inbox_id, on_topic = (
+        city, seen, apply, inbox_id, on_topic, passed = (
             self.city,
             self.seen,
             self.tables.apply,
             consumer.inbox_id,
             self.on_topic,
+            self.claims_passed,
         )
         count = applied = 0
         for record in records:
@@ -81,7 +85,10 @@ class Fold:
             try:
                 env, read = _read(record)
                 if signer is not None:
-                    check_claims(signer, env)
+                    claims = (signer.key_id, env.signingkey, env.city)
+                    if claims not in passed:
+                        check_claims(signer, env)
+                        passed.add(claims)
                     on_topic(record.topic, env.type)
                 if city is not None and env.city != city:
                     self._skip("other_city")
@@ -176,13 +183,17 @@ class Signatures:
         self.gate = FactAuthenticator(_Registered(keys, prefix))
 
     async def signers(self, batch: list[Record]) -> dict[int, SigningKey | None]:
-        await self.gate.prepare(batch)
-        out: dict[int, SigningKey | None] = {}
-        for r in batch:
-            try:
-                out[id(r)] = self.gate.registry.keys[await self.gate.authenticate(None, r)]
-            except FactSignatureError:
-                out[id(r)] = None
+        """Per record (by id), the key that signed it, or None when the live consumer refuses its signature: the
+        gate's verdicts for the whole fetch at once (each signed batch proven once, one verdict per batch and topic),
+        not `prepare` and then an `authenticate` per record."""
+        out = {i: v if isinstance(v, SigningKey) else None for i, v in (await self.gate.verdicts(batch)).items()}
+        if len(out) < len(batch):  # a record the batch check could not take: the consumer's general path
+            for r in batch:
+                if id(r) not in out:
+                    try:
+                        out[id(r)] = self.gate.registry.keys[await self.gate.authenticate(None, r)]
+                    except FactSignatureError:
+                        out[id(r)] = None
         return out
 
 
