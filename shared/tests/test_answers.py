@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI, Response
+from lgnet_shared import clock
 from lgnet_shared.testing.answers import AnswerCheck, AnswerMismatch, undeclared
 from pydantic import BaseModel
 
@@ -59,7 +60,7 @@ GOOD = {"lease_id": "l-1", "monthly_rent_cents": 45_000, "end_date": None}
 
 async def test_an_answer_as_declared_passes() -> None:
     assert (await answer(GOOD)).json() == GOOD
-    assert (await answer({**GOOD, "end_date": date.today().isoformat()})).status_code == 200
+    assert (await answer({**GOOD, "end_date": clock.today().isoformat()})).status_code == 200
 
 
 @pytest.mark.parametrize(

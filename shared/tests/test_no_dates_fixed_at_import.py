@@ -55,3 +55,27 @@ def test_no_test_module_fixes_todays_date_at_import() -> None:
             if _reads_the_clock(node.value) and "# fixed at import:" not in lines[node.lineno - 1]:
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {lines[node.lineno - 1].strip()}")
     assert not offenders, "call the clock where the date is used:\n" + "\n".join(offenders)
+
+
+def _machines_date(node: ast.AST) -> bool:
+    """`date.today()`, `datetime.today()`, `datetime.utcnow()` or `datetime.now()` without a zone: the machine's
+    date, UTC on CI, where the services take the city's (`clock.today()`)."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return False
+    on, what = node.func.value, node.func.attr
+    if not (isinstance(on, ast.Name) and on.id in ("date", "datetime")):
+        return False
+    return what in ("today", "utcnow") or (what == "now" and not node.args and not node.keywords)
+
+
+def test_no_test_takes_the_machines_date_for_the_citys() -> None:
+    """From 23:00 to 24:00 UTC in winter Rome is a day ahead: a test dating a household's change `date.today()`
+    (UTC) against intake's today (Rome's) had its change refused as before the household was formed, and failed in
+    a CI run at that hour. Tests take the city's date from `lgnet_shared.clock`, as the services do."""
+    found = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in _test_modules()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if _machines_date(node)
+    ]
+    assert found == [], "use lgnet_shared.clock.today() / clock.now():\n" + "\n".join(found)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from codicefiscale import codicefiscale
 from lgnet_intake.adapters import credentials
+from lgnet_shared import clock
 from lgnet_shared.events import Sealed
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.events.intake import PersonErased
@@ -297,7 +298,7 @@ async def test_a_plans_id_or_a_household_changes_reason_holding_identifying_data
     objectives' updates) and into reporting, for good. A partner keyed the household's plan by the person's fiscal
     code or e-mail: taken (201), over HTTP and from partners. A new plan's id holding a fiscal code, an IBAN, an
     e-mail address or a phone number is refused at `plan_id`; a household change's reason holding one, at `reason`."""
-    today = str(date.today())
+    today = str(clock.today())
     async with intake.client("staff-torino") as staff:
         p_pl, h_pl, c_pl, p_pl2 = f"p-pl-{uid}", f"h-pl-{uid}", f"c-pl-{uid}", f"p-pl2-{uid}"
         ok = await staff.post(
@@ -325,7 +326,7 @@ async def test_a_plans_id_or_a_household_changes_reason_holding_identifying_data
             assert (r.status_code, r.json().get("field")) == (422, "plan_id"), (pid, r.text)
     async with intake.partner("coop-aurora", "torino") as client:
         sent = await client.emit(
-            inbound.PlanSubmitted(case_id=c_pl, plan_id=ROSSI_CF, objectives=["housing"], agreed_on=date.today())
+            inbound.PlanSubmitted(case_id=c_pl, plan_id=ROSSI_CF, objectives=["housing"], agreed_on=clock.today())
         )
         await refused_at(client, sent.id, "data.plan_id")
     published = await intake.raw_records("intake.events", missing_ok=True)  # all since this test began

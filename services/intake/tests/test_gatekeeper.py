@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from codicefiscale import codicefiscale
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from lgnet_shared import signing
+from lgnet_shared import clock, signing
 from lgnet_shared.events import Event
 from lgnet_shared.events import intake as ev
 from lgnet_shared.events import partner as inbound
@@ -833,7 +833,7 @@ async def test_a_member_who_left_and_rejoins_the_same_day_is_answered_not_dead_l
     same day broke that key, and the record, retried three times, went to the dead letters unanswered (over HTTP: a
     500). The same day's rejoining reopens the membership; a rejoining dated before the person left would overlap
     the membership that ended, and is refused naming `on`."""
-    today = date.today()
+    today = clock.today()
     rj1, rj2, rjh = f"rj-1-{uid}", f"rj-2-{uid}", f"rj-h-{uid}"
     async with intake.partner("coop-aurora", "torino") as client:
         sent = [
