@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import os
 from pathlib import Path
+from typing import TypeGuard
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOCKS = {"today", "now", "utcnow"}  # clock.today(), date.today(), datetime.now(...), datetime.utcnow()
@@ -57,7 +58,7 @@ def test_no_test_module_fixes_todays_date_at_import() -> None:
     assert not offenders, "call the clock where the date is used:\n" + "\n".join(offenders)
 
 
-def _machines_date(node: ast.AST) -> bool:
+def _machines_date(node: ast.AST) -> TypeGuard[ast.Call]:
     """`date.today()`, `datetime.today()`, `datetime.utcnow()` or `datetime.now()` without a zone: the machine's
     date, UTC on CI, where the services take the city's (`clock.today()`)."""
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
