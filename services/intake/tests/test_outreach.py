@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from lgnet_intake.adapters import schema
 from lgnet_shared import clock
 from lgnet_shared.events import outreach as ev
 from lgnet_shared.events.intake import InboundRejected
@@ -727,6 +728,45 @@ async def test_the_citys_staff_book_a_cooperatives_operator_in_its_agenda(intake
             body = {**city, **span(starts, 300, 330), "operator_partner": partner, "appointment_id": f"apt-s9-{uid}"}
             r = await send(staff, "/appointments", body)
             assert (r.status_code, r.json()["field"]) == (status, "operator_partner"), r.text
+
+
+# Own service: it puts rows back as a release before left them and runs a migration over the whole table.
+@pytest.mark.own_service
+async def test_appointments_booked_before_are_given_their_party_by_migration(intake: IntakeUnderTest, uid: str) -> None:
+    """Appointments stored before the party was: one a partner booked is its operator's (a partner only ever booked
+    its own), one the city's staff booked the city's; after migration intake-9, the partner's still clashes with its
+    own new booking of the operator and no longer with the city's."""
+    starts = in_three_days()
+    person = {"birth_date": "1990-01-01", "sex": "female", "nationality": "NG"}
+    async with intake.client("staff-torino") as staff, intake.client("coop-aurora") as aurora:
+        await post(staff, "/persons", {"person_id": f"p-city-{uid}", **person})
+        await post(aurora, "/persons", {"person_id": f"p-aurora-{uid}", **person})
+        base = {"agenda": "desk", "operator": f"op-old-{uid}", "purpose": "other", **span(starts, 0, 60)}
+        await post(aurora, "/appointments", {**base, "person_id": f"p-aurora-{uid}", "appointment_id": f"apt-o1-{uid}"})
+        async with intake.pool.acquire() as conn:  # as before this release
+            await conn.execute(
+                "update appointments set operator_partner = null where appointment_id = $1", f"apt-o1-{uid}"
+            )
+            await conn.execute(dict(schema.MIGRATIONS)["intake-9"])
+            assert (
+                await conn.fetchval(
+                    "select operator_partner from appointments where appointment_id = $1", f"apt-o1-{uid}"
+                )
+                == "coop-aurora"
+            )
+        await post(staff, "/appointments", {**base, "person_id": f"p-city-{uid}", "appointment_id": f"apt-o2-{uid}"})
+        async with intake.pool.acquire() as conn:
+            await conn.execute(dict(schema.MIGRATIONS)["intake-9"])  # the city's stays the city's
+            assert (
+                await conn.fetchval(
+                    "select operator_partner from appointments where appointment_id = $1", f"apt-o2-{uid}"
+                )
+                is None
+            )
+        r = await send(
+            aurora, "/appointments", {**base, "person_id": f"p-aurora-{uid}", "appointment_id": f"apt-o3-{uid}"}
+        )
+        assert r.status_code == 409 and f"apt-o1-{uid}" in r.json()["reason"], r.text
 
 
 async def test_two_bookings_at_once_of_one_cooperatives_operator_do_not_both_pass(

@@ -386,9 +386,9 @@ MIGRATIONS: list[tuple[str, str]] = [
         -- partner; no double booking holds within the party (outreach_repository.operator_agenda, lock_operator).
         -- A partner only ever booked its own operators: the appointments it booked are its operators'. Those the
         -- city's staff booked stay the city's (intake cannot tell a cooperative's operator among them).
-        alter table appointments add column operator_partner text;
+        alter table appointments add column if not exists operator_partner text;
         update appointments a set operator_partner = a.booked_by
-            from actors x where x.actor_id = a.booked_by and x.role = 'partner';
+            from actors x where x.actor_id = a.booked_by and x.role = 'partner' and a.operator_partner is null;
         """,
     ),
 ]
