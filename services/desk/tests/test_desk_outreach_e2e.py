@@ -264,6 +264,15 @@ async def test_appointments_and_outings_carry_an_operators_drawn_code_never_her_
         selam = {"given_name": "Selam", "family_name": "Tesfay"}
         await created(it, "/persons", {"person_id": person, "birth_date": "1988-02-03", "sex": "female",
                                        "nationality": "ER", "identity": selam})  # fmt: skip
+        # her case is the cooperative's, so that its operator may book her too
+        today = clock.today().isoformat()
+        await created(it, "/consents", {"person_id": person, "purpose": "partner_sharing", "granted": True,
+                                        "recorded_on": today})  # fmt: skip
+        await created(it, "/households", {"household_id": f"h-oc-{run}", "reference_person_id": person,
+                                          "member_ids": [person]})  # fmt: skip
+        await created(it, "/cases", {"case_id": f"c-oc-{run}", "household_id": f"h-oc-{run}",
+                                     "action_area": "taking_charge", "channel": "desk", "opened_on": today,
+                                     "housing_need": True, "partner": "coop-aurora"})  # fmt: skip
     tomorrow = (clock.today() + timedelta(days=1)).isoformat()
     since = await end_offsets(desk.kafka, desk.topic_prefix)
     async with desk_session(desk, "chiara.neri") as c, desk_session(desk, "paolo.gallo") as p:
@@ -296,6 +305,13 @@ async def test_appointments_and_outings_carry_an_operators_drawn_code_never_her_
         said = re.search(r'id="time-error">([^<]*)<', again.text)
         assert said is not None and "Paolo Gallo ha già un appuntamento" in said.group(1), said
         assert codes[1] not in again.text
+        # Paolo's code is his cooperative's (its namespace): the city's booking of him holds his time against the
+        # cooperative's own bookings of him, and the city's own agenda is another
+        mine = await book(p, tomorrow, "11:00", person)
+        assert mine.status_code == 422, mine.text[-2000:]
+        said = re.search(r'id="time-error">([^<]*)<', mine.text)
+        assert said is not None and "Paolo Gallo ha già un appuntamento" in said.group(1), said
+        assert (await book(p, tomorrow, "12:00", person)).status_code == 303
 
 
 async def test_an_operator_added_before_codes_keeps_her_username_as_code_and_her_appointments(desk: Any) -> None:

@@ -530,7 +530,12 @@ async def test_an_appointment_for_an_operator_nobody_has_or_of_another_city_or_c
     await desk.as_operator(MARIA)  # the city's staff book for a colleague or the city's cooperatives
     r = await desk.client.post("/agenda", data=form | {"csrf": "csrf-maria", "operator": "giulia"})
     assert r.status_code == 303
-    assert [b["operator"] for b in booked] == ["luca", "giulia"]
+    r = await desk.client.post("/agenda", data=form | {"csrf": "csrf-maria", "operator": "luca", "time": "11:00"})
+    assert r.status_code == 303
+    assert [b["operator"] for b in booked] == ["luca", "giulia", "luca"]
+    # Whose operator each is (intake's `operator_partner`): a cooperative's operator is in its agenda whoever books
+    # her (her bookings clash with the cooperative's own), a colleague in the city's.
+    assert [b.get("operator_partner") for b in booked] == ["coop-aurora", None, "coop-aurora"]
 
 
 async def test_the_agenda_names_operators_and_units(desk: Desk) -> None:
@@ -549,6 +554,42 @@ async def test_the_agenda_names_operators_and_units(desk: Desk) -> None:
     text = text_of((await desk.client.get(f"/agenda?day={tomorrow.isoformat()}")).text)
     assert "Giulia Verdi (Unità Nord)" in text, text
     assert "Fissato da Giulia Verdi" in text, text
+
+
+async def test_the_agenda_says_whose_operator_each_appointment_is(desk: Desk) -> None:
+    """Federation: an appointment's operator is a value of its party's own (a cooperative's system may call its
+    operator "giulia", the code of a city's operator). The city's agenda named a cooperative's appointment of its
+    "giulia" as the city's Giulia Verdi's. Each row now says whose operator it is, the city's or the cooperative's
+    by name, and names a desk operator only within her own party; in Italian and in English."""
+    tomorrow = clock.today() + timedelta(days=1)
+
+    def appointment(aid: str, operator: str, partner: str | None, hour: int) -> dict[str, Any]:
+        at = f"{tomorrow.isoformat()}T{hour:02}"
+        return {"appointment_id": aid, "agenda": "desk", "operator": operator, "unit_id": None, "person_id": "p-1",
+                "street_id": None, "purpose": "plan_review", "starts_at": f"{at}:00:00+00:00",
+                "ends_at": f"{at}:30:00+00:00", "status": "booked", "outcome": None,
+                "booked_by": partner or "desk.maria", "operator_partner": partner}  # fmt: skip
+
+    desk.services.answers |= {
+        ("intake", "GET", "/appointments"): [
+            appointment("apt-1", "giulia", None, 8),
+            appointment("apt-2", "giulia", "coop-aurora", 9),
+            appointment("apt-3", "luca", "coop-aurora", 10),
+        ],
+        ("intake", "GET", "/mobile-units"): [],
+        ("intake", "GET", "/partners"): [{"partner_id": "coop-aurora", "name": "Cooperativa Aurora"}],
+    }
+    await desk.as_operator(MARIA)
+    for lang, city, coop in (
+        ("it", "operatore del Comune", "operatore di Cooperativa Aurora"),
+        ("en", "the city's operator", "operator of Cooperativa Aurora"),
+    ):
+        page = (await desk.client.get(f"/agenda?day={tomorrow.isoformat()}&lang={lang}")).text
+        rows = [text_of(row) for row in re.findall(r"<tr>.*?</tr>", page, re.S)[1:]]
+        assert len(rows) == 3, rows
+        assert "Giulia Verdi" in rows[0] and city in rows[0], rows[0]
+        assert "Giulia Verdi" not in rows[1] and "giulia" in rows[1] and coop in rows[1], rows[1]
+        assert "Luca Bianchi" in rows[2] and coop in rows[2], rows[2]
 
 
 async def test_a_budget_refusal_reads_in_euros_not_cents(desk: Desk) -> None:
@@ -840,14 +881,19 @@ async def test_an_operator_added_since_codes_is_sent_and_named_by_her_code(desk:
     sent = b"".join(r.content for r in desk.services.requests)
     assert b"ines.conti" not in sent and b"piero.vela" not in sent
 
-    def appointment(aid: str, operator: str) -> dict[str, Any]:
+    assert [b.get("operator_partner") for b in booked] == [None, "coop-aurora", None]  # Piero: his cooperative's
+
+    def appointment(aid: str, operator: str, partner: str | None = None) -> dict[str, Any]:
         return {"appointment_id": aid, "agenda": "desk", "operator": operator, "unit_id": None, "person_id": None,
                 "street_id": "st-1", "purpose": "plan_review", "starts_at": f"{tomorrow}T09:00:00+00:00",
                 "ends_at": f"{tomorrow}T09:30:00+00:00", "status": "booked", "outcome": None,
-                "booked_by": "desk.maria"}  # fmt: skip
+                "booked_by": "desk.maria", "operator_partner": partner}  # fmt: skip
 
     desk.services.answers |= {
-        ("intake", "GET", "/appointments"): [appointment("apt-1", "op-9e40a0000003"), appointment("apt-2", "maria")],
+        ("intake", "GET", "/appointments"): [
+            appointment("apt-1", "op-9e40a0000003", "coop-aurora"),
+            appointment("apt-2", "maria"),
+        ],
         ("intake", "GET", "/outings/out-1"): {"outing_id": "out-1", "unit_id": "unit-7f3a", "on": today,
                                               "start_time": "20:00:00", "end_time": "23:00:00",
                                               "places": ["Porta Nuova"], "staff": ["op-1e5c0a000002", "luca"],

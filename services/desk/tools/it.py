@@ -412,6 +412,8 @@ IT = {
     "person met on the street": "persona incontrata in strada",
     "booked": "fissato",
     "Came": "Presente",
+    "operator of %(partner)s": "operatore di %(partner)s",
+    "the city's operator": "operatore del Comune",
     "Booked by %(who)s: only they can change it": "Fissato da %(who)s: solo chi l'ha fissato può cambiarlo",
     "Did not come": "Assente",
     "New day": "Nuovo giorno",

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from lgnet_intake.adapters import schema
 from lgnet_shared import clock
 from lgnet_shared.events import outreach as ev
 from lgnet_shared.events.intake import InboundRejected
@@ -596,47 +597,197 @@ async def test_a_day_in_the_query_is_a_yyyy_mm_dd_date_not_a_timestamp(intake: I
             assert (await who.get(path)).status_code == 200, path
 
 
-async def test_a_booking_refused_for_another_partners_appointment_does_not_name_it(
+def span(starts: datetime, begin: int, end: int) -> dict[str, str]:
+    """Times `begin` to `end` minutes after `starts`."""
+    return {
+        "starts_at": (starts + timedelta(minutes=begin)).isoformat(),
+        "ends_at": (starts + timedelta(minutes=end)).isoformat(),
+    }
+
+
+def in_three_days() -> datetime:
+    """A start time three days ahead, on the hour's minute (the city's agenda of that day holds it)."""
+    return datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=3)
+
+
+async def test_two_cooperatives_book_their_own_operators_of_one_name_at_one_time(
     intake: IntakeUnderTest, uid: str
 ) -> None:
-    """From an outside test: an operator is a name intake does not own (two cooperatives may both call theirs
-    "mario"), and one operator's appointments never overlap. A booking of coop-borgo clashing with coop-aurora's
-    appointment was refused "operator mario already has appointment apt-aurora from … to …": another partner's
-    appointment id and times, which borgo may not read anywhere else. Still refused (409 `starts_at`), without them;
-    the city's staff and the partner that booked it are told which appointment is in the way, as before."""
-    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
-    times = {"starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=1)).isoformat()}
-    later = {
-        "starts_at": (starts + timedelta(minutes=30)).isoformat(),
-        "ends_at": (starts + timedelta(hours=2)).isoformat(),
-    }
-    booking = {"agenda": "desk", "operator": f"mario-{uid}", "purpose": "other", **times}
+    """Federation: an appointment's operator is a value each party names its own operators with (two cooperatives'
+    systems may both call theirs "anna"). coop-borgo's booking of its "anna" at a time coop-aurora's "anna" is busy
+    was refused (409 "operator anna is already booked at that time") for an appointment that is none of its business,
+    over HTTP, as a move, and as a partner event. Now it is booked; within one cooperative there is still no double
+    booking, told with the appointment in the way (its own); the city's staff see both, each saying whose it is."""
+    starts = in_three_days()
     person = {"birth_date": "1990-01-01", "sex": "male", "nationality": "MA"}
+    booking = {"agenda": "desk", "operator": f"anna-{uid}", "purpose": "other"}
     async with intake.client("coop-aurora") as aurora, intake.client("coop-borgo") as borgo:
         await post(aurora, "/persons", {"person_id": f"p-aurora-{uid}", **person})
         await post(borgo, "/persons", {"person_id": f"p-borgo-{uid}", **person})
-        await post(
-            aurora, "/appointments", {**booking, "appointment_id": f"apt-aurora-{uid}", "person_id": f"p-aurora-{uid}"}
-        )
-        clash = {**booking, **later, "appointment_id": f"apt-borgo-{uid}", "person_id": f"p-borgo-{uid}"}
-        r = await send(borgo, "/appointments", clash)
+        theirs = {**booking, "person_id": f"p-aurora-{uid}"}
+        borgos = {**booking, "person_id": f"p-borgo-{uid}"}
+        await post(aurora, "/appointments", {**theirs, **span(starts, 0, 60), "appointment_id": f"apt-a1-{uid}"})
+        await post(borgo, "/appointments", {**borgos, **span(starts, 30, 120), "appointment_id": f"apt-b1-{uid}"})
+        r = await send(borgo, "/appointments", {**borgos, **span(starts, 60, 180), "appointment_id": f"apt-b2-{uid}"})
         assert (r.status_code, r.json()["field"]) == (409, "starts_at"), r.text
-        assert f"apt-aurora-{uid}" not in r.text and times["starts_at"] not in r.text, r.text
-        assert "mario" in r.json()["reason"], r.text
-        await post(
-            borgo, "/appointments", {**clash, **times, "starts_at": times["ends_at"], "ends_at": later["ends_at"]}
-        )
-        r = await send(borgo, f"/appointments/apt-borgo-{uid}/move", times)  # a move meets the same rule
-        assert r.status_code == 409 and f"apt-aurora-{uid}" not in r.text, r.text
-        own = await send(
-            aurora, "/appointments", {**clash, "appointment_id": f"apt-aurora-2-{uid}", "person_id": f"p-aurora-{uid}"}
-        )
-        assert own.status_code == 409 and f"apt-aurora-{uid}" in own.json()["reason"], own.text
+        assert f"apt-b1-{uid}" in r.json()["reason"] and f"apt-a1-{uid}" not in r.text, r.text  # its own, named
+        await post(borgo, "/appointments", {**borgos, **span(starts, 120, 180), "appointment_id": f"apt-b2-{uid}"})
+        await post(borgo, f"/appointments/apt-b2-{uid}/move", span(starts, -60, 15))  # onto aurora's time: free
+        r = await send(borgo, f"/appointments/apt-b2-{uid}/move", span(starts, 60, 150))  # onto its own: not
+        assert r.status_code == 409 and f"apt-b1-{uid}" in r.json()["reason"], r.text
+        own = await send(aurora, "/appointments", {**theirs, **span(starts, 45, 75), "appointment_id": f"apt-a2-{uid}"})
+        assert own.status_code == 409 and f"apt-a1-{uid}" in own.json()["reason"], own.text
+        assert f"apt-b1-{uid}" not in own.text, own.text
+        day = starts.astimezone(ZoneInfo("Europe/Rome")).date().isoformat()
+        seen = {a["appointment_id"] for a in (await aurora.get("/appointments", params={"day": day})).json()}
+        assert f"apt-a1-{uid}" in seen and f"apt-b1-{uid}" not in seen, seen
     async with intake.partner("coop-borgo", "torino") as client:
-        sent = await client.emit(ev.AppointmentBookingSubmitted(**{**clash, "appointment_id": f"apt-borgo-3-{uid}"}))
-        answers = await rejections(client, sent.id)
-    assert (answers[sent.id].kind, answers[sent.id].field) == ("conflict", "data.starts_at"), answers
-    assert f"apt-aurora-{uid}" not in answers[sent.id].reason, answers
+        free = await client.emit(
+            ev.AppointmentBookingSubmitted(**borgos, **span(starts, 15, 30), appointment_id=f"apt-b3-{uid}")
+        )
+        clash = await client.emit(
+            ev.AppointmentBookingSubmitted(**borgos, **span(starts, 15, 45), appointment_id=f"apt-b4-{uid}")
+        )
+        answers = await rejections(client, clash.id)
+    assert free.id not in answers, answers[free.id]
+    assert (answers[clash.id].kind, answers[clash.id].field) == ("conflict", "data.starts_at"), answers
+    assert f"apt-b3-{uid}" in answers[clash.id].reason, answers  # its own, the first in the way
+    booked = {
+        e.appointment_id: e for e in mine(await intake.events(want=3), uid) if isinstance(e, ev.AppointmentBooked)
+    }
+    assert booked[f"apt-b3-{uid}"].operator_partner == "coop-borgo", booked
+    assert booked[f"apt-a1-{uid}"].operator_partner == "coop-aurora", booked
+    async with intake.client("staff-torino") as staff:
+        whose = {
+            a["appointment_id"]: a["operator_partner"]
+            for a in (await staff.get("/appointments", params={"day": day, "operator": f"anna-{uid}"})).json()
+        }
+    assert whose[f"apt-a1-{uid}"] == "coop-aurora" and whose[f"apt-b1-{uid}"] == "coop-borgo", whose
+
+
+async def test_a_partner_naming_a_city_operators_code_holds_none_of_her_time(intake: IntakeUnderTest, uid: str) -> None:
+    """A partner's system that names the city's staff operator's code (`op-…`) as its appointment's operator held
+    her time: the city's own bookings of her were refused, for an appointment she does not have. Now it names an
+    operator of the partner's own; the city's refusal names only the city's appointment in the way."""
+    starts = in_three_days()
+    code = f"op-{uuid.uuid4().hex[:12]}"
+    person = {"birth_date": "1990-01-01", "sex": "female", "nationality": "NG"}
+    async with intake.client("staff-torino") as staff, intake.client("coop-aurora") as aurora:
+        await post(staff, "/persons", {"person_id": f"p-city-{uid}", **person})
+        await post(aurora, "/persons", {"person_id": f"p-aurora-{uid}", **person})
+        city = {"agenda": "desk", "operator": code, "purpose": "other", "person_id": f"p-city-{uid}"}
+        coop = {**city, "person_id": f"p-aurora-{uid}"}
+        await post(staff, "/appointments", {**city, **span(starts, 0, 60), "appointment_id": f"apt-c1-{uid}"})
+        await post(aurora, "/appointments", {**coop, **span(starts, 0, 120), "appointment_id": f"apt-x1-{uid}"})
+        await post(staff, "/appointments", {**city, **span(starts, 60, 120), "appointment_id": f"apt-c2-{uid}"})
+        r = await send(staff, "/appointments", {**city, **span(starts, 30, 90), "appointment_id": f"apt-c3-{uid}"})
+        assert (r.status_code, r.json()["field"]) == (409, "starts_at"), r.text
+        assert f"apt-x1-{uid}" not in r.text, r.text  # not the partner's appointment: it is not hers
+        await post(staff, "/appointments", {**city, **span(starts, 120, 150), "appointment_id": f"apt-c3-{uid}"})
+        await post(staff, f"/appointments/apt-c3-{uid}/move", span(starts, 150, 180))
+        r = await send(staff, f"/appointments/apt-c3-{uid}/move", span(starts, 90, 130))
+        assert r.status_code == 409 and f"apt-c2-{uid}" in r.json()["reason"], r.text
+        day = starts.astimezone(ZoneInfo("Europe/Rome")).date().isoformat()
+        hers = {
+            a["appointment_id"]: a["operator_partner"]
+            for a in (await staff.get("/appointments", params={"day": day, "operator": code})).json()
+        }
+        assert hers[f"apt-c1-{uid}"] is None and hers[f"apt-x1-{uid}"] == "coop-aurora", hers
+
+
+async def test_the_citys_staff_book_a_cooperatives_operator_in_its_agenda(intake: IntakeUnderTest, uid: str) -> None:
+    """The desk lets the city's staff book a cooperative's operator (her code is the cooperative's): naming her
+    partner (`operator_partner`), the booking clashes with the cooperative's own bookings of her, both ways, and the
+    cooperative sees it. A partner may name no party but its own, the staff only a partner of the city."""
+    starts = in_three_days()
+    person = {"birth_date": "1990-01-01", "sex": "female", "nationality": "NG"}
+    async with intake.client("staff-torino") as staff, intake.client("coop-aurora") as aurora:
+        await post(staff, "/persons", {"person_id": f"p-city-{uid}", **person})
+        await post(aurora, "/persons", {"person_id": f"p-aurora-{uid}", **person})
+        base = {"agenda": "desk", "operator": f"paolo-{uid}", "purpose": "other"}
+        city = {**base, "person_id": f"p-city-{uid}", "operator_partner": "coop-aurora"}
+        coop = {**base, "person_id": f"p-aurora-{uid}"}
+        await post(staff, "/appointments", {**city, **span(starts, 0, 60), "appointment_id": f"apt-s1-{uid}"})
+        r = await send(aurora, "/appointments", {**coop, **span(starts, 30, 90), "appointment_id": f"apt-p1-{uid}"})
+        assert (r.status_code, r.json()["field"]) == (409, "starts_at"), r.text
+        await post(aurora, "/appointments", {**coop, **span(starts, 60, 120), "appointment_id": f"apt-p1-{uid}"})
+        r = await send(staff, "/appointments", {**city, **span(starts, 90, 150), "appointment_id": f"apt-s2-{uid}"})
+        assert r.status_code == 409 and f"apt-p1-{uid}" in r.json()["reason"], r.text  # staff: told which
+        r = await send(staff, f"/appointments/apt-s1-{uid}/move", span(starts, 45, 75))
+        assert r.status_code == 409 and f"apt-p1-{uid}" in r.json()["reason"], r.text
+        # the city's own operator of that name is another operator: free
+        await post(staff, "/appointments", {**city, "operator_partner": None, **span(starts, 0, 60),
+                                            "appointment_id": f"apt-s3-{uid}"})  # fmt: skip
+        day = starts.astimezone(ZoneInfo("Europe/Rome")).date().isoformat()
+        seen = {a["appointment_id"] for a in (await aurora.get("/appointments", params={"day": day})).json()}
+        assert {f"apt-s1-{uid}", f"apt-p1-{uid}"} <= seen and f"apt-s3-{uid}" not in seen, seen
+        claim = {**coop, **span(starts, 300, 330), "operator_partner": "coop-borgo", "appointment_id": f"apt-p9-{uid}"}
+        r = await send(aurora, "/appointments", claim)
+        assert (r.status_code, r.json()["field"]) == (403, "operator_partner"), r.text
+        for partner, status in (("coop-carso", 403), (f"nobody-{uid}", 404)):
+            body = {**city, **span(starts, 300, 330), "operator_partner": partner, "appointment_id": f"apt-s9-{uid}"}
+            r = await send(staff, "/appointments", body)
+            assert (r.status_code, r.json()["field"]) == (status, "operator_partner"), r.text
+
+
+# Own service: it puts rows back as a release before left them and runs a migration over the whole table.
+@pytest.mark.own_service
+async def test_appointments_booked_before_are_given_their_party_by_migration(intake: IntakeUnderTest, uid: str) -> None:
+    """Appointments stored before the party was: one a partner booked is its operator's (a partner only ever booked
+    its own), one the city's staff booked the city's; after migration intake-9, the partner's still clashes with its
+    own new booking of the operator and no longer with the city's."""
+    starts = in_three_days()
+    person = {"birth_date": "1990-01-01", "sex": "female", "nationality": "NG"}
+    async with intake.client("staff-torino") as staff, intake.client("coop-aurora") as aurora:
+        await post(staff, "/persons", {"person_id": f"p-city-{uid}", **person})
+        await post(aurora, "/persons", {"person_id": f"p-aurora-{uid}", **person})
+        base = {"agenda": "desk", "operator": f"op-old-{uid}", "purpose": "other", **span(starts, 0, 60)}
+        await post(aurora, "/appointments", {**base, "person_id": f"p-aurora-{uid}", "appointment_id": f"apt-o1-{uid}"})
+        async with intake.pool.acquire() as conn:  # as before this release
+            await conn.execute(
+                "update appointments set operator_partner = null where appointment_id = $1", f"apt-o1-{uid}"
+            )
+            await conn.execute(dict(schema.MIGRATIONS)["intake-9"])
+            assert (
+                await conn.fetchval(
+                    "select operator_partner from appointments where appointment_id = $1", f"apt-o1-{uid}"
+                )
+                == "coop-aurora"
+            )
+        await post(staff, "/appointments", {**base, "person_id": f"p-city-{uid}", "appointment_id": f"apt-o2-{uid}"})
+        async with intake.pool.acquire() as conn:
+            await conn.execute(dict(schema.MIGRATIONS)["intake-9"])  # the city's stays the city's
+            assert (
+                await conn.fetchval(
+                    "select operator_partner from appointments where appointment_id = $1", f"apt-o2-{uid}"
+                )
+                is None
+            )
+        r = await send(
+            aurora, "/appointments", {**base, "person_id": f"p-aurora-{uid}", "appointment_id": f"apt-o3-{uid}"}
+        )
+        assert r.status_code == 409 and f"apt-o1-{uid}" in r.json()["reason"], r.text
+
+
+async def test_two_bookings_at_once_of_one_cooperatives_operator_do_not_both_pass(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """The per-operator lock is per city, party and operator: the city's staff booking a cooperative's operator and
+    the cooperative booking her at the same time, at once, cannot both find her free."""
+    starts = in_three_days()
+    person = {"birth_date": "1990-01-01", "sex": "female", "nationality": "NG"}
+    async with intake.client("staff-torino") as staff, intake.client("coop-aurora") as aurora:
+        await post(staff, "/persons", {"person_id": f"p-city-{uid}", **person})
+        await post(aurora, "/persons", {"person_id": f"p-aurora-{uid}", **person})
+        for n in range(4):
+            base = {"agenda": "desk", "operator": f"rita-{n}-{uid}", "purpose": "other", **span(starts, 0, 30)}
+            city = {**base, "person_id": f"p-city-{uid}", "operator_partner": "coop-aurora"}
+            coop = {**base, "person_id": f"p-aurora-{uid}"}
+            answers = await asyncio.gather(
+                send(staff, "/appointments", {**city, "appointment_id": f"apt-rs{n}-{uid}"}),
+                send(aurora, "/appointments", {**coop, "appointment_id": f"apt-ra{n}-{uid}"}),
+            )
+            assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
 
 
 async def test_an_appointment_is_booked_within_a_year_and_its_cancellation_and_outcome_are_dated_sensibly(

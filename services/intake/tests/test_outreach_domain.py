@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from lgnet_intake.domain import access
 from lgnet_intake.domain import appointments as agenda
+from lgnet_intake.domain.access import Actor, Role
 from lgnet_intake.domain.outreach import StreetPerson, check_contact_on_outing, nickname_key, outing_minutes
-from lgnet_shared.errors import Conflict, ContractError
+from lgnet_shared.errors import Conflict, ContractError, Forbidden
 
 FIRST = date(2026, 3, 2)
 
@@ -92,6 +94,35 @@ def test_a_clash_the_caller_may_see_is_named_whichever_clash_the_agenda_lists_fi
             agenda.check_free(slot("a-3", at(9, 30)), booked, lambda s: s.booked_by == "coop-aurora")
     with pytest.raises(Conflict, match=r"operator op-giulia is already booked at that time$"):
         agenda.check_free(slot("a-3", at(9, 30)), [theirs], lambda s: s.booked_by == "coop-aurora")
+
+
+def test_an_operator_value_names_an_operator_within_its_party() -> None:
+    """Federation (issue #19): an appointment's `operator` is a value each party (the city's staff, or one partner)
+    names its own operators with. Two cooperatives whose systems both call an operator "anna" book her at one time;
+    a partner naming the city's staff operator's code does not hold her time; within one party, still no double
+    booking."""
+    aurora = slot("a-aurora", at(9), operator="anna", party="coop-aurora", booked_by="coop-aurora")
+    city = slot("a-city", at(9), operator="op-0123456789ab", booked_by="desk.maria")
+    agenda.check_free(slot("a-borgo", at(9, 15), operator="anna", party="coop-borgo"), [aurora])
+    agenda.check_free(slot("a-staff", at(9, 15), operator="anna"), [aurora])  # the city's own "anna"
+    agenda.check_free(slot("a-x", at(9, 15), operator="op-0123456789ab", party="coop-aurora"), [city])
+    with pytest.raises(Conflict, match="already has appointment a-aurora"):
+        agenda.check_free(slot("a-2", at(9, 30), operator="anna", party="coop-aurora"), [aurora])
+    with pytest.raises(Conflict, match="already has appointment a-city"):
+        agenda.check_free(slot("a-2", at(9, 30), operator="op-0123456789ab"), [city, aurora])
+
+
+def test_whose_operator_a_booking_names_a_partner_its_own_only() -> None:
+    """The party of a booking: a partner's is its own (it may not claim another party's operator, nor the city's);
+    the city's staff book in the city's own agenda or, naming the partner, a cooperative's operator's."""
+    aurora, staff = Actor("coop-aurora", Role.PARTNER, "torino"), Actor("desk.maria", Role.STAFF, "torino")
+    assert access.party_of(aurora, None, "operator_partner") == "coop-aurora"
+    assert access.party_of(aurora, "coop-aurora", "operator_partner") == "coop-aurora"
+    with pytest.raises(Forbidden) as other:
+        access.party_of(aurora, "coop-borgo", "operator_partner")
+    assert other.value.field == "operator_partner"
+    assert access.party_of(staff, None, "operator_partner") is None
+    assert access.party_of(staff, "coop-aurora", "operator_partner") == "coop-aurora"
 
 
 def test_an_appointment_has_one_party_and_a_sensible_length() -> None:

@@ -195,6 +195,12 @@ class AppointmentBooked(Event):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     booked_by: Id
+    operator_partner: Id | None = Field(
+        default=None,
+        description="Whose operator `operator` names: a partner's (an operator value is the partner's own namespace), "
+        "none: the city's staff's. No double booking holds within that party. Absent in appointments booked before it "
+        "was recorded: the booking partner's, or the city's when the city's staff booked it",
+    )
 
 
 @event("lgnet.intake.appointment_moved", key="appointment_id")

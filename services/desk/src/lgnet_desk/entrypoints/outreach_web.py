@@ -278,10 +278,13 @@ def router(settings: DeskSettings) -> APIRouter:
             "ends_at": ends_at,
         }
         fields = {"starts_at": "time", "ends_at": "minutes", "purpose": "purpose", "operator": "operator",
-                  "person_id": "party", "contact_id": "party", "unit_id": "unit_id"}  # fmt: skip
+                  "operator_partner": "operator", "person_id": "party", "contact_id": "party",
+                  "unit_id": "unit_id"}  # fmt: skip
         try:
             async with request.app.state.pool.acquire() as conn:
-                body["operator"] = await check_booking(conn, p.op, body["operator"], day, clock.today())
+                body["operator"], body["operator_partner"] = await check_booking(
+                    conn, p.op, body["operator"], day, clock.today()
+                )
             body |= {"person_id": chosen} if chosen else await party(p.services, typed)
             await desk.submit(p.services, "intake", "/appointments", body, fields, key)
         except desk.FieldErrors as e:

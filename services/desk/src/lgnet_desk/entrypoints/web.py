@@ -83,6 +83,9 @@ class Page:
         # A third: who an appointment, an outing or a session names (intake's `operator`, `staff`, `facilitators`), by
         # her code (`op-…`, or her username for one added before migration desk-9).
         self.code_names = {o.code: o.display_name for o in operators or [] if o.code}
+        # An appointment's operator is a code within its party (intake's `operator_partner`: a cooperative, None for
+        # the city's staff): a cooperative's system may name its own operator with a city operator's code.
+        self.party_code_names = {(o.code, o.partner): o.display_name for o in operators or [] if o.code}
         self.actor_names = {
             o.service_actor: o.display_name for o in operators or [] if o.role is OperatorRole.STAFF and o.service_actor
         } | {p["partner_id"]: p["name"] for p in self.partners}
@@ -118,6 +121,7 @@ class Page:
             who=lambda actor, said=None: (self.actor_names.get(actor) or said or actor) if actor else "—",
             operator=lambda username: self.operator_names.get(username, username) if username else "—",
             operator_by_code=lambda code: self.code_names.get(code, code) if code else "—",
+            operator_of=lambda code, party: self.party_code_names.get((code, party), code) if code else "—",
             code=lambda lst, v: i18n.code(lst, v, lang),
             country=lambda iso: i18n.country(iso, lang),
             languages=lambda codes: i18n.languages(codes, lang),

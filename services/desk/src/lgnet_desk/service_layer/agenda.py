@@ -18,18 +18,21 @@ from lgnet_desk.service_layer import persons
 from lgnet_desk.service_layer.desk import FieldErrors
 
 
-async def check_booking(conn: Conn, booker: Operator, operator: str, day: str, today: date) -> str:
-    """The code of the appointment's operator (`operator`: her username, typed), else FieldErrors on the form's `time`
-    (the day is the agenda's) and `operator` fields."""
+async def check_booking(conn: Conn, booker: Operator, operator: str, day: str, today: date) -> tuple[str, str | None]:
+    """The code of the appointment's operator (`operator`: her username, typed) and whose operator she is (intake's
+    `operator_partner`: her cooperative, None for the city's staff: her code is in its namespace, and her bookings
+    clash with its own whoever books her), else FieldErrors on the form's `time` (the day is the agenda's) and
+    `operator` fields."""
     errors: dict[str, str] = {}
     if refused := past_day(day, today):
         errors["time"] = refused
-    codes = await operator_codes(conn, booker, [operator])
-    if isinstance(codes, str):
-        errors["operator"] = codes
-    if errors or isinstance(codes, str):
+    found = await bookable(conn, booker, [operator])
+    if isinstance(found, str):
+        errors["operator"] = found
+    if errors or isinstance(found, str):
         raise FieldErrors(errors)
-    return codes[0]
+    assert found[0].code is not None
+    return found[0].code, found[0].partner
 
 
 async def check_outing_staff(conn: Conn, recorder: Operator, staff: list[str], field: str = "staff") -> list[str]:
@@ -45,13 +48,20 @@ async def check_outing_staff(conn: Conn, recorder: Operator, staff: list[str], f
 async def operator_codes(conn: Conn, booker: Operator, usernames: list[str]) -> list[str] | str:
     """The codes of the operators `usernames` names, each a desk user `booker` may name (of the city; a cooperative's
     operator: of its own cooperative; not the DPO), else the refusal of the first who is not."""
-    codes = []
+    found = await bookable(conn, booker, usernames)
+    return found if isinstance(found, str) else [o.code for o in found if o.code is not None]
+
+
+async def bookable(conn: Conn, booker: Operator, usernames: list[str]) -> list[Operator] | str:
+    """The operators `usernames` names, each a desk user with a code `booker` may name, else the refusal of the
+    first who is not."""
+    operators = []
     for username in usernames:
         found = await store.operator(conn, username)
         if found is None or not may_book_for(booker, found[0]) or found[0].code is None:
             return f"{username} is not an operator of your city or cooperative"  # no hint it exists elsewhere
-        codes.append(found[0].code)
-    return codes
+        operators.append(found[0])
+    return operators
 
 
 async def party(services: Services, typed: str) -> dict[str, str | None]:

@@ -3,6 +3,7 @@ Plain functions over an asyncpg connection inside the caller's transaction."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Any
 
@@ -161,9 +162,12 @@ async def contacts(conn: Conn, *, outing_id: str | None = None, street_id: str |
 # ---------------------------------------------------------------- appointments
 
 
-async def lock_operator(conn: Conn, city: str, operator: str) -> None:
-    """Serialise bookings of one operator until the transaction ends (two at once cannot both find the time free)."""
-    await conn.execute("select pg_advisory_xact_lock(hashtextextended($1, 19))", f"agenda:{city}:{operator}")
+async def lock_operator(conn: Conn, city: str, party: str | None, operator: str) -> None:
+    """Serialise bookings of one operator (of the city's staff, `party` None, or of a partner) until the transaction
+    ends (two at once cannot both find the time free). The key as JSON: a partner's id or operator value may hold
+    any character, and no two (party, operator) pairs may meet in one key."""
+    key = json.dumps(["agenda", city, party, operator])
+    await conn.execute("select pg_advisory_xact_lock(hashtextextended($1, 19))", key)
 
 
 def _slot(row: Any) -> Slot:
@@ -175,17 +179,22 @@ def _slot(row: Any) -> Slot:
         row["status"],
         row["outcome"],
         row["booked_by"],
+        row["operator_partner"],
     )
 
 
-async def operator_agenda(conn: Conn, city: str, operator: str, starts_at: datetime, ends_at: datetime) -> list[Slot]:
+async def operator_agenda(
+    conn: Conn, city: str, party: str | None, operator: str, starts_at: datetime, ends_at: datetime
+) -> list[Slot]:
+    """The booked appointments of one party's operator overlapping [starts_at, ends_at)."""
     rows = await conn.fetch(
-        "select * from appointments where city = $1 and operator = $2 and status = 'booked'"
-        " and starts_at < $4 and ends_at > $3",
+        "select * from appointments where city = $1 and operator = $2 and operator_partner is not distinct from $5"
+        " and status = 'booked' and starts_at < $4 and ends_at > $3",
         city,
         operator,
         starts_at,
         ends_at,
+        party,
     )
     return [_slot(r) for r in rows]
 
@@ -210,9 +219,10 @@ async def update_appointment(conn: Conn, appointment_id: str, changes: Row) -> N
     await conn.execute(f"update appointments set {sets} where appointment_id = $1", appointment_id, *changes.values())
 
 
-# A partner's appointments: those it booked, those of its open cases' persons, those of a mobile unit it runs (the
-# same rule for the agenda and the to-do list's reminders). `a` is the appointment, `u` its unit, `c` the case.
-_PARTNERS = "(a.booked_by = {p} or c.partner = {p} or u.partner = {p})"
+# A partner's appointments: those it booked, those of its own operators (the city's staff may book them), those of
+# its open cases' persons, those of a mobile unit it runs (the same rule for the agenda and the to-do list's
+# reminders). `a` is the appointment, `u` its unit, `c` the case.
+_PARTNERS = "(a.booked_by = {p} or a.operator_partner = {p} or c.partner = {p} or u.partner = {p})"
 _CASE_OF_PERSON = (
     " left join mobile_units u on u.unit_id = a.unit_id"
     " left join lateral (select c.case_id, c.partner from household_members m join cases c using (household_id)"

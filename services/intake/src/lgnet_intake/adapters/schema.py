@@ -378,4 +378,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         from touched t where a.case_id = t.case_id;
         """,
     ),
+    (
+        "intake-9",
+        """
+        -- Whose operator an appointment's `operator` names (issue #19, federation): a partner's own systems name their
+        -- operators as they please, so the value names an operator within a party, the city's staff (null) or one
+        -- partner; no double booking holds within the party (outreach_repository.operator_agenda, lock_operator).
+        -- A partner only ever booked its own operators: the appointments it booked are its operators'. Those the
+        -- city's staff booked stay the city's (intake cannot tell a cooperative's operator among them).
+        alter table appointments add column if not exists operator_partner text;
+        update appointments a set operator_partner = a.booked_by
+            from actors x where x.actor_id = a.booked_by and x.role = 'partner' and a.operator_partner is null;
+        """,
+    ),
 ]

@@ -7,6 +7,9 @@
 - The same holds for a person's data: a partner writes it while it has an open case on the person's household, or
   — while no partner has one — when it registered the person.
 - Staff act on every case of their city.
+- Whose a new thing is (an activity's organiser, the operator an appointment is with): a partner's is its own, and it
+  may name no other party; the city's staff act for the city (none named) or name one of the city's partners
+  (`party_of`).
 - The national role reads aggregates only: it never reads or changes a case. It is refused by role (`in_a_city`)
   before anything it names is looked up.
 - Another city's person, case, household or any object is answered as one that exists nowhere (`of_city`): the
@@ -33,7 +36,18 @@ __all__ = [
     "may_read_person",
     "may_write_in_city",
     "of_city",
+    "party_of",
 ]
+
+
+def party_of(actor: Actor, named: str | None, field: str) -> str | None:
+    """The party a new thing belongs to: a partner, its own (naming another at `field` is refused); the city's
+    staff, the partner `named` (the caller checks it is one of the city's) or, none named, the city (None)."""
+    if actor.role is Role.PARTNER:
+        if named not in (None, actor.id):
+            raise Forbidden(field, "a partner acts for itself only")
+        return actor.id
+    return named
 
 
 class Elsewhere(NotFound):

@@ -1,8 +1,13 @@
 """Rules of the agenda (issue #19). Pure: no I/O.
 
 - An appointment lasts from `starts_at` to `ends_at` (aware datetimes), at least 5 minutes and at most 8 hours.
+- An appointment's `operator` names an operator within a party (its `party`): the city's staff (None) or one partner,
+  whose own systems name their operators as they please (two cooperatives may both have an "anna"; a partner naming
+  the city's staff operator's code names an operator of its own). The city's staff may book a partner's operator
+  (naming the partner); a partner books its own operators only.
 - One operator is never booked twice at once: a booked appointment's interval [starts_at, ends_at) may not overlap
-  another booked one of the same operator (cancelled ones free their time; back-to-back is fine).
+  another booked one of the same party and operator (cancelled ones free their time; back-to-back is fine). Another
+  party's appointments never make a booking refused.
 - An appointment is with a person or with a street contact, exactly one.
 - It starts at most 366 days ahead of now (booked or moved).
 - Only a booked appointment is moved or cancelled; its outcome (attended, no-show) is recorded once, once it has
@@ -35,6 +40,10 @@ class Slot:
     status: str = "booked"  # booked, cancelled
     outcome: str | None = None
     booked_by: str | None = None
+    party: str | None = None  # the partner whose operator it is; None: the city's staff
+
+    def same_operator(self, other: Slot) -> bool:
+        return self.operator == other.operator and self.party == other.party
 
     def overlaps(self, other: Slot) -> bool:
         return self.starts_at < other.ends_at and other.starts_at < self.ends_at
@@ -61,16 +70,16 @@ def check_one_party(person_id: str | None, contact_id: str | None) -> None:
 
 
 def check_free(slot: Slot, agenda: Iterable[Slot], shown: Callable[[Slot], bool] = lambda _: True) -> None:
-    """The operator's other booked appointments do not overlap `slot` (no double booking). The refusal names the
-    appointment in the way only when `shown` says the caller may know it: an operator is a name, which two partners'
-    operators may share, and another partner's appointment (its id, its times) is none of the caller's business."""
+    """The operator's other booked appointments (of the same party: another party's operator of the same name is
+    another operator) do not overlap `slot` (no double booking). The refusal names the appointment in the way only
+    when `shown` says the caller may know it (a partner, not one the city's staff booked for its operator unseen)."""
     check_interval(slot.starts_at, slot.ends_at)
     clashes = sorted(
         (
             other
             for other in agenda
             if other.appointment_id != slot.appointment_id
-            and other.operator == slot.operator
+            and other.same_operator(slot)
             and other.status == "booked"
             and other.overlaps(slot)
         ),

@@ -20,7 +20,7 @@ from lgnet_shared.errors import ContractError, Forbidden
 from lgnet_shared.events import civic as ev
 from lgnet_shared.events.civic import CEFR_ORDER, CefrLevel, CivicActivityKind
 
-from lgnet_intake.domain.access import Actor, Role, may_write_in_city
+from lgnet_intake.domain.access import Actor, Role, may_write_in_city, party_of
 
 # What partners may send of civic engagement (the gatekeeper has a use case for each).
 SUBMISSIONS = (
@@ -54,11 +54,7 @@ def check_activity(
 def organiser(actor: Actor, named: str | None) -> str | None:
     """Who organises a new activity: a partner organises its own; staff organise for the city (None) or name one of
     the city's partners."""
-    if actor.role is Role.PARTNER:
-        if named not in (None, actor.id):
-            raise Forbidden("partner", "a partner organises its own activities only")
-        return actor.id
-    return named
+    return party_of(actor, named, "partner")
 
 
 def may_act_on_activity(actor: Actor, activity: Activity, field: str = "activity_id") -> None:

@@ -134,10 +134,10 @@ def router(runtime: Runtime) -> APIRouter:
     @api.post(
         "/appointments",
         status_code=201,
-        summary="Book an appointment (no double booking of an operator)",
+        summary="Book an appointment (no double booking of an operator within her party: the city's or a partner's)",
         responses=r.answers(r.AppointmentBooked, "The appointment booked", 201),
     )
-    async def book(body: ev.AppointmentBookingSubmitted, actor: Writer, key: CreateKey) -> JSONResponse:
+    async def book(body: uc.BookAppointment, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda o, c: o.book(c, body), "POST /appointments")
 
     @api.get(

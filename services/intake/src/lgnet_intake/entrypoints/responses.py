@@ -558,6 +558,10 @@ class Appointment(BaseModel):
     cancel_reason: str | None
     outcome: Literal["attended", "no_show"] | None
     booked_by: str
+    operator_partner: str | None = Field(
+        description="Whose operator `operator` names: a partner's (its own systems name its operators), none: the "
+        "city's staff's"
+    )
 
 
 class AppointmentReminder(BaseModel):

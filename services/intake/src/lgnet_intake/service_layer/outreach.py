@@ -73,6 +73,15 @@ class LinkStreetContact(Command):
     case_id: Id | None = None
 
 
+class BookAppointment(ev.AppointmentBookingSubmitted):
+    """The city's staff may book a partner's operator (the desk books a cooperative's operator): they name her partner,
+    whose namespace her operator value is in. A partner books its own operators only (none named, or itself)."""
+
+    operator_partner: Id | None = Field(
+        default=None, description="Whose operator: a partner of the city; none: the city's"
+    )
+
+
 class MoveAppointment(Command):
     starts_at: Instant
     ends_at: Instant
@@ -361,10 +370,11 @@ class Outreach:
             found = await repo.contact(self.conn, c.contact_id, caller=ctx.actor)
             await self._unit_for_write(ctx, found["unit_id"], "contact_id")
             street_id = found["street_id"]
-        await repo.lock_operator(self.conn, ctx.city, c.operator)
-        slot = agenda.Slot(c.appointment_id, c.operator, c.starts_at, c.ends_at)
-        booked = await repo.operator_agenda(self.conn, ctx.city, c.operator, c.starts_at, c.ends_at)
-        agenda.check_free(slot, booked, _shown_to(ctx))
+        party = access.party_of(ctx.actor, getattr(c, "operator_partner", None), "operator_partner")
+        if party is not None and ctx.actor.role is not Role.PARTNER:
+            await self.intake._partner_of_city(party, ctx.city, "operator_partner")
+        slot = agenda.Slot(c.appointment_id, c.operator, c.starts_at, c.ends_at, party=party)
+        await self._check_free(ctx, ctx.city, slot)
         row = {
             "appointment_id": c.appointment_id,
             "city": ctx.city,
@@ -377,6 +387,7 @@ class Outreach:
             "starts_at": c.starts_at,
             "ends_at": c.ends_at,
             "booked_by": ctx.actor.id,
+            "operator_partner": party,
         }
         if not await repo.insert_appointment(self.conn, row):
             raise Conflict("appointment_id", f"appointment {c.appointment_id} already exists")
@@ -394,9 +405,16 @@ class Outreach:
                 starts_at=c.starts_at,
                 ends_at=c.ends_at,
                 booked_by=ctx.actor.id,
+                operator_partner=party,
             ),
         )
         return {"appointment_id": c.appointment_id, "person_id": person_id, "street_id": street_id}
+
+    async def _check_free(self, ctx: Context, city: str, slot: agenda.Slot) -> None:
+        """No double booking of the slot's operator within its party (a booking or a move), under her lock."""
+        await repo.lock_operator(self.conn, city, slot.party, slot.operator)
+        found = await repo.operator_agenda(self.conn, city, slot.party, slot.operator, slot.starts_at, slot.ends_at)
+        agenda.check_free(slot, found, _shown_to(ctx))
 
     async def _appointment_for_write(self, ctx: Context, appointment_id: str) -> dict[str, Any]:
         def check(row: dict[str, Any]) -> None:
@@ -412,10 +430,8 @@ class Outreach:
         row = await self._appointment_for_write(ctx, appointment_id)
         agenda.check_changeable(repo.slot_of(row))
         agenda.check_ahead(c.starts_at, self.now())
-        await repo.lock_operator(self.conn, row["city"], row["operator"])
-        slot = agenda.Slot(appointment_id, row["operator"], c.starts_at, c.ends_at)
-        found = await repo.operator_agenda(self.conn, row["city"], row["operator"], *_span(c))
-        agenda.check_free(slot, found, _shown_to(ctx))
+        slot = agenda.Slot(appointment_id, row["operator"], c.starts_at, c.ends_at, party=row["operator_partner"])
+        await self._check_free(ctx, row["city"], slot)
         await repo.update_appointment(self.conn, appointment_id, {"starts_at": c.starts_at, "ends_at": c.ends_at})
         await self.intake.emit(
             ctx,
@@ -562,11 +578,8 @@ class Outreach:
 
 
 def _shown_to(ctx: Context) -> Callable[[agenda.Slot], bool]:
-    """Whose appointments a refused booking may name: the city's staff, any; a partner, those it booked."""
+    """Whose appointments a refused booking may name: the city's staff, any; a partner, those of its agenda (it booked
+    them, or they are of its operators: the only ones it can clash with)."""
     if ctx.actor.role is Role.PARTNER:
-        return lambda other: other.booked_by == ctx.actor.id
+        return lambda other: ctx.actor.id in (other.booked_by, other.party)
     return lambda _: True
-
-
-def _span(c: MoveAppointment) -> tuple[datetime, datetime]:
-    return c.starts_at, c.ends_at
