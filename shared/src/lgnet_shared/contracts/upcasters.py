@@ -66,6 +66,8 @@ for _type, _from in (
     ("lgnet.housing.opportunity_updated", 1),
     # v2 publishes no priority (`score` optional, absent); a v1 proposal is read as published, its score with it.
     ("lgnet.housing.match_proposed", 1),
+    # v2 adds `operator_partner` (whose operator): absent from v1, read as the booking party's (docs/outreach.md).
+    ("lgnet.intake.appointment_booked", 1),
 ):
     upcaster(_type, _from)(lambda data: data)
 

@@ -18,7 +18,7 @@ from datetime import date, time
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field, WithJsonSchema
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, WithJsonSchema
 
 from lgnet_shared.events.base import Event, Sealed, event
 from lgnet_shared.events.intake import Channel, Sex
@@ -181,8 +181,10 @@ class StreetPersonLinked(Event):
 
 
 @event("lgnet.intake.appointment_booked", key="appointment_id")
-class AppointmentBooked(Event):
+class AppointmentBookedV1(Event):
     """An appointment in an operator's agenda (the desk's or a mobile unit's) with a person or a street person."""
+
+    model_config = ConfigDict(title="AppointmentBooked")  # its published schema's title
 
     appointment_id: Id
     city: Code
@@ -195,11 +197,18 @@ class AppointmentBooked(Event):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     booked_by: Id
+
+
+@event("lgnet.intake.appointment_booked", version=2, key="appointment_id")
+class AppointmentBooked(AppointmentBookedV1):
+    """v2 adds `operator_partner`: whose operator `operator` names (a published version never changes, and a
+    deployment on the code before it refuses a field it does not know)."""
+
     operator_partner: Id | None = Field(
         default=None,
         description="Whose operator `operator` names: a partner's (an operator value is the partner's own namespace), "
         "none: the city's staff's. No double booking holds within that party. Absent in appointments booked before it "
-        "was recorded: the booking partner's, or the city's when the city's staff booked it",
+        "was recorded (v1): the booking partner's, or the city's when the city's staff booked it",
     )
 
 
