@@ -612,15 +612,20 @@ async def _created(c: httpx.AsyncClient, path: str, body: Mapping[str, object]) 
 
 async def proposed(provider: httpx.AsyncClient, staff: httpx.AsyncClient, room: dict[str, object], case: str) -> str:
     """The match housing proposes for the case once `provider` lists `room` (housing learns of the case from intake's
-    events: the city's matching is run again until it does)."""
-    for _ in range(60):
+    events: the city's matching is run again until it does). A room proposed to another household waiting (an earlier
+    test's) is listed again under a new id."""
+    listed = room
+    for attempt in range(60):
         r = await provider.post(
-            "/opportunities", json=room, headers={"Idempotency-Key": f"room-{room['opportunity_id']}"}
+            "/opportunities", json=listed, headers={"Idempotency-Key": f"room-{listed['opportunity_id']}"}
         )
         assert r.status_code in (200, 201), r.text
-        found = [p for p in (await staff.get("/proposals")).json() if p["case_id"] == case]
+        proposals = (await staff.get("/proposals")).json()
+        found = [p for p in proposals if p["case_id"] == case]
         if found:
             return str(found[0]["match_id"])
+        if any(p["opportunity_id"] == listed["opportunity_id"] for p in proposals):
+            listed = {**room, "opportunity_id": f"{room['opportunity_id']}-{attempt}"}
         await staff.post("/matching/runs", headers={"Idempotency-Key": uuid.uuid4().hex})
         await asyncio.sleep(1)
     raise AssertionError("no proposal for the case")

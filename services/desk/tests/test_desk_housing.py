@@ -31,6 +31,8 @@ from test_desk_pages import (
     FakeServices,
     a_record,
     desk,
+    housing_matches,
+    housing_reads,
     serve_the_cartella,
     text_of,
 )
@@ -48,7 +50,7 @@ def serve_housing(services: FakeServices, status: str = "proposed", why: dict[st
              "status": status, "proposed_on": today, "declined_by": None, "decline_reason": None}  # fmt: skip
     other = {**match, "match_id": "m-0", "household_id": "h-other"}  # another household's: not on this page
     services.answers |= {
-        ("housing", "GET", "/proposals"): lambda r: [match, other] if r.url.params.get("status") == status else [],
+        ("housing", "GET", "/proposals"): housing_matches(match, other),
         ("housing", "GET", "/opportunities/o-3b9d"): {
             "opportunity_id": "o-3b9d", "partner": "coop-aurora", "kind": "collective_facility", "capacity": 2,
             "bedrooms": 1, "area": "barriera_milano", "status": "open", "monthly_rent_cents": 30000},
@@ -97,6 +99,19 @@ async def test_the_housing_page_names_the_proposal_and_says_why_in_italian_and_e
     assert "Collective facility, barriera_milano, 2 places" in english, english
     assert "Why is this household not matching?" not in english, english
     assert "Accept the proposal" in english and "Too far" in english, english
+
+
+async def test_the_housing_page_asks_housing_for_its_households_matches_only(desk: Desk) -> None:
+    """The page of one household read the whole city's matches in each state (`GET /proposals?status=…`) and kept
+    the household's: housing kept a read of every other household in them in its read log, which the DPO's access log
+    and a person's subject-access printout showed as views by the operator. It asks for that household's alone."""
+    serve_housing(desk.services, status="accepted")
+    await desk.as_operator(LUCA)
+    page = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    assert page.status_code == 200, page.text
+    assert "accettata, in attesa dell'inserimento" in text_of(page.text), text_of(page.text)
+    asked = housing_reads(desk.services)
+    assert asked and all(q.get("household_id") == HOUSEHOLD for q in asked), asked
 
 
 async def test_a_waiting_household_is_told_which_rules_fail_in_italian(desk: Desk) -> None:

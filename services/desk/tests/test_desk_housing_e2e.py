@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lgnet_shared import clock
+from lgnet_shared import clock, db
 from lgnet_shared.access import Role
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -37,6 +37,14 @@ async def a_woman_in_need_of_housing(
     return run, household, case
 
 
+def a_room(opportunity_id: str) -> dict[str, object]:
+    """coop-aurora's room for a woman alone, free from today: "Coabitazione solidale, vanchiglia, 2 posti"."""
+    return {"opportunity_id": opportunity_id, "kind": "solidarity_cohousing", "capacity": 2, "bedrooms": 1,
+            "accessible": False, "monthly_rent_cents": 20_000, "available_from": clock.today().isoformat(),
+            "support_level": "none", "restrictions": ["singles_only", "women_only"], "languages": [],
+            "area": "vanchiglia"}  # fmt: skip
+
+
 async def test_a_cooperative_accepts_a_proposal_and_starts_the_placement_at_the_desk(browser: Any, desk: Any) -> None:
     today = clock.today()
     run, household, case = await a_woman_in_need_of_housing(desk, "hs", "1988-02-01", "ER", "Selam", "Tesfaye")
@@ -44,11 +52,7 @@ async def test_a_cooperative_accepts_a_proposal_and_starts_the_placement_at_the_
         await _client_as(desk, "housing", "coop-aurora", None) as aurora,
         await _client_as(desk, "housing", f"staff-{run}", Role.STAFF) as staff,
     ):
-        room = {"opportunity_id": f"o-hs-{run}", "kind": "solidarity_cohousing", "capacity": 2, "bedrooms": 1,
-                "accessible": False, "monthly_rent_cents": 20_000, "available_from": today.isoformat(),
-                "support_level": "none", "restrictions": ["singles_only", "women_only"], "languages": [],
-                "area": "vanchiglia"}  # fmt: skip
-        match_id = await proposed(aurora, staff, room, case)
+        match_id = await proposed(aurora, staff, a_room(f"o-hs-{run}"), case)
 
     luca = await logged_in(browser, desk, "luca")  # the case's cooperative, which also offers the room
     await luca.goto(f"{desk.url}/households/{household}/housing")
@@ -127,3 +131,49 @@ async def test_a_cooperative_puts_its_household_on_hold_and_ends_the_hold_at_the
     await shot(luca, "housing-hold")
     await luca.get_by_role("button", name="Termina la sospensione").click()
     await luca.get_by_role("button", name="Sospendi").wait_for()
+
+
+async def test_opening_a_cartella_makes_housing_log_reads_of_that_household_only(browser: Any, desk: Any) -> None:
+    """From an outside test: opening one person's cartella put, in housing's read log, 72 reads of 43 other households
+    (the desk read the whole city's matches in each state and kept the household's); the DPO's access log then said
+    "Maria Rossi … Proposte di alloggio, il nucleo (API)" for each, and a cooperative's operator read another
+    cooperative's households there. On the real housing, the cartella and the household's housing page, opened by the
+    city's staff and by the cooperative, add reads of that household alone to housing's log and the DPO's."""
+    run, household, case = await a_woman_in_need_of_housing(desk, "ro", "1990-05-06", "SN", "Awa", "Diop")
+    _, other, other_case = await a_woman_in_need_of_housing(desk, "rx", "1987-09-12", "ML", "Fanta", "Keita")
+    async with (
+        await _client_as(desk, "housing", "coop-aurora", None) as aurora,
+        await _client_as(desk, "housing", f"staff-{run}", Role.STAFF) as staff,
+    ):
+        for tag, for_case in (("ro", case), ("rx", other_case)):  # a proposal for each: both in the city's matches
+            await proposed(aurora, staff, a_room(f"o-{tag}-{run}"), for_case)
+    pool = await db.create_pool(desk.database_url, desk.schemas["housing"], max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            before = await conn.fetchval("select coalesce(max(entry_id), 0) from read_log")
+        for username in ("maria", "luca"):
+            page = await logged_in(browser, desk, username)
+            await page.goto(f"{desk.url}/persons/p-ro-{run}")
+            assert "Coabitazione solidale" in await page.locator("main").inner_text()  # its proposal, shown
+            await page.goto(f"{desk.url}/households/{household}/housing")
+            assert "in attesa di risposta" in await page.locator("main").inner_text()
+            await page.context.close()
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                "select principal, kind, household_id from read_log where entry_id > $1 order by entry_id", before
+            )
+    finally:
+        await pool.close()
+    read = {(r["principal"], r["household_id"]) for r in rows if r["kind"] == "matches"}
+    assert read == {(desk.actors["maria"], household), ("coop-aurora", household)}, rows
+    assert {r["household_id"] for r in rows} == {household}, rows
+    # The DPO's access log: Maria's view of that household, none of the other's.
+    rpd = await logged_in(browser, desk, "rpd")
+    try:
+        shown = await (await rpd.request.get(f"{desk.url}/access-log.csv?person_id={household}")).text()
+        assert "Maria Rossi" in shown and "Proposte di alloggio, il nucleo (API)" in shown, shown
+        others = await (await rpd.request.get(f"{desk.url}/access-log.csv?person_id={other}")).text()
+        assert f"staff-{run}" in others, others  # the set-up's reads of it (the matching), there as they were
+        assert "Maria Rossi" not in others and "Cooperativa Aurora" not in others, others
+    finally:
+        await rpd.context.close()

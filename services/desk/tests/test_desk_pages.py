@@ -174,6 +174,28 @@ def a_record(today: str, earlier: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def housing_matches(*matches: dict[str, Any]) -> Handler:
+    """Housing's `GET /proposals` over `matches`, the city's: those in the state asked (default `proposed`), of the
+    household asked when one is (`household_id`), as housing answers."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked = request.url.params
+        found = [
+            m
+            for m in matches
+            if m["status"] == asked.get("status", "proposed")
+            and asked.get("household_id", m["household_id"]) == m["household_id"]
+        ]
+        return httpx.Response(200, json=found)
+
+    return answer
+
+
+def housing_reads(services: FakeServices, path: str = "/proposals") -> list[dict[str, str]]:
+    """What the desk asked housing's `path` (each request's query)."""
+    return [dict(r.url.params) for r in services.requests if PORTS[str(r.url.port)] == "housing" and r.url.path == path]
+
+
 def serve_the_cartella(services: FakeServices, today: str, earlier: str) -> None:
     services.answers |= {
         ("intake", "GET", "/persons/p-1/record"): a_record(today, earlier),
@@ -191,10 +213,12 @@ def serve_the_cartella(services: FakeServices, today: str, earlier: str) -> None
              "uploaded_at": f"{today}T09:00:00+00:00", "uploaded_by": "desk.giulia", "size_bytes": 1536},
         ],
         ("payments", "GET", "/contribution-requests"): [],
-        ("housing", "GET", "/proposals"): lambda r: (
-            [{"match_id": "m-1", "household_id": "h-5f1c0a9e7b2d", "case_id": "c-8e2b7d41a9f0",
-              "opportunity_id": "o-3b9d", "status": "proposed", "proposed_on": today}]
-            if r.url.params.get("status") == "proposed" else []
+        ("housing", "GET", "/proposals"): housing_matches(
+            {"match_id": "m-1", "household_id": "h-5f1c0a9e7b2d", "case_id": "c-8e2b7d41a9f0",
+             "opportunity_id": "o-3b9d", "status": "proposed", "proposed_on": today},
+            # another household's (the city's matches): not the cartella's
+            {"match_id": "m-9", "household_id": "h-0d3e8a1f6c27", "case_id": "c-0d3e8a1f6c27",
+             "opportunity_id": "o-7a1e", "status": "accepted", "proposed_on": earlier},
         ),
         ("housing", "GET", "/opportunities/o-3b9d"): {
             "opportunity_id": "o-3b9d", "partner": "coop-aurora", "kind": "solidarity_cohousing", "capacity": 3,
@@ -219,6 +243,23 @@ async def test_the_cartella_names_the_household_case_housing_and_operators_inste
     assert "Cittadinanza Nigeria (paese terzo)" in text, text  # the country's name, not its ISO code
     # operators by their display names (a partner's actor stays the partner)
     assert "Maria Rossi" in text and "Giulia Verdi" in text and "desk.maria" not in text, text
+
+
+async def test_the_cartella_asks_housing_for_its_households_matches_only(desk: Desk) -> None:
+    """From an outside test: opening one person's cartella made housing keep, in its read log, 72 reads of 43 other
+    households (the desk read the whole city's matches in each state, then kept the household's), and the DPO's
+    access log said Maria had looked at each. The cartella asks housing for its household's matches alone."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    for op in (MARIA, LUCA):
+        desk.services.requests.clear()
+        await desk.as_operator(op)
+        page = await desk.client.get("/persons/p-1")
+        assert page.status_code == 200, page.text
+        assert "Coabitazione solidale" in text_of(page.text)  # its proposal, shown as before
+        asked = housing_reads(desk.services)
+        assert asked, desk.services.calls
+        assert all(q.get("household_id") == "h-5f1c0a9e7b2d" for q in asked), asked
 
 
 async def test_a_staff_operators_opaque_actor_is_named_and_is_hers_for_the_four_eyes_rule(desk: Desk) -> None:

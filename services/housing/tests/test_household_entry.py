@@ -330,3 +330,43 @@ async def test_tokens_ending_within_30_days_are_counted_for_an_alert(housing: In
         gone = await auth.issue_token(conn, STAFF_TO, days=5)
         await conn.execute("update api_tokens set revoked_at = now() where token_hash = $1", auth.token_hash(gone))
     assert await ending() == before + 1
+
+
+async def test_a_households_matches_are_read_alone_and_only_that_household_is_in_the_read_log(
+    housing: InProcessService, uid: str
+) -> None:
+    """From an outside test: opening one person's cartella at the desk put 72 reads of 43 other households in the read
+    log, as the desk read the whole city's matches (`GET /proposals` for each state) to keep that household's. Asked
+    with `household_id`, `GET /proposals` answers that household's matches alone, for whoever may see them (another
+    cooperative: none), and the read log keeps that household only."""
+    from lgnet_housing.adapters import read_log
+    from lgnet_shared.testing.authz import World
+
+    w = World(housing)
+    other = await matrix.match(w)  # its case closed as the next is made: its match cancelled
+    mine = await matrix.match(w)
+    start = await began(housing)
+    async with housing.client(STAFF_TO, headers={"LgNet-Client": "desk"}) as c:
+        r = await c.get("/proposals", params={"household_id": mine["household_id"]})
+        assert r.status_code == 200, r.text
+        assert [m["match_id"] for m in r.json()] == [mine["match_id"]], r.json()
+        r = await c.get("/proposals", params={"household_id": mine["household_id"], "status": "cancelled"})
+        assert r.json() == [], r.json()  # its state and its household both
+        cancelled = await c.get("/proposals", params={"household_id": other["household_id"], "status": "cancelled"})
+        assert [m["match_id"] for m in cancelled.json()] == [other["match_id"]], cancelled.json()
+        r = await c.get("/proposals?household_id=h%00")  # no id PostgreSQL could hold: bad input
+        assert (r.status_code, r.json()["field"]) == (422, "query.household_id"), r.text
+    async with housing.client(A) as a:  # the case's cooperative sees it
+        assert [m["match_id"] for m in (await a.get(f"/proposals?household_id={mine['household_id']}")).json()] == [
+            mine["match_id"]
+        ]
+    async with housing.client(B) as b:  # another cooperative: none, as without the filter
+        assert (await b.get(f"/proposals?household_id={mine['household_id']}")).json() == []
+    async with housing.pool.acquire() as conn:
+        entries = await read_log.entries(conn, "torino", None, 50, start, None, None)
+    kept = [(e["principal"], e["kind"], e["household_id"], e["via"]) for e in entries]
+    assert kept == [
+        (A, "matches", mine["household_id"], "api"),
+        (STAFF_TO, "matches", other["household_id"], "desk"),
+        (STAFF_TO, "matches", mine["household_id"], "desk"),
+    ], kept

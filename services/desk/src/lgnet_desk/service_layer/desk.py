@@ -192,12 +192,14 @@ def household_members_shown(record: dict[str, Any], person_id: str) -> list[str]
 
 async def household_matches(services: Services, household_ids: set[str]) -> list[dict[str, Any]]:
     """The households' matches in every state housing shows the operator, each with its opportunity (a state housing
-    refuses the operator is left out; housing away: httpx.HTTPError)."""
+    refuses the operator is left out; housing away: httpx.HTTPError). Each household's asked alone (`household_id`):
+    housing keeps every household its answer shows in its read log, and the whole city's matches, filtered here, put
+    reads of dozens of households the page never showed in the DPO's access log."""
     found: list[dict[str, Any]] = []
-    for status in ("proposed", "accepted", "placed", "ended", "declined", "cancelled"):  # housing's match states
-        with contextlib.suppress(ServiceRefusal):
-            matches = await services.get("housing", "/proposals", status=status)
-            found += [m for m in matches if m.get("household_id") in household_ids]
+    for hid in sorted(household_ids):
+        for status in ("proposed", "accepted", "placed", "ended", "declined", "cancelled"):  # housing's match states
+            with contextlib.suppress(ServiceRefusal):
+                found += await services.get("housing", "/proposals", status=status, household_id=hid)
     await _with_opportunities(services, found)
     return found
 

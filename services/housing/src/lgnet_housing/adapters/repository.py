@@ -476,14 +476,18 @@ async def set_match(conn: Conn, match_id: str, **changes: Any) -> None:
     await conn.execute(f"update matches set {sets} where match_id = $1", match_id, *changes.values())
 
 
-async def matches(conn: Conn, city: str, status: str | None, partner: str | None) -> list[Row]:
+async def matches(
+    conn: Conn, city: str, status: str | None, partner: str | None, household_id: str | None = None
+) -> list[Row]:
     rows = await conn.fetch(
         "select m.*, c.partner as case_partner from matches m join cases c using (case_id)"
         " join opportunities o using (opportunity_id) where m.city = $1 and ($2::text is null or m.status = $2)"
-        " and ($3::text is null or c.partner = $3 or o.partner = $3) order by m.proposed_on, m.match_id",
+        " and ($3::text is null or c.partner = $3 or o.partner = $3)"
+        " and ($4::text is null or m.household_id = $4) order by m.proposed_on, m.match_id",
         city,
         status,
         partner,
+        household_id,
     )
     return [dict(r) for r in rows]
 

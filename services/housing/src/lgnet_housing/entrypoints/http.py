@@ -247,13 +247,17 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.get(
         "/proposals",
-        summary="Matches of the city (partners: those of their cases or opportunities)",
+        summary="Matches of the city (partners: those of their cases or opportunities), or of one household",
         responses={200: {"model": list[r.Match], "description": "By proposal day, then match_id"}},
     )
     async def proposals(
-        actor: Who, status: Annotated[MatchStatus | None, Query()] = "proposed", client: Client = None
+        actor: Who,
+        status: Annotated[MatchStatus | None, Query()] = "proposed",
+        household_id: Annotated[str | None, Query(description="Only this household's matches")] = None,
+        client: Client = None,
     ) -> Any:
-        return await logged_read(actor, client, "matches", lambda h, c: h.list_matches(c, status), each_household)
+        run = lambda h, c: h.list_matches(c, status, household_id)  # noqa: E731
+        return await logged_read(actor, client, "matches", run, each_household)
 
     @api.get("/matches/{match_id}", summary="A match with its explanation and score breakdown", responses=MATCH)
     async def read_match(match_id: str, actor: Who, client: Client = None) -> Any:

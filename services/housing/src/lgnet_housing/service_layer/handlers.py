@@ -330,11 +330,13 @@ class Housing:
         city = _staff_of_city(ctx, "run the city-wide matching")
         return await self.run_matching(ctx, city)
 
-    async def list_matches(self, ctx: Context, status: str | None) -> list[Json]:
+    async def list_matches(self, ctx: Context, status: str | None, household_id: str | None = None) -> list[Json]:
+        """The city's matches in `status` the actor may see (a partner: of its cases or opportunities), only
+        `household_id`'s when given (a page of one household reads no other's)."""
         assert ctx.actor is not None
         city = ctx.city()
         partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
-        matches = await repo.matches(self.conn, city, status, partner)
+        matches = await repo.matches(self.conn, city, status, partner, household_id)
         # the case's partner read to tell the sides apart, not listed (the list never showed it)
         return list(jsonable_encoder([_without(_as_read_by(ctx.actor, m), "case_partner") for m in matches]))
 
