@@ -16,6 +16,7 @@ import pytest
 from lgnet_housing.adapters import schema
 from lgnet_housing.domain import explain
 from lgnet_shared import clock
+from lgnet_shared.access import ID_TAKEN
 from lgnet_shared.events import Event
 from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
@@ -726,6 +727,33 @@ async def test_staff_list_an_opportunity_only_for_a_partner_of_their_city(housin
     async with housing.pool.acquire() as conn:
         mine = "select array_agg(opportunity_id) from opportunities where strpos(opportunity_id, $1) > 0"
         assert await conn.fetchval(mine, uid) == [f"o-borgo-{uid}"]
+
+
+async def test_an_opportunity_id_taken_by_another_city_or_partner_is_answered_as_one_that_cannot_be_used(
+    housing: HousingUnderTest, uid: str
+) -> None:
+    """Opportunities' ids are the partners' and unique per deployment: a Torino partner listing one under a Trieste
+    opportunity's id was answered 409 "opportunity <id> is already listed" while a GET of it is a 404 — an existence
+    oracle. Another city's id, and another partner's of the city, are said alike; the holder and the city's staff are
+    told precisely (docs/partners.md, "Ids")."""
+    ids = {who: f"o-{who}-{uid}" for who in ("coop-carso", "coop-borgo", "coop-aurora")}
+    for who, oid in ids.items():
+        async with housing.client(who) as c:
+            assert (await post(c, "/opportunities", opportunity(oid))).status_code == 201
+    async with housing.client("coop-aurora") as aurora, housing.client("staff-torino") as staff:
+        answers = {}
+        for who, oid in ids.items():
+            r = await post(aurora, "/opportunities", opportunity(oid))
+            answers[who] = (r.status_code, r.json().get("field"), r.json().get("reason"))
+        r = await post(staff, "/opportunities", opportunity(ids["coop-borgo"], partner="coop-borgo"))
+        by_staff = (r.status_code, r.json().get("field"), r.json().get("reason"))
+    taken = (409, "opportunity_id", ID_TAKEN)
+    assert answers == {
+        "coop-carso": taken,
+        "coop-borgo": taken,
+        "coop-aurora": (409, "opportunity_id", f"opportunity {ids['coop-aurora']} is already listed"),
+    }
+    assert by_staff == (409, "opportunity_id", f"opportunity {ids['coop-borgo']} is already listed")
 
 
 async def accepted(housing: HousingUnderTest, uid: str, hid: str, oid: str) -> dict[str, Any]:
