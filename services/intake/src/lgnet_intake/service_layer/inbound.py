@@ -217,7 +217,8 @@ def sealed_registration(
         identity = cmd.PlainIdentity(**opened)
     except ValidationError as exc:  # an opened value too long or short (e.g. a fiscal code of 15 characters)
         raise from_pydantic(exc, "identity") from None
-    return cmd.RegisterPerson(
+    command = cmd.RegisterPerson if sealed_birth is None else cmd.SealedRegistration
+    return command(
         person_id=c.person_id,
         birth_date=birth_date,
         sex=c.sex,
@@ -236,7 +237,7 @@ def checked_person(c: cmd.RegisterPerson, today: date) -> tuple[str, bool, dict[
     with _noted(broken):
         people.check_pseudonymous_id(c.person_id, "person_id")
     with _noted(broken):
-        people.check_birth_date(c.birth_date, today)
+        people.check_birth_date(c.birth_date, today, c.birth_date_field)
     nationality, third = "", False
     with _noted(broken):
         nationality, third = people.nationality(c.nationality)
