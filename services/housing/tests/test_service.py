@@ -20,6 +20,7 @@ from lgnet_shared.access import ID_TAKEN
 from lgnet_shared.events import Event
 from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
+from lgnet_shared.events.types import DATE_REASON
 from lgnet_shared.testing.inprocess import sibling_module
 from lgnet_shared.testing.plugin import seen_from_this_test
 
@@ -1139,3 +1140,13 @@ async def test_an_id_or_code_in_clear_holding_identifying_data_is_refused(housin
             await conn.fetchval(f"select status from opportunities where opportunity_id = 'o-dpo-{uid}'") != "withdrawn"
         )
         assert await conn.fetchval("select status from matches where match_id = $1", p["match_id"]) == "proposed"
+
+
+async def test_a_date_of_no_calendar_day_is_refused_with_the_documented_reason(
+    housing: HousingUnderTest, uid: str
+) -> None:
+    """A date in YYYY-MM-DD form with no such day was answered in Python's words ("day is out of range for month")."""
+    async with housing.client("coop-aurora") as c:
+        for day in ("2026-02-30", "2026-31-12"):
+            r = await post(c, "/opportunities", opportunity(f"o-day-{uid}", available_from=day))
+            assert r.status_code == 422 and {"field": "available_from", "reason": DATE_REASON} in r.json()["errors"]
