@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 from lgnet_shared import db
 from lgnet_shared.errors import ContractError
+from lgnet_shared.events.types import DATE_REASON, IsoDate
 from lgnet_shared.http import (
     PROBLEM,
     ChangeKey,
@@ -325,3 +326,20 @@ async def test_a_new_idempotency_key_holding_identifying_data_is_refused_a_kept_
         assert fresh.status_code == 201
     finally:
         await pool.close()
+
+
+class Dated(BaseModel):
+    on: IsoDate
+
+
+@pytest.mark.parametrize("text", ["2026-31-12", "2026-02-30", "2026-00-10", "2026-04-31", "2025-02-29"])
+def test_a_date_of_no_calendar_day_is_refused_with_the_documented_reason(text: str) -> None:
+    """The shape YYYY-MM-DD with a month or day that does not exist: Python's own words ("month must be in 1..12",
+    "day is out of range for month") reached partners instead of the documented reason."""
+    from lgnet_shared.errors import from_pydantic
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as bad:
+        Dated(on=text)
+    assert (from_pydantic(bad.value).field, from_pydantic(bad.value).reason) == ("on", DATE_REASON)
+    assert Dated(on="2024-02-29").on.isoformat() == "2024-02-29"

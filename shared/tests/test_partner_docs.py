@@ -235,10 +235,15 @@ def test_the_sdk_example_runs_as_written_from_the_bundle(
     monkeypatch.setattr(sdk.PartnerClient, "start", start)
     monkeypatch.setattr(sdk.PartnerClient, "rejections", no_answers)
     monkeypatch.chdir(tmp_path)
-    exec(compile(code.group(1), "docs/partners.md", "exec"), {"__name__": "__main__"})
+    for _ in range(2):  # run twice, as a reader does: each run registers a person of its own
+        exec(compile(code.group(1), "docs/partners.md", "exec"), {"__name__": "__main__"})
 
-    assert asked == ["https://intake.example/inbound-key Bearer lgn_x"]
-    [(topic, value, headers)] = sent
+    assert asked == ["https://intake.example/inbound-key Bearer lgn_x"] * 2
+    [(topic, value, headers), (_, again, again_headers)] = sent
+    # A fixed id made the second run (or a second partner copying it) a conflict: every run takes a new one
+    ids = [decode(from_record(v, h, b"coop-aurora")).model_dump()["person_id"] for v, h in ((value, headers),
+           (again, again_headers))]  # fmt: skip
+    assert ids[0] != ids[1], ids
     assert topic == "sandbox.lgnet.partner.inbound.torino"
     key = Ed25519PrivateKey.from_private_bytes(seed)
     assert signing.key_id_of(headers) == "coop-aurora-2026"

@@ -338,6 +338,10 @@ async def test_the_to_do_list_sorts_longest_waiting_first_and_names_a_service_th
         ("activity a-1 already exists", "l'attività a-1 esiste già"),
         ("session s-1 already exists", "l'incontro s-1 esiste già"),
         ("certificate k-1 already exists", "l'attestato k-1 esiste già"),
+        (
+            "cannot be used: choose another id (a new UUID)",
+            "questo identificativo non si può usare: ne scelga un altro",
+        ),
         ("is before the plan was agreed", "è precedente alla data in cui il progetto è stato concordato"),
     ],
 )

@@ -16,9 +16,11 @@ import pytest
 from lgnet_housing.adapters import schema
 from lgnet_housing.domain import explain
 from lgnet_shared import clock
+from lgnet_shared.access import ID_TAKEN
 from lgnet_shared.events import Event
 from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
+from lgnet_shared.events.types import DATE_REASON
 from lgnet_shared.testing.inprocess import sibling_module
 from lgnet_shared.testing.plugin import seen_from_this_test
 
@@ -728,6 +730,33 @@ async def test_staff_list_an_opportunity_only_for_a_partner_of_their_city(housin
         assert await conn.fetchval(mine, uid) == [f"o-borgo-{uid}"]
 
 
+async def test_an_opportunity_id_taken_by_another_city_or_partner_is_answered_as_one_that_cannot_be_used(
+    housing: HousingUnderTest, uid: str
+) -> None:
+    """Opportunities' ids are the partners' and unique per deployment: a Torino partner listing one under a Trieste
+    opportunity's id was answered 409 "opportunity <id> is already listed" while a GET of it is a 404 — an existence
+    oracle. Another city's id, and another partner's of the city, are said alike; the holder and the city's staff are
+    told precisely (docs/partners.md, "Ids")."""
+    ids = {who: f"o-{who}-{uid}" for who in ("coop-carso", "coop-borgo", "coop-aurora")}
+    for who, oid in ids.items():
+        async with housing.client(who) as c:
+            assert (await post(c, "/opportunities", opportunity(oid))).status_code == 201
+    async with housing.client("coop-aurora") as aurora, housing.client("staff-torino") as staff:
+        answers = {}
+        for who, oid in ids.items():
+            r = await post(aurora, "/opportunities", opportunity(oid))
+            answers[who] = (r.status_code, r.json().get("field"), r.json().get("reason"))
+        r = await post(staff, "/opportunities", opportunity(ids["coop-borgo"], partner="coop-borgo"))
+        by_staff = (r.status_code, r.json().get("field"), r.json().get("reason"))
+    taken = (409, "opportunity_id", ID_TAKEN)
+    assert answers == {
+        "coop-carso": taken,
+        "coop-borgo": taken,
+        "coop-aurora": (409, "opportunity_id", f"opportunity {ids['coop-aurora']} is already listed"),
+    }
+    assert by_staff == (409, "opportunity_id", f"opportunity {ids['coop-borgo']} is already listed")
+
+
 async def accepted(housing: HousingUnderTest, uid: str, hid: str, oid: str) -> dict[str, Any]:
     """A woman alone (Torino, coop-aurora's case) proposed a one-place room `oid` and accepting it: the match."""
     await housing.publish("torino", *housing.household_events(hid, "torino", [(ADULT, F)]))
@@ -1111,3 +1140,13 @@ async def test_an_id_or_code_in_clear_holding_identifying_data_is_refused(housin
             await conn.fetchval(f"select status from opportunities where opportunity_id = 'o-dpo-{uid}'") != "withdrawn"
         )
         assert await conn.fetchval("select status from matches where match_id = $1", p["match_id"]) == "proposed"
+
+
+async def test_a_date_of_no_calendar_day_is_refused_with_the_documented_reason(
+    housing: HousingUnderTest, uid: str
+) -> None:
+    """A date in YYYY-MM-DD form with no such day was answered in Python's words ("day is out of range for month")."""
+    async with housing.client("coop-aurora") as c:
+        for day in ("2026-02-30", "2026-31-12"):
+            r = await post(c, "/opportunities", opportunity(f"o-day-{uid}", available_from=day))
+            assert r.status_code == 422 and {"field": "available_from", "reason": DATE_REASON} in r.json()["errors"]

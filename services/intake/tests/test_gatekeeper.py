@@ -759,6 +759,21 @@ async def test_a_whole_identity_sealed_at_once_is_registered_and_each_fault_in_i
             "no birth date": (sealed('{"given_name": "Amina"}'), "birth_date"),
             "not a date": (sealed('{"birth_date": "02/04/2011"}'), "birth_date"),
             "a compact date": (sealed('{"birth_date": "20110402"}'), "birth_date"),
+            # The members' own rules, named alike (the future birth date was `data.birth_date`, a field not sent)
+            "born in the future": (
+                sealed(json.dumps({"birth_date": str(clock.today() + timedelta(days=1))})),
+                "birth_date",
+            ),
+            "born too long ago": (sealed('{"birth_date": "1880-01-01"}'), "birth_date"),
+            "a wrong fiscal code": (
+                sealed('{"birth_date": "2011-04-02", "fiscal_code": "RSSMRA80A01L219X"}'),
+                "fiscal_code",
+            ),
+            "a phone too short": (sealed('{"birth_date": "2011-04-02", "phone": "12"}'), "phone"),
+            "a name too long": (
+                sealed(json.dumps({"birth_date": "2011-04-02", "family_name": "x" * 201})),
+                "family_name",
+            ),
         }
         sent = {
             what: await client.emit(v3(f"f-{i}-{uid}", identity))

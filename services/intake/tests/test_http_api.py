@@ -15,6 +15,7 @@ from lgnet_intake.adapters import credentials
 from lgnet_shared import clock, pii
 from lgnet_shared.access import Role
 from lgnet_shared.events import intake as ev
+from lgnet_shared.events.types import DATE_REASON
 from lgnet_shared.topics import TOPICS
 
 if TYPE_CHECKING:
@@ -795,3 +796,18 @@ async def test_a_rectified_name_or_birth_date_is_the_one_duplicates_are_found_by
             identity={"given_name": "Amina", "family_name": surname("Okonkwo", uid)},
         )
         assert (await post(staff, "/persons", born)).json()["possible_duplicates"] == [f"s-ok-{uid}"]
+
+
+async def test_a_date_of_no_calendar_day_is_refused_with_the_documented_reason(intake: IntakeUnderTest) -> None:
+    """From an outside test: `opened_on: "2026-31-12"` was answered "month must be in 1..12", `recorded_on:
+    "2026-02-30"` "day is out of range for month" — Python's words, not the documented one."""
+    case = {"case_id": "c-no-day", "household_id": "h-no-day", "action_area": "taking_charge", "channel": "desk"}
+    consent = {"person_id": "p-no-day", "purpose": "partner_sharing", "granted": True}
+    async with intake.client("staff-torino") as staff:
+        for path, body in (
+            ("/cases", {**case, "opened_on": "2026-31-12"}),
+            ("/consents", {**consent, "recorded_on": "2026-02-30"}),
+        ):
+            r = await post(staff, path, body)
+            field = "opened_on" if path == "/cases" else "recorded_on"
+            assert r.status_code == 422 and {"field": field, "reason": DATE_REASON} in r.json()["errors"], r.text

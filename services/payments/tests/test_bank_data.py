@@ -362,3 +362,21 @@ async def test_a_stored_fingerprint_of_bank_data_is_keyed_and_older_ones_still_r
         again = await c.post("/contribution-requests", json=body, headers=key)
         assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true", again.text
         assert (await c.post("/contribution-requests", json=other, headers=key)).status_code == 409
+
+
+async def test_a_requests_every_field_at_fault_is_answered_at_once(payments: InProcessService) -> None:
+    """From an outside test: a rent request with no period and a bad IBAN was refused at the period alone; the IBAN's
+    fault came at the second attempt. Every fault of the body is answered in one round (problem+json `errors`), as
+    intake answers a registration; `field` and `reason` are the first of them. Nothing is recorded."""
+    body = {"case_id": "c1", "kind": "rent", "amount_cents": 50_000,
+            "beneficiary": {"name": "ATER Torino", "iban": "DE89370400440532013001", "bic": "NOTABIC"}}  # fmt: skip
+    r = await call(payments, STAFF, "POST", "/contribution-requests", body)
+    assert r.status_code == 422, r.text
+    said = [(e["field"], e["reason"]) for e in r.json()["errors"]]
+    assert [f for f, _ in said] == ["period_from", "period_to", "beneficiary.iban", "beneficiary.bic"], said
+    assert (r.json()["field"], r.json()["reason"]) == said[0]
+    short = {**body, "period_from": "2026-11-01", "period_to": "2026-10-01", "beneficiary": None}
+    r = await call(payments, STAFF, "POST", "/contribution-requests", {**short, "kind": "voucher"})
+    assert [e["field"] for e in r.json()["errors"]] == ["kind", "period_to"], r.text
+    async with payments.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from contribution_requests") == 0

@@ -9,6 +9,7 @@ import pytest
 from lgnet_shared import clock
 from lgnet_shared.codec import decode, to_envelope
 from lgnet_shared.events import payments as pev
+from lgnet_shared.events.types import DATE_REASON
 from lgnet_shared.testing.inprocess import InProcessService, fixtures_per_module
 from payments_testkit import call, call_ok, open_case, outbox, refused
 from test_bank_data import (
@@ -79,3 +80,14 @@ async def test_a_topic_holding_a_fiscal_code_or_iban_is_refused(
         reason = refused(await call(payments, COOP, "POST", "/tutoring-sessions", body), 422, "topics.1")
         assert "travels in clear" in reason, reason
     assert await call_ok(payments, STAFF, "GET", f"/tutoring-sessions?case_id={case[0]}") == []
+
+
+async def test_a_session_dated_on_no_calendar_day_is_refused_with_the_documented_reason(
+    payments: InProcessService, case: tuple[str, str]
+) -> None:
+    """From an outside test: `"on": "2026-02-30"` was answered "day is out of range for month" (Python's words)."""
+    for day in ("2026-02-30", "2026-31-12"):
+        bad = await call(
+            payments, COOP, "POST", "/tutoring-sessions", {"case_id": case[0], "topics": ["debt"], "on": day}
+        )
+        assert refused(bad, 422, "on") == DATE_REASON

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from lgnet_payments.adapters import schema
 from lgnet_shared import auth, clock
-from lgnet_shared.access import Role
+from lgnet_shared.access import ID_TAKEN, Role
 from lgnet_shared.testing.inprocess import InProcessService, fixtures_per_module
 from lgnet_shared.testing.tables import everything_in
 from payments_testkit import call, call_ok, refused
@@ -161,3 +161,17 @@ async def test_a_providers_or_redemptions_id_holding_identifying_data_is_refused
         kept = await everything_in(conn)
     # (The city's own paying account is the IBAN above: the fixture's policy; no id holds it.)
     assert not [v for v in IDENTIFYING if re.search(f'_id":"{re.escape(v)}"', kept)], kept
+
+
+async def test_a_provider_id_taken_in_another_city_is_answered_as_one_that_cannot_be_used(
+    payments: InProcessService, uid: str
+) -> None:
+    """Providers' ids are unique per deployment: another city's staff registering one under an id Torino has were
+    answered 409 "provider <id> is already registered" — that Torino works with it. The holder's city is told so."""
+    provider = {"provider_id": f"bus-{uid}", "name": "Bus", "kinds": ["public_transport"]}
+    await call_ok(payments, STAFF, "POST", "/providers", provider)
+    elsewhere = await call(payments, "staff-trieste", "POST", "/providers", provider)
+    assert refused(elsewhere, 409, "provider_id") == ID_TAKEN
+    assert refused(await call(payments, MALLORY, "POST", "/providers", provider), 409, "provider_id") == (
+        f"provider bus-{uid} is already registered"
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from lgnet_shared.errors import Forbidden
+from lgnet_shared.errors import Conflict, Forbidden
 
 
 class Role(StrEnum):
@@ -42,3 +42,17 @@ def may_read_city(actor: Actor, city: str, field: str = "city") -> None:
     """Staff and partners read their own city; the national role reads every city's aggregates."""
     if actor.role is not Role.NATIONAL and actor.city != city:
         raise Forbidden(field, f"{actor.role.value} of {actor.city} cannot read {city}")
+
+
+# A new object's id already taken by something the caller may not see (docs/partners.md, "Ids"): said alike for
+# every kind and every holder, so that a create is no existence oracle for another city's or partner's data.
+ID_TAKEN = "cannot be used: choose another id (a new UUID)"
+
+
+def id_taken(actor: Actor, field: str, precise: str, holder_city: str | None, holder: str | None) -> Conflict:
+    """The 409 for a create whose id is taken: `precise` ("person … is already registered") to the city's staff for an
+    object of their city and to a partner for one it holds (`holder`: who registered or owns it); `ID_TAKEN` to
+    anyone else — another city's staff or partner, another partner of the city — whatever holds the id and wherever
+    (`holder_city` None: the id is held by nothing the caller could be told of, e.g. an erased person's key)."""
+    theirs = actor.role is Role.STAFF or (actor.role is Role.PARTNER and holder == actor.id)
+    return Conflict(field, precise if holder_city is not None and holder_city == actor.city and theirs else ID_TAKEN)

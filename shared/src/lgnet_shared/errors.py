@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -34,6 +36,16 @@ class ContractError(ValueError):
         first = errors[0]
         first.also = tuple(errors[1:])
         return first
+
+
+@contextlib.contextmanager
+def noted(broken: list[ContractError]) -> Iterator[None]:
+    """A rule's ContractError (and those it carries) kept in `broken` instead of raised, so that the next rule is
+    checked too; `ContractError.all_of(broken)` then says them together (an HTTP problem's `errors`)."""
+    try:
+        yield
+    except ContractError as e:
+        broken.extend((e, *e.also))
 
 
 class NotJson(ContractError):

@@ -17,6 +17,7 @@ StrictCents = Annotated[StrictInt, Field(ge=0, description="Integer euro cents")
 `"300"`, `true` or `12.0` as a whole number; what callers send uses `StrictInt`, `StrictBool` and `IsoDate` alike
 (`lgnet_shared.testing.strict_inputs` holds every service's bodies to it)."""
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+DATE_REASON = "must be an ISO 8601 date string, YYYY-MM-DD"
 
 
 def _iso_date(value: Any) -> Any:
@@ -24,8 +25,11 @@ def _iso_date(value: Any) -> Any:
     if isinstance(value, date):
         return value
     if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-        raise ValueError("must be an ISO 8601 date string, YYYY-MM-DD")
-    return date.fromisoformat(value)  # an impossible day (2026-02-30) raises ValueError, named like the rest
+        raise ValueError(DATE_REASON)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:  # a day no calendar has (2026-02-30, 2026-31-12): said like the rest, not in Python's words
+        raise ValueError(DATE_REASON) from None
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]

@@ -197,6 +197,8 @@ ITALIAN: list[tuple[str, str]] = [
     (r"registering a mobile unit is for the city's staff", "solo il personale del Comune registra le unità mobili"),
     (r"mobile unit (\S+) already exists", "l'unità mobile {0} esiste già"),
     # An identifier someone else took at the same moment (two people at once: intake's 409)
+    # An identifier taken by what the caller may not know of (every service's creates: docs/partners.md, "Ids")
+    (r"cannot be used: choose another id \(a new UUID\)", "questo identificativo non si può usare: ne scelga un altro"),
     (r"household (\S+) already exists", "il nucleo familiare {0} esiste già"),
     (r"case (\S+) already exists", "la pratica {0} esiste già"),
     (r"referral (\S+) already exists", "la segnalazione {0} esiste già"),

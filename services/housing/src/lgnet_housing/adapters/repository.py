@@ -350,6 +350,12 @@ OPPORTUNITY_FIELDS = (
 )
 
 
+async def opportunity_holder(conn: Conn, opportunity_id: str) -> tuple[str | None, str | None]:
+    """(city, owning partner) of the opportunity, or (None, None) (`lgnet_shared.access.id_taken`)."""
+    row = await conn.fetchrow("select city, partner from opportunities where opportunity_id = $1", opportunity_id)
+    return (row["city"], row["partner"]) if row else (None, None)
+
+
 async def insert_opportunity(conn: Conn, opportunity_id: str, values: Row, listed_by: str, listed_on: date) -> bool:
     cols = ", ".join(OPPORTUNITY_FIELDS)
     marks = ", ".join(f"${i}" for i in range(2, len(OPPORTUNITY_FIELDS) + 2))

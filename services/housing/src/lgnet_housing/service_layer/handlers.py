@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi.encoders import jsonable_encoder
 from lgnet_shared import outbox, tracing
-from lgnet_shared.access import Actor, Role, may_write_in_city
+from lgnet_shared.access import Actor, Role, id_taken, may_write_in_city
 from lgnet_shared.actors import partner_city
 from lgnet_shared.codec import caused_by, to_envelope
 from lgnet_shared.countries import check_languages
@@ -130,7 +130,9 @@ class Housing:
         values = {**c.model_dump(exclude={"opportunity_id", "partner"}), "city": city, "partner": partner}
         values = {**values, "kind": c.kind.value, "support_level": c.support_level.value}
         if not await repo.insert_opportunity(self.conn, c.opportunity_id, values, ctx.actor.id, ctx.today):
-            raise Conflict("opportunity_id", f"opportunity {c.opportunity_id} is already listed")
+            holder = await repo.opportunity_holder(self.conn, c.opportunity_id)
+            said = f"opportunity {c.opportunity_id} is already listed"
+            raise id_taken(ctx.actor, "opportunity_id", said, *holder)
         await self.emit(ctx, city, ev.OpportunityListed(opportunity_id=c.opportunity_id, **values))
         await self.rematch_if_auto(ctx, city)
         return await self.read_opportunity(ctx, c.opportunity_id)

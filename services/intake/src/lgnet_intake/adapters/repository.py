@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 import asyncpg
+from lgnet_shared.access import ID_TAKEN
 from lgnet_shared.db import Conn
 from lgnet_shared.errors import Conflict, NotFound
 
@@ -148,7 +149,7 @@ async def insert_person(conn: Conn, p: Row, wrapped_key: bytes) -> Inserted | No
     if not row["inserted"]:
         return None
     if not row["keyed"]:  # a key (or its erasure) under this id without its person: never reuse it
-        raise Conflict("person_id", f"{p['person_id']} has key material already (erased?); choose another id")
+        raise Conflict("person_id", ID_TAKEN)
     return Inserted(row["same_fiscal_code"], list(row["same_name_and_birth"]))
 
 
@@ -407,6 +408,29 @@ async def open_case_partners(conn: Conn, household_id: str) -> set[str]:
     return {r["partner"] for r in rows}
 
 
+# Who holds an id a create names (`lgnet_shared.access.id_taken`): the city and the actor it is whose (the partner
+# who registered or formed it, the case's partner, the activity's organiser), by the id's field.
+_HOLDERS = {
+    "person_id": "select city, registered_by from persons where person_id = $1",
+    "household_id": "select city, created_by from households where household_id = $1",
+    "referral_id": "select r.city, h.created_by from referrals r join households h using (household_id)"
+    " where r.referral_id = $1",
+    "case_id": "select city, partner from cases where case_id = $1",
+    "activity_id": "select city, coalesce(partner, created_by) from civic_activities where activity_id = $1",
+    "session_id": "select a.city, coalesce(a.partner, a.created_by) from civic_sessions s"
+    " join civic_activities a using (activity_id) where s.session_id = $1",
+    "certificate_id": "select a.city, coalesce(a.partner, a.created_by) from civic_certificates c"
+    " join civic_activities a using (activity_id) where c.certificate_id = $1",
+}
+
+
+async def id_holder(conn: Conn, field: str, object_id: str) -> tuple[str | None, str | None]:
+    """(city, holder) of the object `field` = `object_id` names; (None, None) when none does (e.g. only an erased
+    person's key is left under the id)."""
+    row = await conn.fetchrow(_HOLDERS[field], object_id)
+    return (row[0], row[1]) if row else (None, None)
+
+
 async def household_exists(conn: Conn, household_id: str) -> bool:
     return bool(await conn.fetchval("select true from households where household_id = $1", household_id))
 
@@ -417,7 +441,6 @@ async def insert_household(
     await _insert_once(
         conn,
         "household_id",
-        f"household {household_id} already exists",
         "insert into households values ($1, $2, $3, $4)",
         household_id,
         city,
@@ -518,7 +541,6 @@ async def insert_referral(conn: Conn, r: Row) -> None:
     await _insert_once(
         conn,
         "referral_id",
-        f"referral {r['referral_id']} already exists",
         "insert into referrals (referral_id, household_id, city, source, referrer, received_on)"
         " values ($1, $2, $3, $4, $5, $6)",
         r["referral_id"],
@@ -570,21 +592,21 @@ async def open_case_in_area(conn: Conn, household_id: str, action_area: str) -> 
     )
 
 
-async def _insert_once(conn: Conn, field: str, taken: str, sql: str, *args: Any) -> None:
+async def _insert_once(conn: Conn, field: str, sql: str, *args: Any) -> None:
     """`sql`, an insert whose key a concurrent transaction may have just taken (both having checked it free):
-    then a 409 naming `field`, in a savepoint so that a batch of inbound records goes on."""
+    then a 409 naming `field`, in a savepoint so that a batch of inbound records goes on. Said as an id the caller
+    cannot use (`ID_TAKEN`): the one who took it may be another city's or partner's."""
     try:
         async with conn.transaction():
             await conn.execute(sql, *args)
     except asyncpg.UniqueViolationError:
-        raise Conflict(field, taken) from None
+        raise Conflict(field, ID_TAKEN) from None
 
 
 async def insert_case(conn: Conn, c: Row) -> None:
     await _insert_once(
         conn,
         "case_id",
-        f"case {c['case_id']} already exists",
         "insert into cases (case_id, household_id, city, action_area, channel, partner, opened_on, housing_need)"
         " values ($1, $2, $3, $4, $5, $6, $7, $8)",
         c["case_id"],

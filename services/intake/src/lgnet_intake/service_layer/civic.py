@@ -37,7 +37,7 @@ async def organise_activity(i: Intake, ctx: Context, c: ev.CivicActivitySubmitte
     row = {**c.model_dump(), "kind": c.kind.value, "target_level": c.target_level and c.target_level.value}
     row |= {"city": city, "partner": partner, "created_by": ctx.actor.id}
     if not await civic_repo.insert_activity(i.conn, row):
-        raise Conflict("activity_id", f"activity {c.activity_id} already exists")
+        raise await i.taken(ctx, "activity_id", c.activity_id, f"activity {c.activity_id} already exists")
     await i.emit(
         ctx,
         ev.CivicActivityOrganised(
@@ -74,7 +74,7 @@ async def hold_session(i: Intake, ctx: Context, c: ev.CivicSessionSubmitted) -> 
         people.check_pseudonymous_id(operator, f"facilitators.{n}")
     volunteers = await _persons_of_city(i, ctx, c.volunteer_ids, "volunteer_ids")
     if await civic_repo.session(i.conn, c.session_id) is not None:
-        raise Conflict("session_id", f"session {c.session_id} already exists")
+        raise await i.taken(ctx, "session_id", c.session_id, f"session {c.session_id} already exists")
     await civic_repo.insert_session(i.conn, {**c.model_dump(), "volunteer_ids": volunteers})
     await i.emit(ctx, ev.CivicSessionHeld(**{**c.model_dump(), "volunteer_ids": volunteers}))
     return {"activity_id": c.activity_id, "session_id": c.session_id}
@@ -115,7 +115,7 @@ async def issue_certificate(i: Intake, ctx: Context, c: ev.CivicCertificateSubmi
     )  # fmt: skip
     row = fact.model_dump(mode="json") | {"issued_on": c.issued_on}
     if not await civic_repo.insert_certificate(i.conn, row):
-        raise Conflict("certificate_id", f"certificate {c.certificate_id} already exists")
+        raise await i.taken(ctx, "certificate_id", c.certificate_id, f"certificate {c.certificate_id} already exists")
     await i.emit(ctx, fact)
     return {"certificate_id": c.certificate_id, "attended_sessions": attended, "held_sessions": held}
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from lgnet_shared.events.intake import Sex
 from lgnet_shared.events.partner import CaseOpeningSubmitted
@@ -37,6 +37,15 @@ class RegisterPerson(Command):
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = Field(default_factory=list)
     literate: StrictBool | None = None
     identity: PlainIdentity = Field(default_factory=PlainIdentity)
+
+    birth_date_field: ClassVar[str] = "birth_date"  # what a refusal of the birth date names: the field as sent
+
+
+class SealedRegistration(RegisterPerson):
+    """A partner's registration whose birth date came sealed (`identity.birth_date`, alone or in `identity.all`): its
+    refusals name that field, the one the partner sent."""
+
+    birth_date_field: ClassVar[str] = "identity.birth_date"
 
 
 class UpdatePerson(Command):

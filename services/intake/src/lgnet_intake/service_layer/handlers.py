@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from lgnet_shared import clock, outbox, pii, tracing
-from lgnet_shared.access import may_read_city
+from lgnet_shared.access import id_taken, may_read_city
 from lgnet_shared.codec import caused_by, to_envelope
 from lgnet_shared.countries import check_languages
 from lgnet_shared.db import Conn, checked_then_locked
@@ -90,6 +90,12 @@ class Intake:
             ]
         await outbox.append(self.conn, envs)
 
+    async def taken(self, ctx: Context, field: str, object_id: str, precise: str) -> Conflict:
+        """The 409 for a create whose id `field` = `object_id` is taken: `precise` only to whom the holder is theirs
+        to know (`lgnet_shared.access.id_taken`; docs/partners.md, "Ids")."""
+        city, holder = await repo.id_holder(self.conn, field, object_id)
+        return id_taken(ctx.actor, field, precise, city, holder)
+
     # ------------------------------------------------------------ persons
 
     async def register_person(self, ctx: Context, c: cmd.RegisterPerson) -> dict[str, Any]:
@@ -101,7 +107,7 @@ class Intake:
         person_id = new.row["person_id"]
         found = await repo.insert_person(self.conn, new.row, new.wrapped_key)
         if found is None:
-            raise Conflict("person_id", f"person {person_id} is already registered")
+            raise await self.taken(ctx, "person_id", person_id, f"person {person_id} is already registered")
         events: list[Event] = [new.event]
         result: dict[str, Any] = {"person_id": person_id, "same_as": None, "possible_duplicates": []}
         if existing := found.same_fiscal_code:
@@ -158,7 +164,8 @@ class Intake:
         stored = await repo.insert_persons(self.conn, [(new.row, new.wrapped_key) for _, new in news])
         for ctx, new in news:
             if new.row["person_id"] not in stored:  # taken (or its key is): the one-by-one path names the reason
-                raise Conflict("person_id", f"person {new.row['person_id']} is already registered")
+                pid = new.row["person_id"]
+                raise await self.taken(ctx, "person_id", pid, f"person {pid} is already registered")
             await self.emit(ctx, new.event)
 
     def _name_hash(self, given: str | None, family: str | None, born: date) -> str | None:
@@ -421,7 +428,7 @@ class Intake:
     async def form_household(self, ctx: Context, c: cmd_in.HouseholdFormationSubmitted) -> dict[str, Any]:
         access.may_write_in_city(ctx.actor, ctx.city)
         if await repo.household_exists(self.conn, c.household_id):
-            raise Conflict("household_id", f"household {c.household_id} already exists")
+            raise await self.taken(ctx, "household_id", c.household_id, f"household {c.household_id} already exists")
         inbound.check_household(c)
         members: list[str] = []
         for i, pid in enumerate(c.member_ids):
@@ -483,7 +490,7 @@ class Intake:
     async def receive_referral(self, ctx: Context, c: cmd_in.ReferralSubmitted) -> dict[str, Any]:
         h = await self._household_for_write(ctx, c.household_id)
         if await repo.referral(self.conn, c.referral_id) is not None:
-            raise Conflict("referral_id", f"referral {c.referral_id} already exists")
+            raise await self.taken(ctx, "referral_id", c.referral_id, f"referral {c.referral_id} already exists")
         people.check_pseudonymous_id(c.referral_id, "referral_id")
         inbound.check_not_future(c.received_on, ctx.today, "received_on")
         born = await self._reference_born(h, c.received_on)
@@ -527,7 +534,7 @@ class Intake:
             raise ContractError("partner", "staff must name the partner the case is assigned to")
         await self._partner_of_city(partner, h["city"], "partner")
         if await repo.case_exists(self.conn, c.case_id):
-            raise Conflict("case_id", f"case {c.case_id} already exists")
+            raise await self.taken(ctx, "case_id", c.case_id, f"case {c.case_id} already exists")
         people.check_pseudonymous_id(c.case_id, "case_id")
         inbound.check_not_future(c.opened_on, ctx.today, "opened_on")
         members_born = await repo.members_born(self.conn, c.household_id, c.opened_on)

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from lgnet_shared import codec, pii
 from lgnet_shared.countries import check_languages
 from lgnet_shared.envelope import Envelope, check_partner_record
-from lgnet_shared.errors import ContractError, Forbidden, UnknownEventType, from_pydantic
+from lgnet_shared.errors import ContractError, Forbidden, UnknownEventType, from_pydantic, noted
 from lgnet_shared.events import Event, Sealed, versions
 from lgnet_shared.events import civic as civic_in
 from lgnet_shared.events import outreach as outreach_in
@@ -217,7 +217,8 @@ def sealed_registration(
         identity = cmd.PlainIdentity(**opened)
     except ValidationError as exc:  # an opened value too long or short (e.g. a fiscal code of 15 characters)
         raise from_pydantic(exc, "identity") from None
-    return cmd.RegisterPerson(
+    command = cmd.RegisterPerson if sealed_birth is None else cmd.SealedRegistration
+    return command(
         person_id=c.person_id,
         birth_date=birth_date,
         sex=c.sex,
@@ -233,33 +234,24 @@ def checked_person(c: cmd.RegisterPerson, today: date) -> tuple[str, bool, dict[
     with birth date and sex). Returns the normalised nationality, whether it is a third country, the plain identity.
     Every rule is checked: the error raised is the first broken, carrying the others (`ContractError.all_of`)."""
     broken: list[ContractError] = []
-    with _noted(broken):
+    with noted(broken):
         people.check_pseudonymous_id(c.person_id, "person_id")
-    with _noted(broken):
-        people.check_birth_date(c.birth_date, today)
+    with noted(broken):
+        people.check_birth_date(c.birth_date, today, c.birth_date_field)
     nationality, third = "", False
-    with _noted(broken):
+    with noted(broken):
         nationality, third = people.nationality(c.nationality)
-    with _noted(broken):
+    with noted(broken):
         check_languages(c.languages)
     plain = c.identity.model_dump(exclude_none=True)
     if "fiscal_code" in plain:
-        with _noted(broken):
+        with noted(broken):
             plain["fiscal_code"] = people.fiscal_code(
                 plain["fiscal_code"], birth_date=c.birth_date, sex=c.sex.value, field="identity.fiscal_code"
             )
     if broken:
         raise ContractError.all_of(broken)
     return nationality, third, plain
-
-
-@contextlib.contextmanager
-def _noted(broken: list[ContractError]) -> Iterator[None]:
-    """A rule's ContractError kept in `broken` instead of raised, so that the next rule is checked too."""
-    try:
-        yield
-    except ContractError as e:
-        broken.append(e)
 
 
 def check_household(c: cmd_in.HouseholdFormationSubmitted) -> None:

@@ -483,6 +483,12 @@ async def reimbursement_runs(conn: Conn, city: str, limit: int) -> list[Row]:
     return [dict(r) for r in rows]
 
 
+async def provider_holder(conn: Conn, provider_id: str) -> tuple[str | None, str | None]:
+    """(city, who registered it) of the provider `provider_id`, or (None, None) (`lgnet_shared.access.id_taken`)."""
+    row = await conn.fetchrow("select city, registered_by from providers where provider_id = $1", provider_id)
+    return (row["city"], row["registered_by"]) if row else (None, None)
+
+
 async def insert_provider(conn: Conn, r: Row) -> bool:
     cols = list(r)
     return bool(

@@ -76,10 +76,13 @@ def check_period(kind: str, period_from: date | None, period_to: date | None, to
     """A rent or utilities request names the first and last day it pays; any period runs forwards, lasts at most a
     year and starts at most a year ahead."""
     if kind in PERIODIC:
-        if period_from is None:
-            raise ContractError("period_from", f"a {kind} request pays a period: give its first day")
-        if period_to is None:
-            raise ContractError("period_to", f"a {kind} request pays a period: give its last day")
+        missing = [
+            ContractError(f"period_{end}", f"a {kind} request pays a period: give its {day} day")
+            for end, day, given in (("from", "first", period_from), ("to", "last", period_to))
+            if given is None
+        ]
+        if missing:  # both ends said at once
+            raise ContractError.all_of(missing)
     if period_from is None or period_to is None:
         return
     if period_to < period_from:

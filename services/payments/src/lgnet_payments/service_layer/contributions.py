@@ -13,7 +13,7 @@ from typing import Any
 
 from lgnet_shared import pii
 from lgnet_shared.db import checked_then_locked
-from lgnet_shared.errors import Conflict, ContractError, NotFound
+from lgnet_shared.errors import Conflict, ContractError, NotFound, noted
 from lgnet_shared.events import Sealed
 from lgnet_shared.events import payments as ev
 from lgnet_shared.events.payments import ContributionKind
@@ -55,11 +55,19 @@ async def _lease_of_household(uow: UnitOfWork, lease_id: str, household_id: str)
 
 
 def bank_data(b: cmd.Beneficiary, field: str) -> dict[str, str]:
-    """The bank data as it is kept: IBAN and BIC in electronic form (a ContractError names the field)."""
+    """The bank data as it is kept: IBAN and BIC in electronic form (a ContractError names each field at fault)."""
     prefix = f"{field}." if field else ""
-    data = {"name": check_name(b.name, f"{prefix}name"), "iban": normalise_iban(b.iban, f"{prefix}iban")}
+    data: dict[str, str] = {}
+    broken: list[ContractError] = []
+    with noted(broken):
+        data["name"] = check_name(b.name, f"{prefix}name")
+    with noted(broken):
+        data["iban"] = normalise_iban(b.iban, f"{prefix}iban")
     if b.bic:
-        data["bic"] = normalise_bic(b.bic, f"{prefix}bic")
+        with noted(broken):
+            data["bic"] = normalise_bic(b.bic, f"{prefix}bic")
+    if broken:
+        raise ContractError.all_of(broken)
     return data
 
 
@@ -97,17 +105,26 @@ async def _bank_data_changed(
 
 
 async def request_contribution(uow: UnitOfWork, ctx: Context, c: cmd.RequestContribution) -> dict[str, Any]:
-    if c.kind is ContributionKind.VOUCHER:  # the kind exists in the facts: a voucher issued is a contribution
-        raise ContractError("kind", "a voucher is issued with POST /vouchers (its kind, value and validity), not asked")
+    # The body's own rules first, all at once (one round to correct them); then what depends on the record, alone.
+    broken: list[ContractError] = []
+    with noted(broken):
+        if c.kind is ContributionKind.VOUCHER:  # the kind exists in the facts: a voucher issued is a contribution
+            said = "a voucher is issued with POST /vouchers (its kind, value and validity), not asked"
+            raise ContractError("kind", said)
+    with noted(broken):
+        requests.check_period(c.kind.value, c.period_from, c.period_to, ctx.today)
+    data = None
+    with noted(broken):
+        data = bank_data(c.beneficiary, "beneficiary") if c.beneficiary else None
+    if broken:
+        raise ContractError.all_of(broken)
     case = await known_case(uow, ctx, c.case_id)
     if c.lease_id is not None:
         await _lease_of_household(uow, c.lease_id, case["household_id"])
-    requests.check_period(c.kind.value, c.period_from, c.period_to, ctx.today)
     line = await repo.budget_line_for(uow.conn, case["city"], BUDGET_LINE_OF[c.kind])
     if line is None:
         raise ContractError("kind", f"no {c.kind.value} budget line in {case['city']}")
     requests.check_budget(line["available_cents"], c.amount_cents)
-    data = bank_data(c.beneficiary, "beneficiary") if c.beneficiary else None
     if c.kind.value in requests.PERIODIC and c.period_from and c.period_to:
         other = await repo.overlapping_request(uow.conn, case["household_id"], c.kind.value, c.period_from, c.period_to)
         requests.check_period_paid_once(c.kind.value, other, ctx.partner)

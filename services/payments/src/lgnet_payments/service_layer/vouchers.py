@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lgnet_shared.access import Role
+from lgnet_shared.access import Role, id_taken
 from lgnet_shared.db import checked_then_locked
 from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound
 from lgnet_shared.events import payments as ev
@@ -62,7 +62,8 @@ async def register_provider(uow: UnitOfWork, ctx: Context, c: cmd.RegisterProvid
         },
     )
     if not inserted:
-        raise Conflict("provider_id", f"provider {c.provider_id} is already registered")
+        holder = await repo.provider_holder(uow.conn, c.provider_id)
+        raise id_taken(ctx.actor, "provider_id", f"provider {c.provider_id} is already registered", *holder)
     if c.iban:
         await _bank_data_changed(uow, ctx, c.provider_id, [f for f in ("iban", "bic") if f in fields], 1)
     return await provider_view(uow, c.provider_id)
