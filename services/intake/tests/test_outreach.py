@@ -14,6 +14,7 @@ import httpx
 import pytest
 from lgnet_intake.adapters import schema
 from lgnet_shared import clock
+from lgnet_shared.access import ID_TAKEN
 from lgnet_shared.events import outreach as ev
 from lgnet_shared.events.intake import InboundRejected
 
@@ -945,3 +946,58 @@ async def test_a_street_person_is_not_linked_to_a_closed_case_over_http_or_kafka
     async with intake.pool.acquire() as conn:
         row = await conn.fetchrow("select person_id, case_id from street_persons where person_id = $1", pid)
     assert (row["person_id"], row["case_id"]) == (pid, None)
+
+
+async def test_an_outreach_id_taken_by_another_party_is_answered_as_one_the_caller_cannot_use(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """A mobile unit's, an outing's, a street contact's or an appointment's id taken by another city's or another
+    partner's was answered "… already exists" (409), while a read of it was a 404 as an unknown id: an existence
+    oracle. Answered now as persons and cases are (docs/partners.md, "Ids"): "cannot be used", the same whoever holds
+    it; the holder, and the city's staff of their own city, are told precisely."""
+    today = clock.today()
+    person = {"birth_date": "1990-01-01", "sex": "male", "nationality": "MA"}
+
+    def booking(aid: str, pid: str) -> dict[str, Any]:
+        return {"appointment_id": aid, "agenda": "desk", "operator": f"op-{uid}", "purpose": "other",
+                "person_id": pid, **span(in_three_days(), 0, 30)}  # fmt: skip
+
+    await unit(intake, uid)  # Torino's, run by coop-aurora
+    async with intake.client("coop-aurora") as aurora:
+        await post(aurora, "/outings", outing(uid, f"o-{uid}", today))
+        await post(aurora, "/street-contacts", contact(f"ct-{uid}", f"o-{uid}", today))
+        await post(aurora, "/persons", {"person_id": f"p-au-{uid}", **person})
+        await post(aurora, "/appointments", booking(f"apt-{uid}", f"p-au-{uid}"))
+    taken = {"unit_id": f"unit-nord-{uid}", "outing_id": f"o-{uid}", "contact_id": f"ct-{uid}",
+             "appointment_id": f"apt-{uid}"}  # fmt: skip
+
+    def answer(r: httpx.Response) -> tuple[int, str, str]:
+        return r.status_code, r.json().get("field"), r.json().get("reason")
+
+    async with (
+        intake.client("staff-trieste") as trieste,
+        intake.client("coop-carso") as carso,
+        intake.client("coop-borgo") as borgo,
+        intake.client("coop-aurora") as aurora,
+        intake.client("staff-torino") as staff,
+    ):
+        unit_body = {"name": "Unità di strada", "vehicle": "camper", "area": "Centro", "team_size": 2}
+        await post(trieste, "/mobile-units", {**unit_body, "unit_id": f"unit-ts-{uid}", "partner": "coop-carso"})
+        their_outing = {**outing(uid, f"o-ts-{uid}", today), "unit_id": f"unit-ts-{uid}"}
+        await post(carso, "/outings", their_outing)
+        await post(carso, "/persons", {"person_id": f"p-ca-{uid}", **person})
+        same_unit = {**unit_body, "unit_id": taken["unit_id"], "partner": None}
+        elsewhere = {
+            "unit_id": await send(trieste, "/mobile-units", same_unit),
+            "outing_id": await send(carso, "/outings", {**their_outing, "outing_id": taken["outing_id"]}),
+            "contact_id": await send(carso, "/street-contacts", contact(taken["contact_id"], f"o-ts-{uid}", today)),
+            "appointment_id": await send(carso, "/appointments", booking(taken["appointment_id"], f"p-ca-{uid}")),
+        }
+        assert {f: answer(r) for f, r in elsewhere.items()} == {f: (409, f, ID_TAKEN) for f in taken}
+        await post(borgo, "/persons", {"person_id": f"p-bo-{uid}", **person})
+        other_partner = await send(borgo, "/appointments", booking(taken["appointment_id"], f"p-bo-{uid}"))
+        assert answer(other_partner) == (409, "appointment_id", ID_TAKEN)
+        own = await send(aurora, "/appointments", booking(taken["appointment_id"], f"p-au-{uid}"))
+        assert answer(own) == (409, "appointment_id", f"appointment {taken['appointment_id']} already exists")
+        again = await send(staff, "/mobile-units", same_unit)
+        assert answer(again) == (409, "unit_id", f"mobile unit {taken['unit_id']} already exists")

@@ -421,6 +421,12 @@ _HOLDERS = {
     " join civic_activities a using (activity_id) where s.session_id = $1",
     "certificate_id": "select a.city, coalesce(a.partner, a.created_by) from civic_certificates c"
     " join civic_activities a using (activity_id) where c.certificate_id = $1",
+    # outreach: a unit is its running partner's (else its creator's), an outing or a contact its recorder's, an
+    # appointment its booker's
+    "unit_id": "select city, coalesce(partner, created_by) from mobile_units where unit_id = $1",
+    "outing_id": "select city, recorded_by from outings where outing_id = $1",
+    "contact_id": "select city, recorded_by from street_contacts where contact_id = $1",
+    "appointment_id": "select city, booked_by from appointments where appointment_id = $1",
 }
 
 

@@ -128,7 +128,7 @@ class Outreach:
             await self.intake._partner_of_city(c.partner, ctx.city, "partner")
         row = {**c.model_dump(), "city": ctx.city, "created_by": ctx.actor.id}
         if not await repo.insert_unit(self.conn, row):
-            raise Conflict("unit_id", f"mobile unit {c.unit_id} already exists")
+            raise await self.intake.taken(ctx, "unit_id", c.unit_id, f"mobile unit {c.unit_id} already exists")
         await self.intake.emit(ctx, ev.MobileUnitRegistered(**c.model_dump(), city=ctx.city))
         return {"unit_id": c.unit_id}
 
@@ -167,7 +167,7 @@ class Outreach:
             "recorded_by": ctx.actor.id,
         }
         if not await repo.insert_outing(self.conn, row):
-            raise Conflict("outing_id", f"outing {c.outing_id} already exists")
+            raise await self.intake.taken(ctx, "outing_id", c.outing_id, f"outing {c.outing_id} already exists")
         await self.intake.emit(
             ctx,
             ev.OutingRecorded(
@@ -237,7 +237,9 @@ class Outreach:
             "recorded_by": ctx.actor.id,
         }
         if not await repo.insert_contact(self.conn, row):
-            raise Conflict("contact_id", f"street contact {c.contact_id} already exists")
+            raise await self.intake.taken(
+                ctx, "contact_id", c.contact_id, f"street contact {c.contact_id} already exists"
+            )
         await self.intake.emit(
             ctx,
             ev.StreetContactRecorded(
@@ -390,7 +392,9 @@ class Outreach:
             "operator_partner": party,
         }
         if not await repo.insert_appointment(self.conn, row):
-            raise Conflict("appointment_id", f"appointment {c.appointment_id} already exists")
+            raise await self.intake.taken(
+                ctx, "appointment_id", c.appointment_id, f"appointment {c.appointment_id} already exists"
+            )
         await self.intake.emit(
             ctx,
             ev.AppointmentBooked(
