@@ -477,6 +477,14 @@ def agenda_services(services: FakeServices) -> list[dict[str, Any]]:
     return booked
 
 
+def marias_appointment(day: str) -> dict[str, Any]:
+    """Intake's `apt-1`, booked by Maria with Amina on `day` (ISO) at 09:00 for half an hour."""
+    return {"appointment_id": "apt-1", "agenda": "desk", "operator": "maria", "unit_id": None, "person_id": "p-1",
+            "street_id": None, "purpose": "plan_review", "starts_at": f"{day}T09:00:00+00:00",
+            "ends_at": f"{day}T09:30:00+00:00", "status": "booked", "outcome": None,
+            "booked_by": "desk.maria"}  # fmt: skip
+
+
 async def test_an_appointment_before_today_is_refused_at_its_field(desk: Desk) -> None:
     booked = agenda_services(desk.services)
     await desk.as_operator(MARIA)
@@ -493,11 +501,7 @@ async def test_an_appointment_before_today_is_refused_at_its_field(desk: Desk) -
     assert [b["operator"] for b in booked] == ["maria"]
     # moving an appointment to a past day is refused too
     desk.services.answers[("intake", "POST", "/appointments/apt-1/move")] = {}
-    desk.services.answers[("intake", "GET", "/appointments")] = [
-        {"appointment_id": "apt-1", "agenda": "desk", "operator": "maria", "unit_id": None, "person_id": "p-1",
-         "street_id": None, "purpose": "plan_review", "starts_at": f"{tomorrow}T09:00:00+00:00",
-         "ends_at": f"{tomorrow}T09:30:00+00:00", "status": "booked", "outcome": None, "booked_by": "desk.maria"}
-    ]  # fmt: skip
+    desk.services.answers[("intake", "GET", "/appointments")] = [marias_appointment(tomorrow)]
     move = {"csrf": "csrf-maria", "day": tomorrow, "new_day": yesterday, "new_time": "10:00", "minutes": "30"}
     r = await desk.client.post("/agenda/apt-1/move", data=move)
     assert r.status_code == 422 and "giorno è passato" in text_of(r.text)
@@ -3223,10 +3227,15 @@ async def test_a_date_is_shown_and_typed_as_an_italian_day_whatever_the_browsers
     assert (sent[0][1]["period_from"], sent[0][1]["period_to"]) == ("2027-03-01", "2027-03-31"), sent
     refusal = {"status": 422, "field": "period_to", "reason": "Input should be a valid date"}
     desk.services.answers[("payments", "POST", "/contribution-requests")] = httpx.Response(422, json=refusal)
-    r = await desk.client.post("/persons/p-1/contributions?lang=it", data=form | {"period_to": "31/02/2027"})
+    r = await desk.client.post("/persons/p-1/contributions?lang=it", data=form | {"period_to": "31.3.27"})
     assert r.status_code == 422
     said = text_of(r.text.split('id="period_to-error"', 1)[1].split("</span>", 1)[0])
     assert "non è una data valida: la scriva come gg/mm/aaaa" in said, said
+    # a day the calendar has not: the desk says so itself, payments is not asked
+    r = await desk.client.post("/persons/p-1/contributions?lang=it", data=form | {"period_to": "31/02/2027"})
+    assert r.status_code == 422 and len(sent) == 1, sent
+    said = text_of(r.text.split('id="period_to-error"', 1)[1].split("</span>", 1)[0])
+    assert "questa data non esiste: controlli il giorno e il mese (gg/mm/aaaa)" in said, said
     assert 'value="31/02/2027"' in r.text and 'value="01/03/2027"' in r.text  # as typed, the good one as a day
     agenda_services(desk.services)
     agenda = await desk.client.get("/agenda?day=" + quote((today + timedelta(days=1)).strftime("%d/%m/%Y")))
@@ -3999,3 +4008,89 @@ async def test_an_erasure_by_a_merged_registrations_id_is_logged_under_the_survi
     async with desk.pool.acquire() as conn:
         rows = await conn.fetch("select person_id, action, outcome from access_log order by entry_id")
     assert [tuple(r) for r in rows] == [("a-1", "erasure form", "shown"), ("a-1", "erasure", "erased")]
+
+
+# ------------------------------------------------------------ an outside tester's review: the desk speaks Italian
+
+
+def rfc3339_refusing(services: FakeServices) -> list[dict[str, Any]]:
+    """Intake's booking as it answers a start and an end that are no times (both fields, its English reason)."""
+    booked: list[dict[str, Any]] = []
+
+    def book(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        booked.append(body)
+        reason = "must be an RFC 3339 date-time string with its offset, e.g. 2026-12-06T09:30:00+01:00"
+        wrong = [{"field": f, "reason": reason} for f in ("starts_at", "ends_at") if "T" not in str(body.get(f))]
+        if wrong:
+            return httpx.Response(422, json={"status": 422, **wrong[0], "errors": wrong})
+        return httpx.Response(201, json=body)
+
+    services.answers[("intake", "POST", "/appointments")] = book
+    return booked
+
+
+async def test_a_wrong_time_at_the_agenda_is_said_in_italian_at_the_time_alone(desk: Desk) -> None:
+    """An outside tester booked at "25:00": intake's English "must be an RFC 3339 date-time string with its offset"
+    was said under two fields (Ora and Durata). The desk reads the time itself: said once, at the time, in Italian,
+    and intake is not asked; moving an appointment to such a time likewise."""
+    agenda_services(desk.services)
+    booked = rfc3339_refusing(desk.services)
+    await desk.as_operator(MARIA)
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    form = {"csrf": "csrf-maria", "day": tomorrow, "time": "25:00", "minutes": "30", "party": "p-1",
+            "purpose": "plan_review", "operator": "maria"}  # fmt: skip
+    for wrong in ("25:00", "9:75", "mezzogiorno"):
+        r = await desk.client.post("/agenda?lang=it", data=form | {"time": wrong})
+        assert r.status_code == 422, r.text
+        said = text_of(r.text.split('id="time-error"', 1)[1].split("</span>", 1)[0])
+        assert "ora non valida: scriva ad esempio 09:30" in said, said
+        assert 'id="minutes-error"' not in r.text and "RFC 3339" not in r.text, text_of(r.text)
+        assert f'value="{wrong}"' in r.text  # what was typed, kept
+    assert booked == []
+    r = await desk.client.post("/agenda?lang=en", data=form)
+    assert "not a time of day: type it as for example 09:30" in text_of(r.text), text_of(r.text)
+    r = await desk.client.post("/agenda?lang=it", data=form | {"time": "9.30"})
+    assert r.status_code == 303 and "T09:30:00" in booked[-1]["starts_at"], r.text
+    desk.services.answers[("intake", "GET", "/appointments")] = [marias_appointment(tomorrow)]
+    move = {"csrf": "csrf-maria", "day": tomorrow, "new_day": tomorrow, "new_time": "25:00", "minutes": "30"}
+    r = await desk.client.post("/agenda/apt-1/move?lang=it", data=move)
+    assert r.status_code == 422 and "ora non valida: scriva ad esempio 09:30" in text_of(r.text), text_of(r.text)
+    r = await desk.client.post("/agenda/apt-1/move?lang=it", data=move | {"new_time": "10:00", "new_day": "2026-02-30"})
+    assert r.status_code == 422 and "questa data non esiste" in text_of(r.text), text_of(r.text)
+    assert ("intake", "POST", "/appointments/apt-1/move") not in desk.services.calls
+
+
+async def test_a_day_that_does_not_exist_is_said_by_the_desk_in_italian_whatever_the_service_says(desk: Desk) -> None:
+    """ "2026-31-12" typed year first when opening a case, "2026-02-30" for a money-tutoring session: the desk passed
+    them on as typed and the services answered Python's "month must be in 1..12" / "day is out of range for month",
+    shown as such. The desk reads every date field fully itself: a day the calendar has not is said at its field in
+    Italian, and no service is asked."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    aurora = {"partner_id": "coop-aurora", "name": "Cooperativa Aurora"}
+    desk.services.answers[("intake", "GET", "/partners")] = [aurora]
+    opened: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/cases")] = keeping(opened)
+    python = {"status": 422, "field": "on", "reason": "day is out of range for month"}
+    desk.services.answers[("payments", "POST", "/tutoring-sessions")] = httpx.Response(422, json=python)
+    await desk.as_operator(MARIA)
+    case = {"csrf": "csrf-maria", "action_area": "taking_charge", "channel": "desk", "partner": "coop-aurora",
+            "household_id": "h-5f1c0a9e7b2d"}  # fmt: skip
+    for typed in ("2026-31-12", "31/02/2027", "30.02.2026"):
+        r = await desk.client.post("/persons/p-1/cases?lang=it", data=case | {"opened_on": typed})
+        assert r.status_code == 422, (typed, r.status_code)
+        said = text_of(r.text.split('id="opened_on-error"', 1)[1].split("</span>", 1)[0])
+        assert "questa data non esiste: controlli il giorno e il mese (gg/mm/aaaa)" in said, (typed, said)
+        assert f'value="{typed}"' in r.text  # as typed
+    assert opened == []
+    r = await desk.client.post("/persons/p-1/cases?lang=it", data=case | {"opened_on": "domani"})
+    assert "non è una data valida: la scriva come gg/mm/aaaa" in text_of(r.text) and opened == []
+    tutoring = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "topics": "budgeting", "on": "2026-02-30",
+                "outcome": "x"}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/tutoring?lang=it", data=tutoring)
+    assert r.status_code == 422 and "questa data non esiste" in text_of(r.text), text_of(r.text)
+    assert "out of range" not in r.text
+    assert ("payments", "POST", "/tutoring-sessions") not in desk.services.calls
+    r = await desk.client.post("/persons/p-1/cases?lang=it", data=case | {"opened_on": today})
+    assert r.status_code == 303 and opened[-1][1]["opened_on"] == today, text_of(r.text)

@@ -437,7 +437,7 @@ async def test_every_field_intake_refuses_is_said_on_the_form_at_once() -> None:
     form = {
         "m0_given_name": "Testina", "m0_family_name": "Parzialova", "m0_birth_date": "1985-03-14",
         "m0_sex": "female", "m0_nationality": "UA",
-        "m1_given_name": "Bimbo", "m1_family_name": "Parzialova", "m1_birth_date": "2020-13-01",
+        "m1_given_name": "Bimbo", "m1_family_name": "Parzialova", "m1_birth_date": "2020-01-13",
         "m1_fiscal_code": "XX", "m1_sex": "male", "m1_nationality": "UA", "consent_service": "on",
     }  # fmt: skip
     async with httpx.AsyncClient(transport=httpx.MockTransport(intake)) as client:
@@ -886,8 +886,31 @@ def test_a_day_is_typed_and_shown_day_first_as_an_italian_desk_writes_it() -> No
 
     assert iso_day("05/12/2026") == iso_day("5/12/2026") == iso_day("05.12.2026") == "2026-12-05"
     assert iso_day("05-12-2026") == iso_day(" 2026-12-05 ") == "2026-12-05"
-    assert iso_day("31/02/2027") == "31/02/2027" and iso_day("domani") == "domani"  # the service says it at its field
+    assert iso_day("31/02/2027") == "31/02/2027" and iso_day("domani") == "domani"  # as typed: `day_problem` says why
     assert typed_day("2026-12-05") == "05/12/2026" and typed_day("31/02/2027") == "31/02/2027" and typed_day(None) == ""
+
+
+def test_a_day_or_a_time_that_is_none_is_said_by_the_desk_in_italian() -> None:
+    """A day typed year first with an impossible month ("2026-31-12"), or day first that the calendar has not
+    ("31/02/2027"), was passed on as typed and the services answered Python's text; a time "25:00" made intake answer
+    in English under two fields. The desk reads them itself (domain/days.py) and says why in Italian."""
+    from lgnet_desk.domain.days import day_problem, time_problem
+
+    for good in ("2026-12-05", "", "2028-02-29"):
+        assert day_problem(good) is None, good
+    for impossible in ("2026-31-12", "2026-02-30", "31/02/2027", "2027-02-29", "0/1/2027"):
+        said = day_problem(impossible)
+        assert said is not None, impossible
+        assert say(said, "it") == "questa data non esiste: controlli il giorno e il mese (gg/mm/aaaa)", impossible
+    for garbage in ("domani", "2026-12", "20261205"):
+        said = day_problem(garbage)
+        assert said is not None and say(said, "it") == NOT_A_DAY, garbage
+    for good in ("09:30", "23:59", "00:00"):
+        assert time_problem(good) is None, good
+    for wrong in ("25:00", "9:75", "mezzogiorno", "24:00"):
+        said = time_problem(wrong)
+        assert said is not None and say(said, "it") == "ora non valida: scriva ad esempio 09:30", wrong
+    assert time_problem("") == "required"
 
 
 async def test_more_persons_than_intake_reads_in_one_call_are_read_in_as_few_calls_as_it_takes() -> None:

@@ -8,6 +8,8 @@ import re
 from collections.abc import Callable
 from datetime import date
 
+from lgnet_desk.domain import days
+
 NOT_A_DAY = "non è una data valida: la scriva come gg/mm/aaaa"  # the desk's date fields take days so (domain/days.py)
 ITALIAN: list[tuple[str, str]] = [
     # payments' staff-only actions ("only the city's staff may {what}"): those the desk offers named, others said so
@@ -185,6 +187,11 @@ ITALIAN: list[tuple[str, str]] = [
     (r"Field required", "campo obbligatorio"),
     (r"List should have at least 1 item.*", "scelga almeno una voce"),
     (r"Input should be a valid date.*", NOT_A_DAY),
+    # the desk's own reading of its date and time fields (domain/days.py), whatever a service would answer
+    (re.escape(days.NO_SUCH_DAY), "questa data non esiste: controlli il giorno e il mese (gg/mm/aaaa)"),
+    (re.escape(days.NOT_A_DATE), NOT_A_DAY),
+    (re.escape(days.NOT_A_TIME), "ora non valida: scriva ad esempio 09:30"),
+    (r"choose the partner", "scelga l'ente partner"),
     (r"Input should be a valid integer.*", "non è un importo valido (es. 450,00)"),
     (r"Input should be greater than 0", "deve essere maggiore di zero"),
     (r"give a name, a fiscal code or a case number", "indichi un nome, un codice fiscale o un numero di pratica"),

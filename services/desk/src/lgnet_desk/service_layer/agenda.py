@@ -12,17 +12,17 @@ from lgnet_shared.db import Conn
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import Services
-from lgnet_desk.domain.agenda import no_person_named, past_day, several_named
+from lgnet_desk.domain.agenda import no_person_named, several_named, when_problem
 from lgnet_desk.domain.operators import Operator, may_book_for
 from lgnet_desk.service_layer import persons
 from lgnet_desk.service_layer.desk import FieldErrors
 
 
-async def check_booking(conn: Conn, booker: Operator, operator: str, day: str, today: date) -> str:
+async def check_booking(conn: Conn, booker: Operator, operator: str, day: str, time: str, today: date) -> str:
     """The code of the appointment's operator (`operator`: her username, typed), else FieldErrors on the form's `time`
-    (the day is the agenda's) and `operator` fields."""
+    (the day is the agenda's: a day or a time that is none, a past day) and `operator` fields."""
     errors: dict[str, str] = {}
-    if refused := past_day(day, today):
+    if refused := when_problem(day, time, today):
         errors["time"] = refused
     codes = await operator_codes(conn, booker, [operator])
     if isinstance(codes, str):

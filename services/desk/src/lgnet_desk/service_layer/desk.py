@@ -19,7 +19,7 @@ from lgnet_shared.db import Conn
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, ServiceUnavailable, service_path
-from lgnet_desk.domain import countries, resubmission
+from lgnet_desk.domain import countries, days, resubmission
 from lgnet_desk.domain.operators import Operator
 from lgnet_desk.domain.persons import full_name
 
@@ -281,6 +281,8 @@ async def register_household(
         raise FieldErrors({"consent_partner_sharing": "a cooperative follows a household that consents to sharing"})
     if incomplete := unnamed_members(form, members):  # said before anyone is registered: the household is whole
         raise FieldErrors(incomplete)
+    if wrong := wrong_days(form):  # a birth date that is no day, likewise
+        raise FieldErrors(wrong)
     kept: dict[str, str] = {}
     try:
         return await _register_each(services, form, members, today, partner, kept)
@@ -398,7 +400,10 @@ async def submit(
 ) -> Any:
     """Post a form's body (with the form's call `key`, if any), its fields left blank (None) left out (`given`); a
     refusal becomes a FieldErrors on the form field that caused it (`fields` maps the service's field names to the
-    form's; unknown ones go to the form's first field)."""
+    form's; unknown ones go to the form's first field). A date field's value that is no day is refused here, at its
+    field, before any service is asked (`days.day_problem`: the desk says it, not a service's text)."""
+    if wrong := wrong_days({form: body.get(sent) for sent, form in fields.items()}):
+        raise FieldErrors(wrong)
     try:
         send = {"PUT": services.put, "PATCH": services.patch}.get(method, services.post)
         return await send(service, path, given(body), key)
@@ -407,6 +412,15 @@ async def submit(
         for field, reason in r.each:  # every field the service names, at once
             errors.setdefault(fields.get(field.split(".")[0], next(iter(fields.values()))), reason)
         raise FieldErrors(errors) from None
+
+
+def wrong_days(values: dict[str, Any]) -> dict[str, str]:
+    """{form field: why it is no day} of the date fields among `values` (form field names: `days.is_day_field`)."""
+    return {
+        name: problem
+        for name, value in values.items()
+        if days.is_day_field(name) and isinstance(value, str) and (problem := days.day_problem(value))
+    }
 
 
 MAX_UPLOAD = 10 * 1024 * 1024

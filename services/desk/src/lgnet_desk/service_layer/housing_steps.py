@@ -82,6 +82,8 @@ async def take(services: Services, match_id: str, step: str, form: dict[str, str
     else on the step's form as a whole (`<step>-<match>`: the match's state, a key reused), which the page says at its
     top."""
     s = STEPS[step]
+    if wrong := desk.wrong_days({f: form.get(f, "") for f in s.fields}):  # a day that is none: said, not sent
+        raise desk.FieldErrors({f"{step}-{match_id}-{f}": why for f, why in wrong.items()})
     key = resubmission.call_key(form, step, match_id)
     try:
         await services.post("housing", service_path(s.path, **s.ids(match_id, form)), s.body(form), key)
@@ -102,6 +104,8 @@ async def hold(services: Services, household_id: str, form: dict[str, str], rele
     the form as a whole (`hold`)."""
     path = "/households/{}/unpark" if release else "/households/{}/park"
     body = {} if release else {f: v for f in HOLD_FIELDS if (v := form.get(f, "").strip())}
+    if wrong := desk.wrong_days(body):
+        raise desk.FieldErrors({f"hold-{f}": why for f, why in wrong.items()})
     key = resubmission.call_key(form, "release" if release else "hold", household_id)
     try:
         await services.post("housing", service_path(path, household_id), body, key)
