@@ -4094,3 +4094,15 @@ async def test_a_day_that_does_not_exist_is_said_by_the_desk_in_italian_whatever
     assert ("payments", "POST", "/tutoring-sessions") not in desk.services.calls
     r = await desk.client.post("/persons/p-1/cases?lang=it", data=case | {"opened_on": today})
     assert r.status_code == 303 and opened[-1][1]["opened_on"] == today, text_of(r.text)
+
+
+async def test_a_search_by_a_case_nobody_has_says_so_in_italian(desk: Desk) -> None:
+    """Aurora's operator searched a Trieste case number: intake's 404 "No case <id>." was shown on the Italian page."""
+    refusal = {"status": 404, "field": "case_id", "reason": "no case c-trieste-1"}
+    desk.services.answers[("intake", "POST", "/persons/search")] = httpx.Response(404, json=refusal)
+    await desk.as_operator(LUCA)
+    page = await desk.client.get("/", params={"case_id": "c-trieste-1", "lang": "it"})
+    assert page.status_code == 404, page.status_code
+    said = text_of(page.text.split('role="alert">', 1)[1].split("</p>", 1)[0])
+    assert "Nessuna pratica con il numero c-trieste-1" in said, said
+    assert "No case" not in page.text

@@ -998,3 +998,84 @@ def test_no_form_key_makes_an_idempotency_key_the_services_refuse() -> None:
 
     keys = [resubmission.call_key({resubmission.FIELD: resubmission.fresh()}, "erasure") for _ in range(300_000)]
     assert [k for k in keys if k is None or identifying(k)] == []
+
+
+# Where a service's refusal never reaches a page of the desk: its command-line tools, the partners' signed inbound
+# events, the leases a housing provider signs over housing's API (the desk shows them read-only), the national role
+# (no desk operator has it).
+NOT_AT_THE_DESK_FILES = {"credentials.py", "admin.py", "partner_admin.py", "partner_check.py", "inbound.py"}
+NOT_AT_THE_DESK = re.compile(r"(?:name the city \()?the national role .*|\{\} is above the opportunity's rent .*")
+# A reason built of several words in its placeholders: what it says, as the service fills it in.
+FILLED_IN = {
+    "no {} {}": ["no opportunity o-1", "no placement pl-1", "no match m-1", "no case c-1", "no household h-1"],
+    "partner {} is not the {} partner{}": [
+        "partner coop-a is not the case's (household side) partner",
+        "partner coop-a is not the opportunity's (provider side) partner (it is the other side's partner)",
+    ],
+    "a {} request pays a period: give its first day": ["a rent request pays a period: give its first day"],
+    "a {} request pays a period: give its last day": ["a utilities request pays a period: give its last day"],
+    "the household's {} {}) already pays {} to {}: a period is paid once": [
+        "the household's rent request r-1 (case c-1) already pays 2026-01-01 to 2026-01-31: a period is paid once"
+    ],
+    "the household's {} {}, {}, {}) already pays it: a {} is paid once per lease; for another lease, name its"
+    " lease_id": [
+        "the household's deposit request r-1 (case c-1, lease l-1) already pays it: a deposit is paid once per"
+        " lease; for another lease, name its lease_id"
+    ],
+    "request {} {}": ["request r-1 is paid", "request r-1 has no bank data"],
+    "{} is not a {} code: one of {}": ["'x' is not a contribution_rejection_reason code: one of a, b"],
+}
+
+
+def _refusal_reasons() -> list[tuple[str, str]]:
+    """Every reason intake, housing and payments give in a refusal (ContractError, Conflict, Forbidden, NotFound: the
+    problem+json `reason` the desk shows), as written in their sources ("{}" where a value goes), with its place."""
+    import ast
+
+    root = Path(__file__).parents[3]
+    reasons = []
+    for service in ("intake", "housing", "payments"):
+        for source in sorted((root / "services" / service / "src").rglob("*.py")):
+            if source.name in NOT_AT_THE_DESK_FILES:
+                continue
+            for node in ast.walk(ast.parse(source.read_text())):
+                if not isinstance(node, ast.Call) or len(node.args) < 2:
+                    continue
+                called = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+                if called not in {"ContractError", "Conflict", "Forbidden", "NotFound"}:
+                    continue
+                said = node.args[1]
+                if isinstance(said, ast.Constant) and isinstance(said.value, str):
+                    reasons.append((said.value, f"{service}/{source.name}:{node.lineno}"))
+                elif isinstance(said, ast.JoinedStr):
+                    text = "".join(str(v.value) if isinstance(v, ast.Constant) else "{}" for v in said.values)
+                    reasons.append((text, f"{service}/{source.name}:{node.lineno}"))
+    return reasons
+
+
+def _said_in_italian(reason: str) -> bool:
+    try:
+        return say(reason, "it") != reason
+    except (KeyError, IndexError, ValueError):  # a placeholder filled in with what the pattern did not expect
+        return False
+
+
+def test_every_refusal_a_service_can_give_at_the_desks_forms_is_said_in_italian() -> None:
+    """An outside tester read English on the Italian pages wherever a service's reason was not in
+    domain/refusals.py ("No case <id>.", "no housing case for household … among the cases of partner …", Python's
+    "day is out of range for month"). Every reason the services write in a refusal is said in Italian, its values
+    filled in as the service fills them (a day, a number, a city, an id, a state), but those that never reach the
+    desk (NOT_AT_THE_DESK)."""
+    reasons = _refusal_reasons()
+    assert len(reasons) > 300, len(reasons)  # the services' sources were read
+    english = []
+    for reason, where in reasons:
+        if NOT_AT_THE_DESK.fullmatch(reason):
+            continue
+        if reason in FILLED_IN:
+            english += [(said, where) for said in FILLED_IN[reason] if not _said_in_italian(said)]
+            continue
+        samples = ("2026-01-01", "12", "torino", "c-1", "open") if "{}" in reason else ("",)
+        if not any(_said_in_italian(reason.replace("{}", value)) for value in samples):
+            english.append((reason, where))
+    assert english == [], "\n".join(f"{where}: {reason}" for reason, where in english)
