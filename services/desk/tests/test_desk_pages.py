@@ -4106,3 +4106,50 @@ async def test_a_search_by_a_case_nobody_has_says_so_in_italian(desk: Desk) -> N
     said = text_of(page.text.split('role="alert">', 1)[1].split("</p>", 1)[0])
     assert "Nessuna pratica con il numero c-trieste-1" in said, said
     assert "No case" not in page.text
+
+
+async def test_the_case_and_its_transfer_start_on_choose_for_the_partner_and_none_chosen_is_said(desk: Desk) -> None:
+    """ "Apri una pratica" opened on the city's first cooperative: a case opened without looking was Aurora's (docs:
+    no choice is made for the operator). The partner and the transfer's new partner start on "— scelga —", are
+    required, and one left blank is said at its field in Italian, nothing sent."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    desk.services.answers[("intake", "GET", "/partners")] = [
+        {"partner_id": "coop-aurora", "name": "Cooperativa Aurora"},
+        {"partner_id": "coop-borgo", "name": "Borgo"},
+    ]
+    opened: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/cases")] = keeping(opened)
+    desk.services.answers[("intake", "POST", "/cases/c-8e2b7d41a9f0/transfer")] = keeping(opened)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1?lang=it")).text
+    for name in ("partner", "to_partner"):
+        select = _select(page, name)
+        first = re.search(r"<option[^>]*>([^<]*)</option>", select)
+        assert first and 'value=""' in first.group(0) and first.group(1) == "— scelga —", (name, select[:300])
+        assert " required" in select.split(">", 1)[0] and "selected" not in select, (name, select[:300])
+    case = {"csrf": "csrf-maria", "action_area": "taking_charge", "channel": "desk", "partner": "",
+            "household_id": "h-5f1c0a9e7b2d", "opened_on": today}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/cases?lang=it", data=case)
+    assert r.status_code == 422, r.status_code
+    said = text_of(r.text.split('id="partner-error"', 1)[1].split("</span>", 1)[0])
+    assert "scelga l'ente partner" in said, said
+    transfer = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "to_partner": "", "transfer_on": today}
+    r = await desk.client.post("/persons/p-1/transfer?lang=it", data=transfer)
+    assert r.status_code == 422, r.status_code
+    said = text_of(r.text.split('id="to_partner-error"', 1)[1].split("</span>", 1)[0])
+    assert "scelga l'ente partner" in said, said
+    assert opened == []
+    # a street contact's place, of an outing to several places, started on the first: chosen by the operator too
+    outing = {"outing_id": "out-1", "unit_id": "unit-7f3a", "on_date": today, "start_time": "20:00",
+              "end_time": "23:00", "places": ["Stazione", "Parco"], "staff": ["maria"], "contacts": []}  # fmt: skip
+    desk.services.answers[("intake", "GET", "/outings/out-1")] = outing
+    contacts: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/street-contacts")] = keeping(contacts)
+    select = _select((await desk.client.get("/outreach/outings/out-1?lang=it")).text, "place")
+    first = re.search(r"<option[^>]*>([^<]*)</option>", select)
+    assert first and 'value=""' in first.group(0) and first.group(1) == "— scelga —", select
+    assert " required" in select.split(">", 1)[0] and "selected" not in select, select
+    contact = {"csrf": "csrf-maria", "contacted_on": today, "age_band": "adult", "sex": "male", "place": ""}
+    await desk.client.post("/outreach/outings/out-1/contacts", data=contact)
+    assert contacts and "place" not in contacts[-1][1], contacts  # left out: intake says "campo obbligatorio"

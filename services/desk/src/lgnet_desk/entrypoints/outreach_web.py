@@ -178,7 +178,7 @@ def router(settings: DeskSettings) -> APIRouter:
             "nationality": nationality,
             "needs_observed": [str(v) for v in form.getlist("needs_observed")],
             "services_offered": [str(v) for v in form.getlist("services_offered")],
-            "place": f.get("place"),
+            "place": f.get("place") or None,  # of several, left on "— choose —": not sent, intake says required
             "nickname": f.get("nickname", "").strip() or None,
             "same_as_contact_id": f.get("same_as_contact_id", "").strip() or None,
         }
