@@ -4153,3 +4153,128 @@ async def test_the_case_and_its_transfer_start_on_choose_for_the_partner_and_non
     contact = {"csrf": "csrf-maria", "contacted_on": today, "age_band": "adult", "sex": "male", "place": ""}
     await desk.client.post("/outreach/outings/out-1/contacts", data=contact)
     assert contacts and "place" not in contacts[-1][1], contacts  # left out: intake says "campo obbligatorio"
+
+
+async def test_the_agenda_and_the_to_do_list_say_a_person_without_a_name_and_a_street_persons_nickname(
+    desk: Desk,
+) -> None:
+    """The to-do list read "Appuntamento del 8 dic 2026, 09:00 con p-street-torino-6-f970ce": a person taken in charge
+    from the street, without a recorded name, said by her id. She is said as the cartella says her ("nome non
+    registrato", the id small beside it), a street person by the nickname the units gave (or "nessun soprannome
+    registrato"), the reads of the nicknames in the access log."""
+    tomorrow = clock.today() + timedelta(days=1)
+    starts, ends = f"{tomorrow.isoformat()}T09:00:00+00:00", f"{tomorrow.isoformat()}T09:30:00+00:00"
+
+    def appointment(aid: str, person: str | None, street: str | None) -> dict[str, Any]:
+        return {"appointment_id": aid, "agenda": "desk", "operator": "giulia", "unit_id": None, "person_id": person,
+                "street_id": street, "purpose": "needs_assessment", "starts_at": starts, "ends_at": ends,
+                "status": "booked", "outcome": None, "booked_by": "desk.giulia"}  # fmt: skip
+
+    def reminder(aid: str, person: str | None, street: str | None) -> dict[str, Any]:
+        return {"kind": "appointment_reminder_due", "appointment_id": aid, "operator": "giulia", "person_id": person,
+                "street_id": street, "case_id": None, "purpose": "needs_assessment", "starts_at": starts,
+                "since": clock.today().isoformat(), "waiting_days": 0}  # fmt: skip
+
+    unnamed = {"person_id": "p-street-torino-6", "birth_date": "1980-01-01", "sex": "male", "nationality": "MA",
+               "identity": None}  # fmt: skip
+    desk.services.answers |= {
+        ("intake", "POST", "/persons/search"): [unnamed],
+        ("intake", "GET", "/appointments"): [appointment("apt-1", "p-street-torino-6", None),
+                                             appointment("apt-2", None, "sp-rosso"),
+                                             appointment("apt-3", None, "sp-none")],
+        ("intake", "GET", "/mobile-units"): [],
+        ("intake", "GET", "/street-persons/sp-rosso"): {"street_id": "sp-rosso", "nickname": "Il Rosso"},
+        ("intake", "GET", "/street-persons/sp-none"): {"street_id": "sp-none", "nickname": None},
+        ("housing", "GET", "/reminders"): [],
+        ("intake", "GET", "/appointments/reminders/open"): [reminder("apt-1", "p-street-torino-6", None),
+                                                            reminder("apt-2", None, "sp-rosso")],
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    agenda = (await desk.client.get(f"/agenda?day={tomorrow.isoformat()}&lang=it")).text
+    assert (
+        '<a href="/persons/p-street-torino-6?purpose=case_work">nome non registrato'
+        ' <small class="id">p-street-torino-6</small></a>' in agenda
+    ), agenda
+    text = text_of(agenda)
+    assert "persona incontrata in strada: Il Rosso" in text, text
+    assert "persona incontrata in strada: nessun soprannome registrato" in text, text
+    todo = text_of((await desk.client.get("/todo?lang=it")).text).replace(" :", ":")
+    assert "con nome non registrato p-street-torino-6: Valutazione dei bisogni" in todo, todo
+    assert "con persona incontrata in strada: Il Rosso: Valutazione dei bisogni" in todo, todo
+    async with desk.pool.acquire() as conn:
+        entries = await store.access_entries(conn, "torino", "sp-rosso")
+    assert {(e["action"], e["outcome"]) for e in entries} == {("agenda", "shown"), ("to-do", "shown")}, entries
+
+
+async def axe_problems(desk: Desk, browser: Any, shown: dict[str, str]) -> list[tuple[str, str, str]]:
+    """Each page of `shown` ({name: the desk's HTML}) as Chromium draws it (its stylesheet and the desk's other
+    addresses served by the desk in process), checked with axe-core as the journey's pages are
+    (test_desk_e2e.shot): its serious or critical violations."""
+    from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]  # axe-playwright-python ships no types
+
+    async def served(route: Any) -> None:
+        path = route.request.url.replace("http://desk.test", "")
+        if path.startswith("/__shown/"):
+            html = shown[path.removeprefix("/__shown/")]
+            await route.fulfill(status=200, headers={"content-type": "text/html; charset=utf-8"}, body=html)
+            return
+        r = await desk.client.get(path)
+        await route.fulfill(status=r.status_code, headers=dict(r.headers), body=r.content)
+
+    ctx = await browser.new_context()
+    page = await ctx.new_page()
+    await page.route("http://desk.test/**", served)
+    bad: list[tuple[str, str, str]] = []
+    for name in shown:
+        await page.goto(f"http://desk.test/__shown/{name}")
+        results = await Axe().run(page)
+        bad += [
+            (name, v["id"], v["help"]) for v in results.response["violations"] if v["impact"] in ("serious", "critical")
+        ]
+    return bad
+
+
+async def test_the_pages_whose_markup_the_italian_review_changed_pass_axe(desk: Desk, browser: Any) -> None:
+    """The cartella's partner lists starting on "— scelga —" (and one refused), a refused time at the agenda, the
+    agenda and the to-do list naming a person without a name and a street person by nickname, an outing's places to
+    choose from: each page as Chromium draws it passes axe-core."""
+    today = clock.today()
+    tomorrow = today + timedelta(days=1)
+    serve_the_cartella(desk.services, today.isoformat(), today.isoformat())
+    starts, ends = f"{tomorrow.isoformat()}T09:00:00+00:00", f"{tomorrow.isoformat()}T09:30:00+00:00"
+    apt = {"appointment_id": "apt-1", "agenda": "desk", "operator": "giulia", "unit_id": None,
+           "person_id": "p-street-torino-6", "street_id": None, "purpose": "needs_assessment", "starts_at": starts,
+           "ends_at": ends, "status": "booked", "outcome": None, "booked_by": "desk.giulia"}  # fmt: skip
+    desk.services.answers |= {
+        ("intake", "GET", "/partners"): [{"partner_id": "coop-aurora", "name": "Cooperativa Aurora"}],
+        ("intake", "POST", "/persons/search"): [
+            {"person_id": "p-street-torino-6", "birth_date": None, "sex": "male", "nationality": None,
+             "identity": None}],
+        ("intake", "GET", "/appointments"): [apt, apt | {"appointment_id": "apt-2", "person_id": None,
+                                                         "street_id": "sp-rosso"}],
+        ("intake", "GET", "/mobile-units"): [],
+        ("intake", "GET", "/street-persons/sp-rosso"): {"street_id": "sp-rosso", "nickname": "Il Rosso"},
+        ("housing", "GET", "/reminders"): [],
+        ("intake", "GET", "/appointments/reminders/open"): [
+            {"kind": "appointment_reminder_due", "appointment_id": "apt-2", "operator": "giulia", "person_id": None,
+             "street_id": "sp-rosso", "case_id": None, "purpose": "needs_assessment", "starts_at": starts,
+             "since": today.isoformat(), "waiting_days": 0}],
+        ("intake", "GET", "/outings/out-1"): {
+            "outing_id": "out-1", "unit_id": "unit-7f3a", "on_date": today.isoformat(), "start_time": "20:00",
+            "end_time": "23:00", "places": ["Stazione", "Parco"], "staff": ["maria"], "contacts": []},
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    case = {"csrf": "csrf-maria", "action_area": "taking_charge", "channel": "desk", "partner": "",
+            "household_id": "h-5f1c0a9e7b2d", "opened_on": today.isoformat()}  # fmt: skip
+    booking = {"csrf": "csrf-maria", "day": tomorrow.isoformat(), "time": "25:00", "minutes": "30", "party": "p-1",
+               "purpose": "plan_review", "operator": "maria"}  # fmt: skip
+    shown = {
+        "cartella": (await desk.client.get("/persons/p-1")).text,
+        "cartella-refused": (await desk.client.post("/persons/p-1/cases", data=case)).text,
+        "agenda": (await desk.client.get(f"/agenda?day={tomorrow.isoformat()}")).text,
+        "agenda-refused": (await desk.client.post("/agenda", data=booking)).text,
+        "todo": (await desk.client.get("/todo")).text,
+        "outing": (await desk.client.get("/outreach/outings/out-1")).text,
+    }
+    assert 'id="partner-error"' in shown["cartella-refused"] and 'id="time-error"' in shown["agenda-refused"]
+    assert await axe_problems(desk, browser, shown) == []

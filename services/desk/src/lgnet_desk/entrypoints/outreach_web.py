@@ -249,8 +249,10 @@ def router(settings: DeskSettings) -> APIRouter:
         async with request.app.state.pool.acquire() as conn:
             ids = [a["person_id"] for a in items if a.get("person_id")] + ([chosen] if chosen else [])
             names = await desk.person_names(conn, p.services, p.op, ids, "agenda")
+            streets = [a["street_id"] for a in items if a.get("street_id") and not a.get("person_id")]
+            nicknames = await desk.street_nicknames(conn, p.services, p.op, streets, "agenda")
         ctx = {"items": items, "agenda_day": day, "units": units, "unit_names": unit_names, "form": {}, "errors": {}}
-        ctx |= {"names": names, "chosen": chosen, "changing": None, "day_typed": None}
+        ctx |= {"names": names, "nicknames": nicknames, "chosen": chosen, "changing": None, "day_typed": None}
         ctx["durations"] = DURATIONS
         return p.render("agenda.html", status=status, now=datetime.now(UTC), **(ctx | extra))
 

@@ -803,7 +803,15 @@ def router(settings: DeskSettings) -> APIRouter:
                 i["person_id"] for i in items if i.get("kind") == "appointment_reminder_due" and i.get("person_id")
             ]
             names = await desk.person_names(conn, p.services, p.op, persons, "to-do")
-        return p.render("todo.html", items=items, cases=cases, names=names, unavailable=unavailable)
+            streets = [
+                i["street_id"]
+                for i in items
+                if i.get("kind") == "appointment_reminder_due" and i.get("street_id") and not i.get("person_id")
+            ]
+            nicknames = await desk.street_nicknames(conn, p.services, p.op, streets, "to-do")
+        return p.render(
+            "todo.html", items=items, cases=cases, names=names, nicknames=nicknames, unavailable=unavailable
+        )
 
     async def approvals_page(
         request: Request,

@@ -121,7 +121,8 @@ async def person_names(
     """Each person's name as the cartella names them, read in one call (intake's `POST /persons/search` with
     `person_ids`, as the operator: those it shows), the view one entry of the access log as `action` (the page that
     named them: "agenda", "to-do") naming the persons shown, and one naming those intake did not show (`denied`). A
-    person without a name, and all of them when intake does not answer, are shown by their identifier."""
+    person shown without a recorded name is "" (the page says so, as the cartella's title: "nome non registrato");
+    those not shown, and all of them when intake does not answer, are absent (the page shows their identifier)."""
     wanted = list(dict.fromkeys(person_ids))
     if not wanted:
         return {}
@@ -134,7 +135,24 @@ async def person_names(
     shown = {str(p["person_id"]): p for p in found}
     await store.log_view(conn, op, [pid for pid in wanted if pid in shown], "case_work", action, "shown")
     await store.log_view(conn, op, [pid for pid in wanted if pid not in shown], "case_work", action, "denied")
-    return {pid: name for pid, p in shown.items() if (name := full_name(p))}
+    return {pid: full_name(p) or "" for pid, p in shown.items()}
+
+
+async def street_nicknames(
+    conn: Conn, services: Services, op: Operator, street_ids: list[str], action: str
+) -> dict[str, str]:
+    """Each street person's nickname as the units gave it ("" for none recorded or erased), each read in the access
+    log as `action` (the page that said it: "agenda", "to-do"), as the street person's own page logs it; one intake
+    refuses is absent (the page says "person met on the street")."""
+    nicknames: dict[str, str] = {}
+    for sid in dict.fromkeys(street_ids):
+        path = service_path("/street-persons/{}", sid)
+        try:
+            found = await read_logged(conn, services, op, sid, path, action)
+        except (ServiceRefusal, httpx.HTTPError):
+            continue
+        nicknames[sid] = str(found.get("nickname") or "")
+    return nicknames
 
 
 async def folder(conn: Conn, services: Services, op: Operator, person_id: str, purpose: str) -> dict[str, Any]:
