@@ -4206,6 +4206,26 @@ async def test_the_agenda_and_the_to_do_list_say_a_person_without_a_name_and_a_s
     assert {(e["action"], e["outcome"]) for e in entries} == {("agenda", "shown"), ("to-do", "shown")}, entries
 
 
+async def test_the_individual_plan_is_called_progetto_on_every_italian_text(desk: Desk) -> None:
+    """The section and its form said "Progetto individuale", the confirmation "Piano individuale registrato.": one
+    term for the plan, in every Italian text of the desk."""
+    from importlib import resources
+
+    from babel.messages.pofile import read_po
+
+    with resources.files("lgnet_desk").joinpath("locale/it/LC_MESSAGES/desk.po").open("rb") as f:
+        catalog = read_po(f, locale="it")
+    plans = {str(m.id): str(m.string) for m in catalog if m.id and "plan" in str(m.id).lower()}
+    assert plans and not [s for s in plans.values() if re.search(r"\bpian[oi]\b", s, re.I)], plans
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    desk.services.answers[("intake", "POST", "/cases/plans")] = keeping([])
+    await desk.as_operator(MARIA)
+    plan = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "objectives": "employment", "agreed_on": today}
+    r = await desk.client.post("/persons/p-1/plans?lang=it", data=plan, follow_redirects=True)
+    assert "Progetto individuale registrato." in text_of(r.text), text_of(r.text)
+
+
 async def axe_problems(desk: Desk, browser: Any, shown: dict[str, str]) -> list[tuple[str, str, str]]:
     """Each page of `shown` ({name: the desk's HTML}) as Chromium draws it (its stylesheet and the desk's other
     addresses served by the desk in process), checked with axe-core as the journey's pages are
