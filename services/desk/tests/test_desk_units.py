@@ -1060,6 +1060,14 @@ def _said_in_italian(reason: str) -> bool:
         return False
 
 
+def test_a_refusal_whose_day_is_written_otherwise_is_still_said_not_a_server_error() -> None:
+    """A pattern whose Italian names a day ({day0}) raised KeyError (the page: 500) when the service wrote that value
+    another way than an ISO date (a timestamp): the value is said as written."""
+    assert say("the case was closed on 2026-12-01T10:00:00Z", "it") == (
+        "la pratica è chiusa dal 2026-12-01T10:00:00Z: non si registra più nulla su di essa"
+    )
+
+
 def test_every_refusal_a_service_can_give_at_the_desks_forms_is_said_in_italian() -> None:
     """An outside tester read English on the Italian pages wherever a service's reason was not in
     domain/refusals.py ("No case <id>.", "no housing case for household … among the cases of partner …", Python's

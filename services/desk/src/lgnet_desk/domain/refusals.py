@@ -711,7 +711,8 @@ def say(
         if m := pattern.match(reason.strip()):
             groups = m.groups()
             amounts = {f"euros{i}": write(int(g)) for i, g in enumerate(groups) if g is not None and g.isdigit()}
-            days = {f"day{i}": _day(g, day) for i, g in enumerate(groups) if g is not None and _ISO_DAY.match(g)}
+            # a day as the pages write it; one written otherwise (a timestamp) as it is, never a KeyError (a 500)
+            days = {f"day{i}": _day(g, day) if _ISO_DAY.match(g) else g for i, g in enumerate(groups) if g is not None}
             cities = {f"city{i}": g.capitalize() for i, g in enumerate(groups) if g is not None}  # as the header
             return text.format(*groups, **amounts, **days, **cities)
     return reason
