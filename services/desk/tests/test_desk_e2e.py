@@ -724,7 +724,8 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches_and_ap
     # A day that is not a date is said at the day's field (it answered "access denied, recorded in the access log").
     answer = await maria.goto(desk.url + "/agenda?day=2026-02-30")
     assert answer is not None and answer.status == 422
-    assert await maria.locator("#day-error").inner_text() == "non è una data valida: la scriva come gg/mm/aaaa"
+    said = "questa data non esiste: controlli il giorno e il mese (gg/mm/aaaa)"  # the desk's reading of the day
+    assert await maria.locator("#day-error").inner_text() == said
     await shot(maria, "agenda-bad-day")
     await maria.goto(desk.url + "/agenda?day=2026-03-02")  # the other language, same page: the day is kept
     assert await maria.get_by_role("link", name="English").get_attribute("href") == "/agenda?day=2026-03-02&lang=en"

@@ -810,3 +810,26 @@ async def test_the_citys_matching_rules_are_set_at_the_desk_over_what_the_page_s
     assert "Regole dell'abbinamento" not in text_of(page.text)
     assert len([q for q in desk.services.requests if q.url.path == "/rules"]) == asked
     assert (await desk.client.post("/housing/rules", data={**form, "csrf": "csrf-luca"})).status_code == 403
+
+
+async def test_a_household_housing_does_not_know_for_the_operator_is_the_refusal_page(desk: Desk) -> None:
+    """Aurora's operator opened a Trieste household's housing page: 200, "Ancora nessuna proposta." and "Il servizio
+    alloggi risponde: no housing case for household … in torino among the cases of partner coop-aurora". Housing's
+    404 on the household's "why" (not a household of the operator's: another city's, another cooperative's) with none
+    of its matches shown is the desk's refusal page, 404, in Italian."""
+    serve_housing(desk.services, status="placed")
+    refusal = {
+        "status": 404,
+        "field": "household_id",
+        "reason": f"no housing case for household {HOUSEHOLD} in torino among the cases of partner coop-aurora",
+    }
+    desk.services.answers |= {
+        ("housing", "GET", "/proposals"): [],
+        ("housing", "GET", f"/households/{HOUSEHOLD}/why"): httpx.Response(404, json=refusal),
+    }  # fmt: skip
+    await desk.as_operator(LUCA)
+    r = await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=it")
+    assert r.status_code == 404, (r.status_code, text_of(r.text))
+    text = text_of(r.text)
+    assert "Ancora nessuna proposta" not in text and "Non trovato" in text, text
+    assert "nessuna pratica con bisogno abitativo per questo nucleo a Torino" in text and "among" not in text, text

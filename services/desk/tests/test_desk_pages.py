@@ -518,6 +518,14 @@ def agenda_services(services: FakeServices) -> list[dict[str, Any]]:
     return booked
 
 
+def marias_appointment(day: str) -> dict[str, Any]:
+    """Intake's `apt-1`, booked by Maria with Amina on `day` (ISO) at 09:00 for half an hour."""
+    return {"appointment_id": "apt-1", "agenda": "desk", "operator": "maria", "unit_id": None, "person_id": "p-1",
+            "street_id": None, "purpose": "plan_review", "starts_at": f"{day}T09:00:00+00:00",
+            "ends_at": f"{day}T09:30:00+00:00", "status": "booked", "outcome": None,
+            "booked_by": "desk.maria"}  # fmt: skip
+
+
 async def test_an_appointment_before_today_is_refused_at_its_field(desk: Desk) -> None:
     booked = agenda_services(desk.services)
     await desk.as_operator(MARIA)
@@ -534,11 +542,7 @@ async def test_an_appointment_before_today_is_refused_at_its_field(desk: Desk) -
     assert [b["operator"] for b in booked] == ["maria"]
     # moving an appointment to a past day is refused too
     desk.services.answers[("intake", "POST", "/appointments/apt-1/move")] = {}
-    desk.services.answers[("intake", "GET", "/appointments")] = [
-        {"appointment_id": "apt-1", "agenda": "desk", "operator": "maria", "unit_id": None, "person_id": "p-1",
-         "street_id": None, "purpose": "plan_review", "starts_at": f"{tomorrow}T09:00:00+00:00",
-         "ends_at": f"{tomorrow}T09:30:00+00:00", "status": "booked", "outcome": None, "booked_by": "desk.maria"}
-    ]  # fmt: skip
+    desk.services.answers[("intake", "GET", "/appointments")] = [marias_appointment(tomorrow)]
     move = {"csrf": "csrf-maria", "day": tomorrow, "new_day": yesterday, "new_time": "10:00", "minutes": "30"}
     r = await desk.client.post("/agenda/apt-1/move", data=move)
     assert r.status_code == 422 and "giorno è passato" in text_of(r.text)
@@ -3310,10 +3314,15 @@ async def test_a_date_is_shown_and_typed_as_an_italian_day_whatever_the_browsers
     assert (sent[0][1]["period_from"], sent[0][1]["period_to"]) == ("2027-03-01", "2027-03-31"), sent
     refusal = {"status": 422, "field": "period_to", "reason": "Input should be a valid date"}
     desk.services.answers[("payments", "POST", "/contribution-requests")] = httpx.Response(422, json=refusal)
-    r = await desk.client.post("/persons/p-1/contributions?lang=it", data=form | {"period_to": "31/02/2027"})
+    r = await desk.client.post("/persons/p-1/contributions?lang=it", data=form | {"period_to": "31.3.27"})
     assert r.status_code == 422
     said = text_of(r.text.split('id="period_to-error"', 1)[1].split("</span>", 1)[0])
     assert "non è una data valida: la scriva come gg/mm/aaaa" in said, said
+    # a day the calendar has not: the desk says so itself, payments is not asked
+    r = await desk.client.post("/persons/p-1/contributions?lang=it", data=form | {"period_to": "31/02/2027"})
+    assert r.status_code == 422 and len(sent) == 1, sent
+    said = text_of(r.text.split('id="period_to-error"', 1)[1].split("</span>", 1)[0])
+    assert "questa data non esiste: controlli il giorno e il mese (gg/mm/aaaa)" in said, said
     assert 'value="31/02/2027"' in r.text and 'value="01/03/2027"' in r.text  # as typed, the good one as a day
     agenda_services(desk.services)
     agenda = await desk.client.get("/agenda?day=" + quote((today + timedelta(days=1)).strftime("%d/%m/%Y")))
@@ -4086,3 +4095,293 @@ async def test_an_erasure_by_a_merged_registrations_id_is_logged_under_the_survi
     async with desk.pool.acquire() as conn:
         rows = await conn.fetch("select person_id, action, outcome from access_log order by entry_id")
     assert [tuple(r) for r in rows] == [("a-1", "erasure form", "shown"), ("a-1", "erasure", "erased")]
+
+
+# ------------------------------------------------------------ an outside tester's review: the desk speaks Italian
+
+
+def rfc3339_refusing(services: FakeServices) -> list[dict[str, Any]]:
+    """Intake's booking as it answers a start and an end that are no times (both fields, its English reason)."""
+    booked: list[dict[str, Any]] = []
+
+    def book(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        booked.append(body)
+        reason = "must be an RFC 3339 date-time string with its offset, e.g. 2026-12-06T09:30:00+01:00"
+        wrong = [{"field": f, "reason": reason} for f in ("starts_at", "ends_at") if "T" not in str(body.get(f))]
+        if wrong:
+            return httpx.Response(422, json={"status": 422, **wrong[0], "errors": wrong})
+        return httpx.Response(201, json=body)
+
+    services.answers[("intake", "POST", "/appointments")] = book
+    return booked
+
+
+async def test_a_wrong_time_at_the_agenda_is_said_in_italian_at_the_time_alone(desk: Desk) -> None:
+    """An outside tester booked at "25:00": intake's English "must be an RFC 3339 date-time string with its offset"
+    was said under two fields (Ora and Durata). The desk reads the time itself: said once, at the time, in Italian,
+    and intake is not asked; moving an appointment to such a time likewise."""
+    agenda_services(desk.services)
+    booked = rfc3339_refusing(desk.services)
+    await desk.as_operator(MARIA)
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    form = {"csrf": "csrf-maria", "day": tomorrow, "time": "25:00", "minutes": "30", "party": "p-1",
+            "purpose": "plan_review", "operator": "maria"}  # fmt: skip
+    for wrong in ("25:00", "9:75", "mezzogiorno"):
+        r = await desk.client.post("/agenda?lang=it", data=form | {"time": wrong})
+        assert r.status_code == 422, r.text
+        said = text_of(r.text.split('id="time-error"', 1)[1].split("</span>", 1)[0])
+        assert "ora non valida: scriva ad esempio 09:30" in said, said
+        assert 'id="minutes-error"' not in r.text and "RFC 3339" not in r.text, text_of(r.text)
+        assert f'value="{wrong}"' in r.text  # what was typed, kept
+    assert booked == []
+    r = await desk.client.post("/agenda?lang=en", data=form)
+    assert "not a time of day: type it as for example 09:30" in text_of(r.text), text_of(r.text)
+    r = await desk.client.post("/agenda?lang=it", data=form | {"time": "9.30"})
+    assert r.status_code == 303 and "T09:30:00" in booked[-1]["starts_at"], r.text
+    desk.services.answers[("intake", "GET", "/appointments")] = [marias_appointment(tomorrow)]
+    move = {"csrf": "csrf-maria", "day": tomorrow, "new_day": tomorrow, "new_time": "25:00", "minutes": "30"}
+    r = await desk.client.post("/agenda/apt-1/move?lang=it", data=move)
+    assert r.status_code == 422 and "ora non valida: scriva ad esempio 09:30" in text_of(r.text), text_of(r.text)
+    r = await desk.client.post("/agenda/apt-1/move?lang=it", data=move | {"new_time": "10:00", "new_day": "2026-02-30"})
+    assert r.status_code == 422 and "questa data non esiste" in text_of(r.text), text_of(r.text)
+    assert ("intake", "POST", "/appointments/apt-1/move") not in desk.services.calls
+
+
+async def test_a_day_that_does_not_exist_is_said_by_the_desk_in_italian_whatever_the_service_says(desk: Desk) -> None:
+    """ "2026-31-12" typed year first when opening a case, "2026-02-30" for a money-tutoring session: the desk passed
+    them on as typed and the services answered Python's "month must be in 1..12" / "day is out of range for month",
+    shown as such. The desk reads every date field fully itself: a day the calendar has not is said at its field in
+    Italian, and no service is asked."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    aurora = {"partner_id": "coop-aurora", "name": "Cooperativa Aurora"}
+    desk.services.answers[("intake", "GET", "/partners")] = [aurora]
+    opened: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/cases")] = keeping(opened)
+    python = {"status": 422, "field": "on", "reason": "day is out of range for month"}
+    desk.services.answers[("payments", "POST", "/tutoring-sessions")] = httpx.Response(422, json=python)
+    await desk.as_operator(MARIA)
+    case = {"csrf": "csrf-maria", "action_area": "taking_charge", "channel": "desk", "partner": "coop-aurora",
+            "household_id": "h-5f1c0a9e7b2d"}  # fmt: skip
+    for typed in ("2026-31-12", "31/02/2027", "30.02.2026"):
+        r = await desk.client.post("/persons/p-1/cases?lang=it", data=case | {"opened_on": typed})
+        assert r.status_code == 422, (typed, r.status_code)
+        said = text_of(r.text.split('id="opened_on-error"', 1)[1].split("</span>", 1)[0])
+        assert "questa data non esiste: controlli il giorno e il mese (gg/mm/aaaa)" in said, (typed, said)
+        assert f'value="{typed}"' in r.text  # as typed
+    assert opened == []
+    r = await desk.client.post("/persons/p-1/cases?lang=it", data=case | {"opened_on": "domani"})
+    assert "non è una data valida: la scriva come gg/mm/aaaa" in text_of(r.text) and opened == []
+    tutoring = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "topics": "budgeting", "on": "2026-02-30",
+                "outcome": "x"}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/tutoring?lang=it", data=tutoring)
+    assert r.status_code == 422 and "questa data non esiste" in text_of(r.text), text_of(r.text)
+    assert "out of range" not in r.text
+    assert ("payments", "POST", "/tutoring-sessions") not in desk.services.calls
+    r = await desk.client.post("/persons/p-1/cases?lang=it", data=case | {"opened_on": today})
+    assert r.status_code == 303 and opened[-1][1]["opened_on"] == today, text_of(r.text)
+
+
+async def test_a_search_by_a_case_nobody_has_says_so_in_italian(desk: Desk) -> None:
+    """Aurora's operator searched a Trieste case number: intake's 404 "No case <id>." was shown on the Italian page."""
+    refusal = {"status": 404, "field": "case_id", "reason": "no case c-trieste-1"}
+    desk.services.answers[("intake", "POST", "/persons/search")] = httpx.Response(404, json=refusal)
+    await desk.as_operator(LUCA)
+    page = await desk.client.get("/", params={"case_id": "c-trieste-1", "lang": "it"})
+    assert page.status_code == 404, page.status_code
+    said = text_of(page.text.split('role="alert">', 1)[1].split("</p>", 1)[0])
+    assert "Nessuna pratica con il numero c-trieste-1" in said, said
+    assert "No case" not in page.text
+
+
+async def test_the_case_and_its_transfer_start_on_choose_for_the_partner_and_none_chosen_is_said(desk: Desk) -> None:
+    """ "Apri una pratica" opened on the city's first cooperative: a case opened without looking was Aurora's (docs:
+    no choice is made for the operator). The partner and the transfer's new partner start on "— scelga —", are
+    required, and one left blank is said at its field in Italian, nothing sent."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    desk.services.answers[("intake", "GET", "/partners")] = [
+        {"partner_id": "coop-aurora", "name": "Cooperativa Aurora"},
+        {"partner_id": "coop-borgo", "name": "Borgo"},
+    ]
+    opened: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/cases")] = keeping(opened)
+    desk.services.answers[("intake", "POST", "/cases/c-8e2b7d41a9f0/transfer")] = keeping(opened)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1?lang=it")).text
+    for name in ("partner", "to_partner"):
+        select = _select(page, name)
+        first = re.search(r"<option[^>]*>([^<]*)</option>", select)
+        assert first and 'value=""' in first.group(0) and first.group(1) == "— scelga —", (name, select[:300])
+        assert " required" in select.split(">", 1)[0] and "selected" not in select, (name, select[:300])
+    case = {"csrf": "csrf-maria", "action_area": "taking_charge", "channel": "desk", "partner": "",
+            "household_id": "h-5f1c0a9e7b2d", "opened_on": today}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/cases?lang=it", data=case)
+    assert r.status_code == 422, r.status_code
+    said = text_of(r.text.split('id="partner-error"', 1)[1].split("</span>", 1)[0])
+    assert "scelga l'ente partner" in said, said
+    transfer = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "to_partner": "", "transfer_on": today}
+    r = await desk.client.post("/persons/p-1/transfer?lang=it", data=transfer)
+    assert r.status_code == 422, r.status_code
+    said = text_of(r.text.split('id="to_partner-error"', 1)[1].split("</span>", 1)[0])
+    assert "scelga l'ente partner" in said, said
+    assert opened == []
+    # a street contact's place, of an outing to several places, started on the first: chosen by the operator too
+    outing = {"outing_id": "out-1", "unit_id": "unit-7f3a", "on_date": today, "start_time": "20:00",
+              "end_time": "23:00", "places": ["Stazione", "Parco"], "staff": ["maria"], "contacts": []}  # fmt: skip
+    desk.services.answers[("intake", "GET", "/outings/out-1")] = outing
+    contacts: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/street-contacts")] = keeping(contacts)
+    select = _select((await desk.client.get("/outreach/outings/out-1?lang=it")).text, "place")
+    first = re.search(r"<option[^>]*>([^<]*)</option>", select)
+    assert first and 'value=""' in first.group(0) and first.group(1) == "— scelga —", select
+    assert " required" in select.split(">", 1)[0] and "selected" not in select, select
+    contact = {"csrf": "csrf-maria", "contacted_on": today, "age_band": "adult", "sex": "male", "place": ""}
+    await desk.client.post("/outreach/outings/out-1/contacts", data=contact)
+    assert contacts and "place" not in contacts[-1][1], contacts  # left out: intake says "campo obbligatorio"
+
+
+async def test_the_agenda_and_the_to_do_list_say_a_person_without_a_name_and_a_street_persons_nickname(
+    desk: Desk,
+) -> None:
+    """The to-do list read "Appuntamento del 8 dic 2026, 09:00 con p-street-torino-6-f970ce": a person taken in charge
+    from the street, without a recorded name, said by her id. She is said as the cartella says her ("nome non
+    registrato", the id small beside it), a street person by the nickname the units gave (or "nessun soprannome
+    registrato"), the reads of the nicknames in the access log."""
+    tomorrow = clock.today() + timedelta(days=1)
+    starts, ends = f"{tomorrow.isoformat()}T09:00:00+00:00", f"{tomorrow.isoformat()}T09:30:00+00:00"
+
+    def appointment(aid: str, person: str | None, street: str | None) -> dict[str, Any]:
+        return {"appointment_id": aid, "agenda": "desk", "operator": "giulia", "unit_id": None, "person_id": person,
+                "street_id": street, "purpose": "needs_assessment", "starts_at": starts, "ends_at": ends,
+                "status": "booked", "outcome": None, "booked_by": "desk.giulia"}  # fmt: skip
+
+    def reminder(aid: str, person: str | None, street: str | None) -> dict[str, Any]:
+        return {"kind": "appointment_reminder_due", "appointment_id": aid, "operator": "giulia", "person_id": person,
+                "street_id": street, "case_id": None, "purpose": "needs_assessment", "starts_at": starts,
+                "since": clock.today().isoformat(), "waiting_days": 0}  # fmt: skip
+
+    unnamed = {"person_id": "p-street-torino-6", "birth_date": "1980-01-01", "sex": "male", "nationality": "MA",
+               "identity": None}  # fmt: skip
+    desk.services.answers |= {
+        ("intake", "POST", "/persons/search"): [unnamed],
+        ("intake", "GET", "/appointments"): [appointment("apt-1", "p-street-torino-6", None),
+                                             appointment("apt-2", None, "sp-rosso"),
+                                             appointment("apt-3", None, "sp-none")],
+        ("intake", "GET", "/mobile-units"): [],
+        ("intake", "GET", "/street-persons/sp-rosso"): {"street_id": "sp-rosso", "nickname": "Il Rosso"},
+        ("intake", "GET", "/street-persons/sp-none"): {"street_id": "sp-none", "nickname": None},
+        ("housing", "GET", "/reminders"): [],
+        ("intake", "GET", "/appointments/reminders/open"): [reminder("apt-1", "p-street-torino-6", None),
+                                                            reminder("apt-2", None, "sp-rosso")],
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    agenda = (await desk.client.get(f"/agenda?day={tomorrow.isoformat()}&lang=it")).text
+    assert (
+        '<a href="/persons/p-street-torino-6?purpose=case_work">nome non registrato'
+        ' <small class="id">p-street-torino-6</small></a>' in agenda
+    ), agenda
+    text = text_of(agenda)
+    assert "persona incontrata in strada: Il Rosso" in text, text
+    assert "persona incontrata in strada: nessun soprannome registrato" in text, text
+    todo = text_of((await desk.client.get("/todo?lang=it")).text).replace(" :", ":")
+    assert "con nome non registrato p-street-torino-6: Valutazione dei bisogni" in todo, todo
+    assert "con persona incontrata in strada: Il Rosso: Valutazione dei bisogni" in todo, todo
+    async with desk.pool.acquire() as conn:
+        entries = await store.access_entries(conn, "torino", "sp-rosso")
+    assert {(e["action"], e["outcome"]) for e in entries} == {("agenda", "shown"), ("to-do", "shown")}, entries
+
+
+async def test_the_individual_plan_is_called_progetto_on_every_italian_text(desk: Desk) -> None:
+    """The section and its form said "Progetto individuale", the confirmation "Piano individuale registrato.": one
+    term for the plan, in every Italian text of the desk."""
+    from importlib import resources
+
+    from babel.messages.pofile import read_po
+
+    with resources.files("lgnet_desk").joinpath("locale/it/LC_MESSAGES/desk.po").open("rb") as f:
+        catalog = read_po(f, locale="it")
+    plans = {str(m.id): str(m.string) for m in catalog if m.id and "plan" in str(m.id).lower()}
+    assert plans and not [s for s in plans.values() if re.search(r"\bpian[oi]\b", s, re.I)], plans
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    desk.services.answers[("intake", "POST", "/cases/plans")] = keeping([])
+    await desk.as_operator(MARIA)
+    plan = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "objectives": "employment", "agreed_on": today}
+    r = await desk.client.post("/persons/p-1/plans?lang=it", data=plan, follow_redirects=True)
+    assert "Progetto individuale registrato." in text_of(r.text), text_of(r.text)
+
+
+async def axe_problems(desk: Desk, browser: Any, shown: dict[str, str]) -> list[tuple[str, str, str]]:
+    """Each page of `shown` ({name: the desk's HTML}) as Chromium draws it (its stylesheet and the desk's other
+    addresses served by the desk in process), checked with axe-core as the journey's pages are
+    (test_desk_e2e.shot): its serious or critical violations."""
+    from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]  # axe-playwright-python ships no types
+
+    async def served(route: Any) -> None:
+        path = route.request.url.replace("http://desk.test", "")
+        if path.startswith("/__shown/"):
+            html = shown[path.removeprefix("/__shown/")]
+            await route.fulfill(status=200, headers={"content-type": "text/html; charset=utf-8"}, body=html)
+            return
+        r = await desk.client.get(path)
+        await route.fulfill(status=r.status_code, headers=dict(r.headers), body=r.content)
+
+    ctx = await browser.new_context()
+    page = await ctx.new_page()
+    await page.route("http://desk.test/**", served)
+    bad: list[tuple[str, str, str]] = []
+    for name in shown:
+        await page.goto(f"http://desk.test/__shown/{name}")
+        results = await Axe().run(page)
+        bad += [
+            (name, v["id"], v["help"]) for v in results.response["violations"] if v["impact"] in ("serious", "critical")
+        ]
+    return bad
+
+
+async def test_the_pages_whose_markup_the_italian_review_changed_pass_axe(desk: Desk, browser: Any) -> None:
+    """The cartella's partner lists starting on "— scelga —" (and one refused), a refused time at the agenda, the
+    agenda and the to-do list naming a person without a name and a street person by nickname, an outing's places to
+    choose from: each page as Chromium draws it passes axe-core."""
+    today = clock.today()
+    tomorrow = today + timedelta(days=1)
+    serve_the_cartella(desk.services, today.isoformat(), today.isoformat())
+    starts, ends = f"{tomorrow.isoformat()}T09:00:00+00:00", f"{tomorrow.isoformat()}T09:30:00+00:00"
+    apt = {"appointment_id": "apt-1", "agenda": "desk", "operator": "giulia", "unit_id": None,
+           "person_id": "p-street-torino-6", "street_id": None, "purpose": "needs_assessment", "starts_at": starts,
+           "ends_at": ends, "status": "booked", "outcome": None, "booked_by": "desk.giulia"}  # fmt: skip
+    desk.services.answers |= {
+        ("intake", "GET", "/partners"): [{"partner_id": "coop-aurora", "name": "Cooperativa Aurora"}],
+        ("intake", "POST", "/persons/search"): [
+            {"person_id": "p-street-torino-6", "birth_date": None, "sex": "male", "nationality": None,
+             "identity": None}],
+        ("intake", "GET", "/appointments"): [apt, apt | {"appointment_id": "apt-2", "person_id": None,
+                                                         "street_id": "sp-rosso"}],
+        ("intake", "GET", "/mobile-units"): [],
+        ("intake", "GET", "/street-persons/sp-rosso"): {"street_id": "sp-rosso", "nickname": "Il Rosso"},
+        ("housing", "GET", "/reminders"): [],
+        ("intake", "GET", "/appointments/reminders/open"): [
+            {"kind": "appointment_reminder_due", "appointment_id": "apt-2", "operator": "giulia", "person_id": None,
+             "street_id": "sp-rosso", "case_id": None, "purpose": "needs_assessment", "starts_at": starts,
+             "since": today.isoformat(), "waiting_days": 0}],
+        ("intake", "GET", "/outings/out-1"): {
+            "outing_id": "out-1", "unit_id": "unit-7f3a", "on_date": today.isoformat(), "start_time": "20:00",
+            "end_time": "23:00", "places": ["Stazione", "Parco"], "staff": ["maria"], "contacts": []},
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    case = {"csrf": "csrf-maria", "action_area": "taking_charge", "channel": "desk", "partner": "",
+            "household_id": "h-5f1c0a9e7b2d", "opened_on": today.isoformat()}  # fmt: skip
+    booking = {"csrf": "csrf-maria", "day": tomorrow.isoformat(), "time": "25:00", "minutes": "30", "party": "p-1",
+               "purpose": "plan_review", "operator": "maria"}  # fmt: skip
+    shown = {
+        "cartella": (await desk.client.get("/persons/p-1")).text,
+        "cartella-refused": (await desk.client.post("/persons/p-1/cases", data=case)).text,
+        "agenda": (await desk.client.get(f"/agenda?day={tomorrow.isoformat()}")).text,
+        "agenda-refused": (await desk.client.post("/agenda", data=booking)).text,
+        "todo": (await desk.client.get("/todo")).text,
+        "outing": (await desk.client.get("/outreach/outings/out-1")).text,
+    }
+    assert 'id="partner-error"' in shown["cartella-refused"] and 'id="time-error"' in shown["agenda-refused"]
+    assert await axe_problems(desk, browser, shown) == []

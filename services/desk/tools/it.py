@@ -266,7 +266,7 @@ IT = {
     "Certificates of a civic activity": "Attestati di un'attività civica",
     "Case opened.": "Pratica aperta.",
     "Assessment recorded.": "Valutazione dei bisogni registrata.",
-    "Plan recorded.": "Piano individuale registrato.",
+    "Plan recorded.": "Progetto individuale registrato.",
     "Case transferred.": "Pratica trasferita.",
     "Contribution requested.": "Contributo richiesto.",
     "Bank data saved.": "Coordinate bancarie salvate.",

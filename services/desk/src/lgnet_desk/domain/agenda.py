@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from lgnet_desk.domain.days import day_problem, time_problem
+
 
 def past_day(day: str, today: date) -> str | None:
     """The refusal of an appointment on `day` (ISO) when it is before today (the city's date), else None; a day that
@@ -14,6 +16,13 @@ def past_day(day: str, today: date) -> str | None:
     except ValueError:
         return None
     return f"day {day} is before today" if on < today else None
+
+
+def when_problem(day: str, time: str, today: date) -> str | None:
+    """The refusal of an appointment's day and time (of a booking, of a move) before intake is asked: a day that is
+    none, a past day, a time that is none ("25:00": intake's English RFC 3339 reason was said under the time and the
+    duration alike); None when both are right."""
+    return day_problem(day) or past_day(day, today) or time_problem(time)
 
 
 def no_person_named(typed: str) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from fastapi import HTTPException, Request
 from lgnet_shared.storable import text_problem
 
-from lgnet_desk.domain.days import clock_time, iso_day
+from lgnet_desk.domain.days import TIME_FIELDS, clock_time, is_day_field, iso_day
+
+__all__ = ["is_day_field"]  # the desk's date fields' names, as its templates' test reads them
 
 UNSTORABLE = "unstorable"  # the HTTPException's detail: the desk's page says what it means (422)
 
@@ -19,21 +20,6 @@ async def form_of(request: Request) -> dict[str, str]:
     form = await request.form()
     storable((k, v) for k, v in form.multi_items() if isinstance(v, str))
     return as_days({k: str(v) for k, v in form.items()})
-
-
-# The desk's date fields (class `day` in the templates; each template's test checks its names are here): typed
-# `gg/mm/aaaa`, sent to the services as ISO dates.
-DAY_FIELDS = frozenset(
-    {"day", "new_day", "on", "since", "until", "linked_on", "contacted_on", "opened_on", "assessed_on", "agreed_on",
-     "period_from", "period_to", "valid_until", "held_on", "issued_on", "starts_on", "ends_on", "transfer_on",
-     "ended_on", "started_on", "execution_date", "available_from", "available_until", "new_until", "closed_on"}
-)  # fmt: skip
-MEMBER_DAY = re.compile(r"m\d+_birth_date")  # the registration form's members' birth dates
-TIME_FIELDS = frozenset({"time", "new_time", "start_time", "end_time"})  # class `time`: hh:mm, the 24-hour clock
-
-
-def is_day_field(name: str) -> bool:
-    return name in DAY_FIELDS or MEMBER_DAY.fullmatch(name) is not None
 
 
 def as_days(fields: dict[str, str]) -> dict[str, str]:

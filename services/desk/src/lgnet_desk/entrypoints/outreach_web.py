@@ -14,8 +14,8 @@ from lgnet_shared import clock
 
 from lgnet_desk.adapters.services import ServiceRefusal, service_path
 from lgnet_desk.domain import countries, resubmission
-from lgnet_desk.domain.agenda import past_day
-from lgnet_desk.domain.days import iso_day
+from lgnet_desk.domain.agenda import when_problem
+from lgnet_desk.domain.days import NOT_A_DATE, day_problem, iso_day
 from lgnet_desk.domain.operators import OperatorRole
 from lgnet_desk.entrypoints.forms import as_days, form_of, whole_number
 from lgnet_desk.entrypoints.web import page_loader
@@ -178,7 +178,7 @@ def router(settings: DeskSettings) -> APIRouter:
             "nationality": nationality,
             "needs_observed": [str(v) for v in form.getlist("needs_observed")],
             "services_offered": [str(v) for v in form.getlist("services_offered")],
-            "place": f.get("place"),
+            "place": f.get("place") or None,  # of several, left on "— choose —": not sent, intake says required
             "nickname": f.get("nickname", "").strip() or None,
             "same_as_contact_id": f.get("same_as_contact_id", "").strip() or None,
         }
@@ -230,7 +230,7 @@ def router(settings: DeskSettings) -> APIRouter:
         if not _is_day(day):  # said at the field, what was typed kept there, today's agenda shown (not intake's)
             extra["day_typed"] = day
             day, status = clock.today().isoformat(), 422
-            extra["errors"] = {**extra.get("errors", {}), "day": "Input should be a valid date"}
+            extra["errors"] = {**extra.get("errors", {}), "day": day_problem(extra["day_typed"]) or NOT_A_DATE}
         try:
             items = await p.services.get("intake", "/appointments", day=day)
             units = await p.services.get("intake", "/mobile-units")
@@ -249,8 +249,10 @@ def router(settings: DeskSettings) -> APIRouter:
         async with request.app.state.pool.acquire() as conn:
             ids = [a["person_id"] for a in items if a.get("person_id")] + ([chosen] if chosen else [])
             names = await desk.person_names(conn, p.services, p.op, ids, "agenda")
+            streets = [a["street_id"] for a in items if a.get("street_id") and not a.get("person_id")]
+            nicknames = await desk.street_nicknames(conn, p.services, p.op, streets, "agenda")
         ctx = {"items": items, "agenda_day": day, "units": units, "unit_names": unit_names, "form": {}, "errors": {}}
-        ctx |= {"names": names, "chosen": chosen, "changing": None, "day_typed": None}
+        ctx |= {"names": names, "nicknames": nicknames, "chosen": chosen, "changing": None, "day_typed": None}
         ctx["durations"] = DURATIONS
         return p.render("agenda.html", status=status, now=datetime.now(UTC), **(ctx | extra))
 
@@ -283,7 +285,7 @@ def router(settings: DeskSettings) -> APIRouter:
         try:
             async with request.app.state.pool.acquire() as conn:
                 body["operator"], body["operator_partner"] = await check_booking(
-                    conn, p.op, body["operator"], day, clock.today()
+                    conn, p.op, body["operator"], day, f.get("time", ""), clock.today()
                 )
             body |= {"person_id": chosen} if chosen else await party(p.services, typed)
             await desk.submit(p.services, "intake", "/appointments", body, fields, key)
@@ -300,7 +302,9 @@ def router(settings: DeskSettings) -> APIRouter:
         # A refusal keeps what was typed in the row's form (`changing`: the new day and time were reset, the
         # reason unchosen); a move shows the day the appointment moved to (the old day no longer has it).
         changing = {**f, "appointment_id": appointment_id}
-        if action == "move" and (refused := past_day(f.get("new_day") or day, clock.today())):
+        if action == "move" and (
+            refused := when_problem(f.get("new_day") or day, f.get("new_time", ""), clock.today())
+        ):
             return await agenda_page(
                 request, status=422, errors={appointment_id: refused}, agenda_day=day, changing=changing
             )

@@ -59,6 +59,8 @@ def router(settings: DeskSettings) -> APIRouter:
         except ServiceRefusal as r:  # nothing to batch, no paying account, a date the bank would not take
             field = "execution_date" if r.field == "execution_date" else "batch"  # said at the date, or the form's
             return await office(request, p, r.status, errors={field: r.reason}, form=f)
+        except desk.FieldErrors as e:  # a date that is no day, said by the desk
+            return await office(request, p, 422, errors=e.errors, form=f)
         return RedirectResponse(f"/payments/batches/{batch_id}?made=1", status_code=303)
 
     @api.post("/payments/reconciliations", response_class=HTMLResponse)

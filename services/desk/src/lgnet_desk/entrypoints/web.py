@@ -547,6 +547,8 @@ def router(settings: DeskSettings) -> APIRouter:
             key = resubmission.call_key(f, "case")
             if not f.get("household_id"):  # several households: the operator chooses (none chosen beforehand)
                 raise desk.FieldErrors({"household_id": "choose the household"})
+            if "partner" in f and not f["partner"]:  # the staff's list left on "— choose —": none chosen for her
+                raise desk.FieldErrors({"partner": CHOOSE_THE_PARTNER})
             body: dict[str, Any] = {
                 "case_id": desk.new_id("c", key),
                 "household_id": f.get("household_id"),
@@ -727,6 +729,8 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/persons/{person_id}/transfer", response_class=HTMLResponse)
     async def transfer(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
+            if not f.get("to_partner"):
+                raise desk.FieldErrors({"to_partner": CHOOSE_THE_PARTNER})
             body = {"to_partner": f.get("to_partner"), "on": f.get("transfer_on")}
             at = service_path("/cases/{}/transfer", _case_of(f))
             fields = {"to_partner": "to_partner", "on": "transfer_on", "case_id": "case_id"}
@@ -803,7 +807,15 @@ def router(settings: DeskSettings) -> APIRouter:
                 i["person_id"] for i in items if i.get("kind") == "appointment_reminder_due" and i.get("person_id")
             ]
             names = await desk.person_names(conn, p.services, p.op, persons, "to-do")
-        return p.render("todo.html", items=items, cases=cases, names=names, unavailable=unavailable)
+            streets = [
+                i["street_id"]
+                for i in items
+                if i.get("kind") == "appointment_reminder_due" and i.get("street_id") and not i.get("person_id")
+            ]
+            nicknames = await desk.street_nicknames(conn, p.services, p.op, streets, "to-do")
+        return p.render(
+            "todo.html", items=items, cases=cases, names=names, nicknames=nicknames, unavailable=unavailable
+        )
 
     async def approvals_page(
         request: Request,
@@ -1049,6 +1061,7 @@ def _sharing_withdrawn_by_a_partner(op: Operator, form: dict[str, str]) -> bool:
 
 
 _NO_CASE = {"case_id": "choose the case"}
+CHOOSE_THE_PARTNER = "choose the partner"  # a case's, or the one it is transferred to: never chosen for the operator
 
 
 def _case_of(form: dict[str, str]) -> str:

@@ -12,19 +12,21 @@ from lgnet_shared.db import Conn
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import Services
-from lgnet_desk.domain.agenda import no_person_named, past_day, several_named
+from lgnet_desk.domain.agenda import no_person_named, several_named, when_problem
 from lgnet_desk.domain.operators import Operator, may_book_for
 from lgnet_desk.service_layer import persons
 from lgnet_desk.service_layer.desk import FieldErrors
 
 
-async def check_booking(conn: Conn, booker: Operator, operator: str, day: str, today: date) -> tuple[str, str | None]:
+async def check_booking(
+    conn: Conn, booker: Operator, operator: str, day: str, time: str, today: date
+) -> tuple[str, str | None]:
     """The code of the appointment's operator (`operator`: her username, typed) and whose operator she is (intake's
     `operator_partner`: her cooperative, None for the city's staff: her code is in its namespace, and her bookings
-    clash with its own whoever books her), else FieldErrors on the form's `time` (the day is the agenda's) and
-    `operator` fields."""
+    clash with its own whoever books her), else FieldErrors on the form's `time` (the day is the agenda's: a day or a
+    time that is none, a past day) and `operator` fields."""
     errors: dict[str, str] = {}
-    if refused := past_day(day, today):
+    if refused := when_problem(day, time, today):
         errors["time"] = refused
     found = await bookable(conn, booker, [operator])
     if isinstance(found, str):

@@ -19,7 +19,7 @@ from lgnet_shared.db import Conn
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, ServiceUnavailable, service_path
-from lgnet_desk.domain import countries, resubmission
+from lgnet_desk.domain import countries, days, resubmission
 from lgnet_desk.domain.operators import Operator
 from lgnet_desk.domain.persons import full_name
 
@@ -121,7 +121,8 @@ async def person_names(
     """Each person's name as the cartella names them, read in one call (intake's `POST /persons/search` with
     `person_ids`, as the operator: those it shows), the view one entry of the access log as `action` (the page that
     named them: "agenda", "to-do") naming the persons shown, and one naming those intake did not show (`denied`). A
-    person without a name, and all of them when intake does not answer, are shown by their identifier."""
+    person shown without a recorded name is "" (the page says so, as the cartella's title: "nome non registrato");
+    those not shown, and all of them when intake does not answer, are absent (the page shows their identifier)."""
     wanted = list(dict.fromkeys(person_ids))
     if not wanted:
         return {}
@@ -134,7 +135,24 @@ async def person_names(
     shown = {str(p["person_id"]): p for p in found}
     await store.log_view(conn, op, [pid for pid in wanted if pid in shown], "case_work", action, "shown")
     await store.log_view(conn, op, [pid for pid in wanted if pid not in shown], "case_work", action, "denied")
-    return {pid: name for pid, p in shown.items() if (name := full_name(p))}
+    return {pid: full_name(p) or "" for pid, p in shown.items()}
+
+
+async def street_nicknames(
+    conn: Conn, services: Services, op: Operator, street_ids: list[str], action: str
+) -> dict[str, str]:
+    """Each street person's nickname as the units gave it ("" for none recorded or erased), each read in the access
+    log as `action` (the page that said it: "agenda", "to-do"), as the street person's own page logs it; one intake
+    refuses is absent (the page says "person met on the street")."""
+    nicknames: dict[str, str] = {}
+    for sid in dict.fromkeys(street_ids):
+        path = service_path("/street-persons/{}", sid)
+        try:
+            found = await read_logged(conn, services, op, sid, path, action)
+        except (ServiceRefusal, httpx.HTTPError):
+            continue
+        nicknames[sid] = str(found.get("nickname") or "")
+    return nicknames
 
 
 async def folder(conn: Conn, services: Services, op: Operator, person_id: str, purpose: str) -> dict[str, Any]:
@@ -283,6 +301,8 @@ async def register_household(
         raise FieldErrors({"consent_partner_sharing": "a cooperative follows a household that consents to sharing"})
     if incomplete := unnamed_members(form, members):  # said before anyone is registered: the household is whole
         raise FieldErrors(incomplete)
+    if wrong := wrong_days(form):  # a birth date that is no day, likewise
+        raise FieldErrors(wrong)
     kept: dict[str, str] = {}
     try:
         return await _register_each(services, form, members, today, partner, kept)
@@ -400,7 +420,10 @@ async def submit(
 ) -> Any:
     """Post a form's body (with the form's call `key`, if any), its fields left blank (None) left out (`given`); a
     refusal becomes a FieldErrors on the form field that caused it (`fields` maps the service's field names to the
-    form's; unknown ones go to the form's first field)."""
+    form's; unknown ones go to the form's first field). A date field's value that is no day is refused here, at its
+    field, before any service is asked (`days.day_problem`: the desk says it, not a service's text)."""
+    if wrong := wrong_days({form: body.get(sent) for sent, form in fields.items()}):
+        raise FieldErrors(wrong)
     try:
         send = {"PUT": services.put, "PATCH": services.patch}.get(method, services.post)
         return await send(service, path, given(body), key)
@@ -409,6 +432,15 @@ async def submit(
         for field, reason in r.each:  # every field the service names, at once
             errors.setdefault(fields.get(field.split(".")[0], next(iter(fields.values()))), reason)
         raise FieldErrors(errors) from None
+
+
+def wrong_days(values: dict[str, Any]) -> dict[str, str]:
+    """{form field: why it is no day} of the date fields among `values` (form field names: `days.is_day_field`)."""
+    return {
+        name: problem
+        for name, value in values.items()
+        if days.is_day_field(name) and isinstance(value, str) and (problem := days.day_problem(value))
+    }
 
 
 MAX_UPLOAD = 10 * 1024 * 1024

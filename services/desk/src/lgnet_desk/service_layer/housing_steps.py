@@ -19,7 +19,7 @@ from lgnet_desk.service_layer import desk
 
 async def household(services: Services, household_id: str) -> dict[str, Any]:
     """The household's matches (each with its opportunity and the steps it may take), the cases they belong to (to
-    name them) and housing's why, or the refusal of it (a household without a housing case is not an error here)."""
+    name them) and housing's why, or the refusal of it where housing shows one of the household's matches."""
     matches = await desk.household_matches(services, {household_id})
     for m in matches:
         if m.get("status") in PLACED:  # the placement and its lease are read from the match
@@ -30,8 +30,11 @@ async def household(services: Services, household_id: str) -> dict[str, Any]:
     try:
         view["why"] = why_lines(await services.get("housing", service_path("/households/{}/why", household_id)))
     except ServiceRefusal as r:
-        if r.status == 403 and not matches:  # a household not the operator's, none of its matches hers: refused
-            raise  # (another city's operator read "no proposal yet" and the refusal as the household's "why", 200)
+        # A household not the operator's (housing's 403, or its 404: no housing case of hers, another city's or
+        # another cooperative's household), none of its matches hers: refused. Another city's operator read "no
+        # proposal yet" and the refusal as the household's "why", 200.
+        if r.status in (403, 404) and not matches:
+            raise
         view["why_refused"] = r.reason
     case_ids = [str(m["case_id"]) for m in matches if m.get("case_id")]
     if not case_ids:  # no match yet: the case of the household's own entry of housing's waiting list (a 404: none)
@@ -82,6 +85,8 @@ async def take(services: Services, match_id: str, step: str, form: dict[str, str
     else on the step's form as a whole (`<step>-<match>`: the match's state, a key reused), which the page says at its
     top."""
     s = STEPS[step]
+    if wrong := desk.wrong_days({f: form.get(f, "") for f in s.fields}):  # a day that is none: said, not sent
+        raise desk.FieldErrors({f"{step}-{match_id}-{f}": why for f, why in wrong.items()})
     key = resubmission.call_key(form, step, match_id)
     try:
         await services.post("housing", service_path(s.path, **s.ids(match_id, form)), s.body(form), key)
@@ -102,6 +107,8 @@ async def hold(services: Services, household_id: str, form: dict[str, str], rele
     the form as a whole (`hold`)."""
     path = "/households/{}/unpark" if release else "/households/{}/park"
     body = {} if release else {f: v for f in HOLD_FIELDS if (v := form.get(f, "").strip())}
+    if wrong := desk.wrong_days(body):
+        raise desk.FieldErrors({f"hold-{f}": why for f, why in wrong.items()})
     key = resubmission.call_key(form, "release" if release else "hold", household_id)
     try:
         await services.post("housing", service_path(path, household_id), body, key)

@@ -54,6 +54,8 @@ async def make_batch(services: Services, form: dict[str, str]) -> str:
     """A batch of every approved request with approved bank data; the execution date payments' default (tomorrow)
     when none is given. Its id."""
     day = form.get("execution_date", "").strip()
+    if wrong := desk.wrong_days({"execution_date": day}):
+        raise desk.FieldErrors(wrong)
     key = resubmission.call_key(form, "batch")
     made = await services.post("payments", "/batches", {"execution_date": day} if day else {}, key)
     return str(made["batch_id"])
