@@ -421,20 +421,17 @@ async def test_a_count_of_one_says_its_noun_in_the_singular(desk: Desk) -> None:
 
 
 def serve_the_household(services: FakeServices, visible: bool = True) -> list[dict[str, Any]]:
-    """Intake's search by the household's case (only the persons the operator may read) and the cartella of the one
-    found; the searches sent are kept."""
+    """Intake's search by the household's case (only the persons the operator may read, the household's reference
+    person said so); the searches sent are kept."""
     today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
-    record = a_record(today, earlier)
+    reference = a_record(today, earlier)["person"] | {"household_reference": True}
     searches: list[dict[str, Any]] = []
 
     def search(request: httpx.Request) -> list[dict[str, Any]]:
         searches.append(json.loads(request.content))
-        return [record["person"]] if visible else []
+        return [reference] if visible else []
 
-    services.answers |= {
-        ("intake", "POST", "/persons/search"): search,
-        ("intake", "GET", "/persons/p-1/record"): record,
-    }
+    services.answers[("intake", "POST", "/persons/search")] = search
     return searches
 
 
@@ -463,6 +460,29 @@ async def test_the_housing_page_is_titled_by_the_households_reference_person_and
     await desk.as_operator(RPD)
     log = text_of((await desk.client.get("/access-log?person_id=p-1&lang=it")).text)
     assert "Percorso abitativo" in log, log  # what was looked at, in words
+
+
+async def test_the_household_is_named_from_the_search_alone_and_its_reference_persons_view_logged(
+    desk: Desk,
+) -> None:
+    """The page named the household by reading the whole cartella of the first member a search by its case found (her
+    vulnerabilities, documents, timeline: intake logged a record read of every member) and logged the view under that
+    member, while the name shown was the reference person's — another person's, when she was not first. Intake's
+    search by the case says who the reference person is: her name is all that is read, her view is what is logged."""
+    serve_housing(desk.services)
+    son = {"person_id": "p-0-son", "birth_date": "2015-05-05", "sex": "male", "nationality": "NG", "erased": False,
+           "identity": {"given_name": "Karim", "family_name": "Okafor"}, "household_reference": False}  # fmt: skip
+    mum = {"person_id": "p-9-mum", "birth_date": "1985-03-14", "sex": "female", "nationality": "NG", "erased": False,
+           "identity": {"given_name": "Amina", "family_name": "Okafor"}, "household_reference": True}  # fmt: skip
+    desk.services.answers[("intake", "POST", "/persons/search")] = [son, mum]
+    await desk.as_operator(MARIA)
+    page = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    assert page.status_code == 200, page.text
+    assert f"Alloggio del nucleo di Amina Okafor {HOUSEHOLD}" in text_of(page.text), text_of(page.text)
+    assert [c for c in desk.services.calls if c[2].endswith("/record")] == [], desk.services.calls
+    assert await access_log_of(desk, "p-9-mum") == [("maria", "housing", "shown")]
+    assert await access_log_of(desk, "p-0-son") == []
+    assert '<a href="/persons/p-9-mum">Torna alla cartella</a>' in page.text
 
 
 async def test_a_household_without_a_proposal_is_named_through_its_waiting_case(desk: Desk) -> None:

@@ -1203,8 +1203,8 @@ def two_rents(requested_by: str = "desk.maria") -> dict[tuple[str, str, str], An
         ("intake", "GET", "/cases/c-8e2b7d41a9f0"): {
             "case_id": "c-8e2b7d41a9f0", "action_area": "taking_charge", "opened_on": earlier,
             "partner": None, "household_id": "h-5f1c0a9e7b2d"},
-        ("intake", "POST", "/persons/search"): [{"person_id": "p-1"}],
-        ("intake", "GET", "/persons/p-1/record"): a_record(earlier, earlier),
+        ("intake", "POST", "/persons/search"): [{"person_id": "p-1", "household_reference": True,
+                                                 "identity": {"given_name": "Amina", "family_name": "Okafor"}}],
     }  # fmt: skip
 
 
@@ -3132,10 +3132,9 @@ async def test_a_household_is_named_from_the_first_of_its_cases_the_operator_may
     def search(request: httpx.Request) -> Any:
         if json.loads(request.content)["case_id"] == "c-altrui":
             return httpx.Response(403, json={"status": 403, "field": "case_id", "reason": "not yours"})
-        return [{"person_id": "p-1"}]
+        return [{"person_id": "p-1", "identity": {"given_name": "Amina", "family_name": "Okafor"},
+                 "household_reference": True}]  # fmt: skip
 
-    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
-    serve_the_cartella(desk.services, today, earlier)
     desk.services.answers[("intake", "POST", "/persons/search")] = search
     services = Services({"intake": SERVICE_URLS["LGNET_INTAKE_URL"]}, {"intake": "t"}, httpx.AsyncClient(
         transport=httpx.MockTransport(desk.services.handle)))  # fmt: skip

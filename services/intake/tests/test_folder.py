@@ -549,3 +549,22 @@ async def test_several_persons_are_read_by_their_ids_in_one_search_within_what_t
     assert [p["person_id"] for p in partner.json()] == [f["mum"], f["son"]]
     assert another.status_code == 200 and another.json() == []
     assert too_many.status_code == 422 and too_many.json()["field"] == "person_ids", too_many.text
+
+
+async def test_a_search_by_case_says_which_person_is_the_households_reference(
+    intake: InProcessService, uid: str
+) -> None:
+    """The desk names a household by its reference person (its housing and approvals pages): knowing no more than the
+    members a search by the case gives, it read a whole cartella of the first member (her vulnerabilities, documents,
+    timeline) for one name, and logged that member's view — not the reference person's, whose name it showed. A search
+    by a case number now says which person found is the household's reference (`household_reference`); other
+    searches say nothing of it."""
+    w = World(intake)
+    f = await family(w, uid)
+    async with intake.client(A) as c:
+        by_case = await c.post("/persons/search", json={"case_id": f["case_id"]})
+        by_name = await c.post("/persons/search", json={"name": "Élodie N'Diaye"})
+    assert by_case.status_code == 200, by_case.text
+    assert {p["person_id"]: p["household_reference"] for p in by_case.json()} == {f["mum"]: True, f["son"]: False}
+    assert by_name.status_code == 200 and by_name.json(), by_name.text
+    assert {p.get("household_reference") for p in by_name.json()} == {None}, by_name.text

@@ -9,11 +9,12 @@ from typing import Any
 import httpx
 from lgnet_shared.db import Conn
 
+from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import resubmission
-from lgnet_desk.domain.households import reference_name
 from lgnet_desk.domain.housing_steps import PLACED, STEPS, steps_for, why_lines
 from lgnet_desk.domain.operators import Operator
+from lgnet_desk.domain.persons import full_name
 from lgnet_desk.service_layer import desk
 
 
@@ -55,11 +56,12 @@ async def household_name(
 async def household_reference(
     conn: Conn, services: Services, op: Operator, household_id: str, case_ids: list[str], action: str = "housing"
 ) -> tuple[str | None, str | None]:
-    """The household's reference person's name, as the cartella names a household: intake's cartella of the first
-    member the operator may see (intake's search by the household's case finds only those, the case in the body), the
-    view in the access log as the page's `action` (the housing page's, the approvals'). None where no member is
-    visible (a cooperative without the household's consent), the reference person is not, or intake does not answer:
-    the page then names the id. With it, the member whose cartella was read (the housing page links back to it)."""
+    """The household's reference person's name, as the cartella names a household, from intake's search by the
+    household's case (it finds only the members the operator may see, and says which is the reference person): no
+    more is read for one name (a whole cartella was). Her view in the access log as the page's `action` (the housing
+    page's, the approvals'). The name None where the reference person is not visible or intake does not answer: the
+    page then names the id. With it, the member the housing page links back to: the reference person, else the first
+    member the operator may see."""
     try:
         for case_id in case_ids:
             try:
@@ -70,10 +72,12 @@ async def household_reference(
                 raise
             if not seen:
                 continue
-            pid = str(seen[0]["person_id"])
-            record = await desk.read_logged(conn, services, op, pid, service_path("/persons/{}/record", pid), action)
-            household = next((h for h in record["households"] if h["household_id"] == household_id), None)
-            return (reference_name(household) if household else None), pid
+            reference = next((p for p in seen if p.get("household_reference")), None)
+            if reference is None:
+                return None, str(seen[0]["person_id"])
+            pid = str(reference["person_id"])
+            await store.log_access(conn, op, pid, "case_work", action, "shown")
+            return full_name(reference), pid
     except (ServiceRefusal, httpx.HTTPError):
         return None, None
     return None, None

@@ -40,6 +40,14 @@ async def members_of_case(conn: Conn, case_id: str) -> list[str]:
     return [r["person_id"] for r in rows]
 
 
+async def reference_of_case(conn: Conn, case_id: str) -> str | None:
+    found: str | None = await conn.fetchval(
+        "select h.reference_person_id from cases c join households h using (household_id) where c.case_id = $1",
+        case_id,
+    )
+    return found
+
+
 async def households_of_person(conn: Conn, person_id: str) -> list[Row]:
     rows = await conn.fetch(
         "select distinct h.* from households h join household_members m using (household_id)"

@@ -63,6 +63,11 @@ class Person(BaseModel):
     identity: dict[str, str | None] = Field(
         description="given_name, family_name, fiscal_code, ... -> value (null: not readable any more)"
     )
+    household_reference: bool | None = Field(
+        default=None,
+        description="In a search by case number: whether the person is the reference person of the case's household"
+        " (by whom a page names the household); absent otherwise",
+    )
 
 
 class PersonRef(BaseModel):

@@ -65,10 +65,13 @@ class Folder:
             except (Forbidden, NotFound) as refused:
                 raise type(refused)(f"{at}case_id", refused.reason) from None
             ids = await q.members_of_case(self.conn, case_id.strip())
+            reference = await q.reference_of_case(self.conn, case_id.strip())
         elif fiscal_code:
             code = fiscal_code.strip().upper().replace(" ", "")
             found = await q.person_by_fiscal_hash(self.conn, ctx.city, pii.keyed_hash(self.intake.fiscal_secret, code))
             ids = [found] if found else []
+        else:
+            reference = None
         results: list[dict[str, Any]] = []
         if name and not ids and not (case_id or fiscal_code):
             partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
@@ -92,6 +95,8 @@ class Folder:
         for pid in ids:
             person = await self._visible(ctx, pid)
             if person is not None and not person["erased"]:
+                if case_id:  # the household's name is its reference person's: the one a page needs, no more
+                    person["household_reference"] = pid == reference
                 results.append(person)
         return results
 
