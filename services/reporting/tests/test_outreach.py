@@ -96,3 +96,30 @@ def test_the_national_aggregate_suppresses_small_cells_of_people_contacted() -> 
     assert street["outings"] == 3  # not persons: never suppressed
     assert street["persons_contacted"] is None and street["taken_in_charge"] is None
     assert street["days_to_taking_in_charge_median"] is None
+
+
+def test_the_national_aggregate_suppresses_small_counts_of_appointments() -> None:
+    """Each appointment is one person's (docs/reporting.md, method 10): under method 9 the national aggregate
+    published 1 no-show and 1 cancellation while hiding every other count from 1 to threshold - 1."""
+    doc = national.national(facts(EVENTS), Window(date(2026, 3, 31)), threshold=5)
+    assert doc["method"] == 10
+    assert doc["indicators"]["appointments"] == {"booked": None, "attended": None, "no_show": None, "cancelled": None}
+    shown = national.national(facts(EVENTS), Window(date(2026, 3, 31)), threshold=1)
+    assert shown["indicators"]["appointments"] == {"booked": 2, "attended": 1, "no_show": 1, "cancelled": 1}
+
+
+# Digests of the national aggregate of EVENTS as of 31 March 2026 (threshold 5) under methods 3 and 9, computed with
+# the code before method 10 (appointments not suppressed): published reports of those methods must replay to them.
+RECORDED = {
+    3: "64190db9e6b5ed1a6d735a7909764686695ada864839edb8c61fbe8051446864",
+    9: "7dcc169250e4f4e397a315e02f72a6eb501a00f2eb0c071c559763da6e548a24",
+}
+
+
+def test_national_reports_of_earlier_methods_keep_their_appointments_and_digests() -> None:
+    from lgnet_reporting.domain.canonical import digest
+
+    for method, recorded in RECORDED.items():
+        doc = national.national(facts(EVENTS), Window(date(2026, 3, 31), None, method), threshold=5)
+        assert doc["indicators"]["appointments"]["no_show"] == 1, method
+        assert digest(doc) == recorded, method
