@@ -5,14 +5,18 @@ reports stay as they were; the national aggregate suppresses small cells of peop
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pytest
 from lgnet_reporting.domain import national
 from lgnet_reporting.domain.indicators import Window, summary
 from lgnet_reporting.domain.projection import TABLES, Tables, project
 from lgnet_shared.codec import decode, to_envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events import outreach as o
+
+if TYPE_CHECKING:
+    from conftest import ReportingUnderTest
 
 
 def outing(oid: str, on: date, city: str = "torino", minutes: int = 180) -> o.OutingRecorded:
@@ -123,3 +127,25 @@ def test_national_reports_of_earlier_methods_keep_their_appointments_and_digests
         doc = national.national(facts(EVENTS), Window(date(2026, 3, 31), None, method), threshold=5)
         assert doc["indicators"]["appointments"]["no_show"] == 1, method
         assert digest(doc) == recorded, method
+
+
+@pytest.mark.integration
+async def test_the_published_national_aggregate_hides_small_appointment_counts_and_replays(
+    reporting: ReportingUnderTest,
+) -> None:
+    """On the service (real Kafka and PostgreSQL, threshold 3): Torino's 2 booked, 1 attended, 1 no-show and 1
+    cancelled appointments of March are hidden in the national aggregate, published with method 10; the auditors'
+    replay reproduces its digest."""
+    await reporting.send([reporting.envelope(e, "torino", date(2026, 3, 1)) for e in EVENTS[-6:]])
+    await reporting.settle()
+    async with reporting.client("coordination") as c:
+        r = await c.get("/reports/national", params={"as_of": "2026-03-31"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["method"] == 10 and body["suppression"]["threshold"] == 3
+        assert body["indicators"]["appointments"] == dict.fromkeys(("booked", "attended", "no_show", "cancelled"))
+        r = await c.post("/reports/national/publish", json={"as_of": "2026-03-31"}, headers={"Idempotency-Key": "ap-1"})
+    assert r.status_code in (200, 201), r.text
+    code, lines = await reporting.replay("--published")
+    checks = [x for x in lines if "equal" in x and "report" in x]
+    assert code == 0 and checks and all(x["equal"] for x in checks), lines
