@@ -1049,3 +1049,52 @@ def test_a_housing_key_signing_a_payments_fact_fails_the_audit_as_the_consumers_
     assert [f.reason for f in a.failures] == [
         f"producer signature: key {housing.key.key_id!r} belongs to housing, which may not write payments.events"
     ]
+
+
+def test_the_summary_tells_the_checkpoints_served_over_the_notary_url_from_the_topics() -> None:
+    """`checkpoints` counts every signed checkpoint verified: the topic's, and with `--notary-url` the newest ones the
+    notary serves again over HTTP (one per partition). The tester read 63, then 88 with `--notary-url`, and nothing
+    said the 25 more were the notary's newest served again: `checkpoints_from_notary_url` says how many of them."""
+    import os
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_shared import merkle
+    from lgnet_shared.checkpoints import NotarySigner
+
+    notary = NotarySigner("lgnet-notary.test", os.urandom(32))
+    leaves = [merkle.leaf_hash(b"record %d" % i) for i in range(4)]
+    a = Audit(keys={}, notaries=[notary.verifier], partitions={"intake.events": 1})
+    a.trees[("intake.events", 0)] = merkle.Tree(leaves)
+    a.events = a.signatures = len(leaves)
+    for size in (2, 4):
+        a.checkpoint(None, notary.sign("lgnet/intake.events/0", size, merkle.Tree(leaves).root(size)).note)
+    a.checkpoint(None, notary.sign("lgnet/intake.events/0", 4, merkle.Tree(leaves).root(4)).note, "notary-http")
+    a.checkpoint(None, "not a checkpoint", "notary-http")  # refused: a failure, not counted
+    a.finish()
+    summary = a.summary()
+    assert (summary["checkpoints"], summary["checkpoints_from_notary_url"]) == (3, 1), summary
+
+
+def test_the_docs_explain_every_figure_of_the_audits_and_the_replays_output() -> None:
+    """Every key of `lgnet-audit verify`'s JSON line and of `lgnet-replay`'s rebuild line, each reason a record is
+    skipped for, and each column of the audit's table is explained in docs/reporting.md's auditors' sections (the
+    tester met `"skipped": {"not_reported": 380}` and a `checkpoints` count that grew with `--notary-url`,
+    undocumented)."""
+    import re
+    from pathlib import Path
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_reporting.service_layer import replay
+
+    doc = (Path(__file__).parents[3] / "docs" / "reporting.md").read_text()
+    auditors = doc.split("## Auditors' replay, step by step")[1].split("### Checking signatures")[0]
+    verify = Audit(keys={}, notaries=[], partitions={}).summary()
+    rebuild = replay.Timing(0.0, 0.0, replay.Fold()).as_dict()
+    source = (Path(replay.__file__)).read_text()
+    reasons = set(re.findall(r'self\._skip\("([a-z_]+)"\)', source))
+    assert reasons >= {"not_reported", "signature", "redelivered"}, reasons
+    explained = set(re.findall(r"^\s*[-|] `([a-z_]+)`", auditors, re.M))
+    missing = {*verify, "saved", "first_failures", *rebuild, "schema", "positions", *reasons} - explained
+    assert not missing, f"not explained in docs/reporting.md (as a list or table row `key`): {sorted(missing)}"
+    for column in ("topic", "part", "events", "checkpoint", "result"):
+        assert f"| `{column}` |" in auditors, column

@@ -247,3 +247,42 @@ def test_the_pdfs_title_page_names_the_date_or_the_period_as_a_reader_says_it() 
     assert "As of: 30 June 2026" in first_page(report, "en")
     text = first_page({**report, "period_from": "2026-04-01"})
     assert "Periodo: 1 aprile 2026 \u2013 30 giugno 2026" in text and "Alla data" not in text
+
+
+def test_whole_numbers_read_alike_in_the_csv_the_xlsx_and_the_pdf() -> None:
+    """The tester's CSV wrote the median and the street units' hours as `267.0` and `1248.0` (the JSON's floats as
+    Python prints them), the XLSX's cell read 267 but was formatted `#,##0.0` (267.0 on screen), the PDF and the
+    dashboard 267. A whole number is written whole in every format; a fraction keeps its decimals."""
+    report = {
+        **REPORT,
+        "method": 3,
+        "indicators": {
+            "persons": {"total": 4, "minors": 1, "adults": 3, "age_unknown": 0},
+            "days_to_placement": {"placements": 9, "median": 267.0},
+            "outreach": {"outings": 300, "outing_hours": 1248.0, "first_contacts": 8, "taken_in_charge": 2,
+                         "taken_in_charge_share": 0.25, "days_to_taking_in_charge_median": 15.5},
+        },
+    }  # fmt: skip
+    lines = exports.to_csv(report).decode().splitlines()
+
+    def last(code: str) -> str:
+        return next(line.rsplit(",", 1)[1] for line in lines if f",{code}," in line)
+
+    assert (last("median"), last("outing_hours")) == ("267", "1248"), lines
+    assert (last("days_to_taking_in_charge_median"), last("taken_in_charge_share")) == ("15.5", "0.25")
+    assert not any(line.endswith(".0") for line in lines), lines
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(exports.to_xlsx(report))).active
+    cells = {row[2].value: row[6] for row in sheet.iter_rows() if row[2].value}
+    assert (cells["median"].value, cells["median"].number_format) == (267, "#,##0")
+    assert (cells["outing_hours"].value, cells["outing_hours"].number_format) == (1248, "#,##0")
+    median = cells["days_to_taking_in_charge_median"]
+    assert (median.value, median.number_format) == (15.5, "#,##0.0")
+
+    from pypdf import PdfReader
+
+    pages = PdfReader(io.BytesIO(exports.to_pdf(report))).pages
+    text = "".join("".join((page.extract_text() or "").split()) for page in pages)
+    assert "Mediana(giorni)267" in text and "267,0" not in text and "1.248,0" not in text, text

@@ -5,14 +5,18 @@ reports stay as they were; the national aggregate suppresses small cells of peop
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pytest
 from lgnet_reporting.domain import national
 from lgnet_reporting.domain.indicators import Window, summary
 from lgnet_reporting.domain.projection import TABLES, Tables, project
 from lgnet_shared.codec import decode, to_envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events import outreach as o
+
+if TYPE_CHECKING:
+    from conftest import ReportingUnderTest
 
 
 def outing(oid: str, on: date, city: str = "torino", minutes: int = 180) -> o.OutingRecorded:
@@ -96,3 +100,52 @@ def test_the_national_aggregate_suppresses_small_cells_of_people_contacted() -> 
     assert street["outings"] == 3  # not persons: never suppressed
     assert street["persons_contacted"] is None and street["taken_in_charge"] is None
     assert street["days_to_taking_in_charge_median"] is None
+
+
+def test_the_national_aggregate_suppresses_small_counts_of_appointments() -> None:
+    """Each appointment is one person's (docs/reporting.md, method 10): under method 9 the national aggregate
+    published 1 no-show and 1 cancellation while hiding every other count from 1 to threshold - 1."""
+    doc = national.national(facts(EVENTS), Window(date(2026, 3, 31)), threshold=5)
+    assert doc["method"] == 10
+    assert doc["indicators"]["appointments"] == {"booked": None, "attended": None, "no_show": None, "cancelled": None}
+    shown = national.national(facts(EVENTS), Window(date(2026, 3, 31)), threshold=1)
+    assert shown["indicators"]["appointments"] == {"booked": 2, "attended": 1, "no_show": 1, "cancelled": 1}
+
+
+# Digests of the national aggregate of EVENTS as of 31 March 2026 (threshold 5) under methods 3 and 9, computed with
+# the code before method 10 (appointments not suppressed): published reports of those methods must replay to them.
+RECORDED = {
+    3: "64190db9e6b5ed1a6d735a7909764686695ada864839edb8c61fbe8051446864",
+    9: "7dcc169250e4f4e397a315e02f72a6eb501a00f2eb0c071c559763da6e548a24",
+}
+
+
+def test_national_reports_of_earlier_methods_keep_their_appointments_and_digests() -> None:
+    from lgnet_reporting.domain.canonical import digest
+
+    for method, recorded in RECORDED.items():
+        doc = national.national(facts(EVENTS), Window(date(2026, 3, 31), None, method), threshold=5)
+        assert doc["indicators"]["appointments"]["no_show"] == 1, method
+        assert digest(doc) == recorded, method
+
+
+@pytest.mark.integration
+async def test_the_published_national_aggregate_hides_small_appointment_counts_and_replays(
+    reporting: ReportingUnderTest,
+) -> None:
+    """On the service (real Kafka and PostgreSQL, threshold 3): Torino's 2 booked, 1 attended, 1 no-show and 1
+    cancelled appointments of March are hidden in the national aggregate, published with method 10; the auditors'
+    replay reproduces its digest."""
+    await reporting.send([reporting.envelope(e, "torino", date(2026, 3, 1)) for e in EVENTS[-6:]])
+    await reporting.settle()
+    async with reporting.client("coordination") as c:
+        r = await c.get("/reports/national", params={"as_of": "2026-03-31"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["method"] == 10 and body["suppression"]["threshold"] == 3
+        assert body["indicators"]["appointments"] == dict.fromkeys(("booked", "attended", "no_show", "cancelled"))
+        r = await c.post("/reports/national/publish", json={"as_of": "2026-03-31"}, headers={"Idempotency-Key": "ap-1"})
+    assert r.status_code in (200, 201), r.text
+    code, lines = await reporting.replay("--published")
+    checks = [x for x in lines if "equal" in x and "report" in x]
+    assert code == 0 and checks and all(x["equal"] for x in checks), lines

@@ -116,8 +116,12 @@ def not_reported(report: dict[str, Any], lang: str = lb.DEFAULT) -> list[tuple[s
 
 
 def _cell(v: Any, lang: str) -> Any:
+    """A data file's value: the word of an empty cell, or the number, a whole one as a whole number (a median of
+    267 days is `267`, as the PDF and the dashboard read it, not Python's `267.0`)."""
     text = lb.empty(v, lang)
-    return v if text is None else text
+    if text is not None:
+        return text
+    return int(v) if isinstance(v, float) and v.is_integer() else v
 
 
 def _header(lang: str) -> list[str]:
@@ -155,9 +159,10 @@ def to_xlsx(report: dict[str, Any], lang: str = lb.DEFAULT) -> bytes:
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
     for r in rows(report):
-        ws.append([r.indicator, r.category, r.measure, *data_labelled(r, lang), _cell(r.value, lang)])
-        if isinstance(r.value, int | float):
-            ws.cell(ws.max_row, 7).number_format = "#,##0" if isinstance(r.value, int) else "#,##0.0"
+        value = _cell(r.value, lang)
+        ws.append([r.indicator, r.category, r.measure, *data_labelled(r, lang), value])
+        if isinstance(value, int | float):
+            ws.cell(ws.max_row, 7).number_format = "#,##0" if isinstance(value, int) else "#,##0.0"
     for col, width in zip("ABCDEFG", (28, 20, 18, 40, 30, 26, 14), strict=True):
         ws.column_dimensions[col].width = width
     when = _dated(report).replace(tzinfo=None)

@@ -140,6 +140,7 @@ class Audit:
     failures: list[Failure] = field(default_factory=list)
     events: int = 0
     signatures: int = 0
+    served: int = 0  # of the checkpoints, those the notary served over HTTP (--notary-url): its newest again
     reports: list[Report] = field(default_factory=list)  # the records of reporting.events
     logical: dict[str, str] = field(default_factory=dict)  # physical fact topic (as reports name them) -> logical
     # Partitions whose records stop matching the notary's checkpoints somewhere in a range: (the longest size they
@@ -291,6 +292,8 @@ class Audit:
                 return
             name = origin(topic, partition)
         self.checkpoints.setdefault(name, []).append(cp)
+        if source != "checkpoints":
+            self.served += 1
 
     def finish(self) -> None:
         """After the whole log and every checkpoint: check checkpoints and the saved state against the trees."""
@@ -502,6 +505,7 @@ class Audit:
             "signatures_verified": self.signatures,
             "partitions": len(self.trees),
             "checkpoints": sum(len(c) for c in self.checkpoints.values()),
+            "checkpoints_from_notary_url": self.served,
             "events_after_the_newest_checkpoints": sum(
                 max(0, len(tree) - (newest[origin(*where)].size if origin(*where) in newest else 0))
                 for where, tree in self.trees.items()

@@ -9,6 +9,7 @@ from lgnet_shared.countries import is_third_country, is_valid_country
 
 from lgnet_reporting.domain import civic
 from lgnet_reporting.domain.indicators import (
+    APPOINTMENTS_SUPPRESSED,
     AUDITED,
     EMPLOYED,
     HOUSING_ABSENT,
@@ -236,6 +237,8 @@ def plan_for(doc: dict[str, Any]) -> Plan:
             month: Path = (*i, "outreach_monthly", m)
             counts(*[(*month, k) for k in ("persons_contacted", "first_contacts", "taken_in_charge")])
             plan.links.append(((*month, "taken_in_charge"), (*month, "days_to_taking_in_charge_median")))
+    if "appointments" in ind and doc.get("method", 1) >= APPOINTMENTS_SUPPRESSED:  # each appointment is a person's;
+        counts(*[(*i, "appointments", k) for k in ind["appointments"]])  # methods 3-9 showed them, replayed as such
     consenting: Path = persons_total
     if "persons_with_individual_plan" in ind:
         counts((*i, "persons_with_individual_plan"))
