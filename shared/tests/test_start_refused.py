@@ -25,10 +25,10 @@ pytestmark = pytest.mark.integration
 HERE = Path(__file__).parent
 
 
-async def refusal(env: dict[str, str], log: Path) -> str:
-    """The probe service's start with `env`: it must exit, every line it wrote JSON, no traceback; the reason of its
-    one `start refused` line."""
-    probe = ServiceProcess([sys.executable, str(HERE / "probe_service.py")], env, log)
+async def refusal(env: dict[str, str], log: Path, command: list[str] | None = None) -> str:
+    """The probe service's start (or `command`'s) with `env`: it must exit, every line it wrote JSON, no traceback;
+    the reason of its one `start refused` line."""
+    probe = ServiceProcess(command or [sys.executable, str(HERE / "probe_service.py")], env, log)
     try:
         with pytest.raises(RuntimeError, match="service exited"):
             await probe.start(timeout=60)
@@ -195,17 +195,6 @@ def _new_master_key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
 
-async def _refusal_of(command: list[str], env: dict[str, str], log: Path) -> str:
-    """As `refusal`, of another program than the probe service."""
-    process = ServiceProcess(command, env, log)
-    try:
-        with pytest.raises(RuntimeError, match="service exited"):
-            await process.start(timeout=60)
-    finally:
-        process.stop()
-    return refused_reason(log)
-
-
 async def _registered(kafka_bootstrap: str, topic_prefix: str, service_name: str) -> set[str]:
     return {k.key_id for k in await read_registry(kafka_bootstrap, topic_prefix) if k.service == service_name}
 
@@ -227,7 +216,7 @@ async def test_a_service_keeping_no_person_keys_refuses_another_master_key_befor
     assert len(registered) == 1, registered
 
     other = {**env, "LGNET_MASTER_KEY": _new_master_key()}
-    reason = await _refusal_of(command, other, tmp_path / "other.log")
+    reason = await refusal(other, tmp_path / "other.log", command)
     assert reason.startswith("LGNET_MASTER_KEY: "), reason
     assert f"schema {pg_schema!r}" in reason and other["LGNET_MASTER_KEY"] not in reason, reason
     assert await _registered(kafka_bootstrap, topic_prefix, service_name) == registered
