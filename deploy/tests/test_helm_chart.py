@@ -148,6 +148,7 @@ def test_a_city_runs_one_scheduler_that_may_call_its_services(
     assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
     env = {e["name"]: e for e in container["env"]}
     assert (env["LGNET_SCHEDULER_AT"]["value"], env["LGNET_SCHEDULER_TZ"]["value"]) == ("06:00", "Europe/Rome")
+    assert env["LGNET_DEPLOYMENT"]["value"] == config  # its log lines name the deployment, as the services'
     assert env["LGNET_HOUSING_URL"]["value"] == f"http://lgnet-{config}-housing:8002"
     for secret in ("LGNET_SCHEDULER_TOKENS", "DATABASE_URL"):
         assert "secretKeyRef" in env[secret]["valueFrom"]
@@ -294,6 +295,7 @@ def test_a_city_runs_the_desk_that_calls_its_services(rendered: dict[str, list[d
     for service, port in (("intake", 8001), ("housing", 8002), ("payments", 8003)):
         assert plain[f"LGNET_{service.upper()}_URL"] == f"http://lgnet-{config}-{service}:{port}"
     assert plain["LGNET_DESK_SERVICES"] == "intake,housing,payments"
+    assert plain["LGNET_DEPLOYMENT"] == config  # its log lines name the deployment, as the services' (they had none)
     for secret in ("DATABASE_URL", "LGNET_MASTER_KEY"):
         assert "secretKeyRef" in env[secret]["valueFrom"]
     assert not [k for k in env if k.startswith(("KAFKA_", "LGNET_DESK_OIDC", "LGNET_DESK_PRIVACY"))]  # none set

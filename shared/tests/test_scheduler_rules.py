@@ -121,3 +121,46 @@ def test_the_jobs_of_a_service_given_no_token_are_not_run_and_said_once() -> Non
     assert [(e["log_level"], e["jobs"], e["services"]) for e in said] == [
         ("warning", "payments.voucher_expiry", "payments")], said  # fmt: skip
     assert "LGNET_SCHEDULER_TOKENS" in said[0]["event"]
+
+
+def test_a_port_that_is_none_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the services and the desk refuse it: uvicorn took 99999 and listened on a port of the system's choosing."""
+    from lgnet_shared import config
+    from lgnet_shared.scheduler.main import SchedulerSettings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://x@127.0.0.1/x")
+    monkeypatch.setattr("sys.argv", ["lgnet-scheduler"])
+    for port in ("99999", "0"):
+        monkeypatch.setenv("LGNET_HTTP_PORT", port)
+        with pytest.raises(SystemExit) as stopped:
+            config.of_command("lgnet-scheduler", SchedulerSettings)
+        lines = str(stopped.value.code).splitlines()
+        assert [x for x in lines if x.startswith("  LGNET_HTTP_PORT: Input should be")], lines
+
+
+def test_the_schedulers_lines_carry_the_deployment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/operators.md: every line has `deployment`, the scheduler's (uvicorn's own lines) too; they had none."""
+    import json
+    import logging
+
+    import uvicorn
+    from lgnet_shared.scheduler import main as scheduler_main
+    from lgnet_shared.testing.logs import logging_kept
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://x@127.0.0.1/x")
+    monkeypatch.setenv("LGNET_CITY", "torino")
+    monkeypatch.setenv("LGNET_DEPLOYMENT", "torino-north")
+    monkeypatch.setenv("LGNET_SCHEDULER_TOKENS", json.dumps({"housing": {"torino": "t"}}))
+    monkeypatch.setattr("sys.argv", ["lgnet-scheduler"])
+    monkeypatch.setattr(scheduler_main, "create_app", lambda settings: "app")
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    with logging_kept():
+        scheduler_main.main()
+        capsys.readouterr()
+        logging.getLogger("uvicorn.error").info("Started server process [1]")
+        [line] = capsys.readouterr().out.splitlines()
+    doc = json.loads(line)
+    assert (doc["service"], doc["deployment"]) == ("scheduler", "torino-north"), doc
+    assert doc["event"] == "Started server process [1]", doc

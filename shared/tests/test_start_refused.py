@@ -8,24 +8,27 @@ text), none of which named the variable to fix. Real processes, on the test's ow
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg
 import pytest
 from lgnet_shared import config, db, service
+from lgnet_shared.fact_signing import read_registry
 from lgnet_shared.testing.process import ServiceProcess, free_port, service_env
 
 pytestmark = pytest.mark.integration
 HERE = Path(__file__).parent
 
 
-async def refusal(env: dict[str, str], log: Path) -> str:
-    """The probe service's start with `env`: it must exit, every line it wrote JSON, no traceback; the reason of its
-    one `start refused` line."""
-    probe = ServiceProcess([sys.executable, str(HERE / "probe_service.py")], env, log)
+async def refusal(env: dict[str, str], log: Path, command: list[str] | None = None) -> str:
+    """The probe service's start (or `command`'s) with `env`: it must exit, every line it wrote JSON, no traceback;
+    the reason of its one `start refused` line."""
+    probe = ServiceProcess(command or [sys.executable, str(HERE / "probe_service.py")], env, log)
     try:
         with pytest.raises(RuntimeError, match="service exited"):
             await probe.start(timeout=60)
@@ -186,3 +189,72 @@ async def test_another_master_key_than_the_schemas_refuses_the_start(
     finally:
         await other.stop()
     assert str(refused.value).startswith("LGNET_MASTER_KEY: does not open the personal-data keys already in schema")
+
+
+def _new_master_key() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+async def _registered(kafka_bootstrap: str, topic_prefix: str, service_name: str) -> set[str]:
+    return {k.key_id for k in await read_registry(kafka_bootstrap, topic_prefix) if k.service == service_name}
+
+
+@pytest.mark.parametrize("service_name", ["reporting", "housing"])
+async def test_a_service_keeping_no_person_keys_refuses_another_master_key_before_registering_anything(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path, service_name: str
+) -> None:
+    """An outside tester started reporting on the live schema with a random LGNET_MASTER_KEY: it started, and left a
+    signing key derived from that key in the registry for good (`lgnet-audit keys` then listed a key nobody could
+    confirm). Only the person keys were checked, and reporting keeps none. Refused now, naming the variable, before
+    anything is registered; the key it started with starts again."""
+    command = [str(Path(sys.executable).with_name(f"lgnet-{service_name}"))]  # the console script an operator runs
+    env = service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix)
+    first = ServiceProcess(command, env, tmp_path / "first.log")
+    await first.start()
+    first.stop()
+    registered = await _registered(kafka_bootstrap, topic_prefix, service_name)
+    assert len(registered) == 1, registered
+
+    other = {**env, "LGNET_MASTER_KEY": _new_master_key()}
+    reason = await refusal(other, tmp_path / "other.log", command)
+    assert reason.startswith("LGNET_MASTER_KEY: "), reason
+    assert f"schema {pg_schema!r}" in reason and other["LGNET_MASTER_KEY"] not in reason, reason
+    assert await _registered(kafka_bootstrap, topic_prefix, service_name) == registered
+
+    again = ServiceProcess(command, env, tmp_path / "again.log")
+    await again.start()
+    again.stop()
+
+
+async def test_a_schema_made_before_the_check_records_it_at_its_next_start(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment upgraded from a version that kept no check value: its first start records the one of the key it
+    runs with (the person keys, if any, were checked as before); from then on another key is refused."""
+    for name, value in service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix).items():
+        monkeypatch.setenv(name, value)
+    spec = service.ServiceSpec(name="probe", default_port=8099)
+
+    async def started() -> service.Runtime:
+        runtime = service.Runtime(spec, config.load())
+        try:
+            await runtime.start()
+        finally:
+            await runtime.stop()
+        return runtime
+
+    await started()
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    try:
+        recorded = await conn.fetchval("select check_value from master_key_check")
+        assert isinstance(recorded, str) and recorded, recorded
+        assert os.environ["LGNET_MASTER_KEY"] not in recorded
+        await conn.execute("delete from master_key_check")  # as a schema of the version before
+        await started()
+        assert await conn.fetchval("select check_value from master_key_check") == recorded
+    finally:
+        await conn.close()
+    monkeypatch.setenv("LGNET_MASTER_KEY", _new_master_key())
+    with pytest.raises(service.StartRefused) as refused:
+        await started()
+    assert str(refused.value).startswith("LGNET_MASTER_KEY: "), refused.value

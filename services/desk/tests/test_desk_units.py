@@ -694,30 +694,28 @@ def test_the_desk_logs_json_lines_like_the_services(
     import sys
 
     from lgnet_desk.entrypoints import main as desk_main
+    from lgnet_shared.testing.logs import logging_kept
 
     ran: dict[str, object] = {}
+    for name in ("LGNET_CITY", "LGNET_DEPLOYMENT"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", "postgresql://desk@db/lgnet")
     monkeypatch.setenv("LGNET_MASTER_KEY", "A" * 43 + "=")
     monkeypatch.setattr(sys, "argv", ["lgnet-desk"])
     monkeypatch.setattr(desk_main, "create_app", lambda settings: "app")
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: ran.update(kw))  # the module main calls
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
+    with logging_kept():
         desk_main.main()
         assert "log_config" in ran and ran["log_config"] is None and ran.get("access_log") is False, ran
         capsys.readouterr()
         logging.getLogger("uvicorn.error").error("Exception in ASGI application")
         [line] = capsys.readouterr().out.splitlines()
-    finally:  # the process's logging as it was, for the tests that follow in it
-        import structlog
-
-        root.handlers[:], root.level = handlers, level
-        structlog.reset_defaults()
-        structlog.contextvars.clear_contextvars()
     doc = json.loads(line)
     assert (doc["service"], doc["level"], doc["event"]) == ("desk", "error", "Exception in ASGI application"), doc
     assert "timestamp" in doc
+    # docs/operators.md: every line has `deployment` (LGNET_DEPLOYMENT, else LGNET_CITY, else national); the desk's
+    # had none, uvicorn's own lines included.
+    assert doc["deployment"] == "national", doc
 
 
 @pytest.mark.parametrize(
@@ -1098,3 +1096,22 @@ def test_every_refusal_a_service_can_give_at_the_desks_forms_is_said_in_italian(
         if not any(_said_in_italian(reason.replace("{}", value)) for value in samples):
             english.append((reason, where))
     assert english == [], "\n".join(f"{where}: {reason}" for reason, where in english)
+
+
+def test_a_port_that_is_none_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An outside tester started the desk with LGNET_HTTP_PORT=99999: it logged "Uvicorn running on
+    http://127.0.0.1:99999" and listened on a port of the system's choosing; intake refuses it, as the README says the
+    desk does."""
+    from lgnet_desk.entrypoints import main as desk_main
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://desk@db/lgnet")
+    monkeypatch.setenv("LGNET_MASTER_KEY", "A" * 43 + "=")
+    monkeypatch.setattr(sys, "argv", ["lgnet-desk"])
+    monkeypatch.setattr(desk_main, "create_app", lambda *_: pytest.fail("the desk started"))
+    for port in ("99999", "0"):
+        monkeypatch.setenv("LGNET_HTTP_PORT", port)
+        with pytest.raises(SystemExit) as stopped:
+            desk_main.main()
+        lines = str(stopped.value.code).splitlines()
+        assert lines[0] == "lgnet-desk: invalid configuration:", lines
+        assert lines[1].startswith("  LGNET_HTTP_PORT: Input should be"), lines

@@ -10,9 +10,9 @@ import functools
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     AliasChoices,
@@ -46,6 +46,18 @@ SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,62}")
 # Kafka's legal topic characters: a prefix with any other made every topic the service asked for unusable (named only
 # as "not authorised" by the broker).
 TOPIC_PREFIX = re.compile(r"[A-Za-z0-9._-]{0,100}")
+
+
+# The port a server binds, LGNET_HTTP_PORT of the services, the desk and the scheduler: uvicorn took 99999 and listened
+# on a port of the system's choosing.
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def deployment_of(env: Mapping[str, str] = os.environ) -> str:
+    """The deployment's name as the shared settings read it (`Settings.deployment_name`): LGNET_DEPLOYMENT, else the
+    city (default national). What the programs without the shared settings (the desk, the scheduler, the notary) put in
+    their log lines and metrics."""
+    return env.get("LGNET_DEPLOYMENT") or env.get("LGNET_CITY", "national")
 
 
 class Settings(BaseSettings):
@@ -121,7 +133,7 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="", description="Prefix of every topic name (shared clusters, tests)")
     topic_replication: int = Field(default=1, ge=1, description="Replication factor of topics created")
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds")
-    http_port: int | None = Field(default=None, ge=1, le=65535, description="HTTP port; default per service")
+    http_port: Port | None = Field(default=None, description="HTTP port; default per service")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     consumer_stuck_after_s: float = Field(
         default=120,

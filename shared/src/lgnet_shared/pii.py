@@ -72,6 +72,27 @@ async def opens_stored_keys(conn: Conn, master_key: bytes) -> bool:
     return True
 
 
+MASTER_KEY_CHECK_LABEL = "lgnet master key check"
+
+
+def master_key_check(master_key: bytes) -> str:
+    """What a schema records of the master key its service started with: a keyed hash of a fixed label, from which the
+    key cannot be recovered."""
+    return keyed_hash(derive(master_key, "master-key-check"), MASTER_KEY_CHECK_LABEL)
+
+
+async def is_the_schemas_master_key(conn: Conn, master_key: bytes) -> bool:
+    """Whether this master key is the one the schema's service started with (`runtime_schema.MASTER_KEY_CHECK`); at the
+    first start — of a new schema, or of one made before the check — it is recorded as such."""
+    check = master_key_check(master_key)
+    recorded = await conn.fetchval(
+        "insert into master_key_check (check_value) values ($1)"
+        " on conflict (only_row) do update set only_row = true returning check_value",
+        check,
+    )
+    return hmac.compare_digest(str(recorded), check)
+
+
 class KeyStore:
     """Per-person data keys in the owning service's schema, wrapped with its master key."""
 

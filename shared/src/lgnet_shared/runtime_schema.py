@@ -156,7 +156,23 @@ KAFKA_CLUSTER = (
 )
 
 
+# Which master key the schema's service started with: a keyed hash of a fixed label under it (pii.master_key_check),
+# never the key. A service started with another one refuses to start before it registers anything derived from it
+# (its fact-signing key) — person keys alone told nothing in a schema that keeps none (reporting). One row, written at
+# the first start (of a schema made before this table too).
+MASTER_KEY_CHECK = (
+    "lgnet-master-key-1",
+    """
+    create table if not exists master_key_check (
+        only_row boolean primary key default true check (only_row),
+        check_value text not null,
+        recorded_at timestamptz not null default now()
+    )
+    """,
+)
+
+
 def all_migrations(own: Sequence[Migration]) -> list[Migration]:
     """The runtime's tables, then the service's own: what a service applies at start, and what its tests and admin
     commands apply to use its adapters without the process."""
-    return [*OUTBOX, INBOX, PERSON_KEYS, IDEMPOTENCY, ACTORS, DEPLOYMENT, KAFKA_CLUSTER, *own]
+    return [*OUTBOX, INBOX, PERSON_KEYS, IDEMPOTENCY, ACTORS, DEPLOYMENT, KAFKA_CLUSTER, MASTER_KEY_CHECK, *own]

@@ -188,6 +188,10 @@ class Runtime:
             finally:
                 steps[name] = round(time.monotonic() - t0, 3)
 
+        # Set by the database's steps: whether LGNET_MASTER_KEY is the schema's (the broker's wait for it to register
+        # the signing key derived from it).
+        master_key_checked: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
         async def postgres() -> None:
             url = s.database_url.get_secret_value()
             try:
@@ -208,6 +212,20 @@ class Runtime:
                         " (they were wrapped with another master key): start with the key this deployment has used;"
                         " a new key cannot read them"
                     )
+                if not await pii.is_the_schemas_master_key(conn, s.master_key_bytes()):
+                    raise StartRefused(
+                        f"LGNET_MASTER_KEY: not the master key schema {self.schema!r} was first started with (its"
+                        " check value differs: a secret regenerated, or another deployment's key): start with the key"
+                        " this deployment has used; nothing derived from this one (a signing key) was registered"
+                    )
+            master_key_checked.set_result(True)
+
+        async def checked_postgres() -> None:
+            try:
+                await postgres()
+            finally:
+                if not master_key_checked.done():  # refused, or failed: the broker's steps register nothing
+                    master_key_checked.set_result(False)
 
         async def kafka() -> None:
             try:
@@ -238,6 +256,10 @@ class Runtime:
                 security,
             )
             await asyncio.gather(timed("topics", topics), timed("producer", self.producer.start()))
+            # A key derived from another master key than the schema's would stay in the registry for good, one no
+            # operator can confirm to an auditor: registered only once the database has said it is the schema's.
+            if not await timed("master_key", master_key_checked):
+                return
             # Registered before the relay publishes anything signed with it (idempotent: same key, same record).
             await timed("signing_key", publish_key(self.producer, signer.key, s.topic_prefix, ensure=False))
             if s.fact_signatures == "required":
@@ -250,7 +272,7 @@ class Runtime:
         self.signing_keys = KeyRegistry(s.kafka_bootstrap_servers, s.topic_prefix, security)
 
         # Both run to their end, so a start refused says everything at fault at once (the database and the broker).
-        outcomes = await asyncio.gather(postgres(), kafka(), return_exceptions=True)
+        outcomes = await asyncio.gather(checked_postgres(), kafka(), return_exceptions=True)
         refused = [o for o in outcomes if isinstance(o, StartRefused)]
         if len(refused) == 1:
             raise refused[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from lgnet_shared.config import Port
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -23,7 +24,7 @@ class DeskSettings(BaseSettings):
     # says a page of another is not used by the city (404), and never calls it. Intake always: the desk is its.
     services_run: str = Field(",".join(SERVICES), alias="LGNET_DESK_SERVICES")
     http_host: str = Field("127.0.0.1", alias="LGNET_HTTP_HOST")
-    http_port: int = Field(8005, alias="LGNET_HTTP_PORT")
+    http_port: Port = Field(8005, alias="LGNET_HTTP_PORT")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="LGNET_LOG_LEVEL")
     # Secure cookies need HTTPS; a desk behind a TLS proxy keeps the default. Only plain-HTTP development turns it off.
     cookie_secure: bool = Field(True, alias="LGNET_DESK_COOKIE_SECURE")

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from lgnet_shared.checkpoints import NotarySigner, Verifier
 from lgnet_shared.config import ConfigError, Variable
+from lgnet_shared.config import deployment_of as deployment_of  # the notary's, as lgnet_shared.config reads it
 from lgnet_shared.pii import derive, parse_master_key
 
 MIN_CELL_VAR = "LGNET_REPORTING_MIN_CELL"
@@ -23,11 +24,6 @@ def min_cell() -> int:
 
 NOTARY_VERIFIER_VAR = "LGNET_NOTARY_VERIFIER"
 NOTARY_KEY_VAR = "LGNET_NOTARY_KEY"
-
-
-def deployment_of(env: Mapping[str, str] = os.environ) -> str:
-    """The deployment's name as the shared settings read it: LGNET_DEPLOYMENT, else the city (default national)."""
-    return env.get("LGNET_DEPLOYMENT") or env.get("LGNET_CITY", "national")
 
 
 def notary_signer(env: Mapping[str, str] = os.environ) -> NotarySigner | None:

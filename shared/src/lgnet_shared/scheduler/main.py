@@ -51,7 +51,7 @@ class SchedulerSettings(BaseSettings):
     payments_url: str = Field("http://127.0.0.1:8003", alias="LGNET_PAYMENTS_URL")
     reporting_url: str = Field("http://127.0.0.1:8004", alias="LGNET_REPORTING_URL")
     http_host: str = Field("127.0.0.1", alias="LGNET_HTTP_HOST")
-    http_port: int = Field(8006, alias="LGNET_HTTP_PORT")
+    http_port: config.Port = Field(8006, alias="LGNET_HTTP_PORT")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="LGNET_LOG_LEVEL")
 
     @field_validator("timezone")
@@ -238,7 +238,7 @@ def main() -> None:
     )
     if settings is None:
         return
-    logs.configure("scheduler", settings.log_level)
+    logs.configure("scheduler", settings.log_level, deployment=config.deployment_of())
     uvicorn.run(
         http.quiet_refusal(create_app(settings)),
         host=settings.http_host,

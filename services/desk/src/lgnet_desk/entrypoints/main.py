@@ -71,7 +71,8 @@ def main() -> None:
     settings = config.of_command("lgnet-desk", DeskSettings, DeskSettings.master_key_bytes)
     if settings is None:
         return
-    logs.configure("desk", settings.log_level)  # JSON lines, as the services log (uvicorn's own included)
+    # JSON lines, as the services log (uvicorn's own included), each naming the deployment
+    logs.configure("desk", settings.log_level, deployment=config.deployment_of())
     uvicorn.run(
         http.quiet_refusal(create_app(settings)),
         host=settings.http_host,

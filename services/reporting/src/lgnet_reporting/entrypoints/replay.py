@@ -33,11 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from aiokafka.errors import KafkaConnectionError
 from lgnet_shared import clock, db
 from lgnet_shared.cities import CITIES
 from lgnet_shared.config import SCHEMA_NAME
 from lgnet_shared.events.reporting import ReportPublished
 from lgnet_shared.fact_signing import read_registry
+from lgnet_shared.kafka import KafkaConfigError
 from lgnet_shared.topics import physical
 
 from lgnet_reporting import settings
@@ -77,7 +79,10 @@ async def _registered(bootstrap: str) -> replay.Keys:
     if mode == "off":
         return None
     prefix = os.environ.get("LGNET_TOPIC_PREFIX", "")
-    keys = await read_registry(bootstrap, prefix)
+    try:
+        keys = await read_registry(bootstrap, prefix)
+    except (KafkaConnectionError, KafkaConfigError) as exc:  # the first read with --published: said as lgnet-audit
+        raise setup_errors.kafka(exc) from None
     if not keys:  # every deployment registers its key before its first fact: none in sight is the setup's
         raise SetupError(
             f"no signing keys found under prefix {prefix!r}: no registry topic ({prefix}lgnet.signing-keys.*) with a"
