@@ -11,11 +11,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
-from lgnet_shared.deadletter import H_REDRIVEN, DeadLetters, Failure
+from lgnet_shared.deadletter import H_REDRIVE_ID, H_REDRIVE_SINCE, H_REDRIVEN, DeadLetters, Failure
 from lgnet_shared.deadletter_cli import (
     COLUMNS,
-    H_REDRIVE_ID,
-    H_REDRIVE_SINCE,
     main,
     partitions_of,
     read_dead_letters,

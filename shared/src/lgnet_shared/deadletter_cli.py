@@ -46,7 +46,11 @@ from lgnet_shared.deadletter import (
     H_OFFSET,
     H_OMITTED,
     H_PARTITION,
+    H_REDRIVE_ID,
+    H_REDRIVE_SINCE,
     H_REDRIVEN,
+    H_REDRIVEN_AT,
+    H_REDRIVEN_TO,
     H_SIZE,
     H_TOPIC,
     H_TYPE,
@@ -54,11 +58,7 @@ from lgnet_shared.deadletter import (
 from lgnet_shared.kafka import READ_AND_GO, client_kwargs
 from lgnet_shared.topics import TOPICS, physical
 
-H_REDRIVEN_TO, H_REDRIVEN_AT = "dlq.redriven.to", "dlq.redriven.at"  # on markers only: where and when
 Headers = tuple[tuple[str, bytes], ...]
-# On markers only: a re-drive's id (attempt and done markers), and where its copy was looked for from (attempt
-# markers: JSON {partition: end offset} of the original topic when the attempt began).
-H_REDRIVE_ID, H_REDRIVE_SINCE = "dlq.redrive.id", "dlq.redrive.since"
 
 
 class DeadLetterError(Exception):
