@@ -11,8 +11,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
-from lgnet_shared.deadletter import H_REDRIVEN, DeadLetters, Failure
-from lgnet_shared.deadletter_cli import COLUMNS, main, partitions_of, read_dead_letters
+from lgnet_shared.deadletter import H_REDRIVE_ID, H_REDRIVE_SINCE, H_REDRIVEN, DeadLetters, Failure
+from lgnet_shared.deadletter_cli import (
+    COLUMNS,
+    main,
+    partitions_of,
+    read_dead_letters,
+    redriven_headers,
+)
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.topics import ensure_topics, physical
 
@@ -69,6 +75,12 @@ async def listed(capsys: pytest.CaptureFixture[str], bootstrap: str, prefix: str
     return {r["original"]["offset"]: r for r in rows}
 
 
+def text_rows(text: str) -> list[dict[str, str]]:
+    """The text listing's rows under its header's column names."""
+    header, *lines = text.splitlines()
+    return [dict(zip(header.split("\t"), line.split("\t"), strict=True)) for line in lines]
+
+
 async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
     tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
     consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), isolation_level="read_committed")
@@ -102,12 +114,18 @@ async def test_list_shows_origin_and_error_but_never_the_value(
         "data.birth_date",
     )
     assert (b["kind"], b["attempts"], b["original"]["partition"]) == ("processing", 3, 0)
-    assert a["size_bytes"] == len(VALUE_A) and a["status"] == b["status"] == "pending"
+    # The original's size only where the letter holds just a reference to it (docs/operators.md), not a copy.
+    assert a["size_bytes"] is None and a["value_omitted"] is False
+    assert a["status"] == b["status"] == "pending"
 
     args = ["--bootstrap", kafka_bootstrap, "--topic-prefix", prefix, "list"]
     code, text, _ = await cli(capsys, *args)
     # A header names the columns (an outside test read the bare tab-separated rows as unlabelled).
     assert code == 0 and text.splitlines()[0].split("\t") == list(COLUMNS) and len(text.splitlines()) == 3
+    by_original = {row["original"]: row for row in text_rows(text)}
+    row_a = by_original[f"{physical('intake.events', prefix)}:2:17"]
+    # As the docs show it: the message as written (it was in Python quotes), no size for a letter holding a copy.
+    assert (row_a["message"], row_a["field"], row_a["size_bytes"]) == ("must be a date", "data.birth_date", "-")
     assert "sealed-" not in text and "case-A" not in text
     code, text, _ = await cli(capsys, *args, "--kind", "processing", "--original-topic", "intake.events")
     assert code == 0 and len(text.splitlines()) == 2 and "RuntimeError" in text.splitlines()[1]
@@ -157,6 +175,45 @@ async def test_redrive_publishes_the_original_once(
     assert len((await listed(capsys, kafka_bootstrap, prefix))[17]["redriven_to"]) == 2
 
 
+async def test_a_redrive_stopped_before_its_done_marker_is_completed_not_published_twice(
+    prefix: str, kafka_bootstrap: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No transaction (its commit marker would leave a gap in a fact topic's offsets): an attempt marker, the copy,
+    then the done marker. Runs that stopped after the copy (A) or before it (B) left pending letters with an
+    unfinished attempt; the next re-drive writes A's done marker only, and publishes B's copy."""
+    origin = physical("intake.events", prefix)
+    letters = {d.header("dlq.original.offset"): d for d in await read_dead_letters(kafka_bootstrap, prefix)}
+    a, b = letters["17"], letters["5"]
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+    await producer.start()
+    try:  # what the stopped runs wrote: an attempt marker each (the partition was empty), and A's copy
+        for letter, partition in ((a, 2), (b, 0)):
+            attempt = [
+                (H_REDRIVEN, letter.ref.encode()),
+                (H_REDRIVE_ID, f"attempt-{partition}".encode()),
+                (H_REDRIVE_SINCE, json.dumps({str(partition): 0}).encode()),
+            ]
+            await producer.send_and_wait(letter.topic, b"", key=letter.key, headers=attempt, partition=letter.partition)
+        sent = await producer.send_and_wait(origin, a.value, key=a.key, headers=redriven_headers(a), partition=2)
+    finally:
+        await producer.stop()
+    rows = await listed(capsys, kafka_bootstrap, prefix)
+    assert rows[17]["status"] == rows[5]["status"] == "pending"
+
+    base = ["--bootstrap", kafka_bootstrap, "--topic-prefix", prefix, "redrive"]
+    code, out, err = await cli(capsys, *base, a.position, b.position)
+    assert code == 0, err
+    assert f"to {origin}:2:{sent.offset}" in out
+    copies = await read_topic(kafka_bootstrap, origin)
+    assert sorted((r.partition, r.offset, r.value) for r in copies) == [(0, 0, VALUE_B), (2, 0, VALUE_A)], (
+        "A was published a second time, or B not at all"
+    )
+    rows = await listed(capsys, kafka_bootstrap, prefix)
+    assert (rows[17]["status"], rows[17]["redriven_to"]) == ("redriven", [f"{origin}:2:0"])
+    assert (rows[5]["status"], rows[5]["redriven_to"]) == ("redriven", [f"{origin}:0:0"])
+    assert all(not d.unfinished for d in await read_dead_letters(kafka_bootstrap, prefix))
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -195,6 +252,9 @@ async def test_a_dead_letter_without_a_copy_is_listed_with_its_size_and_not_redr
         await producer.stop()
     c = (await listed(capsys, kafka_bootstrap, prefix))[40]
     assert c["value_omitted"] is True and c["size_bytes"] > 64
+    code, text, _ = await cli(capsys, "--bootstrap", kafka_bootstrap, "--topic-prefix", prefix, "list")
+    [row] = [r for r in text_rows(text) if r["original"] == f"{origin}:1:40"]
+    assert (row["size_bytes"], row["message"]) == (str(c["size_bytes"]), "value is not JSON")
     base = ["--bootstrap", kafka_bootstrap, "--topic-prefix", prefix, "redrive"]
     code, _, err = await cli(capsys, *base, f"{c['partition']}:{c['offset']}")
     assert code != 0 and f"{origin}:1:40" in err

@@ -31,6 +31,7 @@ from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.testing.topics import Since
 from lgnet_shared.topics import ensure_topics, physical
 
+sys.path.insert(0, str(Path(__file__).parent))  # test modules import each other's helpers by name (importlib mode)
 ACTORS = [
     ("staff-torino", Role.STAFF, "torino"),
     ("staff-trieste", Role.STAFF, "trieste"),

@@ -1098,3 +1098,40 @@ def test_the_docs_explain_every_figure_of_the_audits_and_the_replays_output() ->
     assert not missing, f"not explained in docs/reporting.md (as a list or table row `key`): {sorted(missing)}"
     for column in ("topic", "part", "events", "checkpoint", "result"):
         assert f"| `{column}` |" in auditors, column
+
+
+def test_the_notary_keeps_where_offsets_jump_and_a_restart_from_its_state_keeps_it(tmp_path: Any) -> None:
+    """A log whose offsets jump (a transaction's commit marker; records deleted at the start): each offset maps to
+    its own record's leaf, a gap's offset to none, and the state folder keeps the jumps (a restart proved offsets
+    past a gap as the next records before)."""
+    import json
+    import os
+    from types import SimpleNamespace
+
+    from lgnet_reporting.adapters.notary_store import NotaryStore
+    from lgnet_reporting.domain.notary import Notary, OutOfRange
+    from lgnet_shared.checkpoints import NotarySigner
+
+    offsets = [3, 4, 6, 7, 9]  # 0-2 deleted; 5 and 8: commit markers
+    notary = Notary(NotarySigner("lgnet-notary.test", os.urandom(32)))
+    for o in offsets:
+        value = json.dumps({"id": f"event-{o}"}).encode()
+        notary.add("intake.events", SimpleNamespace(partition=0, offset=o, key=b"k", value=value, headers=[]))
+    NotaryStore(tmp_path).save(notary)
+    again = Notary(notary.signer)
+    NotaryStore(tmp_path).load(again)
+    for n in (notary, again):
+        part = n.partitions[("intake.events", 0)]
+        assert [part.leaf_of(o) for o in range(11)] == [None, None, None, 0, 1, None, 2, 3, None, 4, None]
+        assert [part.offset_of(i) for i in range(5)] == offsets
+        for o in offsets:
+            proof = n.inclusion("intake.events", 0, o, 5)
+            assert (proof["offset"], proof["event_id"]) == (o, f"event-{o}")
+            assert proof["leaf_hash"] == base64.b64encode(part.tree.leaves[offsets.index(o)]).decode()
+            assert n.locate(f"event-{o}") == ("intake.events", 0, o)
+        with pytest.raises(OutOfRange, match="no record at offset 8"):
+            n.inclusion("intake.events", 0, 8, 5)
+        with pytest.raises(OutOfRange, match="offset 9 is not in the checkpoint of 4 records"):
+            n.inclusion("intake.events", 0, 9, 4)
+        with pytest.raises(OutOfRange, match="offset 10 is not in the checkpoint"):
+            n.inclusion("intake.events", 0, 10, 5)

@@ -28,7 +28,7 @@ from pydantic.json_schema import models_json_schema
 
 from lgnet_shared import signing
 from lgnet_shared.cities import CITIES
-from lgnet_shared.deadletter import DLQ_HEADERS, H_REDRIVEN
+from lgnet_shared.deadletter import DLQ_HEADERS, H_REDRIVEN, MARKER_HEADERS
 from lgnet_shared.envelope import STRUCTURED_CONTENT_TYPE, Envelope, partner_schema
 from lgnet_shared.events import REGISTRY, Event
 from lgnet_shared.events.partner import INBOUND
@@ -307,6 +307,7 @@ def _key_description(model: type[Event]) -> str:
 def _dead_letter_channel() -> Json:
     headers = {h: {"type": "string"} for h in (*DLQ_HEADERS, H_REDRIVEN)}
     headers[H_REDRIVEN]["description"] = "On re-driven records and redrive markers: <dlq topic>:<partition>:<offset>"
+    headers |= {h: {"type": "string", "description": text} for h, text in MARKER_HEADERS.items()}
     return {
         "address": physical("deadletter"),
         "title": "deadletter",

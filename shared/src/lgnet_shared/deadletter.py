@@ -30,6 +30,15 @@ H_CONSUMER, H_KIND, H_TYPE, H_MESSAGE = (
 H_FIELD, H_ATTEMPTS, H_FAILED_AT = "dlq.error.field", "dlq.attempts", "dlq.failed_at"
 H_OMITTED, H_SIZE = "dlq.value.omitted", "dlq.original.size"
 H_REDRIVEN = "dlq.redriven.from"  # on a re-driven record: "<dlq topic>:<partition>:<offset>"
+# On `lgnet-deadletters`' markers only (value empty, on the letter's own partition), what each says.
+H_REDRIVEN_TO, H_REDRIVEN_AT = "dlq.redriven.to", "dlq.redriven.at"
+H_REDRIVE_ID, H_REDRIVE_SINCE = "dlq.redrive.id", "dlq.redrive.since"
+MARKER_HEADERS = {
+    H_REDRIVEN_TO: "On a done marker: where the copy went, <topic>:<partition>:<offset>",
+    H_REDRIVEN_AT: "On a done marker: when (ISO 8601, UTC)",
+    H_REDRIVE_ID: "On attempt and done markers: the re-drive's id (a done marker finishes every attempt before it)",
+    H_REDRIVE_SINCE: "On an attempt marker: JSON {partition: end offset} of the original topic when it began",
+}
 DLQ_HEADERS = (
     H_TOPIC,
     H_PARTITION,

@@ -1,10 +1,19 @@
 """`lgnet-deadletters`: list the dead-letter topic and re-drive dead letters to where they came from.
 
-A re-drive publishes the original value and key to the original topic (original headers, minus `dlq.*`, plus
-`dlq.redriven.from`) and, in the same Kafka transaction, a marker on the dead-letter topic naming the dead letter,
-so `list` shows it as re-driven and a second re-drive is refused unless forced. Consumers dedupe by event id
+A re-drive publishes the original value and key to the original topic and partition (original headers, minus
+`dlq.*`, plus `dlq.redriven.from`), then a marker on the dead-letter topic naming the dead letter and where its copy
+went, so `list` shows it as re-driven and a second re-drive is refused unless forced. Consumers dedupe by event id
 (inbox), so a forced or repeated re-drive still has at most one effect. Record values are never printed: they may
 hold sealed personal data.
+
+No Kafka transaction: a transaction's commit marker takes an offset of every partition it wrote, and a fact topic's
+offsets must run without gaps (the auditors' `lgnet-audit verify` fails at a gap; the notary's leaves are its
+records). The producer is idempotent instead (no duplicate from its own retries), and each re-drive is three writes
+in order: an *attempt* marker on the dead-letter topic (an attempt id, and the end offsets of the partitions the copy
+may go to), the copy, then the *done* marker (the attempt id and where the copy went). A run that stops between the
+attempt and the done marker (a crash, Kafka lost) leaves the letter pending with an unfinished attempt: the next
+re-drive of it reads the original topic from the attempt's offsets only (a few records), and finding the copy there
+(its `dlq.redriven.from` names the letter) writes the missing done marker instead of a second copy.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +33,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError
-from aiokafka.structs import TopicPartition
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from lgnet_shared import setup_errors
 from lgnet_shared.deadletter import (
@@ -37,7 +46,11 @@ from lgnet_shared.deadletter import (
     H_OFFSET,
     H_OMITTED,
     H_PARTITION,
+    H_REDRIVE_ID,
+    H_REDRIVE_SINCE,
     H_REDRIVEN,
+    H_REDRIVEN_AT,
+    H_REDRIVEN_TO,
     H_SIZE,
     H_TOPIC,
     H_TYPE,
@@ -45,7 +58,6 @@ from lgnet_shared.deadletter import (
 from lgnet_shared.kafka import READ_AND_GO, client_kwargs
 from lgnet_shared.topics import TOPICS, physical
 
-H_REDRIVEN_TO, H_REDRIVEN_AT = "dlq.redriven.to", "dlq.redriven.at"  # on markers only: where and when
 Headers = tuple[tuple[str, bytes], ...]
 
 
@@ -66,6 +78,8 @@ class DeadLetter:
     value: bytes | None
     headers: Headers
     redrives: list[str] = field(default_factory=list)  # where each re-drive went ("<topic>:<p>:<o>")
+    # Re-drives begun since its last done marker (attempt id -> {partition: offset} the copy would be at or after).
+    unfinished: dict[str, dict[int, int]] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
@@ -103,7 +117,8 @@ class DeadLetter:
                 "partition": _int(self.header(H_PARTITION)),
                 "offset": _int(self.header(H_OFFSET)),
             },
-            "size_bytes": _int(self.header(H_SIZE)) if self.header(H_OMITTED) else len(self.value or b""),
+            # The original's size where only a reference to it was kept (a copy is there to re-drive otherwise).
+            "size_bytes": _int(self.header(H_SIZE)) if self.header(H_OMITTED) else None,
             "value_omitted": bool(self.header(H_OMITTED)),
             "status": "redriven" if self.redrives else "pending",
             "redriven_to": self.redrives,
@@ -131,42 +146,64 @@ async def read_dead_letters(bootstrap: str, prefix: str = "", timeout_s: float =
     """The whole dead-letter topic, from the beginning to the end offsets seen at start; markers applied."""
     topic = physical("deadletter", prefix)
     tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
-    consumer = AIOKafkaConsumer(
-        **client_kwargs(bootstrap), **READ_AND_GO, enable_auto_commit=False, isolation_level="read_committed"
-    )
+    consumer = _reader(bootstrap)
     await consumer.start()
     try:
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
         letters: list[DeadLetter] = []
-        markers: list[tuple[str, str]] = []
-        remaining = set(tps)
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while remaining:
-            remaining = {tp for tp in remaining if await consumer.position(tp) < end[tp]}
-            if not remaining:
-                break
-            if asyncio.get_running_loop().time() > deadline:
-                raise DeadLetterError(f"timed out reading {topic} after {timeout_s:.0f}s")
-            batch = await consumer.getmany(*remaining, timeout_ms=500)
-            for tp, records in batch.items():
-                for r in records:
-                    if r.offset >= end[tp]:
-                        continue
-                    headers = tuple(r.headers or ())
-                    letter = DeadLetter(topic, r.partition, r.offset, r.key, r.value, headers)
-                    if letter.header(H_REDRIVEN) and not letter.header(H_TOPIC):
-                        markers.append((letter.header(H_REDRIVEN), letter.header(H_REDRIVEN_TO)))
-                    else:
-                        letters.append(letter)
+        markers: list[DeadLetter] = []
+        async for r in _to_the_end(consumer, dict.fromkeys(tps), timeout_s):
+            letter = DeadLetter(topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
+            (markers if letter.header(H_REDRIVEN) and not letter.header(H_TOPIC) else letters).append(letter)
     finally:
         await consumer.stop()
     by_ref = {d.ref: d for d in letters}
-    for ref, to in markers:
-        if ref in by_ref:
-            by_ref[ref].redrives.append(to or "?")
+    # A letter's markers are on its own partition (since December 2026), so in the order they were written: a done
+    # marker finishes every attempt before it.
+    for m in sorted(markers, key=lambda m: (m.partition, m.offset)):
+        letter_of = by_ref.get(m.header(H_REDRIVEN))
+        if letter_of is None:
+            continue
+        if m.header(H_REDRIVE_SINCE):  # an attempt
+            since = json.loads(m.header(H_REDRIVE_SINCE))
+            letter_of.unfinished[m.header(H_REDRIVE_ID)] = {int(p): int(o) for p, o in since.items()}
+        else:  # done (one without an id: written in a transaction with its copy, before December 2026)
+            letter_of.redrives.append(m.header(H_REDRIVEN_TO) or "?")
+            letter_of.unfinished.clear()
     return sorted(letters, key=lambda d: (d.partition, d.offset))
+
+
+def _reader(bootstrap: str) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        **client_kwargs(bootstrap), **READ_AND_GO, enable_auto_commit=False, isolation_level="read_committed"
+    )
+
+
+async def _to_the_end(
+    consumer: AIOKafkaConsumer, starts: dict[TopicPartition, int | None], timeout_s: float = 60
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """The records of each partition from its start offset (None: its beginning) to the end offset seen at the
+    start."""
+    tps = list(starts)
+    consumer.assign(tps)
+    if beginning := [tp for tp, offset in starts.items() if offset is None]:
+        await consumer.seek_to_beginning(*beginning)  # none named would mean every assigned partition
+    for tp, offset in starts.items():
+        if offset is not None:
+            consumer.seek(tp, offset)
+    end = await consumer.end_offsets(tps)
+    remaining = set(tps)
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while remaining:
+        remaining = {tp for tp in remaining if await consumer.position(tp) < end[tp]}
+        if not remaining:
+            break
+        if asyncio.get_running_loop().time() > deadline:
+            raise DeadLetterError(f"timed out reading {tps[0].topic} after {timeout_s:.0f}s")
+        batch = await consumer.getmany(*remaining, timeout_ms=500)
+        for tp, records in batch.items():
+            for r in records:
+                if r.offset < end[tp]:
+                    yield r
 
 
 def matches_topic(letter: DeadLetter, wanted: str, prefix: str) -> bool:
@@ -202,6 +239,43 @@ def select(
     return sorted(unique.values(), key=lambda d: (d.partition, d.offset))
 
 
+async def _copy_of(consumer: AIOKafkaConsumer, letter: DeadLetter) -> tuple[str, str] | None:
+    """A copy of `letter` published by a re-drive that stopped before its done marker: (its attempt id, where the
+    copy is), read from the offsets the attempt noted (nothing to read for a letter with no unfinished attempt)."""
+    wanted = (H_REDRIVEN, letter.ref.encode())
+    for attempt, since in letter.unfinished.items():
+        starts: dict[TopicPartition, int | None] = {
+            TopicPartition(letter.original_topic, p): o for p, o in since.items()
+        }
+        async for r in _to_the_end(consumer, starts):
+            if wanted in tuple(r.headers or ()):
+                return attempt, f"{r.topic}:{r.partition}:{r.offset}"
+    return None
+
+
+async def _publish(
+    producer: AIOKafkaProducer, consumer: AIOKafkaConsumer, bootstrap: str, letter: DeadLetter
+) -> tuple[str, str]:
+    """The attempt marker, then the copy on the original partition (its key's, when the letter does not name one
+    that exists): the attempt id and where the copy went."""
+    partitions = await partitions_of(bootstrap, letter.original_topic)
+    home = _int(letter.header(H_PARTITION))
+    partition = home if home in partitions else None
+    tps = [TopicPartition(letter.original_topic, p) for p in (partitions if partition is None else [partition])]
+    since = {str(tp.partition): offset for tp, offset in (await consumer.end_offsets(tps)).items()}
+    attempt = uuid.uuid4().hex
+    intent = [
+        (H_REDRIVEN, letter.ref.encode()),
+        (H_REDRIVE_ID, attempt.encode()),
+        (H_REDRIVE_SINCE, json.dumps(since).encode()),
+    ]
+    await producer.send_and_wait(letter.topic, value=b"", key=letter.key, headers=intent, partition=letter.partition)
+    sent = await producer.send_and_wait(
+        letter.original_topic, value=letter.value, key=letter.key, headers=redriven_headers(letter), partition=partition
+    )
+    return attempt, f"{sent.topic}:{sent.partition}:{sent.offset}"
+
+
 def redriven_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
     own = [(k, v) for k, v in letter.headers if not k.startswith("dlq.")]
     return [*own, (H_REDRIVEN, letter.ref.encode())]
@@ -220,33 +294,39 @@ async def redrive(
     chosen = select(await read_dead_letters(bootstrap, prefix), selectors, all_of_consumer, force)
     if dry_run or not chosen:
         return chosen
-    # One transaction per run: every re-drive lands together with its marker, or none does.
-    producer = AIOKafkaProducer(**client_kwargs(bootstrap), transactional_id=f"lgnet-deadletters-{uuid.uuid4()}")
-    await producer.start()
+    for letter in chosen:
+        if not letter.original_topic:
+            raise DeadLetterError(f"{letter.position} has no {H_TOPIC} header: cannot re-drive")
+        if letter.header(H_OMITTED):
+            o = letter.summary()["original"]
+            raise DeadLetterError(
+                f"{letter.position} holds no copy of the record (too large or unreadable): the original is"
+                f" {o['topic']}:{o['partition']}:{o['offset']}; have its sender send it again"
+            )
+    # Idempotent, without a transaction (the module's docstring): attempt marker, copy, done marker.
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap), enable_idempotence=True)
+    consumer = _reader(bootstrap)
     try:
-        async with producer.transaction():
-            for letter in chosen:
-                if not letter.original_topic:
-                    raise DeadLetterError(f"{letter.position} has no {H_TOPIC} header: cannot re-drive")
-                if letter.header(H_OMITTED):
-                    o = letter.summary()["original"]
-                    raise DeadLetterError(
-                        f"{letter.position} holds no copy of the record (too large or unreadable): the original is"
-                        f" {o['topic']}:{o['partition']}:{o['offset']}; have its sender send it again"
-                    )
-                headers = redriven_headers(letter)
-                sent = await (
-                    await producer.send(letter.original_topic, value=letter.value, key=letter.key, headers=headers)
-                )
-                to = f"{sent.topic}:{sent.partition}:{sent.offset}"
-                marker = [
-                    (H_REDRIVEN, letter.ref.encode()),
-                    (H_REDRIVEN_TO, to.encode()),
-                    (H_REDRIVEN_AT, datetime.now(UTC).isoformat().encode()),
-                ]
-                await producer.send(letter.topic, value=b"", key=letter.key, headers=marker)
-                letter.redrives.append(to)
+        await producer.start()
+        await consumer.start()
+        for letter in chosen:
+            found = await _copy_of(consumer, letter)
+            if found is None:
+                found = await _publish(producer, consumer, bootstrap, letter)
+            attempt, to = found
+            marker = [
+                (H_REDRIVEN, letter.ref.encode()),
+                (H_REDRIVEN_TO, to.encode()),
+                (H_REDRIVEN_AT, datetime.now(UTC).isoformat().encode()),
+                (H_REDRIVE_ID, attempt.encode()),
+            ]
+            await producer.send_and_wait(
+                letter.topic, value=b"", key=letter.key, headers=marker, partition=letter.partition
+            )
+            letter.redrives.append(to)
+            letter.unfinished.clear()
     finally:
+        await consumer.stop()
         await producer.stop()
     return chosen
 
@@ -259,10 +339,12 @@ COLUMNS = ("position", "failed_at", "consumer", "kind", "error_type", "field", "
 def _line(d: DeadLetter) -> str:
     s = d.summary()
     o = s["original"]
-    message = s["message"] if len(s["message"]) <= 60 else s["message"][:57] + "..."
+    message = " ".join(s["message"].split())  # as written, on one line and without tabs: one row per letter
+    message = message if len(message) <= 60 else message[:57] + "..."
+    size = "-" if s["size_bytes"] is None else s["size_bytes"]
     return (
         f"{d.position}\t{s['failed_at']}\t{s['consumer']}\t{s['kind']}\t{s['error_type']}\t{s['field'] or '-'}"
-        f"\t{message!r}\t{o['topic']}:{o['partition']}:{o['offset']}\t{s['size_bytes']}\t{s['status']}"
+        f"\t{message or '-'}\t{o['topic']}:{o['partition']}:{o['offset']}\t{size}\t{s['status']}"
     )
 
 

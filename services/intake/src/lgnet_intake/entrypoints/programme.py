@@ -50,8 +50,8 @@ async def refuse_unread_leaving_cities(runtime: Runtime, timeout_s: float = 30.0
 async def _unread(runtime: Runtime, leaving: dict[str, str]) -> list[str]:
     """'<city>: <n> record(s) on <topic> not yet read' for each leaving city's topic this deployment can see. Read is
     what the gatekeeper recorded with its effects or its group committed, whichever is further: a transaction's
-    commit marker (a partner's transactional producer, a redriven dead letter) ends a partition one offset past its
-    last record, which only the group's offset steps over."""
+    commit marker (a partner's transactional producer, a dead letter re-driven before December 2026) ends a
+    partition one offset past its last record, which only the group's offset steps over."""
     s = runtime.settings
     kafka = client_kwargs(s.kafka_bootstrap_servers, s.kafka_security())
     admin = AIOKafkaAdminClient(**kafka)

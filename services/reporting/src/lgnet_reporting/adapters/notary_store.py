@@ -1,6 +1,7 @@
 """The notary's state on local disk, so a restart continues from where it stopped instead of re-reading the log:
 per fact topic-partition an append-only file of leaf hashes (32 bytes each) and one of event ids (one line per
-leaf), and `state.json` with each partition's size, next offset and newest published checkpoint.
+leaf), and `state.json` with each partition's size, next offset, newest published checkpoint and where its offsets
+jump (a gap in the log; none on a whole log: a state saved before this field reads as such).
 
 Order of writes: the appended files are flushed to disk (fsync) before `state.json` is replaced (write, fsync,
 rename), and a checkpoint is published only after that; on load, anything appended beyond the sizes in
@@ -61,6 +62,7 @@ class NotaryStore:
                 next_offset=int(entry["next_offset"]),
                 ids=ids,
                 published=published,
+                jumps=[(int(leaf), int(offset)) for leaf, offset in entry.get("jumps", []) if int(leaf) < size],
             )
             notary.restore(*where, part)
             self._written[name] = size
@@ -81,6 +83,7 @@ class NotaryStore:
             state[name] = {
                 "size": size,
                 "next_offset": part.next_offset,
+                "jumps": [list(jump) for jump in part.jumps],
                 "published": part.published.note if part.published else None,
             }
         _rewrite(self.folder / STATE, json.dumps(state, indent=1, sort_keys=True))

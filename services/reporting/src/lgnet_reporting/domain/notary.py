@@ -1,8 +1,12 @@
 """The notary's view of the fact log (pure: no I/O): one RFC 9162 tree per fact topic-partition, grown record by
 record from where it stopped, the event ids it has seen, and what it has signed.
 
-A leaf's index is the record's offset: fact topics are never compacted and written without transactions, so
-their offsets are contiguous from 0 (the auditor flags any gap). Checkpoints are signed for any size up to the
+A leaf is each record read, in partition order. Its index is the record's offset on a whole log: fact topics are
+never compacted and written without transactions, so their offsets run from 0 without gaps. A gap (a transaction's
+commit marker, which anyone who may write the topic can leave; records deleted) is a failure `lgnet-audit verify`
+names at its place, and the trees stay the auditor's (one leaf per record read, each leaf naming its offset); the
+notary keeps where the offsets jump, so a proof asked for an offset is always of that offset's record, and an
+offset with no record is answered as such, never with the record after it. Checkpoints are signed for any size up to the
 tree's on request (Ed25519 is deterministic: the same size always gives the same note), and published when a
 partition grew: at a fixed interval, and at once when a report is published (a record on `reporting.events`).
 """
@@ -10,6 +14,7 @@ partition grew: at a fixed interval, and at once when a report is published (a r
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +45,31 @@ class Partition:
     next_offset: int = 0
     ids: list[str] = field(default_factory=list)  # event id of each leaf ("" when the record has none)
     published: Checkpoint | None = None
+    # Where the offsets jump (a gap): (leaf index, its record's offset) of the first leaf after each. None on a
+    # whole log, where a leaf's index is its offset.
+    jumps: list[tuple[int, int]] = field(default_factory=list)
+
+    def offset_of(self, leaf: int) -> int:
+        """The offset of the record at leaf index `leaf`."""
+        i = bisect.bisect_right(self.jumps, leaf, key=lambda jump: jump[0]) - 1
+        return leaf if i < 0 else self.jumps[i][1] + leaf - self.jumps[i][0]
+
+    def leaf_of(self, offset: int) -> int | None:
+        """The leaf index of the record at `offset`; None when no record of the tree is there (a gap, or beyond)."""
+        ends = [*(leaf for leaf, _ in self.jumps), len(self.tree)]
+        for (first, start), end in zip([(0, 0), *self.jumps], ends, strict=True):
+            if start <= offset < start + end - first:
+                return first + offset - start
+        return None
+
+    def append(self, offset: int, leaf: bytes) -> int:
+        """One record's leaf, in partition order; its leaf index."""
+        index = len(self.tree)
+        if offset != self.offset_of(index):
+            self.jumps.append((index, offset))
+        self.tree.append(leaf)
+        self.next_offset = offset + 1
+        return index
 
 
 @dataclass
@@ -54,18 +84,17 @@ class Notary:
         self.partitions[(topic, number)] = part
         for index, event_id in enumerate(part.ids):
             if event_id:
-                self._by_id.setdefault(event_id, (topic, number, index))
+                self._by_id.setdefault(event_id, (topic, number, part.offset_of(index)))
 
     def add(self, topic: str, r: Any) -> None:
         """One record of a fact topic, in partition order."""
         part = self.partitions.setdefault((topic, r.partition), Partition())
         headers = list(r.headers or ())
-        part.tree.append(merkle.leaf_hash(merkle.record_leaf(r.offset, r.key, r.value, headers)))
+        part.append(r.offset, merkle.leaf_hash(merkle.record_leaf(r.offset, r.key, r.value, headers)))
         event_id = _event_id(r.value)
         part.ids.append(event_id)
         if event_id:
-            self._by_id.setdefault(event_id, (topic, r.partition, len(part.tree) - 1))
-        part.next_offset = r.offset + 1
+            self._by_id.setdefault(event_id, (topic, r.partition, r.offset))
         if topic == REPORTS:
             self.report_seen = True
 
@@ -117,17 +146,26 @@ class Notary:
 
     def inclusion(self, topic: str, number: int, offset: int, size: int | None) -> dict[str, Any]:
         cp = self.checkpoint(topic, number, size)
-        if not 0 <= offset < cp.size:
+        part = self.partitions[(topic, number)]
+        leaf = part.leaf_of(offset)
+        if leaf is None and 0 <= offset < part.next_offset:
+            raise OutOfRange(
+                "query.offset",
+                f"no record at offset {offset} of {topic} partition {number}: a gap in the log (a transaction's commit"
+                " marker, or records deleted), which lgnet-audit verify names",
+                True,
+            )
+        if leaf is None or not 0 <= leaf < cp.size:
             raise OutOfRange("query.offset", f"offset {offset} is not in the checkpoint of {cp.size} records")
-        tree = self.partitions[(topic, number)].tree
         return {
             "topic": topic,
             "partition": number,
             "offset": offset,
-            "event_id": self.partitions[(topic, number)].ids[offset] or None,
-            "leaf_hash": _b64(tree.leaves[offset]),
+            "leaf_index": leaf,
+            "event_id": part.ids[leaf] or None,
+            "leaf_hash": _b64(part.tree.leaves[leaf]),
             "tree_size": cp.size,
-            "proof": [_b64(h) for h in tree.inclusion_proof(offset, cp.size)],
+            "proof": [_b64(h) for h in part.tree.inclusion_proof(leaf, cp.size)],
             "checkpoint": cp.note,
         }
 

@@ -33,7 +33,11 @@ class CheckpointOut(BaseModel):
 class InclusionOut(BaseModel):
     topic: str
     partition: int
-    offset: int = Field(description="The record's offset, which is its leaf index")
+    offset: int = Field(description="The record's offset: the proof is always of the record at this offset")
+    leaf_index: int = Field(
+        description="The record's leaf index in the tree: its offset on a whole log; smaller after a gap in the"
+        " partition's offsets (a transaction's commit marker, records deleted), which lgnet-audit verify names"
+    )
     event_id: str | None
     leaf_hash: str = Field(description="base64 of SHA-256(0x00 || leaf): the leaf as lgnet_shared.merkle.record_leaf")
     tree_size: int
