@@ -34,7 +34,7 @@ OUTBOX_PUBLISHED = Counter("lgnet_outbox_published_total", "Outbox rows publishe
 OUTBOX_PENDING = Gauge(
     "lgnet_outbox_pending",
     "Outbox rows not yet published, as the relay last saw them (0 when drained; counted at each retry while Kafka is"
-    " unreachable)",
+    " unreachable or does not acknowledge)",
 )
 OUTBOX_STUCK_SECONDS = Gauge(
     "lgnet_outbox_stuck_seconds",
