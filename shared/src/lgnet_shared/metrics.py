@@ -48,7 +48,7 @@ TOKENS_ENDING = Gauge(
 )
 CONSUMER_STUCK_SECONDS = Gauge(
     "lgnet_consumer_stuck_seconds",
-    "How long the next record of a partition has waited to be processed (0 when caught up)",
+    "How long the next record of a partition has waited to be processed, fetched or not (0 when caught up)",
     ["consumer", "topic", "partition"],
 )
 CONSUMER_LAG = Gauge(
