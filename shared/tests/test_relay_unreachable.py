@@ -7,7 +7,6 @@ saying all was well — `lgnet_outbox_pending` the size of the batch in flight (
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -23,6 +22,7 @@ from lgnet_shared.testing.inprocess import sibling_module
 from lgnet_shared.testing.process import free_port
 
 robustness: Any = sibling_module(__file__, "test_consumer_robustness.py")
+eventually = sibling_module(__file__, "test_consumer_waiting.py").eventually  # until a predicate holds, or False
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -36,15 +36,6 @@ async def stage(runtime: Runtime, person_id: str) -> None:
     """One write of the service (a registration): its fact in the outbox, in its own transaction."""
     async with runtime.pool.acquire() as conn, conn.transaction():
         await outbox.append(conn, [employment(person_id)])
-
-
-async def eventually(predicate: Callable[[], Awaitable[bool]], timeout: float = 20) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if await predicate():
-            return True
-        await asyncio.sleep(0.1)
-    return False
 
 
 def gauges(runtime: Runtime) -> tuple[float, float]:
