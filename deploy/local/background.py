@@ -4,11 +4,13 @@ desk are each one of these (deploy/local/services.py, scheduler.py, notary.py, d
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +29,27 @@ def pid_of(name: str) -> int | None:
     except (FileNotFoundError, ValueError, ProcessLookupError):
         return None
     return None if _exited(pid) else pid
+
+
+def readiness(url: str, timeout: float = 3) -> tuple[bool, str]:
+    """(Ready, what its health URL says): its status when it answers 200 ("ok", "degraded"); otherwise why — the
+    checks a 503 names as failing ("consumers: error: … stuck on … for 131s"), or the connection's error."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            body = resp.read()
+        try:
+            return True, str(json.loads(body).get("status", "ok"))
+        except (ValueError, AttributeError):  # a health URL that answers 200 with no JSON object
+            return True, "ok"
+    except urllib.error.HTTPError as exc:
+        try:
+            checks = json.loads(exc.read()).get("checks", {})
+        except ValueError:
+            checks = {}
+        failing = [f"{name}: {state}" for name, state in checks.items() if state != "ok"]
+        return False, "; ".join(failing) or f"HTTP {exc.code}"
+    except (OSError, ValueError) as exc:
+        return False, type(exc).__name__
 
 
 def _exited(pid: int) -> bool:
@@ -57,11 +80,7 @@ class Background:
         return pid_of(self.name)
 
     def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + self.health, timeout=2) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
+        return readiness(self.url + self.health, timeout=2)[0]
 
     def spawn(self, argv: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
         """Start it detached (its own session, so `stop` ends its children too); its output goes to its log."""
@@ -107,11 +126,19 @@ class Background:
         print(f"[{self.name}] stopped")
         return True
 
-    def state(self) -> str:
-        return "ready" if self.pid() and self.ready() else ("starting/unhealthy" if self.pid() else "stopped")
-
     def status_line(self, extra: str = "") -> str:
-        return f"{self.name:11} {self.state():20} {self.url}  {extra}log {self.log}"
+        return status_line(self.name, self.pid(), self.url + self.health, f"{self.url}  {extra}log {self.log}")
+
+
+def status_line(name: str, pid: int | None, health: str, where: str) -> str:
+    """`make status`'s line of a process: ready, stopped, or running and not ready — then with why, as its readiness
+    says it (it said "starting/unhealthy" alone while /health/ready named a stuck consumer)."""
+    if pid is None:
+        return f"{name:11} {'stopped':20} {where}"
+    ready, said = readiness(health)
+    if ready:
+        return f"{name:11} {f'ready ({said})':20} {where}"
+    return f"{name:11} {'starting/unhealthy':20} {where}\n{'':11} not ready: {said}"
 
 
 def command_line(doc: str | None, **commands: Callable[[], int]) -> None:

@@ -21,11 +21,9 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from typing import TYPE_CHECKING
 
-from background import LOCAL, ROOT, Background, pid_of
+from background import LOCAL, ROOT, Background, pid_of, readiness, status_line
 
 if TYPE_CHECKING:
     from lgnet_shared.kafka_acls import Principal
@@ -37,15 +35,12 @@ def existing() -> list[str]:
     return [n for n in PORTS if (ROOT / "services" / n / "src" / f"lgnet_{n}" / "entrypoints" / "main.py").exists()]
 
 
+def health(name: str) -> str:
+    return f"http://127.0.0.1:{port(name)}/health/ready"
+
+
 def ready(name: str) -> tuple[bool, str]:
-    url = f"http://127.0.0.1:{port(name)}/health/ready"
-    try:
-        with urllib.request.urlopen(url, timeout=3) as resp:
-            return True, json.loads(resp.read())["status"]
-    except urllib.error.HTTPError as exc:
-        return False, json.loads(exc.read()).get("checks", {}).__repr__()
-    except (OSError, ValueError) as exc:
-        return False, type(exc).__name__
+    return readiness(health(name))
 
 
 def port(name: str) -> int:
@@ -172,9 +167,8 @@ def stop(names: list[str] | None = None) -> int:
 
 def status(_: list[str] | None = None) -> int:
     for name in existing():
-        pid = pid_of(name)
-        state = f"ready ({ready(name)[1]})" if pid and ready(name)[0] else ("starting/unhealthy" if pid else "stopped")
-        print(f"{name:11} {state:20} http://127.0.0.1:{port(name)}  docs /docs  log {LOCAL / 'logs' / (name + '.log')}")
+        where = f"http://127.0.0.1:{port(name)}  docs /docs  log {LOCAL / 'logs' / (name + '.log')}"
+        print(status_line(name, pid_of(name), health(name), where))
     return 0
 
 

@@ -5,12 +5,14 @@ stop only all four — `services.py stop housing` printed the usage and stopped 
 from __future__ import annotations
 
 import contextlib
+import http.server
 import importlib.util
 import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +206,55 @@ def test_the_local_desk_provisions_and_shows_only_the_services_that_run(
     monkeypatch.setattr(desk, "pid_of", lambda name: None, raising=False)
     assert desk.start() == 2  # intake does not run: the desk cannot work
     assert len(started) == 4
+
+
+STUCK = (
+    "error: national.reporting.projections stuck on lgnet.intake.events partition 2 offset 576 for 131s"
+    " (ConnectionResetError)"
+)
+
+
+@contextlib.contextmanager
+def answering(status: int, body: dict[str, Any]) -> Iterator[int]:
+    """An HTTP server on a free port answering every GET with `status` and `body` (a service's /health/ready)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_status_says_why_a_running_service_is_not_ready(
+    services: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make status` said "starting/unhealthy" and nothing more for a service whose /health/ready answered 503 naming
+    the stuck consumer: the operator had to curl it to learn why."""
+    checks = {"postgres": "ok", "kafka": "ok", "outbox_relay": "ok", "consumers": STUCK}
+    unready = {"status": "unavailable", "service": "reporting", "checks": checks, "consumer_groups": "ok"}
+    with answering(503, unready) as unready_port, answering(200, {"status": "ok", "checks": {}}) as ready_port:
+        monkeypatch.setenv("LGNET_REPORTING_PORT", str(unready_port))
+        monkeypatch.setenv("LGNET_INTAKE_PORT", str(ready_port))
+        monkeypatch.setattr(services, "existing", lambda: ["intake", "reporting"])
+        monkeypatch.setattr(services, "pid_of", lambda name: 4242)
+        assert services.status() == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("intake      ready (ok)"), lines
+    assert lines[1].startswith("reporting   starting/unhealthy"), lines
+    assert f"consumers: {STUCK}" in "\n".join(lines[1:]), lines
+    assert "postgres" not in "\n".join(lines), "only what fails is said"

@@ -166,6 +166,12 @@ class Consumer:
     _unsettled: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
     client: AIOKafkaConsumer | None = None  # the Kafka client whose batches this processes (its lag: `refresh_lag`)
     _lagging: set[tuple[str, int]] = field(default_factory=set, init=False, repr=False, compare=False)
+    # Partitions with records waiting as the last look (`stuck`: readiness, /metrics) saw them, fetched or not: (first
+    # offset not processed, since when a look has seen it wait); and the partitions whose age gauge it set.
+    _seen_waiting: dict[tuple[str, int], tuple[int, float]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _aged: set[tuple[str, int]] = field(default_factory=set, init=False, repr=False, compare=False)
     # The handled types' one-pass reader (codec.typed_envelopes); False until first needed.
     _one_pass: TypeAdapter[Any] | Literal[False] | None = field(default=False, init=False, repr=False, compare=False)
 
@@ -225,7 +231,8 @@ class Consumer:
         """Partitions a rebalance handed to another member: their records no longer wait here. A partition this process
         was stuck on (PostgreSQL away) was otherwise said stuck by it for ever, after another member had it."""
         for tp in partitions:
-            if self.waiting.pop(tp, None) is not None:
+            seen = self._seen_waiting.pop(tp, None)
+            if self.waiting.pop(tp, None) is not None or seen is not None:
                 metrics.CONSUMER_STUCK_SECONDS.labels(self.name, tp[0], str(tp[1])).set(0)
 
     async def _back_off(self, exc: Exception) -> None:
@@ -238,12 +245,16 @@ class Consumer:
 
     def stuck(self, after_s: float) -> list[str]:
         """Partitions whose next record has waited longer than `after_s` (e.g. redelivered again and again because
-        the database is gone); also refreshes the age gauges."""
+        the database is gone, or behind a batch of another partition that hangs); also refreshes the age gauges."""
         now, found = time.monotonic(), []
         if self.fetch_failing and now - self.fetch_failing[0] > after_s:
             since, error = self.fetch_failing
             found.append(f"{self.name} cannot fetch for {now - since:.0f}s ({error})")
-        for (topic, partition), (offset, since) in sorted(self.waiting.items()):
+        heads = self._heads(now)
+        for topic, partition in self._aged - heads.keys():  # caught up, or taken away by a rebalance
+            metrics.CONSUMER_STUCK_SECONDS.labels(self.name, topic, str(partition)).set(0)
+        self._aged = set(heads)
+        for (topic, partition), (offset, since) in sorted(heads.items()):
             age = now - since
             metrics.CONSUMER_STUCK_SECONDS.labels(self.name, topic, str(partition)).set(age)
             if age > after_s:
@@ -251,10 +262,30 @@ class Consumer:
                 found.append(f"{self.name} stuck on {topic} partition {partition} offset {offset} for {age:.0f}s{why}")
         return found
 
+    def _heads(self, now: float) -> dict[tuple[str, int], tuple[int, float]]:
+        """Each partition's first record not processed, and since when it has waited: the batch in hand's since it
+        was handed out (`waiting`); a partition whose records the client holds or has not fetched yet (behind a batch
+        that hangs) since a look first saw that record wait — its lag above 0 and its first offset unchanged. From the
+        client's state (`behind`), at each look: nothing per record."""
+        unprocessed = {tp: offset for tp, (offset, _) in self.waiting.items()}
+        seen: dict[tuple[str, int], tuple[int, float]] = {}
+        for tp, (first, n) in (behind(self.client, unprocessed) if self.client else {}).items():
+            if n > 0:
+                before = self._seen_waiting.get(tp)
+                seen[tp] = before if before is not None and before[0] == first else (first, now)
+        self._seen_waiting = seen
+        heads = dict(seen)
+        for tp, (offset, since) in self.waiting.items():
+            other = heads.get(tp)
+            if other is None or other[0] != offset or since < other[1]:
+                heads[tp] = (offset, since)
+        return heads
+
     def refresh_lag(self) -> None:
         """`lgnet_consumer_lag` of the partitions assigned now; a partition a rebalance took away loses its series
         (its new owner reports it)."""
-        lag = behind(self.client, {tp: offset for tp, (offset, _) in self.waiting.items()}) if self.client else {}
+        unprocessed = {tp: offset for tp, (offset, _) in self.waiting.items()}
+        lag = {tp: n for tp, (_, n) in behind(self.client, unprocessed).items()} if self.client else {}
         for topic, partition in self._lagging - lag.keys():
             with contextlib.suppress(KeyError):
                 metrics.CONSUMER_LAG.remove(self.name, topic, str(partition))

@@ -146,16 +146,20 @@ def handed_out(consumer: AIOKafkaConsumer) -> dict[Any, int]:
     return {tp: state.position for tp, state in _states(consumer)}
 
 
-def behind(consumer: AIOKafkaConsumer, unprocessed: Mapping[tuple[str, int], int]) -> dict[tuple[str, int], int]:
-    """Each assigned partition's records not yet processed: where its log ends as the last fetch saw it (the last
-    stable offset: a read-committed consumer reads no further) less the first record not processed — `unprocessed`'s
-    offset for a partition whose batch is not done, else the client's position (all it handed out was processed)."""
-    found: dict[tuple[str, int], int] = {}
+def behind(
+    consumer: AIOKafkaConsumer, unprocessed: Mapping[tuple[str, int], int]
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """Each assigned partition's first record not yet processed and the records from it on: `unprocessed`'s offset
+    for a partition whose batch is not done, else the client's position (all it handed out was processed); and where
+    its log ends as the last fetch saw it (the last stable offset: a read-committed consumer reads no further) less
+    that offset. No round trip: the client's state of each partition."""
+    found: dict[tuple[str, int], tuple[int, int]] = {}
     for tp, state in _states(consumer):
         end = state.lso if state.lso is not None else state.highwater
         if end is not None:
             where = (tp.topic, tp.partition)
-            found[where] = max(0, end - unprocessed.get(where, state.position))
+            first = unprocessed.get(where, state.position)
+            found[where] = (first, max(0, end - first))
     return found
 
 

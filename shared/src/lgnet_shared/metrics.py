@@ -34,7 +34,7 @@ OUTBOX_PUBLISHED = Counter("lgnet_outbox_published_total", "Outbox rows publishe
 OUTBOX_PENDING = Gauge(
     "lgnet_outbox_pending",
     "Outbox rows not yet published, as the relay last saw them (0 when drained; counted at each retry while Kafka is"
-    " unreachable)",
+    " unreachable or does not acknowledge)",
 )
 OUTBOX_STUCK_SECONDS = Gauge(
     "lgnet_outbox_stuck_seconds",
@@ -48,7 +48,7 @@ TOKENS_ENDING = Gauge(
 )
 CONSUMER_STUCK_SECONDS = Gauge(
     "lgnet_consumer_stuck_seconds",
-    "How long the next record of a partition has waited to be processed (0 when caught up)",
+    "How long the next record of a partition has waited to be processed, fetched or not (0 when caught up)",
     ["consumer", "topic", "partition"],
 )
 CONSUMER_LAG = Gauge(

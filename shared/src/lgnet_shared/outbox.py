@@ -29,7 +29,7 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
 from pydantic_core import to_json
 
-from lgnet_shared import db, metrics, runtime_schema
+from lgnet_shared import db, metrics, outbox_waiting, runtime_schema
 from lgnet_shared.db import Conn, Pool
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.errors import ContractError
@@ -178,6 +178,10 @@ class OutboxRelay:
         self._held_since: dict[str, tuple[float, str]] = {}  # held topic -> (since when, what it refused)
         self.failing_since: float | None = None  # since when the relay cannot publish at all (Kafka, PostgreSQL away)
         self.failure = ""  # what it last failed on: "<topic> refuses event <id> (<error>)", or the error's type
+        # The batch being sent: monotonic time its send began (None between sends), and the watch on it (`_watch`).
+        self._sending_since: float | None = None
+        self._watch: asyncio.TimerHandle | None = None
+        self._counting: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -188,6 +192,11 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._counting:
+            self._counting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._counting
+            self._counting = None
 
     @property
     def healthy(self) -> bool:
@@ -321,12 +330,16 @@ class OutboxRelay:
             else:
                 self._set_pending(max(self._pending, len(rows)))
             pairs = [(physical(r["topic"], self.prefix), r) for r in rows]
-            uncreated = await self._ensure_partner_topics({r["topic"] for r in rows})
-            if uncreated:
-                pairs = [(topic, r) for topic, r in pairs if topic not in uncreated]
-            sent, partitions = await _send_in_batches(producer, pairs, self.signer)
-            sent += [(topic, -1, _failed(exc)) for topic, exc in uncreated.items()]
-            outcomes = await asyncio.gather(*(future for _, _, future in sent), return_exceptions=True)
+            self._watch_send()
+            try:
+                uncreated = await self._ensure_partner_topics({r["topic"] for r in rows})
+                if uncreated:
+                    pairs = [(topic, r) for topic, r in pairs if topic not in uncreated]
+                sent, partitions = await _send_in_batches(producer, pairs, self.signer)
+                sent += [(topic, -1, _failed(exc)) for topic, exc in uncreated.items()]
+                outcomes = await asyncio.gather(*(future for _, _, future in sent), return_exceptions=True)
+            finally:
+                self._sent()
             self.failing_since = None  # the broker answered (a topic may have refused: held below)
             refused: dict[tuple[str, int], BaseException] = {
                 (topic, partition): o
@@ -343,6 +356,49 @@ class OutboxRelay:
         metrics.OUTBOX_PUBLISHED.inc(len(rows))
         self._set_pending(max(0, self._pending - len(rows)))
         return len(rows)
+
+    def _watch_send(self) -> None:
+        """A timer on the batch about to be sent, fired only if it is not acknowledged within RETRY_AFTER_S: the
+        idempotent producer retries a batch until the broker takes it, and never fails it while the broker is
+        unreachable — the relay waited on it with nothing said. Per batch: one timer, cancelled by `_sent`."""
+        self._sending_since = time.monotonic()
+        self._watch = asyncio.get_running_loop().call_later(RETRY_AFTER_S, self._send_hangs, self._sending_since)
+
+    def _sent(self) -> None:
+        self._sending_since = None
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+
+    def _send_hangs(self, since: float) -> None:
+        """The batch sent at `since` is not acknowledged after RETRY_AFTER_S (and again every RETRY_AFTER_S while it
+        is not): the relay cannot publish since then, and what waits is counted, as when it cannot connect at all."""
+        if self._sending_since != since:
+            return
+        if self.failing_since is None:
+            self.failing_since = since
+            self.failure = "Kafka does not acknowledge what the relay sends"
+        self._watch = asyncio.get_running_loop().call_later(RETRY_AFTER_S, self._send_hangs, since)
+        if self._counting is None or self._counting.done():
+            self._counting = asyncio.create_task(self._count_waiting(since), name="outbox-relay-count")
+
+    async def _count_waiting(self, since: float) -> None:
+        """Off the batch's connection (it is handed back as soon as the send ends): the outbox's count, its oldest
+        row's age (`lgnet_outbox_stuck_seconds`: how long it has waited), its first event (/health/ready names it)."""
+        with contextlib.suppress(Exception):  # PostgreSQL away too: the relay's own retry says so
+            async with self.pool.acquire() as conn:
+                topics = await outbox_waiting.waiting(conn)
+            if self._sending_since != since or not topics:  # acknowledged meanwhile: the relay counts itself
+                return
+            self._set_pending(sum(t["rows"] for t in topics))
+            age = time.time() - min(t["oldest"] for t in topics).timestamp()
+            if self.failing_since is not None:
+                self.failing_since = min(self.failing_since, time.monotonic() - max(0.0, age))
+            first = topics[0]
+            self.failure = (
+                f"Kafka does not acknowledge what the relay sends ({physical(first['topic'], self.prefix)} event"
+                f" {first['first_event_id']} waits first)"
+            )
 
     async def _hold_refused(
         self,
