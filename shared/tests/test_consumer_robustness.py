@@ -62,6 +62,9 @@ def _probe_spec() -> ServiceSpec:
 
 SPEC = _probe_spec()
 KEY = b"one-partition"
+# One master key for the module: a second process on a test's schema (a rebalance, a restart) must start with the key
+# the schema was first started with (a service refuses another: test_start_refused.py)
+MASTER_KEY = base64.b64encode(os.urandom(32)).decode()
 
 
 def employment(person_id: str) -> Envelope:
@@ -74,7 +77,7 @@ def settings(kafka_bootstrap: str, database_url: str, pg_schema: str, topic_pref
         kafka_bootstrap_servers=kafka_bootstrap,
         database_url=database_url,
         city="national",
-        master_key=base64.b64encode(os.urandom(32)).decode(),
+        master_key=MASTER_KEY,
         db_schema=pg_schema,
         topic_prefix=topic_prefix,
         fact_signatures="off",  # records of every shape, unsigned; signatures: test_fact_signatures.py
