@@ -7,13 +7,15 @@ saying all was well — `lgnet_outbox_pending` the size of the batch in flight (
 from __future__ import annotations
 
 import asyncio
+import time
+import types
 from datetime import date
 from typing import Any
 
 import aiokafka.client
 import pytest
 from aiokafka import AIOKafkaProducer
-from lgnet_shared import metrics, outbox
+from lgnet_shared import db, metrics, outbox, runtime_schema
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
@@ -104,3 +106,28 @@ async def test_rows_waiting_while_the_broker_is_unreachable_are_counted_aged_and
     finally:
         aiokafka.client.create_conn = real  # before stopping: a producer stops once it has delivered what it holds
         await runtime.stop()
+
+
+@pytest.mark.parametrize("skew_s", [3600.0, -3600.0], ids=["service-clock-ahead", "service-clock-behind"])
+async def test_the_age_of_what_waits_is_the_databases_whatever_the_service_hosts_clock_says(
+    database_url: str, pg_schema: str, monkeypatch: pytest.MonkeyPatch, skew_s: float
+) -> None:
+    """A row has waited 90 s by PostgreSQL's clock (its `created_at` is the database's `now()`); the service's host
+    clock is an hour off. The age `lgnet_outbox_stuck_seconds` and readiness report is the database's 90 s: an hour
+    ahead, the host read 3690 s; an hour behind, a negative age, read as 0 (nothing stuck)."""
+    pool = await db.create_pool(database_url, pg_schema)
+    try:
+        await db.migrate(pool, runtime_schema.all_migrations([]))
+        async with pool.acquire() as conn:
+            await outbox.append(conn, [employment("waiting")])
+            await conn.execute("update outbox set created_at = now() - interval '90 seconds'")
+        skewed = types.SimpleNamespace(time=lambda: time.time() + skew_s, monotonic=time.monotonic)
+        monkeypatch.setattr(outbox, "time", skewed)  # only the relay's module: asyncio keeps the real clock
+        relay = outbox.OutboxRelay(pool, "127.0.0.1:1")  # never started: the send that hangs is simulated
+        since = time.monotonic()
+        relay._sending_since = relay.failing_since = since
+        await relay._count_waiting(since)
+        assert 90 <= relay.stuck_for() < 100, (relay.stuck_for(), relay.failure)
+        assert "waits first" in relay.failure, relay.failure
+    finally:
+        await pool.close()

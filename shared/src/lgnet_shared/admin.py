@@ -75,7 +75,10 @@ async def outbox_command(conn: db.Conn, args: argparse.Namespace) -> str:
     if await conn.fetchval("select to_regclass('outbox')") is None:
         raise ValueError(f"--schema: {args.schema} has no outbox (a service's schema has one from its first start)")
     if args.command == "outbox":
-        rows = [{**r, "oldest": r["oldest"].isoformat(timespec="seconds")} for r in await outbox_waiting.waiting(conn)]
+        rows = [
+            {**{k: r[k] for k in OUTBOX_COLUMNS}, "oldest": r["oldest"].isoformat(timespec="seconds")}
+            for r in await outbox_waiting.waiting(conn)
+        ]
         return table(rows, OUTBOX_COLUMNS, as_json=args.json)  # to the second: what waits, waits minutes
     topics = outbox_waiting.partner_topics(args.partner)
     if not args.yes:

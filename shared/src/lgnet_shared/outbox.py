@@ -391,7 +391,7 @@ class OutboxRelay:
             if self._sending_since != since or not topics:  # acknowledged meanwhile: the relay counts itself
                 return
             self._set_pending(sum(t["rows"] for t in topics))
-            age = time.time() - min(t["oldest"] for t in topics).timestamp()
+            age = max(t["waited_s"] for t in topics)  # PostgreSQL's clock, not this host's (which may be off)
             if self.failing_since is not None:
                 self.failing_since = min(self.failing_since, time.monotonic() - max(0.0, age))
             first = topics[0]

@@ -11,9 +11,11 @@ from lgnet_shared.topics import TOPICS, for_partner
 
 async def waiting(conn: Conn) -> list[dict[str, Any]]:
     """What the relay has not published yet, per topic, the first-staged topic first: how many rows, since when, and
-    the first one's event id (the one the relay sends next) — where and since when, never a payload."""
+    the first one's event id (the one the relay sends next) — where and since when, never a payload. `waited_s`: the
+    oldest row's age by the database's clock, the one that wrote `created_at` (a service host's clock may be off)."""
     rows = await conn.fetch(
         "select topic, count(*) as rows, min(created_at) as oldest,"
+        " extract(epoch from statement_timestamp() - min(created_at))::float8 as waited_s,"
         " (array_agg(event_id order by seq))[1] as first_event_id from outbox group by topic order by min(seq)"
     )
     return [dict(r) for r in rows]
