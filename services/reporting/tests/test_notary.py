@@ -33,6 +33,7 @@ from lgnet_shared.codec import to_envelope
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.partitioning import partition_of
+from lgnet_shared.pii import derive
 from lgnet_shared.testing.facts import signed_fact
 from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.process import free_port
@@ -475,3 +476,56 @@ def test_verify_with_the_notary_url_names_the_exact_offset_of_a_rewritten_record
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_the_notary_refuses_to_start_with_another_key_on_its_state_folder(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """Every service refuses another LGNET_MASTER_KEY than its schema's; the notary has no schema, its state folder
+    is its memory. Started on that folder with another key (a master key regenerated, another host's), it signed
+    checkpoints with a key the auditors have not pinned, and their verify failed an honest log. Now it refuses,
+    naming the variable its key came from, exits non-zero, and signs and publishes nothing; the folder records only
+    the public verifier key, never a seed. The key it was built with starts it again."""
+    prefix, state = new_topic_prefix(), tmp_path / "notary"
+    master, other = os.urandom(32), os.urandom(32)
+    asyncio.run(ensure_topics(kafka_bootstrap, prefix))
+    base = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "LGNET_TOPIC_PREFIX": prefix,
+        "LGNET_DEPLOYMENT": "national-test",
+        "LGNET_NOTARY_STATE": str(state),
+    }
+    base.pop("LGNET_NOTARY_KEY", None)
+    run = [sys.executable, "-c", "from lgnet_reporting.entrypoints.audit import notary_main; notary_main()", "run"]
+
+    def notary(**env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(run, env={**base, **env}, capture_output=True, text=True, timeout=120)
+
+    def checkpoints() -> int:
+        return len(asyncio.run(read_records(kafka_bootstrap, physical("checkpoints", prefix), missing_ok=True)))
+
+    first = notary(LGNET_MASTER_KEY=_b64(master))  # the log still empty: nothing to sign, the folder made
+    assert first.returncode == 0, first.stdout + first.stderr
+    asyncio.run(publish(kafka_bootstrap, prefix, [f"k{i}" for i in range(6)]))
+    saved = {p.name: p.read_bytes() for p in state.iterdir()}
+
+    refused = notary(LGNET_MASTER_KEY=_b64(other))
+    assert refused.returncode != 0, refused.stdout
+    error = json.loads(refused.stdout.strip().splitlines()[-1])["error"]
+    assert error.startswith("LGNET_MASTER_KEY: ") and str(state) in error, error
+    assert (checkpoints(), {p.name: p.read_bytes() for p in state.iterdir()}) == (0, saved)
+
+    started = notary(LGNET_MASTER_KEY=_b64(master))  # its own key: it goes on, and signs what is new
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert json.loads(started.stdout.strip().splitlines()[-1])["read"] == 6
+    published = checkpoints()
+    assert published > 0
+
+    refused = notary(LGNET_MASTER_KEY=_b64(master), LGNET_NOTARY_KEY=_b64(other))  # a notary key set: named
+    assert refused.returncode != 0, refused.stdout
+    error = json.loads(refused.stdout.strip().splitlines()[-1])["error"]
+    assert error.startswith("LGNET_NOTARY_KEY: ") and str(state) in error, error
+    assert checkpoints() == published
+
+    seeds = [master, other, derive(master, "notary:national-test"), derive(other, "notary:national-test")]
+    kept = b"".join(p.read_bytes() for p in state.iterdir())
+    assert not [s for s in seeds if s in kept or _b64(s).encode() in kept], "a key in the state folder"

@@ -8,6 +8,11 @@ rename), and a checkpoint is published only after that; on load, anything append
 `state.json` (a crash between the two) is cut off and read again from Kafka. A local folder rather than a table:
 the notary has no database of its own (it runs beside reporting, not in its schema), and its state is a pure cache
 of the log — deleting the folder only makes the next start re-read from offset 0.
+
+`state.json` also names the notary key the folder was built with (`signed_by`: its verifier key, public, what
+auditors pin — never the seed): the folder is the notary's memory, as a schema is a service's, and a notary started
+on it with another key (another LGNET_MASTER_KEY it derives from, another LGNET_NOTARY_KEY) is refused before it
+signs anything (`OtherKey`), as a service started with another master key than its schema's is.
 """
 
 from __future__ import annotations
@@ -18,12 +23,22 @@ from pathlib import Path
 from typing import Any
 
 from lgnet_shared import merkle
-from lgnet_shared.checkpoints import Verifier, open_checkpoint, origin_of
+from lgnet_shared.checkpoints import CheckpointError, Verifier, open_checkpoint, origin_of
 
 from lgnet_reporting.domain.audit import origin, parse_origin
 from lgnet_reporting.domain.notary import Notary, Partition
 
 STATE = "state.json"
+SIGNED_BY = "signed_by"  # not an origin: `load` passes over it among the partitions
+
+
+class OtherKey(Exception):
+    """The state folder was built by a notary with another key: `recorded` is that key's verifier key (None: a folder
+    saved before it was recorded, whose checkpoints this key did not sign)."""
+
+    def __init__(self, folder: Path, recorded: str | None) -> None:
+        super().__init__(folder, recorded)
+        self.folder, self.recorded = folder, recorded
 
 
 class NotaryStore:
@@ -40,9 +55,14 @@ class NotaryStore:
         path = self.folder / STATE
         if not path.exists():
             return {}
-        verifier = [Verifier.parse(str(notary.signer.verifier))]
+        own = str(notary.signer.verifier)
+        saved = json.loads(path.read_text())
+        recorded = saved.get(SIGNED_BY)
+        if recorded is not None and recorded != own:
+            raise OtherKey(self.folder, str(recorded))
+        verifier = [Verifier.parse(own)]
         restored: dict[str, int] = {}
-        for name, entry in json.loads(path.read_text()).items():
+        for name, entry in saved.items():
             where = parse_origin(name)
             if where is None:
                 continue
@@ -54,7 +74,12 @@ class NotaryStore:
                 raise ValueError(f"{name}: state says {size} records, the files hold fewer; delete {self.folder}")
             _rewrite(ids_file, "".join(i + "\n" for i in ids))
             note = entry.get("published")
-            published = open_checkpoint(note, verifier) if note else None
+            try:
+                published = open_checkpoint(note, verifier) if note else None
+            except CheckpointError:
+                if recorded is None:  # a folder from before `signed_by`: its checkpoints name the key it was built with
+                    raise OtherKey(self.folder, None) from None
+                raise
             if published is not None and published.origin != origin_of(*where, notary.prefix):
                 published = None  # signed before origins named the topic prefix: signed anew at the next round
             part = Partition(
@@ -71,7 +96,7 @@ class NotaryStore:
 
     def save(self, notary: Notary) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        state: dict[str, Any] = {}
+        state: dict[str, Any] = {SIGNED_BY: str(notary.signer.verifier)}
         for (topic, number), part in sorted(notary.partitions.items()):
             name = origin(topic, number)
             done, size = self._written.get(name, 0), len(part.tree)

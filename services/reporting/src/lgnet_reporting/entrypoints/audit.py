@@ -41,7 +41,7 @@ from lgnet_shared.fact_signing import SigningKey, pinned_file, read_registry
 
 from lgnet_reporting import settings
 from lgnet_reporting.adapters import facts_log, folders, setup_errors
-from lgnet_reporting.adapters.notary_store import NotaryStore
+from lgnet_reporting.adapters.notary_store import NotaryStore, OtherKey
 from lgnet_reporting.domain.audit import Audit, origin, table
 from lgnet_reporting.domain.notary import Notary
 from lgnet_reporting.entrypoints.notary_http import create_app
@@ -244,11 +244,26 @@ def notary_signer() -> NotarySigner:
     try:
         signer = settings.notary_signer()
     except ValueError as exc:  # the key's form: named with the variable it came from
-        variable = settings.NOTARY_KEY_VAR if os.environ.get(settings.NOTARY_KEY_VAR) else "LGNET_MASTER_KEY"
-        raise UsageError(f"{variable}: {exc}") from None
+        raise UsageError(f"{key_variable()}: {exc}") from None
     if signer is None:
         raise UsageError("LGNET_NOTARY_KEY (or LGNET_MASTER_KEY): not set; the notary signs with it")
     return signer
+
+
+def key_variable() -> str:
+    """The variable the notary's key comes from: LGNET_NOTARY_KEY when set, else LGNET_MASTER_KEY (derived from it)."""
+    return settings.NOTARY_KEY_VAR if os.environ.get(settings.NOTARY_KEY_VAR) else "LGNET_MASTER_KEY"
+
+
+def other_key(exc: OtherKey, signer: NotarySigner) -> str:
+    """The refusal of a notary started on a state folder another key built, naming the variable its key came from."""
+    built = f"notary key {exc.recorded}" if exc.recorded else "another notary key (its checkpoints' signatures)"
+    return (
+        f"{key_variable()}: the notary's state folder {exc.folder} was built with {built}, and this one is"
+        f" {signer.verifier}: its checkpoints would not verify with the key the auditors pinned. Start with the key"
+        " this notary has used (LGNET_NOTARY_KEY, or the LGNET_MASTER_KEY it is derived from); a new notary key"
+        " takes a new state folder, and its verifier key (`lgnet-notary key`) given to the auditors"
+    )
 
 
 async def notary_once(bootstrap: str, prefix: str, signer: NotarySigner, state: Path | None = None) -> list[Checkpoint]:
@@ -274,7 +289,10 @@ async def notary(args: argparse.Namespace) -> int:
     state = Path(args.state) if args.state else None
     metrics.DEPLOYMENT.labels("notary", settings.deployment_of(), os.environ.get("LGNET_CITY", "national")).set(1)
     runner = NotaryRunner(Notary(signer), _bootstrap(), args.topic_prefix, NotaryStore(state) if state else None)
-    await runner.start()
+    try:
+        await runner.start()
+    except OtherKey as exc:  # before any client is made: nothing read, signed or published
+        raise UsageError(other_key(exc, signer)) from None
     try:
         await runner.catch_up()
         fresh = await runner.checkpoint()
