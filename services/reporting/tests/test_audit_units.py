@@ -1135,3 +1135,58 @@ def test_the_notary_keeps_where_offsets_jump_and_a_restart_from_its_state_keeps_
             n.inclusion("intake.events", 0, 9, 4)
         with pytest.raises(OutOfRange, match="offset 10 is not in the checkpoint"):
             n.inclusion("intake.events", 0, 10, 5)
+
+
+def test_with_the_notary_over_http_a_rewritten_record_after_an_offset_gap_is_named_at_its_own_offset() -> None:
+    """A partition whose offsets have a gap (offset 3 holds no record: a transaction's commit marker, say), its
+    record at offset 7 — leaf 6 of the tree — rewritten. The narrowing halves tree sizes (the notary signs a
+    checkpoint of any size its tree reached) and named the size it stopped at as an offset: "at offset 6", the
+    record before the one rewritten; the range before it, "between offsets 4 and 9", was leaf indexes too (the
+    records there are at offsets 5 to 10). Both are now the records' own offsets; the gap is still named."""
+    import asyncio
+    import os
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_reporting.service_layer.audit import pinpoint
+    from lgnet_shared import merkle
+    from lgnet_shared.checkpoints import NotarySigner
+
+    notary = NotarySigner("lgnet-notary.test", os.urandom(32))
+    signer, rows = _signed_rows(10, 10)
+    offsets = [0, 1, 2, *range(4, 11)]  # ten records, no record at offset 3
+    where = ("intake.events", 0)
+
+    def audit() -> Audit:
+        a = Audit(keys={signer.key.key_id: signer.key}, notaries=[notary.verifier], partitions={"intake.events": 1})
+        fetched = [
+            SimpleNamespace(partition=0, offset=o, key=None, value=v, headers=h)
+            for o, (v, h) in zip(offsets, rows, strict=True)
+        ]
+        a.records("intake.events", fetched)
+        return a
+
+    genuine = audit().trees[where]
+    rewritten = merkle.Tree([*genuine.leaves[:6], merkle.leaf_hash(b"forged"), *genuine.leaves[7:]])
+
+    async def served(topic: str, partition: int, size: int) -> str | None:
+        return notary.sign(f"lgnet/{topic}/{partition}", size, genuine.root(size)).note
+
+    async def away(topic: str, partition: int, size: int) -> str | None:
+        return None
+
+    gap = (4, "offset gap: expected offset 3 (records deleted?)")  # named at the first record after it
+    for fetch, named in (
+        (away, (5, "record changed, dropped, reordered or inserted between offsets 5 and 10: the first 10 records")),
+        (served, (7, "record changed, dropped, reordered or inserted at offset 7: the first 6 records hash to the")),
+    ):
+        a = audit()
+        a.trees[where] = rewritten  # what the audit read: the record at offset 7 is not the one the notary signed
+        for size in (4, 10):
+            a.checkpoint(None, notary.sign("lgnet/intake.events/0", size, genuine.root(size)).note)
+        a.finish()
+        asyncio.run(pinpoint(a, fetch))
+        assert [(f.offset, f.reason[: len(r)]) for f, (_, r) in zip(a.failures, [gap, named], strict=True)] == [
+            gap,
+            named,
+        ], a.failures

@@ -15,6 +15,7 @@ Every failure names the topic, partition, offset and reason; an audit that read 
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -114,6 +115,16 @@ def _announced(value: bytes | None) -> tuple[str, str] | None:
         return None
 
 
+Jumps = list[tuple[int, int]]  # where a partition's offsets jump (a gap): (leaf index, its record's offset) of each
+
+
+def offset_at(jumps: Jumps, leaf: int) -> int:
+    """The offset of the record at leaf index `leaf` (one past the last: the offset after it), given where the
+    partition's offsets jump; on a whole log (no jump) a leaf's index is its offset."""
+    i = bisect.bisect_right(jumps, leaf, key=lambda jump: jump[0]) - 1
+    return leaf if i < 0 else jumps[i][1] + leaf - jumps[i][0]
+
+
 @dataclass
 class Share:
     """What one worker process found in its share of the partitions (trees packed level by level)."""
@@ -123,6 +134,7 @@ class Share:
     failures: list[Failure]
     reports: list[Report]
     trees: dict[tuple[str, int], list[bytes]]
+    jumps: dict[tuple[str, int], Jumps] = field(default_factory=dict)
 
 
 @dataclass
@@ -148,6 +160,8 @@ class Audit:
     rewritten: dict[tuple[str, int], tuple[int, int, Failure]] = field(default_factory=dict)
     _verifiers: dict[str, VerifyKey] = field(default_factory=dict)
     _missing: dict[tuple[str, int], int] = field(default_factory=dict)  # records missing so far, per partition
+    # Per partition, where its offsets jump: a tree size is not an offset after a gap (`offset_of`).
+    jumps: dict[tuple[str, int], Jumps] = field(default_factory=dict)
     # Keys of a deployment's service that has more than one pinned (a rotation): key id -> (owner, rank by
     # registration time); and per topic-partition and owner, the highest rank that signed there so far.
     _ranks: dict[str, tuple[str, int]] = field(default_factory=dict)
@@ -259,12 +273,17 @@ class Audit:
         expected = leaves + self._missing.get(where, 0)
         if offset != expected:
             self.fail(topic, partition, offset, _gap(expected))
+            self.jumps.setdefault(where, []).append((leaves, offset))
         self._missing[where] = offset - leaves
+
+    def offset_of(self, where: tuple[str, int], leaf: int) -> int:
+        """The offset of the partition's record at leaf index `leaf` (a tree size: the offset after its records)."""
+        return offset_at(self.jumps.get(where, []), leaf)
 
     def share(self) -> Share:
         """This audit's records as a share of a larger one (in a worker process)."""
         trees = {where: tree.packed() for where, tree in self.trees.items()}
-        return Share(self.events, self.signatures, self.failures, self.reports, trees)
+        return Share(self.events, self.signatures, self.failures, self.reports, trees, self.jumps)
 
     def merge(self, share: Share) -> None:
         """A worker's share: its partitions were read by it alone, so nothing overlaps."""
@@ -273,6 +292,7 @@ class Audit:
         self.failures = sorted([*self.failures, *share.failures], key=Failure.place)
         self.reports += share.reports
         self.trees.update({where: merkle.Tree.unpacked(packed) for where, packed in share.trees.items()})
+        self.jumps.update(share.jumps)
 
     def checkpoint(self, offset: int | None, note: str, source: str = "checkpoints") -> None:
         """One signed note: a record of the checkpoint topic, or one the notary served over HTTP (`source`)."""
@@ -410,11 +430,12 @@ class Audit:
         n = len(tree)
         beyond = max((cp.size for cp in cps if cp.size > n), default=None)
         if beyond is not None:
+            end = self.offset_of(where, n)
             self.fail(
                 topic,
                 partition,
-                n,
-                f"log truncated: it ends at offset {n}, a signed checkpoint covers {beyond} records",
+                end,
+                f"log truncated: it ends at offset {end}, a signed checkpoint covers {beyond} records",
             )
         matching, differing = {0}, set[int]()
         for cp in cps:
@@ -432,27 +453,29 @@ class Audit:
         if above := [size for size in differing if size > top]:
             end = min(above)
             anchored = f", the first {top} do" if top else ""
+            first, last = self.offset_of(where, top), self.offset_of(where, end - 1)  # sizes are leaves, not offsets
             failure = Failure(
                 topic,
                 partition,
-                top,
-                f"{REWRITTEN} between offsets {top} and {end - 1}: the first {end} records do not hash to the signed"
+                first,
+                f"{REWRITTEN} between offsets {first} and {last}: the first {end} records do not hash to the signed"
                 f" checkpoint's root{anchored} (your saved state names the exact offset)",
             )
             self.failures.append(failure)
             self.rewritten[where] = (top, end, failure)
 
-    def pinpointed(self, where: tuple[str, int], offset: int) -> None:
-        """The exact offset of a rewritten partition's first changed record, found with checkpoints of every size
-        between the range's ends (signed by the notary on request): it replaces the range's failure."""
+    def pinpointed(self, where: tuple[str, int], leaf: int) -> None:
+        """The exact offset of a rewritten partition's first changed record, its leaf index `leaf` found with
+        checkpoints of every size between the range's ends (signed by the notary on request): it replaces the
+        range's failure. The sizes count records; the record is named at its offset (another after a gap)."""
         _, _, failure = self.rewritten.pop(where)
         self.failures.remove(failure)
         matched = (
-            f"the first {offset} records hash to the notary's checkpoint of size {offset}, the first {offset + 1}"
-            " do not"
-            if offset
+            f"the first {leaf} records hash to the notary's checkpoint of size {leaf}, the first {leaf + 1} do not"
+            if leaf
             else "the first record does not hash to the notary's checkpoint of size 1"
         )
+        offset = self.offset_of(where, leaf)
         self.fail(
             *where, offset, f"{REWRITTEN} at offset {offset}: {matched} (the notary's checkpoints, over --notary-url)"
         )
@@ -467,16 +490,17 @@ class Audit:
                 self.fail(
                     topic,
                     partition,
-                    i,
+                    self.offset_of(where, i),
                     "record differs from the one audited last time (changed, dropped, reordered or inserted here)",
                 )
                 break
         if len(tree) < old.size:
+            end = self.offset_of(where, len(tree))
             self.fail(
                 topic,
                 partition,
-                len(tree),
-                f"log truncated: it ends at offset {len(tree)}, the saved checkpoint covers {old.size} records",
+                end,
+                f"log truncated: it ends at offset {end}, the saved checkpoint covers {old.size} records",
             )
         self._consistent(topic, partition, tree, old)
 

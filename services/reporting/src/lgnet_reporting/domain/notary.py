@@ -14,7 +14,6 @@ partition grew: at a fixed interval, and at once when a report is published (a r
 from __future__ import annotations
 
 import base64
-import bisect
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 from lgnet_shared import merkle
 from lgnet_shared.checkpoints import Checkpoint, NotarySigner, origin_of
 
-from lgnet_reporting.domain.audit import FACT_TOPICS
+from lgnet_reporting.domain.audit import FACT_TOPICS, offset_at
 
 REPORTS = "reporting.events"
 
@@ -51,8 +50,7 @@ class Partition:
 
     def offset_of(self, leaf: int) -> int:
         """The offset of the record at leaf index `leaf`."""
-        i = bisect.bisect_right(self.jumps, leaf, key=lambda jump: jump[0]) - 1
-        return leaf if i < 0 else self.jumps[i][1] + leaf - self.jumps[i][0]
+        return offset_at(self.jumps, leaf)
 
     def leaf_of(self, offset: int) -> int | None:
         """The leaf index of the record at `offset`; None when no record of the tree is there (a gap, or beyond)."""
