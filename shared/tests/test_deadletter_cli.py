@@ -214,6 +214,44 @@ async def test_a_redrive_stopped_before_its_done_marker_is_completed_not_publish
     assert all(not d.unfinished for d in await read_dead_letters(kafka_bootstrap, prefix))
 
 
+async def test_a_forced_redrive_of_a_letter_whose_unfinished_attempt_left_its_copy_writes_the_done_marker_only(
+    prefix: str, kafka_bootstrap: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A re-driven once, then a forced re-drive stopped after its copy (an attempt marker, the copy, no done marker).
+    `redrive --force` again completes that attempt — its done marker, no third copy — as an unforced re-drive of a
+    pending letter does; a new copy takes one more `--force` (docs/operators.md, "Dead letters")."""
+    origin = physical("intake.events", prefix)
+    base = ["--bootstrap", kafka_bootstrap, "--topic-prefix", prefix, "redrive"]
+    a = {d.header("dlq.original.offset"): d for d in await read_dead_letters(kafka_bootstrap, prefix)}["17"]
+    code, _, err = await cli(capsys, *base, a.position)
+    assert code == 0, err
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+    await producer.start()
+    try:  # the forced run that stopped: its attempt marker (partition 2 held the first copy), and its copy
+        attempt = [
+            (H_REDRIVEN, a.ref.encode()),
+            (H_REDRIVE_ID, b"forced-attempt"),
+            (H_REDRIVE_SINCE, json.dumps({"2": 1}).encode()),
+        ]
+        await producer.send_and_wait(a.topic, b"", key=a.key, headers=attempt, partition=a.partition)
+        sent = await producer.send_and_wait(origin, a.value, key=a.key, headers=redriven_headers(a), partition=2)
+    finally:
+        await producer.stop()
+    assert [d.unfinished for d in await read_dead_letters(kafka_bootstrap, prefix) if d.ref == a.ref] != [{}]
+
+    code, out, err = await cli(capsys, *base, a.position, "--force")
+    assert code == 0, err
+    assert f"to {origin}:2:{sent.offset}" in out
+    assert [(r.partition, r.offset) for r in await read_topic(kafka_bootstrap, origin)] == [(2, 0), (2, 1)]
+    row = (await listed(capsys, kafka_bootstrap, prefix))[17]
+    assert (row["status"], row["redriven_to"]) == ("redriven", [f"{origin}:2:0", f"{origin}:2:1"])
+
+    code, _, err = await cli(capsys, *base, a.position, "--force")  # now a new copy
+    assert code == 0, err
+    assert [(r.partition, r.offset) for r in await read_topic(kafka_bootstrap, origin)] == [(2, 0), (2, 1), (2, 2)]
+    assert len((await listed(capsys, kafka_bootstrap, prefix))[17]["redriven_to"]) == 3
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
