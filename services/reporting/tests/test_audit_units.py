@@ -1190,3 +1190,44 @@ def test_with_the_notary_over_http_a_rewritten_record_after_an_offset_gap_is_nam
             gap,
             named,
         ], a.failures
+
+
+def test_a_report_is_anchored_by_a_checkpoint_covering_its_offset_after_an_offset_gap() -> None:
+    """Checkpoint sizes count records, reports name offsets: after a gap (offset 3 of intake.events holds no record,
+    the commit marker of a transactional re-drive before December 2026), the checkpoint of all 10 records covers the
+    facts up to offset 10, and the checkpoint of reporting.events' 3 records its report at offset 3. Both were
+    compared as if a size were an offset: "not all under a checkpoint: the newest covers 10" and "published report
+    not anchored in any checkpoint" for an honest log. Only the gap is named."""
+    import os
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit, Report
+    from lgnet_shared import merkle
+    from lgnet_shared.checkpoints import NotarySigner
+
+    notary = NotarySigner("lgnet-notary.test", os.urandom(32))
+    signer, rows = _signed_rows(10, 10)
+    offsets = [0, 1, 2, *range(4, 11)]
+    a = Audit(
+        keys={signer.key.key_id: signer.key},
+        notaries=[notary.verifier],
+        partitions={"intake.events": 1, "reporting.events": 1},
+    )
+    a.logical = {"intake.events": "intake.events"}
+    a.records(
+        "intake.events",
+        [
+            SimpleNamespace(partition=0, offset=o, key=None, value=v, headers=h)
+            for o, (v, h) in zip(offsets, rows, strict=True)
+        ],
+    )
+    reports = merkle.Tree([merkle.leaf_hash(b"report %d" % i) for i in range(3)])
+    a.trees[("reporting.events", 0)] = reports  # its records at offsets 0, 1 and 3
+    a.jumps[("reporting.events", 0)] = [(2, 3)]
+    a.reports = [Report(0, 3, {"intake.events": {"0": 11}})]
+    for name, tree in (("intake.events", a.trees[("intake.events", 0)]), ("reporting.events", reports)):
+        a.checkpoint(None, notary.sign(f"lgnet/{name}/0", len(tree), tree.root()).note)
+    a.finish()
+    assert [(f.topic, f.offset, f.reason) for f in a.failures] == [
+        ("intake.events", 4, "offset gap: expected offset 3 (records deleted?)")
+    ]

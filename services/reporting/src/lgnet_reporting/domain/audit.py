@@ -356,7 +356,8 @@ class Audit:
                         " notary has not checkpointed it yet, or its checkpoints were removed)",
                     )
         for report in self.reports:
-            if report.offset >= self._covered(("reporting.events", report.partition)):
+            where = ("reporting.events", report.partition)
+            if report.offset >= self.offset_of(where, self._covered(where)):  # a size counts records: to an offset
                 self.fail(
                     "reporting.events",
                     report.partition,
@@ -395,11 +396,12 @@ class Audit:
                         furthest[where] = (upto, report)
         for (topic, partition), (upto, report) in sorted(furthest.items(), key=lambda item: item[0]):
             covered = self._covered((topic, partition))
-            if upto > covered and (topic, partition) not in moved:
+            end = self.offset_of((topic, partition), covered)  # the offset after them: larger after a gap
+            if upto > end and (topic, partition) not in moved:
                 self.fail(
                     topic,
                     partition,
-                    covered,
+                    end,
                     f"records a published report was computed from (reporting.events partition {report.partition}"
                     f" offset {report.offset}: up to offset {upto - 1}) are not all under a checkpoint: the newest"
                     f" covers {covered} (records changed or dropped there and the checkpoints since removed?)",
