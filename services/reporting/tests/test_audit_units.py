@@ -1231,3 +1231,38 @@ def test_a_report_is_anchored_by_a_checkpoint_covering_its_offset_after_an_offse
     assert [(f.topic, f.offset, f.reason) for f in a.failures] == [
         ("intake.events", 4, "offset gap: expected offset 3 (records deleted?)")
     ]
+
+
+def test_a_notary_state_folder_from_before_its_key_was_recorded_is_judged_by_its_checkpoints(tmp_path: Any) -> None:
+    """A folder saved before `state.json` named its notary key: another key is refused (its checkpoints do not
+    verify with it: OtherKey, no key named), the key that signed them loads it and records itself at the next save."""
+    import json
+    import os
+
+    import pytest
+    from lgnet_reporting.adapters.notary_store import NotaryStore, OtherKey
+    from lgnet_reporting.domain.notary import Notary, Partition
+    from lgnet_shared import merkle
+    from lgnet_shared.checkpoints import NotarySigner, origin_of
+
+    signer, other = (NotarySigner("lgnet-notary.test", os.urandom(32)) for _ in range(2))
+    tree = merkle.Tree([merkle.leaf_hash(b"record %d" % i) for i in range(3)])
+    notary = Notary(signer)
+    checkpoint = signer.sign(origin_of("intake.events", 0, ""), 3, tree.root())
+    notary.restore("intake.events", 0, Partition(tree=tree, next_offset=3, ids=["", "", ""], published=checkpoint))
+    NotaryStore(tmp_path).save(notary)
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state.pop("signed_by") == str(signer.verifier)
+    (tmp_path / "state.json").write_text(json.dumps(state))  # as saved before the key was recorded
+
+    with pytest.raises(OtherKey) as refused:
+        NotaryStore(tmp_path).load(Notary(other))
+    assert (refused.value.folder, refused.value.recorded) == (tmp_path, None)
+    again = Notary(signer)
+    store = NotaryStore(tmp_path)
+    assert store.load(again) == {origin_of("intake.events", 0, ""): 3}
+    store.save(again)
+    assert json.loads((tmp_path / "state.json").read_text())["signed_by"] == str(signer.verifier)
+    with pytest.raises(OtherKey) as refused:
+        NotaryStore(tmp_path).load(Notary(other))
+    assert refused.value.recorded == str(signer.verifier)
