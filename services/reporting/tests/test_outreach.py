@@ -172,6 +172,20 @@ def test_a_total_of_street_contacts_is_hidden_when_no_month_is_left_to_hide() ->
     assert _contacts(doc) == (None, [None], {"food": None, "information": None})
 
 
+def test_months_that_leave_contacts_out_form_no_group() -> None:
+    """The months show at most ten years: 5 contacts of 2015 are in the contacts (12) but in no month, so February's
+    hidden 2 cannot be taken back from them and March's 5 stays shown (a group would hide it for nothing)."""
+    old = [contact(f"c-old{n}", f"s-old{n}", date(2015, 6, 1)) for n in range(5)]
+    recent = [
+        contact("c1", "s1", FEB),
+        contact("c3", "s2", FEB),
+        *(contact(f"c-m{n}", f"s-m{n}", MAR) for n in range(5)),
+    ]
+    doc = national.national(facts([*old, *recent]), Window(date(2026, 3, 31)), 3)
+    total, months, _ = _contacts(doc)
+    assert total == 12 and months[-2:] == [None, 5] and len(months) == 120
+
+
 # The same log's digests under method 10, computed with the code before method 11 (street contacts not suppressed).
 RECORDED_BEFORE_11 = {**RECORDED, 10: "bf0e6ebe67c225ef83a0f809b05177070482472c17610be833e487062045aed8"}
 
