@@ -286,3 +286,57 @@ def test_whole_numbers_read_alike_in_the_csv_the_xlsx_and_the_pdf() -> None:
     pages = PdfReader(io.BytesIO(exports.to_pdf(report))).pages
     text = "".join("".join((page.extract_text() or "").split()) for page in pages)
     assert "Mediana(giorni)267" in text and "267,0" not in text and "1.248,0" not in text, text
+
+
+def _street_report(share: float | None) -> dict[str, Any]:
+    return {
+        **REPORT,
+        "method": 3,
+        "indicators": {
+            "persons": {"total": 4, "minors": 1, "adults": 3, "age_unknown": 0},
+            "outreach": {"first_contacts": 3, "taken_in_charge": 2, "taken_in_charge_share": share,
+                         "days_to_taking_in_charge_median": 15.0},
+        },
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(("share", "pdf"), [(0.6667, "66,7%"), (1.0, "100,0%"), (0.0, "0,0%")])
+def test_a_share_reads_as_the_pdfs_percentage_in_the_xlsx_and_names_its_unit_in_the_data_files(
+    share: float, pdf: str
+) -> None:
+    """A reviewer's XLSX showed the street units' share taken in charge as 0,7 (the fraction 0.6667 formatted as a
+    number with one decimal) where the PDF says 66,7 %. The XLSX cell is the same number formatted as a percentage
+    (Excel and LibreOffice show 66,7 %, formulas still read 0.6667; a whole 1 or 0 too, not "1" and "0"); the CSV,
+    which has no format, keeps the fraction and its label says so, as the XLSX's does. The document is unchanged."""
+    from lgnet_reporting.domain.canonical import digest
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    report = _street_report(share)
+    before = digest(report)
+    sheet = load_workbook(io.BytesIO(exports.to_xlsx(report))).active
+    cells = {row[2].value: row for row in sheet.iter_rows() if row[2].value}
+    value = cells["taken_in_charge_share"][6]
+    assert (value.value, value.number_format) == (share, "0.0%")
+    assert cells["taken_in_charge_share"][5].value == "Quota presa in carico (frazione: 1 = 100 %)"
+    assert cells["taken_in_charge"][6].number_format == "#,##0"  # a count stays a count
+    text = "".join(
+        "".join((p.extract_text() or "").split()) for p in PdfReader(io.BytesIO(exports.to_pdf(report))).pages
+    )
+    assert f"Quotapresaincarico{pdf}" in text, text
+    line = next(x for x in exports.to_csv(report).decode().splitlines() if ",taken_in_charge_share," in x)
+    assert line.endswith(f",Unità di strada,,Quota presa in carico (frazione: 1 = 100 %),{share:g}"), line
+    english = exports.to_csv(report, "en").decode()
+    assert f"Share taken in charge (fraction: 1 = 100%),{share:g}" in english
+    assert digest(report) == before and report == _street_report(share)
+
+
+def test_a_hidden_share_reads_suppressed_in_the_xlsx_not_a_percentage() -> None:
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(exports.to_xlsx(_street_report(None)))).active
+    cells = {row[2].value: row[6] for row in sheet.iter_rows() if row[2].value}
+    assert (cells["taken_in_charge_share"].value, cells["taken_in_charge_share"].number_format) == (
+        "soppresso",
+        "General",
+    )

@@ -79,10 +79,13 @@ def labelled(r: Row, lang: str) -> tuple[str, str, str]:
 
 def data_labelled(r: Row, lang: str) -> tuple[str, str, str]:
     """The labels of a data file's row: an amount's measure names its unit, the value being in euro cents ("Importo
-    (centesimi di euro)": a reader of the XLSX took 3.240.000 for euros)."""
+    (centesimi di euro)": a reader of the XLSX took 3.240.000 for euros); a share's says it is the fraction of 1
+    ("Quota presa in carico (frazione: 1 = 100 %)": the CSV has no format, the XLSX shows it as a percentage)."""
     indicator, category, measure = labelled(r, lang)
     if r.measure.endswith("_cents"):
         measure = f"{measure} ({lb.term('euro_cents', lang)})"
+    elif lb.is_share(r.measure):
+        measure = f"{measure} ({lb.term('share_unit', lang)})"
     return indicator, category, measure
 
 
@@ -144,6 +147,17 @@ def _dated(report: dict[str, Any]) -> datetime:
     return datetime.combine(date.fromisoformat(report["as_of"]), time(0), tzinfo=UTC)
 
 
+PERCENT = "0.0%"  # one decimal, as the PDF and the dashboard write a share; the cell keeps the fraction
+
+
+def _number_format(measure: str, value: int | float) -> str:
+    """An XLSX cell's number format: a share (a fraction of 1, 0.6667) as a percentage (66,7 %, as the PDF reads it;
+    it read 0,7), whole too (1 is 100,0 %); a count whole, a median with one decimal."""
+    if lb.is_share(measure):
+        return PERCENT
+    return "#,##0" if isinstance(value, int) else "#,##0.0"
+
+
 def to_xlsx(report: dict[str, Any], lang: str = lb.DEFAULT) -> bytes:
     from openpyxl import Workbook  # imported by the first export, not by every start of the service
     from openpyxl.styles import Font
@@ -162,7 +176,7 @@ def to_xlsx(report: dict[str, Any], lang: str = lb.DEFAULT) -> bytes:
         value = _cell(r.value, lang)
         ws.append([r.indicator, r.category, r.measure, *data_labelled(r, lang), value])
         if isinstance(value, int | float):
-            ws.cell(ws.max_row, 7).number_format = "#,##0" if isinstance(value, int) else "#,##0.0"
+            ws.cell(ws.max_row, 7).number_format = _number_format(r.measure, value)
     for col, width in zip("ABCDEFG", (28, 20, 18, 40, 30, 26, 14), strict=True):
         ws.column_dimensions[col].width = width
     when = _dated(report).replace(tzinfo=None)

@@ -62,12 +62,17 @@ MAX_MONTHS = 120  # the monthly series shows at most the last ten years
 # 10 (city IT review): each appointment is one person's, so the national aggregate's `appointments` counts (booked,
 # attended, no-shows, cancelled) are small cells like the persons' (national.py, `plan_for`); methods 3-9 published
 # them whatever their size and replay as published. Numbers are those of method 9.
-METHOD = 10
+# 11 (privacy review): each street contact is one person's, so the national aggregate's `outreach.contacts`, each
+# month's `contacts` and `contacts_by_service_offered` are small cells too, the months' contacts tied to the contacts
+# (national.py, `_contact_cells`); methods 3-10 published them whatever their size and replay as published. Numbers
+# are those of method 10.
+METHOD = 11
 STANDING = 6  # the first method counting payments as they stood and linking keys transitively
 AUDITED = 7  # the auditors' review: a city's own by_city cells known to it, a period's cases and placements tied
 PARTIAL = 8  # partial deployments: the cities whose payments the national aggregate has no fact of are named
 HOUSING_ABSENT = 9  # partial deployments: the cities whose housing a report has no fact of are named too
 APPOINTMENTS_SUPPRESSED = 10  # the national aggregate hides small counts of appointments (each one is a person's)
+CONTACTS_SUPPRESSED = 11  # ... and of street contacts (each one is a person's)
 REPORTING_CONSENT = "reporting"
 CONSENT_BASED = ("persons_by_vulnerability", "employment")
 

@@ -144,7 +144,7 @@ def value(measure_code: str, v: Any, lang: str = DEFAULT) -> str:
     """A cell as a person reads it: amounts (`*_cents`) in euro, counts and medians as numbers."""
     if measure_code.endswith("_cents"):
         return money(v, lang)
-    if measure_code.endswith("_share") and isinstance(v, int | float):  # a fraction (0.1769) reads as "17,7 %"
+    if is_share(measure_code) and isinstance(v, int | float):  # a fraction (0.1769) reads as "17,7 %"
         return format_percent(
             v, format=_PERCENT[lang if lang in _PERCENT else DEFAULT], locale=_CLDR.get(lang, "it_IT")
         )
@@ -152,6 +152,11 @@ def value(measure_code: str, v: Any, lang: str = DEFAULT) -> str:
 
 
 _PERCENT = {"it": "#,##0.0\u00a0%", "en": "#,##0.0%"}  # one decimal, as the four of the report allow
+
+
+def is_share(measure_code: str) -> bool:
+    """A share (`taken_in_charge_share`): a fraction of 1 in the document, a percentage wherever a person reads it."""
+    return measure_code.endswith("_share")
 
 
 def catalogue(lang: str = DEFAULT) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from lgnet_reporting.domain import civic
 from lgnet_reporting.domain.indicators import (
     APPOINTMENTS_SUPPRESSED,
     AUDITED,
+    CONTACTS_SUPPRESSED,
     EMPLOYED,
     HOUSING_ABSENT,
     PARTIAL,
@@ -23,7 +24,7 @@ from lgnet_reporting.domain.indicators import (
     report,
     summary,
 )
-from lgnet_reporting.domain.suppression import Group, Path, Plan, suppress, table_group
+from lgnet_reporting.domain.suppression import Group, Path, Plan, get, suppress, table_group
 
 CITY_SUMMARY = "city_summary"
 NATIONAL = "national"
@@ -239,6 +240,8 @@ def plan_for(doc: dict[str, Any]) -> Plan:
             plan.links.append(((*month, "taken_in_charge"), (*month, "days_to_taking_in_charge_median")))
     if "appointments" in ind and doc.get("method", 1) >= APPOINTMENTS_SUPPRESSED:  # each appointment is a person's;
         counts(*[(*i, "appointments", k) for k in ind["appointments"]])  # methods 3-9 showed them, replayed as such
+    if "outreach" in ind and doc.get("method", 1) >= CONTACTS_SUPPRESSED:  # methods 3-10 showed them, replayed as such
+        _contact_cells(doc, plan)
     consenting: Path = persons_total
     if "persons_with_individual_plan" in ind:
         counts((*i, "persons_with_individual_plan"))
@@ -284,6 +287,23 @@ def plan_for(doc: dict[str, Any]) -> Plan:
     if doc.get("method", 1) >= 5:
         _nationality_groups(doc, plan)
     return plan
+
+
+def _contact_cells(doc: dict[str, Any], plan: Plan) -> None:
+    """Method 11: each street contact is one person's, so a month of 1 contact told the reader that its hidden
+    people contacted were 1. The contacts, each month's and those by service offered are small cells. The months'
+    contacts add up to the contacts (when the window is within the ten years the months show): a group. The services
+    do not: a contact may be offered several services, or none, so they are hidden each on its own, in no group."""
+    ind = doc["indicators"]
+    i: Path = ("indicators",)
+    total: Path = (*i, "outreach", "contacts")
+    months: list[Path] = [(*i, "outreach_monthly", m, "contacts") for m in range(len(ind["outreach_monthly"]))]
+    plan.counts.extend(
+        [total, *months, *((*i, "contacts_by_service_offered", k) for k in ind["contacts_by_service_offered"])]
+    )
+    cells = [get(doc, p) for p in (*months, total)]
+    if months and (None in cells or sum(cells[:-1]) == cells[-1]):  # None: a cell hidden already (a suppressed doc)
+        plan.groups.append(Group(months, total))
 
 
 def _nationality_groups(doc: dict[str, Any], plan: Plan) -> None:
