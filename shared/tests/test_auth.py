@@ -164,7 +164,7 @@ async def test_a_city_deployment_knows_only_its_city_actors(database_url: str, p
             tokens = {a: await auth.issue_token(conn, a) for a in ("staff-trieste", "staff-torino", "coordination")}
         app = FastAPI()
         install_problem_handlers(app)
-        app.state.runtime = SimpleNamespace(pool=pool, settings=SimpleNamespace(city_filter="torino"))
+        app.state.runtime = SimpleNamespace(pool=pool, settings=SimpleNamespace(city_filter="torino", leaves_out=None))
 
         @app.get("/whoami")
         async def whoami(actor: auth.Who) -> dict[str, str]:

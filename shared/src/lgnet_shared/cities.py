@@ -51,6 +51,27 @@ def _programme(value: str) -> tuple[str, ...]:
     return tuple(c for c in CITIES if c in names)
 
 
+SERVED_VAR = "LGNET_SERVED_CITIES"
+
+
+def served_cities(value: str | None = None) -> tuple[str, ...]:
+    """The cities a national deployment of intake, housing or payments runs the service for (LGNET_SERVED_CITIES, or
+    `value`): by default every city taking part; an operator leaves out a city that runs its own deployment of the
+    service, so that two deployments never act on one city's records. ValueError naming the variable for a list
+    that names no city, a city twice, or one outside the programme."""
+    raw = os.environ.get(SERVED_VAR, "") if value is None else value
+    if not raw.strip():
+        return programme_cities()
+    names = [part.strip().lower() for part in raw.split(",") if part.strip()]
+    taking_part = programme_cities()
+    for name in names:
+        if name not in taking_part:
+            raise ValueError(f"{SERVED_VAR}: {name!r} is not a city taking part ({', '.join(taking_part)})")
+        if names.count(name) > 1:
+            raise ValueError(f"{SERVED_VAR}: {name!r} is named twice")
+    return tuple(c for c in taking_part if c in names)
+
+
 def outside_programme(city: str | None, value: str | None = None) -> str | None:
     """Why a party of `city` cannot take part on this cluster, or None (national, no city, or a programme city)."""
     taking_part = programme_cities(value)

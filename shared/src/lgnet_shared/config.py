@@ -30,10 +30,12 @@ from lgnet_shared.cities import (
     CITIES,
     NATIONAL,
     PROGRAMME_VAR,
+    SERVED_VAR,
     deployment_rule,
     legacy_deployments,
     outside_programme,
     programme_cities,
+    served_cities,
 )
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity
 from lgnet_shared.pii import derive, parse_master_key
@@ -117,6 +119,12 @@ class Settings(BaseSettings):
         description="The cities taking part on this cluster, comma-separated (default: all 16): a national"
         " deployment reads these cities' partners' inbound topics only, and a deployment of another city does not"
         " start. The same on every deployment and for lgnet-kafka-admin; see docs/operators.md",
+    )
+    served_cities: str = Field(
+        default="",
+        description="A national deployment of intake, housing or payments: the cities it runs the service for,"
+        " comma-separated (default: every city taking part). Leave out a city that runs its own deployment of the"
+        " service: this one then skips its records and refuses its parties; see docs/operators.md",
     )
     master_key: SecretStr = Field(description="Base64 of 32 random bytes; wraps the per-person keys")
     signing_key: SecretStr | None = Field(
@@ -270,6 +278,18 @@ class Settings(BaseSettings):
             raise ValueError(f"LGNET_CITY: {why}")
         return self
 
+    @model_validator(mode="after")
+    def _served(self) -> Settings:
+        if not self.served_cities.strip():
+            return self
+        if self.city != NATIONAL:
+            raise ValueError(f"{SERVED_VAR}: a deployment of {self.city} serves its own city only; unset it")
+        try:
+            served_cities(self.served_cities)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
     def kafka_security(self) -> KafkaSecurity:
         """The Kafka clients' security settings; ValueError naming the KAFKA_* variable when inconsistent."""
         password = self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
@@ -299,6 +319,20 @@ class Settings(BaseSettings):
     def city_filter(self) -> str | None:
         """None for a national deployment (every city's events), else the city."""
         return None if self.city == NATIONAL else self.city
+
+    @property
+    def cities_served(self) -> tuple[str, ...]:
+        """The cities whose records and parties this deployment serves: its own city; a national deployment's
+        LGNET_SERVED_CITIES (default: every city taking part)."""
+        return served_cities(self.served_cities) if self.city == NATIONAL else (self.city,)
+
+    @property
+    def leaves_out(self) -> frozenset[str] | None:
+        """The programme's cities a national deployment does not serve (LGNET_SERVED_CITIES), None when it serves
+        them all (or for a city's deployment, whose filter is `city_filter`)."""
+        if self.city != NATIONAL or not self.served_cities.strip():
+            return None
+        return frozenset(CITIES) - frozenset(self.cities_served)
 
     def master_key_bytes(self) -> bytes:
         return parse_master_key(self.master_key.get_secret_value())

@@ -139,6 +139,8 @@ class Consumer:
     dead_letters: DeadLetters
     handlers: dict[str, Handler]
     city: str | None = None  # None = national: every city's events; otherwise other cities' events are skipped
+    # A national deployment's cities run by their own deployments of the service (LGNET_SERVED_CITIES): skipped too.
+    leaves_out: frozenset[str] = frozenset()
     # Topics only the city's own parties may write (a city's partners' inbound topic): a record there claiming another
     # city is no other city's to judge, so it is judged here (refused to its signer), never skipped unanswered.
     city_topics: frozenset[str] = frozenset()
@@ -418,7 +420,7 @@ class Consumer:
                 a.authentic = True
             typed = self._typed(record)
             a.env = env = typed[0] if typed else claimed or self._read(record)
-            if self.city is not None and env.city != self.city and not ours:
+            if ((self.city is not None and env.city != self.city) or env.city in self.leaves_out) and not ours:
                 a.skipped = "other_city"
                 return a
             if self.verify is not None:

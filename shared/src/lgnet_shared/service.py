@@ -362,6 +362,7 @@ class Runtime:
             pool=self.pool,
             handlers=cspec.handlers,
             city=self.settings.city_filter,
+            leaves_out=self.settings.leaves_out or frozenset(),
             city_topics=frozenset(
                 physical(t, self.settings.topic_prefix) for t in cspec.topics if city_of_topic(t) == self.settings.city
             ),

@@ -27,7 +27,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from lgnet_shared.cities import CITIES, NATIONAL, programme_cities
+from lgnet_shared.cities import CITIES, NATIONAL, programme_cities, served_cities
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_health import existing_topics, wait_until_writable
 
@@ -339,8 +339,9 @@ def partner_inbound(city: str, prefix: str = "") -> str:
 
 def cities_served(city: str) -> tuple[str, ...]:
     """The cities a deployment or partner of `city` serves: its own, or for `national` every city taking part on the
-    cluster (`programme_cities`: all 16 unless the operator names fewer)."""
-    return programme_cities() if city == NATIONAL else (city,)
+    cluster (`programme_cities`: all 16 unless the operator names fewer) but those LGNET_SERVED_CITIES leaves out
+    (cities running their own deployment of the service)."""
+    return served_cities() if city == NATIONAL else (city,)
 
 
 def city_topics(role: str, city: str) -> list[str]:

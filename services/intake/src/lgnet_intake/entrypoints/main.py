@@ -9,7 +9,7 @@ from lgnet_intake.adapters import diary, read_log
 from lgnet_intake.adapters.schema import MIGRATIONS
 from lgnet_intake.entrypoints import civic_http, folder, http, outreach_http, read_log_http
 from lgnet_intake.entrypoints.gatekeeper import gatekeeper
-from lgnet_intake.entrypoints.programme import refuse_unread_leaving_cities
+from lgnet_intake.entrypoints.programme import preflight
 
 
 def consumers(runtime: Runtime) -> list:  # type: ignore[type-arg]
@@ -31,7 +31,7 @@ SPEC = ServiceSpec(
         read_log_http.router(runtime),
     ],
     produces=["intake.events", "intake.special", "partner.rejections.{partner}", "partner.reminders.{partner}"],
-    preflight=refuse_unread_leaving_cities,
+    preflight=preflight,
 )
 
 

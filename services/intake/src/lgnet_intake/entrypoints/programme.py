@@ -1,4 +1,7 @@
-"""A national intake's gatekeeper reads the partners' topics of the cities taking part (LGNET_PROGRAMME_CITIES) only.
+"""What a starting intake needs to take part in the programme (`preflight`): the national pseudonym key (a start
+without it is said), and the records of cities that left it.
+
+A national intake's gatekeeper reads the partners' topics of the cities taking part (LGNET_PROGRAMME_CITIES) only.
 Restarted after a city left the programme, it would stop reading that city's topic, whose records are kept for ever:
 those it had not read yet would wait, unread and unanswered. So it refuses to start while a city it no longer serves
 has records there that it has not read, and names them; the operator keeps the city in the programme until they are
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 
+import structlog
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
@@ -18,6 +22,32 @@ from lgnet_shared.kafka import client_kwargs, offset_bounds, unread_count
 from lgnet_shared.old_inbound import GATEKEEPER
 from lgnet_shared.service import Runtime, recorded_positions
 from lgnet_shared.topics import partner_inbound
+
+from lgnet_intake import settings
+
+log = structlog.get_logger()
+
+
+async def preflight(runtime: Runtime) -> None:
+    """Before intake serves: what it needs to take part in the programme (the national key, said; the leaving
+    cities' records, refused)."""
+    say_without_national_key(runtime)
+    await refuse_unread_leaving_cities(runtime)
+
+
+def say_without_national_key(runtime: Runtime) -> None:
+    """An intake without the programme's national pseudonym key starts (a city may run alone), but its registrations
+    carry no cross-city key, so the national report counts its persons apart from every other city's: said at start,
+    where the operator looks, rather than found months later in the national figures (an outside tester joined a city
+    without it; the docs did not ask for it). A sandbox publishes nothing: nothing to say."""
+    s = runtime.settings
+    if settings.national_pseudonym_key() is None and not settings.sandbox(s.topic_prefix, s.db_schema):
+        log.warning(
+            "no national pseudonym key: this intake's registrations carry no cross-city key, so the national report"
+            " counts its persons apart from the same persons in other cities; ask the national coordination for it"
+            " (docs/operators.md, 'National pseudonym key')",
+            variable=settings.NATIONAL_KEY_VAR,
+        )
 
 
 class LeavingCityUnread(SystemExit):
