@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from lgnet_shared.errors import Conflict, ContractError
+from lgnet_shared.errors import Conflict, ContractError, Forbidden
 
 LOCAL = ZoneInfo("Europe/Rome")
 SHORTEST = timedelta(minutes=5)
@@ -47,6 +47,30 @@ class Slot:
 
     def overlaps(self, other: Slot) -> bool:
         return self.starts_at < other.ends_at and other.starts_at < self.ends_at
+
+
+@dataclass(frozen=True)
+class OperatorFilter:
+    """Whose appointments a list is narrowed to (`?operator=` and `?operator_partner=`): those of one party's operators
+    (`party`: a partner, None: the city's staff), all of them or only `operator`'s; `narrowed` False: anyone's."""
+
+    narrowed: bool = False
+    party: str | None = None
+    operator: str | None = None
+
+
+ANYONE = OperatorFilter()
+
+
+def operator_filter(caller_partner: str | None, operator: str | None, party: str | None) -> OperatorFilter:
+    """The filter a caller asks for: an operator value names an operator within a party, so `operator` alone is the
+    caller's own party's (a partner's: its own; the city's staff's: the city's), `operator_partner` names another
+    (the staff: any partner of the city, checked by the caller; a partner: only itself, else Forbidden)."""
+    if caller_partner is not None and party not in (None, caller_partner):
+        raise Forbidden("operator_partner", "a partner's agenda names its own operators only")
+    if operator is None and party is None:
+        return ANYONE
+    return OperatorFilter(True, party if caller_partner is None else caller_partner, operator)
 
 
 def check_interval(starts_at: datetime, ends_at: datetime) -> None:

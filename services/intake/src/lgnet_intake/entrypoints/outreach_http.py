@@ -25,6 +25,26 @@ from lgnet_intake.service_layer import outreach as uc
 from lgnet_intake.service_layer.handlers import Context, Intake
 
 Run = Callable[[uc.Outreach, Context], Awaitable[Any]]
+# An operator value names an operator within a party (docs/outreach.md, "Whose operator"): a filter names both.
+OperatorAsked = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        description="Only this operator's appointments: the caller's own party's operator (a partner's own; the city's"
+        " staff: the city's own staff operator) unless `operator_partner` names her partner",
+    ),
+]
+PartyAsked = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        description="Whose operator(s): the partner whose operators `operator` names (alone: all of that partner's"
+        " operators). The city's staff: one of the city's partners (404 or 403 otherwise); a partner: only itself"
+        " (403)",
+    ),
+]
 
 
 def router(runtime: Runtime) -> APIRouter:
@@ -146,10 +166,14 @@ def router(runtime: Runtime) -> APIRouter:
         responses=r.answers(list[r.Appointment], "By start time"),
     )
     async def day_agenda(
-        actor: Who, day: IsoDate | None = None, operator: str | None = None, unit_id: str | None = None
+        actor: Who,
+        day: IsoDate | None = None,
+        operator: OperatorAsked = None,
+        unit_id: str | None = None,
+        operator_partner: PartyAsked = None,
     ) -> Any:
         on = day or clock.today()
-        return await act(actor, lambda o, c: o.day_agenda(c, on, operator, unit_id))
+        return await act(actor, lambda o, c: o.day_agenda(c, on, operator, unit_id, operator_partner))
 
     @api.post(
         "/appointments/{appointment_id}/move",
@@ -188,13 +212,8 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Open appointment reminders (reminded, still booked, no outcome): city's for staff, a partner's own",
         responses=r.answers(list[r.AppointmentReminder], "The oldest reminder first"),
     )
-    async def open_reminders(
-        actor: Who,
-        operator: Annotated[
-            str | None, Query(min_length=1, max_length=64, description="Only this operator's appointments")
-        ] = None,
-    ) -> Any:
-        return await act(actor, lambda o, c: o.open_reminders(c, operator))
+    async def open_reminders(actor: Who, operator: OperatorAsked = None, operator_partner: PartyAsked = None) -> Any:
+        return await act(actor, lambda o, c: o.open_reminders(c, operator, operator_partner))
 
     @api.get(
         "/appointments/reminders",

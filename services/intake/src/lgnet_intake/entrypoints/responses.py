@@ -576,6 +576,9 @@ class AppointmentReminder(BaseModel):
     appointment_id: str
     agenda: Code
     operator: str
+    operator_partner: str | None = Field(
+        description="Whose operator `operator` names: a partner's, none: the city's staff's (docs/outreach.md)"
+    )
     unit_id: str | None
     person_id: str | None
     street_id: str | None
