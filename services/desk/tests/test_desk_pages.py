@@ -174,16 +174,27 @@ def a_record(today: str, earlier: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+MATCH_STATES = (
+    "proposed",
+    "accepted",
+    "placed",
+    "ended",
+    "declined",
+    "cancelled",
+)  # housing's (a test's "none": no match)
+
+
 def housing_matches(*matches: dict[str, Any]) -> Handler:
-    """Housing's `GET /proposals` over `matches`, the city's: those in the state asked (default `proposed`), of the
-    household asked when one is (`household_id`), as housing answers."""
+    """Housing's `GET /proposals` over `matches`, the city's: those in the state asked (default `proposed`; `any`:
+    every state), of the household asked when one is (`household_id`), as housing answers."""
 
     def answer(request: httpx.Request) -> httpx.Response:
         asked = request.url.params
+        state = asked.get("status", "proposed")
         found = [
             m
             for m in matches
-            if m["status"] == asked.get("status", "proposed")
+            if (state == m["status"] or (state == "any" and m["status"] in MATCH_STATES))
             and asked.get("household_id", m["household_id"]) == m["household_id"]
         ]
         return httpx.Response(200, json=found)
@@ -260,6 +271,22 @@ async def test_the_cartella_asks_housing_for_its_households_matches_only(desk: D
         asked = housing_reads(desk.services)
         assert asked, desk.services.calls
         assert all(q.get("household_id") == "h-5f1c0a9e7b2d" for q in asked), asked
+
+
+async def test_the_cartella_asks_housing_once_per_household_for_its_matches_in_every_state(desk: Desk) -> None:
+    """The cartella asked housing six times per household (`GET /proposals?household_id=…&status=…`, one per match
+    state). Now once (`status=any`), for the household alone, showing the matches of every state as before, and the
+    desk's access log keeps what it kept before (the person's and the members' views, nothing of housing's)."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1")
+    assert page.status_code == 200, page.text
+    assert "Coabitazione solidale" in text_of(page.text)  # its proposal, shown as before
+    assert housing_reads(desk.services) == [{"household_id": "h-5f1c0a9e7b2d", "status": "any"}], desk.services.calls
+    async with desk.pool.acquire() as conn:
+        logged = await conn.fetch("select person_id, action, outcome from access_log order by entry_id")
+    assert [tuple(e) for e in logged] == [("p-1", "cartella", "shown")], logged
 
 
 async def test_a_staff_operators_opaque_actor_is_named_and_is_hers_for_the_four_eyes_rule(desk: Desk) -> None:

@@ -209,15 +209,15 @@ def household_members_shown(record: dict[str, Any], person_id: str) -> list[str]
 
 
 async def household_matches(services: Services, household_ids: set[str]) -> list[dict[str, Any]]:
-    """The households' matches in every state housing shows the operator, each with its opportunity (a state housing
-    refuses the operator is left out; housing away: httpx.HTTPError). Each household's asked alone (`household_id`):
-    housing keeps every household its answer shows in its read log, and the whole city's matches, filtered here, put
-    reads of dozens of households the page never showed in the DPO's access log."""
+    """The households' matches in every state housing shows the operator, each with its opportunity (a household
+    housing refuses the operator is left out; housing away: httpx.HTTPError). Each household's asked alone
+    (`household_id`): housing keeps every household its answer shows in its read log, and the whole city's matches,
+    filtered here, put reads of dozens of households the page never showed in the DPO's access log. One call per
+    household (`status=any`: every state), not one per state."""
     found: list[dict[str, Any]] = []
     for hid in sorted(household_ids):
-        for status in ("proposed", "accepted", "placed", "ended", "declined", "cancelled"):  # housing's match states
-            with contextlib.suppress(ServiceRefusal):
-                found += await services.get("housing", "/proposals", status=status, household_id=hid)
+        with contextlib.suppress(ServiceRefusal):
+            found += await services.get("housing", "/proposals", status="any", household_id=hid)
     await _with_opportunities(services, found)
     return found
 
