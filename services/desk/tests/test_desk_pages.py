@@ -4268,6 +4268,58 @@ async def test_the_case_and_its_transfer_start_on_choose_for_the_partner_and_non
     assert contacts and "place" not in contacts[-1][1], contacts  # left out: intake says "campo obbligatorio"
 
 
+def street_nicknames(known: dict[str, str | None]) -> Handler:
+    """Intake's `POST /street-persons/nicknames` over `known` ({street id: nickname}): those of the ids asked it knows
+    (the others, refused or absent, left out), in the order asked."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked = json.loads(request.content)["street_ids"]
+        found = [{"street_id": s, "nickname": known[s], "nickname_erased_on": None} for s in asked if s in known]
+        return httpx.Response(200, json=found)
+
+    return answer
+
+
+async def test_the_agenda_and_the_to_do_list_read_the_street_persons_nicknames_in_one_call(desk: Desk) -> None:
+    """The agenda and the to-do list asked intake for each street person's nickname alone (`GET /street-persons/{id}`,
+    one call per person). Now one call for all of a page's (`POST /street-persons/nicknames`), and the access log
+    keeps what it kept: each street person shown, and one intake does not show (refused, or absent) denied."""
+    tomorrow = clock.today() + timedelta(days=1)
+    starts, ends = f"{tomorrow.isoformat()}T09:00:00+00:00", f"{tomorrow.isoformat()}T09:30:00+00:00"
+    streets = ("sp-rosso", "sp-none", "sp-refused")
+    apts = [{"appointment_id": f"apt-{s}", "agenda": "desk", "operator": "giulia", "unit_id": None, "person_id": None,
+             "street_id": s, "purpose": "needs_assessment", "starts_at": starts, "ends_at": ends, "status": "booked",
+             "outcome": None, "booked_by": "desk.giulia", "operator_partner": None} for s in streets]  # fmt: skip
+    reminders = [{"kind": "appointment_reminder_due", "appointment_id": a["appointment_id"], "operator": "giulia",
+                  "operator_partner": None, "person_id": None, "street_id": a["street_id"], "case_id": None,
+                  "purpose": "needs_assessment", "starts_at": starts, "since": clock.today().isoformat(),
+                  "waiting_days": 0} for a in apts]  # fmt: skip
+    desk.services.answers |= {
+        ("intake", "GET", "/appointments"): apts,
+        ("intake", "GET", "/mobile-units"): [],
+        ("intake", "POST", "/street-persons/nicknames"): street_nicknames({"sp-rosso": "Il Rosso", "sp-none": None}),
+        ("housing", "GET", "/reminders"): [],
+        ("payments", "GET", "/reminders"): [],
+        ("intake", "GET", "/appointments/reminders/open"): reminders,
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    for page in (f"/agenda?day={tomorrow.isoformat()}&lang=it", "/todo?lang=it"):
+        desk.services.calls.clear()
+        text = text_of((await desk.client.get(page)).text)
+        assert "persona incontrata in strada: Il Rosso" in text, text
+        assert "persona incontrata in strada: nessun soprannome registrato" in text, text
+        asked = [c for c in desk.services.calls if "street-persons" in c[2]]
+        assert asked == [("intake", "POST", "/street-persons/nicknames")], desk.services.calls
+    async with desk.pool.acquire() as conn:
+        logged = {s: await store.access_entries(conn, "torino", s) for s in streets}
+    kept = {s: sorted((e["action"], e["outcome"]) for e in entries) for s, entries in logged.items()}
+    assert kept == {
+        "sp-rosso": [("agenda", "shown"), ("to-do", "shown")],
+        "sp-none": [("agenda", "shown"), ("to-do", "shown")],
+        "sp-refused": [("agenda", "denied"), ("to-do", "denied")],
+    }, kept
+
+
 async def test_the_agenda_and_the_to_do_list_say_a_person_without_a_name_and_a_street_persons_nickname(
     desk: Desk,
 ) -> None:
@@ -4296,8 +4348,7 @@ async def test_the_agenda_and_the_to_do_list_say_a_person_without_a_name_and_a_s
                                              appointment("apt-2", None, "sp-rosso"),
                                              appointment("apt-3", None, "sp-none")],
         ("intake", "GET", "/mobile-units"): [],
-        ("intake", "GET", "/street-persons/sp-rosso"): {"street_id": "sp-rosso", "nickname": "Il Rosso"},
-        ("intake", "GET", "/street-persons/sp-none"): {"street_id": "sp-none", "nickname": None},
+        ("intake", "POST", "/street-persons/nicknames"): street_nicknames({"sp-rosso": "Il Rosso", "sp-none": None}),
         ("housing", "GET", "/reminders"): [],
         ("intake", "GET", "/appointments/reminders/open"): [reminder("apt-1", "p-street-torino-6", None),
                                                             reminder("apt-2", None, "sp-rosso")],
@@ -4386,7 +4437,7 @@ async def test_the_pages_whose_markup_the_italian_review_changed_pass_axe(desk: 
         ("intake", "GET", "/appointments"): [apt, apt | {"appointment_id": "apt-2", "person_id": None,
                                                          "street_id": "sp-rosso"}],
         ("intake", "GET", "/mobile-units"): [],
-        ("intake", "GET", "/street-persons/sp-rosso"): {"street_id": "sp-rosso", "nickname": "Il Rosso"},
+        ("intake", "POST", "/street-persons/nicknames"): street_nicknames({"sp-rosso": "Il Rosso"}),
         ("housing", "GET", "/reminders"): [],
         ("intake", "GET", "/appointments/reminders/open"): [
             {"kind": "appointment_reminder_due", "appointment_id": "apt-2", "operator": "giulia", "person_id": None,

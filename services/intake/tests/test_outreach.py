@@ -1084,3 +1084,60 @@ async def test_an_outreach_id_taken_by_another_party_is_answered_as_one_the_call
         assert answer(own) == (409, "appointment_id", f"appointment {taken['appointment_id']} already exists")
         again = await send(staff, "/mobile-units", same_unit)
         assert answer(again) == (409, "unit_id", f"mobile unit {taken['unit_id']} already exists")
+
+
+async def test_nicknames_of_many_street_persons_are_one_call_with_the_read_log_of_each(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """The desk's agenda and to-do list read street persons' nicknames with one call per person. `POST
+    /street-persons/nicknames` answers many at once: only those the caller may see (a partner: those its units met;
+    none of another city's; one that does not exist is left out), each read in the read log as `GET
+    /street-persons/{id}` logs it (shown; denied for one that exists and is refused), nothing else."""
+    await unit(intake, uid)
+    async with intake.client("staff-torino") as staff:
+        await post(staff, "/outings", outing(uid, f"o-1-{uid}", EARLIER))
+        met = await post(
+            staff, "/street-contacts", contact(f"ct-1-{uid}", f"o-1-{uid}", EARLIER, nickname=nickname(uid))
+        )
+        await post(staff, "/mobile-units", {"unit_id": f"unit-sud-{uid}", "name": "Unità Sud", "vehicle": "camper",
+                                             "area": "Circoscrizione 8", "partner": None, "team_size": 2})  # fmt: skip
+        theirs = outing(uid, f"o-2-{uid}", EARLIER) | {"unit_id": f"unit-sud-{uid}"}
+        await post(staff, "/outings", theirs)
+        unnamed = await post(staff, "/street-contacts", contact(f"ct-2-{uid}", f"o-2-{uid}", EARLIER))
+    ids = [met["street_id"], unnamed["street_id"], f"sp-nobody-{uid}"]
+    async with intake.pool.acquire() as conn:
+        start = await conn.fetchval("select now()")
+    async with intake.client("staff-torino") as staff:
+        r = await send(staff, "/street-persons/nicknames", {"street_ids": ids})
+        assert r.status_code == 200, r.text
+        assert r.json() == [
+            {"street_id": met["street_id"], "nickname": nickname(uid), "nickname_erased_on": None},
+            {"street_id": unnamed["street_id"], "nickname": None, "nickname_erased_on": None},
+        ], r.json()
+    async with intake.client("coop-aurora") as aurora:  # its unit met the first only
+        r = await send(aurora, "/street-persons/nicknames", {"street_ids": ids})
+        assert [s["street_id"] for s in r.json()] == [met["street_id"]], r.json()
+    async with intake.client("staff-trieste") as trieste:  # another city's: none, as if there were none
+        r = await send(trieste, "/street-persons/nicknames", {"street_ids": ids})
+        assert r.json() == [], r.json()
+    async with intake.client("coordination") as national:
+        assert (await send(national, "/street-persons/nicknames", {"street_ids": ids})).status_code == 403
+    async with intake.client("staff-torino") as staff:
+        for body, field in (({"street_ids": []}, "street_ids"), ({"street_ids": ["s"] * 101}, "street_ids")):
+            r = await send(staff, "/street-persons/nicknames", body)
+            assert (r.status_code, r.json()["field"]) == (422, field), r.text
+    async with intake.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "select principal, person_id, kind, outcome from read_log where at >= $1 and person_id = any($2::text[])"
+            " order by entry_id",
+            start,
+            ids,
+        )
+    assert [tuple(r) for r in rows] == [
+        ("staff-torino", met["street_id"], "street_person", "shown"),
+        ("staff-torino", unnamed["street_id"], "street_person", "shown"),
+        ("coop-aurora", met["street_id"], "street_person", "shown"),
+        ("coop-aurora", unnamed["street_id"], "street_person", "denied"),
+        ("staff-trieste", met["street_id"], "street_person", "denied"),
+        ("staff-trieste", unnamed["street_id"], "street_person", "denied"),
+    ], rows

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from lgnet_shared.errors import Conflict, ContractError, Forbidden
+from lgnet_shared.errors import Conflict, ContractError
 
 LOCAL = ZoneInfo("Europe/Rome")
 SHORTEST = timedelta(minutes=5)
@@ -62,15 +62,13 @@ class OperatorFilter:
 ANYONE = OperatorFilter()
 
 
-def operator_filter(caller_partner: str | None, operator: str | None, party: str | None) -> OperatorFilter:
-    """The filter a caller asks for: an operator value names an operator within a party, so `operator` alone is the
-    caller's own party's (a partner's: its own; the city's staff's: the city's), `operator_partner` names another
-    (the staff: any partner of the city, checked by the caller; a partner: only itself, else Forbidden)."""
-    if caller_partner is not None and party not in (None, caller_partner):
-        raise Forbidden("operator_partner", "a partner's agenda names its own operators only")
-    if operator is None and party is None:
+def operator_filter(operator: str | None, party: str | None, party_named: bool) -> OperatorFilter:
+    """The filter a caller asks for: an operator value names an operator within a party, so `operator` is one of
+    `party`'s (the caller's own party unless it named another: `access.party_of`); a party named alone, all of its
+    operators; neither, anyone's."""
+    if operator is None and not party_named:
         return ANYONE
-    return OperatorFilter(True, party if caller_partner is None else caller_partner, operator)
+    return OperatorFilter(True, party, operator)
 
 
 def check_interval(starts_at: datetime, ends_at: datetime) -> None:

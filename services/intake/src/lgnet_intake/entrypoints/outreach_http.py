@@ -13,12 +13,14 @@ from fastapi.responses import JSONResponse
 from lgnet_shared import clock, pii
 from lgnet_shared.auth import Client, Staff, Who, Writer
 from lgnet_shared.db import Conn
+from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.events import outreach as ev
 from lgnet_shared.events.types import IsoDate
 from lgnet_shared.http import ChangeKey, CreateKey, problem_responses, request_secret, transition
 from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
+from lgnet_intake.domain.access import in_a_city
 from lgnet_intake.entrypoints import responses as r
 from lgnet_intake.entrypoints.calls import Calls
 from lgnet_intake.service_layer import outreach as uc
@@ -138,6 +140,28 @@ def router(runtime: Runtime) -> APIRouter:
     )
     async def street_person(street_id: str, actor: Who, client: Client = None) -> Any:
         return await calls.read(actor, client, "street_person", street_id, lambda o, c: o.street_person(c, street_id))
+
+    @api.post(
+        "/street-persons/nicknames",
+        summary="Street persons' nicknames, many in one call: those the caller may read (as GET /street-persons/{id}),"
+        " in the order asked, each read in the read log",
+        responses=r.answers(list[r.StreetPersonNickname], "Those the caller may read"),
+    )
+    async def street_nicknames(body: uc.StreetPersonIds, actor: Who, client: Client = None) -> Any:
+        in_a_city(actor)  # the national role: refused whole, as each read would be
+
+        async def one(street_id: str) -> dict[str, Any] | None:
+            # each read as GET /street-persons/{id}: shown, or refused (denied in the read log) and left out; one
+            # that does not exist is no one's read, left out too
+            try:
+                return dict(await calls.read(actor, client, "street_person", street_id, nickname_of(street_id)))
+            except (Forbidden, NotFound):
+                return None
+
+        def nickname_of(street_id: str) -> Run:
+            return lambda o, c: o.street_nickname(c, street_id)
+
+        return [n for n in [await one(sid) for sid in dict.fromkeys(body.street_ids)] if n is not None]
 
     @api.post(
         "/street-persons/{street_id}/erasure",

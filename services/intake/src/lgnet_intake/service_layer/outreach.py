@@ -97,6 +97,18 @@ class RecordAppointmentOutcome(Command):
     on: IsoDate
 
 
+NICKNAMES_PER_CALL = 100  # as intake's POST /persons/search takes person_ids
+
+
+class StreetPersonIds(Command):
+    street_ids: list[Id] = Field(
+        min_length=1,
+        max_length=NICKNAMES_PER_CALL,
+        description="Street persons whose nicknames to read: those the caller may read, in this order (others left"
+        " out); a page naming many reads them in one call",
+    )
+
+
 class SendReminders(Command):
     day: IsoDate = Field(description="The day the reminders are sent: appointments of the next day are due")
 
@@ -332,6 +344,11 @@ class Outreach:
             "contacts": [self._without_nickname(r) for r in rows],
         }
 
+    async def street_nickname(self, ctx: Context, street_id: str) -> dict[str, Any]:
+        """A street person's nickname as `street_person` shows it (the same rule of who may read it), nothing else."""
+        sp = await self.street_person(ctx, street_id)
+        return {k: sp[k] for k in ("street_id", "nickname", "nickname_erased_on")}
+
     async def erase_street_person(self, ctx: Context, street_id: str) -> dict[str, Any]:
         """Right to be forgotten for someone met on the street (staff): destroy the street person's key, so the
         nickname is unreadable in every copy of the log, and forget its lookup hash; the contacts' facts stay."""
@@ -372,9 +389,7 @@ class Outreach:
             found = await repo.contact(self.conn, c.contact_id, caller=ctx.actor)
             await self._unit_for_write(ctx, found["unit_id"], "contact_id")
             street_id = found["street_id"]
-        party = access.party_of(ctx.actor, getattr(c, "operator_partner", None), "operator_partner")
-        if party is not None and ctx.actor.role is not Role.PARTNER:
-            await self.intake._partner_of_city(party, ctx.city, "operator_partner")
+        party = await self._party(ctx, getattr(c, "operator_partner", None))
         slot = agenda.Slot(c.appointment_id, c.operator, c.starts_at, c.ends_at, party=party)
         await self._check_free(ctx, ctx.city, slot)
         row = {
@@ -504,11 +519,16 @@ class Outreach:
     async def _whose(self, ctx: Context, operator: str | None, operator_partner: str | None) -> agenda.OperatorFilter:
         """An operator filter as asked: `operator` alone, the caller's own party's (a partner's own, the staff's the
         city's); `operator_partner`, the staff naming one of the city's partners (404/403 otherwise, as a booking)."""
-        partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
-        whose = agenda.operator_filter(partner, operator, operator_partner)
-        if partner is None and whose.party is not None:
-            await self.intake._partner_of_city(whose.party, ctx.city, "operator_partner")
-        return whose
+        party = await self._party(ctx, operator_partner)
+        return agenda.operator_filter(operator, party, operator_partner is not None)
+
+    async def _party(self, ctx: Context, named: str | None) -> str | None:
+        """Whose operator(s) the caller names at `operator_partner`: a partner, its own (another: 403); the city's
+        staff, the partner named, one of the city's (404 or 403 otherwise), or none named: the city's staff."""
+        party = access.party_of(ctx.actor, named, "operator_partner")
+        if party is not None and ctx.actor.role is not Role.PARTNER:
+            await self.intake._partner_of_city(party, ctx.city, "operator_partner")
+        return party
 
     async def due_reminders(self, ctx: Context, day: date) -> list[dict[str, Any]]:
         """Appointments due for a reminder on `day` (those of the next local day), booked and not yet held."""
