@@ -972,8 +972,9 @@ async def test_an_operator_added_since_codes_is_sent_and_named_by_her_code(desk:
                                               "contacts": []},
         ("intake", "GET", "/appointments/reminders/open"): [
             {"kind": "appointment_reminder_due", "case_id": None, "appointment_id": "apt-1",
-             "operator": "op-9e40a0000003", "person_id": None, "street_id": "st-1", "purpose": "plan_review",
-             "starts_at": f"{tomorrow}T09:00:00+00:00", "due_on": today, "since": today}],
+             "operator": "op-9e40a0000003", "operator_partner": "coop-aurora", "person_id": None,
+             "street_id": "st-1", "purpose": "plan_review", "starts_at": f"{tomorrow}T09:00:00+00:00",
+             "due_on": today, "since": today}],
     }  # fmt: skip
     agenda = text_of((await desk.client.get(f"/agenda?day={tomorrow}")).text)
     assert "Piero Vela" in agenda and "Maria Rossi" in agenda and "op-9e40a0000003" not in agenda, agenda
@@ -4266,6 +4267,64 @@ async def test_the_case_and_its_transfer_start_on_choose_for_the_partner_and_non
     contact = {"csrf": "csrf-maria", "contacted_on": today, "age_band": "adult", "sex": "male", "place": ""}
     await desk.client.post("/outreach/outings/out-1/contacts", data=contact)
     assert contacts and "place" not in contacts[-1][1], contacts  # left out: intake says "campo obbligatorio"
+
+
+async def test_one_operators_agenda_is_asked_with_her_party_and_the_to_do_names_an_operator_within_hers(
+    desk: Desk,
+) -> None:
+    """An operator value names an operator within her party (the city's staff or one cooperative): the agenda of one
+    operator (`/agenda?operator=<user name>`) asks intake for her code with her cooperative (`operator_partner`), the
+    city's staff's with none; and the to-do list named a reminder's operator by her code alone, so a cooperative's
+    `giulia` was said as the city's Giulia Verdi. It names her within the reminder's party."""
+    tomorrow = clock.today() + timedelta(days=1)
+    starts = f"{tomorrow.isoformat()}T09:00:00+00:00"
+
+    def reminder(aid: str, party: str | None) -> dict[str, Any]:
+        return {"kind": "appointment_reminder_due", "appointment_id": aid, "operator": "giulia",
+                "operator_partner": party, "person_id": None, "street_id": None, "case_id": None,
+                "purpose": "needs_assessment", "starts_at": starts, "since": clock.today().isoformat(),
+                "waiting_days": 0}  # fmt: skip
+
+    desk.services.answers |= {
+        ("intake", "GET", "/appointments"): [],
+        ("intake", "GET", "/mobile-units"): [],
+        ("housing", "GET", "/reminders"): [],
+        ("payments", "GET", "/reminders"): [],
+        ("intake", "GET", "/partners"): [{"partner_id": "coop-aurora", "name": "Cooperativa Aurora"}],
+        ("intake", "GET", "/appointments/reminders/open"): [reminder("apt-city", None),
+                                                            reminder("apt-coop", "coop-aurora")],
+    }  # fmt: skip
+    for op in (GIULIA, LUCA, MARIA):
+        await desk.as_operator(op)
+
+    def asked() -> list[dict[str, str]]:
+        return [dict(r.url.params) for r in desk.services.requests if r.url.path == "/appointments"]
+
+    day = tomorrow.isoformat()
+    for username, party in (("luca", {"operator_partner": "coop-aurora"}), ("giulia", {})):
+        desk.services.requests.clear()
+        page = await desk.client.get(f"/agenda?day={day}&operator={username}&lang=it")
+        assert page.status_code == 200, page.text
+        code = {"luca": "luca", "giulia": "giulia"}[username]
+        assert asked() == [{"day": day, "operator": code, **party}], asked()
+        assert f'value="{username}"' in page.text  # the filter kept in its field
+    desk.services.requests.clear()
+    refused = await desk.client.get(f"/agenda?day={day}&operator=nobody&lang=it")
+    assert refused.status_code == 422 and "«nobody» non è un operatore del suo Comune" in text_of(refused.text)
+    assert asked() == [{"day": day}], asked()  # the day's agenda, not narrowed
+    todo = text_of((await desk.client.get("/todo?lang=it")).text)
+    assert todo.count("nell'agenda di Giulia Verdi") == 1, todo  # the city's giulia: Giulia Verdi
+    assert "nell'agenda di giulia" in todo, todo  # the cooperative's giulia: not her
+    # Her own appointments' reminders: intake asked for her code alone, which it reads within the caller's party (a
+    # cooperative's token: its own operator; the city's staff's: the city's)
+    for op, code in ((GIULIA, "giulia"), (LUCA, "luca")):
+        await desk.as_operator(op)
+        desk.services.requests.clear()
+        mine = await desk.client.get("/todo?mine=1&lang=it")
+        assert mine.status_code == 200, mine.text
+        sent = [dict(r.url.params) for r in desk.services.requests if r.url.path == "/appointments/reminders/open"]
+        assert sent == [{"operator": code}], sent
+        assert 'href="/todo"' in mine.text  # the way back to all the reminders
 
 
 def street_nicknames(known: dict[str, str | None]) -> Handler:

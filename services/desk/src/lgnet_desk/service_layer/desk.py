@@ -495,16 +495,19 @@ REMINDER_SOURCES: tuple[tuple[str, str], ...] = (
 )
 
 
-async def todo(services: Services) -> tuple[list[dict[str, Any]], list[str]]:
+async def todo(services: Services, operator: str | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """The operator's reminders, longest waiting first, and the services that could not answer (named on the page
-    rather than failing it: one service down must not hide the others' reminders)."""
+    rather than failing it: one service down must not hide the others' reminders). `operator`: an operator's code,
+    her appointments' reminders only (intake reads it within the caller's party: a cooperative's own operator, the
+    city's staff's own); the other reminders are the cases', not an operator's, and stay."""
     items: list[dict[str, Any]] = []
     unavailable: list[str] = []
     for service, path in REMINDER_SOURCES:
         if service not in services.tokens or not services.runs(service):
             continue  # no identity there, or not run by the city: nothing to remind of, not a service missing
+        narrowed = {"operator": operator} if path == "/appointments/reminders/open" else {}
         try:
-            items += [_reminder(r, service) for r in await services.get(service, path)]
+            items += [_reminder(r, service) for r in await services.get(service, path, **narrowed)]
         except (ServiceRefusal, httpx.HTTPError):
             unavailable.append(service)
     items.sort(key=lambda r: (-int(r.get("waiting_days", 0)), str(r.get("case_id") or "")))
