@@ -174,16 +174,27 @@ def a_record(today: str, earlier: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+MATCH_STATES = (
+    "proposed",
+    "accepted",
+    "placed",
+    "ended",
+    "declined",
+    "cancelled",
+)  # housing's (a test's "none": no match)
+
+
 def housing_matches(*matches: dict[str, Any]) -> Handler:
-    """Housing's `GET /proposals` over `matches`, the city's: those in the state asked (default `proposed`), of the
-    household asked when one is (`household_id`), as housing answers."""
+    """Housing's `GET /proposals` over `matches`, the city's: those in the state asked (default `proposed`; `any`:
+    every state), of the household asked when one is (`household_id`), as housing answers."""
 
     def answer(request: httpx.Request) -> httpx.Response:
         asked = request.url.params
+        state = asked.get("status", "proposed")
         found = [
             m
             for m in matches
-            if m["status"] == asked.get("status", "proposed")
+            if (state == m["status"] or (state == "any" and m["status"] in MATCH_STATES))
             and asked.get("household_id", m["household_id"]) == m["household_id"]
         ]
         return httpx.Response(200, json=found)
@@ -260,6 +271,22 @@ async def test_the_cartella_asks_housing_for_its_households_matches_only(desk: D
         asked = housing_reads(desk.services)
         assert asked, desk.services.calls
         assert all(q.get("household_id") == "h-5f1c0a9e7b2d" for q in asked), asked
+
+
+async def test_the_cartella_asks_housing_once_per_household_for_its_matches_in_every_state(desk: Desk) -> None:
+    """The cartella asked housing six times per household (`GET /proposals?household_id=…&status=…`, one per match
+    state). Now once (`status=any`), for the household alone, showing the matches of every state as before, and the
+    desk's access log keeps what it kept before (the person's and the members' views, nothing of housing's)."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1")
+    assert page.status_code == 200, page.text
+    assert "Coabitazione solidale" in text_of(page.text)  # its proposal, shown as before
+    assert housing_reads(desk.services) == [{"household_id": "h-5f1c0a9e7b2d", "status": "any"}], desk.services.calls
+    async with desk.pool.acquire() as conn:
+        logged = await conn.fetch("select person_id, action, outcome from access_log order by entry_id")
+    assert [tuple(e) for e in logged] == [("p-1", "cartella", "shown")], logged
 
 
 async def test_a_staff_operators_opaque_actor_is_named_and_is_hers_for_the_four_eyes_rule(desk: Desk) -> None:
@@ -945,8 +972,9 @@ async def test_an_operator_added_since_codes_is_sent_and_named_by_her_code(desk:
                                               "contacts": []},
         ("intake", "GET", "/appointments/reminders/open"): [
             {"kind": "appointment_reminder_due", "case_id": None, "appointment_id": "apt-1",
-             "operator": "op-9e40a0000003", "person_id": None, "street_id": "st-1", "purpose": "plan_review",
-             "starts_at": f"{tomorrow}T09:00:00+00:00", "due_on": today, "since": today}],
+             "operator": "op-9e40a0000003", "operator_partner": "coop-aurora", "person_id": None,
+             "street_id": "st-1", "purpose": "plan_review", "starts_at": f"{tomorrow}T09:00:00+00:00",
+             "due_on": today, "since": today}],
     }  # fmt: skip
     agenda = text_of((await desk.client.get(f"/agenda?day={tomorrow}")).text)
     assert "Piero Vela" in agenda and "Maria Rossi" in agenda and "op-9e40a0000003" not in agenda, agenda
@@ -4241,6 +4269,116 @@ async def test_the_case_and_its_transfer_start_on_choose_for_the_partner_and_non
     assert contacts and "place" not in contacts[-1][1], contacts  # left out: intake says "campo obbligatorio"
 
 
+async def test_one_operators_agenda_is_asked_with_her_party_and_the_to_do_names_an_operator_within_hers(
+    desk: Desk,
+) -> None:
+    """An operator value names an operator within her party (the city's staff or one cooperative): the agenda of one
+    operator (`/agenda?operator=<user name>`) asks intake for her code with her cooperative (`operator_partner`), the
+    city's staff's with none; and the to-do list named a reminder's operator by her code alone, so a cooperative's
+    `giulia` was said as the city's Giulia Verdi. It names her within the reminder's party."""
+    tomorrow = clock.today() + timedelta(days=1)
+    starts = f"{tomorrow.isoformat()}T09:00:00+00:00"
+
+    def reminder(aid: str, party: str | None) -> dict[str, Any]:
+        return {"kind": "appointment_reminder_due", "appointment_id": aid, "operator": "giulia",
+                "operator_partner": party, "person_id": None, "street_id": None, "case_id": None,
+                "purpose": "needs_assessment", "starts_at": starts, "since": clock.today().isoformat(),
+                "waiting_days": 0}  # fmt: skip
+
+    desk.services.answers |= {
+        ("intake", "GET", "/appointments"): [],
+        ("intake", "GET", "/mobile-units"): [],
+        ("housing", "GET", "/reminders"): [],
+        ("payments", "GET", "/reminders"): [],
+        ("intake", "GET", "/partners"): [{"partner_id": "coop-aurora", "name": "Cooperativa Aurora"}],
+        ("intake", "GET", "/appointments/reminders/open"): [reminder("apt-city", None),
+                                                            reminder("apt-coop", "coop-aurora")],
+    }  # fmt: skip
+    for op in (GIULIA, LUCA, MARIA):
+        await desk.as_operator(op)
+
+    def asked() -> list[dict[str, str]]:
+        return [dict(r.url.params) for r in desk.services.requests if r.url.path == "/appointments"]
+
+    day = tomorrow.isoformat()
+    for username, party in (("luca", {"operator_partner": "coop-aurora"}), ("giulia", {})):
+        desk.services.requests.clear()
+        page = await desk.client.get(f"/agenda?day={day}&operator={username}&lang=it")
+        assert page.status_code == 200, page.text
+        code = {"luca": "luca", "giulia": "giulia"}[username]
+        assert asked() == [{"day": day, "operator": code, **party}], asked()
+        assert f'value="{username}"' in page.text  # the filter kept in its field
+    desk.services.requests.clear()
+    refused = await desk.client.get(f"/agenda?day={day}&operator=nobody&lang=it")
+    assert refused.status_code == 422 and "«nobody» non è un operatore del suo Comune" in text_of(refused.text)
+    assert asked() == [{"day": day}], asked()  # the day's agenda, not narrowed
+    todo = text_of((await desk.client.get("/todo?lang=it")).text)
+    assert todo.count("nell'agenda di Giulia Verdi") == 1, todo  # the city's giulia: Giulia Verdi
+    assert "nell'agenda di giulia" in todo, todo  # the cooperative's giulia: not her
+    # Her own appointments' reminders: intake asked for her code alone, which it reads within the caller's party (a
+    # cooperative's token: its own operator; the city's staff's: the city's)
+    for op, code in ((GIULIA, "giulia"), (LUCA, "luca")):
+        await desk.as_operator(op)
+        desk.services.requests.clear()
+        mine = await desk.client.get("/todo?mine=1&lang=it")
+        assert mine.status_code == 200, mine.text
+        sent = [dict(r.url.params) for r in desk.services.requests if r.url.path == "/appointments/reminders/open"]
+        assert sent == [{"operator": code}], sent
+        assert 'href="/todo"' in mine.text  # the way back to all the reminders
+
+
+def street_nicknames(known: dict[str, str | None]) -> Handler:
+    """Intake's `POST /street-persons/nicknames` over `known` ({street id: nickname}): those of the ids asked it knows
+    (the others, refused or absent, left out), in the order asked."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked = json.loads(request.content)["street_ids"]
+        found = [{"street_id": s, "nickname": known[s], "nickname_erased_on": None} for s in asked if s in known]
+        return httpx.Response(200, json=found)
+
+    return answer
+
+
+async def test_the_agenda_and_the_to_do_list_read_the_street_persons_nicknames_in_one_call(desk: Desk) -> None:
+    """The agenda and the to-do list asked intake for each street person's nickname alone (`GET /street-persons/{id}`,
+    one call per person). Now one call for all of a page's (`POST /street-persons/nicknames`), and the access log
+    keeps what it kept: each street person shown, and one intake does not show (refused, or absent) denied."""
+    tomorrow = clock.today() + timedelta(days=1)
+    starts, ends = f"{tomorrow.isoformat()}T09:00:00+00:00", f"{tomorrow.isoformat()}T09:30:00+00:00"
+    streets = ("sp-rosso", "sp-none", "sp-refused")
+    apts = [{"appointment_id": f"apt-{s}", "agenda": "desk", "operator": "giulia", "unit_id": None, "person_id": None,
+             "street_id": s, "purpose": "needs_assessment", "starts_at": starts, "ends_at": ends, "status": "booked",
+             "outcome": None, "booked_by": "desk.giulia", "operator_partner": None} for s in streets]  # fmt: skip
+    reminders = [{"kind": "appointment_reminder_due", "appointment_id": a["appointment_id"], "operator": "giulia",
+                  "operator_partner": None, "person_id": None, "street_id": a["street_id"], "case_id": None,
+                  "purpose": "needs_assessment", "starts_at": starts, "since": clock.today().isoformat(),
+                  "waiting_days": 0} for a in apts]  # fmt: skip
+    desk.services.answers |= {
+        ("intake", "GET", "/appointments"): apts,
+        ("intake", "GET", "/mobile-units"): [],
+        ("intake", "POST", "/street-persons/nicknames"): street_nicknames({"sp-rosso": "Il Rosso", "sp-none": None}),
+        ("housing", "GET", "/reminders"): [],
+        ("payments", "GET", "/reminders"): [],
+        ("intake", "GET", "/appointments/reminders/open"): reminders,
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    for page in (f"/agenda?day={tomorrow.isoformat()}&lang=it", "/todo?lang=it"):
+        desk.services.calls.clear()
+        text = text_of((await desk.client.get(page)).text)
+        assert "persona incontrata in strada: Il Rosso" in text, text
+        assert "persona incontrata in strada: nessun soprannome registrato" in text, text
+        asked = [c for c in desk.services.calls if "street-persons" in c[2]]
+        assert asked == [("intake", "POST", "/street-persons/nicknames")], desk.services.calls
+    async with desk.pool.acquire() as conn:
+        logged = {s: await store.access_entries(conn, "torino", s) for s in streets}
+    kept = {s: sorted((e["action"], e["outcome"]) for e in entries) for s, entries in logged.items()}
+    assert kept == {
+        "sp-rosso": [("agenda", "shown"), ("to-do", "shown")],
+        "sp-none": [("agenda", "shown"), ("to-do", "shown")],
+        "sp-refused": [("agenda", "denied"), ("to-do", "denied")],
+    }, kept
+
+
 async def test_the_agenda_and_the_to_do_list_say_a_person_without_a_name_and_a_street_persons_nickname(
     desk: Desk,
 ) -> None:
@@ -4269,8 +4407,7 @@ async def test_the_agenda_and_the_to_do_list_say_a_person_without_a_name_and_a_s
                                              appointment("apt-2", None, "sp-rosso"),
                                              appointment("apt-3", None, "sp-none")],
         ("intake", "GET", "/mobile-units"): [],
-        ("intake", "GET", "/street-persons/sp-rosso"): {"street_id": "sp-rosso", "nickname": "Il Rosso"},
-        ("intake", "GET", "/street-persons/sp-none"): {"street_id": "sp-none", "nickname": None},
+        ("intake", "POST", "/street-persons/nicknames"): street_nicknames({"sp-rosso": "Il Rosso", "sp-none": None}),
         ("housing", "GET", "/reminders"): [],
         ("intake", "GET", "/appointments/reminders/open"): [reminder("apt-1", "p-street-torino-6", None),
                                                             reminder("apt-2", None, "sp-rosso")],
@@ -4359,7 +4496,7 @@ async def test_the_pages_whose_markup_the_italian_review_changed_pass_axe(desk: 
         ("intake", "GET", "/appointments"): [apt, apt | {"appointment_id": "apt-2", "person_id": None,
                                                          "street_id": "sp-rosso"}],
         ("intake", "GET", "/mobile-units"): [],
-        ("intake", "GET", "/street-persons/sp-rosso"): {"street_id": "sp-rosso", "nickname": "Il Rosso"},
+        ("intake", "POST", "/street-persons/nicknames"): street_nicknames({"sp-rosso": "Il Rosso"}),
         ("housing", "GET", "/reminders"): [],
         ("intake", "GET", "/appointments/reminders/open"): [
             {"kind": "appointment_reminder_due", "appointment_id": "apt-2", "operator": "giulia", "person_id": None,

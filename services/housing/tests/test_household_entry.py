@@ -370,3 +370,39 @@ async def test_a_households_matches_are_read_alone_and_only_that_household_is_in
         (STAFF_TO, "matches", other["household_id"], "desk"),
         (STAFF_TO, "matches", mine["household_id"], "desk"),
     ], kept
+
+
+async def test_a_households_matches_in_every_state_are_one_answer_and_only_it_is_in_the_read_log(
+    housing: InProcessService, uid: str
+) -> None:
+    """The desk's cartella asked housing six times per household (`GET /proposals?household_id=…&status=…`, one per
+    match state). `status=any` answers the household's matches in every state at once, for whoever may see them (the
+    same rule as one state: another cooperative none), and the read log keeps that household only, once per read."""
+    from lgnet_housing.adapters import read_log
+    from lgnet_shared.testing.authz import World
+
+    w = World(housing)
+    other = await matrix.match(w)  # its case closed as the next is made: its match cancelled
+    mine = await matrix.match(w)
+    start = await began(housing)
+    async with housing.client(STAFF_TO, headers={"LgNet-Client": "desk"}) as c:
+        for m, status in ((other, "cancelled"), (mine, "proposed")):
+            r = await c.get("/proposals", params={"household_id": m["household_id"], "status": "any"})
+            assert r.status_code == 200, r.text
+            assert [(x["match_id"], x["status"]) for x in r.json()] == [(m["match_id"], status)], r.json()
+        r = await c.get("/proposals", params={"household_id": mine["household_id"], "status": "every"})
+        assert (r.status_code, r.json()["field"]) == (422, "query.status"), r.text
+    async with housing.client(A) as a:
+        r = await a.get("/proposals", params={"household_id": mine["household_id"], "status": "any"})
+        assert [x["match_id"] for x in r.json()] == [mine["match_id"]], r.json()
+    async with housing.client(B) as b:  # another cooperative: none, as for one state
+        r = await b.get("/proposals", params={"household_id": mine["household_id"], "status": "any"})
+        assert r.json() == [], r.json()
+    async with housing.pool.acquire() as conn:
+        entries = await read_log.entries(conn, "torino", None, 50, start, None, None)
+    kept = [(e["principal"], e["kind"], e["household_id"], e["via"]) for e in entries]
+    assert kept == [
+        (A, "matches", mine["household_id"], "api"),
+        (STAFF_TO, "matches", mine["household_id"], "desk"),
+        (STAFF_TO, "matches", other["household_id"], "desk"),
+    ], kept

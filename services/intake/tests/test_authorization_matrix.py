@@ -516,6 +516,10 @@ async def _street_person(w: World) -> Attempt:
     return Attempt("GET", f"/street-persons/{(await street(w))['street_id']}")
 
 
+async def _street_nicknames(w: World) -> Attempt:
+    return Attempt("POST", "/street-persons/nicknames", json={"street_ids": [(await street(w))["street_id"]]})
+
+
 async def _erase_street_person(w: World) -> Attempt:
     return Attempt("POST", f"/street-persons/{(await street(w))['street_id']}/erasure")
 
@@ -567,6 +571,8 @@ OUTREACH_RULES: dict[str, Rule] = {
     "POST /street-contacts": rule(CASE, _street_contact, expect=ABSENT),
     "POST /street-contacts/{contact_id}/link": rule(CASE, _link, expect=ABSENT),
     "GET /street-persons/{street_id}": rule(CASE, _street_person, expect=ABSENT),
+    # each caller its own: those it may read (as GET /street-persons/{id}), none for the others (an empty list)
+    "POST /street-persons/nicknames": rule(OWN_CITY_CREATE, _street_nicknames),
     "POST /street-persons/{street_id}/erasure": rule(STAFF, _erase_street_person, expect=ABSENT),
     "POST /appointments": rule(CASE, _book, expect=ABSENT),  # with a person the partner registered
     "GET /appointments": rule(OWN_CITY_CREATE, _agenda),  # a partner sees what it booked

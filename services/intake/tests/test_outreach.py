@@ -658,12 +658,19 @@ async def test_two_cooperatives_book_their_own_operators_of_one_name_at_one_time
     }
     assert booked[f"apt-b3-{uid}"].operator_partner == "coop-borgo", booked
     assert booked[f"apt-a1-{uid}"].operator_partner == "coop-aurora", booked
-    async with intake.client("staff-torino") as staff:
+    async with intake.client("staff-torino") as staff:  # each cooperative's anna, named with her party
         whose = {
             a["appointment_id"]: a["operator_partner"]
-            for a in (await staff.get("/appointments", params={"day": day, "operator": f"anna-{uid}"})).json()
+            for partner in ("coop-aurora", "coop-borgo")
+            for a in (
+                await staff.get(
+                    "/appointments", params={"day": day, "operator": f"anna-{uid}", "operator_partner": partner}
+                )
+            ).json()
         }
+        theirs_alone = (await staff.get("/appointments", params={"day": day, "operator": f"anna-{uid}"})).json()
     assert whose[f"apt-a1-{uid}"] == "coop-aurora" and whose[f"apt-b1-{uid}"] == "coop-borgo", whose
+    assert ours(theirs_alone, uid) == [], theirs_alone  # the operator alone: the city's own staff's anna (none)
 
 
 async def test_a_partner_naming_a_city_operators_code_holds_none_of_her_time(intake: IntakeUnderTest, uid: str) -> None:
@@ -691,9 +698,12 @@ async def test_a_partner_naming_a_city_operators_code_holds_none_of_her_time(int
         day = starts.astimezone(ZoneInfo("Europe/Rome")).date().isoformat()
         hers = {
             a["appointment_id"]: a["operator_partner"]
-            for a in (await staff.get("/appointments", params={"day": day, "operator": code})).json()
+            for whose in ({}, {"operator_partner": "coop-aurora"})
+            for a in (await staff.get("/appointments", params={"day": day, "operator": code, **whose})).json()
         }
         assert hers[f"apt-c1-{uid}"] is None and hers[f"apt-x1-{uid}"] == "coop-aurora", hers
+        city_only = (await staff.get("/appointments", params={"day": day, "operator": code})).json()
+        assert f"apt-x1-{uid}" not in {a["appointment_id"] for a in city_only}, city_only  # the city's own only
 
 
 async def test_the_citys_staff_book_a_cooperatives_operator_in_its_agenda(intake: IntakeUnderTest, uid: str) -> None:
@@ -729,6 +739,79 @@ async def test_the_citys_staff_book_a_cooperatives_operator_in_its_agenda(intake
             body = {**city, **span(starts, 300, 330), "operator_partner": partner, "appointment_id": f"apt-s9-{uid}"}
             r = await send(staff, "/appointments", body)
             assert (r.status_code, r.json()["field"]) == (status, "operator_partner"), r.text
+
+
+async def test_an_operator_filter_names_her_party_in_the_agenda_and_the_open_reminders(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """Staff asking for operator `anna`'s appointments got the city's `anna` and every cooperative's `anna` mixed,
+    and the to-do list's reminders did not say whose operator each was. Now `operator` names an operator within a
+    party: the city's staff's, or the partner `operator_partner` names (a partner's filter: always its own); each
+    open reminder and each reminder fact says whose operator it is."""
+    tomorrow = datetime.combine(clock.today() + timedelta(days=1), time(9), tzinfo=UTC)
+    person = {"birth_date": "1990-01-01", "sex": "female", "nationality": "NG"}
+    anna = f"anna-{uid}"
+    async with intake.client("staff-torino") as staff, intake.client("coop-aurora") as aurora:
+        await post(staff, "/persons", {"person_id": f"p-city-{uid}", **person})
+        await post(staff, "/households", {"household_id": f"h-city-{uid}", "reference_person_id": f"p-city-{uid}",
+                                          "member_ids": [f"p-city-{uid}"]})  # fmt: skip
+        await post(staff, "/cases", {"case_id": f"c-city-{uid}", "household_id": f"h-city-{uid}",
+                                     "action_area": "taking_charge", "channel": "desk",
+                                     "opened_on": str(clock.today()), "housing_need": False,
+                                     "partner": "coop-aurora"})  # fmt: skip
+        base = {"agenda": "desk", "operator": anna, "purpose": "other", "person_id": f"p-city-{uid}"}
+        await post(staff, "/appointments", {**base, **span(tomorrow, 0, 30), "appointment_id": f"apt-city-{uid}"})
+        await post(staff, "/appointments", {**base, **span(tomorrow, 0, 30), "operator_partner": "coop-aurora",
+                                            "appointment_id": f"apt-aurora-{uid}"})  # fmt: skip
+    async with intake.client("coop-borgo") as borgo:
+        await post(borgo, "/persons", {"person_id": f"p-borgo-{uid}", **person})
+        await post(borgo, "/appointments", {**base, "person_id": f"p-borgo-{uid}", **span(tomorrow, 0, 30),
+                                            "appointment_id": f"apt-borgo-{uid}"})  # fmt: skip
+    day = tomorrow.astimezone(ZoneInfo("Europe/Rome")).date().isoformat()
+    parties = {None: f"apt-city-{uid}", "coop-aurora": f"apt-aurora-{uid}", "coop-borgo": f"apt-borgo-{uid}"}
+
+    def asked(**party: str) -> dict[str, str]:
+        return {"operator": anna, **party}
+
+    async with intake.client("staff-torino") as staff, intake.client("coop-aurora") as aurora:
+        for path in ("/appointments", "/appointments/reminders/open"):
+            on = {"day": day}  # the agenda's day; the open reminders are of any day
+            if path.endswith("open"):
+                await post(staff, "/appointments/reminders", {"day": str(clock.today())}, want=200)
+                on = {}
+            for partner, appointment in parties.items():
+                whose = {"operator_partner": partner} if partner else {}
+                answer = await staff.get(path, params={**on, **asked(**whose)})
+                assert answer.status_code == 200, answer.text
+                found = ours(answer.json(), uid)
+                assert [(a["appointment_id"], a["operator_partner"]) for a in found] == [(appointment, partner)], found
+            # a partner's filter is its own operators': not the city's anna of its case's person
+            everything = ours((await aurora.get(path, params=on)).json(), uid)
+            assert {a["appointment_id"] for a in everything} == {f"apt-city-{uid}", f"apt-aurora-{uid}"}, everything
+            for whose in ({}, {"operator_partner": "coop-aurora"}):
+                found = ours((await aurora.get(path, params={**on, **asked(**whose)})).json(), uid)
+                assert [a["appointment_id"] for a in found] == [f"apt-aurora-{uid}"], found
+            found = ours((await staff.get(path, params={**on, "operator_partner": "coop-borgo"})).json(), uid)
+            assert [a["appointment_id"] for a in found] == [f"apt-borgo-{uid}"], found  # a party's operators
+            for client, partner, status in ((aurora, "coop-borgo", 403), (staff, "coop-carso", 403),
+                                            (staff, f"nobody-{uid}", 404)):  # fmt: skip
+                r = await client.get(path, params={**on, **asked(operator_partner=partner)})
+                assert (r.status_code, r.json()["field"]) == (status, "operator_partner"), r.text
+    reminded = {
+        e.appointment_id: e for e in mine(await intake.events(want=3), uid) if isinstance(e, ev.AppointmentReminderDue)
+    }
+    assert {a: e.operator_partner for a, e in reminded.items()} == {a: p for p, a in parties.items()}, reminded
+    told = [e for p in ("coop-aurora", "coop-borgo") for e in await intake.events(f"partner.reminders.{p}")]
+    to_partners = {
+        (e.partner, e.appointment_id): e.operator_partner
+        for e in told
+        if isinstance(e, ev.PartnerAppointmentReminder) and e.appointment_id.endswith(uid)
+    }
+    assert to_partners == {
+        ("coop-aurora", f"apt-city-{uid}"): None,
+        ("coop-aurora", f"apt-aurora-{uid}"): "coop-aurora",
+        ("coop-borgo", f"apt-borgo-{uid}"): "coop-borgo",
+    }, to_partners
 
 
 # Own service: it puts rows back as a release before left them and runs a migration over the whole table.
@@ -1001,3 +1084,60 @@ async def test_an_outreach_id_taken_by_another_party_is_answered_as_one_the_call
         assert answer(own) == (409, "appointment_id", f"appointment {taken['appointment_id']} already exists")
         again = await send(staff, "/mobile-units", same_unit)
         assert answer(again) == (409, "unit_id", f"mobile unit {taken['unit_id']} already exists")
+
+
+async def test_nicknames_of_many_street_persons_are_one_call_with_the_read_log_of_each(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """The desk's agenda and to-do list read street persons' nicknames with one call per person. `POST
+    /street-persons/nicknames` answers many at once: only those the caller may see (a partner: those its units met;
+    none of another city's; one that does not exist is left out), each read in the read log as `GET
+    /street-persons/{id}` logs it (shown; denied for one that exists and is refused), nothing else."""
+    await unit(intake, uid)
+    async with intake.client("staff-torino") as staff:
+        await post(staff, "/outings", outing(uid, f"o-1-{uid}", EARLIER))
+        met = await post(
+            staff, "/street-contacts", contact(f"ct-1-{uid}", f"o-1-{uid}", EARLIER, nickname=nickname(uid))
+        )
+        await post(staff, "/mobile-units", {"unit_id": f"unit-sud-{uid}", "name": "Unità Sud", "vehicle": "camper",
+                                             "area": "Circoscrizione 8", "partner": None, "team_size": 2})  # fmt: skip
+        theirs = outing(uid, f"o-2-{uid}", EARLIER) | {"unit_id": f"unit-sud-{uid}"}
+        await post(staff, "/outings", theirs)
+        unnamed = await post(staff, "/street-contacts", contact(f"ct-2-{uid}", f"o-2-{uid}", EARLIER))
+    ids = [met["street_id"], unnamed["street_id"], f"sp-nobody-{uid}"]
+    async with intake.pool.acquire() as conn:
+        start = await conn.fetchval("select now()")
+    async with intake.client("staff-torino") as staff:
+        r = await send(staff, "/street-persons/nicknames", {"street_ids": ids})
+        assert r.status_code == 200, r.text
+        assert r.json() == [
+            {"street_id": met["street_id"], "nickname": nickname(uid), "nickname_erased_on": None},
+            {"street_id": unnamed["street_id"], "nickname": None, "nickname_erased_on": None},
+        ], r.json()
+    async with intake.client("coop-aurora") as aurora:  # its unit met the first only
+        r = await send(aurora, "/street-persons/nicknames", {"street_ids": ids})
+        assert [s["street_id"] for s in r.json()] == [met["street_id"]], r.json()
+    async with intake.client("staff-trieste") as trieste:  # another city's: none, as if there were none
+        r = await send(trieste, "/street-persons/nicknames", {"street_ids": ids})
+        assert r.json() == [], r.json()
+    async with intake.client("coordination") as national:
+        assert (await send(national, "/street-persons/nicknames", {"street_ids": ids})).status_code == 403
+    async with intake.client("staff-torino") as staff:
+        for body, field in (({"street_ids": []}, "street_ids"), ({"street_ids": ["s"] * 101}, "street_ids")):
+            r = await send(staff, "/street-persons/nicknames", body)
+            assert (r.status_code, r.json()["field"]) == (422, field), r.text
+    async with intake.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "select principal, person_id, kind, outcome from read_log where at >= $1 and person_id = any($2::text[])"
+            " order by entry_id",
+            start,
+            ids,
+        )
+    assert [tuple(r) for r in rows] == [
+        ("staff-torino", met["street_id"], "street_person", "shown"),
+        ("staff-torino", unnamed["street_id"], "street_person", "shown"),
+        ("coop-aurora", met["street_id"], "street_person", "shown"),
+        ("coop-aurora", unnamed["street_id"], "street_person", "denied"),
+        ("staff-trieste", met["street_id"], "street_person", "denied"),
+        ("staff-trieste", unnamed["street_id"], "street_person", "denied"),
+    ], rows

@@ -68,6 +68,9 @@ for _type, _from in (
     ("lgnet.housing.match_proposed", 1),
     # v2 adds `operator_partner` (whose operator): absent from v1, read as the booking party's (docs/outreach.md).
     ("lgnet.intake.appointment_booked", 1),
+    # v2 adds `operator_partner` to reminders (whose operator): absent from v1, the appointment's as booked.
+    ("lgnet.intake.appointment_reminder_due", 1),
+    ("lgnet.intake.partner_appointment_reminder", 1),
 ):
     upcaster(_type, _from)(lambda data: data)
 

@@ -238,8 +238,10 @@ class AppointmentOutcomeRecorded(Event):
 
 
 @event("lgnet.intake.appointment_reminder_due", key="appointment_id")
-class AppointmentReminderDue(Event):
+class AppointmentReminderDueV1(Event):
     """Tomorrow's appointment: remind the operator (and, through them, the person). One per appointment and time."""
+
+    model_config = ConfigDict(title="AppointmentReminderDue")  # its published schema's title
 
     appointment_id: Id
     city: Code
@@ -251,11 +253,28 @@ class AppointmentReminderDue(Event):
     due_on: date
 
 
+_OPERATOR_PARTNER = (
+    "Whose operator `operator` names: a partner's (an operator value is the partner's own namespace), none: the city's "
+    "staff's (the appointment's `operator_partner`, docs/outreach.md). Absent in reminders sent before it was told "
+    "(v1): the appointment's `operator_partner` in appointment_booked v2, or its booking party's"
+)
+
+
+@event("lgnet.intake.appointment_reminder_due", version=2, key="appointment_id")
+class AppointmentReminderDue(AppointmentReminderDueV1):
+    """v2 adds `operator_partner`, so that a reminder names whose operator it is (two parties may each have an
+    operator of one name); a published version never changes."""
+
+    operator_partner: Id | None = Field(default=None, description=_OPERATOR_PARTNER)
+
+
 @event("lgnet.intake.partner_appointment_reminder", key="partner", topic="partner.reminders.{partner}")
-class PartnerAppointmentReminder(Event):
+class PartnerAppointmentReminderV1(Event):
     """Tomorrow's appointment, told to the partner it concerns on its own topic `partner.reminders.<partner>`: the
     partner the person's open case is assigned to (the case's operator), the partner running the unit of a street
     contact's appointment, the partner that booked it. Ids and codes only: no personal data."""
+
+    model_config = ConfigDict(title="PartnerAppointmentReminder")  # its published schema's title
 
     partner: Id = Field(description="The partner this reminder is for (its topic's partner)")
     appointment_id: Id
@@ -270,6 +289,14 @@ class PartnerAppointmentReminder(Event):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     due_on: date = Field(description="The day the reminder is sent (the local day before the appointment)")
+
+
+@event("lgnet.intake.partner_appointment_reminder", version=2, key="partner", topic="partner.reminders.{partner}")
+class PartnerAppointmentReminder(PartnerAppointmentReminderV1):
+    """v2 adds `operator_partner`: whether `operator` is one of the partner's own operators, the city's staff's or
+    another partner's."""
+
+    operator_partner: Id | None = Field(default=None, description=_OPERATOR_PARTNER)
 
 
 # ---------------------------------------------------------------- what partners send

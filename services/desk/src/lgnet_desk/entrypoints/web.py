@@ -800,7 +800,8 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None and p.op is not None
         if p.op.reads_access_log:
             return RedirectResponse("/access-log", status_code=303)
-        items, unavailable = await desk.todo(p.services)
+        mine = bool(request.query_params.get("mine"))  # her own appointments' reminders only
+        items, unavailable = await desk.todo(p.services, p.op.code if mine else None)
         cases = await desk.cases_by_id(p.services, [i["case_id"] for i in items if i.get("case_id")])
         async with request.app.state.pool.acquire() as conn:  # who is coming to each appointment, by name
             persons = [
@@ -814,7 +815,7 @@ def router(settings: DeskSettings) -> APIRouter:
             ]
             nicknames = await desk.street_nicknames(conn, p.services, p.op, streets, "to-do")
         return p.render(
-            "todo.html", items=items, cases=cases, names=names, nicknames=nicknames, unavailable=unavailable
+            "todo.html", items=items, cases=cases, names=names, nicknames=nicknames, unavailable=unavailable, mine=mine
         )
 
     async def approvals_page(

@@ -37,6 +37,17 @@ async def check_booking(
     return found[0].code, found[0].partner
 
 
+async def whose_agenda(conn: Conn, reader: Operator, username: str) -> dict[str, str]:
+    """What to ask intake for one operator's agenda (`username`, typed): her code and her party, since an operator
+    value names an operator within her party (`operator_partner`: her cooperative; none for the city's staff), else
+    FieldErrors on `operator` (a desk user `reader` may name, as for a booking)."""
+    found = await bookable(conn, reader, [username])
+    if isinstance(found, str):
+        raise FieldErrors({"operator": found})
+    assert found[0].code is not None
+    return {"operator": found[0].code} | ({"operator_partner": found[0].partner} if found[0].partner else {})
+
+
 async def check_outing_staff(conn: Conn, recorder: Operator, staff: list[str], field: str = "staff") -> list[str]:
     """An outing's operators (or a civic session's facilitators, `field`), as an appointment's: the codes of desk
     users the recorder may name (FieldErrors on `field`; a facilitator typed wrong was recorded as who ran the

@@ -102,7 +102,7 @@ async def search_logged(
     return found
 
 
-NAMES_PER_CALL = 100  # the most `person_ids` intake's POST /persons/search takes in one call
+NAMES_PER_CALL = 100  # the most ids intake's POST /persons/search (and /street-persons/nicknames) takes in one call
 
 
 async def in_calls(
@@ -141,18 +141,26 @@ async def person_names(
 async def street_nicknames(
     conn: Conn, services: Services, op: Operator, street_ids: list[str], action: str
 ) -> dict[str, str]:
-    """Each street person's nickname as the units gave it ("" for none recorded or erased), each read in the access
-    log as `action` (the page that said it: "agenda", "to-do"), as the street person's own page logs it; one intake
-    refuses is absent (the page says "person met on the street")."""
-    nicknames: dict[str, str] = {}
-    for sid in dict.fromkeys(street_ids):
-        path = service_path("/street-persons/{}", sid)
-        try:
-            found = await read_logged(conn, services, op, sid, path, action)
-        except (ServiceRefusal, httpx.HTTPError):
-            continue
-        nicknames[sid] = str(found.get("nickname") or "")
-    return nicknames
+    """Each street person's nickname as the units gave it ("" for none recorded or erased), read in one call
+    (intake's `POST /street-persons/nicknames`, as the operator: those it shows), each read in the access log as
+    `action` (the page that said it: "agenda", "to-do") as the street person's own page logs it: shown, or denied
+    for one intake does not show (absent: the page says "person met on the street"). Intake away: none, nothing
+    logged (nothing was read)."""
+    wanted = list(dict.fromkeys(street_ids))
+    if not wanted:
+        return {}
+    try:
+        found = await in_calls(
+            wanted, lambda ids: services.post("intake", "/street-persons/nicknames", {"street_ids": ids})
+        )
+    except ServiceRefusal:
+        found = []
+    except httpx.HTTPError:
+        return {}
+    shown = {str(s["street_id"]): str(s.get("nickname") or "") for s in found}
+    for sid in wanted:  # an entry each, as when each was read alone (the DPO's printouts unchanged)
+        await store.log_access(conn, op, sid, "case_work", action, "shown" if sid in shown else "denied")
+    return shown
 
 
 async def folder(conn: Conn, services: Services, op: Operator, person_id: str, purpose: str) -> dict[str, Any]:
@@ -209,15 +217,15 @@ def household_members_shown(record: dict[str, Any], person_id: str) -> list[str]
 
 
 async def household_matches(services: Services, household_ids: set[str]) -> list[dict[str, Any]]:
-    """The households' matches in every state housing shows the operator, each with its opportunity (a state housing
-    refuses the operator is left out; housing away: httpx.HTTPError). Each household's asked alone (`household_id`):
-    housing keeps every household its answer shows in its read log, and the whole city's matches, filtered here, put
-    reads of dozens of households the page never showed in the DPO's access log."""
+    """The households' matches in every state housing shows the operator, each with its opportunity (a household
+    housing refuses the operator is left out; housing away: httpx.HTTPError). Each household's asked alone
+    (`household_id`): housing keeps every household its answer shows in its read log, and the whole city's matches,
+    filtered here, put reads of dozens of households the page never showed in the DPO's access log. One call per
+    household (`status=any`: every state), not one per state."""
     found: list[dict[str, Any]] = []
     for hid in sorted(household_ids):
-        for status in ("proposed", "accepted", "placed", "ended", "declined", "cancelled"):  # housing's match states
-            with contextlib.suppress(ServiceRefusal):
-                found += await services.get("housing", "/proposals", status=status, household_id=hid)
+        with contextlib.suppress(ServiceRefusal):
+            found += await services.get("housing", "/proposals", status="any", household_id=hid)
     await _with_opportunities(services, found)
     return found
 
@@ -487,16 +495,19 @@ REMINDER_SOURCES: tuple[tuple[str, str], ...] = (
 )
 
 
-async def todo(services: Services) -> tuple[list[dict[str, Any]], list[str]]:
+async def todo(services: Services, operator: str | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """The operator's reminders, longest waiting first, and the services that could not answer (named on the page
-    rather than failing it: one service down must not hide the others' reminders)."""
+    rather than failing it: one service down must not hide the others' reminders). `operator`: an operator's code,
+    her appointments' reminders only (intake reads it within the caller's party: a cooperative's own operator, the
+    city's staff's own); the other reminders are the cases', not an operator's, and stay."""
     items: list[dict[str, Any]] = []
     unavailable: list[str] = []
     for service, path in REMINDER_SOURCES:
         if service not in services.tokens or not services.runs(service):
             continue  # no identity there, or not run by the city: nothing to remind of, not a service missing
+        narrowed = {"operator": operator} if path == "/appointments/reminders/open" else {}
         try:
-            items += [_reminder(r, service) for r in await services.get(service, path)]
+            items += [_reminder(r, service) for r in await services.get(service, path, **narrowed)]
         except (ServiceRefusal, httpx.HTTPError):
             unavailable.append(service)
     items.sort(key=lambda r: (-int(r.get("waiting_days", 0)), str(r.get("case_id") or "")))

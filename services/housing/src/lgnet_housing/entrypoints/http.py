@@ -42,7 +42,8 @@ from lgnet_housing.service_layer.handlers import Context, Housing
 
 Actor = Any
 Json = dict[str, Any]
-MatchStatus = Literal["proposed", "accepted", "placed", "declined", "cancelled", "ended"]
+# A match's state asked for, or `any`: every state, in one answer (the desk's cartella asked six times per household)
+StatusAsked = Literal["proposed", "accepted", "placed", "declined", "cancelled", "ended", "any"]
 OPPORTUNITY: dict[int | str, dict[str, Any]] = {200: {"model": r.HousingOpportunity, "description": "The opportunity"}}
 RULES: dict[int | str, dict[str, Any]] = {200: {"model": r.CityMatchingRules, "description": "The rules in force"}}
 MATCH: dict[int | str, dict[str, Any]] = {200: {"model": r.MatchDetail, "description": "The match"}}
@@ -252,11 +253,15 @@ def router(runtime: Runtime) -> APIRouter:
     )
     async def proposals(
         actor: Who,
-        status: Annotated[MatchStatus | None, Query()] = "proposed",
+        status: Annotated[
+            StatusAsked | None,
+            Query(description="The matches in this state (default `proposed`); `any`: in every state, in one answer"),
+        ] = "proposed",
         household_id: Annotated[str | None, Query(description="Only this household's matches")] = None,
         client: Client = None,
     ) -> Any:
-        run = lambda h, c: h.list_matches(c, status, household_id)  # noqa: E731
+        state = None if status == "any" else status
+        run = lambda h, c: h.list_matches(c, state, household_id)  # noqa: E731
         return await logged_read(actor, client, "matches", run, each_household)
 
     @api.get("/matches/{match_id}", summary="A match with its explanation and score breakdown", responses=MATCH)

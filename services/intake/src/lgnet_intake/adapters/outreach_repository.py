@@ -11,7 +11,7 @@ from lgnet_shared.db import Conn
 from lgnet_shared.errors import NotFound
 
 from lgnet_intake.domain.access import Actor, of_city
-from lgnet_intake.domain.appointments import Slot
+from lgnet_intake.domain.appointments import ANYONE, OperatorFilter, Slot
 from lgnet_intake.domain.outreach import StreetPerson
 
 Row = dict[str, Any]
@@ -231,29 +231,41 @@ _CASE_OF_PERSON = (
 )
 
 
+# One party's operators (`party` None: the city's staff), or one of them (`operator`); `narrowed` false: anyone's.
+_OPERATOR = (
+    " and ({n}::bool is not true or (a.operator_partner is not distinct from {party}"
+    " and ({op}::text is null or a.operator = {op})))"
+)
+
+
 async def appointments_between(
     conn: Conn,
     city: str,
     starts: datetime,
     ends: datetime,
-    operator: str | None = None,
+    whose: OperatorFilter = ANYONE,
     unit_id: str | None = None,
     partner: str | None = None,
 ) -> list[Row]:
-    """A city's appointments starting in [starts, ends), by start time; `partner`: only that partner's."""
+    """A city's appointments starting in [starts, ends), by start time; `whose`: only those of one party's
+    operator(s); `partner`: only that partner's."""
     rows = await conn.fetch(
         "select a.* from appointments a"
         + _CASE_OF_PERSON.format(p="$6")
-        + " where a.city = $1 and a.starts_at >= $2 and a.starts_at < $3"
-        " and ($4::text is null or a.operator = $4) and ($5::text is null or a.unit_id = $5)"
-        " and ($6::text is null or " + _PARTNERS.format(p="$6") + ")"
+        + " where a.city = $1 and a.starts_at >= $2 and a.starts_at < $3 and ($5::text is null or a.unit_id = $5)"
+        + _OPERATOR.format(n="$7", party="$8", op="$4")
+        + " and ($6::text is null or "
+        + _PARTNERS.format(p="$6")
+        + ")"
         " order by a.starts_at, a.appointment_id",
         city,
         starts,
         ends,
-        operator,
+        whose.operator,
         unit_id,
         partner,
+        whose.narrowed,
+        whose.party,
     )
     return [dict(r) for r in rows]
 
@@ -265,23 +277,28 @@ async def reminder_sent(conn: Conn, appointment_id: str, starts_at: datetime, du
     )
 
 
-async def open_reminders(conn: Conn, city: str, partner: str | None, operator: str | None) -> list[Row]:
+async def open_reminders(conn: Conn, city: str, partner: str | None, whose: OperatorFilter = ANYONE) -> list[Row]:
     """Appointments reminded of their current start time and still waiting: booked (not cancelled), no outcome
     recorded. Each with the open case of the person (if any) and its partner, the case's operator. `partner`: only
-    those it booked, those of its own cases' persons, or those with contacts of a unit it runs."""
+    those it booked, those of its own cases' persons, or those with contacts of a unit it runs; `whose`: only those
+    of one party's operator(s)."""
     rows = await conn.fetch(
-        "select a.appointment_id, a.city, a.agenda, a.operator, a.unit_id, a.person_id, a.street_id, a.purpose,"
-        " a.starts_at, a.ends_at, a.booked_by, r.due_on, c.case_id, c.partner as case_partner,"
-        " u.partner as unit_partner"
+        "select a.appointment_id, a.city, a.agenda, a.operator, a.operator_partner, a.unit_id, a.person_id,"
+        " a.street_id, a.purpose, a.starts_at, a.ends_at, a.booked_by, r.due_on, c.case_id,"
+        " c.partner as case_partner, u.partner as unit_partner"
         " from appointment_reminders r join appointments a using (appointment_id, starts_at)"
         + _CASE_OF_PERSON.format(p="$2")
         + " where a.city = $1 and a.status = 'booked' and a.outcome is null"
-        " and ($2::text is null or " + _PARTNERS.format(p="$2") + ")"
-        " and ($3::text is null or a.operator = $3)"
-        " order by r.due_on, a.starts_at, a.appointment_id",
+        " and ($2::text is null or "
+        + _PARTNERS.format(p="$2")
+        + ")"
+        + _OPERATOR.format(n="$4", party="$5", op="$3")
+        + " order by r.due_on, a.starts_at, a.appointment_id",
         city,
         partner,
-        operator,
+        whose.operator,
+        whose.narrowed,
+        whose.party,
     )
     return [dict(r) for r in rows]
 

@@ -49,6 +49,28 @@ class Slot:
         return self.starts_at < other.ends_at and other.starts_at < self.ends_at
 
 
+@dataclass(frozen=True)
+class OperatorFilter:
+    """Whose appointments a list is narrowed to (`?operator=` and `?operator_partner=`): those of one party's operators
+    (`party`: a partner, None: the city's staff), all of them or only `operator`'s; `narrowed` False: anyone's."""
+
+    narrowed: bool = False
+    party: str | None = None
+    operator: str | None = None
+
+
+ANYONE = OperatorFilter()
+
+
+def operator_filter(operator: str | None, party: str | None, party_named: bool) -> OperatorFilter:
+    """The filter a caller asks for: an operator value names an operator within a party, so `operator` is one of
+    `party`'s (the caller's own party unless it named another: `access.party_of`); a party named alone, all of its
+    operators; neither, anyone's."""
+    if operator is None and not party_named:
+        return ANYONE
+    return OperatorFilter(True, party, operator)
+
+
 def check_interval(starts_at: datetime, ends_at: datetime) -> None:
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise ContractError("starts_at", "must carry a time zone")

@@ -13,18 +13,40 @@ from fastapi.responses import JSONResponse
 from lgnet_shared import clock, pii
 from lgnet_shared.auth import Client, Staff, Who, Writer
 from lgnet_shared.db import Conn
+from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.events import outreach as ev
 from lgnet_shared.events.types import IsoDate
 from lgnet_shared.http import ChangeKey, CreateKey, problem_responses, request_secret, transition
 from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
+from lgnet_intake.domain.access import in_a_city
 from lgnet_intake.entrypoints import responses as r
 from lgnet_intake.entrypoints.calls import Calls
 from lgnet_intake.service_layer import outreach as uc
 from lgnet_intake.service_layer.handlers import Context, Intake
 
 Run = Callable[[uc.Outreach, Context], Awaitable[Any]]
+# An operator value names an operator within a party (docs/outreach.md, "Whose operator"): a filter names both.
+OperatorAsked = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        description="Only this operator's appointments: the caller's own party's operator (a partner's own; the city's"
+        " staff: the city's own staff operator) unless `operator_partner` names her partner",
+    ),
+]
+PartyAsked = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        description="Whose operator(s): the partner whose operators `operator` names (alone: all of that partner's"
+        " operators). The city's staff: one of the city's partners (404 or 403 otherwise); a partner: only itself"
+        " (403)",
+    ),
+]
 
 
 def router(runtime: Runtime) -> APIRouter:
@@ -120,6 +142,28 @@ def router(runtime: Runtime) -> APIRouter:
         return await calls.read(actor, client, "street_person", street_id, lambda o, c: o.street_person(c, street_id))
 
     @api.post(
+        "/street-persons/nicknames",
+        summary="Street persons' nicknames, many in one call: those the caller may read (as GET /street-persons/{id}),"
+        " in the order asked, each read in the read log",
+        responses=r.answers(list[r.StreetPersonNickname], "Those the caller may read"),
+    )
+    async def street_nicknames(body: uc.StreetPersonIds, actor: Who, client: Client = None) -> Any:
+        in_a_city(actor)  # the national role: refused whole, as each read would be
+
+        async def one(street_id: str) -> dict[str, Any] | None:
+            # each read as GET /street-persons/{id}: shown, or refused (denied in the read log) and left out; one
+            # that does not exist is no one's read, left out too
+            try:
+                return dict(await calls.read(actor, client, "street_person", street_id, nickname_of(street_id)))
+            except (Forbidden, NotFound):
+                return None
+
+        def nickname_of(street_id: str) -> Run:
+            return lambda o, c: o.street_nickname(c, street_id)
+
+        return [n for n in [await one(sid) for sid in dict.fromkeys(body.street_ids)] if n is not None]
+
+    @api.post(
         "/street-persons/{street_id}/erasure",
         summary="Staff: erase a street person's nickname (forgotten)",
         responses=r.answers(r.StreetPersonErased, "The nickname erased"),
@@ -146,10 +190,14 @@ def router(runtime: Runtime) -> APIRouter:
         responses=r.answers(list[r.Appointment], "By start time"),
     )
     async def day_agenda(
-        actor: Who, day: IsoDate | None = None, operator: str | None = None, unit_id: str | None = None
+        actor: Who,
+        day: IsoDate | None = None,
+        operator: OperatorAsked = None,
+        unit_id: str | None = None,
+        operator_partner: PartyAsked = None,
     ) -> Any:
         on = day or clock.today()
-        return await act(actor, lambda o, c: o.day_agenda(c, on, operator, unit_id))
+        return await act(actor, lambda o, c: o.day_agenda(c, on, operator, unit_id, operator_partner))
 
     @api.post(
         "/appointments/{appointment_id}/move",
@@ -188,13 +236,8 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Open appointment reminders (reminded, still booked, no outcome): city's for staff, a partner's own",
         responses=r.answers(list[r.AppointmentReminder], "The oldest reminder first"),
     )
-    async def open_reminders(
-        actor: Who,
-        operator: Annotated[
-            str | None, Query(min_length=1, max_length=64, description="Only this operator's appointments")
-        ] = None,
-    ) -> Any:
-        return await act(actor, lambda o, c: o.open_reminders(c, operator))
+    async def open_reminders(actor: Who, operator: OperatorAsked = None, operator_partner: PartyAsked = None) -> Any:
+        return await act(actor, lambda o, c: o.open_reminders(c, operator, operator_partner))
 
     @api.get(
         "/appointments/reminders",

@@ -522,6 +522,12 @@ class StreetPerson(StreetPersonLinked):
     contacts: list[StreetContact] = Field(description="Oldest first")
 
 
+class StreetPersonNickname(BaseModel):
+    street_id: str
+    nickname: str | None = Field(description="The nickname first given; null once erased, or when none was given")
+    nickname_erased_on: date | None = Field(description="The day the nickname was erased; null when it was not")
+
+
 class StreetPersonErased(BaseModel):
     street_id: str
     erased_on: date
@@ -576,6 +582,9 @@ class AppointmentReminder(BaseModel):
     appointment_id: str
     agenda: Code
     operator: str
+    operator_partner: str | None = Field(
+        description="Whose operator `operator` names: a partner's, none: the city's staff's (docs/outreach.md)"
+    )
     unit_id: str | None
     person_id: str | None
     street_id: str | None

@@ -97,6 +97,18 @@ class RecordAppointmentOutcome(Command):
     on: IsoDate
 
 
+NICKNAMES_PER_CALL = 100  # as intake's POST /persons/search takes person_ids
+
+
+class StreetPersonIds(Command):
+    street_ids: list[Id] = Field(
+        min_length=1,
+        max_length=NICKNAMES_PER_CALL,
+        description="Street persons whose nicknames to read: those the caller may read, in this order (others left"
+        " out); a page naming many reads them in one call",
+    )
+
+
 class SendReminders(Command):
     day: IsoDate = Field(description="The day the reminders are sent: appointments of the next day are due")
 
@@ -332,6 +344,11 @@ class Outreach:
             "contacts": [self._without_nickname(r) for r in rows],
         }
 
+    async def street_nickname(self, ctx: Context, street_id: str) -> dict[str, Any]:
+        """A street person's nickname as `street_person` shows it (the same rule of who may read it), nothing else."""
+        sp = await self.street_person(ctx, street_id)
+        return {k: sp[k] for k in ("street_id", "nickname", "nickname_erased_on")}
+
     async def erase_street_person(self, ctx: Context, street_id: str) -> dict[str, Any]:
         """Right to be forgotten for someone met on the street (staff): destroy the street person's key, so the
         nickname is unreadable in every copy of the log, and forget its lookup hash; the contacts' facts stay."""
@@ -372,9 +389,7 @@ class Outreach:
             found = await repo.contact(self.conn, c.contact_id, caller=ctx.actor)
             await self._unit_for_write(ctx, found["unit_id"], "contact_id")
             street_id = found["street_id"]
-        party = access.party_of(ctx.actor, getattr(c, "operator_partner", None), "operator_partner")
-        if party is not None and ctx.actor.role is not Role.PARTNER:
-            await self.intake._partner_of_city(party, ctx.city, "operator_partner")
+        party = await self._party(ctx, getattr(c, "operator_partner", None))
         slot = agenda.Slot(c.appointment_id, c.operator, c.starts_at, c.ends_at, party=party)
         await self._check_free(ctx, ctx.city, slot)
         row = {
@@ -487,17 +502,33 @@ class Outreach:
         return await self.record_outcome(ctx, c.appointment_id, RecordAppointmentOutcome(outcome=outcome, on=c.on))
 
     async def day_agenda(
-        self, ctx: Context, day: date, operator: str | None, unit_id: str | None
+        self, ctx: Context, day: date, operator: str | None, unit_id: str | None, operator_partner: str | None = None
     ) -> list[dict[str, Any]]:
         """The appointments of a local day by start time: staff, the city's; a partner, those it booked, those of its
-        cases' persons and of the units it runs (as its reminders; it changes only those it booked)."""
+        cases' persons and of the units it runs (as its reminders; it changes only those it booked). `operator` and
+        `operator_partner` narrow it to one party's operator(s) (`_whose`)."""
         if ctx.actor.role is Role.NATIONAL:
             raise Forbidden("", "the national role reads aggregates only")
         partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
+        whose = await self._whose(ctx, operator, operator_partner)
         rows = await repo.appointments_between(
-            self.conn, ctx.city, *agenda.day_bounds(day), operator, unit_id, partner=partner
+            self.conn, ctx.city, *agenda.day_bounds(day), whose, unit_id, partner=partner
         )
         return [iso(r) for r in rows]
+
+    async def _whose(self, ctx: Context, operator: str | None, operator_partner: str | None) -> agenda.OperatorFilter:
+        """An operator filter as asked: `operator` alone, the caller's own party's (a partner's own, the staff's the
+        city's); `operator_partner`, the staff naming one of the city's partners (404/403 otherwise, as a booking)."""
+        party = await self._party(ctx, operator_partner)
+        return agenda.operator_filter(operator, party, operator_partner is not None)
+
+    async def _party(self, ctx: Context, named: str | None) -> str | None:
+        """Whose operator(s) the caller names at `operator_partner`: a partner, its own (another: 403); the city's
+        staff, the partner named, one of the city's (404 or 403 otherwise), or none named: the city's staff."""
+        party = access.party_of(ctx.actor, named, "operator_partner")
+        if party is not None and ctx.actor.role is not Role.PARTNER:
+            await self.intake._partner_of_city(party, ctx.city, "operator_partner")
+        return party
 
     async def due_reminders(self, ctx: Context, day: date) -> list[dict[str, Any]]:
         """Appointments due for a reminder on `day` (those of the next local day), booked and not yet held."""
@@ -510,20 +541,25 @@ class Outreach:
         due = {s.appointment_id for s in agenda.due_for_reminder(map(repo.slot_of, later), day)}
         return [r for r in later if r["appointment_id"] in due]
 
-    async def open_reminders(self, ctx: Context, operator: str | None = None) -> list[dict[str, Any]]:
+    async def open_reminders(
+        self, ctx: Context, operator: str | None = None, operator_partner: str | None = None
+    ) -> list[dict[str, Any]]:
         """The appointment reminders still open for the caller (what the desk's to-do list shows): reminded of their
         current start time, still booked, no outcome recorded yet. The city's staff see the city's; a partner (the
         case's operator) those of its cases' persons, of the contacts of units it runs, and those it booked.
-        `operator` narrows to one operator's agenda. Oldest reminder first."""
+        `operator` and `operator_partner` narrow to one party's operator(s), as the agenda. Each says whose
+        operator it is (`operator_partner`). Oldest reminder first."""
         if ctx.actor.role is Role.NATIONAL:
             raise Forbidden("", "the national role reads aggregates only")
         partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
+        whose = await self._whose(ctx, operator, operator_partner)
         return [
             {
                 "kind": "appointment_reminder_due",
                 "appointment_id": r["appointment_id"],
                 "agenda": r["agenda"],
                 "operator": r["operator"],
+                "operator_partner": r["operator_partner"],
                 "unit_id": r["unit_id"],
                 "person_id": r["person_id"],
                 "street_id": r["street_id"],
@@ -535,7 +571,7 @@ class Outreach:
                 "since": r["due_on"].isoformat(),
                 "waiting_days": max((ctx.today - r["due_on"]).days, 0),
             }
-            for r in await repo.open_reminders(self.conn, ctx.city, partner, operator)
+            for r in await repo.open_reminders(self.conn, ctx.city, partner, whose)
         ]
 
     async def send_reminders(self, ctx: Context, day: date) -> dict[str, Any]:
@@ -554,6 +590,7 @@ class Outreach:
                         city=r["city"],
                         agenda=Channel(r["agenda"]),
                         operator=r["operator"],
+                        operator_partner=r["operator_partner"],
                         person_id=r["person_id"],
                         street_id=r["street_id"],
                         starts_at=r["starts_at"],
@@ -566,6 +603,7 @@ class Outreach:
                             city=r["city"],
                             agenda=Channel(r["agenda"]),
                             operator=r["operator"],
+                            operator_partner=r["operator_partner"],
                             purpose=ev.AppointmentPurpose(r["purpose"]),
                             person_id=r["person_id"],
                             street_id=r["street_id"],
