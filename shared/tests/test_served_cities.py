@@ -1,8 +1,8 @@
 """A national deployment of intake, housing or payments that a city has left for its own deployment of the service
-(LGNET_SERVED_CITIES leaves it out): its consumers skip that city's records, its API refuses its parties (test_auth), and
-its gatekeeper neither reads nor is granted the city's partners' topic — two deployments never act on one city's
-records (an outside tester's review: Bologna's own intake and housing started, and the national ones kept taking
-Bologna's partners' records and households)."""
+(LGNET_SERVED_CITIES leaves it out): its consumers skip that city's records, its API refuses its parties
+(test_auth), and its gatekeeper neither reads nor is granted the city's partners' topic — two deployments never act
+on one city's records (an outside tester's review: Bologna's own intake and housing started, and the national ones
+kept taking Bologna's partners' records and households)."""
 
 from __future__ import annotations
 
