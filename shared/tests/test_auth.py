@@ -141,14 +141,34 @@ def test_admin_cli_issues_a_dpos_read_log_token_only_where_the_service_keeps_a_r
     assert asyncio.run(a_read_log()) == 1  # the recent one kept
 
 
-async def test_a_city_deployment_knows_only_its_city_actors(database_url: str, pg_schema: str) -> None:
-    """Federation: Torino's deployment neither provisions nor admits Trieste's staff (they have their own)."""
+async def answers_of(
+    pool: Any, city_filter: str | None, tokens: dict[str, str], leaves_out: frozenset[str] | None = None
+) -> dict[str, Any]:
+    """Each actor's answer from a route that only authenticates, on a deployment of `city_filter` (None: national)
+    that leaves `leaves_out` to their own deployments."""
     from types import SimpleNamespace
 
     import httpx
     from fastapi import FastAPI
-    from lgnet_shared import service
     from lgnet_shared.http import install_problem_handlers
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.state.runtime = SimpleNamespace(
+        pool=pool, settings=SimpleNamespace(city_filter=city_filter), leaves_out=leaves_out
+    )
+
+    @app.get("/whoami")
+    async def whoami(actor: auth.Who) -> dict[str, str]:
+        return {"actor": actor.id}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        return {a: await client.get("/whoami", headers={"Authorization": f"Bearer {t}"}) for a, t in tokens.items()}
+
+
+async def test_a_city_deployment_knows_only_its_city_actors(database_url: str, pg_schema: str) -> None:
+    """Federation: Torino's deployment neither provisions nor admits Trieste's staff (they have their own)."""
+    from lgnet_shared import service
 
     pool = await db.create_pool(database_url, pg_schema)
     try:
@@ -162,21 +182,34 @@ async def test_a_city_deployment_knows_only_its_city_actors(database_url: str, p
             await auth.add_actor(conn, "staff-torino", Role.STAFF, "torino", "y")
             await auth.add_actor(conn, "coordination", Role.NATIONAL, None, "z")
             tokens = {a: await auth.issue_token(conn, a) for a in ("staff-trieste", "staff-torino", "coordination")}
-        app = FastAPI()
-        install_problem_handlers(app)
-        app.state.runtime = SimpleNamespace(pool=pool, settings=SimpleNamespace(city_filter="torino", leaves_out=None))
-
-        @app.get("/whoami")
-        async def whoami(actor: auth.Who) -> dict[str, str]:
-            return {"actor": actor.id}
-
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            answers = {
-                a: await client.get("/whoami", headers={"Authorization": f"Bearer {t}"}) for a, t in tokens.items()
-            }
+        answers = await answers_of(pool, "torino", tokens)
         assert answers["staff-torino"].status_code == 200 and answers["coordination"].status_code == 200
         assert answers["staff-trieste"].status_code == 403
         assert answers["staff-trieste"].json()["reason"] == "this deployment serves torino, not trieste"
+    finally:
+        await pool.close()
+
+
+async def test_a_national_deployment_refuses_the_parties_of_a_city_it_leaves_out(
+    database_url: str, pg_schema: str
+) -> None:
+    """A national deployment a city has left for its own (LGNET_SERVED_CITIES without it) answers that city's parties
+    403: an outside tester's Bologna partner, onboarded in the national schemas, used national payments."""
+    from lgnet_shared import service
+
+    pool = await db.create_pool(database_url, pg_schema)
+    try:
+        await db.migrate(pool, [auth.MIGRATION, service.DEPLOYMENT_MIGRATION])
+        async with pool.acquire() as conn:
+            await auth.add_actor(conn, "staff-bologna", Role.STAFF, "bologna", "before Bologna ran its own")
+            await auth.add_actor(conn, "staff-torino", Role.STAFF, "torino", "y")
+            tokens = {a: await auth.issue_token(conn, a) for a in ("staff-bologna", "staff-torino")}
+        answers = await answers_of(pool, None, tokens, leaves_out=frozenset({"bologna"}))
+        assert answers["staff-torino"].status_code == 200
+        assert answers["staff-bologna"].status_code == 403
+        assert answers["staff-bologna"].json()["reason"] == "this deployment does not serve bologna: it runs its own"
+        everyone = await answers_of(pool, None, tokens)  # reporting's runtime, or no LGNET_SERVED_CITIES
+        assert everyone["staff-bologna"].status_code == 200
     finally:
         await pool.close()
 

@@ -19,6 +19,7 @@ from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
+from lgnet_shared.service import Runtime, ServiceSpec
 from lgnet_shared.testing.topics import as_records
 from lgnet_shared.topics import city_topics
 
@@ -113,3 +114,11 @@ async def test_a_national_consumer_skips_the_records_of_a_city_it_leaves_out(
             "torino:p1",
             "trieste:p3",
         ]
+
+
+def test_reporting_and_the_notary_read_every_city_whatever_the_variable_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = settings(monkeypatch, LGNET_CITY="national", LGNET_SERVED_CITIES="torino")
+    acting = Runtime(ServiceSpec(name="housing", default_port=1), s)
+    reporting = Runtime(ServiceSpec(name="reporting", default_port=1, serves_cities=False), s)
+    assert acting.leaves_out is not None and "bologna" in acting.leaves_out
+    assert reporting.leaves_out is None

@@ -65,11 +65,11 @@ async def authenticate(request: Request, _: Bearer) -> Actor:
         actor = await actor_by_token(conn, token)
         if actor is None:
             raise Unauthenticated("headers.authorization", await token_refusal(conn, token))
-    settings = request.app.state.runtime.settings
-    served = settings.city_filter
+    runtime = request.app.state.runtime
+    served = runtime.settings.city_filter
     if served is not None and actor.role is not Role.NATIONAL and actor.city != served:
         raise Forbidden("headers.authorization", f"this deployment serves {served}, not {actor.city}")
-    if actor.city in (settings.leaves_out or ()):  # a national deployment's city that runs its own (SERVED_CITIES)
+    if actor.city in (runtime.leaves_out or ()):  # a national deployment's city that runs its own (SERVED_CITIES)
         raise Forbidden("headers.authorization", f"this deployment does not serve {actor.city}: it runs its own")
     return actor
 

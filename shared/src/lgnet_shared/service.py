@@ -144,6 +144,9 @@ class ServiceSpec:
     variables: Sequence[config.Variable] = ()  # its own settings, beyond the shared ones (`--help` lists them)
     # Checks against PostgreSQL and Kafka before the consumers subscribe; one raises SystemExit to refuse to start.
     preflight: Callable[[Runtime], Awaitable[None]] | None = None
+    # A city's records and parties are this service's to act on (intake, housing, payments): a national deployment
+    # of it serves LGNET_SERVED_CITIES only. False (reporting): a national one reads and reports every city.
+    serves_cities: bool = True
 
 
 @dataclass
@@ -170,6 +173,12 @@ class Runtime:
     @property
     def schema(self) -> str:
         return self.settings.db_schema or self.spec.name
+
+    @property
+    def leaves_out(self) -> frozenset[str] | None:
+        """The cities a national deployment of this service leaves to their own deployments (LGNET_SERVED_CITIES):
+        their records skipped, their parties refused. None: it serves every city (reporting always does)."""
+        return self.settings.leaves_out if self.spec.serves_cities else None
 
     async def start(self) -> None:
         """Ready in well under 3 s after a crash (docs/operators.md, "Restart"): the independent steps run
@@ -362,7 +371,7 @@ class Runtime:
             pool=self.pool,
             handlers=cspec.handlers,
             city=self.settings.city_filter,
-            leaves_out=self.settings.leaves_out or frozenset(),
+            leaves_out=self.leaves_out or frozenset(),
             city_topics=frozenset(
                 physical(t, self.settings.topic_prefix) for t in cspec.topics if city_of_topic(t) == self.settings.city
             ),

@@ -28,6 +28,7 @@ SPEC = ServiceSpec(
     consumers=consumers,
     routers=lambda runtime: [http.router(runtime), dashboard.router()],
     produces=["reporting.events"],
+    serves_cities=False,  # the national aggregate is every city's, whichever deployment acts on their records
 )
 
 
