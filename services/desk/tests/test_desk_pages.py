@@ -431,7 +431,7 @@ async def test_a_form_sent_on_a_person_the_operator_may_not_see_is_refused_not_a
     desk then drew the cartella again to show the refusal at its field, intake refused that too, and the desk answered
     500 (the running desk reset the connection). The refusal is the desk's "access denied" page (403), the attempt in
     the access log, as when the cartella is opened."""
-    refusal = {"status": 403, "field": "person_id", "reason": "no case of this person is assigned to this partner"}
+    refusal = {"status": 403, "field": "person_id", "reason": "the person's case is assigned to another partner"}
     case_refusal = {"status": 403, "field": "case_id", "reason": "the case is not assigned to this partner"}
     desk.services.answers |= {
         ("intake", "GET", "/persons/p-borgo/record"): httpx.Response(403, json=refusal),
@@ -3114,14 +3114,15 @@ async def test_one_address_trying_many_accounts_is_slowed(desk: Desk) -> None:
 
 
 async def test_a_search_by_another_partys_case_is_refused_as_intake_refuses_it(desk: Desk) -> None:
-    """Intake answers a search by another party's case number 403 (it answered `200 []`, unlike the case itself):
-    the desk's search says why, in Italian, with that status, not "no result"."""
-    refusal = {"status": 403, "field": "case_id", "reason": "the case is assigned to another partner"}
-    desk.services.answers[("intake", "POST", "/persons/search")] = httpx.Response(403, json=refusal)
+    """Intake answers a search by another party's case number as for a case nobody has, 404 (it answered `200 []`,
+    unlike the case itself; then 403, which told a cooperative that the case exists): the desk's search says so, in
+    Italian, with that status, not "no result"."""
+    refusal = {"status": 404, "field": "case_id", "reason": "no case c-altrui"}
+    desk.services.answers[("intake", "POST", "/persons/search")] = httpx.Response(404, json=refusal)
     await desk.as_operator(LUCA)
     page = await desk.client.get("/", params={"case_id": "c-altrui"})
-    assert page.status_code == 403, page.status_code
-    assert "La pratica è assegnata a un altro ente partner" in text_of(page.text)
+    assert page.status_code == 404, page.status_code
+    assert "Nessuna pratica con il numero c-altrui" in text_of(page.text)
 
 
 async def test_a_household_is_named_from_the_first_of_its_cases_the_operator_may_read(desk: Desk) -> None:

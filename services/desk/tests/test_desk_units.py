@@ -270,10 +270,6 @@ def test_every_fiscal_code_rule_of_intake_is_said_in_italian(reason: str) -> Non
             "the household no longer fits the opportunity (capacity: 2 person(s) for 1 place(s)): decline the match",
             "il nucleo non rispetta più i requisiti dell'alloggio: rifiuti la proposta",
         ),
-        (  # intake: a cooperative registering a person on file (her fiscal code) works on her once assigned her case
-            "the person is not in a case assigned to this partner",
-            "la persona non è in una pratica assegnata al suo ente: il Comune può assegnargliela",
-        ),
         ("the person's case is assigned to another partner", "la pratica della persona è assegnata a un altro ente"),
         (  # intake: a transfer dated before the case's last one (a review found it shown in English)
             "is before the case's last transfer (2026-02-01)",
@@ -1010,8 +1006,8 @@ NOT_AT_THE_DESK = re.compile(r"(?:name the city \()?the national role .*|\{\} is
 # A reason built of several words in its placeholders: what it says, as the service fills it in.
 FILLED_IN = {
     "no {} {}": ["no opportunity o-1", "no placement pl-1", "no match m-1", "no case c-1", "no household h-1"],
-    "partner {} is not the {} partner{}": [
-        "partner coop-a is not the case's (household side) partner",
+    "partner {} is not the {} partner (it is the other side's partner)": [
+        "partner coop-a is not the case's (household side) partner (it is the other side's partner)",
         "partner coop-a is not the opportunity's (provider side) partner (it is the other side's partner)",
     ],
     "a {} request pays a period: give its {} day": [
