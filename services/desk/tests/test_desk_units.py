@@ -679,39 +679,82 @@ def test_a_forms_key_reused_with_other_data_is_said_in_italian() -> None:
     assert say("already used for a different request", "it").startswith("questo modulo è già stato inviato")
 
 
+def _a_log_line_of_the_desk(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], ran: dict[str, object] | None = None
+) -> dict[str, Any]:
+    """`lgnet-desk` started (uvicorn not: its arguments in `ran`), then uvicorn's error logger's line, as JSON."""
+    import logging
+
+    from lgnet_desk.entrypoints import main as desk_main
+    from lgnet_shared.testing.logs import logging_kept
+
+    monkeypatch.setattr(sys, "argv", ["lgnet-desk"])
+    monkeypatch.setattr(desk_main, "create_app", lambda settings: "app")
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: (ran if ran is not None else {}).update(kw))
+    with logging_kept():
+        desk_main.main()
+        capsys.readouterr()
+        logging.getLogger("uvicorn.error").error("Exception in ASGI application")
+        [line] = capsys.readouterr().out.splitlines()
+    return cast(dict[str, Any], json.loads(line))
+
+
 def test_the_desk_logs_json_lines_like_the_services(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """From an outside test: `.local/logs/desk.log` held uvicorn's plain text ("ERROR: Exception in ASGI
     application" and a traceback), while operators.md says every service logs JSON lines with `timestamp`,
     `level`, `event` and `service`."""
-    import json
-    import logging
-    import sys
-
-    from lgnet_desk.entrypoints import main as desk_main
-    from lgnet_shared.testing.logs import logging_kept
 
     ran: dict[str, object] = {}
     for name in ("LGNET_CITY", "LGNET_DEPLOYMENT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", "postgresql://desk@db/lgnet")
     monkeypatch.setenv("LGNET_MASTER_KEY", "A" * 43 + "=")
-    monkeypatch.setattr(sys, "argv", ["lgnet-desk"])
-    monkeypatch.setattr(desk_main, "create_app", lambda settings: "app")
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: ran.update(kw))  # the module main calls
-    with logging_kept():
-        desk_main.main()
-        assert "log_config" in ran and ran["log_config"] is None and ran.get("access_log") is False, ran
-        capsys.readouterr()
-        logging.getLogger("uvicorn.error").error("Exception in ASGI application")
-        [line] = capsys.readouterr().out.splitlines()
-    doc = json.loads(line)
+    doc = _a_log_line_of_the_desk(monkeypatch, capsys, ran)
+    assert "log_config" in ran and ran["log_config"] is None and ran.get("access_log") is False, ran
     assert (doc["service"], doc["level"], doc["event"]) == ("desk", "error", "Exception in ASGI application"), doc
     assert "timestamp" in doc
     # docs/operators.md: every line has `deployment` (LGNET_DEPLOYMENT, else LGNET_CITY, else national); the desk's
     # had none, uvicorn's own lines included.
     assert doc["deployment"] == "national", doc
+
+
+def test_a_citys_desk_names_its_city_and_deployment_in_help_logs_and_metrics(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An outside tester started Bologna's desk with the variables `lgnet-desk --help` listed: every log line said
+    "deployment": "national" (LGNET_CITY and LGNET_DEPLOYMENT were not listed) and /metrics named no deployment or
+    city. Both are listed; the deployment defaults to the city, as the services'; /metrics has the services'
+    `lgnet_deployment_info`; a city that is none stops the desk naming the variable."""
+
+    from lgnet_desk.entrypoints import main as desk_main
+    from lgnet_desk.settings import DeskSettings
+    from prometheus_client import generate_latest
+
+    monkeypatch.setattr(sys, "argv", ["lgnet-desk", "--help"])
+    desk_main.main()
+    listed = capsys.readouterr().out
+    assert "  LGNET_CITY  (default None)" in listed and "  LGNET_DEPLOYMENT  (default None)" in listed, listed
+    for name in ("LGNET_CITY", "LGNET_DEPLOYMENT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://desk@db/lgnet")
+    monkeypatch.setenv("LGNET_MASTER_KEY", "A" * 43 + "=")
+    monkeypatch.setenv("LGNET_CITY", "Bologna")
+    assert _a_log_line_of_the_desk(monkeypatch, capsys)["deployment"] == "bologna"
+    metrics = generate_latest().decode()
+    assert 'lgnet_deployment_info{city="bologna",deployment="bologna",service="desk"} 1.0' in metrics
+    monkeypatch.setenv("LGNET_DEPLOYMENT", "bologna-east")
+    settings = DeskSettings()
+    assert (settings.city, settings.deployment_name) == ("bologna", "bologna-east")
+    monkeypatch.delenv("LGNET_CITY")  # the federated stacks set the deployment only: its city is the desk's
+    assert DeskSettings().city == "bologna"
+    monkeypatch.delenv("LGNET_DEPLOYMENT")
+    assert (DeskSettings().city, DeskSettings().deployment_name) == ("national", "national")
+    monkeypatch.setenv("LGNET_CITY", "bolonia")
+    with pytest.raises(SystemExit) as stopped:
+        desk_main.main()
+    assert "LGNET_CITY" in str(stopped.value.code), stopped.value.code
 
 
 @pytest.mark.parametrize(
