@@ -244,9 +244,15 @@ async def test_the_cartella_names_the_household_case_housing_and_operators_inste
     page = await desk.client.get("/persons/p-1")
     assert page.status_code == 200, page.text
     text = text_of(page.text)
-    # the household by its reference person, the case by its area and opening date; the ids kept, secondary
+    # the household by its reference person, the case by its area and opening date; the ids kept, secondary: small,
+    # and out of the table's caption and the links' names a screen reader says (an outside tester read "Nucleo di
+    # Amina Okafor 01a24e70-585a-…" and "Percorso abitativo 01a24e70-5887-…")
     assert "Nucleo di Amina Okafor" in text, text
+    assert "<caption>Nucleo di Amina Okafor</caption>" in page.text, page.text
     assert '<small class="id">h-5f1c0a9e7b2d</small>' in page.text
+    assert '<span class="sr-only">: Inclusione abitativa, coop-aurora, aperta il' in page.text, page.text
+    headings = re.findall(r"<(?:h[1-3]|caption)[^>]*>(.*?)</(?:h[1-3]|caption)>", page.text, re.S)
+    assert headings and not [h for h in headings if 'class="id"' in h], headings  # no id in a heading
     assert "Pratica: Inclusione abitativa, aperta il" in text, text
     assert '<small class="id">c-8e2b7d41a9f0</small>' in page.text
     # the housing proposal by what housing says of the opportunity
@@ -458,7 +464,7 @@ async def test_a_form_sent_on_a_person_the_operator_may_not_see_is_refused_not_a
     desk then drew the cartella again to show the refusal at its field, intake refused that too, and the desk answered
     500 (the running desk reset the connection). The refusal is the desk's "access denied" page (403), the attempt in
     the access log, as when the cartella is opened."""
-    refusal = {"status": 403, "field": "person_id", "reason": "no case of this person is assigned to this partner"}
+    refusal = {"status": 403, "field": "person_id", "reason": "the person's case is assigned to another partner"}
     case_refusal = {"status": 403, "field": "case_id", "reason": "the case is not assigned to this partner"}
     desk.services.answers |= {
         ("intake", "GET", "/persons/p-borgo/record"): httpx.Response(403, json=refusal),
@@ -1989,13 +1995,28 @@ async def test_the_cartellas_timeline_and_household_read_as_italian(desk: Desk) 
         {"on": today, "kind": "registered"},
         {"on": today, "kind": "referral_received", "source": "reception_exit"},
         {"on": today, "kind": "member_joined", "person_id": "p-1"},
+        {"on": today, "kind": "member_joined", "person_id": "p-2"},
+        {"on": today, "kind": "member_joined", "person_id": "p-3"},
+        {"on": today, "kind": "member_left", "person_id": "p-2"},
+        {"on": today, "kind": "member_left", "person_id": "p-1"},
+    ]
+    member = {"joined_on": today, "left_on": None, "reason": None, "birth_date": "2010-01-01"}
+    record["households"][0]["members"] += [
+        member | {"person_id": "p-2", "name": "Tariq Okafor", "sex": "male"},
+        member | {"person_id": "p-3", "name": "Sam Okafor", "sex": "undisclosed"},
     ]
     await desk.as_operator(MARIA)
     text = text_of((await desk.client.get("/persons/p-1")).text)
     # "registrata allo sportello" of a man (a DPO's review), and of a person a partner registered over Kafka
     assert "registrazione della persona" in text and "registrata" not in text, text
     assert "segnalazione ricevuta: Uscita da progetto di accoglienza" in text, text
-    assert "Amina Okafor è entrato/a nel nucleo" in text, text
+    # An outside tester read "Amina Okafor è entrato/a nel nucleo" of a woman whose sex is recorded: "o/a" only when
+    # it is not known (or not said: "undisclosed", "other").
+    assert "Amina Okafor è entrata nel nucleo" in text and "Tariq Okafor è entrato nel nucleo" in text, text
+    assert "Sam Okafor è entrato/a nel nucleo" in text, text
+    assert "è uscito dal nucleo: Tariq Okafor" in text and "è uscita dal nucleo: Amina Okafor" in text, text
+    english = text_of((await desk.client.get("/persons/p-1?lang=en")).text)
+    assert "Amina Okafor joined the household" in english and "left the household: Tariq Okafor" in english
     assert "Ingresso" in text and "Uscita" in text and "Entrato" not in text
     assert "Maria Rossi · personale del Comune, Torino" in text
 
@@ -3142,14 +3163,15 @@ async def test_one_address_trying_many_accounts_is_slowed(desk: Desk) -> None:
 
 
 async def test_a_search_by_another_partys_case_is_refused_as_intake_refuses_it(desk: Desk) -> None:
-    """Intake answers a search by another party's case number 403 (it answered `200 []`, unlike the case itself):
-    the desk's search says why, in Italian, with that status, not "no result"."""
-    refusal = {"status": 403, "field": "case_id", "reason": "the case is assigned to another partner"}
-    desk.services.answers[("intake", "POST", "/persons/search")] = httpx.Response(403, json=refusal)
+    """Intake answers a search by another party's case number as for a case nobody has, 404 (it answered `200 []`,
+    unlike the case itself; then 403, which told a cooperative that the case exists): the desk's search says so, in
+    Italian, with that status, not "no result"."""
+    refusal = {"status": 404, "field": "case_id", "reason": "no case c-altrui"}
+    desk.services.answers[("intake", "POST", "/persons/search")] = httpx.Response(404, json=refusal)
     await desk.as_operator(LUCA)
     page = await desk.client.get("/", params={"case_id": "c-altrui"})
-    assert page.status_code == 403, page.status_code
-    assert "La pratica è assegnata a un altro ente partner" in text_of(page.text)
+    assert page.status_code == 404, page.status_code
+    assert "Nessuna pratica con il numero c-altrui" in text_of(page.text)
 
 
 async def test_a_household_is_named_from_the_first_of_its_cases_the_operator_may_read(desk: Desk) -> None:

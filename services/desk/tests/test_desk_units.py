@@ -270,10 +270,6 @@ def test_every_fiscal_code_rule_of_intake_is_said_in_italian(reason: str) -> Non
             "the household no longer fits the opportunity (capacity: 2 person(s) for 1 place(s)): decline the match",
             "il nucleo non rispetta più i requisiti dell'alloggio: rifiuti la proposta",
         ),
-        (  # intake: a cooperative registering a person on file (her fiscal code) works on her once assigned her case
-            "the person is not in a case assigned to this partner",
-            "la persona non è in una pratica assegnata al suo ente: il Comune può assegnargliela",
-        ),
         ("the person's case is assigned to another partner", "la pratica della persona è assegnata a un altro ente"),
         (  # intake: a transfer dated before the case's last one (a review found it shown in English)
             "is before the case's last transfer (2026-02-01)",
@@ -683,39 +679,82 @@ def test_a_forms_key_reused_with_other_data_is_said_in_italian() -> None:
     assert say("already used for a different request", "it").startswith("questo modulo è già stato inviato")
 
 
+def _a_log_line_of_the_desk(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], ran: dict[str, object] | None = None
+) -> dict[str, Any]:
+    """`lgnet-desk` started (uvicorn not: its arguments in `ran`), then uvicorn's error logger's line, as JSON."""
+    import logging
+
+    from lgnet_desk.entrypoints import main as desk_main
+    from lgnet_shared.testing.logs import logging_kept
+
+    monkeypatch.setattr(sys, "argv", ["lgnet-desk"])
+    monkeypatch.setattr(desk_main, "create_app", lambda settings: "app")
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: (ran if ran is not None else {}).update(kw))
+    with logging_kept():
+        desk_main.main()
+        capsys.readouterr()
+        logging.getLogger("uvicorn.error").error("Exception in ASGI application")
+        [line] = capsys.readouterr().out.splitlines()
+    return cast(dict[str, Any], json.loads(line))
+
+
 def test_the_desk_logs_json_lines_like_the_services(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """From an outside test: `.local/logs/desk.log` held uvicorn's plain text ("ERROR: Exception in ASGI
     application" and a traceback), while operators.md says every service logs JSON lines with `timestamp`,
     `level`, `event` and `service`."""
-    import json
-    import logging
-    import sys
-
-    from lgnet_desk.entrypoints import main as desk_main
-    from lgnet_shared.testing.logs import logging_kept
 
     ran: dict[str, object] = {}
     for name in ("LGNET_CITY", "LGNET_DEPLOYMENT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", "postgresql://desk@db/lgnet")
     monkeypatch.setenv("LGNET_MASTER_KEY", "A" * 43 + "=")
-    monkeypatch.setattr(sys, "argv", ["lgnet-desk"])
-    monkeypatch.setattr(desk_main, "create_app", lambda settings: "app")
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: ran.update(kw))  # the module main calls
-    with logging_kept():
-        desk_main.main()
-        assert "log_config" in ran and ran["log_config"] is None and ran.get("access_log") is False, ran
-        capsys.readouterr()
-        logging.getLogger("uvicorn.error").error("Exception in ASGI application")
-        [line] = capsys.readouterr().out.splitlines()
-    doc = json.loads(line)
+    doc = _a_log_line_of_the_desk(monkeypatch, capsys, ran)
+    assert "log_config" in ran and ran["log_config"] is None and ran.get("access_log") is False, ran
     assert (doc["service"], doc["level"], doc["event"]) == ("desk", "error", "Exception in ASGI application"), doc
     assert "timestamp" in doc
     # docs/operators.md: every line has `deployment` (LGNET_DEPLOYMENT, else LGNET_CITY, else national); the desk's
     # had none, uvicorn's own lines included.
     assert doc["deployment"] == "national", doc
+
+
+def test_a_citys_desk_names_its_city_and_deployment_in_help_logs_and_metrics(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An outside tester started Bologna's desk with the variables `lgnet-desk --help` listed: every log line said
+    "deployment": "national" (LGNET_CITY and LGNET_DEPLOYMENT were not listed) and /metrics named no deployment or
+    city. Both are listed; the deployment defaults to the city, as the services'; /metrics has the services'
+    `lgnet_deployment_info`; a city that is none stops the desk naming the variable."""
+
+    from lgnet_desk.entrypoints import main as desk_main
+    from lgnet_desk.settings import DeskSettings
+    from prometheus_client import generate_latest
+
+    monkeypatch.setattr(sys, "argv", ["lgnet-desk", "--help"])
+    desk_main.main()
+    listed = capsys.readouterr().out
+    assert "  LGNET_CITY  (default None)" in listed and "  LGNET_DEPLOYMENT  (default None)" in listed, listed
+    for name in ("LGNET_CITY", "LGNET_DEPLOYMENT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://desk@db/lgnet")
+    monkeypatch.setenv("LGNET_MASTER_KEY", "A" * 43 + "=")
+    monkeypatch.setenv("LGNET_CITY", "Bologna")
+    assert _a_log_line_of_the_desk(monkeypatch, capsys)["deployment"] == "bologna"
+    metrics = generate_latest().decode()
+    assert 'lgnet_deployment_info{city="bologna",deployment="bologna",service="desk"} 1.0' in metrics
+    monkeypatch.setenv("LGNET_DEPLOYMENT", "bologna-east")
+    settings = DeskSettings()
+    assert (settings.city, settings.deployment_name) == ("bologna", "bologna-east")
+    monkeypatch.delenv("LGNET_CITY")  # the federated stacks set the deployment only: its city is the desk's
+    assert DeskSettings().city == "bologna"
+    monkeypatch.delenv("LGNET_DEPLOYMENT")
+    assert (DeskSettings().city, DeskSettings().deployment_name) == ("national", "national")
+    monkeypatch.setenv("LGNET_CITY", "bolonia")
+    with pytest.raises(SystemExit) as stopped:
+        desk_main.main()
+    assert "LGNET_CITY" in str(stopped.value.code), stopped.value.code
 
 
 @pytest.mark.parametrize(
@@ -1010,8 +1049,8 @@ NOT_AT_THE_DESK = re.compile(r"(?:name the city \()?the national role .*|\{\} is
 # A reason built of several words in its placeholders: what it says, as the service fills it in.
 FILLED_IN = {
     "no {} {}": ["no opportunity o-1", "no placement pl-1", "no match m-1", "no case c-1", "no household h-1"],
-    "partner {} is not the {} partner{}": [
-        "partner coop-a is not the case's (household side) partner",
+    "partner {} is not the {} partner (it is the other side's partner)": [
+        "partner coop-a is not the case's (household side) partner (it is the other side's partner)",
         "partner coop-a is not the opportunity's (provider side) partner (it is the other side's partner)",
     ],
     "a {} request pays a period: give its {} day": [

@@ -7,7 +7,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import write_po
-from it import IT, IT_PLURALS
+from it import IT, IT_CONTEXTS, IT_PLURALS
 
 src = pathlib.Path("src/lgnet_desk")
 ids = []
@@ -61,6 +61,9 @@ for extra in [
 ]:
     if extra not in ids:
         ids.append(extra)
+for _context, msgid in IT_CONTEXTS:  # said by `pgettext(sex, msgid)`, else `_(msgid)`: both ids
+    if msgid not in ids:
+        ids.append(msgid)
 missing = [i for i in ids if i not in IT] + [p for p in plurals if p not in IT_PLURALS]
 print("missing", missing)
 for lang in ("it", "en"):
@@ -72,6 +75,8 @@ for lang in ("it", "en"):
         cat.add(i, IT.get(i, "") if lang == "it" else (i.replace("_", " ") if "_" in i else ""))
     for p in plurals:
         cat.add(p, IT_PLURALS.get(p, ("", "")) if lang == "it" else ("", ""))
+    for (context, msgid), italian in IT_CONTEXTS.items():
+        cat.add(msgid, italian if lang == "it" else "", context=context)
     out = src / f"locale/{lang}/LC_MESSAGES/desk.po"
     with out.open("wb") as fh:
         write_po(fh, cat, width=120)

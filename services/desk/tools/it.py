@@ -856,3 +856,12 @@ IT_PLURALS = {
         "Nessuno dei %(n)s alloggi disponibili rispetta tutte le regole",
     ),
 }
+
+# A sentence that agrees with the person's recorded sex (the templates' `pgettext(sex, …)`: "female", "male"); the
+# msgid alone (IT) says "o/a" where the sex is not known or not said.
+IT_CONTEXTS = {
+    ("female", "%(name)s joined the household"): "%(name)s è entrata nel nucleo",
+    ("male", "%(name)s joined the household"): "%(name)s è entrato nel nucleo",
+    ("female", "left the household"): "è uscita dal nucleo",
+    ("male", "left the household"): "è uscito dal nucleo",
+}

@@ -244,7 +244,12 @@ STAFF_OWN_CITY = STAFF | {Caller.OTHER_CITY_STAFF}
 CITY_OUTSIDERS, NOT_FOUND = (Caller.OTHER_PARTNER, Caller.OTHER_CITY_STAFF), frozenset({404})
 # Another city's opportunity, match or placement is answered as an id that exists nowhere (docs/partners.md, "What is
 # not yours"); another partner of the city gets 403 naming it (it is of its city).
+# Another city's object, and to a partner a match or placement of neither of its sides, is answered as an id that
+# exists nowhere; the city's catalogue is every partner's to read, so another partner's opportunity is refused
+# precisely (403 naming its partner: `readable`).
 ABSENT = {Caller.OTHER_CITY_STAFF: NOT_FOUND}
+OF_NEITHER_SIDE = {Caller.OTHER_CITY_STAFF: NOT_FOUND, Caller.OTHER_PARTNER: NOT_FOUND}
+CATALOGUE = frozenset({Caller.OTHER_PARTNER})
 RULES: dict[str, Rule] = {
     "GET /health/live": Rule(EVERYONE, fixed("GET", "/health/live")),
     "GET /health/ready": Rule(EVERYONE, fixed("GET", "/health/ready"), also_fine=frozenset({503})),
@@ -256,8 +261,8 @@ RULES: dict[str, Rule] = {
     ),
     "GET /opportunities": Rule(OWN_CITY, fixed("GET", "/opportunities")),
     "GET /opportunities/{opportunity_id}": Rule(CITY, _read_opportunity, expect=ABSENT),  # the city's catalogue
-    "PATCH /opportunities/{opportunity_id}": Rule(CASE, _patch_opportunity, expect=ABSENT),
-    "POST /opportunities/{opportunity_id}/withdrawal": Rule(CASE, _withdraw, expect=ABSENT),
+    "PATCH /opportunities/{opportunity_id}": Rule(CASE, _patch_opportunity, expect=ABSENT, readable=CATALOGUE),
+    "POST /opportunities/{opportunity_id}/withdrawal": Rule(CASE, _withdraw, expect=ABSENT, readable=CATALOGUE),
     "GET /rules": Rule(OWN_CITY, fixed("GET", "/rules")),
     # a DPO's read-log token only (test_household_entry.py): no actor's
     "GET /read-log": Rule(frozenset(), fixed("GET", "/read-log")),
@@ -269,12 +274,12 @@ RULES: dict[str, Rule] = {
     "GET /households/{household_id}": Rule(CASE, _entry, expect={c: NOT_FOUND for c in CITY_OUTSIDERS}),
     "GET /households/{household_id}/why": Rule(CASE, _why, expect={c: NOT_FOUND for c in CITY_OUTSIDERS}),
     "GET /proposals": Rule(OWN_CITY, fixed("GET", "/proposals")),  # a partner: its own cases' or opportunities'
-    "GET /matches/{match_id}": Rule(CASE, _read_match, expect=ABSENT),
-    "POST /matches/{match_id}/acceptance": Rule(CASE, _accept, expect=ABSENT),
-    "POST /matches/{match_id}/decline": Rule(CASE, _decline, expect=ABSENT),
-    "POST /matches/{match_id}/placement": Rule(CASE, _place, expect=ABSENT),
-    "POST /placements/{placement_id}/lease": Rule(CASE, _lease, expect=ABSENT),
-    "POST /placements/{placement_id}/end": Rule(CASE, _end, expect=ABSENT),
+    "GET /matches/{match_id}": Rule(CASE, _read_match, expect=OF_NEITHER_SIDE),
+    "POST /matches/{match_id}/acceptance": Rule(CASE, _accept, expect=OF_NEITHER_SIDE),
+    "POST /matches/{match_id}/decline": Rule(CASE, _decline, expect=OF_NEITHER_SIDE),
+    "POST /matches/{match_id}/placement": Rule(CASE, _place, expect=OF_NEITHER_SIDE),
+    "POST /placements/{placement_id}/lease": Rule(CASE, _lease, expect=OF_NEITHER_SIDE),
+    "POST /placements/{placement_id}/end": Rule(CASE, _end, expect=OF_NEITHER_SIDE),
     "POST /households/{household_id}/park": Rule(CASE, _park, expect={c: NOT_FOUND for c in CITY_OUTSIDERS}),
     "POST /households/{household_id}/unpark": Rule(CASE, _unpark, expect={c: NOT_FOUND for c in CITY_OUTSIDERS}),
     "POST /matching/stalled-check": Rule(STAFF_OWN_CITY, fixed("POST", "/matching/stalled-check", {})),
@@ -286,7 +291,7 @@ RULES: dict[str, Rule] = {
 async def test_every_route_and_caller_as_declared(housing: InProcessService) -> None:
     """Every cell of routes by callers; another city's staff and the national role get the same answer for an id
     that exists nowhere as for the one that exists (no existence oracle)."""
-    probe = frozenset({Caller.OTHER_CITY_STAFF, Caller.NATIONAL})
+    probe = frozenset({Caller.OTHER_CITY_STAFF, Caller.NATIONAL, Caller.OTHER_PARTNER})
     assert_matrix("housing", await run_matrix(housing, RULES, probe=probe, bad_token=True))
 
 
@@ -304,7 +309,7 @@ async def test_another_partner_sees_none_of_the_households_or_matches(housing: I
     async with housing.client(B) as b:
         assert (await b.get("/households")).json() == []
         assert (await b.get("/proposals")).json() == []
-        assert (await b.get(f"/matches/{m['match_id']}")).status_code == 403
+        assert (await b.get(f"/matches/{m['match_id']}")).status_code == 404  # as a match that exists nowhere
 
 
 async def test_a_query_parameter_the_route_does_not_take_is_refused_not_ignored(housing: InProcessService) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from lgnet_housing.service_layer.handlers import _side_allowed
 from lgnet_shared.access import Actor, Role
-from lgnet_shared.errors import Forbidden
+from lgnet_shared.errors import Forbidden, NotFound
 
-MATCH = {"city": "torino", "case_partner": "coop-a", "opportunity_partner": "coop-b"}
+MATCH = {"city": "torino", "case_partner": "coop-a", "opportunity_partner": "coop-b", "match_id": "m-1"}
 
 
 def refusal(actor: Actor, side: str) -> str:
@@ -31,5 +31,8 @@ def test_each_side_is_its_partners_and_staff_act_for_both() -> None:
     assert refusal(b, "household") == (
         "partner coop-b is not the case's (household side) partner (it is the other side's partner)"
     )
-    assert refusal(c, "household") == "partner coop-c is not the case's (household side) partner"
-    assert refusal(c, "any") == "partner coop-c is neither the case's nor the opportunity's partner"
+    # A partner of neither side is answered as for a match that exists nowhere (no existence oracle).
+    for side in ("household", "provider", "any"):
+        with pytest.raises(NotFound) as absent:
+            _side_allowed(c, MATCH, side, "match_id")
+        assert (absent.value.field, absent.value.reason) == ("match_id", "no match m-1")

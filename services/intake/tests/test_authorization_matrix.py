@@ -380,8 +380,11 @@ async def _certificate(w: World) -> Attempt:
 
 OWN_CITY_CREATE = CITY | {Caller.OTHER_CITY_STAFF}  # creates in the actor's own city: Trieste staff make a Trieste one
 # Another city's person, case, household, activity, unit, outing, contact or appointment is answered as an id that
-# exists nowhere (docs/partners.md, "What is not yours"); another partner of the city gets 403 naming it.
-ABSENT = {Caller.OTHER_CITY_STAFF: frozenset({404})}
+# exists nowhere (docs/partners.md, "What is not yours"), and so is another partner's of the city (a 403 "the case is
+# assigned to another partner" told a partner which of another partner's ids exist); a staff-only route refuses a
+# partner by role (403) whatever it names.
+ABSENT = {Caller.OTHER_CITY_STAFF: frozenset({404}), Caller.OTHER_PARTNER: frozenset({404})}
+STAFF_ABSENT = {Caller.OTHER_CITY_STAFF: frozenset({404})}
 RULES: dict[str, Rule] = {
     "GET /health/live": rule(EVERYONE, _live),
     "GET /health/ready": rule(EVERYONE, _ready, also_fine=frozenset({503})),  # no Kafka in-process: 503, not 401
@@ -401,8 +404,8 @@ RULES: dict[str, Rule] = {
     "GET /persons/{person_id}/documents": rule(CASE, _documents, expect=ABSENT),
     "GET /persons/{person_id}/documents/{document_id}": rule(CASE, _download, expect=ABSENT),
     "PATCH /persons/{person_id}": rule(CASE, _person_patch, expect=ABSENT),
-    "POST /persons/{person_id}/merge": rule(STAFF, _merge, expect=ABSENT),
-    "POST /persons/{person_id}/erasure": rule(STAFF, _erase, expect=ABSENT),
+    "POST /persons/{person_id}/merge": rule(STAFF, _merge, expect=STAFF_ABSENT),
+    "POST /persons/{person_id}/erasure": rule(STAFF, _erase, expect=STAFF_ABSENT),
     "GET /duplicates": rule(STAFF | {Caller.OTHER_CITY_STAFF}, _duplicates),  # each staff its own city's
     "GET /read-log": rule(NOBODY, _read_log),  # a DPO's read-log token only (test_read_log.py): no actor's
     "POST /consents": rule(CASE, _consent, expect=ABSENT),
@@ -573,7 +576,7 @@ OUTREACH_RULES: dict[str, Rule] = {
     "GET /street-persons/{street_id}": rule(CASE, _street_person, expect=ABSENT),
     # each caller its own: those it may read (as GET /street-persons/{id}), none for the others (an empty list)
     "POST /street-persons/nicknames": rule(OWN_CITY_CREATE, _street_nicknames),
-    "POST /street-persons/{street_id}/erasure": rule(STAFF, _erase_street_person, expect=ABSENT),
+    "POST /street-persons/{street_id}/erasure": rule(STAFF, _erase_street_person, expect=STAFF_ABSENT),
     "POST /appointments": rule(CASE, _book, expect=ABSENT),  # with a person the partner registered
     "GET /appointments": rule(OWN_CITY_CREATE, _agenda),  # a partner sees what it booked
     "POST /appointments/{appointment_id}/move": rule(CASE, _move, expect=ABSENT),  # who booked it and the city's staff
@@ -592,7 +595,7 @@ async def test_every_route_and_caller_as_declared(intake: InProcessService) -> N
     cannot act in torino" for a case or person that exists and 404 for an unknown id (and the national role, refused
     only after the lookup, alike): they learnt which ids exist and their city. So another city's staff and the
     national role get the same answer for an id that exists nowhere as for one that exists (no existence oracle)."""
-    probe = frozenset({Caller.OTHER_CITY_STAFF, Caller.NATIONAL})
+    probe = frozenset({Caller.OTHER_CITY_STAFF, Caller.NATIONAL, Caller.OTHER_PARTNER})
     assert_matrix("intake", await run_matrix(intake, RULES, probe=probe, bad_token=True))
 
 
@@ -608,15 +611,15 @@ async def test_another_partner_cannot_open_its_own_case_on_a_household_with_a_ca
             json=opening(w.id("c"), c["household_id"], area="housing_inclusion", partner=None),
             headers={"Idempotency-Key": w.id("k")},
         )
-        assert r.status_code == 403, r.text
+        assert r.status_code == 404, r.text
         assert r.json()["field"] == "household_id"
         # ... so it cannot read A's person, remove a member, or add a referral either
-        assert (await b.get(f"/persons/{c['person_id']}")).status_code == 403
+        assert (await b.get(f"/persons/{c['person_id']}")).status_code == 404
         left = {"household_id": c["household_id"], "person_id": c["kid_id"], "change": "left", "reason": "moved"}
         r = await b.post(
             "/households/members", json=left | {"on": str(clock.today())}, headers={"Idempotency-Key": w.id("k")}
         )
-        assert r.status_code == 403, r.text
+        assert r.status_code == 404, r.text
     # staff may assign B a case on the household (documented: the city's decision)
     await w.call(STAFF_TO, "POST", "/cases", opening(w.id("c"), c["household_id"], area="housing_inclusion", partner=B))
     async with intake.client(B) as b:
@@ -629,14 +632,14 @@ async def test_a_partner_cannot_take_a_household_it_did_not_form(intake: InProce
     async with intake.client(B) as b:
         body = opening(w.id("c"), h["household_id"], partner=None)
         r = await b.post("/cases", json=body, headers={"Idempotency-Key": w.id("k")})
-        assert r.status_code == 403, r.text
+        assert r.status_code == 404, r.text
         # nor gather another partner's persons into a household of its own
         r = await b.post(
             "/households",
             json={"household_id": w.id("h"), "reference_person_id": h["person_id"], "member_ids": [h["person_id"]]},
             headers={"Idempotency-Key": w.id("k")},
         )
-        assert r.status_code == 403, r.text
+        assert r.status_code == 404, r.text
         assert r.json()["field"] == "member_ids.0"
 
 
@@ -650,7 +653,7 @@ async def test_a_closed_case_gives_the_partner_nothing_more(intake: InProcessSer
         r = await b.post(
             "/cases", json=opening(w.id("c"), c["household_id"], partner=None), headers={"Idempotency-Key": w.id("k")}
         )
-        assert r.status_code == 403, r.text  # A formed it; B never had a case on it
+        assert r.status_code == 404, r.text  # A formed it; B never had a case on it
 
 
 async def test_a_partner_brings_only_its_own_persons_into_a_household(intake: InProcessService) -> None:
@@ -662,7 +665,7 @@ async def test_a_partner_brings_only_its_own_persons_into_a_household(intake: In
         r = await a.post(
             "/households/members", json=join | {"on": str(clock.today())}, headers={"Idempotency-Key": w.id("k")}
         )
-        assert r.status_code == 403, r.text
+        assert r.status_code == 404, r.text
         assert r.json()["field"] == "person_id"
     attempt = await _member_joins(w)  # A's own person joins A's household: fine
     await w.call(A, attempt.method, attempt.path, attempt.json)
@@ -675,7 +678,7 @@ async def test_after_a_transfer_the_former_partner_no_longer_writes_the_persons(
     async with intake.client(A) as a:
         r = await a.patch(f"/persons/{c['person_id']}", json={"literate": False})
         assert r.status_code == 403, r.text
-        assert (await a.get(f"/persons/{c['person_id']}")).status_code == 403
+        assert (await a.get(f"/persons/{c['person_id']}")).status_code == 404
     async with intake.client(B) as b:
         assert (await b.patch(f"/persons/{c['person_id']}", json={"literate": False})).status_code == 200
 

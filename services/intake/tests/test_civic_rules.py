@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from lgnet_intake.domain import civic
 from lgnet_intake.domain.access import Actor, Role
-from lgnet_shared.errors import ContractError, Forbidden
+from lgnet_shared.errors import ContractError, Forbidden, NotFound
 from lgnet_shared.events.civic import CefrLevel, CivicActivityKind, CivicSessionSubmitted
 
 COURSE = civic.Activity(
@@ -30,7 +30,7 @@ def refused(exc: type[ContractError], fn: object, *args: object) -> ContractErro
 def test_only_the_organiser_or_the_citys_staff_act_on_an_activity() -> None:
     civic.may_act_on_activity(AURORA, COURSE)
     civic.may_act_on_activity(STAFF, COURSE)
-    assert refused(Forbidden, civic.may_act_on_activity, BORGO, COURSE).field == "activity_id"
+    assert refused(NotFound, civic.may_act_on_activity, BORGO, COURSE).field == "activity_id"  # as an unknown id
     assert refused(Forbidden, civic.may_act_on_activity, TRIESTE, COURSE).field == "activity_id"
 
 

@@ -9,7 +9,7 @@ from codicefiscale import codicefiscale
 from lgnet_intake.domain import access, cases, needs, people
 from lgnet_intake.domain.access import Actor, Role
 from lgnet_intake.service_layer import inbound
-from lgnet_shared.errors import Conflict, ContractError, Forbidden
+from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound
 from lgnet_shared.events import partner as cmd_in
 
 # A valid fiscal code for a woman born 1 May 1990 abroad (Nigeria, Z335).
@@ -77,23 +77,40 @@ NATIONAL = Actor("coordination", Role.NATIONAL, None)
 
 
 def test_partner_acts_only_in_its_city_and_on_its_cases() -> None:
-    access.may_act_on_case(TORINO_PARTNER, "torino", "coop-torino")
+    absent = NotFound("case_id", "no case c1")
+    access.may_act_on_case(TORINO_PARTNER, "torino", "coop-torino", absent)
     with pytest.raises(Forbidden, match="cannot act in trieste"):
-        access.may_act_on_case(TORINO_PARTNER, "trieste", "coop-torino")
-    with pytest.raises(Forbidden, match="another partner"):
-        access.may_act_on_case(TORINO_PARTNER, "torino", "coop-other")
-    access.may_act_on_case(TORINO_STAFF, "torino", "coop-other")
+        access.may_act_on_case(TORINO_PARTNER, "trieste", "coop-torino", absent)
+    # another partner's case: answered as a case that exists nowhere, word for word (no existence oracle)
+    with pytest.raises(NotFound) as other:
+        access.may_act_on_case(TORINO_PARTNER, "torino", "coop-other", absent)
+    assert (other.value.field, other.value.reason) == ("case_id", "no case c1")
+    access.may_act_on_case(TORINO_STAFF, "torino", "coop-other", absent)
     with pytest.raises(Forbidden, match="read-only"):
-        access.may_act_on_case(NATIONAL, "torino", "coop-torino")
+        access.may_act_on_case(NATIONAL, "torino", "coop-torino", absent)
 
 
 def test_partner_reads_a_person_only_with_a_case_and_consent() -> None:
-    access.may_read_person(TORINO_PARTNER, "torino", {"coop-torino"}, sharing_consent=True)
+    absent = NotFound("person_id", "no person p1")
+    access.may_read_person(TORINO_PARTNER, "torino", {"coop-torino"}, True, absent)
     with pytest.raises(Forbidden, match="consented"):
-        access.may_read_person(TORINO_PARTNER, "torino", {"coop-torino"}, sharing_consent=False)
-    with pytest.raises(Forbidden, match="no case"):
-        access.may_read_person(TORINO_PARTNER, "torino", set(), sharing_consent=True)
-    access.may_read_person(TORINO_STAFF, "torino", set(), sharing_consent=False)
+        access.may_read_person(TORINO_PARTNER, "torino", {"coop-torino"}, False, absent)
+    with pytest.raises(NotFound, match="no person p1"):
+        access.may_read_person(TORINO_PARTNER, "torino", set(), True, absent)
+    access.may_read_person(TORINO_STAFF, "torino", set(), False, absent)
+
+
+def test_a_partner_is_told_of_a_household_only_if_it_formed_or_serves_it() -> None:
+    absent = NotFound("household_id", "no household h1")
+    for rule in (access.may_act_on_household, access.may_open_case):
+        with pytest.raises(NotFound, match="no household h1"):  # formed by another, served by another or nobody
+            rule(TORINO_PARTNER, "torino", "coop-other", {"coop-other"}, absent)
+        with pytest.raises(NotFound, match="no household h1"):
+            rule(TORINO_PARTNER, "torino", "coop-other", set(), absent)
+        with pytest.raises(Forbidden):  # it formed it: it knows it exists, and is told why
+            rule(TORINO_PARTNER, "torino", "coop-torino", {"coop-other"}, absent)
+        rule(TORINO_PARTNER, "torino", "coop-torino", set(), absent)
+        rule(TORINO_STAFF, "torino", "coop-other", {"coop-other"}, absent)
 
 
 def test_case_life() -> None:

@@ -199,7 +199,7 @@ async def test_the_cartella_sociale_holds_household_case_assessment_plan_and_tim
     )
     async with intake.client(B) as c:
         denied = await c.get(f"/persons/{f['mum']}/record")
-    assert denied.status_code == 403
+    assert denied.status_code == 404  # another partner's person: as one that exists nowhere
     assert denied.json()["field"] == "person_id"
 
 
@@ -302,7 +302,7 @@ async def test_diary_notes_and_documents_are_sealed_with_the_person_and_die_with
         assert b"sfratto" not in sealed
         assert pdf not in await conn.fetchval("select sealed from documents")
     async with intake.client(B) as c:
-        assert (await c.get(f"/persons/{mum}/notes")).status_code == 403
+        assert (await c.get(f"/persons/{mum}/notes")).status_code == 404
     await w.call(STAFF, "POST", f"/persons/{mum}/erasure")
     async with intake.client(STAFF) as c:
         notes = (await c.get(f"/persons/{mum}/notes")).json()
@@ -424,12 +424,12 @@ async def test_a_search_by_another_partys_case_is_refused_as_reading_the_case_is
     intake: InProcessService, uid: str
 ) -> None:
     """A DPO's review: a search by the case number of another cooperative's case (or another city's) answered
-    `200 []`, where `GET /cases/{id}` answers 403: the two now agree (403 `case_id`; another city's case is 404, as
-    one nobody has, since a 403 told another city's staff that it exists), and a case nobody has is 404, as the API's
-    convention says (docs/partners.md)."""
+    `200 []`, where `GET /cases/{id}` refused it: the two now agree, 404 `case_id` as for a case nobody has (a 403
+    told another city's staff, and another partner, that the case exists), as the API's convention says
+    (docs/partners.md)."""
     w = World(intake)
     f = await family(w, uid)
-    for actor, status in ((B, 403), (TRIESTE, 404)):
+    for actor, status in ((B, 404), (TRIESTE, 404)):
         async with intake.client(actor) as c:
             posted = await c.post("/persons/search", json={"case_id": f["case_id"]})
             got = await c.get("/persons", params={"case_id": f["case_id"]})

@@ -202,9 +202,11 @@ async def test_partner_acts_only_in_its_city_and_on_its_cases(intake: IntakeUnde
         nowhere = await post(trieste_partner, "/cases/closures", close | {"case_id": f"c-nowhere-{uid}"})
         assert r.status_code == 404 and r.json()["field"] == "case_id", r.text
         assert r.json()["reason"] == nowhere.json()["reason"].replace(f"c-nowhere-{uid}", ids["case"])
-    async with intake.client("coop-borgo") as other_partner:  # same city, case assigned to someone else
+    async with intake.client("coop-borgo") as other_partner:  # same city, another partner's case: as no case too
         r = await post(other_partner, "/cases/closures", close)
-        assert r.status_code == 403 and "another partner" in r.json()["reason"]
+        nowhere = await post(other_partner, "/cases/closures", close | {"case_id": f"c-nowhere-{uid}"})
+        assert r.status_code == nowhere.status_code == 404 and r.json()["field"] == "case_id", r.text
+        assert r.json()["reason"] == nowhere.json()["reason"].replace(f"c-nowhere-{uid}", ids["case"])
     async with intake.client("staff-trieste") as trieste_staff:
         assert (await trieste_staff.get(f"/cases/{ids['case']}")).status_code == 404
     async with intake.client("coordination") as national:
@@ -398,18 +400,19 @@ async def test_a_partner_registering_a_known_fiscal_code_gains_no_access_to_the_
             "granted": True,
             "recorded_on": "2026-01-15",
         }
-        r = await post(a, "/consents", consent)
-        assert (r.status_code, r.json()["field"]) == (403, "person_id"), r.text
+        r = await post(a, "/consents", consent)  # as a person that exists nowhere, by the id it named
+        assert (r.status_code, r.json()["field"], r.json()["reason"]) == (404, "person_id", f"no person a-stub-{uid}")
         household = {
             "household_id": f"h-stub-{uid}",
             "reference_person_id": f"a-stub-{uid}",
             "member_ids": [f"a-stub-{uid}"],
         }
         r = await post(a, "/households", household)
-        assert r.status_code == 403, r.text
+        assert r.status_code == 404 and f"s-amina-{uid}" not in r.text, r.text
         for path in (f"/persons/s-amina-{uid}", f"/persons/a-stub-{uid}"):
             r = await a.get(path)
-            assert r.status_code == 403 and "Okonkwo" not in r.text, (path, r.text)
+            assert r.status_code == 404 and "Okonkwo" not in r.text, (path, r.text)
+            assert r.json()["reason"] == f"no person {path.removeprefix('/persons/')}", r.text
 
 
 async def test_consent_is_enforced_for_partners(intake: IntakeUnderTest, uid: str) -> None:
@@ -426,8 +429,8 @@ async def test_consent_is_enforced_for_partners(intake: IntakeUnderTest, uid: st
         assert (await post(c, "/consents", body)).status_code == 201
         assert (await c.get(f"/persons/p-amina-{uid}")).json()["identity"]["given_name"] == "Amina"
     async with intake.client("coop-borgo") as other:  # consent is for partners serving the person, not all
-        r = await other.get(f"/persons/p-amina-{uid}")
-        assert r.status_code == 403 and "no case" in r.json()["reason"]
+        r = await other.get(f"/persons/p-amina-{uid}")  # as a person that exists nowhere
+        assert r.status_code == 404 and r.json()["reason"] == f"no person p-amina-{uid}", r.text
 
 
 async def test_transfer_needs_consent_and_moves_the_case(intake: IntakeUnderTest, uid: str) -> None:
@@ -453,8 +456,8 @@ async def test_transfer_needs_consent_and_moves_the_case(intake: IntakeUnderTest
         assert r.status_code == 201, r.text
         r = await post(staff, f"/cases/c-1-{uid}/transfer", {"to_partner": "coop-aurora", "on": "2026-01-25"})
         assert (r.status_code, r.json()["field"]) == (422, "on") and "2026-02-01" in r.json()["reason"], r.text
-    async with intake.client("coop-aurora") as former:
-        assert (await former.get(f"/cases/c-1-{uid}")).status_code == 403
+    async with intake.client("coop-aurora") as former:  # no longer its case: as one that exists nowhere
+        assert (await former.get(f"/cases/c-1-{uid}")).status_code == 404
 
 
 async def test_erasure_makes_identity_unreadable_and_keeps_the_events(intake: IntakeUnderTest, uid: str) -> None:

@@ -168,7 +168,7 @@ async def test_street_contacts_tie_by_nickname_and_keep_the_first_contact_when_l
         assert someone_new != first["street_id"]
     async with intake.client("coop-borgo") as borgo:  # another partner: not its unit
         r = await send(borgo, "/outings", outing(uid, f"o-9-{uid}", clock.today()))
-        assert r.status_code == 403 and r.json()["field"] == "unit_id"
+        assert r.status_code == 404 and r.json()["field"] == "unit_id"  # as a unit that exists nowhere
     special = mine(await intake.events("intake.special", want=4), uid)
     contacts = [e for e in special if isinstance(e, ev.StreetContactRecorded)]
     assert {c.street_id for c in contacts} == {first["street_id"], other["street_id"], someone_new}
@@ -373,7 +373,7 @@ async def test_open_appointment_reminders_reach_the_cases_operator_and_the_citys
         refused = await send(
             aurora, f"/appointments/a-case-{uid}/cancel", {"reason": "by_person", "on": str(clock.today())}
         )
-        assert refused.status_code == 403 and refused.json()["field"] == "appointment_id"
+        assert refused.status_code == 403 and refused.json()["field"] == "appointment_id"  # in its agenda: told why
     for other in ("coop-borgo", "staff-trieste"):
         async with intake.client(other) as c:
             assert ours((await c.get("/appointments/reminders/open")).json(), uid) == []

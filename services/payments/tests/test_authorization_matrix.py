@@ -323,6 +323,9 @@ NOTHING_WAITS = {Caller.OTHER_CITY_STAFF: frozenset({409})}
 # An object of another city is answered as absent (404, as an id that does not exist): a 403 would tell another city's
 # caller that the id exists. (Partners of the city still get 403: the object is theirs to know of, not to touch.)
 ABSENT = {Caller.OTHER_CITY_STAFF: frozenset({404})}  # Trieste staff acting in Trieste: nothing to batch
+# Another partner's case, and what hangs on it (a request, a voucher, a tutoring session), is answered to a partner as
+# an id that exists nowhere: a 403 "the case is assigned to another partner" told it which ids exist.
+OTHERS = ABSENT | {Caller.OTHER_PARTNER: frozenset({404})}
 # A household is people: one not the caller's (another partner's, another city's) is answered as an unknown one, as
 # housing's household routes answer (docs/partners.md, "What is not yours").
 HIDDEN = {Caller.OTHER_PARTNER: frozenset({404}), Caller.OTHER_CITY_STAFF: frozenset({404})}
@@ -339,24 +342,24 @@ RULES: dict[str, Rule] = {
     ),
     "POST /budget-lines/{budget_line_id}/adjustments": Rule(STAFF, _adjust, expect=ABSENT),
     "GET /budget-lines": Rule(CITY | {Caller.NATIONAL}, fixed("GET", "/budget-lines", params={"city": "torino"})),
-    "GET /ledger/balances": Rule(CASE, _balances),  # another city by name (query.city): no id is told
+    "GET /ledger/balances": Rule(CASE, _balances, expect={Caller.OTHER_PARTNER: frozenset({404})}),  # city by name
     # A filter naming what the caller may not see is refused as the object's own route refuses it, never `200 []`
     # (partners read balances by their own case_id only: 403 for any other filter, before it is looked up).
-    "GET /ledger/balances?case_id": Rule(CASE, _of_a_case("/ledger/balances", "case_id"), expect=ABSENT),
+    "GET /ledger/balances?case_id": Rule(CASE, _of_a_case("/ledger/balances", "case_id"), expect=OTHERS),
     "GET /ledger/balances?household_id": Rule(STAFF, _of_a_case("/ledger/balances", "household_id"), expect=ABSENT),
     # (the national role reads a line's totals of the city it names: without ?city=, a 422 query.city)
     "GET /ledger/balances?budget_line_id": Rule(
         STAFF, _balances_of_line, expect=ABSENT | {Caller.NATIONAL: frozenset({422})}
     ),
-    "GET /contribution-requests?case_id": Rule(CASE, _requests_of_case, expect=ABSENT),
+    "GET /contribution-requests?case_id": Rule(CASE, _requests_of_case, expect=OTHERS),
     "GET /vouchers?household_id": Rule(CASE, _vouchers_of_household, expect=HIDDEN),
-    "GET /tutoring-sessions?case_id": Rule(CASE, _of_a_case("/tutoring-sessions", "case_id"), expect=ABSENT),
+    "GET /tutoring-sessions?case_id": Rule(CASE, _of_a_case("/tutoring-sessions", "case_id"), expect=OTHERS),
     "GET /tutoring-sessions?household_id": Rule(CASE, _of_a_case("/tutoring-sessions", "household_id"), expect=HIDDEN),
-    "POST /contribution-requests": Rule(CASE, _request, expect=ABSENT),
+    "POST /contribution-requests": Rule(CASE, _request, expect=OTHERS),
     "GET /contribution-requests": Rule(OWN_CITY, fixed("GET", "/contribution-requests")),  # filtered: see below
     "GET /reminders": Rule(OWN_CITY, fixed("GET", "/reminders")),  # a partner: its own cases' only
-    "GET /contribution-requests/{request_id}": Rule(CASE, _read_request, expect=ABSENT),
-    "PUT /contribution-requests/{request_id}/beneficiary": Rule(CASE, _beneficiary, expect=ABSENT),
+    "GET /contribution-requests/{request_id}": Rule(CASE, _read_request, expect=OTHERS),
+    "PUT /contribution-requests/{request_id}/beneficiary": Rule(CASE, _beneficiary, expect=OTHERS),
     "POST /contribution-requests/{request_id}/approval": Rule(STAFF, _approve, expect=ABSENT),
     "POST /contribution-requests/{request_id}/rejection": Rule(STAFF, _reject, expect=ABSENT),
     "POST /contribution-requests/{request_id}/withdrawal": Rule(STAFF, _withdraw, expect=ABSENT),
@@ -370,9 +373,9 @@ RULES: dict[str, Rule] = {
     "GET /providers/{provider_id}": Rule(STAFF, _read_provider, expect=ABSENT),
     "PUT /providers/{provider_id}/bank-data": Rule(STAFF, _provider_bank_data, expect=ABSENT),
     "POST /providers/{provider_id}/bank-data/approval": Rule(STAFF, _approve_provider_bank_data, expect=ABSENT),
-    "POST /vouchers": Rule(CASE, _issue, expect=ABSENT),
+    "POST /vouchers": Rule(CASE, _issue, expect=OTHERS),
     "GET /vouchers": Rule(OWN_CITY, fixed("GET", "/vouchers")),  # filtered: see below
-    "GET /vouchers/{voucher_id}": Rule(CASE, _read_voucher, expect=ABSENT),
+    "GET /vouchers/{voucher_id}": Rule(CASE, _read_voucher, expect=OTHERS),
     "POST /vouchers/{voucher_id}/redemptions": Rule(
         frozenset({Caller.OTHER_PARTNER, Caller.STAFF}), _redeem, expect=ABSENT
     ),
@@ -383,9 +386,9 @@ RULES: dict[str, Rule] = {
     "GET /download-log": Rule(NOBODY, fixed("GET", "/download-log")),
     "GET /reimbursement-runs/{run_id}": Rule(STAFF, _read_run, expect=ABSENT),
     "GET /reimbursement-runs/{run_id}/pain.001": Rule(STAFF, _run_pain001, expect=ABSENT),
-    "POST /tutoring-sessions": Rule(CASE, _tutoring, expect=ABSENT),
+    "POST /tutoring-sessions": Rule(CASE, _tutoring, expect=OTHERS),
     "GET /tutoring-sessions": Rule(OWN_CITY, fixed("GET", "/tutoring-sessions")),  # filtered: see test_tutoring
-    "GET /tutoring-sessions/{session_id}": Rule(CASE, _read_tutoring, expect=ABSENT),
+    "GET /tutoring-sessions/{session_id}": Rule(CASE, _read_tutoring, expect=OTHERS),
     "POST /shared-payees": Rule(STAFF_OWN_CITY, _add_shared_payee),
     "GET /shared-payees": Rule(STAFF_OWN_CITY, fixed("GET", "/shared-payees")),
     "POST /shared-payees/{shared_payee_id}/withdrawal": Rule(STAFF, _withdraw_shared_payee, expect=ABSENT),
@@ -398,7 +401,7 @@ RULES: dict[str, Rule] = {
 async def test_every_route_and_caller_as_declared(payments: InProcessService) -> None:
     """Every cell of routes (and their filters) by callers; another city's staff and the national role get the same
     answer for an id that exists nowhere as for the one that exists (no existence oracle)."""
-    probe = frozenset({Caller.OTHER_CITY_STAFF, Caller.NATIONAL})
+    probe = frozenset({Caller.OTHER_CITY_STAFF, Caller.NATIONAL, Caller.OTHER_PARTNER})
     assert_matrix("payments", await run_matrix(payments, RULES, probe=probe, bad_token=True))
 
 
@@ -443,7 +446,7 @@ async def test_another_partner_cannot_redirect_a_payment(payments: InProcessServ
         answer = await b.put(
             f"/contribution-requests/{r['request_id']}/beneficiary", json={"name": "Partner B", "iban": OTHER_IBAN}
         )
-    assert answer.status_code == 403, answer.text
+    assert answer.status_code == 404, answer.text  # another partner's request: as one that exists nowhere
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert answer.json()["field"] == "request_id"
 
@@ -459,8 +462,9 @@ async def test_partners_list_only_their_own_cases_requests_and_vouchers(payments
             balances = await c.get("/ledger/balances", params={"case_id": mine["case_id"]})
         assert (mine["request_id"] in ids) is sees, actor
         assert (theirs["voucher_id"] in vids) is sees, actor
-        # a partner reads only its own cases' money; to other cities' staff the case is one that does not exist
-        assert balances.status_code == {B: 403, STAFF_TS: 404}.get(actor, 200), (actor, balances.text)
+        # a partner reads only its own cases' money; to another partner, and to other cities' staff, the case is one
+        # that does not exist
+        assert balances.status_code == {B: 404, STAFF_TS: 404}.get(actor, 200), (actor, balances.text)
 
 
 async def test_a_case_payments_has_no_partner_for_yet_is_no_partners(payments: InProcessService) -> None:
@@ -475,7 +479,7 @@ async def test_a_case_payments_has_no_partner_for_yet_is_no_partners(payments: I
             json={"case_id": c["case_id"], "kind": "rent", "amount_cents": 1_000, **a_month()},
             headers={"Idempotency-Key": "x"},
         )
-    assert r.status_code == 403, r.text
+    assert r.status_code == 404, r.text  # no partner's: to a partner, as a case that exists nowhere
 
 
 async def test_the_national_role_reads_no_single_payment_object(payments: InProcessService) -> None:

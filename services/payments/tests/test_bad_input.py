@@ -165,7 +165,7 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
             # a query's field is named as such (partners.md): it said `city`
             (anna.get("/budget-lines", params={"city": "trieste"}), (403, "query.city")),
             (anna.get("/ledger/balances", params={"city": "trieste"}), (403, "query.city")),
-            (gtt.post("/contribution-requests", json=good, headers=key()), (403, "case_id")),  # not its case
+            (gtt.post("/contribution-requests", json=good, headers=key()), (404, "case_id")),  # not its case: as none
             (anna.post(f"/contribution-requests/{request_id}/approval"), (403, "approved_by")),
             (
                 anna.put(f"/contribution-requests/{request_id}/beneficiary", json={"name": "X", "iban": "IT00X123"}),

@@ -220,11 +220,12 @@ async def test_cases_follow_intake(payments: PaymentsUnderTest, uid: str) -> Non
     body = {"case_id": case_id, "kind": "rent", "amount_cents": 1, **a_month()}
     async with payments.client("coop-aurora") as coop, payments.client("anna") as anna:
         await anna.post("/budget-lines", json={"line": "rent", "amount_cents": 100}, headers=key())
-        assert problem(await coop.post("/contribution-requests", json=body, headers=key()))[:2] == (403, "case_id")
-        # Listing another partner's case is refused as plainly (it answered 200 with an empty list), and a status
+        assert problem(await coop.post("/contribution-requests", json=body, headers=key()))[:2] == (404, "case_id")
+        # Listing another partner's case is refused as plainly (it answered 200 with an empty list), as a case that
+        # exists nowhere (a 403 told the partner which case ids exist), and a status
         # that does not exist is an error, not an empty list.
         listed = await coop.get("/contribution-requests", params={"case_id": case_id})
-        assert problem(listed)[:2] == (403, "query.case_id"), listed.text
+        assert problem(listed)[:2] == (404, "query.case_id"), listed.text
         bogus = await coop.get("/contribution-requests", params={"status": "bogus"})
         assert problem(bogus)[:2] == (422, "query.status")
         assert (await anna.get("/contribution-requests", params={"case_id": case_id, "status": "paid"})).json() == []

@@ -2,7 +2,7 @@
 providers' business with the household. From an outside test: a provider (a partner actor of the city, registered for
 the voucher's kind) that redeemed part of a bus voucher of another cooperative's case was answered every redemption of
 the voucher — the other providers' ids, amounts, days and reimbursements — which it may not read otherwise
-(GET /vouchers/{id} refuses it: 403, the case is another partner's)."""
+(GET /vouchers/{id} refuses it: 404, as a voucher that exists nowhere, the case being another partner's)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ async def test_a_provider_sees_its_own_redemptions_of_a_voucher_only(payments: I
     assert [(r["provider_id"], r["amount_cents"]) for r in tram["redemptions"]] == [(TRAM, 200)], tram
     again = await call_ok(payments, BUS, "POST", path, {"redemption_id": "1", "provider_id": BUS, "amount_cents": 300})
     assert [r["provider_id"] for r in again["redemptions"]] == [BUS], again  # its retry: its own still
-    refused(await call(payments, TRAM, "GET", f"/vouchers/{vid}"), 403, "voucher_id")  # not its case's voucher
+    refused(await call(payments, TRAM, "GET", f"/vouchers/{vid}"), 404, "voucher_id")  # not its case's: as none
     for who in (COOP, STAFF):  # the case's partner and the city's staff see all of them
         seen = await call_ok(payments, who, "GET", f"/vouchers/{vid}")
         assert sorted(r["provider_id"] for r in seen["redemptions"]) == [BUS, TRAM], seen

@@ -62,6 +62,27 @@ def deployment_of(env: Mapping[str, str] = os.environ) -> str:
     return env.get("LGNET_DEPLOYMENT") or env.get("LGNET_CITY", "national")
 
 
+def city_named(v: str) -> str:
+    """LGNET_CITY as every program reads it: one of the 16 cities or `national`, any case."""
+    v = v.strip().lower()
+    if v not in (*CITIES, NATIONAL):
+        raise ValueError(f"must be one of {', '.join(CITIES)} or {NATIONAL}")
+    return v
+
+
+def deployment_named(v: str | None, city: str | None) -> str | None:
+    """LGNET_DEPLOYMENT as every program reads it (None: unset, the city's name is the deployment's); `city` None when
+    LGNET_CITY itself is wrong, which is named on its own."""
+    if v is None or v == "":
+        return None
+    if not DEPLOYMENT_NAME.fullmatch(v):
+        raise ValueError("must be 1-40 lower-case letters, digits, '-' or '_', starting with a letter or digit")
+    # Consumers read a deployment's city off its name (its signing key's, lgnet_shared.fact_signing).
+    if city is not None and (why := deployment_rule(v, city)):
+        raise ValueError(f"{why} (LGNET_CITY)")
+    return v
+
+
 class Settings(BaseSettings):
     """Every variable a service reads. Names are LGNET_<FIELD> unless an alias is shown."""
 
@@ -202,23 +223,12 @@ class Settings(BaseSettings):
     @field_validator("city")
     @classmethod
     def _city(cls, v: str) -> str:
-        v = v.strip().lower()
-        if v not in (*CITIES, NATIONAL):
-            raise ValueError(f"must be one of {', '.join(CITIES)} or {NATIONAL}")
-        return v
+        return city_named(v)
 
     @field_validator("deployment")
     @classmethod
     def _deployment(cls, v: str | None, info: ValidationInfo) -> str | None:
-        if v is None or v == "":
-            return None
-        if not DEPLOYMENT_NAME.fullmatch(v):
-            raise ValueError("must be 1-40 lower-case letters, digits, '-' or '_', starting with a letter or digit")
-        # Consumers read a deployment's city off its name (its signing key's, lgnet_shared.fact_signing).
-        city = info.data.get("city")  # absent when LGNET_CITY itself is wrong, which is named on its own
-        if city is not None and (why := deployment_rule(v, city)):
-            raise ValueError(f"{why} (LGNET_CITY)")
-        return v
+        return deployment_named(v, info.data.get("city"))
 
     @field_validator("db_schema")
     @classmethod

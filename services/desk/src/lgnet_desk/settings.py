@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from lgnet_shared.config import Port
-from pydantic import Field, field_validator
+from lgnet_shared.cities import NATIONAL, city_of
+from lgnet_shared.config import Port, city_named, deployment_named
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lgnet_desk.domain.operators import SERVICES
@@ -26,6 +27,20 @@ class DeskSettings(BaseSettings):
     http_host: str = Field("127.0.0.1", alias="LGNET_HTTP_HOST")
     http_port: Port = Field(8005, alias="LGNET_HTTP_PORT")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="LGNET_LOG_LEVEL")
+    # Read as the services read them (lgnet_shared.config): a city's desk names its city, and its log lines and
+    # /metrics (`lgnet_deployment_info`) its deployment. `national`: the demo's desk of every city's operators. A
+    # desk given its deployment only (the federated stacks gave it so) is of the deployment's city.
+    city_set: str | None = Field(
+        None,
+        alias="LGNET_CITY",
+        description="the city whose desk this is (one of the 16), as its services' LGNET_CITY (default: the city of"
+        " LGNET_DEPLOYMENT, else 'national': a desk of several cities' operators, make up's)",
+    )
+    deployment: str | None = Field(
+        None,
+        alias="LGNET_DEPLOYMENT",
+        description="the deployment its log lines and metrics name, as its services' (default: the city)",
+    )
     # Secure cookies need HTTPS; a desk behind a TLS proxy keeps the default. Only plain-HTTP development turns it off.
     cookie_secure: bool = Field(True, alias="LGNET_DESK_COOKIE_SECURE")
     session_minutes: int = Field(480, alias="LGNET_DESK_SESSION_MINUTES", gt=0)
@@ -64,6 +79,29 @@ class DeskSettings(BaseSettings):
         if "intake" not in named:
             raise ValueError("must name intake: the desk cannot work without it (e.g. intake,housing)")
         return ",".join(s for s in SERVICES if s in named)
+
+    @field_validator("city_set")
+    @classmethod
+    def _city(cls, value: str | None) -> str | None:
+        return None if value is None or value == "" else city_named(value)
+
+    @field_validator("deployment")
+    @classmethod
+    def _deployment(cls, value: str | None, info: ValidationInfo) -> str | None:
+        named = deployment_named(value, info.data.get("city_set"))
+        if named is not None and "city_set" in info.data and info.data["city_set"] is None and city_of(named) is None:
+            raise ValueError(f"{named!r} names no city: name it <city> or <city>-<suffix>, or set LGNET_CITY")
+        return named
+
+    @property
+    def city(self) -> str:
+        """LGNET_CITY, else the city of LGNET_DEPLOYMENT, else `national`."""
+        return self.city_set or (city_of(self.deployment) if self.deployment else None) or NATIONAL
+
+    @property
+    def deployment_name(self) -> str:
+        """LGNET_DEPLOYMENT, else the city (`bologna`, `national`), as the services' `Settings.deployment_name`."""
+        return self.deployment or self.city
 
     @property
     def services(self) -> tuple[str, ...]:

@@ -124,19 +124,6 @@ ITALIAN: list[tuple[str, str]] = [
         r"the household has not consented to sharing data with partners",
         "il nucleo non ha dato il consenso alla condivisione dei dati con gli enti partner",
     ),
-    (
-        r"no case of this person is assigned to this partner",
-        "nessuna pratica di questa persona è assegnata al suo ente",
-    ),
-    (
-        r"no case of this household is assigned to this partner",
-        "nessuna pratica di questo nucleo è assegnata al suo ente",
-    ),
-    (r"the case is assigned to another partner", "la pratica è assegnata a un altro ente partner"),
-    (
-        r"the person is not in a case assigned to this partner",
-        "la persona non è in una pratica assegnata al suo ente: il Comune può assegnargliela",
-    ),
     (r"the person's case is assigned to another partner", "la pratica della persona è assegnata a un altro ente"),
     (
         r"(staff|partner) of (\w+) cannot (act in|read) (\w+)",
@@ -215,7 +202,6 @@ ITALIAN: list[tuple[str, str]] = [
     (r"no mobile unit (\S+)", "nessuna unità mobile {0}"),
     (r"no partner (\S+)", "nessun ente partner «{0}»"),
     (r"partner (\S+) works in (\w+), not (\w+)", "l'ente partner {0} opera a {city1}, non a {city2}"),
-    (r"the unit is run by another partner", "l'unità è gestita da un altro ente partner"),
     (r"an outing must end after it starts", "l'uscita deve finire dopo l'inizio"),
     (r"lists a place twice", "un luogo è indicato due volte"),
     (r"outing (\S+) already exists", "l'uscita {0} esiste già"),
@@ -259,7 +245,6 @@ ITALIAN: list[tuple[str, str]] = [
     (r"give the level reached with the level at entry", "indichi il livello raggiunto insieme al livello di ingresso"),
     (r"is below level_at_entry", "è inferiore al livello di ingresso"),
     (r"is longer than (\d+) characters", "supera {0} caratteri"),
-    (r"no unit of this partner met the person", "nessuna unità del suo ente ha incontrato la persona"),
     (r"the person is not in this case's household", "la persona non fa parte del nucleo di questa pratica"),
     (r"erasing a street person is for the city's staff", "solo il personale del Comune può cancellare questi dati"),
     # a person's erasure (the desk's erasure page, entrypoints/erasure_web.py)
@@ -401,10 +386,6 @@ ITALIAN: list[tuple[str, str]] = [
         r"partner (\S+) is not the opportunity's \(provider side\) partner.*",
         "l'ente non gestisce l'alloggio: non può agire per chi lo offre",
     ),
-    (
-        r"partner (\S+) is neither the case's nor the opportunity's partner",
-        "l'ente non segue né la pratica né l'alloggio",
-    ),
     (r"the household's case is assigned to another partner", "la pratica del nucleo è assegnata a un altro ente"),
     (
         r"no housing case for household (\S+) in (\w+)(?: among the cases of partner \S+)?",
@@ -439,7 +420,6 @@ ITALIAN += [
         r"another partner has an open case on this household: the city's staff assign cases",
         "un altro ente ha una pratica aperta su questo nucleo: le pratiche le assegna il personale del Comune",
     ),
-    (r"the activity is organised by someone else", "l'attività è organizzata da un altro ente"),
     (r"a partner organises its own activities only", "un ente partner organizza solo le proprie attività"),
     (r"a partner acts for itself only", "un ente partner agisce solo per sé stesso"),
     (r"already holds a certificate of this activity", "ha già un attestato di questa attività"),

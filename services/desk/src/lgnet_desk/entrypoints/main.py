@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from lgnet_shared import config, db, http, logs, setup_errors
+from lgnet_shared import config, db, http, logs, metrics, setup_errors
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.schema import MIGRATIONS
@@ -71,8 +71,9 @@ def main() -> None:
     settings = config.of_command("lgnet-desk", DeskSettings, DeskSettings.master_key_bytes)
     if settings is None:
         return
-    # JSON lines, as the services log (uvicorn's own included), each naming the deployment
-    logs.configure("desk", settings.log_level, deployment=config.deployment_of())
+    # JSON lines, as the services log (uvicorn's own included), each naming the deployment; /metrics names it too
+    logs.configure("desk", settings.log_level, deployment=settings.deployment_name)
+    metrics.DEPLOYMENT.labels("desk", settings.deployment_name, settings.city).set(1)
     uvicorn.run(
         http.quiet_refusal(create_app(settings)),
         host=settings.http_host,

@@ -109,6 +109,7 @@ class Page:
         html = TEMPLATES.get_template(name).render(
             _=self.t.gettext,
             ngettext=self.t.ngettext,  # a count with its noun: ngettext("%(n)s place", "%(n)s places", n) % {"n": n}
+            pgettext=self.t.pgettext,  # a sentence that agrees with a person's sex: pgettext("female", "…")
             lang=lang,
             op=self.op,
             csrf=self.csrf,

@@ -80,18 +80,19 @@ def _of_callers_city(actor: Actor, row: Json, field: str) -> None:
 
 
 def _side_allowed(actor: Actor, m: Json, side: str, field: str) -> None:
-    """Staff act for both sides; a partner only for its own case (household side) or opportunity (provider)."""
+    """Staff act for both sides; a partner only for its own case (household side) or opportunity (provider). A
+    partner of neither side is answered as for an id that exists nowhere (a 403 told it which matches and
+    placements exist); the other side's partner knows the match, and is told why."""
     _of_callers_city(actor, m, field)
     may_write_in_city(actor, m["city"], field)
     if actor.role is Role.STAFF:
         return
     own = {"household": m["case_partner"] == actor.id, "provider": m["opportunity_partner"] == actor.id}
+    if not any(own.values()):
+        raise repo.absent(field, m[field])
     if side in own and not own[side]:
         whose = "case's (household side)" if side == "household" else "opportunity's (provider side)"
-        other = " (it is the other side's partner)" if any(own.values()) else ""
-        raise Forbidden(field, f"partner {actor.id} is not the {whose} partner{other}")
-    if side not in own and not any(own.values()):
-        raise Forbidden(field, f"partner {actor.id} is neither the case's nor the opportunity's partner")
+        raise Forbidden(field, f"partner {actor.id} is not the {whose} partner (it is the other side's partner)")
 
 
 @dataclass

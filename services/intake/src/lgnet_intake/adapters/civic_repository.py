@@ -7,11 +7,10 @@ from datetime import date
 from typing import Any
 
 from lgnet_shared.db import Conn
-from lgnet_shared.errors import NotFound
 from lgnet_shared.events.civic import CivicActivityKind
 
 from lgnet_intake.domain.access import Actor, of_city
-from lgnet_intake.domain.civic import Activity
+from lgnet_intake.domain.civic import Activity, no_activity
 
 Row = dict[str, Any]
 
@@ -30,7 +29,7 @@ async def insert_activity(conn: Conn, row: Row) -> bool:
 
 async def activity(conn: Conn, activity_id: str, caller: Actor | None = None) -> Activity:
     row = await conn.fetchrow("select * from civic_activities where activity_id = $1", activity_id)
-    r = of_city(row, caller, NotFound("activity_id", f"no activity {activity_id}"))
+    r = of_city(row, caller, no_activity(activity_id))
     return Activity(
         r["activity_id"], r["city"], CivicActivityKind(r["kind"]), r["partner"], r["starts_on"], r["ends_on"],
         r["min_attendance_percent"],
@@ -47,7 +46,7 @@ async def activity_row(conn: Conn, activity_id: str) -> Row:
         activity_id,
     )
     if r is None:
-        raise NotFound("activity_id", f"no activity {activity_id}")
+        raise no_activity(activity_id)
     return dict(r)
 
 

@@ -49,7 +49,7 @@ async def insert_outing(conn: Conn, row: Row) -> bool:
 
 async def outing(conn: Conn, outing_id: str, caller: Actor | None = None) -> Row:
     row = await conn.fetchrow("select * from outings where outing_id = $1", outing_id)
-    return of_city(row, caller, NotFound("outing_id", f"no outing {outing_id}"))
+    return of_city(row, caller, no_outing(outing_id))
 
 
 async def outings(conn: Conn, city: str, since: date, until: date, unit_id: str | None) -> list[Row]:
@@ -144,7 +144,7 @@ async def contact(conn: Conn, contact_id: str, field: str = "contact_id", caller
         "select c.*, o.unit_id from street_contacts c join outings o using (outing_id) where c.contact_id = $1",
         contact_id,
     )
-    return of_city(row, caller, NotFound(field, f"no street contact {contact_id}"))
+    return of_city(row, caller, no_contact(field, contact_id))
 
 
 async def contacts(conn: Conn, *, outing_id: str | None = None, street_id: str | None = None) -> list[Row]:
@@ -238,6 +238,17 @@ _OPERATOR = (
 )
 
 
+async def in_partners_agenda(conn: Conn, appointment_id: str, partner: str) -> bool:
+    """Whether the appointment is in `partner`'s agenda (`appointments_between`'s `partner`): it may read it."""
+    found = await conn.fetchval(
+        "select true from appointments a" + _CASE_OF_PERSON.format(p="$2")
+        + " where a.appointment_id = $1 and " + _PARTNERS.format(p="$2"),
+        appointment_id,
+        partner,
+    )  # fmt: skip
+    return bool(found)
+
+
 async def appointments_between(
     conn: Conn,
     city: str,
@@ -319,3 +330,12 @@ async def reminder_partners(conn: Conn, appointment_id: str) -> list[Row]:
         if r["partner"] not in found or r["case_id"] is not None:
             found[r["partner"]] = dict(r)
     return [found[p] for p in sorted(found)]
+
+
+def no_outing(outing_id: str) -> NotFound:
+    """An outing id that exists nowhere: what another city's or another partner's outing is answered too."""
+    return NotFound("outing_id", f"no outing {outing_id}")
+
+
+def no_contact(field: str, contact_id: str) -> NotFound:
+    return NotFound(field, f"no street contact {contact_id}")

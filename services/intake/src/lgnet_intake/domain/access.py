@@ -13,7 +13,9 @@
 - The national role reads aggregates only: it never reads or changes a case. It is refused by role (`in_a_city`)
   before anything it names is looked up.
 - Another city's person, case, household or any object is answered as one that exists nowhere (`of_city`): the
-  same 404, field and reason (docs/partners.md, "What is not yours").
+  same 404, field and reason (docs/partners.md, "What is not yours"). So is, to a partner, what another partner of
+  the city holds and it has no hand in (`not_theirs`): a 403 "the case is assigned to another partner" told it which
+  of the others' ids exist. A partner that registered or formed the thing knows it exists: it keeps the precise 403.
 The city-wide rules and the actor model are lgnet_shared.access, the same in every service.
 """
 
@@ -35,6 +37,7 @@ __all__ = [
     "may_open_case",
     "may_read_person",
     "may_write_in_city",
+    "not_theirs",
     "of_city",
     "party_of",
 ]
@@ -67,6 +70,11 @@ def of_city(row: Mapping[str, Any] | None, caller: Actor | None, absent: NotFoun
     return dict(row)
 
 
+def not_theirs(absent: NotFound) -> Elsewhere:
+    """What a partner may not see, answered word for word as `absent` (the error of an id that exists nowhere)."""
+    return Elsewhere(absent.field, absent.reason)
+
+
 def in_a_city(actor: Actor) -> None:
     """The national role is refused by role (403, field "") before anything it names is looked up: a 403 for an id
     that exists and a 404 for one that does not told it which ids exist. Every route of intake but the city's partner
@@ -74,44 +82,48 @@ def in_a_city(actor: Actor) -> None:
     not_national(actor)
 
 
-def may_act_on_case(actor: Actor, case_city: str, case_partner: str, field: str = "case_id") -> None:
-    may_write_in_city(actor, case_city, field)
+def may_act_on_case(actor: Actor, case_city: str, case_partner: str, absent: NotFound) -> None:
+    """`absent`: the case's error as an id that exists nowhere, what another partner is answered."""
+    may_write_in_city(actor, case_city, absent.field)
     if actor.role is Role.PARTNER and actor.id != case_partner:
-        raise Forbidden(field, "the case is assigned to another partner")
+        raise not_theirs(absent)
 
 
-def may_read_person(actor: Actor, person_city: str, assigned_partners: set[str], sharing_consent: bool) -> None:
-    """A partner sees a person's data only for a case of its own, and only with consent to share with partners
-    (staff of the city always, for the service the person consented to)."""
+def may_read_person(
+    actor: Actor, person_city: str, assigned_partners: set[str], sharing_consent: bool, absent: NotFound
+) -> None:
+    """A partner sees a person's data only for a case of its own (else: `absent`, as an unknown id), and only with
+    consent to share with partners (staff of the city always, for the service the person consented to)."""
     may_write_in_city(actor, person_city, "person_id")
     if actor.role is Role.PARTNER:
         if actor.id not in assigned_partners:
-            raise Forbidden("person_id", "no case of this person is assigned to this partner")
+            raise not_theirs(absent)
         if not sharing_consent:
             raise Forbidden("person_id", "the person has not consented to sharing data with partners")
 
 
-def may_act_on_household(
-    actor: Actor, city: str, formed_by: str, case_partners: set[str], field: str = "household_id"
-) -> None:
-    """`case_partners`: the partners with an open case on the household."""
-    may_write_in_city(actor, city, field)
+def may_act_on_household(actor: Actor, city: str, formed_by: str, case_partners: set[str], absent: NotFound) -> None:
+    """`case_partners`: the partners with an open case on the household. A partner that neither serves nor formed
+    it is answered `absent` (as an unknown id)."""
+    may_write_in_city(actor, city, absent.field)
     if actor.role is not Role.PARTNER or actor.id in case_partners:
         return
-    if case_partners:
-        raise Forbidden(field, "the household's case is assigned to another partner")
     if formed_by != actor.id:
-        raise Forbidden(field, "no case of this household is assigned to this partner")
+        raise not_theirs(absent)
+    if case_partners:
+        raise Forbidden(absent.field, "the household's case is assigned to another partner")
 
 
-def may_open_case(
-    actor: Actor, city: str, formed_by: str, case_partners: set[str], field: str = "household_id"
-) -> None:
+def may_open_case(actor: Actor, city: str, formed_by: str, case_partners: set[str], absent: NotFound) -> None:
     """A partner opens a case on a household it may act on (see `may_act_on_household`); when another partner has
     an open case on it, only staff can assign one more (a second partner is the city's decision)."""
-    may_write_in_city(actor, city, field)
+    may_write_in_city(actor, city, absent.field)
     if actor.role is not Role.PARTNER:
         return
+    if actor.id not in case_partners and formed_by != actor.id:
+        raise not_theirs(absent)
     if case_partners - {actor.id}:
-        raise Forbidden(field, "another partner has an open case on this household: the city's staff assign cases")
-    may_act_on_household(actor, city, formed_by, case_partners, field)
+        raise Forbidden(
+            absent.field, "another partner has an open case on this household: the city's staff assign cases"
+        )
+    may_act_on_household(actor, city, formed_by, case_partners, absent)

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from lgnet_shared.errors import ContractError, Forbidden
+from lgnet_shared.errors import ContractError, NotFound
 from lgnet_shared.events import civic as ev
 from lgnet_shared.events.civic import CEFR_ORDER, CefrLevel, CivicActivityKind
 
-from lgnet_intake.domain.access import Actor, Role, may_write_in_city, party_of
+from lgnet_intake.domain.access import Actor, Role, may_write_in_city, not_theirs, party_of
 
 # What partners may send of civic engagement (the gatekeeper has a use case for each).
 SUBMISSIONS = (
@@ -57,10 +57,15 @@ def organiser(actor: Actor, named: str | None) -> str | None:
     return party_of(actor, named, "partner")
 
 
+def no_activity(activity_id: str, field: str = "activity_id") -> NotFound:
+    """An activity id that exists nowhere: what another city's or another partner's activity is answered too."""
+    return NotFound(field, f"no activity {activity_id}")
+
+
 def may_act_on_activity(actor: Actor, activity: Activity, field: str = "activity_id") -> None:
     may_write_in_city(actor, activity.city, field)
-    if actor.role is Role.PARTNER and activity.partner != actor.id:
-        raise Forbidden(field, "the activity is organised by someone else")
+    if actor.role is Role.PARTNER and activity.partner != actor.id:  # as an id that exists nowhere (access.py)
+        raise not_theirs(no_activity(activity.activity_id, field))
 
 
 def check_session(activity: Activity, held_on: date, today: date, volunteer_ids: Sequence[str]) -> None:

@@ -33,6 +33,8 @@ from lgnet_intake.service_layer import inbound
 
 SOURCE = "/lgnet/intake"
 IDENTITY_FIELDS = ("given_name", "family_name", "fiscal_code", "phone", "address")
+# `_partner_refusal` of a person the partner neither serves nor registered: answered as an id that exists nowhere
+NOT_THEIRS = "not theirs"
 
 
 @dataclass(frozen=True)
@@ -372,7 +374,8 @@ class Intake:
             else True
         )
         sharing = await repo.consent(self.conn, p["person_id"], ev.ConsentPurpose.PARTNER_SHARING.value)
-        access.may_read_person(ctx.actor, p["city"], {ctx.actor.id} if served else set(), sharing)
+        absent = NotFound("person_id", f"no person {person_id}")
+        access.may_read_person(ctx.actor, p["city"], {ctx.actor.id} if served else set(), sharing, absent)
         identity: dict[str, str | None] = {}
         for f, sealed in p["identity"].items():
             identity[f] = await self.keys.open(self.conn, Sealed(**sealed), f)
@@ -513,7 +516,7 @@ class Intake:
     ) -> dict[str, Any]:
         absent = NotFound("referral_id", f"no referral {referral_id}")
         r = access.of_city(await repo.referral(self.conn, referral_id), ctx.actor, absent)
-        await self._household_for_write(ctx, r["household_id"], "referral_id")
+        await self._household_for_write(ctx, r["household_id"], absent)
         people.check_no_identifying_text(c.outcome, "outcome")  # a free code, in clear on intake's topic for good
         # An open case of the referral's household (it named any id, a closed case too)
         if c.case_id is not None and (await self._case_for_write(ctx, c.case_id))["household_id"] != r["household_id"]:
@@ -659,7 +662,7 @@ class Intake:
 
     async def read_case(self, ctx: Context, case_id: str) -> dict[str, Any]:
         row = await repo.case_row(self.conn, case_id, ctx.actor)
-        access.may_act_on_case(ctx.actor, row["city"], row["partner"])
+        access.may_act_on_case(ctx.actor, row["city"], row["partner"], NotFound("case_id", f"no case {case_id}"))
         members = await repo.current_members(self.conn, row["household_id"])
         return {
             **{k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()},
@@ -704,47 +707,53 @@ class Intake:
         merged into another party's record of the person (the same fiscal code) gives it nothing: anyone knowing a
         fiscal code could otherwise take the person on file over; the city's staff assign her case."""
         p = await self._person_in_city(ctx, person_id, field)
-        await self._partner_may_write(ctx, p, field)
+        await self._partner_may_write(ctx, p, field, person_id)
         # Locked once the caller may (`lgnet_shared.db.checked_then_locked`); checked again if she changed meanwhile
         if lock:
             locked = await self._person_in_city(ctx, person_id, field, lock=True)
             if locked != p:
-                await self._partner_may_write(ctx, locked, field)
+                await self._partner_may_write(ctx, locked, field, person_id)
             p = locked
         return p
 
-    async def _partner_may_write(self, ctx: Context, p: dict[str, Any], field: str) -> None:
+    async def _partner_may_write(self, ctx: Context, p: dict[str, Any], field: str, named: str) -> None:
+        """`named`: the id the caller gave (a merged record's is answered as such, never the surviving one's)."""
         if ctx.actor.role is Role.PARTNER and (refused := await self._partner_refusal(ctx, p["person_id"], p)):
+            if refused is NOT_THEIRS:  # a person it neither serves nor registered: as an id that exists nowhere
+                raise access.not_theirs(NotFound(field, f"no person {named}"))
             raise Forbidden(field, refused)
 
     async def _partner_refusal(self, ctx: Context, person_id: str, p: dict[str, Any] | None = None) -> str | None:
-        """Why the partner may not write the person on file (`person_id`, not merged), or None when it may."""
+        """Why the partner may not write the person on file (`person_id`, not merged), or None when it may:
+        `NOT_THEIRS` when it neither serves nor registered her (it is told nothing of her)."""
         serving = await repo.partners_serving(self.conn, person_id)
         if ctx.actor.id in serving:
             return None
+        if (p or await repo.person(self.conn, person_id))["registered_by"] != ctx.actor.id:
+            return NOT_THEIRS
         if serving:
             return "the person's case is assigned to another partner"
-        if (p or await repo.person(self.conn, person_id))["registered_by"] != ctx.actor.id:
-            return "the person is not in a case assigned to this partner"
         return None
 
     async def _household_for_write(
         self,
         ctx: Context,
         household_id: str,
-        field: str = "household_id",
+        absent: NotFound | None = None,
         lock: bool = False,
         rule: Callable[..., None] = access.may_act_on_household,
     ) -> dict[str, Any]:
         """The household, with the partners of its open cases, checked by `rule` (acting on it, or opening a case
         on it) before it is `lock`ed (`lgnet_shared.db.checked_then_locked`); checked again once locked, with those
-        partners as they are then (a case opened meanwhile: openings lock the household too)."""
+        partners as they are then (a case opened meanwhile: openings lock the household too). `absent`: what a
+        partner with no hand in it is answered (default: the household as an unknown id)."""
+        absent = absent or NotFound("household_id", f"no household {household_id}")
         h, partners = await repo.household_and_partners(self.conn, household_id, ctx.actor)
-        rule(ctx.actor, h["city"], h["created_by"], partners, field)
+        rule(ctx.actor, h["city"], h["created_by"], partners, absent)
         if lock:
             h = await repo.household(self.conn, household_id, lock=True)
             partners = await repo.open_case_partners(self.conn, household_id)
-            rule(ctx.actor, h["city"], h["created_by"], partners, field)
+            rule(ctx.actor, h["city"], h["created_by"], partners, absent)
         return h
 
     async def _case_for_write(self, ctx: Context, case_id: str) -> dict[str, Any]:
@@ -752,7 +761,7 @@ class Intake:
         employment status naming the case) each see the other's. A closed case takes nothing (`cases.check_open`)."""
 
         def check(row: dict[str, Any]) -> None:
-            access.may_act_on_case(ctx.actor, row["city"], row["partner"])
+            access.may_act_on_case(ctx.actor, row["city"], row["partner"], NotFound("case_id", f"no case {case_id}"))
             cases.check_open(repo.case_state(row))
 
         return await checked_then_locked(lambda lock: repo.case_row(self.conn, case_id, ctx.actor, lock=lock), check)

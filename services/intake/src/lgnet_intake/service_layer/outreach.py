@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from lgnet_shared import clock, pii
 from lgnet_shared.db import checked_then_locked
-from lgnet_shared.errors import Conflict, ContractError, Forbidden
+from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound
 from lgnet_shared.events import Sealed
 from lgnet_shared.events import outreach as ev
 from lgnet_shared.events.intake import Channel, Sex
@@ -148,11 +148,14 @@ class Outreach:
         found = await repo.units(self.conn, ctx.city)
         return [iso(u) for u in found if ctx.actor.role is not Role.PARTNER or u["partner"] == ctx.actor.id]
 
-    async def _unit_for_write(self, ctx: Context, unit_id: str, field: str = "unit_id") -> dict[str, Any]:
-        u = await repo.unit(self.conn, unit_id, field, ctx.actor)
-        access.may_write_in_city(ctx.actor, u["city"], field)
+    async def _unit_for_write(self, ctx: Context, unit_id: str, absent: NotFound | None = None) -> dict[str, Any]:
+        """The unit, to its partner and the city's staff; another partner is answered `absent`, the error of the id
+        it named (the unit's, an outing's, a contact's) as one that exists nowhere."""
+        absent = absent or NotFound("unit_id", f"no mobile unit {unit_id}")
+        u = await repo.unit(self.conn, unit_id, absent.field, ctx.actor)
+        access.may_write_in_city(ctx.actor, u["city"], absent.field)
         if ctx.actor.role is Role.PARTNER and u["partner"] != ctx.actor.id:
-            raise Forbidden(field, "the unit is run by another partner")
+            raise access.not_theirs(absent)
         return u
 
     async def record_outing(self, ctx: Context, c: ev.OutingSubmitted) -> dict[str, Any]:
@@ -204,7 +207,7 @@ class Outreach:
 
     async def record_contact(self, ctx: Context, c: RecordStreetContact) -> dict[str, Any]:
         o = await repo.outing(self.conn, c.outing_id, ctx.actor)
-        await self._unit_for_write(ctx, o["unit_id"], "outing_id")
+        await self._unit_for_write(ctx, o["unit_id"], repo.no_outing(c.outing_id))
         inbound.check_not_future(c.contacted_on, ctx.today, "contacted_on")
         people.check_pseudonymous_id(c.contact_id, "contact_id")
         overnight = o["end_time"] <= o["start_time"]
@@ -279,7 +282,7 @@ class Outreach:
 
     async def link_contact(self, ctx: Context, contact_id: str, c: LinkStreetContact) -> dict[str, Any]:
         found = await repo.contact(self.conn, contact_id, caller=ctx.actor)
-        await self._unit_for_write(ctx, found["unit_id"], "contact_id")
+        await self._unit_for_write(ctx, found["unit_id"], repo.no_contact("contact_id", contact_id))
         inbound.check_not_future(c.linked_on, ctx.today, "linked_on")
         person = await self.intake._person_for_write(ctx, c.person_id)
         if c.case_id is not None:  # the case that took the person in charge: open (a closed one takes nothing)
@@ -314,7 +317,7 @@ class Outreach:
         """An outing with its contacts (nicknames not shown: they are opened only on a street person's page)."""
         access.in_a_city(ctx.actor)
         o = await repo.outing(self.conn, outing_id, ctx.actor)
-        await self._unit_for_write(ctx, o["unit_id"], "outing_id")
+        await self._unit_for_write(ctx, o["unit_id"], repo.no_outing(outing_id))
         contacts = [self._without_nickname(r) for r in await repo.contacts(self.conn, outing_id=outing_id)]
         return {**iso(o), "contacts": contacts}
 
@@ -325,8 +328,8 @@ class Outreach:
         access.may_write_in_city(ctx.actor, sp.city, "street_id")
         if ctx.actor.role is Role.PARTNER:
             served = {u["unit_id"] for u in await self.units(ctx)}
-            if not served & {r["unit_id"] for r in rows}:
-                raise Forbidden("street_id", "no unit of this partner met the person")
+            if not served & {r["unit_id"] for r in rows}:  # another partner's: as an id that exists nowhere
+                raise access.not_theirs(NotFound("street_id", f"no street person {street_id}"))
         nickname, erased = None, await self.intake.keys.erased_at(self.conn, street_id)
         for r in rows:
             if r["nickname"] and erased is None:
@@ -387,7 +390,7 @@ class Outreach:
         else:
             assert c.contact_id is not None
             found = await repo.contact(self.conn, c.contact_id, caller=ctx.actor)
-            await self._unit_for_write(ctx, found["unit_id"], "contact_id")
+            await self._unit_for_write(ctx, found["unit_id"], repo.no_contact("contact_id", c.contact_id))
             street_id = found["street_id"]
         party = await self._party(ctx, getattr(c, "operator_partner", None))
         slot = agenda.Slot(c.appointment_id, c.operator, c.starts_at, c.ends_at, party=party)
@@ -436,9 +439,17 @@ class Outreach:
         agenda.check_free(slot, found, _shown_to(ctx))
 
     async def _appointment_for_write(self, ctx: Context, appointment_id: str) -> dict[str, Any]:
+        # A partner changes what it booked; one that sees the appointment in its agenda (its case's person, its unit)
+        # is told why not, any other is answered as for an id that exists nowhere (no existence oracle).
+        seen = ctx.actor.role is not Role.PARTNER or await repo.in_partners_agenda(
+            self.conn, appointment_id, ctx.actor.id
+        )
+
         def check(row: dict[str, Any]) -> None:
             access.may_write_in_city(ctx.actor, row["city"], "appointment_id")
             if ctx.actor.role is Role.PARTNER and row["booked_by"] != ctx.actor.id:
+                if not seen:
+                    raise access.not_theirs(NotFound("appointment_id", f"no appointment {appointment_id}"))
                 raise Forbidden("appointment_id", "the appointment was booked by someone else")
 
         return await checked_then_locked(

@@ -72,15 +72,24 @@ class Context:
         role instead, before the lookup (`acts_in_a_city`)."""
         return self.actor.city is not None and self.actor.city != city
 
-    def on_case(self, case: Mapping[str, Any] | None, field: str = "case_id", *, read: bool = False) -> None:
+    def on_case(
+        self,
+        case: Mapping[str, Any] | None,
+        field: str = "case_id",
+        *,
+        read: bool = False,
+        absent: NotFound | None = None,
+    ) -> None:
         """Staff act on every case of their city; a partner only on a case assigned to it. A case whose partner
         payments has not learnt yet (no case_opened seen) is no partner's: denied, never assumed. Another city's
-        case is unknown here (404)."""
+        case, and to a partner another partner's, is answered `absent`, word for word as the id the caller named
+        (a case, a request, a voucher …) when it exists nowhere: a 403 told them which ids exist."""
+        absent = absent or NotFound(field, "unknown case")
         if case is None or self.elsewhere(case["city"]):
-            raise NotFound(field, "unknown case")
+            raise absent
         self.read(case["city"], field) if read else self.write(case["city"], field)
         if self.actor.role is Role.PARTNER and case["partner"] != self.actor.id:
-            raise Forbidden(field, "the case is assigned to another partner")
+            raise absent
 
     def on_household(self, cases: Sequence[Mapping[str, Any]], field: str = "household_id") -> None:
         """A household named by a caller who knows it: the city's staff (a case of the household in their city), a
@@ -136,6 +145,7 @@ async def staffs_row(uow: UnitOfWork, ctx: Context, table: str, value: str, what
     key, noun = STAFFS_ROWS[table]
 
     def check(row: Any) -> None:
+        ctx.staff(ctx.city, what)  # by role first: a partner is told nothing of which ids exist
         if row is None or ctx.elsewhere(row["city"]):
             raise NotFound(key, f"no {noun} {value}")
         ctx.staff(row["city"], what)

@@ -35,11 +35,15 @@ BUDGET_LINE_OF: dict[ContributionKind, str] = {
 }
 
 
+def no_request(request_id: str) -> NotFound:
+    """A request id that exists nowhere: what another city's, and another partner's, request is answered too."""
+    return NotFound("request_id", f"no contribution request {request_id}")
+
+
 async def known_case(uow: UnitOfWork, ctx: Context, case_id: str) -> dict[str, Any]:
     case = await repo.case(uow.conn, case_id)
-    if case is None or ctx.elsewhere(case["city"]):
-        raise NotFound("case_id", f"unknown case {case_id}")
-    ctx.on_case(case, "case_id")
+    ctx.on_case(case, "case_id", absent=NotFound("case_id", f"unknown case {case_id}"))
+    assert case is not None
     if case["closed_on"] is not None:
         raise ContractError("case_id", f"case {case_id} was closed on {case['closed_on'].isoformat()}")
     return case
@@ -275,7 +279,8 @@ async def set_beneficiary(uow: UnitOfWork, ctx: Context, request_id: str, b: cmd
     """Set or change who is paid. The same data again changes nothing; other data is a new version that needs a
     new approval by someone else (an approved request returns to requested); a batched or paid request: 409."""
     seen = await _request_for(uow, ctx, request_id)
-    ctx.on_case(await repo.case(uow.conn, seen.case_id), "request_id")  # the case's partner or the city's staff
+    # the case's partner or the city's staff
+    ctx.on_case(await repo.case(uow.conn, seen.case_id), "request_id", absent=no_request(request_id))
     req = await _request_for(uow, ctx, request_id, lock=True, seen=seen)
     data = bank_data(b, "")
     row = await repo.request_row(uow.conn, request_id)
@@ -326,7 +331,7 @@ async def _request_for(
 
     def check(req: requests.ContributionRequest | None) -> None:
         if req is None or ctx.elsewhere(req.city):
-            raise NotFound("request_id", f"no contribution request {request_id}")
+            raise no_request(request_id)
         if staff is not None:
             ctx.staff(req.city, staff)
 
@@ -519,8 +524,8 @@ async def reminders(uow: UnitOfWork, ctx: Context) -> list[dict[str, Any]]:
 async def read(uow: UnitOfWork, ctx: Context, request_id: str) -> dict[str, Any]:
     req = await repo.request(uow.conn, request_id)
     if req is None or ctx.elsewhere(req.city):
-        raise NotFound("request_id", f"no contribution request {request_id}")
-    ctx.on_case(await repo.case(uow.conn, req.case_id), "request_id", read=True)
+        raise no_request(request_id)
+    ctx.on_case(await repo.case(uow.conn, req.case_id), "request_id", read=True, absent=no_request(request_id))
     return await view(uow, request_id, ctx.partner)
 
 

@@ -110,10 +110,11 @@ async def batches(uow: UnitOfWork, ctx: Context, limit: int) -> list[dict[str, A
 
 
 async def batch_view(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, Any]:
+    # every case's payments of the city: staff only, refused by role before the lookup (no existence oracle)
+    ctx.staff(ctx.city, "read disbursement batches")
     batch = await repo.batch(uow.conn, batch_id)
     if batch is None or ctx.elsewhere(batch["city"]):
         raise NotFound("batch_id", f"no batch {batch_id}")
-    ctx.staff(batch["city"], "read disbursement batches")  # every case's payments of the city: staff only
     rows = await uow.conn.fetch(
         "select payment_id, request_id, amount_cents, status, reason, settled_on from payments where batch_id = $1"
         " order by payment_id",

@@ -310,6 +310,7 @@ async def runs(uow: UnitOfWork, ctx: Context, limit: int) -> list[dict[str, Any]
 
 
 async def run_view(uow: UnitOfWork, ctx: Context, run_id: str) -> dict[str, Any]:
+    ctx.staff(ctx.city, "read reimbursement runs")  # by role before the lookup: no existence oracle
     rows = await uow.conn.fetch(
         "select batch_id, provider_id, city, amount_cents, status, reason, end_to_end_id, on_date, settled_on"
         " from reimbursements where run_id = $1 order by batch_id",
@@ -317,15 +318,14 @@ async def run_view(uow: UnitOfWork, ctx: Context, run_id: str) -> dict[str, Any]
     )
     if not rows or ctx.elsewhere(rows[0]["city"]):
         raise NotFound("run_id", f"no reimbursement run {run_id}")
-    ctx.staff(rows[0]["city"], "read reimbursement runs")
     file = await payment_files.summary(uow, await file_store.of_batch(uow.conn, run_id))
     return {"run_id": run_id, "file": file, "reimbursements": [dict(r) for r in rows]}
 
 
 async def run_file(uow: UnitOfWork, ctx: Context, run_id: str) -> dict[str, Any]:
-    """The run's stored pain.001 file (staff of its city)."""
+    """The run's stored pain.001 file (staff of its city: refused by role before the lookup)."""
+    ctx.staff(ctx.city, "export payment files")
     file = await file_store.of_batch(uow.conn, run_id)
     if file is None or file["purpose"] != "reimbursements" or ctx.elsewhere(file["city"]):
         raise NotFound("run_id", f"no reimbursement run {run_id}")
-    ctx.staff(file["city"], "export payment files")
     return file

@@ -14,7 +14,7 @@ from lgnet_payments.adapters import repository as repo
 from lgnet_payments.adapters.sepa import normalise_iban
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
-from lgnet_payments.service_layer.contributions import open_sealed
+from lgnet_payments.service_layer.contributions import no_request, open_sealed
 
 WHAT = "keep the list of shared payees"
 
@@ -40,7 +40,7 @@ async def _payee(uow: UnitOfWork, ctx: Context, c: cmd.RegisterSharedPayee) -> t
         return uow.iban_index(iban), iban[-4:]
     row = await repo.request_row(uow.conn, c.request_id or "")
     if row is None or ctx.elsewhere(row["city"]):
-        raise NotFound("request_id", f"no contribution request {c.request_id}")
+        raise no_request(c.request_id or "")
     key = await uow.key_store().key(uow.conn, f"household:{row['household_id']}")
     sealed_iban = open_sealed(row["beneficiary"], key).get("iban")
     if row["iban_index"] is None or sealed_iban is None:

@@ -71,9 +71,10 @@ async def _one(uow: UnitOfWork, session_id: str) -> dict[str, Any]:
 
 async def read(uow: UnitOfWork, ctx: Context, session_id: str) -> dict[str, Any]:
     session = await _one(uow, session_id)
+    absent = NotFound("session_id", f"no tutoring session {session_id}")
     if ctx.elsewhere(session["city"]):
-        raise NotFound("session_id", f"no tutoring session {session_id}")
-    ctx.on_case(await repo.case(uow.conn, session["case_id"]), "session_id", read=True)
+        raise absent
+    ctx.on_case(await repo.case(uow.conn, session["case_id"]), "session_id", read=True, absent=absent)
     return session
 
 

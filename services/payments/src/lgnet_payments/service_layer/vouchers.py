@@ -156,10 +156,10 @@ async def approve_provider_bank_data(
 
 
 async def read_provider(uow: UnitOfWork, ctx: Context, provider_id: str) -> dict[str, Any]:
+    ctx.staff(ctx.city, "read service providers' bank data")  # by role before the lookup: no existence oracle
     row = await uow.conn.fetchrow("select city from providers where provider_id = $1", provider_id)
     if row is None or ctx.elsewhere(row["city"]):
         raise NotFound("provider_id", f"no provider {provider_id}")
-    ctx.staff(row["city"], "read service providers' bank data")
     return await provider_view(uow, provider_id)
 
 
@@ -350,9 +350,10 @@ async def view(uow: UnitOfWork, voucher_id: str, only_provider: str | None = Non
 
 async def read(uow: UnitOfWork, ctx: Context, voucher_id: str) -> dict[str, Any]:
     found = await repo.voucher(uow.conn, voucher_id)
+    absent = NotFound("voucher_id", f"no voucher {voucher_id}")
     if found is None or ctx.elsewhere(found[0].city):
-        raise NotFound("voucher_id", f"no voucher {voucher_id}")
-    ctx.on_case(await repo.case(uow.conn, found[1]["case_id"]), "voucher_id", read=True)
+        raise absent
+    ctx.on_case(await repo.case(uow.conn, found[1]["case_id"]), "voucher_id", read=True, absent=absent)
     return await view(uow, voucher_id)
 
 
