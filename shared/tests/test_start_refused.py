@@ -67,6 +67,28 @@ async def test_a_schema_owned_by_another_deployment_is_one_line_naming_the_setti
     assert "LGNET_DB_SCHEMA" in reason and "LGNET_DEPLOYMENT=trieste" in reason
 
 
+async def test_a_schema_holding_another_services_tables_is_refused_before_any_migration(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """Housing pointed at intake's schema ended in `DuplicateTableError: relation "persons" already exists` (a
+    traceback): a schema whose recorded migrations are another service's is refused, naming LGNET_DB_SCHEMA, before
+    this service's migrations run."""
+    pool = await db.create_pool(database_url, pg_schema)
+    try:
+        await db.migrate(pool, [("intake-1", "create table persons (person_id text primary key)")])
+    finally:
+        await pool.close()
+    env = service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix, city="torino")
+    reason = await refusal(env, tmp_path / "probe.log")
+    assert reason.startswith(f"LGNET_DB_SCHEMA {pg_schema}: holds intake's tables"), reason
+    conn = await asyncpg.connect(database_url)
+    try:
+        applied = await conn.fetch(f'select id from "{pg_schema}".schema_migrations')
+    finally:
+        await conn.close()
+    assert [r["id"] for r in applied] == ["intake-1"], "nothing of this service was written there"
+
+
 async def test_a_wrong_kafka_password_names_the_credentials(
     kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
 ) -> None:

@@ -111,6 +111,42 @@ async def claim_schema(pool: Any, schema: str, deployment: str, city: str) -> No
         )
 
 
+# The programs whose own migrations are named `<program>-…` (`intake-3`, `intake-read-log-1`, `desk-9`): which one a
+# schema's recorded migrations (`schema_migrations`) belong to. The runtime's (`lgnet-…`) and the shared ones
+# (`scheduler-1`, `read-log-readers-1`) are everyone's.
+MIGRATION_OWNERS = (*SERVICES, "desk")
+
+
+def migrations_of_others(recorded: Sequence[str], service: str) -> dict[str, list[str]]:
+    """Of the migration ids a schema records, those of another program than `service`, by program."""
+    others: dict[str, list[str]] = {}
+    for mid in sorted(recorded):
+        owner = mid.split("-", 1)[0]
+        if owner != service and owner in MIGRATION_OWNERS:
+            others.setdefault(owner, []).append(mid)
+    return others
+
+
+async def refuse_another_services_schema(pool: Any, schema: str, service: str) -> None:
+    """Before any migration: a schema that holds another service's tables (LGNET_DB_SCHEMA set to intake's for
+    housing) is refused. Migrating it failed half-way on a table both make (`relation "persons" already exists`, a
+    traceback), or worse, succeeded, and two services shared an outbox, an inbox and the deployment's identity."""
+    async with pool.acquire() as conn:
+        if await conn.fetchval("select to_regclass('schema_migrations')") is None:
+            return  # a new schema
+        recorded = [r["id"] for r in await conn.fetch("select id from schema_migrations")]
+    others = migrations_of_others(recorded, service)
+    if others:
+        held = "; ".join(
+            f"{owner}'s tables (migrations {', '.join(ids[:3])}{', …' if len(ids) > 3 else ''})"
+            for owner, ids in others.items()
+        )
+        raise StartRefused(
+            f"LGNET_DB_SCHEMA {schema}: holds {held}, not {service}'s: give {service} its own schema"
+            f" (LGNET_DB_SCHEMA, by default {service!r}); nothing was written there"
+        )
+
+
 # The cyclic collector's generations while a service runs. A consumer holds a fetched batch in flight (hundreds of
 # records, each a few dozen objects): with Python's default (a young collection every 700 allocations, an older one
 # every 10 of those, a full one every 10 of the older) the batch was scanned again and again and promoted, and full
@@ -197,6 +233,7 @@ class Runtime:
             try:
                 with setup_errors.database(url, needs=f"the service creates its schema {self.schema!r} there"):
                     self.pool = await timed("pool", db.create_pool(url, self.schema))
+                    await refuse_another_services_schema(self.pool, self.schema, self.spec.name)
                     await timed("migrations", db.migrate(self.pool, all_migrations(self.spec.migrations)))
             except setup_errors.SetupError as exc:
                 raise StartRefused(str(exc)) from None
