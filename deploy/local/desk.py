@@ -92,7 +92,7 @@ def provision(services: list[str]) -> str:
                     settings, op, password, schemas, read_log_tokens=readers, deployment=deployment
                 )
             else:
-                await admin.give_services(settings, username, schemas, readers, deployment)
+                await admin.give_services(settings, username, schemas, readers, deployment=deployment)
 
     asyncio.run(add_all())
     if first:
