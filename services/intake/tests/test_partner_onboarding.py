@@ -271,6 +271,14 @@ async def test_another_deployments_schema_is_refused_and_fewer_services_revoke_t
     assert f"schema {intake!r} belongs to deployment 'national' (national), not to a deployment of bologna" in err, err
     assert "LGNET_INTAKE_DB_SCHEMA" in err and "--deployment national" in err and "Traceback" not in err, err
     assert not out.exists()
+    # Without --services (every service whose schema is there), the way out of a service the city does not run too.
+    async with fresh_schema(env["DATABASE_URL"]) as bologna:  # Bologna's own intake schema, named
+        everywhere = {**env, "LGNET_INTAKE_DB_SCHEMA": bologna, "LGNET_HOUSING_DB_SCHEMA": bologna}
+        everywhere["LGNET_PAYMENTS_DB_SCHEMA"] = intake  # the national deployment's, by the default names
+        assert await asyncio.to_thread(partner_admin.main, argv[:-2], everywhere) == 2
+    err = capsys.readouterr().err
+    assert f"LGNET_PAYMENTS_DB_SCHEMA: schema {intake!r} belongs to deployment 'national'" in err, err
+    assert "or name the services bologna runs (--services), without payments if it runs none" in err, err
     for s in ("INTAKE", "REPORTING"):
         assert await actor_count(env["DATABASE_URL"], env[f"LGNET_{s}_DB_SCHEMA"], partner) == 0
     # Another deployment named than the owner: refused too.

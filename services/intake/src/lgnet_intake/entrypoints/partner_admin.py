@@ -88,30 +88,33 @@ async def chosen_places(services: Sequence[str] | None, env: dict[str, str], com
     return found
 
 
-async def check_owner(place: Place, city: str, deployment: str | None) -> None:
+async def check_owner(place: Place, city: str, deployment: str | None, named: bool) -> None:
     """The schema is one of a deployment serving the partner's city (`--deployment` names a national one on
-    purpose), not, by the default names, another deployment's sharing the database."""
+    purpose), not, by the default names, another deployment's sharing the database. `named`: --services was given
+    (else a service the city does not run is left out with it)."""
     conn = await asyncpg.connect(place.database_url)
     try:
         owner = await actors.schema_owner(conn, place.schema)
     finally:
         await conn.close()
-    actors.check_party_owner(place.schema, owner, city, deployment, f"LGNET_{place.service.upper()}_DB_SCHEMA")
+    setting = f"LGNET_{place.service.upper()}_DB_SCHEMA"
+    try:
+        actors.check_party_owner(place.schema, owner, city, deployment, setting)
+    except ContractError as exc:
+        if named or place.service == "intake":  # intake: every partner uses it
+            raise
+        hint = f"; or name the services {city} runs (--services), without {place.service} if it runs none"
+        raise ContractError(setting, exc.reason + hint) from None
 
 
-async def revoke_elsewhere(
-    partner: str, city: str, deployment: str | None, named: Sequence[str], env: dict[str, str]
-) -> list[str]:
+async def revoke_elsewhere(partner: str, named: Sequence[str], env: dict[str, str]) -> list[str]:
     """Onboarding again with fewer `--services`: the partner's services are those the last onboarding named, so its
-    tokens on the others are revoked — a token left there kept working — in the schemas of the deployment it is
-    onboarded to (another deployment's, by the default names, is not its). The services where some were revoked."""
+    tokens on the others are revoked — a token left there kept working — whichever deployment owns their schema (a
+    partner id is one partner on the whole cluster, and revoking gives nothing away: the national deployment's, where
+    the default names put it before the owner check, included). The services where some were revoked."""
     revoked = []
     for place in places([s for s in SERVICES if s not in named], env):
         if not await db.schema_exists(place.database_url, place.schema):
-            continue
-        try:
-            await check_owner(place, city, deployment)
-        except ContractError:
             continue
 
         async def revoke(conn: Any) -> int:
@@ -180,7 +183,7 @@ async def onboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
     where = await chosen_places(args.services, env, "onboard")
     deployment = args.deployment or env.get("LGNET_DEPLOYMENT") or None
     for place in where:  # before anything is written
-        await check_owner(place, city, deployment)
+        await check_owner(place, city, deployment, named=args.services is not None)
     tokens: dict[str, str] = {}
     async with Admin(bootstrap, security, prefix, int(env.get("LGNET_TOPIC_REPLICATION") or 1)) as admin:
         for place in where:  # the databases first: a refusal there leaves Kafka untouched
@@ -195,7 +198,7 @@ async def onboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
             tokens[place.service] = await _in_schema(place, provision)
         password, acls = await admin.provision(principal, password=ka.new_password())
     assert password is not None
-    dropped = await revoke_elsewhere(partner, city, deployment, args.services, env) if args.services is not None else []
+    dropped = await revoke_elsewhere(partner, args.services, env) if args.services is not None else []
     ca = _ca_pem(security)
     # the tokens' last day (the 401 after it says so), or none: until revoked (offboard, or onboarding again)
     ends = (datetime.now(UTC) + timedelta(days=args.token_days)).date().isoformat() if args.token_days else None
