@@ -293,4 +293,8 @@ async def test_another_deployments_schema_is_refused_and_fewer_services_revoke_t
     assert await asyncio.to_thread(partner_admin.main, fewer, env) == 0
     assert "tokens revoked in reporting (not in --services)" in capsys.readouterr().out
     assert await actor_of(env["DATABASE_URL"], env["LGNET_REPORTING_DB_SCHEMA"], first["reporting"]["token"]) is None
+    # Another service's schema (intake's named as reporting's): refused before anything is written.
+    crossed = {**env, "LGNET_REPORTING_DB_SCHEMA": intake}
+    assert await asyncio.to_thread(partner_admin.main, [*argv, "--deployment", "national"], crossed) == 2
+    assert f"LGNET_REPORTING_DB_SCHEMA: schema {intake!r} holds intake's tables" in capsys.readouterr().err
     assert await asyncio.to_thread(partner_admin.main, ["offboard", partner], env) == 0

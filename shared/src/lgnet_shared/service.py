@@ -117,36 +117,11 @@ async def claim_schema(pool: Any, schema: str, deployment: str, city: str) -> No
         )
 
 
-# The programs whose own migrations are named `<program>-…` (`intake-3`, `intake-read-log-1`, `desk-9`): which one a
-# schema's recorded migrations (`schema_migrations`) belong to. The runtime's (`lgnet-…`) and the shared ones
-# (`scheduler-1`, `read-log-readers-1`) are everyone's.
-MIGRATION_OWNERS = (*SERVICES, "desk")
-
-
-def migrations_of_others(recorded: Sequence[str], service: str) -> dict[str, list[str]]:
-    """Of the migration ids a schema records, those of another program than `service`, by program."""
-    others: dict[str, list[str]] = {}
-    for mid in sorted(recorded):
-        owner = mid.split("-", 1)[0]
-        if owner != service and owner in MIGRATION_OWNERS:
-            others.setdefault(owner, []).append(mid)
-    return others
-
-
 async def refuse_another_services_schema(pool: Any, schema: str, service: str) -> None:
     """Before any migration: a schema that holds another service's tables (LGNET_DB_SCHEMA set to intake's for
     housing) is refused. Migrating it failed half-way on a table both make (`relation "persons" already exists`, a
     traceback), or worse, succeeded, and two services shared an outbox, an inbox and the deployment's identity."""
-    async with pool.acquire() as conn:
-        if await conn.fetchval("select to_regclass('schema_migrations')") is None:
-            return  # a new schema
-        recorded = [r["id"] for r in await conn.fetch("select id from schema_migrations")]
-    others = migrations_of_others(recorded, service)
-    if others:
-        held = "; ".join(
-            f"{owner}'s tables (migrations {', '.join(ids[:3])}{', …' if len(ids) > 3 else ''})"
-            for owner, ids in others.items()
-        )
+    if held := runtime_schema.held_by_others(await db.recorded_migrations(pool), service):
         raise StartRefused(
             f"LGNET_DB_SCHEMA {schema}: holds {held}, not {service}'s: give {service} its own schema"
             f" (LGNET_DB_SCHEMA, by default {service!r}); nothing was written there"

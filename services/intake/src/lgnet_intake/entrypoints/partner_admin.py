@@ -46,7 +46,7 @@ from lgnet_shared.errors import Conflict, ContractError
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity
 from lgnet_shared.kafka_admin import Admin, Fail
 from lgnet_shared.kafka_tls import write_private
-from lgnet_shared.runtime_schema import all_migrations
+from lgnet_shared.runtime_schema import all_migrations, held_by_others
 from lgnet_shared.topics import TopicsNotCreated, for_partner, partner_inbound, physical
 
 from lgnet_intake.adapters import credentials
@@ -89,15 +89,18 @@ async def chosen_places(services: Sequence[str] | None, env: dict[str, str], com
 
 
 async def check_owner(place: Place, city: str, deployment: str | None, named: bool) -> None:
-    """The schema is one of a deployment serving the partner's city (`--deployment` names a national one on
-    purpose), not, by the default names, another deployment's sharing the database. `named`: --services was given
-    (else a service the city does not run is left out with it)."""
+    """The schema is the service's own (no other service's migrations), of a deployment serving the partner's city
+    (`--deployment` names a national one on purpose), not, by the default names, another deployment's sharing the
+    database. `named`: --services was given (else a service the city does not run is left out with it)."""
+    setting = f"LGNET_{place.service.upper()}_DB_SCHEMA"
     conn = await asyncpg.connect(place.database_url)
     try:
         owner = await actors.schema_owner(conn, place.schema)
+        recorded = await db.recorded_migrations_of(conn, place.schema)
     finally:
         await conn.close()
-    setting = f"LGNET_{place.service.upper()}_DB_SCHEMA"
+    if held := held_by_others(recorded, place.service):  # another service's schema (intake's named for housing)
+        raise ContractError(setting, f"schema {place.schema!r} holds {held}, not {place.service}'s: name its own")
     try:
         actors.check_party_owner(place.schema, owner, city, deployment, setting)
     except ContractError as exc:
