@@ -71,6 +71,7 @@ def provision(services: list[str]) -> str:
     from lgnet_desk.domain.operators import Operator, OperatorRole
     from lgnet_desk.entrypoints import admin
     from lgnet_desk.settings import DeskSettings
+    from lgnet_shared import config
 
     with patch.dict(os.environ, env(services)):  # the desk's settings, not left in the caller's environment
         settings = DeskSettings()
@@ -83,10 +84,15 @@ def provision(services: list[str]) -> str:
             logs = new if role == "dpo" else ()
             readers = {s: await read_log_token(settings.database_url, s, city, name) for s in logs}
             schemas = {s: s for s in services}
+            # The services' deployment (services.py), which serves every demo city when national: said, as
+            # `lgnet-desk-admin --deployment` says it (a schema of another deployment is refused).
+            deployment = config.deployment_of()
             if first:
-                await admin.add_operator(settings, op, password, schemas, read_log_tokens=readers)
+                await admin.add_operator(
+                    settings, op, password, schemas, read_log_tokens=readers, deployment=deployment
+                )
             else:
-                await admin.give_services(settings, username, schemas, readers)
+                await admin.give_services(settings, username, schemas, readers, deployment=deployment)
 
     asyncio.run(add_all())
     if first:

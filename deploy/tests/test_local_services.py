@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lgnet_shared import config
 
 LOCAL = Path(__file__).parents[1] / "local"
 
@@ -162,8 +163,11 @@ def test_the_local_desk_provisions_and_shows_only_the_services_that_run(
     provisioned: list[tuple[str, tuple[str, ...], list[str]]] = []
     logs: list[str] = []
 
+    deployments: set[str | None] = set()  # whose schemas get the demo operators: the services' deployment, said
+
     async def add_operator(settings: Any, op: Any, password: str, schemas: Any, *_: Any, **kw: Any) -> None:
         provisioned.append((op.username, settings.services, sorted(kw.get("read_log_tokens") or {})))
+        deployments.add(kw.get("deployment"))
 
     async def read_log_token(database_url: str, schema: str, city: str, name: str) -> str:
         logs.append(schema)
@@ -171,8 +175,11 @@ def test_the_local_desk_provisions_and_shows_only_the_services_that_run(
 
     given: list[tuple[str, tuple[str, ...], list[str]]] = []
 
-    async def give_services(settings: Any, username: str, schemas: Any, readers: Any) -> list[str]:
+    async def give_services(
+        settings: Any, username: str, schemas: Any, readers: Any, deployment: str | None = None
+    ) -> list[str]:
         given.append((username, settings.services, sorted(readers)))
+        deployments.add(deployment)
         return []
 
     monkeypatch.setattr(admin, "add_operator", add_operator)
@@ -193,6 +200,7 @@ def test_the_local_desk_provisions_and_shows_only_the_services_that_run(
     assert provisioned and {services for _, services, _ in provisioned} == {("intake", "housing")}, provisioned
     assert [tokens for name, _, tokens in provisioned if name == "rpd"] == [["housing", "intake"]]
     assert started[0]["LGNET_DESK_SERVICES"] == "intake,housing"
+    assert deployments == {config.deployment_of()}  # national unless LGNET_CITY/LGNET_DEPLOYMENT say otherwise
 
     assert desk.start() == 0 and not given  # started again: nothing new to provision
     # Payments starts later: the demo operators are given their token there (the DPO her read-log token), once.

@@ -8,6 +8,7 @@ text), none of which named the variable to fix. Real processes, on the test's ow
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -17,8 +18,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from lgnet_shared import config, db, service
 from lgnet_shared.fact_signing import read_registry
+from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.testing.plugin import fresh_schema
 from lgnet_shared.testing.process import ServiceProcess, free_port, service_env
 
 pytestmark = pytest.mark.integration
@@ -65,6 +69,28 @@ async def test_a_schema_owned_by_another_deployment_is_one_line_naming_the_setti
     reason = await refusal(env, tmp_path / "probe.log")
     assert f"schema {pg_schema!r} belongs to deployment 'trieste'" in reason
     assert "LGNET_DB_SCHEMA" in reason and "LGNET_DEPLOYMENT=trieste" in reason
+
+
+async def test_a_schema_holding_another_services_tables_is_refused_before_any_migration(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """Housing pointed at intake's schema ended in `DuplicateTableError: relation "persons" already exists` (a
+    traceback): a schema whose recorded migrations are another service's is refused, naming LGNET_DB_SCHEMA, before
+    this service's migrations run."""
+    pool = await db.create_pool(database_url, pg_schema)
+    try:
+        await db.migrate(pool, [("intake-1", "create table persons (person_id text primary key)")])
+    finally:
+        await pool.close()
+    env = service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix, city="torino")
+    reason = await refusal(env, tmp_path / "probe.log")
+    assert reason.startswith(f"LGNET_DB_SCHEMA {pg_schema}: holds intake's tables"), reason
+    conn = await asyncpg.connect(database_url)
+    try:
+        applied = await conn.fetch(f'select id from "{pg_schema}".schema_migrations')
+    finally:
+        await conn.close()
+    assert [r["id"] for r in applied] == ["intake-1"], "nothing of this service was written there"
 
 
 async def test_a_wrong_kafka_password_names_the_credentials(
@@ -258,3 +284,79 @@ async def test_a_schema_made_before_the_check_records_it_at_its_next_start(
     with pytest.raises(service.StartRefused) as refused:
         await started()
     assert str(refused.value).startswith("LGNET_MASTER_KEY: "), refused.value
+
+
+async def test_a_second_deployment_of_one_name_on_another_schema_is_refused_and_a_replacement_takes_over(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """A review: a second process with Bologna's LGNET_DEPLOYMENT and another LGNET_DB_SCHEMA started, recorded the
+    name in its new schema and took partition 1 of Bologna's inbound topic in its consumer group. Now: a schema that
+    has processed nothing, while the deployment's groups have committed offsets, is refused, naming the deployment,
+    the schema where it runs and the groups; a replica on the same schema still starts; a schema made on purpose to
+    replace it takes over with LGNET_TAKE_OVER_DEPLOYMENT once the old processes are stopped, and reads the log
+    again from its start."""
+    sys.path.insert(0, str(HERE))  # its sibling's helpers (the probe's table, signed facts)
+    from test_deployments import count_applied, send_facts
+
+    key = _new_master_key()
+    env = service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix, city="torino", master_key=key)
+    probe = HERE / "probe_service.py"
+    first = ServiceProcess([sys.executable, str(probe)], env, tmp_path / "first.log")
+    group = f"{topic_prefix}torino.probe.probe"
+    async with fresh_schema(database_url) as second:
+        other = service_env(kafka_bootstrap, database_url, second, topic_prefix, city="torino")
+        try:
+            await first.start()
+            await send_facts(kafka_bootstrap, topic_prefix, [f"o-{i}" for i in range(6)])
+            for _ in range(150):
+                if await count_applied(database_url, pg_schema) == 6 and await _committed(kafka_bootstrap, group):
+                    break
+                await asyncio.sleep(0.2)
+            assert await _committed(kafka_bootstrap, group), "the first deployment committed no offsets"
+            replica = ServiceProcess([sys.executable, str(probe)], env, tmp_path / "replica.log")
+            await replica.start()  # a replica on the same schema: ready
+            replica.stop()
+
+            reason = await refusal(other, tmp_path / "second.log")
+            assert reason.startswith("LGNET_DEPLOYMENT torino: its probe already runs on schema"), reason
+            assert repr(pg_schema) in reason and group in reason and "LGNET_TAKE_OVER_DEPLOYMENT=torino" in reason
+            assert f"schema {second!r} (LGNET_DB_SCHEMA) has processed nothing" in reason
+            assert await _owner(database_url, second) is None, "the refused start claimed the name"
+
+            takeover = {**other, "LGNET_TAKE_OVER_DEPLOYMENT": "torino"}
+            held = await refusal(takeover, tmp_path / "held.log")  # the first still runs
+            assert held.startswith(f"LGNET_TAKE_OVER_DEPLOYMENT torino: its consumer groups {group} are held"), held
+            first.stop()
+            replacement = ServiceProcess([sys.executable, str(probe)], takeover, tmp_path / "replacement.log")
+            try:
+                await replacement.start()
+                for _ in range(150):
+                    if await count_applied(database_url, second) == 6:
+                        break
+                    await asyncio.sleep(0.2)
+                assert await count_applied(database_url, second) == 6, "the replacement did not read the log again"
+                assert await _owner(database_url, second) == "torino"
+            finally:
+                replacement.stop()
+        finally:
+            first.stop()
+
+
+async def _committed(kafka_bootstrap: str, group: str) -> bool:
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap))
+    await admin.start()
+    try:
+        return any(o.offset > 0 for o in (await admin.list_consumer_group_offsets(group)).values())
+    finally:
+        await admin.close()
+
+
+async def _owner(database_url: str, schema: str) -> str | None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        if await conn.fetchval("select to_regclass(format('%I.deployment_identity', $1::text))", schema) is None:
+            return None
+        owner: str | None = await conn.fetchval(f'select deployment from "{schema}".deployment_identity')
+        return owner
+    finally:
+        await conn.close()

@@ -81,7 +81,8 @@ async def desk(
         }
         for op in operators:
             name = organisations.get(op.partner or "")
-            added = await add_operator(settings, op, PASSWORD, {s: schemas[s] for s in SERVICES}, name, readers)
+            wanted = {s: schemas[s] for s in SERVICES}  # the national deployment's, serving every city
+            added = await add_operator(settings, op, PASSWORD, wanted, name, readers, deployment="national")
             drawn[op.username] = added.service_actor or ""
         await _fund_rent(database_url, schemas["payments"], settings.payments_url)
 
@@ -1055,7 +1056,7 @@ async def test_an_operator_changes_her_password_and_when_she_leaves_she_is_out_e
     from lgnet_desk.entrypoints.web import _token_key
 
     bruna = Operator("bruna", "Bruna Galli", OperatorRole.PARTNER, "torino", "coop-aurora")
-    await add_operator(desk.settings, bruna, PASSWORD, {s: desk.schemas[s] for s in SERVICES})
+    await add_operator(desk.settings, bruna, PASSWORD, {s: desk.schemas[s] for s in SERVICES}, deployment="national")
     page = await logged_in(browser, desk, "bruna")
     await page.get_by_role("link", name="Cambia la password").click()
     await page.wait_for_load_state()

@@ -61,7 +61,7 @@ async def city(
             (Operator("rpd", "RPD Torino", OperatorRole.DPO, "torino", None), None),
         ]
         for op, name in operators:
-            added = await add_operator(settings, op, PASSWORD, schemas, name, readers)
+            added = await add_operator(settings, op, PASSWORD, schemas, name, readers, deployment="national")
             drawn[op.username] = added.service_actor or ""
 
     logs = tmp_path_factory.mktemp("desk-erasure")

@@ -227,7 +227,8 @@ async def record_outing(c: httpx.AsyncClient, unit_id: str, staff: str = "") -> 
 async def new_operator(desk: Any, op: Operator) -> Operator:
     """An operator added now, as `lgnet-desk-admin add-operator` adds her."""
     name = "Cooperativa Aurora" if op.partner == "coop-aurora" else None
-    return await add_operator(desk.settings, op, PASSWORD, {s: desk.schemas[s] for s in SERVICES}, name)
+    schemas = {s: desk.schemas[s] for s in SERVICES}  # the national deployment's, serving every city
+    return await add_operator(desk.settings, op, PASSWORD, schemas, name, deployment="national")
 
 
 async def facts_since(desk: Any, since: dict[tuple[str, int], int]) -> list[bytes]:

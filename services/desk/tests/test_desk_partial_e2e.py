@@ -34,7 +34,7 @@ async def city(
         # no payments schema in the city's database: the one named for it does not exist
         wanted = {**schemas, "payments": schemas["desk"] + "_no_payments"}
         added.append(await add_operator(settings, Operator("maria", "Maria Rossi", OperatorRole.STAFF, "torino", None),
-                                        PASSWORD, wanted))  # fmt: skip
+                                        PASSWORD, wanted, deployment="national"))  # fmt: skip
 
     logs = tmp_path_factory.mktemp("desk-partial")
     services = ",".join(RUNS)

@@ -19,7 +19,8 @@ from lgnet_desk.adapters import store
 from lgnet_desk.domain.operators import Operator, OperatorRole
 from lgnet_desk.entrypoints import admin
 from lgnet_desk.entrypoints.web import _token_key
-from lgnet_shared import actors, db, read_log_readers
+from lgnet_shared import actors, db, read_log_readers, runtime_schema
+from lgnet_shared.errors import ContractError
 from lgnet_shared.testing.plugin import fresh_schema
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -441,3 +442,36 @@ async def test_an_operator_added_before_actors_were_opaque_keeps_desk_username(d
         assert done.revoked == ["housing", "intake", "payments"]
         for service, token in tokens.items():
             assert not await token_works(database_url, schemas[service], token), service
+
+
+async def test_an_operator_of_a_city_is_not_added_to_another_deployments_schemas(desk: Desk, database_url: str) -> None:
+    """Bologna's IT ran `lgnet-desk-admin add-operator … --city bologna` without --intake-schema/--housing-schema on a
+    database where the national deployment runs: a Bologna staff actor and tokens were made in the national schemas.
+    Now refused before anything is written, naming the schema, its owner and the flag; `deployment="national"` (the
+    CLI's --deployment, as the demo's `make up` passes) says the national deployment serves the city."""
+    nadia = Operator("nadia.bo", "Nadia Ferri", OperatorRole.STAFF, "bologna", None)
+    settings = type(desk.settings)(**desk.settings.model_dump(by_alias=True) | {"LGNET_DESK_SERVICES": "intake"})
+    async with service_schemas(database_url) as schemas:
+        pool = await db.create_pool(database_url, schemas["intake"], max_size=1)
+        try:
+            await db.migrate(pool, [runtime_schema.DEPLOYMENT])
+            async with pool.acquire() as conn:
+                await conn.execute("insert into deployment_identity (deployment, city) values ('national', 'national')")
+        finally:
+            await pool.close()
+        with pytest.raises(ContractError, match="--intake-schema") as refused:
+            await admin.add_operator(settings, nadia, PASSWORD, schemas)
+        said = str(refused.value)
+        assert f"schema {schemas['intake']!r} belongs to deployment 'national'" in said, said
+        assert "--deployment national" in said, said
+        conn = await asyncpg.connect(database_url)
+        try:
+            made = await conn.fetchval(f'select count(*) from "{schemas["intake"]}".actors where city = $1', "bologna")
+            added = await conn.fetchval(
+                f'select count(*) from "{desk.settings.db_schema}".operators where username = $1', "nadia.bo"
+            )
+            assert (made, added) == (0, 0)
+        finally:
+            await conn.close()
+        await admin.add_operator(settings, nadia, PASSWORD, schemas, deployment="national")
+        assert sorted(await tokens_of(desk, "nadia.bo")) == ["intake"]

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lgnet_intake.entrypoints import partner_admin
 from lgnet_shared import auth, db, signing
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+from lgnet_shared.service import DEPLOYMENT_MIGRATION, claim_schema
 from lgnet_shared.testing.plugin import fresh_schema
 
 pytestmark = pytest.mark.integration
@@ -228,3 +229,72 @@ async def test_a_city_running_only_some_services_is_not_given_a_token_of_one_it_
     assert "intake: 1 token(s) revoked" in said and "reporting: 1 token(s) revoked" in said, said
     assert "housing" not in said and "payments" not in said, said
     assert not [s for s in absent.values() if await db.schema_exists(env["DATABASE_URL"], s)]
+
+
+async def claimed(database_url: str, schema: str, deployment: str, city: str) -> None:
+    """`schema` as a started service leaves it: owned by `deployment`."""
+    pool = await db.create_pool(database_url, schema)
+    try:
+        await db.migrate(pool, [DEPLOYMENT_MIGRATION])
+        await claim_schema(pool, schema, deployment, city)
+    finally:
+        await pool.close()
+
+
+async def actor_count(database_url: str, schema: str, partner: str) -> int:
+    pool = await db.create_pool(database_url, schema)
+    try:
+        async with pool.acquire() as conn:
+            if await conn.fetchval("select to_regclass('actors')") is None:
+                return 0
+            return int(await conn.fetchval("select count(*) from actors where actor_id = $1", partner))
+    finally:
+        await pool.close()
+
+
+async def test_another_deployments_schema_is_refused_and_fewer_services_revoke_the_others(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bologna joining a database where the national deployment runs: `onboard … --city bologna` with the default
+    schema names put the cooperative's actor and tokens into the national schemas (they worked). Now refused, naming
+    the schema, its owner and the variable, before anything is written; `--deployment national` says the national
+    deployment serves it. Onboarding again with fewer --services revoked nothing: now the others' tokens go."""
+    for s in ("INTAKE", "REPORTING"):
+        await claimed(env["DATABASE_URL"], env[f"LGNET_{s}_DB_SCHEMA"], "national", "national")
+    partner = f"coop-{uuid.uuid4().hex[:6]}"
+    out = tmp_path / "bundle.json"
+    argv = ["onboard", partner, "--city", "bologna", "--signing-key-id", f"{partner}-2026"]
+    argv += ["--signing-public-key", PUBLIC, "--out", str(out), "--services", "intake,reporting"]
+    assert await asyncio.to_thread(partner_admin.main, argv, env) == 2
+    err = capsys.readouterr().err
+    intake = env["LGNET_INTAKE_DB_SCHEMA"]
+    assert f"schema {intake!r} belongs to deployment 'national' (national), not to a deployment of bologna" in err, err
+    assert "LGNET_INTAKE_DB_SCHEMA" in err and "--deployment national" in err and "Traceback" not in err, err
+    assert not out.exists()
+    # Without --services (every service whose schema is there), the way out of a service the city does not run too.
+    async with fresh_schema(env["DATABASE_URL"]) as bologna:  # Bologna's own intake schema, named
+        everywhere = {**env, "LGNET_INTAKE_DB_SCHEMA": bologna, "LGNET_HOUSING_DB_SCHEMA": bologna}
+        everywhere["LGNET_PAYMENTS_DB_SCHEMA"] = intake  # the national deployment's, by the default names
+        assert await asyncio.to_thread(partner_admin.main, argv[:-2], everywhere) == 2
+    err = capsys.readouterr().err
+    assert f"LGNET_PAYMENTS_DB_SCHEMA: schema {intake!r} belongs to deployment 'national'" in err, err
+    assert "or name the services bologna runs (--services), without payments if it runs none" in err, err
+    for s in ("INTAKE", "REPORTING"):
+        assert await actor_count(env["DATABASE_URL"], env[f"LGNET_{s}_DB_SCHEMA"], partner) == 0
+    # Another deployment named than the owner: refused too.
+    assert await asyncio.to_thread(partner_admin.main, [*argv, "--deployment", "bologna"], env) == 2
+    assert "not 'bologna' (--deployment)" in capsys.readouterr().err
+    # The national deployment serving Bologna's partners, on purpose.
+    assert await asyncio.to_thread(partner_admin.main, [*argv, "--deployment", "national"], env) == 0
+    first = json.loads(out.read_text())["services"]
+    assert await actor_of(env["DATABASE_URL"], env["LGNET_REPORTING_DB_SCHEMA"], first["reporting"]["token"])
+    capsys.readouterr()
+    fewer = [*argv[:-1], "intake", "--deployment", "national"]
+    assert await asyncio.to_thread(partner_admin.main, fewer, env) == 0
+    assert "tokens revoked in reporting (not in --services)" in capsys.readouterr().out
+    assert await actor_of(env["DATABASE_URL"], env["LGNET_REPORTING_DB_SCHEMA"], first["reporting"]["token"]) is None
+    # Another service's schema (intake's named as reporting's): refused before anything is written.
+    crossed = {**env, "LGNET_REPORTING_DB_SCHEMA": intake}
+    assert await asyncio.to_thread(partner_admin.main, [*argv, "--deployment", "national"], crossed) == 2
+    assert f"LGNET_REPORTING_DB_SCHEMA: schema {intake!r} holds intake's tables" in capsys.readouterr().err
+    assert await asyncio.to_thread(partner_admin.main, ["offboard", partner], env) == 0

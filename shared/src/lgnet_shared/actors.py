@@ -32,6 +32,43 @@ async def deployment_city(conn: Conn) -> str | None:
     return city
 
 
+async def schema_owner(conn: Conn, schema: str) -> tuple[str, str] | None:
+    """The deployment (name, city) recorded as `schema`'s owner (`deployment_identity`), None when the schema, its
+    table or its row is not there yet (provisioning may come before the service's first start). `conn`: any
+    connection to the database (the name is qualified)."""
+    if await conn.fetchval("select to_regclass(format('%I.deployment_identity', $1::text))", schema) is None:
+        return None
+    row = await conn.fetchrow(f'select deployment, city from "{schema}".deployment_identity')
+    return None if row is None else (str(row["deployment"]), str(row["city"]))
+
+
+def check_party_owner(
+    schema: str, owner: tuple[str, str] | None, city: str, deployment: str | None, schema_setting: str
+) -> None:
+    """A city's partner or staff goes into a schema of a deployment that serves that city: the city's own (`bologna`,
+    `bologna-north`) or, when the operator names it (`--deployment`, LGNET_DEPLOYMENT), a deployment that serves
+    every city (`national`). Without this an admin command's default schema names (`intake`, …: the national demo's)
+    put a Bologna cooperative's actor and tokens into the national deployment of a shared database while Bologna ran
+    its own. `schema_setting`: the flag or variable that names the right schema."""
+    if owner is None:
+        return
+    name, served = owner
+    if deployment is not None:
+        if name != deployment:
+            raise ContractError(
+                schema_setting,
+                f"schema {schema!r} belongs to deployment {name!r} ({served}), not {deployment!r} (--deployment):"
+                f" name {deployment}'s schema with {schema_setting}",
+            )
+        return
+    if served != city:
+        raise ContractError(
+            schema_setting,
+            f"schema {schema!r} belongs to deployment {name!r} ({served}), not to a deployment of {city}: name"
+            f" {city}'s schema with {schema_setting}, or pass --deployment {name} if {name} serves {city}'s parties",
+        )
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -129,6 +129,12 @@ class Settings(BaseSettings):
         " letters, metrics and logs carry it; two deployments serving one city need different names. The city or"
         " the city, '-' and a suffix (torino, torino-north): consumers read a deployment's city off its name",
     )
+    take_over_deployment: str | None = Field(
+        default=None,
+        description="This deployment's name, to start a new schema in place of the one its service ran on (lost, or"
+        " rebuilt): its consumer groups are rewound and the log read again. Without it such a start is refused (a"
+        " second deployment of one name); inert once the schema has processed anything. See docs/operators.md",
+    )
     legacy_deployments: str = Field(
         default="",
         description="Deployments named before a name said its city, with their cities (north=torino,test=national):"

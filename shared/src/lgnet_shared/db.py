@@ -111,6 +111,19 @@ async def migrate(pool: Pool, migrations: Sequence[tuple[str, str]]) -> list[str
     return applied
 
 
+async def recorded_migrations(pool: Pool) -> list[str]:
+    """The migration ids the pool's schema records as applied (none in a new schema)."""
+    async with pool.acquire() as conn:
+        return await recorded_migrations_of(conn, await conn.fetchval("select current_schema()"))
+
+
+async def recorded_migrations_of(conn: Conn, schema: str) -> list[str]:
+    """The migration ids `schema` records as applied (none in a new schema, or none at all)."""
+    if await conn.fetchval("select to_regclass(format('%I.schema_migrations', $1::text))", schema) is None:
+        return []
+    return [r["id"] for r in await conn.fetch(f'select id from "{schema}".schema_migrations')]
+
+
 class DeferredWrites:
     """A connection whose `execute` calls with arguments are queued, not sent, and go to PostgreSQL together —
     each run of the same statement as one `executemany`, which asyncpg pipelines (one round trip, not one per

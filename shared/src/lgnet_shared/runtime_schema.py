@@ -176,3 +176,23 @@ def all_migrations(own: Sequence[Migration]) -> list[Migration]:
     """The runtime's tables, then the service's own: what a service applies at start, and what its tests and admin
     commands apply to use its adapters without the process."""
     return [*OUTBOX, INBOX, PERSON_KEYS, IDEMPOTENCY, ACTORS, DEPLOYMENT, KAFKA_CLUSTER, MASTER_KEY_CHECK, *own]
+
+
+# The programs whose own migrations are named `<program>-…` (`intake-3`, `intake-read-log-1`, `desk-9`): which one a
+# schema's recorded migrations (`schema_migrations`) belong to. The runtime's (`lgnet-…`) and the shared ones
+# (`scheduler-1`, `read-log-readers-1`) are everyone's.
+MIGRATION_OWNERS = ("intake", "housing", "payments", "reporting", "desk")
+
+
+def held_by_others(recorded: Sequence[str], program: str) -> str:
+    """Whose tables a schema holds besides `program`'s, as its recorded migration ids tell ("intake's tables
+    (migrations intake-1, intake-2, intake-3, …)"), or "" when none: a schema is one program's."""
+    others: dict[str, list[str]] = {}
+    for mid in sorted(recorded, key=lambda m: (m.split("-")[0], len(m), m)):
+        owner = mid.split("-", 1)[0]
+        if owner != program and owner in MIGRATION_OWNERS:
+            others.setdefault(owner, []).append(mid)
+    return "; ".join(
+        f"{owner}'s tables (migrations {', '.join(ids[:3])}{', …' if len(ids) > 3 else ''})"
+        for owner, ids in others.items()
+    )

@@ -20,7 +20,12 @@ import asyncpg
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import GroupAuthorizationFailedError, KafkaConnectionError, TopicAuthorizationFailedError
+from aiokafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+)
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
@@ -36,6 +41,7 @@ from lgnet_shared import (
     actors,
     config,
     db,
+    deployment_owner,
     fetch,
     http,
     kafka_health,
@@ -108,6 +114,17 @@ async def claim_schema(pool: Any, schema: str, deployment: str, city: str) -> No
             f"schema {schema!r} belongs to deployment {owner['deployment']!r} ({owner['city']}), not"
             f" {deployment!r} ({city}): give this deployment its own LGNET_DB_SCHEMA (or database), or set"
             f" LGNET_DEPLOYMENT={owner['deployment']} LGNET_CITY={owner['city']} if it is that deployment"
+        )
+
+
+async def refuse_another_services_schema(pool: Any, schema: str, service: str) -> None:
+    """Before any migration: a schema that holds another service's tables (LGNET_DB_SCHEMA set to intake's for
+    housing) is refused. Migrating it failed half-way on a table both make (`relation "persons" already exists`, a
+    traceback), or worse, succeeded, and two services shared an outbox, an inbox and the deployment's identity."""
+    if held := runtime_schema.held_by_others(await db.recorded_migrations(pool), service):
+        raise StartRefused(
+            f"LGNET_DB_SCHEMA {schema}: holds {held}, not {service}'s: give {service} its own schema"
+            f" (LGNET_DB_SCHEMA, by default {service!r}); nothing was written there"
         )
 
 
@@ -206,6 +223,7 @@ class Runtime:
             try:
                 with setup_errors.database(url, needs=f"the service creates its schema {self.schema!r} there"):
                     self.pool = await timed("pool", db.create_pool(url, self.schema))
+                    await refuse_another_services_schema(self.pool, self.schema, self.spec.name)
                     await timed("migrations", db.migrate(self.pool, all_migrations(self.spec.migrations)))
             except setup_errors.SetupError as exc:
                 raise StartRefused(str(exc)) from None
@@ -213,6 +231,7 @@ class Runtime:
                 raise StartRefused(
                     f"{setup_errors.database_url(url)}: schema {self.schema!r} cannot be upgraded yet: {exc}"
                 ) from None
+            await self._one_owner()
             await claim_schema(self.pool, self.schema, s.deployment_name, s.city)
             async with self.pool.acquire() as conn:
                 if not await pii.opens_stored_keys(conn, s.master_key_bytes()):
@@ -286,7 +305,8 @@ class Runtime:
         if len(refused) == 1:
             raise refused[0]
         if refused:
-            raise StartRefused("; ".join(str(r) for r in refused))
+            # the broker not answering is said once, though both steps met it (the deployment's groups are Kafka's)
+            raise StartRefused("; ".join(dict.fromkeys(str(r) for r in refused)))
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
@@ -323,6 +343,30 @@ class Runtime:
             signing_key_id=self.signer.key.key_id if self.signer is not None else None,
             start_seconds=steps,
         )
+
+    async def _one_owner(self) -> None:
+        """Before the schema is claimed: the deployment's service runs on no other schema (deployment_owner)."""
+        s = self.settings
+        if s.take_over_deployment not in (None, s.deployment_name):
+            raise StartRefused(
+                f"{deployment_owner.TAKE_OVER} {s.take_over_deployment}: not this deployment's name"
+                f" ({s.deployment_name}: LGNET_DEPLOYMENT, else LGNET_CITY); it takes over this deployment only"
+            )
+        kafka = client_kwargs(s.kafka_bootstrap_servers, s.kafka_security())
+        try:
+            await deployment_owner.check(
+                self.pool,
+                kafka,
+                self.schema,
+                s.deployment_name,
+                self.spec.name,
+                s.consumer_group(self.spec.name, ""),
+                take_over=s.take_over_deployment is not None,
+            )
+        except setup_errors.SetupError as exc:
+            raise StartRefused(str(exc)) from None
+        except (KafkaError, OSError) as exc:  # the broker's own step names it as well
+            raise StartRefused(str(setup_errors.kafka(exc))) from None
 
     async def _start_consumers(self) -> None:
         """The consumers join their groups; retried while Kafka refuses (readiness says "joining" meanwhile)."""

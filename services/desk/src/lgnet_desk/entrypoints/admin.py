@@ -25,7 +25,10 @@ operator as the partner's actor (created if the service does not know it yet). E
 her own operator code (`op-` and 12 random hex digits), which names her to the services as an appointment's operator,
 an outing's staff or a session's facilitator, never her username (one added before migration desk-9 keeps her username
 as her code). The tokens are sealed in the desk's
-schema with a key derived from LGNET_MASTER_KEY. Needs DATABASE_URL (the services' and the desk's database) and
+schema with a key derived from LGNET_MASTER_KEY. Each service's schema must belong to a deployment of the operator's
+city (its `deployment_identity`), or to the one `--deployment` (LGNET_DEPLOYMENT) names — a national deployment serving
+every city: another deployment's schema is refused, naming it and the `--<service>-schema` flag, before anything is
+written. Needs DATABASE_URL (the services' and the desk's database) and
 LGNET_MASTER_KEY, like the desk itself."""
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import asyncpg
 from lgnet_shared import actors, clock, config, db, read_log_readers, setup_errors
 from lgnet_shared.access import Role
 from lgnet_shared.admin import days as whole_days
@@ -74,14 +78,16 @@ async def add_operator(
     schemas: dict[str, str],
     partner_name: str | None = None,
     read_log_tokens: Mapping[str, str] | None = None,
+    deployment: str | None = None,
 ) -> Operator:
     """`read_log_tokens`: the DPO's read-log tokens by service (`intake`, `payments`; the DPO's only: ignored for
-    anyone else). The operator as stored: with the actor (staff) and the code (who keeps an agenda) the desk drew."""
+    anyone else). `deployment`: the one whose schemas get her actor (None: one of her city; `check_owners`). The
+    operator as stored: with the actor (staff) and the code (who keeps an agenda) the desk drew."""
     check_new_operator(op.role, op.partner, op.username)
     check_password(password)
     op = drawn(op, secrets.token_hex)  # her actor (staff) and her code, nothing of her username
     # a service the city does not run has no schema: nothing issued there
-    tokens = await _service_tokens(settings, op, schemas, settings.services, partner_name, read_log_tokens)
+    tokens = await _service_tokens(settings, op, schemas, settings.services, partner_name, read_log_tokens, deployment)
     pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
     try:
         await db.migrate(pool, MIGRATIONS)
@@ -99,6 +105,7 @@ async def _service_tokens(
     services: tuple[str, ...] | list[str],
     partner_name: str | None = None,
     read_log_tokens: Mapping[str, str] | None = None,
+    deployment: str | None = None,
 ) -> dict[str, str]:
     """The operator's tokens on `services`, by the name the desk keeps them under: a staff or partner operator's actor
     and a token in each one's schema (lgnet-admin's code); a DPO's read-log tokens given of those."""
@@ -109,6 +116,7 @@ async def _service_tokens(
     actor = op.service_actor
     if actor is not None:
         role = Role.PARTNER if op.role is OperatorRole.PARTNER else Role.STAFF
+        await check_owners(settings.database_url, op.city, deployment, {s: schemas[s] for s in services})
         for service in services:
             pool = await db.create_pool(
                 settings.database_url, schemas[service], max_size=1, create=False, field=f"--{service}-schema"
@@ -123,8 +131,26 @@ async def _service_tokens(
     return tokens
 
 
+async def check_owners(database_url: str, city: str, deployment: str | None, schemas: Mapping[str, str]) -> None:
+    """Before any actor is made: each schema belongs to a deployment serving her city, or to the one `deployment`
+    names (a national deployment serving every city, on purpose). The default schema names (`intake`, `housing`) are
+    the national demo's: a Bologna operator added without --intake-schema got a staff actor and tokens in the national
+    deployment's schemas of a shared database."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        for service, schema in schemas.items():
+            owner = await actors.schema_owner(conn, schema)
+            actors.check_party_owner(schema, owner, city, deployment, f"--{service}-schema")
+    finally:
+        await conn.close()
+
+
 async def give_services(
-    settings: DeskSettings, username: str, schemas: dict[str, str], read_log_tokens: Mapping[str, str] | None = None
+    settings: DeskSettings,
+    username: str,
+    schemas: dict[str, str],
+    read_log_tokens: Mapping[str, str] | None = None,
+    deployment: str | None = None,
 ) -> list[str]:
     """An operator added before the city ran a service of LGNET_DESK_SERVICES (payments started later): her token on
     each such service she has none on yet (a DPO: the read-log tokens given of those). The services given, sorted."""
@@ -138,7 +164,7 @@ async def give_services(
             held = {key.removesuffix("-read-log") for key in await store.tokens(conn, username, _token_key(settings))}
         op = found[0]
         missing = [s for s in settings.services if s not in held]
-        tokens = await _service_tokens(settings, op, schemas, missing, None, read_log_tokens)
+        tokens = await _service_tokens(settings, op, schemas, missing, None, read_log_tokens, deployment)
         async with pool.acquire() as conn, conn.transaction():
             for key, token in tokens.items():
                 await store.set_token(conn, username, key, token, _token_key(settings))
@@ -282,6 +308,13 @@ def main(argv: list[str] | None = None) -> int:
     for command in (a, d, g):
         for s in SERVICES:
             command.add_argument(f"--{s}-schema", default=s)
+    for command in (a, g):
+        command.add_argument(
+            "--deployment",
+            default=os.environ.get("LGNET_DEPLOYMENT") or None,
+            help="the deployment whose schemas get her actor (default: LGNET_DEPLOYMENT; unset, one of her city):"
+            " a schema another deployment owns is refused; name a national one (`national`) on purpose",
+        )
     sp = sub.add_parser("set-password", help="a new password for an operator (from stdin): her sessions end")
     sp.add_argument("username")
     rl = sub.add_parser("set-read-log-token", help="the DPO's read-log token of a service, from stdin")
@@ -337,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         if usernames is None:
             return 1
         for username in usernames:
-            given = _run(settings, give_services(settings, username, schemas, readers))
+            given = _run(settings, give_services(settings, username, schemas, readers, args.deployment))
             if given is None:
                 return 1
             print(f"{username}: tokens given on {', '.join(given) or 'none'}")
@@ -353,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     schemas = {s: getattr(args, f"{s}_schema") for s in SERVICES}
     try:
         with setup_errors.database(settings.database_url):
-            op = asyncio.run(add_operator(settings, op, password, schemas, args.partner_name, readers))
+            op = asyncio.run(add_operator(settings, op, password, schemas, args.partner_name, readers, args.deployment))
     except setup_errors.SetupError as e:  # PostgreSQL not answering or refusing: DATABASE_URL named
         print(f"lgnet-desk-admin: {e}", file=sys.stderr)
         return 1

@@ -11,7 +11,10 @@ city running only some services names them, one provisioned before its service f
 registers its Ed25519 signing key with intake, creates its Kafka user, ACLs and rejection topic (as
 `lgnet-kafka-admin add-partner` does) and issues an API token per service, then writes everything the partner's
 developer needs into one JSON bundle (mode 600: it holds secrets; see docs/partners.md). Running it again for the
-same partner issues a new Kafka password and new tokens (revoking the old ones) and keeps its signing keys.
+same partner issues a new Kafka password and new tokens (revoking the old ones) and keeps its signing keys; with fewer
+`--services` than before, its tokens on the others are revoked. Each schema must belong to a deployment of the
+partner's city (its `deployment_identity`), or to the one `--deployment` names (a national deployment serving every
+city): another deployment's schema is refused, naming it and the variable to set, before anything is written.
 `offboard` revokes everything: tokens in every service, signing keys, Kafka credentials and ACLs.
 
 Environment: DATABASE_URL (or LGNET_<SERVICE>_DATABASE_URL for a service in another database),
@@ -43,7 +46,7 @@ from lgnet_shared.errors import Conflict, ContractError
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity
 from lgnet_shared.kafka_admin import Admin, Fail
 from lgnet_shared.kafka_tls import write_private
-from lgnet_shared.runtime_schema import all_migrations
+from lgnet_shared.runtime_schema import all_migrations, held_by_others
 from lgnet_shared.topics import TopicsNotCreated, for_partner, partner_inbound, physical
 
 from lgnet_intake.adapters import credentials
@@ -85,6 +88,48 @@ async def chosen_places(services: Sequence[str] | None, env: dict[str, str], com
     return found
 
 
+async def check_owner(place: Place, city: str, deployment: str | None, named: bool) -> None:
+    """The schema is the service's own (no other service's migrations), of a deployment serving the partner's city
+    (`--deployment` names a national one on purpose), not, by the default names, another deployment's sharing the
+    database. `named`: --services was given (else a service the city does not run is left out with it)."""
+    setting = f"LGNET_{place.service.upper()}_DB_SCHEMA"
+    conn = await asyncpg.connect(place.database_url)
+    try:
+        owner = await actors.schema_owner(conn, place.schema)
+        recorded = await db.recorded_migrations_of(conn, place.schema)
+    finally:
+        await conn.close()
+    if held := held_by_others(recorded, place.service):  # another service's schema (intake's named for housing)
+        raise ContractError(setting, f"schema {place.schema!r} holds {held}, not {place.service}'s: name its own")
+    try:
+        actors.check_party_owner(place.schema, owner, city, deployment, setting)
+    except ContractError as exc:
+        if named or place.service == "intake":  # intake: every partner uses it
+            raise
+        hint = f"; or name the services {city} runs (--services), without {place.service} if it runs none"
+        raise ContractError(setting, exc.reason + hint) from None
+
+
+async def revoke_elsewhere(partner: str, named: Sequence[str], env: dict[str, str]) -> list[str]:
+    """Onboarding again with fewer `--services`: the partner's services are those the last onboarding named, so its
+    tokens on the others are revoked — a token left there kept working — whichever deployment owns their schema (a
+    partner id is one partner on the whole cluster, and revoking gives nothing away: the national deployment's, where
+    the default names put it before the owner check, included). The services where some were revoked."""
+    revoked = []
+    for place in places([s for s in SERVICES if s not in named], env):
+        if not await db.schema_exists(place.database_url, place.schema):
+            continue
+
+        async def revoke(conn: Any) -> int:
+            if await conn.fetchval("select to_regclass('actors')") is None:
+                return 0
+            return await actors.revoke_tokens(conn, partner)
+
+        if await _in_schema(place, revoke, migrate=False):
+            revoked.append(place.service)
+    return revoked
+
+
 def places(services: Sequence[str], env: dict[str, str]) -> list[Place]:
     found = []
     for s in services:
@@ -97,11 +142,12 @@ def places(services: Sequence[str], env: dict[str, str]) -> list[Place]:
     return found
 
 
-async def _in_schema(place: Place, work: Any) -> Any:
+async def _in_schema(place: Place, work: Any, migrate: bool = True) -> Any:
     pool = await db.create_pool(place.database_url, place.schema)
     try:
         # The whole schema as the service makes it (intake), or the actors' tables: provisioning may come first.
-        await db.migrate(pool, all_migrations(MIGRATIONS) if place.service == "intake" else [actors.MIGRATION])
+        if migrate:
+            await db.migrate(pool, all_migrations(MIGRATIONS) if place.service == "intake" else [actors.MIGRATION])
         async with pool.acquire() as conn, conn.transaction():
             return await work(conn)
     finally:
@@ -138,6 +184,9 @@ async def onboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
         raise ContractError("out", f"no folder {out.parent}")
     security, bootstrap, prefix = _kafka(env)
     where = await chosen_places(args.services, env, "onboard")
+    deployment = args.deployment or env.get("LGNET_DEPLOYMENT") or None
+    for place in where:  # before anything is written
+        await check_owner(place, city, deployment, named=args.services is not None)
     tokens: dict[str, str] = {}
     async with Admin(bootstrap, security, prefix, int(env.get("LGNET_TOPIC_REPLICATION") or 1)) as admin:
         for place in where:  # the databases first: a refusal there leaves Kafka untouched
@@ -152,6 +201,7 @@ async def onboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
             tokens[place.service] = await _in_schema(place, provision)
         password, acls = await admin.provision(principal, password=ka.new_password())
     assert password is not None
+    dropped = await revoke_elsewhere(partner, args.services, env) if args.services is not None else []
     ca = _ca_pem(security)
     # the tokens' last day (the 401 after it says so), or none: until revoked (offboard, or onboarding again)
     ends = (datetime.now(UTC) + timedelta(days=args.token_days)).date().isoformat() if args.token_days else None
@@ -182,6 +232,7 @@ async def onboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
         f"onboarded {partner} ({city}): actor and token in {', '.join(p.service for p in where)};"
         f" signing key {args.signing_key_id}; Kafka user {principal.name} with {len(acls)} ACLs",
         f"bundle written to {out} (mode 600; it holds the password and tokens: hand it over safely)",
+        *([f"tokens revoked in {', '.join(dropped)} (not in --services)"] if dropped else []),
     ]
 
 
@@ -242,6 +293,11 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--signing-public-key", required=True, help="base64 of the raw 32-byte Ed25519 public key")
     o.add_argument("--out", required=True, help="where to write the onboarding bundle (JSON, mode 600)")
     o.add_argument("--token-days", type=whole_days, help="the API tokens open nothing after this many days")
+    o.add_argument(
+        "--deployment",
+        help="the deployment whose schemas get the partner (default: LGNET_DEPLOYMENT; unset, one of the partner's"
+        " city): a schema another deployment owns is refused; name a national one (`national`) on purpose",
+    )
     services(o)
     f = sub.add_parser("offboard", help="revoke tokens, signing keys, Kafka credentials and ACLs")
     f.add_argument("partner")
