@@ -765,7 +765,7 @@ async def test_civic_engagement_activities_sessions_and_the_attendance_register(
     # (an outside test found the cooperative refused its own registration).
     assert "Salma Civica" in await luca.locator("h1").inner_text()
     assert "Ente partner\nCooperativa Aurora" in await luca.locator("main").inner_text()  # its case, by its name
-    await luca.get_by_role("link", name="Partecipazione civica").click()
+    await luca.get_by_role("link", name="Partecipazione civica", exact=True).click()
     await expect(luca.locator("h1")).to_contain_text("Attività di partecipazione civica")
     await luca.fill("#title", "Italiano A2 serale")
     await luca.select_option("#kind", "italian_language_course")
