@@ -20,7 +20,6 @@ from lgnet_shared.http import ChangeKey, CreateKey, problem_responses, request_s
 from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
-from lgnet_intake.domain.access import in_a_city
 from lgnet_intake.entrypoints import responses as r
 from lgnet_intake.entrypoints.calls import Calls
 from lgnet_intake.service_layer import outreach as uc
@@ -147,8 +146,9 @@ def router(runtime: Runtime) -> APIRouter:
         " in the order asked, each read in the read log",
         responses=r.answers(list[r.StreetPersonNickname], "Those the caller may read"),
     )
-    async def street_nicknames(body: uc.StreetPersonIds, actor: Who, client: Client = None) -> Any:
-        in_a_city(actor)  # the national role: refused whole, as each read would be
+    async def street_nicknames(body: uc.StreetPersonIds, actor: Writer, client: Client = None) -> Any:
+        # The national role refused whole, as each read would be, and before the body is read (`Writer`, as the
+        # persons' search, another read by POST).
 
         async def one(street_id: str) -> dict[str, Any] | None:
             # each read as GET /street-persons/{id}: shown, or refused (denied in the read log) and left out; one
