@@ -36,7 +36,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import TypeAdapter
 
-from lgnet_shared import codec, logs, metrics, outbox, runtime_schema, tracing
+from lgnet_shared import codec, logs, metrics, outbox, owned_ids, runtime_schema, tracing
 from lgnet_shared.db import Conn, DeferredWrites, Pool
 from lgnet_shared.deadletter import DeadLetters, Failure
 from lgnet_shared.envelope import Envelope, from_record, is_binary_mode
@@ -150,6 +150,9 @@ class Consumer:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     inbox_name: str = ""
     inbox_key: InboxKey | None = None  # None: inbox_id
+    # A consumer of every city's facts (national housing, payments, reporting): a fact about an aggregate id another
+    # city's facts own is refused (owned_ids.py), its effects never applied. Needs owned_ids.MIGRATION.
+    guard_ids: bool = False
 
     @property
     def inbox(self) -> str:
@@ -366,6 +369,8 @@ class Consumer:
                 continue
             fresh.discard(event_id)
             ready.append((env, event, handler))
+        if self.guard_ids and ready:
+            await self._claim_ids(conn, ready)
         writes = DeferredWrites(conn)  # pipelined handlers' writes, sent before anything else uses the connection
         async with outbox.staged(conn):  # the events handlers emit: one insert for the whole batch
             for handler, run in _runs(ready):
@@ -396,6 +401,29 @@ class Consumer:
             except Exception:
                 raise _NeedsCare from None
         return outcomes
+
+    async def _claim_ids(self, conn: Conn, ready: list[tuple[Envelope, Event, Handler]]) -> None:
+        """The batch's facts judged in order against the ids' owners (owned_ids.py), and their new ids claimed: one
+        look-up and one insert for the batch. A fact of another city's id sends the batch down the careful path,
+        where it is refused alone (`_own`)."""
+        owners = await owned_ids.owners_of(conn, (i for _, event, _ in ready for i in owned_ids.named(event)))
+        claims: dict[str, str] = {}
+        for env, event, _ in ready:
+            new = event.aggregate_id() not in owners
+            if owned_ids.fold(owners, env.city, event) is not None:
+                raise _NeedsCare
+            if new:
+                claims[event.aggregate_id()] = env.city
+        await owned_ids.claim(conn, claims)
+
+    async def _own(self, conn: Conn, env: Envelope, event: Event) -> None:
+        """One fact judged against the ids' owners and its id claimed (the careful path): raises OtherCitysId."""
+        owners = await owned_ids.owners_of(conn, owned_ids.named(event))
+        refused = owned_ids.judge(owners, env.city, event)
+        if refused is not None:
+            raise refused
+        if event.aggregate_id() not in owners:
+            await owned_ids.claim(conn, {event.aggregate_id(): env.city})
 
     async def _save_positions(self, conn: Conn, records: Sequence[Record]) -> None:
         await conn.execute(f"with {_POSITIONS_CTE} select", self.inbox, *_last_offsets(records))
@@ -505,6 +533,8 @@ class Consumer:
                     if not await self._remember(conn, self._inbox_key(env), "processed"):
                         counts.outcomes.append((env.type, "duplicate"))
                         return
+                    if self.guard_ids:
+                        await self._own(conn, env, event)  # another city's id: refused below, nothing applied
                     if isinstance(handler, BatchHandler):
                         await handler.apply(conn, [(env, event)])
                     else:
