@@ -414,7 +414,8 @@ class Consumer:
                 raise _NeedsCare
             if new:
                 claims[event.aggregate_id()] = env.city
-        await owned_ids.claim(conn, claims)
+        if len(await owned_ids.claim(conn, claims)) < len(claims):  # another partition's fact claimed one meanwhile
+            raise _NeedsCare
 
     async def _own(self, conn: Conn, env: Envelope, event: Event) -> None:
         """One fact judged against the ids' owners and its id claimed (the careful path): raises OtherCitysId."""
@@ -422,8 +423,12 @@ class Consumer:
         refused = owned_ids.judge(owners, env.city, event)
         if refused is not None:
             raise refused
-        if event.aggregate_id() not in owners:
-            await owned_ids.claim(conn, {event.aggregate_id(): env.city})
+        key = event.aggregate_id()
+        if key not in owners and not await owned_ids.claim(conn, {key: env.city}):
+            # Another partition's fact claimed it meanwhile (committed since the look-up): judged by its owner.
+            refused = owned_ids.judge(await owned_ids.owners_of(conn, [key]), env.city, event)
+            if refused is not None:
+                raise refused
 
     async def _save_positions(self, conn: Conn, records: Sequence[Record]) -> None:
         await conn.execute(f"with {_POSITIONS_CTE} select", self.inbox, *_last_offsets(records))

@@ -102,13 +102,17 @@ async def owners_of(conn: Conn, ids: Iterable[str]) -> dict[str, str]:
     return {r["id"]: r["city"] for r in rows}
 
 
-async def claim(conn: Conn, claims: Mapping[str, str]) -> None:
-    """Record each id's city unless one is recorded already; in id order, so that two transactions claiming some of
-    the same ids wait for each other rather than deadlock."""
-    if claims:
-        ids = sorted(claims)
-        await conn.execute(
-            "insert into owned_ids (id, city) select * from unnest($1::text[], $2::text[]) on conflict do nothing",
-            ids,
-            [claims[i] for i in ids],
-        )
+async def claim(conn: Conn, claims: Mapping[str, str]) -> set[str]:
+    """Record each id's city unless one is recorded already; returns the ids this claimed. An id that a concurrent
+    transaction claimed meanwhile (another partition's fact about it) is not among them: its owner is to be read
+    again. In id order, so that two transactions claiming some of the same ids wait for each other, not deadlock."""
+    if not claims:
+        return set()
+    ids = sorted(claims)
+    rows = await conn.fetch(
+        "insert into owned_ids (id, city) select * from unnest($1::text[], $2::text[]) on conflict do nothing"
+        " returning id",
+        ids,
+        [claims[i] for i in ids],
+    )
+    return {r["id"] for r in rows}
