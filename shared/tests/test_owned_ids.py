@@ -5,7 +5,7 @@ whole batch) and on the careful one (one record at a time); its own city's facts
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from lgnet_shared import db, outbox, owned_ids, pii
@@ -116,6 +116,17 @@ def test_references_are_the_ids_an_event_names_besides_its_key() -> None:
         ("member_ids", "P1"),
         ("member_ids", "P2"),
     ]
-    assert owned_ids.judge({"H": "torino", "P2": "torino"}, "torino", event) is None
-    refused = owned_ids.judge({"P2": "trieste"}, "torino", event)
+    now = datetime.now(UTC)
+    assert owned_ids.judge({"H": "torino", "P2": "torino"}, "torino", event, now) is None
+    refused = owned_ids.judge({"P2": "trieste"}, "torino", event, now)
     assert refused is not None and (refused.kind, refused.field) == ("other_city_id", "member_ids")
+
+
+def test_a_fact_made_before_the_rule_is_applied_as_it_was_and_claims_its_key() -> None:
+    """A report published before the rule replays to its digest: the live consumer then folded such facts."""
+    owners = {"P2": "trieste"}
+    before = owned_ids.JUDGED_FROM - timedelta(seconds=1)
+    event = HouseholdFormed(household_id="H", city="torino", reference_person_id="P1", member_ids=["P1", "P2"])
+    assert owned_ids.fold(owners, "torino", event, before) is None
+    assert owners == {"P2": "trieste", "H": "torino"}
+    assert owned_ids.fold(owners, "bologna", event, owned_ids.JUDGED_FROM) is not None

@@ -410,7 +410,7 @@ class Consumer:
         claims: dict[str, str] = {}
         for env, event, _ in ready:
             new = event.aggregate_id() not in owners
-            if owned_ids.fold(owners, env.city, event) is not None:
+            if owned_ids.fold(owners, env.city, event, env.time) is not None:
                 raise _NeedsCare
             if new:
                 claims[event.aggregate_id()] = env.city
@@ -420,13 +420,13 @@ class Consumer:
     async def _own(self, conn: Conn, env: Envelope, event: Event) -> None:
         """One fact judged against the ids' owners and its id claimed (the careful path): raises OtherCitysId."""
         owners = await owned_ids.owners_of(conn, owned_ids.named(event))
-        refused = owned_ids.judge(owners, env.city, event)
+        refused = owned_ids.judge(owners, env.city, event, env.time)
         if refused is not None:
             raise refused
         key = event.aggregate_id()
         if key not in owners and not await owned_ids.claim(conn, {key: env.city}):
             # Another partition's fact claimed it meanwhile (committed since the look-up): judged by its owner.
-            refused = owned_ids.judge(await owned_ids.owners_of(conn, [key]), env.city, event)
+            refused = owned_ids.judge(await owned_ids.owners_of(conn, [key]), env.city, event, env.time)
             if refused is not None:
                 raise refused
 

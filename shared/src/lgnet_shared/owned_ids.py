@@ -16,6 +16,7 @@ its own (the national pseudonym key links the two), and a case is transferred be
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from datetime import UTC, datetime
 
 from lgnet_shared.db import Conn
 from lgnet_shared.errors import ContractError
@@ -34,6 +35,10 @@ MIGRATION = (
     """,
 )
 
+# Facts made before this rule are applied as they were (and still claim their key): a report published before it
+# replays to its digest, as the live consumer then folded them. Fact times are their makers' (a deployment's clock),
+# never a partner's.
+JUDGED_FROM = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 # Fields named like ids that name no aggregate a fact is keyed by: never judged.
 NOT_AGGREGATES = frozenset({"message_id", "inbound_event_id", "certificate_id", "session_id"})
 # Maps whose keys are aggregate ids, besides the `*_id` and `*_ids` fields, and what their keys are.
@@ -66,10 +71,12 @@ def named(event: Event) -> list[str]:
     return [event.aggregate_id(), *(v for _, v in references(event))]
 
 
-def judge(owners: Mapping[str, str], city: str, event: Event) -> OtherCitysId | None:
-    """Why a fact of `city` may not be applied, given the ids' recorded owners; None when it may. Its key is the
-    event's own aggregate id (what the projections write under), not the envelope's `partitionkey` (routing only).
-    Names the field and the owner city, never the id's value nor anything of the other city's record."""
+def judge(owners: Mapping[str, str], city: str, event: Event, at: datetime) -> OtherCitysId | None:
+    """Why a fact of `city` made `at` may not be applied, given the ids' recorded owners; None when it may. Its key
+    is the event's own aggregate id (what the projections write under), not the envelope's `partitionkey` (routing
+    only). Names the field and the owner city, never the id's value nor anything of the other city's record."""
+    if at < JUDGED_FROM:
+        return None
     owner = owners.get(event.aggregate_id())
     if owner is not None and owner != city:
         return OtherCitysId(event.key_field, f"{_kind(event.key_field)} belongs to another city ({owner})")
@@ -80,10 +87,10 @@ def judge(owners: Mapping[str, str], city: str, event: Event) -> OtherCitysId | 
     return None
 
 
-def fold(owners: MutableMapping[str, str], city: str, event: Event) -> OtherCitysId | None:
+def fold(owners: MutableMapping[str, str], city: str, event: Event, at: datetime) -> OtherCitysId | None:
     """`judge`, and an accepted fact's key is claimed for its city if nobody had it: the rule applied in order, in
     memory (the auditors' replay; a batch's events before they are written)."""
-    refused = judge(owners, city, event)
+    refused = judge(owners, city, event, at)
     if refused is None:
         owners.setdefault(event.aggregate_id(), city)
     return refused

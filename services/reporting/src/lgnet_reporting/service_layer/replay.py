@@ -115,21 +115,22 @@ class Fold:
                 self._skip("redelivered")
                 continue
             seen.add(key)
-            if city is None and self._other_citys(env.city, event):
+            if city is None and self._other_citys(env, event):
                 continue
             apply(projector(env, event))  # projection.project, its projector looked up once above
             applied += 1
         self.records += count
         self.applied += applied
 
-    def _other_citys(self, city: str, event: Event) -> bool:
+    def _other_citys(self, env: Envelope, event: Event) -> bool:
         """Whether the fact names an id another city owns (skipped, as live dead-letters it); else its key is
         claimed, and its references to ids not seen yet are noted."""
-        refused = owned_ids.fold(self.owners, city, event)
+        refused = owned_ids.fold(self.owners, env.city, event, env.time)
         if refused is not None:
             self._skip(refused.kind)
             return True
-        self.unjudged.update((ref, city) for _, ref in owned_ids.references(event) if ref not in self.owners)
+        if env.time >= owned_ids.JUDGED_FROM:
+            self.unjudged.update((ref, env.city) for _, ref in owned_ids.references(event) if ref not in self.owners)
         return False
 
 
