@@ -8,10 +8,12 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 import pytest
-from lgnet_shared import clock, deadletter_cli
+from lgnet_housing.adapters.schema import MIGRATIONS
+from lgnet_shared import clock, db, deadletter_cli
 from lgnet_shared.deadletter import H_FIELD, H_KIND, H_MESSAGE
 from lgnet_shared.deadletter_cli import DeadLetter
 from lgnet_shared.events import intake as iev
+from lgnet_shared.service import all_migrations
 
 if TYPE_CHECKING:
     from conftest import HousingUnderTest
@@ -87,3 +89,28 @@ async def test_another_citys_facts_about_torinos_ids_are_dead_lettered_and_chang
     async with h.process.client(None, timeout=10) as c:
         r = await c.get("/metrics")
     assert "lgnet_dead_letters_total{consumer=" in r.text and 'kind="other_city_id"' in r.text
+
+
+async def test_an_upgraded_housing_knows_the_owners_of_the_ids_it_already_keeps(
+    database_url: str, pg_schema: str
+) -> None:
+    """Migration housing-7: the ids of the records kept before the rule are claimed for their cities at once, not by
+    whichever city's fact names them first after the upgrade."""
+    pool = await db.create_pool(database_url, pg_schema)
+    try:
+        await db.migrate(pool, [m for m in all_migrations(MIGRATIONS) if m[0] != "housing-7"])
+        async with pool.acquire() as conn:
+            await conn.execute("insert into households (household_id, city) values ('H1', 'torino'), ('H2', 'trieste')")
+            await conn.execute(
+                "insert into persons (person_id, household_id, birth_date, sex) values ('P1', 'H1', '1990-01-01', 'f')"
+            )
+            await conn.execute(
+                "insert into cases (case_id, household_id, city, partner, opened_on, housing_need)"
+                " values ('C2', 'H2', 'trieste', 'coop-carso', '2026-01-01', true)"
+            )
+        assert await db.migrate(pool, all_migrations(MIGRATIONS)) == ["housing-7"]
+        async with pool.acquire() as conn:
+            owners = {r["id"]: r["city"] for r in await conn.fetch("select id, city from owned_ids")}
+    finally:
+        await pool.close()
+    assert owners == {"H1": "torino", "H2": "trieste", "P1": "torino", "C2": "trieste"}

@@ -39,6 +39,17 @@ MIGRATION = (
 # replays to its digest, as the live consumer then folded them. Fact times are their makers' (a deployment's clock),
 # never a partner's.
 JUDGED_FROM = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+
+
+def backfill(name: str, *selects: str) -> tuple[str, str]:
+    """A service's migration recording the owners of the ids its tables already keep (each `select` gives id, city),
+    so that a deployment upgraded with records already folded protects them from the first fact on — not only the
+    ids whose first fact comes after the upgrade. Honest records give each id the city of its first fact (rows keep
+    their city); creates the table itself, whatever order the migrations run in."""
+    inserts = "".join(f"insert into owned_ids (id, city) {q} on conflict do nothing;\n" for q in selects)
+    return name, MIGRATION[1] + ";\n" + inserts
+
+
 # Fields named like ids that name no aggregate a fact is keyed by: never judged.
 NOT_AGGREGATES = frozenset({"message_id", "inbound_event_id", "certificate_id", "session_id"})
 # Maps whose keys are aggregate ids, besides the `*_id` and `*_ids` fields, and what their keys are.
