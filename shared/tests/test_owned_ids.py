@@ -15,6 +15,7 @@ from lgnet_shared.db import Conn, Pool
 from lgnet_shared.deadletter import H_FIELD, H_KIND, H_MESSAGE, DeadLetters
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import Event
+from lgnet_shared.events.civic import CivicAttendanceRecorded
 from lgnet_shared.events.intake import ActionArea, CaseOpened, Channel, HouseholdFormed, PersonRegistered, Sex
 from lgnet_shared.testing.topics import as_records, read_records
 from lgnet_shared.topics import physical
@@ -120,6 +121,13 @@ def test_references_are_the_ids_an_event_names_besides_its_key() -> None:
     assert owned_ids.judge({"H": "torino", "P2": "torino"}, "torino", event, now) is None
     refused = owned_ids.judge({"P2": "trieste"}, "torino", event, now)
     assert refused is not None and (refused.kind, refused.field) == ("other_city_id", "member_ids")
+
+
+def test_an_attendance_register_names_persons() -> None:
+    register = CivicAttendanceRecorded(activity_id="A", session_id="S", present=["P1"], absent=["P2"])
+    assert list(owned_ids.references(register)) == [("present", "P1"), ("absent", "P2")]
+    refused = owned_ids.judge({"P2": "trieste"}, "bologna", register, datetime.now(UTC))
+    assert refused is not None and str(refused) == "absent: names a person of another city (trieste)"
 
 
 def test_a_fact_made_before_the_rule_is_applied_as_it_was_and_claims_its_key() -> None:

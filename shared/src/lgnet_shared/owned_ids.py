@@ -54,6 +54,8 @@ def backfill(name: str, *selects: str) -> tuple[str, str]:
 NOT_AGGREGATES = frozenset({"message_id", "inbound_event_id", "certificate_id", "session_id"})
 # Maps whose keys are aggregate ids, besides the `*_id` and `*_ids` fields, and what their keys are.
 KEYED_BY_IDS = {"minors": "a person", "minor_in_cases": "a case", "vulnerabilities_by_person": "a person"}
+# Lists of aggregate ids not named `*_ids` (a session's attendance register: persons), and what they hold.
+LISTS_OF_IDS = {"present": "a person", "absent": "a person"}
 
 
 class OtherCitysId(ContractError):
@@ -71,7 +73,7 @@ def references(event: Event) -> Iterator[tuple[str, str]]:
         value = getattr(event, name)
         if name.endswith("_id") and isinstance(value, str):
             yield name, value
-        elif name.endswith("_ids") and isinstance(value, list):
+        elif (name.endswith("_ids") or name in LISTS_OF_IDS) and isinstance(value, list):
             yield from ((name, v) for v in value if isinstance(v, str))
         elif name in KEYED_BY_IDS and isinstance(value, dict):
             yield from ((name, k) for k in value if isinstance(k, str))
@@ -109,8 +111,8 @@ def fold(owners: MutableMapping[str, str], city: str, event: Event, at: datetime
 
 def _kind(field: str) -> str:
     """`household_id` → "the household", `member_ids` → "a member": what the reason calls the id."""
-    if field in KEYED_BY_IDS:
-        return KEYED_BY_IDS[field]
+    if field in KEYED_BY_IDS or field in LISTS_OF_IDS:
+        return {**KEYED_BY_IDS, **LISTS_OF_IDS}[field]
     base = field.removesuffix("_ids").removesuffix("_id").replace("_", " ")
     return f"a {base}" if field.endswith("_ids") else f"the {base}"
 
