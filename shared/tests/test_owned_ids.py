@@ -138,3 +138,19 @@ def test_a_fact_made_before_the_rule_is_applied_as_it_was_and_claims_its_key() -
     assert owned_ids.fold(owners, "torino", event, before) is None
     assert owners == {"P2": "trieste", "H": "torino"}
     assert owned_ids.fold(owners, "bologna", event, owned_ids.JUDGED_FROM) is not None
+
+
+async def test_the_optimistic_path_judges_and_claims_a_batch_in_one_statement(
+    pool: Pool, dead_letters: DeadLetters
+) -> None:
+    """Each round trip costs a consumer ≈ 0.1 ms of CPU: the owners' look-up and the claims travel together."""
+    sent: list[str] = []
+    async with pool.acquire() as conn:  # the pool's only connection: the one the consumer will use
+        conn.add_query_logger(lambda q: sent.append(q.query))
+    c = consumer(pool, dead_letters)
+    await c.process(as_records([formed("H0", "torino", "P0")], partition=2))  # the first use asks for type details
+    sent.clear()
+    await c.process(as_records([formed("H1", "torino", "P1"), formed("H2", "trieste", "P2")], partition=3))
+    owned = [q for q in sent if "owned_ids" in q]
+    assert len(owned) == 1 and owned[0].startswith("with claimed as (insert into owned_ids"), sent
+    assert await applied(pool) == [("H0", "torino"), ("H1", "torino"), ("H2", "trieste")]

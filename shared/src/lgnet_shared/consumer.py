@@ -403,19 +403,20 @@ class Consumer:
         return outcomes
 
     async def _claim_ids(self, conn: Conn, ready: list[tuple[Envelope, Event, Handler]]) -> None:
-        """The batch's facts judged in order against the ids' owners (owned_ids.py), and their new ids claimed: one
-        look-up and one insert for the batch. A fact of another city's id sends the batch down the careful path,
-        where it is refused alone (`_own`)."""
-        owners = await owned_ids.owners_of(conn, (i for _, event, _ in ready for i in owned_ids.named(event)))
+        """The batch's facts judged in order against the ids' owners (owned_ids.py), and their new ids claimed for
+        the first city of the batch that names them: one statement for the batch, rolled back with it. A fact of
+        another city's id sends the batch down the careful path, where it is refused alone (`_own`); so does an id
+        another partition's fact claimed meanwhile (committed since the statement began)."""
         claims: dict[str, str] = {}
         for env, event, _ in ready:
-            new = event.aggregate_id() not in owners
+            claims.setdefault(event.aggregate_id(), env.city)
+        named = (i for _, event, _ in ready for i in owned_ids.named(event))
+        owners, claimed = await owned_ids.look_and_claim(conn, named, claims)
+        if any(k not in owners and k not in claimed for k in claims):
+            raise _NeedsCare
+        for env, event, _ in ready:
             if owned_ids.fold(owners, env.city, event, env.time) is not None:
                 raise _NeedsCare
-            if new:
-                claims[event.aggregate_id()] = env.city
-        if len(await owned_ids.claim(conn, claims)) < len(claims):  # another partition's fact claimed one meanwhile
-            raise _NeedsCare
 
     async def _own(self, conn: Conn, env: Envelope, event: Event) -> None:
         """One fact judged against the ids' owners and its id claimed (the careful path): raises OtherCitysId."""

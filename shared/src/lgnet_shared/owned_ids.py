@@ -136,3 +136,18 @@ async def claim(conn: Conn, claims: Mapping[str, str]) -> set[str]:
         [claims[i] for i in ids],
     )
     return {r["id"] for r in rows}
+
+
+async def look_and_claim(conn: Conn, ids: Iterable[str], claims: Mapping[str, str]) -> tuple[dict[str, str], set[str]]:
+    """`owners_of(ids)` as they were before this statement, and `claim(claims)`, in one round trip (a batch's): what
+    it claimed is for the caller to check against what the owners allow, and to roll back if they do not."""
+    keys = sorted(claims)
+    rows = await conn.fetch(
+        "with claimed as (insert into owned_ids (id, city) select * from unnest($2::text[], $3::text[])"
+        " on conflict do nothing returning id)"
+        " select id, city from owned_ids where id = any($1::text[]) union all select id, null from claimed",
+        sorted(set(ids)),
+        keys,
+        [claims[k] for k in keys],
+    )
+    return {r["id"]: r["city"] for r in rows if r["city"] is not None}, {r["id"] for r in rows if r["city"] is None}
