@@ -15,6 +15,7 @@ its own (the national pseudonym key links the two), and a case is transferred be
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from datetime import UTC, datetime
 
@@ -64,19 +65,35 @@ class OtherCitysId(ContractError):
     kind = "other_city_id"
 
 
-def references(event: Event) -> Iterator[tuple[str, str]]:
+def references(event: Event) -> list[tuple[str, str]]:
     """(field, id) of every aggregate id the event names besides its key: `*_id` and `*_ids` fields, and the keys
     of the maps keyed by ids."""
-    for name in type(event).model_fields:
-        if name == event.key_field or name in NOT_AGGREGATES:
-            continue
+    out: list[tuple[str, str]] = []
+    for name, shape in _plan(type(event)):
         value = getattr(event, name)
-        if name.endswith("_id") and isinstance(value, str):
-            yield name, value
-        elif (name.endswith("_ids") or name in LISTS_OF_IDS) and isinstance(value, list):
-            yield from ((name, v) for v in value if isinstance(v, str))
-        elif name in KEYED_BY_IDS and isinstance(value, dict):
-            yield from ((name, k) for k in value if isinstance(k, str))
+        if shape is str:
+            if isinstance(value, str):
+                out.append((name, value))
+        elif isinstance(value, shape):
+            out += [(name, v) for v in value if isinstance(v, str)]  # a list's items, a dict's keys
+    return out
+
+
+@functools.cache
+def _plan(cls: type[Event]) -> tuple[tuple[str, type], ...]:
+    """Which of an event type's fields name aggregate ids, and their shape (str, list, dict): read once per type, so
+    that judging a fact costs a few attribute reads (the auditors' replay judges every national fact)."""
+    plan: list[tuple[str, type]] = []
+    for name in cls.model_fields:
+        if name == cls.key_field or name in NOT_AGGREGATES:
+            continue
+        if name.endswith("_id"):
+            plan.append((name, str))
+        elif name.endswith("_ids") or name in LISTS_OF_IDS:
+            plan.append((name, list))
+        elif name in KEYED_BY_IDS:
+            plan.append((name, dict))
+    return tuple(plan)
 
 
 def named(event: Event) -> list[str]:
@@ -84,10 +101,13 @@ def named(event: Event) -> list[str]:
     return [event.aggregate_id(), *(v for _, v in references(event))]
 
 
-def judge(owners: Mapping[str, str], city: str, event: Event, at: datetime) -> OtherCitysId | None:
+def judge(
+    owners: Mapping[str, str], city: str, event: Event, at: datetime, unseen: set[tuple[str, str]] | None = None
+) -> OtherCitysId | None:
     """Why a fact of `city` made `at` may not be applied, given the ids' recorded owners; None when it may. Its key
     is the event's own aggregate id (what the projections write under), not the envelope's `partitionkey` (routing
-    only). Names the field and the owner city, never the id's value nor anything of the other city's record."""
+    only). Names the field and the owner city, never the id's value nor anything of the other city's record.
+    `unseen` (the parallel replay's) collects (id, city) of the references to ids no fact has claimed yet."""
     if at < JUDGED_FROM:
         return None
     owner = owners.get(event.aggregate_id())
@@ -95,15 +115,24 @@ def judge(owners: Mapping[str, str], city: str, event: Event, at: datetime) -> O
         return OtherCitysId(event.key_field, f"{_kind(event.key_field)} belongs to another city ({owner})")
     for name, value in references(event):
         owner = owners.get(value)
-        if owner is not None and owner != city:
+        if owner is None:
+            if unseen is not None:
+                unseen.add((value, city))
+        elif owner != city:
             return OtherCitysId(name, f"names {_kind(name)} of another city ({owner})")
     return None
 
 
-def fold(owners: MutableMapping[str, str], city: str, event: Event, at: datetime) -> OtherCitysId | None:
+def fold(
+    owners: MutableMapping[str, str],
+    city: str,
+    event: Event,
+    at: datetime,
+    unseen: set[tuple[str, str]] | None = None,
+) -> OtherCitysId | None:
     """`judge`, and an accepted fact's key is claimed for its city if nobody had it: the rule applied in order, in
     memory (the auditors' replay; a batch's events before they are written)."""
-    refused = judge(owners, city, event, at)
+    refused = judge(owners, city, event, at, unseen)
     if refused is None:
         owners.setdefault(event.aggregate_id(), city)
     return refused

@@ -125,12 +125,10 @@ class Fold:
     def _other_citys(self, env: Envelope, event: Event) -> bool:
         """Whether the fact names an id another city owns (skipped, as live dead-letters it); else its key is
         claimed, and its references to ids not seen yet are noted."""
-        refused = owned_ids.fold(self.owners, env.city, event, env.time)
+        refused = owned_ids.fold(self.owners, env.city, event, env.time, self.unjudged)
         if refused is not None:
             self._skip(refused.kind)
             return True
-        if env.time >= owned_ids.JUDGED_FROM:
-            self.unjudged.update((ref, env.city) for _, ref in owned_ids.references(event) if ref not in self.owners)
         return False
 
 
