@@ -341,7 +341,7 @@ async def rebuild(
             async with pool.acquire() as conn:
                 await conn.execute(f"truncate {', '.join(TABLES)}")
     started = time.perf_counter()
-    f = await fold(log.read(bootstrap, positions), city, _signatures(keys))
+    f = await fold(log.read(bootstrap, positions, by_time=city is None), city, _signatures(keys))
     folded = time.perf_counter()
     await load(pool, f, positions)
     return Timing(folded - started, time.perf_counter() - folded, f)
@@ -443,7 +443,7 @@ async def _fold_and_copy(
     bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None, keys: Keys = None
 ) -> tuple[int, int, dict[str, int], float, float, dict[str, str], set[tuple[str, str]]]:
     started = time.perf_counter()
-    f = await fold(_batches(log.read(bootstrap, positions)), city, _signatures(keys))
+    f = await fold(_batches(log.read(bootstrap, positions, by_time=city is None)), city, _signatures(keys))
     folded = time.perf_counter()
     if _READY is not None:
         await asyncio.to_thread(_READY.wait)  # the tables exist (or the schema was abandoned)
