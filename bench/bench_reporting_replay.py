@@ -9,6 +9,7 @@ Kafka with a plain producer, then (in the same run) timed three ways over the ve
     set -a; . .local/infra.env; set +a; .venv/bin/python bench/bench_reporting_replay.py
 
 Environment: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL; BENCH_EVENTS (default 1000000), BENCH_RUNS (default 3),
+BENCH_FACTS_AT (the facts' time, default 2025-01-01T09:00:00+00:00: see FACTS_AT),
 BENCH_WORKERS (replay worker processes, default 2 as the replay command's default), BENCH_SIGNED (default 1: the
 records are signed as the services' relays sign them, per partition, and the replay checks every signature against
 the registered keys as `lgnet-replay` does; 0: unsigned records, no check, as this bench ran before the replay took
@@ -59,6 +60,10 @@ PREFIX: list[str] = [""]  # the run's topic prefix (the replay's signature check
 AREAS = ("civic_engagement", "taking_charge", "housing_inclusion")
 KINDS = ("private_rental", "sub_lease", "social_housing", "solidarity_cohousing", "hotel_room", "host_family")
 NATIONS = ("MA", "NG", "PK", "AL", "TN", "SN", "EG", "BD", "UA", "PE")
+# When the facts were made (their envelopes' `time`): a national replay judges which city owns each id (owned_ids)
+# for facts made from owned_ids.JUDGED_FROM on, so `BENCH_FACTS_AT=2026-12-08T09:00:00+00:00` times what a log of
+# new facts costs; the default is what this bench always wrote (facts of before the rule: not judged).
+FACTS_AT = datetime.fromisoformat(os.environ.get("BENCH_FACTS_AT", "2025-01-01T09:00:00+00:00")).isoformat()
 
 
 def _envelope(rng: random.Random, etype: str, key: str, city: str, data: dict[str, Any]) -> tuple[str, bytes, bytes]:
@@ -66,7 +71,7 @@ def _envelope(rng: random.Random, etype: str, key: str, city: str, data: dict[st
     env = {
         "specversion": "1.0", "id": str(uuid_utils.uuid7()), "source": f"/lgnet/{etype.split('.')[1]}",
         "type": etype, "datacontenttype": "application/json", "dataschema": f"urn:lgnet:schema:{etype}:v{version}",
-        "time": datetime(2025, 1, 1, 9, tzinfo=UTC).isoformat(), "city": city, "partitionkey": key, "data": data,
+        "time": FACTS_AT, "city": city, "partitionkey": key, "data": data,
     }  # fmt: skip
     return f"{etype.split('.')[1]}.events", key.encode(), json.dumps(env).encode()
 

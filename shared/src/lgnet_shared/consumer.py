@@ -36,7 +36,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import TypeAdapter
 
-from lgnet_shared import codec, logs, metrics, outbox, runtime_schema, tracing
+from lgnet_shared import codec, logs, metrics, outbox, owned_ids, runtime_schema, tracing
 from lgnet_shared.db import Conn, DeferredWrites, Pool
 from lgnet_shared.deadletter import DeadLetters, Failure
 from lgnet_shared.envelope import Envelope, from_record, is_binary_mode
@@ -152,6 +152,9 @@ class Consumer:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     inbox_name: str = ""
     inbox_key: InboxKey | None = None  # None: inbox_id
+    # A consumer of every city's facts (national housing, payments, reporting): a fact about an aggregate id another
+    # city's facts own is refused (owned_ids.py), its effects never applied. Needs owned_ids.MIGRATION.
+    guard_ids: bool = False
 
     @property
     def inbox(self) -> str:
@@ -368,6 +371,8 @@ class Consumer:
                 continue
             fresh.discard(event_id)
             ready.append((env, event, handler))
+        if self.guard_ids and ready:
+            await self._claim_ids(conn, ready)
         writes = DeferredWrites(conn)  # pipelined handlers' writes, sent before anything else uses the connection
         async with outbox.staged(conn):  # the events handlers emit: one insert for the whole batch
             for handler, run in _runs(ready):
@@ -398,6 +403,35 @@ class Consumer:
             except Exception:
                 raise _NeedsCare from None
         return outcomes
+
+    async def _claim_ids(self, conn: Conn, ready: list[tuple[Envelope, Event, Handler]]) -> None:
+        """The batch's facts judged in order against the ids' owners (owned_ids.py), and their new ids claimed for
+        the first city of the batch that names them: one statement for the batch, rolled back with it. A fact of
+        another city's id sends the batch down the careful path, where it is refused alone (`_own`); so does an id
+        another partition's fact claimed meanwhile (committed since the statement began)."""
+        claims: dict[str, str] = {}
+        for env, event, _ in ready:
+            claims.setdefault(event.aggregate_id(), env.city)
+        named = (i for _, event, _ in ready for i in owned_ids.named(event))
+        owners, claimed = await owned_ids.look_and_claim(conn, named, claims)
+        if any(k not in owners and k not in claimed for k in claims):
+            raise _NeedsCare
+        for env, event, _ in ready:
+            if owned_ids.fold(owners, env.city, event, env.time) is not None:
+                raise _NeedsCare
+
+    async def _own(self, conn: Conn, env: Envelope, event: Event) -> None:
+        """One fact judged against the ids' owners and its id claimed (the careful path): raises OtherCitysId."""
+        owners = await owned_ids.owners_of(conn, owned_ids.named(event))
+        refused = owned_ids.judge(owners, env.city, event, env.time)
+        if refused is not None:
+            raise refused
+        key = event.aggregate_id()
+        if key not in owners and not await owned_ids.claim(conn, {key: env.city}):
+            # Another partition's fact claimed it meanwhile (committed since the look-up): judged by its owner.
+            refused = owned_ids.judge(await owned_ids.owners_of(conn, [key]), env.city, event, env.time)
+            if refused is not None:
+                raise refused
 
     async def _save_positions(self, conn: Conn, records: Sequence[Record]) -> None:
         await conn.execute(f"with {_POSITIONS_CTE} select", self.inbox, *_last_offsets(records))
@@ -507,6 +541,8 @@ class Consumer:
                     if not await self._remember(conn, self._inbox_key(env), "processed"):
                         counts.outcomes.append((env.type, "duplicate"))
                         return
+                    if self.guard_ids:
+                        await self._own(conn, env, event)  # another city's id: refused below, nothing applied
                     if isinstance(handler, BatchHandler):
                         await handler.apply(conn, [(env, event)])
                     else:

@@ -48,6 +48,7 @@ from lgnet_shared import (
     logs,
     metrics,
     outbox,
+    owned_ids,
     pii,
     runtime_schema,
     setup_errors,
@@ -224,7 +225,8 @@ class Runtime:
                 with setup_errors.database(url, needs=f"the service creates its schema {self.schema!r} there"):
                     self.pool = await timed("pool", db.create_pool(url, self.schema))
                     await refuse_another_services_schema(self.pool, self.schema, self.spec.name)
-                    await timed("migrations", db.migrate(self.pool, all_migrations(self.spec.migrations)))
+                    migrations = [*all_migrations(self.spec.migrations), owned_ids.MIGRATION]
+                    await timed("migrations", db.migrate(self.pool, migrations))
             except setup_errors.SetupError as exc:
                 raise StartRefused(str(exc)) from None
             except asyncpg.RaiseError as exc:  # a migration that needs people to act first (docs/operators.md)
@@ -425,6 +427,9 @@ class Runtime:
             prepare=prepare,
             strict=cspec.strict,
             inbox_key=cspec.inbox_key,
+            # Every city's facts kept together (a national deployment's fact consumers): one city may not fold its
+            # facts over another's ids (owned_ids.py). The gatekeeper reads partners' records, keyed by partner.
+            guard_ids=self.settings.city_filter is None and not cspec.strict and cspec.on_invalid is None,
             dead_letters=DeadLetters(self.producer, group, self.settings.topic_prefix),
         )
         self.consumers.append(cons)

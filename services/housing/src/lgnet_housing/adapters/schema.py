@@ -7,6 +7,8 @@ clear), the household's members, and the case's needs.
 
 from __future__ import annotations
 
+from lgnet_shared import owned_ids
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "housing-1",
@@ -196,5 +198,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         -- or the body's `version`) so that a save from an older read cannot undo another's change.
         alter table city_rules add column version int not null default 1 check (version >= 1);
         """,
+    ),
+    # The owners of the ids already kept (owned_ids.backfill): a national housing upgraded with its records refuses
+    # another city's fact about them from its first one on.
+    owned_ids.backfill(
+        "housing-7",
+        "select household_id, city from households",
+        "select case_id, city from cases",
+        "select p.person_id, h.city from persons p join households h using (household_id)",
+        "select opportunity_id, city from opportunities",
     ),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+import operator
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -45,9 +47,16 @@ def _by_topic(topics: Sequence[str], offsets: dict[TopicPartition, int]) -> Posi
     return out
 
 
-async def read(bootstrap: str, upto: Positions, batch: int = 10_000) -> AsyncIterator[list[Record]]:
-    """Every committed record with an offset below `upto[topic][partition]`, partition order kept (partitions
-    interleave arbitrarily: the projection does not depend on it)."""
+_timestamp = operator.attrgetter("timestamp")
+
+
+async def read(
+    bootstrap: str, upto: Positions, batch: int = 10_000, by_time: bool = False
+) -> AsyncIterator[list[Record]]:
+    """Every committed record with an offset below `upto[topic][partition]`, partition order kept; partitions
+    interleave arbitrarily, or (`by_time`: a national replay) by the records' timestamps within each fetch — the
+    projection depends on their order only where two cities' facts name one id (owned_ids), and the merge costs
+    ≈ 0.5 µs a record that the audit's and a city's readers need not pay."""
     targets = {TopicPartition(t, int(p)): o for t, parts in upto.items() for p, o in parts.items() if o > 0}
     if not targets:
         return
@@ -69,9 +78,11 @@ async def read(bootstrap: str, upto: Positions, batch: int = 10_000) -> AsyncIte
                 raise setup_errors.not_authorised({tp.topic for tp in pending}) from None
             if not got:
                 await _check_reachable(consumer, pending, targets)
-            out: list[Record] = []
-            for tp, records in got.items():
-                out += [r for r in records if r.offset < targets[tp]]
+            # Partitions merged by the records' timestamps, each partition's order kept: the order the live consumer
+            # met them in, as near as a reader can tell — which city's fact first named an id (owned_ids) depends on
+            # it when two cities' facts name one id on different partitions.
+            parts = [[r for r in records if r.offset < targets[tp]] for tp, records in got.items()]
+            out = list(heapq.merge(*parts, key=_timestamp)) if by_time else [r for rs in parts for r in rs]
             for tp in list(pending):
                 if await consumer.position(tp) >= targets[tp]:
                     pending.discard(tp)

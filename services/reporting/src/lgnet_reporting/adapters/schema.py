@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from lgnet_shared import owned_ids
+
 from lgnet_reporting.adapters import anchors
 from lgnet_reporting.domain import civic
 from lgnet_reporting.domain.projection import TABLES, Table
@@ -73,4 +75,17 @@ MIGRATIONS = [
     # Where each published report landed and the notary checkpoints anchoring it (issue #18, not report tables:
     # the replay neither reads nor rebuilds them; a fresh deployment reads them again from the two topics).
     anchors.MIGRATION,
+    # The owners of the ids already counted (owned_ids.backfill): a national reporting upgraded with its records
+    # refuses another city's fact about them from its first one on.
+    owned_ids.backfill(
+        "reporting-13",
+        "select household_id, city from households",
+        "select case_id, city from cases",
+        "select p.person_id, h.city from persons p join households h using (household_id)",
+        "select r.referral_id, h.city from referrals r join households h using (household_id)",
+        "select opportunity_id, city from opportunities",
+        "select budget_line_id, city from budget_lines",
+        "select request_id, city from contributions",
+        "select voucher_id, city from vouchers",
+    ),
 ]

@@ -5,7 +5,9 @@ The fold uses the very projection the live consumer uses (domain.projection) and
 consumer takes for each record: not signed by a registered key of a service that may write its topic, naming another
 key or city than its signer's, or of a type its topic does not carry → skipped (live, with
 LGNET_FACT_SIGNATURES=required: dead-lettered), not a CloudEvent or invalid data → skipped (live: dead-lettered),
-another city in a city deployment → skipped, a redelivered event (same source and id) → skipped (live: the inbox).
+another city in a city deployment → skipped, a redelivered event (same source and id) → skipped (live: the inbox),
+in a national replay a fact about an aggregate id another city's facts own → skipped (live: dead-lettered,
+`other_city_id`; lgnet_shared.owned_ids), judged in the order the replay reads the log.
 The folded tables are bulk-loaded with COPY, then the reports are computed by the same code as the live ones.
 """
 
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from lgnet_shared import codec, consumer, db
+from lgnet_shared import codec, consumer, db, owned_ids
 from lgnet_shared.consumer import Record
 from lgnet_shared.envelope import Envelope, from_record, is_binary_mode
 from lgnet_shared.errors import ContractError, InvalidEventData, from_pydantic
@@ -58,6 +60,10 @@ class Fold:
     # (key id, the envelope's `signingkey`, its city) that `check_claims` passed: it depends on nothing else, and a
     # log has few such triples (one per key and city)
     claims_passed: set[tuple[str, str | None, str]] = field(default_factory=set, repr=False, compare=False)
+    # A national fold's aggregate ids and the city whose fact first named each (owned_ids), and the (id, city) of the
+    # references it let through to ids it had seen no fact of: what the parallel replay's workers compare.
+    owners: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    unjudged: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
 
     def _skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1
@@ -109,10 +115,35 @@ class Fold:
                 self._skip("redelivered")
                 continue
             seen.add(key)
+            if city is None and self._other_citys(env, event):
+                continue
             apply(projector(env, event))  # projection.project, its projector looked up once above
             applied += 1
         self.records += count
         self.applied += applied
+
+    def _other_citys(self, env: Envelope, event: Event) -> bool:
+        """Whether the fact names an id another city owns (skipped, as live dead-letters it); else its key is
+        claimed, and its references to ids not seen yet are noted."""
+        refused = owned_ids.fold(self.owners, env.city, event, env.time, self.unjudged)
+        if refused is not None:
+            self._skip(refused.kind)
+            return True
+        return False
+
+
+def disagree(folds: Iterable[tuple[dict[str, str], set[tuple[str, str]]]]) -> bool:
+    """Whether the workers' folds, each of some partitions, judged ids another worker's partitions give to another
+    city: an id claimed by two cities, or a reference let through to an id another city owns. The replay then folds
+    the whole log in one process, as the live consumer judged it (one table of owners)."""
+    merged: dict[str, str] = {}
+    every: list[set[tuple[str, str]]] = []
+    for owners, unjudged in folds:
+        for i, c in owners.items():
+            if merged.setdefault(i, c) != c:
+                return True
+        every.append(unjudged)
+    return any(merged.get(i, c) != c for unjudged in every for i, c in unjudged)
 
 
 _ONE_PASS: TypeAdapter[Any] | None = None
@@ -304,12 +335,13 @@ async def rebuild(
     if workers > 1 and database_url and schema:
         try:
             return await _rebuild_parallel(bootstrap, pool, positions, city, workers, database_url, schema, keys)
-        except asyncpg.UniqueViolationError:
-            # Two partitions wrote the same row (never with the current events): fold everything in order.
+        except (asyncpg.UniqueViolationError, _OwnersDisagree):
+            # Two partitions wrote the same row (never with the current events), or the workers' partitions give an
+            # id to two cities (`disagree`): fold everything in order.
             async with pool.acquire() as conn:
                 await conn.execute(f"truncate {', '.join(TABLES)}")
     started = time.perf_counter()
-    f = await fold(log.read(bootstrap, positions), city, _signatures(keys))
+    f = await fold(log.read(bootstrap, positions, by_time=city is None), city, _signatures(keys))
     folded = time.perf_counter()
     await load(pool, f, positions)
     return Timing(folded - started, time.perf_counter() - folded, f)
@@ -361,8 +393,10 @@ async def _rebuild_parallel(
             abandoned.set()
             await asyncio.gather(*running, return_exceptions=True)
             raise
+    if city is None and disagree((r[5], r[6]) for r in results):
+        raise _OwnersDisagree
     total = Fold(city)
-    for records, applied, skipped, _, _ in results:
+    for records, applied, skipped, _, _, _, _ in results:
         total.records += records
         total.applied += applied
         for why, n in skipped.items():
@@ -383,13 +417,17 @@ def _hold(ready: Any, abandoned: Any) -> None:
     logging.getLogger().addHandler(logging.NullHandler())  # the command's lines only, as in its own process
 
 
+class _OwnersDisagree(Exception):
+    """The parallel workers' folds judged an aggregate id's city differently (`disagree`)."""
+
+
 class Abandoned(RuntimeError):
     """The coordinator could not prepare the schema: this worker's fold is of no use."""
 
 
 def _worker(
     bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None, keys: Keys = None
-) -> tuple[int, int, dict[str, int], float, float]:
+) -> tuple[int, int, dict[str, int], float, float, dict[str, str], set[tuple[str, str]]]:
     """In a worker process: read and fold these partitions, COPY the rows into the schema."""
     return asyncio.run(_fold_and_copy(bootstrap, url, schema, positions, city, keys))
 
@@ -403,9 +441,9 @@ async def _batches(records: AsyncIterator[list[Record]]) -> AsyncIterator[list[R
 
 async def _fold_and_copy(
     bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None, keys: Keys = None
-) -> tuple[int, int, dict[str, int], float, float]:
+) -> tuple[int, int, dict[str, int], float, float, dict[str, str], set[tuple[str, str]]]:
     started = time.perf_counter()
-    f = await fold(_batches(log.read(bootstrap, positions)), city, _signatures(keys))
+    f = await fold(_batches(log.read(bootstrap, positions, by_time=city is None)), city, _signatures(keys))
     folded = time.perf_counter()
     if _READY is not None:
         await asyncio.to_thread(_READY.wait)  # the tables exist (or the schema was abandoned)
@@ -418,4 +456,4 @@ async def _fold_and_copy(
             await store.bulk_load(conn, f.tables)
     finally:
         await conn.close()
-    return f.records, f.applied, f.skipped, folded - started, time.perf_counter() - copying
+    return f.records, f.applied, f.skipped, folded - started, time.perf_counter() - copying, f.owners, f.unjudged
