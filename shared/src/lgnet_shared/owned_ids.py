@@ -16,7 +16,7 @@ its own (the national pseudonym key links the two), and a case is transferred be
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import UTC, datetime
 
 from lgnet_shared.db import Conn
@@ -74,8 +74,8 @@ def references(event: Event) -> list[tuple[str, str]]:
         if shape is str:
             if isinstance(value, str):
                 out.append((name, value))
-        elif isinstance(value, shape):
-            out += [(name, v) for v in value if isinstance(v, str)]  # a list's items, a dict's keys
+        elif isinstance(value, (list, dict)):  # a list's items, a dict's keys
+            out += [(name, v) for v in value if isinstance(v, str)]
     return out
 
 
