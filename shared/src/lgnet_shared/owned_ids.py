@@ -131,11 +131,31 @@ def fold(
     unseen: set[tuple[str, str]] | None = None,
 ) -> OtherCitysId | None:
     """`judge`, and an accepted fact's key is claimed for its city if nobody had it: the rule applied in order, in
-    memory (the auditors' replay; a batch's events before they are written)."""
-    refused = judge(owners, city, event, at, unseen)
-    if refused is None:
-        owners.setdefault(event.aggregate_id(), city)
-    return refused
+    memory (the auditors' replay, which folds every national fact; a batch's events before they are written). The
+    accepted path in one loop, without building the references (≈ 1 µs a fact): a refusal is `judge`'s to say."""
+    cls = type(event)
+    key = str(getattr(event, cls.key_field))
+    if at < JUDGED_FROM:  # applied as it was, and claims its key
+        owners.setdefault(key, city)
+        return None
+    get = owners.get
+    owner = get(key)
+    if owner is not None and owner != city:
+        return judge(owners, city, event, at)
+    for name, shape in _plan(cls):
+        value = getattr(event, name)
+        for ref in (value,) if shape is str else value if isinstance(value, (list, dict)) else ():
+            if not isinstance(ref, str):
+                continue
+            held = get(ref)
+            if held is None:
+                if unseen is not None:
+                    unseen.add((ref, city))
+            elif held != city:
+                return judge(owners, city, event, at)
+    if owner is None:
+        owners[key] = city
+    return None
 
 
 def _kind(field: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import itertools
 import operator
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -50,6 +51,15 @@ def _by_topic(topics: Sequence[str], offsets: dict[TopicPartition, int]) -> Posi
 _timestamp = operator.attrgetter("timestamp")
 
 
+def _by_time(parts: list[list[Record]], joined: list[Record]) -> list[Record]:
+    """The partitions' records merged by timestamp, each partition's order kept: a stable sort of the joined runs
+    (C speed) when every partition's timestamps already rise, as one producer's do; else a merge of the runs."""
+    if all(a.timestamp <= b.timestamp for rs in parts for a, b in itertools.pairwise(rs)):
+        joined.sort(key=_timestamp)
+        return joined
+    return list(heapq.merge(*parts, key=_timestamp))
+
+
 async def read(
     bootstrap: str, upto: Positions, batch: int = 10_000, by_time: bool = False
 ) -> AsyncIterator[list[Record]]:
@@ -82,7 +92,9 @@ async def read(
             # met them in, as near as a reader can tell — which city's fact first named an id (owned_ids) depends on
             # it when two cities' facts name one id on different partitions.
             parts = [[r for r in records if r.offset < targets[tp]] for tp, records in got.items()]
-            out = list(heapq.merge(*parts, key=_timestamp)) if by_time else [r for rs in parts for r in rs]
+            out = [r for rs in parts for r in rs]
+            if by_time:
+                out = _by_time(parts, out)
             for tp in list(pending):
                 if await consumer.position(tp) >= targets[tp]:
                     pending.discard(tp)
