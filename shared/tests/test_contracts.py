@@ -100,14 +100,15 @@ def test_every_schema_declares_its_dialect() -> None:
 
 def test_the_rejection_schema_names_every_kind_a_partner_can_receive() -> None:
     """Every kind the gatekeeper answers with is explained where partners look: the schema and docs/partners.md."""
-    from lgnet_shared import errors
+    from lgnet_shared import errors, owned_ids
 
     classes: list[type[errors.ContractError]] = [errors.ContractError, *errors.ContractError.__subclasses__()]
     answered = {
         cls.kind
         for cls in classes
-        # never answered: nobody proven to answer to; an HTTP If-Match's (no inbound event carries a condition)
-        if cls not in (errors.Unauthenticated, errors.Unreadable, errors.PreconditionFailed)
+        # never answered: nobody proven to answer to; an HTTP If-Match's (no inbound event carries a condition); a
+        # national consumer's refusal of a city's fact about another city's id (a dead letter, never a partner's)
+        if cls not in (errors.Unauthenticated, errors.Unreadable, errors.PreconditionFailed, owned_ids.OtherCitysId)
     }
     schema = json.loads((CONTRACTS / "lgnet.intake.inbound_rejected" / "v1.schema.json").read_text())
     described = schema["properties"]["kind"]["description"]
