@@ -154,3 +154,33 @@ async def test_the_optimistic_path_judges_and_claims_a_batch_in_one_statement(
     owned = [q for q in sent if "owned_ids" in q]
     assert len(owned) == 1 and owned[0].startswith("with claimed as (insert into owned_ids"), sent
     assert await applied(pool) == [("H0", "torino"), ("H1", "torino"), ("H2", "trieste")]
+
+
+def test_the_ids_an_event_names_are_its_key_and_its_references() -> None:
+    """What the parallel replay collects per city to tell whether the rule could refuse anything (`name_into`): the
+    same ids `named` gives, the key apart, an absent optional reference left out."""
+    formed_ = HouseholdFormed(household_id="H", city="torino", reference_person_id="P1", member_ids=["P1", "P2"])
+    opened = CaseOpened(case_id="C", household_id="H", city="torino", action_area=ActionArea.HOUSING_INCLUSION,
+                        channel=Channel.DESK, partner="coop", opened_on=date(2026, 2, 1))  # fmt: skip
+    register = CivicAttendanceRecorded(activity_id="A", session_id="S", present=["P1"], absent=["P3"])
+    for event in (formed_, opened, register):
+        named: owned_ids.Named = (set(), set())
+        owned_ids.name_into(named, event)
+        assert named == ({event.aggregate_id()}, set(owned_ids.named(event)[1:])), type(event).__name__
+    named = (set(), set())
+    owned_ids.name_into(named, formed_)
+    owned_ids.name_into(named, register)
+    assert named == ({"H", "A"}, {"P1", "P2", "P3"})  # a register's session is no aggregate; its activity its key
+
+
+def test_cities_share_ids_when_a_city_names_an_id_another_citys_facts_are_keyed_by() -> None:
+    """None shared: the rule refuses nothing, whatever the order of the facts; otherwise the log must be judged in
+    order. An id no fact is keyed by (a provider) may be named by any city: nobody owns it."""
+    torino = {"torino": ({"H1", "P1"}, {"P1", "PR"})}
+    trieste = {"trieste": ({"H2", "P2"}, {"P2", "PR"})}
+    assert not owned_ids.cities_share_ids([torino, trieste])
+    assert not owned_ids.cities_share_ids([torino, {"torino": ({"C1"}, {"H1"})}, trieste])  # one city, two folds
+    assert owned_ids.cities_share_ids([torino, {"bologna": ({"HB"}, {"P1"})}])  # a reference, across folds
+    assert owned_ids.cities_share_ids([{"torino": ({"H1"}, set()), "bologna": ({"H1"}, set())}])  # keyed by both
+    assert owned_ids.cities_share_ids([trieste, {"bologna": ({"P2"}, set())}])  # Trieste names what Bologna keys
+    assert not owned_ids.cities_share_ids([])

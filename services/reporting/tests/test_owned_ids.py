@@ -64,6 +64,9 @@ async def test_another_citys_facts_about_owned_ids_change_no_figure_live_or_repl
     await r.send(mine)
     await r.settle()
     before = await rows(r)
+    # No city's fact names another's ids: the workers read in parallel, none judging in order (it could refuse none).
+    code, lines = await r.replay("--workers", "2")
+    assert code == 0 and lines[0]["replay"]["owners_judged"] == "in_parallel", lines
     async with r.client("coordination") as c:
         figures = (await c.get("/reports/national", params=as_of)).json()["indicators"]
     bologna = [
@@ -106,5 +109,6 @@ async def test_another_citys_facts_about_owned_ids_change_no_figure_live_or_repl
         code, lines = await r.replay("--published", "--workers", workers)
         assert code == 0, lines
         assert lines[0]["replay"]["skipped"] == {"other_city_id": 4}, lines[0]
+        assert lines[0]["replay"]["owners_judged"] == "in_log_order", lines[0]  # two workers fell back to one
         checks = [x for x in lines if "equal" in x and "report" in x]
         assert len(checks) == 1 and checks[0]["replayed_digest"] == checks[0]["expected_digest"], checks

@@ -96,6 +96,60 @@ def _plan(cls: type[Event]) -> tuple[tuple[str, type], ...]:
     return tuple(plan)
 
 
+@functools.cache
+def _names(cls: type[Event]) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """`_plan` as `name_into` reads it: the key field, the fields holding one id, those holding several."""
+    plan = _plan(cls)
+    return cls.key_field, tuple(n for n, s in plan if s is str), tuple(n for n, s in plan if s is not str)
+
+
+# One city's facts in a fold: the ids they are keyed by (what they would claim), and the other ids they name.
+Named = tuple[set[str], set[str]]
+
+
+def name_into(named: Named, event: Event) -> None:
+    """Add the event's key and its references (an absent one left out) to its city's `named`: the auditors'
+    parallel replay collects them to tell whether the rule can refuse anything (`cities_share_ids`), at ≈ 1 µs a
+    fact — judging each fact in order costs ≈ 3."""
+    key, one, several = _names(type(event))
+    keys, refs = named
+    keys.add(getattr(event, key))
+    for name in one:
+        value = getattr(event, name)
+        if value is not None:
+            refs.add(value)
+    for name in several:
+        values = getattr(event, name)
+        if values:  # a list's items, a map's keys
+            refs.update(values)
+
+
+def cities_share_ids(folds: Iterable[Mapping[str, Named]]) -> bool:
+    """Whether an id that one city's facts are keyed by is named (as key or reference) by another city's facts,
+    given each fold's `Named` per city. When none is, the rule refuses no fact, in whatever order the facts come: a
+    refusal needs an id that another city's fact claimed, and only a fact keyed by an id claims it. Ids that no fact
+    is keyed by (a voucher's provider, a payment's batch in a log that has no batch's fact) may be named by any
+    city. Set operations only (a million ids: tenths of a second)."""
+    keys: dict[str, list[set[str]]] = {}
+    refs: dict[str, list[set[str]]] = {}
+    for fold in folds:
+        for city, (k, r) in fold.items():
+            keys.setdefault(city, []).append(k)
+            refs.setdefault(city, []).append(r)
+    claimed: dict[str, set[str]] = {c: ks[0] if len(ks) == 1 else set().union(*ks) for c, ks in keys.items()}
+    every: set[str] = set()
+    for ids in claimed.values():
+        if not every.isdisjoint(ids):  # keyed by two cities' facts
+            return True
+        every |= ids
+    for city, sets in refs.items():
+        own = claimed.get(city, set())
+        for ids in sets:
+            if not every.isdisjoint(ids) and (ids & every) - own:  # another city's key named
+                return True
+    return False
+
+
 def named(event: Event) -> list[str]:
     """Every id the event names, its key first: what to look up before judging it."""
     return [event.aggregate_id(), *(v for _, v in references(event))]

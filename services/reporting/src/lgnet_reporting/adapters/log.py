@@ -64,9 +64,10 @@ async def read(
     bootstrap: str, upto: Positions, batch: int = 10_000, by_time: bool = False
 ) -> AsyncIterator[list[Record]]:
     """Every committed record with an offset below `upto[topic][partition]`, partition order kept; partitions
-    interleave arbitrarily, or (`by_time`: a national replay) by the records' timestamps within each fetch — the
-    projection depends on their order only where two cities' facts name one id (owned_ids), and the merge costs
-    ≈ 0.5 µs a record that the audit's and a city's readers need not pay."""
+    interleave arbitrarily, or (`by_time`: a national replay judging every fact in order) by the records'
+    timestamps within each fetch — the projection depends on their order only where two cities' facts name one id
+    (owned_ids), and the merge costs ≈ 0.5 µs a record that the audit's, a city's and the parallel workers' readers
+    need not pay."""
     targets = {TopicPartition(t, int(p)): o for t, parts in upto.items() for p, o in parts.items() if o > 0}
     if not targets:
         return

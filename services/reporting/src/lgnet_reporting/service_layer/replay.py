@@ -7,7 +7,8 @@ key or city than its signer's, or of a type its topic does not carry → skipped
 LGNET_FACT_SIGNATURES=required: dead-lettered), not a CloudEvent or invalid data → skipped (live: dead-lettered),
 another city in a city deployment → skipped, a redelivered event (same source and id) → skipped (live: the inbox),
 in a national replay a fact about an aggregate id another city's facts own → skipped (live: dead-lettered,
-`other_city_id`; lgnet_shared.owned_ids), judged in the order the replay reads the log.
+`other_city_id`; lgnet_shared.owned_ids), judged in the order the replay reads the log — or, by the parallel workers,
+not judged at all when no city's fact names an id another city's facts are keyed by (then the rule refuses nothing).
 The folded tables are bulk-loaded with COPY, then the reports are computed by the same code as the live ones.
 """
 
@@ -60,10 +61,11 @@ class Fold:
     # (key id, the envelope's `signingkey`, its city) that `check_claims` passed: it depends on nothing else, and a
     # log has few such triples (one per key and city)
     claims_passed: set[tuple[str, str | None, str]] = field(default_factory=set, repr=False, compare=False)
-    # A national fold's aggregate ids and the city whose fact first named each (owned_ids), and the (id, city) of the
-    # references it let through to ids it had seen no fact of: what the parallel replay's workers compare.
+    # A national fold judging in log order: its aggregate ids and the city whose fact first named each (owned_ids).
     owners: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
-    unjudged: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
+    # A national fold of the parallel replay's worker instead: every id each city's facts name (owned_ids.name_into),
+    # judged by nobody; the workers' ids then tell whether the rule could refuse anything (cities_share_ids).
+    named: dict[str, owned_ids.Named] | None = field(default=None, repr=False, compare=False)
 
     def _skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1
@@ -73,13 +75,14 @@ class Fold:
         signature check, LGNET_FACT_SIGNATURES=off)."""
         # Runs once per record of the log: attributes and functions held in locals (one look-up per batch, not
         # several per record); the decisions and their order are the live consumer's, as documented above.
-        city, seen, apply, inbox_id, on_topic, passed = (
+        city, seen, apply, inbox_id, on_topic, passed, named = (
             self.city,
             self.seen,
             self.tables.apply,
             consumer.inbox_id,
             self.on_topic,
             self.claims_passed,
+            self.named,
         )
         count = applied = 0
         for record in records:
@@ -115,8 +118,14 @@ class Fold:
                 self._skip("redelivered")
                 continue
             seen.add(key)
-            if city is None and self._other_citys(env, event):
-                continue
+            if city is None:
+                if named is not None:
+                    ids = named.get(env.city)
+                    if ids is None:
+                        ids = named[env.city] = (set(), set())
+                    owned_ids.name_into(ids, event)
+                elif self._other_citys(env, event):
+                    continue
             apply(projector(env, event))  # projection.project, its projector looked up once above
             applied += 1
         self.records += count
@@ -125,47 +134,11 @@ class Fold:
     def _other_citys(self, env: Envelope, event: Event) -> bool:
         """Whether the fact names an id another city owns (skipped, as live dead-letters it); else its key is
         claimed, and its references to ids not seen yet are noted."""
-        refused = owned_ids.fold(self.owners, env.city, event, env.time, self.unjudged)
+        refused = owned_ids.fold(self.owners, env.city, event, env.time)
         if refused is not None:
             self._skip(refused.kind)
             return True
         return False
-
-
-Ids = dict[str, set[str]]  # city -> ids: what a worker sends back
-
-
-def by_city(owners: dict[str, str], unjudged: set[tuple[str, str]]) -> tuple[Ids, Ids]:
-    """A worker's fold as it sends it back: the ids it gave each city, and its references to ids it saw no fact of
-    from that city (those its own partitions settled are no other worker's concern)."""
-    claimed: Ids = {}
-    for i, c in owners.items():
-        claimed.setdefault(c, set()).add(i)
-    unsettled: Ids = {}
-    for i, c in unjudged:
-        if owners.get(i) != c:
-            unsettled.setdefault(c, set()).add(i)
-    return claimed, unsettled
-
-
-def disagree(folds: Iterable[tuple[Ids, Ids]]) -> bool:
-    """Whether the workers' folds, each of some partitions, judged ids another worker's partitions give to another
-    city: an id claimed by two cities, or a reference let through to an id another city owns. The replay then folds
-    the whole log in one process, as the live consumer judged it (one table of owners). Set operations: each
-    city's ids against the others', never one id at a time."""
-    claimed: Ids = {}
-    references: Ids = {}
-    for theirs, refs in folds:
-        for c, ids in theirs.items():
-            claimed.setdefault(c, set()).update(ids)
-        for c, ids in refs.items():
-            references.setdefault(c, set()).update(ids)
-    every: set[str] = set()
-    for ids in claimed.values():
-        if not every.isdisjoint(ids):  # an id two cities claim
-            return True
-        every |= ids
-    return any(bool((ids & every) - claimed.get(c, set())) for c, ids in references.items())
 
 
 _ONE_PASS: TypeAdapter[Any] | None = None
@@ -250,8 +223,13 @@ class Signatures:
         return out
 
 
-async def fold(records: AsyncIterator[list[Record]], city: str | None, signatures: Signatures | None = None) -> Fold:
+async def fold(
+    records: AsyncIterator[list[Record]], city: str | None, signatures: Signatures | None = None, *, named: bool = False
+) -> Fold:
+    """`named`: a national fold that names ids per city instead of judging them (the parallel replay's workers)."""
     f = Fold(city) if signatures is None else Fold(city, on_topic=signatures.gate.on_topic)
+    if named and city is None:
+        f.named = {}
     async for batch in records:
         f.add(batch, await signatures.signers(batch) if signatures is not None else None)
     return f
@@ -329,12 +307,17 @@ class Timing:
     read_fold_s: float
     load_s: float
     folded: Fold
+    # A national replay's owners of ids (owned_ids): "in_parallel" when no city's fact names another city's ids (the
+    # rule refuses nothing, so no worker judged), "in_log_order" otherwise (one process judged every fact in the
+    # order it read them); None for a city's replay, which judges none.
+    owners_judged: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "records": self.folded.records,
             "applied": self.folded.applied,
             "skipped": dict(sorted(self.folded.skipped.items())),
+            "owners_judged": self.owners_judged,
             "read_and_fold_seconds": round(self.read_fold_s, 3),
             "load_seconds": round(self.load_s, 3),
         }
@@ -357,16 +340,16 @@ async def rebuild(
     if workers > 1 and database_url and schema:
         try:
             return await _rebuild_parallel(bootstrap, pool, positions, city, workers, database_url, schema, keys)
-        except (asyncpg.UniqueViolationError, _OwnersDisagree):
-            # Two partitions wrote the same row (never with the current events), or the workers' partitions give an
-            # id to two cities (`disagree`): fold everything in order.
+        except (asyncpg.UniqueViolationError, _CitiesShareIds):
+            # Two partitions wrote the same row (never with the current events), or two cities' facts name one id
+            # (`owned_ids.cities_share_ids`: the rule may refuse some): fold everything in order, judging each fact.
             async with pool.acquire() as conn:
                 await conn.execute(f"truncate {', '.join(TABLES)}")
     started = time.perf_counter()
     f = await fold(log.read(bootstrap, positions, by_time=city is None), city, _signatures(keys))
     folded = time.perf_counter()
     await load(pool, f, positions)
-    return Timing(folded - started, time.perf_counter() - folded, f)
+    return Timing(folded - started, time.perf_counter() - folded, f, None if city is not None else "in_log_order")
 
 
 def split(positions: store.Positions, parts: int) -> list[store.Positions]:
@@ -415,17 +398,22 @@ async def _rebuild_parallel(
             abandoned.set()
             await asyncio.gather(*running, return_exceptions=True)
             raise
-    if city is None and disagree((r[5], r[6]) for r in results):
-        raise _OwnersDisagree
+    if city is None and owned_ids.cities_share_ids(r[5] for r in results):
+        raise _CitiesShareIds
     total = Fold(city)
-    for records, applied, skipped, _, _, _, _ in results:
+    for records, applied, skipped, _, _, _ in results:
         total.records += records
         total.applied += applied
         for why, n in skipped.items():
             total.skipped[why] = total.skipped.get(why, 0) + n
     async with pool.acquire() as conn:
         await store.save_positions(conn, positions)
-    return Timing(max((r[3] for r in results), default=0.0), max((r[4] for r in results), default=0.0), total)
+    return Timing(
+        max((r[3] for r in results), default=0.0),
+        max((r[4] for r in results), default=0.0),
+        total,
+        None if city is not None else "in_parallel",
+    )
 
 
 _READY: Any = None  # in a worker process: set once the schema's tables exist
@@ -439,8 +427,9 @@ def _hold(ready: Any, abandoned: Any) -> None:
     logging.getLogger().addHandler(logging.NullHandler())  # the command's lines only, as in its own process
 
 
-class _OwnersDisagree(Exception):
-    """The parallel workers' folds judged an aggregate id's city differently (`disagree`)."""
+class _CitiesShareIds(Exception):
+    """Two cities' facts name one aggregate id (`owned_ids.cities_share_ids`): the workers, which judged none, may
+    have applied a fact the rule refuses."""
 
 
 class Abandoned(RuntimeError):
@@ -449,7 +438,7 @@ class Abandoned(RuntimeError):
 
 def _worker(
     bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None, keys: Keys = None
-) -> tuple[int, int, dict[str, int], float, float, Ids, Ids]:
+) -> tuple[int, int, dict[str, int], float, float, dict[str, owned_ids.Named]]:
     """In a worker process: read and fold these partitions, COPY the rows into the schema."""
     return asyncio.run(_fold_and_copy(bootstrap, url, schema, positions, city, keys))
 
@@ -463,9 +452,11 @@ async def _batches(records: AsyncIterator[list[Record]]) -> AsyncIterator[list[R
 
 async def _fold_and_copy(
     bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None, keys: Keys = None
-) -> tuple[int, int, dict[str, int], float, float, Ids, Ids]:
+) -> tuple[int, int, dict[str, int], float, float, dict[str, owned_ids.Named]]:
     started = time.perf_counter()
-    f = await fold(_batches(log.read(bootstrap, positions, by_time=city is None)), city, _signatures(keys))
+    # Names ids rather than judging them, so the order of the partitions does not matter (no time merge): if two
+    # cities' facts share an id, the coordinator folds the whole log again, in order.
+    f = await fold(_batches(log.read(bootstrap, positions)), city, _signatures(keys), named=True)
     folded = time.perf_counter()
     if _READY is not None:
         await asyncio.to_thread(_READY.wait)  # the tables exist (or the schema was abandoned)
@@ -484,5 +475,5 @@ async def _fold_and_copy(
         f.skipped,
         folded - started,
         time.perf_counter() - copying,
-        *by_city(f.owners, f.unjudged),
+        f.named or {},
     )
