@@ -778,7 +778,7 @@ async def test_civic_engagement_activities_sessions_and_the_attendance_register(
     await luca.fill("#held_on", "2026-03-02")
     await luca.fill("#place", "Casa del quartiere di San Salvario")
     await luca.fill("#duration_minutes", "120")
-    await luca.get_by_role("button", name="Salva la sessione").click()
+    await luca.get_by_role("button", name="Salva l'incontro").click()
     await luca.wait_for_url("**/sessions/ses-*")
     assert "Registro presenze" in await luca.locator("h1").inner_text()
 
@@ -865,11 +865,11 @@ async def test_a_partners_read_through_intakes_api_is_in_the_dpos_access_log(bro
     rpd = await logged_in(browser, desk, "rpd")
     await rpd.goto(desk.url + f"/access-log?person_id={pid}&source=intake")
     log = await rpd.locator("main").inner_text()
-    assert "API di intake" in log and "coop-aurora" in log and "Cartella sociale (API)" in log, log
+    assert "API della presa in carico" in log and "coop-aurora" in log and "Cartella sociale (API)" in log, log
     assert "Grace" not in log and "Adeyemi" not in log
     await shot(rpd, "access-log-api")
     csv_text = await (await rpd.request.get(desk.url + f"/access-log.csv?person_id={pid}")).text()
-    assert "coop-aurora" in csv_text and "API di intake" in csv_text, csv_text
+    assert "coop-aurora" in csv_text and "API della presa in carico" in csv_text, csv_text
     # The cooperative asks housing's API why the household is not matching (its needs, in housing's words): in her
     # log too, found by the household's id, the cooperative by name.
     housing = await _api_client(desk.database_url, desk.schemas["housing"], desk.settings.housing_url, "coop-aurora")
@@ -981,7 +981,7 @@ async def test_the_payments_office_registers_a_voucher_provider_whose_bank_data_
     that pays is test_desk_payments.py's, and payments' own tests')."""
     giulia = await logged_in(browser, desk, "giulia")
     await giulia.goto(desk.url + "/payments")
-    await giulia.get_by_role("link", name="Fornitori dei voucher e rimborsi").click()
+    await giulia.get_by_role("link", name="Fornitori dei buoni e rimborsi").click()
     await giulia.wait_for_url("**/payments/providers")
     await giulia.fill("#name", "Trasporti Aurora")
     await giulia.check("#kind-public_transport")
@@ -1000,7 +1000,7 @@ async def test_the_payments_office_registers_a_voucher_provider_whose_bank_data_
     await maria.get_by_role("button", name="Rimborsa i fornitori").click()
     await maria.wait_for_load_state()
     said = await maria.locator("main").inner_text()
-    assert "Nessun rimborso fatto. Nessun voucher incassato attende un rimborso." in said, said  # none redeemed
+    assert "Nessun rimborso effettuato. Nessun buono incassato attende un rimborso." in said, said  # none redeemed
 
 
 async def test_a_cooperative_lists_housing_and_the_city_runs_the_matching(browser: Browser, desk: Desk) -> None:
@@ -1031,7 +1031,7 @@ async def test_a_cooperative_lists_housing_and_the_city_runs_the_matching(browse
     await shot(luca, "housing-catalogue")
     maria = await logged_in(browser, desk, "maria")
     await maria.goto(desk.url + "/housing")
-    await maria.get_by_role("button", name="Fai l'abbinamento ora").click()
+    await maria.get_by_role("button", name="Avvia ora l'abbinamento").click()
     await maria.wait_for_load_state()
     said = await maria.locator("main .notice").first.inner_text()
     assert re.search(r"\d+ propost[ae] fatt[ae]\.", said), said
@@ -1063,13 +1063,13 @@ async def test_an_operator_changes_her_password_and_when_she_leaves_she_is_out_e
     new = "la-nuova-password-di-bruna"
     await page.get_by_label("Password attuale").fill("sbagliata")
     await page.get_by_label("Nuova password", exact=False).first.fill(new)
-    await page.get_by_label("Nuova password, di nuovo").fill(new)
+    await page.get_by_label("Ripeta la nuova password").fill(new)
     await page.get_by_role("button", name="Cambia la password").click()
     await page.wait_for_load_state()
     await expect(page.locator("#current_password-error")).to_have_text("La password attuale non è corretta.")
     await page.get_by_label("Password attuale").fill(PASSWORD)
     await page.get_by_label("Nuova password", exact=False).first.fill(new)
-    await page.get_by_label("Nuova password, di nuovo").fill(new)
+    await page.get_by_label("Ripeta la nuova password").fill(new)
     await page.get_by_role("button", name="Cambia la password").click()
     await page.wait_for_load_state()
     await expect(page.get_by_role("status")).to_contain_text("La password è stata cambiata.")

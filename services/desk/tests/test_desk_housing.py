@@ -218,7 +218,7 @@ async def test_housing_refusing_the_operator_is_shown_as_the_desk_shows_refusals
     }
     r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/decline", data=sent)
     assert r.status_code == 403, r.text
-    assert "l'ente non gestisce l'alloggio: non può agire per chi lo offre" in text_of(r.text), text_of(r.text)
+    assert "l'ente partner non gestisce l'alloggio: non può agire per chi lo offre" in text_of(r.text), text_of(r.text)
     # without the CSRF token nothing reaches housing
     calls = len(desk.services.calls)
     r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/acceptance", data={"form_key": KEY})
@@ -283,7 +283,7 @@ async def test_a_placement_without_a_lease_says_so(desk: Desk) -> None:
     serve_the_placement(desk.services, lease=False)
     await desk.as_operator(MARIA)
     text = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text)
-    assert "Nessun contratto firmato ancora: lo registra l'ente che offre l'alloggio" in text, text
+    assert "Ancora nessun contratto firmato: lo registra l'ente che offre l'alloggio" in text, text
 
 
 async def test_ending_a_placement_before_it_started_is_refused_at_the_day_the_reason_kept(desk: Desk) -> None:
@@ -359,7 +359,7 @@ async def test_a_step_refused_once_its_form_is_gone_says_why_at_the_top_of_the_p
     r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/end?lang=it", data=sent)
     assert r.status_code == 422 and 'name="ended_on"' not in r.text, r.text
     alert = re.search(r'<p class="error" role="alert">(.*?)</p>', r.text, re.S)
-    said = f"l'inserimento è terminato il {i18n.day(yesterday, 'it')}"
+    said = f"l'inserimento si è concluso il {i18n.day(yesterday, 'it')}"
     assert alert and said in text_of(alert.group(1)), text_of(r.text)
 
 
@@ -458,7 +458,7 @@ async def test_the_housing_page_is_titled_by_the_households_reference_person_and
     assert "<title>Alloggio del nucleo di Amina Okafor · LgNet</title>" in page.text, page.text
     assert searches == [{"case_id": CASE}]  # by the case, in a body: no name or case in an address
     assert await access_log_of(desk, "p-1") == [("maria", "housing", "shown")]
-    assert '<a href="/persons/p-1">Torna alla cartella</a>' in page.text  # back to where the operator came from
+    assert '<a href="/persons/p-1">Torna alla cartella sociale</a>' in page.text  # back to where the operator came from
     english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
     assert f"Housing of Amina Okafor's household {HOUSEHOLD}" in english, english
     await desk.as_operator(RPD)
@@ -486,7 +486,7 @@ async def test_the_household_is_named_from_the_search_alone_and_its_reference_pe
     assert [c for c in desk.services.calls if c[2].endswith("/record")] == [], desk.services.calls
     assert await access_log_of(desk, "p-9-mum") == [("maria", "housing", "shown")]
     assert await access_log_of(desk, "p-0-son") == []
-    assert '<a href="/persons/p-9-mum">Torna alla cartella</a>' in page.text
+    assert '<a href="/persons/p-9-mum">Torna alla cartella sociale</a>' in page.text
 
 
 async def test_a_household_without_a_proposal_is_named_through_its_waiting_case(desk: Desk) -> None:
@@ -604,7 +604,7 @@ async def test_compatible_housing_occupied_by_another_household_is_said_in_itali
     await desk.as_operator(MARIA)
     text = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text)
     assert "Gli alloggi compatibili sono già accettati o abitati da altri nuclei" in text, text
-    assert "occupied" not in text and "pesato per priorità" not in text, text
+    assert "occupied" not in text and "ponderato per priorità" not in text, text
     english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
     assert "Compatible housing is already accepted by or home to other households" in english, english
 
@@ -739,7 +739,7 @@ async def test_the_housing_catalogue_is_kept_at_the_desk(desk: Desk) -> None:
     r = await desk.client.post("/housing/matching", data={"csrf": "csrf-giulia"})
     shown = text_of(r.text)
     assert (
-        r.status_code == 200 and "1 proposta fatta" in shown and "1 nucleo in attesa non ne ha avuta nessuna" in shown
+        r.status_code == 200 and "1 proposta fatta" in shown and "1 nucleo in attesa non ha ricevuto proposte" in shown
     ), shown
     assert 'href="/households/h-1/housing"' in r.text and 'href="/households/h-9/housing"' in r.text
 

@@ -62,7 +62,7 @@ async def test_a_cooperative_accepts_a_proposal_and_starts_the_placement_at_the_
     text = await main.inner_text()
     assert "Coabitazione solidale, vanchiglia, 2 posti" in text and "in attesa di risposta" in text, text
     assert "Perché questo nucleo non ha un abbinamento?" not in text, text  # not asked beside a proposal
-    assert await main.get_by_role("link", name="Torna alla cartella").count() == 1
+    assert await main.get_by_role("link", name="Torna alla cartella sociale").count() == 1
     await shot(luca, "housing")
     await luca.get_by_role("button", name="Accetta la proposta").click()
     await luca.get_by_role("button", name="Avvia l'inserimento").wait_for()
@@ -80,7 +80,7 @@ async def test_a_cooperative_accepts_a_proposal_and_starts_the_placement_at_the_
     await luca.get_by_role("button", name="Avvia l'inserimento").click()
     await luca.get_by_text("inserimento avviato").first.wait_for()
     assert await luca.get_by_role("button", name="Avvia l'inserimento").count() == 0
-    assert "Nessun contratto firmato ancora" in await main.inner_text()
+    assert "Ancora nessun contratto firmato" in await main.inner_text()
     # The cooperative offering the room signs the lease over housing's API; the page shows it, read-only.
     async with await _client_as(desk, "housing", "coop-aurora", None) as aurora:
         placement = (await aurora.get(f"/matches/{match_id}")).json()["placement"]

@@ -351,7 +351,7 @@ async def test_the_household_members_a_cartella_shows_are_in_the_access_log(desk
     ], rows
     await desk.as_operator(RPD)
     text = text_of((await desk.client.get("/access-log/subject/p-2")).text)
-    assert "Maria Rossi" in text and "Cartella di un familiare p-1" in text, text
+    assert "Maria Rossi" in text and "Cartella sociale di un componente del nucleo p-1" in text, text
 
 
 async def test_each_plan_of_a_case_shows_its_date(desk: Desk) -> None:
@@ -424,7 +424,7 @@ async def test_the_access_log_export_reads_in_the_dpos_language(desk: Desk) -> N
         "luca",
         "p-1",
         "revisione della pratica",
-        "Risultati di una ricerca",
+        "Risultati della ricerca",
         "negato",
         "Sportello",
     ]
@@ -753,7 +753,7 @@ async def test_a_hold_ending_soon_is_on_the_to_do_list_with_its_reason_and_its_d
     assert page.status_code == 200, page.text
     text = text_of(page.text)
     assert "Sospensione (Ricovero in ospedale) fino al" in text, text
-    assert "poi il nucleo torna in lista d'attesa: verificare che sia possibile" in text, text
+    assert "poi il nucleo torna in lista d'attesa; verifichi che sia possibile" in text, text
     assert 'href="/households/h-5f1c0a9e7b2d/housing"' in page.text
 
 
@@ -875,7 +875,7 @@ async def test_the_cartella_is_read_when_housing_or_payments_is_away(desk: Desk)
     assert page.status_code == 200, page.text
     text = text_of(page.text)
     assert "Cartella sociale: Amina Okafor" in text and "Colloquio" in text, text
-    assert "Alcune parti non si possono leggere ora; riprovi più tardi: alloggi, contributi" in text, text
+    assert "Alcune parti non si possono leggere ora; riprovi più tardi: alloggi, pagamenti" in text, text
 
 
 async def test_a_username_that_is_also_a_partners_id_names_each_where_it_belongs(desk: Desk) -> None:
@@ -1286,7 +1286,7 @@ async def test_a_request_whose_household_cannot_be_named_shows_its_id(desk: Desk
     page = await desk.client.get("/approvals")
     assert page.status_code == 200, page.text
     row = approvals_row(page.text, "r-dec").replace("\xa0", " ")
-    assert "Nucleo di (non visibile per lei)" in text_of(row) and '<small class="id">h-5f1c0a9e7b2d</small>' in row
+    assert "Nucleo di (non visibile per Lei)" in text_of(row) and '<small class="id">h-5f1c0a9e7b2d</small>' in row
     assert 'aria-label="Approva: Canone di affitto, 450,00 €, nucleo h-5f1c0a9e7b2d, dal 1 dic 2026' in row, row
 
     def away(request: httpx.Request) -> httpx.Response:
@@ -1421,7 +1421,7 @@ async def test_the_refusal_page_says_what_was_refused_and_logged_only_where_it_w
     cartella = await desk.client.get("/persons/p-1")
     text = text_of(cartella.text)
     assert cartella.status_code == 403 and "Non può vedere i dati di questa persona" in text, text
-    assert "Il tentativo è stato registrato nel registro degli accessi" in text, text
+    assert "Il tentativo è stato annotato nel registro degli accessi" in text, text
     async with desk.pool.acquire() as conn:
         assert [e["outcome"] for e in await store.access_entries(conn, "torino", "p-1")] == ["denied"]
 
@@ -1443,7 +1443,7 @@ async def test_a_read_refused_for_what_was_asked_says_why_not_that_the_service_i
     document = await desk.client.get("/persons/p-1/documents/d-1")
     text = text_of(document.text)
     assert document.status_code == 409 and "la persona è stata cancellata" in text, text
-    assert "non è disponibile" not in text and "Il tentativo è stato registrato" in text, text
+    assert "non è disponibile" not in text and "Il tentativo è stato annotato" in text, text
     agenda = await desk.client.get("/agenda")
     text = text_of(agenda.text)
     assert agenda.status_code == 422 and "Il servizio ha rifiutato la richiesta" in text, text
@@ -1527,7 +1527,7 @@ async def test_every_person_a_search_shows_is_in_the_access_log(desk: Desk) -> N
     ], rows
     await desk.as_operator(RPD)
     text = text_of((await desk.client.get("/access-log?person_id=p-2")).text)
-    assert "Risultati di una ricerca" in text, text
+    assert "Risultati della ricerca" in text, text
 
 
 async def test_refusals_of_the_desk_itself_are_its_own_pages_and_a_forms_address_leads_back_to_its_page(
@@ -2007,8 +2007,9 @@ async def test_the_cartellas_timeline_and_household_read_as_italian(desk: Desk) 
     ]
     await desk.as_operator(MARIA)
     text = text_of((await desk.client.get("/persons/p-1")).text)
-    # "registrata allo sportello" of a man (a DPO's review), and of a person a partner registered over Kafka
-    assert "registrazione della persona" in text and "registrata" not in text, text
+    # "registrata allo sportello" of a man (a DPO's review), and of a person a partner registered over Kafka; "persona
+    # registrata" agrees with "persona", whoever she is, and says nowhere
+    assert "persona registrata" in text and "registrata allo sportello" not in text, text
     assert "segnalazione ricevuta: Uscita da progetto di accoglienza" in text, text
     # An outside tester read "Amina Okafor è entrato/a nel nucleo" of a woman whose sex is recorded: "o/a" only when
     # it is not known (or not said: "undisclosed", "other").
@@ -2182,8 +2183,8 @@ async def test_withdrawing_the_sharing_consent_says_first_who_stops_seeing_the_p
     page = (await desk.client.get("/persons/p-1")).text
     note = text_of(page.split('id="sharing-note">', 1)[1].split("</p>", 1)[0])
     assert note.strip() == (
-        "Revocando la condivisione con gli enti partner, Cooperativa Aurora non vedrà più i dati della persona né le"
-        " sue pratiche."
+        "Con la revoca della condivisione con gli enti partner, i dati e le pratiche della persona non saranno più"
+        " visibili a Cooperativa Aurora."
     ), note
     r = await desk.client.post("/persons/p-1/consents", data={"csrf": "csrf-maria", "purpose": "partner_sharing"})
     assert r.status_code == 422 and recorded == [] and 'id="granted-error"' in r.text
@@ -2583,9 +2584,9 @@ async def test_each_request_to_approve_says_who_is_paid_and_whether_the_bank_dat
     assert "IBAN ••••3000" in row and "cambiato dopo l'approvazione (approvato: ••••1234)" in row, row
     own = approvals_row(page, "r-own")
     assert 'action="/approvals/r-own"' not in own, own  # the approval is not offered; rejecting still is
-    assert "Ha inserito Lei i dati bancari: deve approvarli un altro operatore." in text_of(own), own
+    assert "Ha inserito Lei le coordinate bancarie: deve approvarle un altro operatore." in text_of(own), own
     row = text_of(approvals_row(page, "r-del"))
-    assert "Dati bancari cancellati" in row, row
+    assert "Coordinate bancarie cancellate" in row, row
     assert "Beneficiario" in text_of(page)  # the column's heading
     english = text_of(approvals_row((await desk.client.get("/approvals?lang=en")).text, "r-chg"))
     assert "IBAN ••••3000" in english and "changed since the approval (approved: ••••1234)" in english, english
@@ -2884,15 +2885,15 @@ async def test_intakes_read_log_is_on_the_dpos_page_and_csv_beside_the_desks(des
     assert asked and asked[0].headers["authorization"] == "Bearer lgr_rpd"
     assert asked[0].url.params["person_id"] == "p-1"
     text = text_of(page.text)
-    assert "API di intake" in text and "Sportello" in text, text
+    assert "API della presa in carico" in text and "Sportello" in text, text
     assert "Cartella sociale (API)" in text and "Diario (API)" in text, text
     assert "coop-aurora" in text and "negato" in text
     only_api = text_of((await desk.client.get("/access-log?person_id=p-1&source=intake")).text)
-    assert "API di intake" in only_api and "Maria Rossi" not in only_api, only_api
+    assert "API della presa in carico" in only_api and "Maria Rossi" not in only_api, only_api
     rows = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?person_id=p-1")).text)))
     assert rows[0][-1] == "Fonte", rows[0]
     api_row = next(r for r in rows if r[2] == "coop-aurora")
-    assert api_row[-1] == "API di intake" and api_row[5] == "Cartella sociale (API)", api_row
+    assert api_row[-1] == "API della presa in carico" and api_row[5] == "Cartella sociale (API)", api_row
     printout = text_of((await desk.client.get("/access-log/subject/p-1")).text)
     assert "Cartella sociale (API)" in printout  # the person's history holds the API's reads too
 
@@ -2998,8 +2999,9 @@ async def test_the_access_log_says_so_when_intakes_read_log_cannot_be_read(desk:
         await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
     await desk.as_operator(RPD)  # no read-log token: the desk's entries, and the page says intake's are missing
     text = text_of((await desk.client.get("/access-log")).text)
-    assert "Maria Rossi" in text and "Il registro delle letture di intake non è disponibile" in text, text
-    assert "Il registro degli scaricamenti dei file SEPA dei pagamenti non è disponibile" in text, text
+    assert "Maria Rossi" in text, text
+    assert "Il registro delle consultazioni della presa in carico non è leggibile ora" in text, text
+    assert "Il registro dei download dei file SEPA del servizio pagamenti non è leggibile ora" in text, text
 
 
 async def test_payments_download_log_of_its_sepa_files_is_on_the_dpos_page_beside_the_desks(desk: Desk) -> None:
@@ -3031,7 +3033,7 @@ async def test_payments_download_log_of_its_sepa_files_is_on_the_dpos_page_besid
     text = text_of(page.text)
     assert "API dei pagamenti" in text and "API dei pagamenti (tramite lo sportello)" in text, text
     assert "File SEPA dei pagamenti (API) b-2" in text and "staff-torino-it" in text, text
-    assert "Il registro degli scaricamenti" not in text  # read: nothing said missing
+    assert "Il registro dei download" not in text  # read: nothing said missing
     assert "File SEPA dei pagamenti (nomi e IBAN dei beneficiari) b-1" in text  # the desk's own entry, beside it
     only = text_of((await desk.client.get("/access-log?source=payments")).text)
     assert "b-2" in only and "nomi e IBAN dei beneficiari" not in only, only  # not the desk's own entry
@@ -3072,7 +3074,7 @@ async def test_the_desk_tells_intake_it_is_the_desk(desk: Desk) -> None:
 
 
 async def test_an_erased_members_vulnerabilities_are_not_shown_and_the_member_is_said_erased(desk: Desk) -> None:
-    """A DPO's review: after a member's erasure her vulnerabilities were still listed under "(non visibile per lei)".
+    """A DPO's review: after a member's erasure her vulnerabilities were still listed under "(non visibile per Lei)".
     The cartella says the member was erased and shows nothing of her vulnerabilities, even from an intake that still
     gave them; the assessment's form offers none to record for her."""
     today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
@@ -3092,7 +3094,7 @@ async def test_an_erased_members_vulnerabilities_are_not_shown_and_the_member_is
     page = await desk.client.get("/persons/p-1")
     assert page.status_code == 200, page.text
     text = text_of(page.text)
-    assert "non visibile per lei" not in text, text
+    assert "non visibile per Lei" not in text, text
     assert "persona cancellata (diritto all'oblio) p-9" in text, text
     # the assessment lists Amina's alone (the form's options below name every vulnerability, not this)
     assert "Vulnerabilità di Amina Okafor Genitore solo con figli minori Progetto individuale" in text, text
@@ -3479,7 +3481,7 @@ async def test_the_privacy_notice_and_a_street_persons_page_lead_back(desk: Desk
     await desk.as_operator(MARIA)
     notice = await desk.client.get("/persons/p-1/privacy-notice?lang=it")
     back = re.search(r'<p class="noprint"><a href="/persons/p-1\?purpose=case_work">([^<]+)</a></p>', notice.text)
-    assert back is not None and back.group(1) == "Torna alla cartella", notice.text
+    assert back is not None and back.group(1) == "Torna alla cartella sociale", notice.text
     assert "@media print { header, .noprint { display: none; } }" in (await desk.client.get("/static/desk.css")).text
     street = await desk.client.get("/outreach/street-persons/s-1")
     assert street.status_code == 200, street.text
@@ -3767,7 +3769,7 @@ async def test_a_form_sent_while_its_service_is_down_comes_back_as_typed_saying_
     r = await desk.client.post("/persons/p-1/contributions", data=asked)
     assert r.status_code == 503, r.text
     said = text_of(r.text)
-    assert f"Il servizio «contributi» {UNREACHABLE}; quanto scritto è conservato" in said, said
+    assert f"Il servizio «pagamenti» {UNREACHABLE}; quanto scritto è conservato" in said, said
     assert "Bad Gateway" not in r.text and "nginx" not in r.text and 'class="field-error"' not in r.text
     form = r.text.split('action="/persons/p-1/contributions"', 1)[1].split("</form>", 1)[0]
     assert 'value="450"' in form and '<option value="deposit" selected>' in form and key in form, form

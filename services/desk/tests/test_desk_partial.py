@@ -79,7 +79,7 @@ async def test_a_page_of_payments_in_a_city_without_it_says_the_city_does_not_us
     page = await without_payments.client.get(path)
     assert page.status_code == 404, (page.status_code, text_of(page.text))
     text = text_of(page.text)
-    assert NOT_RUN.format("contributi") in text, text
+    assert NOT_RUN.format("pagamenti") in text, text
     assert "non è raggiungibile" not in text and "Riprovi" not in text, text
     assert 'href="/payments"' not in page.text, "the menu of the page offers it still"
     english = text_of((await without_payments.client.get(path + "?lang=en")).text)
@@ -95,7 +95,7 @@ async def test_a_form_writing_to_payments_in_a_city_without_it_is_not_sent(witho
     sent = {"csrf": "csrf-maria", "case_id": "c-1", "kind": "rent", "amount": "100", "voucher_value": "10"}
     r = await without_payments.client.post(f"/persons/p-1/{form}", data=sent)
     assert r.status_code == 404, (r.status_code, text_of(r.text))
-    assert NOT_RUN.format("contributi") in text_of(r.text)
+    assert NOT_RUN.format("pagamenti") in text_of(r.text)
     assert not [c for c in without_payments.services.calls if c[0] == "payments"], without_payments.services.calls
 
 
@@ -184,7 +184,7 @@ async def test_the_dpos_access_log_does_not_say_a_log_of_a_service_not_run_is_mi
     await without_payments.as_operator(RPD)
     page = await without_payments.client.get("/access-log")
     assert page.status_code == 200, page.text
-    assert "Il registro degli scaricamenti dei file SEPA" not in text_of(page.text), text_of(page.text)
+    assert "Il registro dei download dei file SEPA" not in text_of(page.text), text_of(page.text)
     assert 'value="payments"' not in page.text  # no source to filter by that the city does not have
     assert not [c for c in without_payments.services.calls if c[0] == "payments"], without_payments.services.calls
 

@@ -76,5 +76,5 @@ async def test_a_city_without_payments_works_at_its_desk(city: dict[str, str]) -
         assert "Alcune parti" not in record.text and 'id="h-contributions"' not in record.text
         assert 'href="/payments"' not in record.text and 'href="/approvals"' not in record.text
         payments = await c.get("/payments")
-        assert payments.status_code == 404 and "non usa il servizio «contributi» su LgNet" in payments.text
+        assert payments.status_code == 404 and "non usa il servizio «pagamenti» su LgNet" in payments.text
         assert payments_unavailable((await c.get("/metrics")).text) == before

@@ -82,7 +82,7 @@ async def test_the_payments_office_sees_what_waits_and_the_citys_batches(desk: D
     assert 'href="/payments/batches/b-7c1e"' in page.text
     # the city's budget lines: what is left to commit on each
     assert "Linee di bilancio" in shown and "Canone di affitto 10.000,00 € 950,00 € 9.050,00 €" in shown, shown
-    assert "Voucher: Babysitting 500,00 € 0,00 € 500,00 €" in shown, shown
+    assert "Buono: Babysitting 500,00 € 0,00 € 500,00 €" in shown, shown
 
     await desk.as_operator(LUCA)  # a cooperative's operator: not the payments office
     assert (await desk.client.get("/payments")).status_code == 403
@@ -243,7 +243,7 @@ async def test_the_payments_office_keeps_the_voucher_providers_and_reimburses_th
     assert 'href="/payments/providers"' in page.text
     page = await desk.client.get("/payments/providers")
     shown = text_of(page.text)
-    assert page.status_code == 200 and "Fornitori dei voucher e rimborsi" in shown, shown
+    assert page.status_code == 200 and "Fornitori dei buoni e rimborsi" in shown, shown
     assert "Bici Rossi di Anna Rossi" in shown and "approvate da" in shown and "LGNET-R1A2B" in shown, shown
     assert "indicate da" in shown and "attendono l'approvazione di un'altra persona" in shown, shown
     assert page.text.count('action="/payments/providers/prv-gtt/approval"') == 1  # set by Maria: Giulia approves
@@ -278,7 +278,7 @@ async def test_the_payments_office_keeps_the_voucher_providers_and_reimburses_th
     )
     r = await desk.client.post("/payments/providers/prv-gtt/approval", data={"csrf": "csrf-giulia"})
     said = text_of(r.text)
-    assert r.status_code == 403 and "non può approvarli: deve farlo un'altra persona" in said, said
+    assert r.status_code == 403 and "non può approvarle: deve farlo un'altra persona" in said, said
     # new bank data for a provider: sent as payments' PUT, then waiting for approval
     r = await desk.client.post(
         "/payments/providers/prv-bici/bank-data",
@@ -294,7 +294,7 @@ async def test_the_payments_office_keeps_the_voucher_providers_and_reimburses_th
     desk.services.answers[("payments", "POST", "/provider-reimbursements")] = httpx.Response(201, json=held)
     r = await desk.client.post("/payments/reimbursements", data={"csrf": "csrf-giulia"})
     shown = text_of(r.text)
-    assert r.status_code == 200 and "Nessun rimborso fatto" in shown, shown
+    assert r.status_code == 200 and "Nessun rimborso effettuato" in shown, shown
     assert "GTT non rimborsato: le coordinate bancarie attendono l'approvazione di un'altra persona" in shown, shown
     made = {"reimbursements": [], "held": [], "run_id": "run-1", "file": {"message_id": "LGNET-R1A2B"}}
     desk.services.answers[("payments", "POST", "/provider-reimbursements")] = httpx.Response(201, json=made)

@@ -35,7 +35,7 @@ from lgnet_desk.domain.operators import (
     new_operator_code,
     new_staff_actor,
 )
-from lgnet_desk.domain.refusals import NOT_A_DAY, say
+from lgnet_desk.domain.refusals import ITALIAN, NOT_A_DAY, say
 from lgnet_desk.entrypoints import i18n
 from lgnet_desk.service_layer.desk import FieldErrors, member_body, register_household, todo
 from lgnet_shared.pseudonymous import check_pseudonymous_id
@@ -150,6 +150,36 @@ def test_every_message_has_its_italian_text() -> None:
     assert missing == []
     assert i18n.translations("it").gettext("Find a person") == "Cerca una persona"
     assert i18n.translations("en").gettext("Find a person") == "Find a person"
+
+
+# docs/desk.md, "The desk's Italian": a word the desk does not use, and the one it uses for the same thing
+NOT_THE_DESKS_WORD = [
+    (r"\b[Vv]oucher\b", "buono"),
+    (r"\b[Dd]ati bancari\b", "coordinate bancarie"),
+    (r"\bsistema di identità\b", "gestore delle identità del Comune"),
+    (r"\bpiano individuale\b", "progetto individuale"),
+    (r"\blotto\b", "distinta"),
+    (r"\bciclo di rimborsi\b", "rimborso"),
+    (r"\beducazione finanziaria\b", "tutoraggio economico"),
+    (r"\baltro ente\b(?! partner)", "un altro ente partner"),
+    (r"\bintake\b", "presa in carico"),
+    (r"\bapprovatore\b", "un altro operatore"),
+    (r"(?<!su di )\blei\b", "Lei (the courtesy pronoun, capitalised; 'su di lei' is the person)"),
+    (r"\bprocessa", "trattare, elaborare"),
+]
+
+
+def test_the_desks_italian_keeps_to_its_glossary() -> None:
+    """No native speaker had read the desk: one thing had two names ("buono" and "voucher", "coordinate bancarie" and
+    "dati bancari", "distinta" and "lotto di pagamenti"), and the courtesy "Lei" was written "lei" on some pages."""
+    po = resources.files("lgnet_desk").joinpath("locale/it/LC_MESSAGES/desk.po")
+    with po.open("rb") as f:
+        catalog = read_po(f, locale="it")
+    strings = [s for m in catalog if m.id for s in (m.string if isinstance(m.string, tuple | list) else [m.string])]
+    texts = [s for s in strings if isinstance(s, str)]
+    texts += [italian for _pattern, italian in ITALIAN]
+    off = [(text, better) for text in texts for word, better in NOT_THE_DESKS_WORD if re.search(word, text)]
+    assert off == []
 
 
 @pytest.mark.parametrize(
@@ -270,7 +300,10 @@ def test_every_fiscal_code_rule_of_intake_is_said_in_italian(reason: str) -> Non
             "the household no longer fits the opportunity (capacity: 2 person(s) for 1 place(s)): decline the match",
             "il nucleo non rispetta più i requisiti dell'alloggio: rifiuti la proposta",
         ),
-        ("the person's case is assigned to another partner", "la pratica della persona è assegnata a un altro ente"),
+        (
+            "the person's case is assigned to another partner",
+            "la pratica della persona è assegnata a un altro ente partner",
+        ),
         (  # intake: a transfer dated before the case's last one (a review found it shown in English)
             "is before the case's last transfer (2026-02-01)",
             "è precedente all'ultimo trasferimento della pratica (2026-02-01)",
@@ -352,7 +385,7 @@ def test_intakes_refusal_of_what_names_a_closed_case_is_said_in_italian() -> Non
     from lgnet_desk.entrypoints import i18n
 
     assert i18n.reason("the case was closed on 2026-03-01", "it") == (
-        "la pratica è chiusa dal 1 mar 2026: non si registra più nulla su di essa"
+        "la pratica è chiusa dal 1 mar 2026: non vi si può più registrare nulla"
     )
 
 
@@ -364,7 +397,7 @@ def test_intakes_refusal_of_what_names_a_closed_case_is_said_in_italian() -> Non
         ("registering a mobile unit is for the city's staff", "solo il personale del Comune registra le unità mobili"),
         ("mobile unit unit-nord already exists", "l'unità mobile unit-nord esiste già"),
         ("an outing must end after it starts", "l'uscita deve finire dopo l'inizio"),
-        ("the outing was on 2026-03-01", "l'uscita è stata il 2026-03-01"),
+        ("the outing was on 2026-03-01", "l'uscita si è svolta il 2026-03-01"),
         ("is not one of the outing's places", "non è uno dei luoghi dell'uscita"),
         ("is before the first contact (2026-01-10)", "è precedente al primo contatto (2026-01-10)"),
         (
@@ -498,7 +531,9 @@ def test_a_budget_refusal_says_its_amounts_in_euros_in_either_language() -> None
     assert it == "fondi insufficienti: richiesti 120,00 €, disponibili 50,00 € sulla linea di bilancio"
     assert i18n.reason(reason, "en") == "over budget: €120.00 asked, €50.00 available on the line"
     threshold = "above 50000 cents a second, different approver is needed"
-    assert i18n.reason(threshold, "it").replace("\xa0", " ") == "sopra 500,00 € serve un secondo approvatore"
+    assert i18n.reason(threshold, "it").replace("\xa0", " ") == (
+        "oltre 500,00 € serve una seconda approvazione, di un altro operatore"
+    )
     assert i18n.reason("a brand new rule", "en") == "a brand new rule"
 
 
@@ -778,7 +813,7 @@ def test_a_value_in_a_services_path_is_one_segment(value: str, segment: str) -> 
 
 
 def test_a_placement_ended_meanwhile_is_said_in_italian() -> None:
-    assert i18n.reason("the placement ended on 2026-03-01", "it") == "l'inserimento è terminato il 1 mar 2026"
+    assert i18n.reason("the placement ended on 2026-03-01", "it") == "l'inserimento si è concluso il 1 mar 2026"
 
 
 def test_a_refusal_naming_a_person_is_said_in_italian_whatever_it_holds() -> None:
@@ -902,7 +937,10 @@ def test_the_civic_refusals_are_said_in_italian() -> None:
             " va respinta",
         ),
         ("a period lasts at most 366 days", "un periodo dura al massimo 366 giorni"),
-        ("is more than 366 days ahead", "è tra più di 366 giorni: un appuntamento si fissa al massimo un anno prima"),
+        (
+            "is more than 366 days ahead",
+            "è tra più di 366 giorni: un appuntamento si fissa al massimo con un anno di anticipo",
+        ),
         ("is before the appointment's day (2026-12-01)", "è precedente al giorno dell'appuntamento (2026-12-01)"),
         ("starts more than 366 days ahead", "comincia tra più di 366 giorni"),
         ("is in the past", "è nel passato"),  # a voucher's last valid day
@@ -912,7 +950,7 @@ def test_the_civic_refusals_are_said_in_italian() -> None:
         ),
         (  # the approval of whoever entered the bank data (a page opened before she entered them)
             "whoever set or changed the bank data cannot approve it: another person must",
-            "chi ha inserito o cambiato i dati bancari non può approvarli: deve farlo un'altra persona",
+            "chi ha inserito o cambiato le coordinate bancarie non può approvarle: deve farlo un'altra persona",
         ),
     ],
 )
@@ -1110,7 +1148,7 @@ def test_a_refusal_whose_day_is_written_otherwise_is_still_said_not_a_server_err
     """A pattern whose Italian names a day ({day0}) raised KeyError (the page: 500) when the service wrote that value
     another way than an ISO date (a timestamp): the value is said as written."""
     assert say("the case was closed on 2026-12-01T10:00:00Z", "it") == (
-        "la pratica è chiusa dal 2026-12-01T10:00:00Z: non si registra più nulla su di essa"
+        "la pratica è chiusa dal 2026-12-01T10:00:00Z: non vi si può più registrare nulla"
     )
 
 

@@ -26,7 +26,10 @@ ITALIAN: list[tuple[str, str]] = [
         r"the person was erased: the document cannot be read any more",
         "la persona è stata cancellata (diritto all'oblio): il documento non si può più leggere",
     ),
-    (r"above (\d+) cents a second, different approver is needed", "sopra {euros0} serve un secondo approvatore"),
+    (
+        r"above (\d+) cents a second, different approver is needed",
+        "oltre {euros0} serve una seconda approvazione, di un altro operatore",
+    ),
     (
         r"over budget: (\d+) cents asked, (\d+) available on the line",
         "fondi insufficienti: richiesti {euros0}, disponibili {euros1} sulla linea di bilancio",
@@ -49,7 +52,7 @@ ITALIAN: list[tuple[str, str]] = [
     (
         r"possible duplicate: the same payee IBAN already has a (\w+) for this period in .+",
         "possibile doppio pagamento: lo stesso IBAN ha già un contributo di questo tipo per lo stesso periodo in"
-        " un'altra richiesta; scelga perché non si paga due volte, oppure respinga una delle due",
+        " un'altra richiesta; scelga il motivo per cui non si paga due volte, oppure respinga una delle due richieste",
     ),
     (
         r"the household's (\w+) request .+\) already pays it: a \w+ is paid once per lease.*",
@@ -75,7 +78,7 @@ ITALIAN: list[tuple[str, str]] = [
     ),
     (
         r"whoever set or changed the bank data cannot approve it: another person must",
-        "chi ha inserito o cambiato i dati bancari non può approvarli: deve farlo un'altra persona",
+        "chi ha inserito o cambiato le coordinate bancarie non può approvarle: deve farlo un'altra persona",
     ),
     (
         r"is not a valid Italian fiscal code \(format or check character\)",
@@ -100,13 +103,17 @@ ITALIAN: list[tuple[str, str]] = [
     (r"does not match sex", "non corrisponde al sesso"),
     (
         r"is more than (\d+) days ahead \(the city's max_hold_days\): a hold ends",
-        "è oltre {0} giorni da oggi (il limite della città): una sospensione ha una fine",
+        "è oltre {0} giorni da oggi, la durata massima di una sospensione fissata dal Comune: scelga un giorno più"
+        " vicino",
     ),
     (r"must be after today", "deve essere successiva a oggi"),
     (r"is in the future", "è nel futuro"),
     (r"is more than 120 years ago", "è di oltre 120 anni fa"),
     # the agenda: an appointment starts at most a year ahead; its outcome is dated on or after its day
-    (r"is more than (\d+) days ahead$", "è tra più di {0} giorni: un appuntamento si fissa al massimo un anno prima"),
+    (
+        r"is more than (\d+) days ahead$",
+        "è tra più di {0} giorni: un appuntamento si fissa al massimo con un anno di anticipo",
+    ),
     (r"is before the appointment's day \((\S+)\)", "è precedente al giorno dell'appuntamento ({day0})"),
     (r"is before the case was opened", "è precedente all'apertura della pratica"),
     (r"is before the plan was agreed", "è precedente alla data in cui il progetto è stato concordato"),
@@ -124,7 +131,10 @@ ITALIAN: list[tuple[str, str]] = [
         r"the household has not consented to sharing data with partners",
         "il nucleo non ha dato il consenso alla condivisione dei dati con gli enti partner",
     ),
-    (r"the person's case is assigned to another partner", "la pratica della persona è assegnata a un altro ente"),
+    (
+        r"the person's case is assigned to another partner",
+        "la pratica della persona è assegnata a un altro ente partner",
+    ),
     (
         r"(staff|partner) of (\w+) cannot (act in|read) (\w+)",
         "chi opera per {city1} non può accedere ai dati di {city3}",
@@ -156,14 +166,17 @@ ITALIAN: list[tuple[str, str]] = [
     (r"not a camt\.054 or camt\.053 document \(root .+\)", "non è un file camt.054 o camt.053"),
     (r"not a readable camt XML document: .+", "non è un documento camt XML leggibile"),
     (r"not UTF-8 text", "non è testo UTF-8"),
-    (r"(\w+) has no paying account configured .+", "il Comune non ha ancora indicato il conto da cui pagare"),
+    (
+        r"(\w+) has no paying account configured .+",
+        "il Comune non ha ancora indicato il conto da cui pagare: lo registri nella pagina «Pagamenti»",
+    ),
     (
         r"this IBAN is already on the city's list of shared payees",
         "questo IBAN è già tra i beneficiari condivisi del Comune",
     ),
     (
         r"the request has no bank data \(not given yet, or erased\)",
-        "la richiesta non ha coordinate bancarie (non ancora date, o cancellate)",
+        "la richiesta non ha coordinate bancarie (non ancora indicate, o cancellate)",
     ),
     # a form's key reused with other data (the form sent, then changed and sent again from the browser's history)
     (
@@ -182,10 +195,10 @@ ITALIAN: list[tuple[str, str]] = [
     (r"Input should be a valid integer.*", "non è un importo valido (es. 450,00)"),
     (r"Input should be greater than 0", "deve essere maggiore di zero"),
     (r"give a name, a fiscal code or a case number", "indichi un nome, un codice fiscale o un numero di pratica"),
-    (r"no identity on this service", "il suo profilo non opera su questo servizio"),
+    (r"no identity on this service", "il suo profilo non è abilitato su questo servizio"),
     (r"the service has no such address", "il servizio non ha questo indirizzo"),
     # intake: a closed case takes nothing (a form sent after a colleague closed the case); the older wording too
-    (r"the case was closed on (\S+)", "la pratica è chiusa dal {day0}: non si registra più nulla su di essa"),
+    (r"the case was closed on (\S+)", "la pratica è chiusa dal {day0}: non vi si può più registrare nulla"),
     (r"case is closed since (\S+)", "la pratica è chiusa dal {day0}"),
     # Street outreach and the agenda (intake, issue 19)
     (r"registering a mobile unit is for the city's staff", "solo il personale del Comune registra le unità mobili"),
@@ -206,7 +219,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"lists a place twice", "un luogo è indicato due volte"),
     (r"outing (\S+) already exists", "l'uscita {0} esiste già"),
     (r"no outing (\S+)", "nessuna uscita {0}"),
-    (r"the outing was on (\S+)", "l'uscita è stata il {day0}"),
+    (r"the outing was on (\S+)", "l'uscita si è svolta il {day0}"),
     (r"is not one of the outing's places", "non è uno dei luoghi dell'uscita"),
     (r"street contact (\S+) already exists", "il contatto {0} esiste già"),
     (r"no street contact (.+)", "nessun contatto {0}"),
@@ -261,7 +274,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"operator (\S+) is already booked at that time", "l'operatore {0} ha già un appuntamento in quell'orario"),
     (r"appointment (\S+) already exists", "l'appuntamento {0} esiste già"),
     (r"no appointment (\S+)", "nessun appuntamento {0}"),
-    (r"the appointment is (\w+)", "l'appuntamento non è più prenotato"),
+    (r"the appointment is (\w+)", "l'appuntamento non è più in programma"),
     (r"the appointment's outcome is already recorded \((\w+)\)", "l'esito dell'appuntamento è già registrato"),
     (r"the appointment has not started yet", "l'appuntamento non è ancora iniziato"),
     # intake's rule: a cooperative's operator changes only what she booked herself (a colleague's too is refused)
@@ -271,7 +284,7 @@ ITALIAN: list[tuple[str, str]] = [
     ),
     (r"must be at least 5 minutes after starts_at", "deve essere almeno 5 minuti dopo l'inizio"),
     (r"an appointment lasts at most 8 hours", "un appuntamento dura al massimo 8 ore"),
-    (r"a mobile unit's appointment names the unit", "un appuntamento dell'unità mobile indica l'unità"),
+    (r"a mobile unit's appointment names the unit", "per un appuntamento in strada indichi l'unità mobile"),
     (r"give exactly one of person_id and contact_id", "indichi la persona oppure il contatto in strada, non entrambi"),
     (r"must carry a time zone", "manca il fuso orario"),
     (r"day (\S+) is before today", "il giorno è passato: scelga oggi o un giorno successivo"),
@@ -287,26 +300,27 @@ ITALIAN: list[tuple[str, str]] = [
     (r"bank data erased", "le coordinate bancarie sono state cancellate"),
     (
         r"bank data refused by the provider's bank \((\w+)\)",
-        "la banca del fornitore ha respinto l'ultimo rimborso (codice {0}): servono nuove coordinate, approvate",
+        "la banca del fornitore ha respinto l'ultimo rimborso (codice {0}): servono nuove coordinate bancarie,"
+        " approvate da un'altra persona",
     ),
     (
         r"no bank data of provider (\S+) awaits approval",
-        "nessuna coordinata bancaria del fornitore attende l'approvazione",
+        "il fornitore non ha coordinate bancarie in attesa di approvazione",
     ),
     (
         r"the rules were changed since they were read .*",
-        "un'altra persona ha cambiato le regole dell'abbinamento dopo che lei ha aperto la pagina: controlli quelle"
+        "un'altra persona ha cambiato le regole dell'abbinamento dopo che Lei ha aperto la pagina: controlli quelle"
         " attuali e registri di nuovo",
     ),
     (
         r"the policy was changed since it was read .*",
-        "un'altra persona ha cambiato le impostazioni dei pagamenti dopo che lei ha aperto la pagina: controlli i dati"
+        "un'altra persona ha cambiato le impostazioni dei pagamenti dopo che Lei ha aperto la pagina: controlli i dati"
         " attuali e registri di nuovo",
     ),
     (r"not a valid BIC: .*", "non è un BIC valido"),
     (
         r"has no letters or digits a SEPA payment file can carry .*",
-        "non contiene lettere o cifre che un bonifico SEPA possa riportare (si scrive in caratteri latini)",
+        "non contiene lettere o cifre che un bonifico SEPA possa riportare (lo scriva in caratteri latini)",
     ),
     (r"has no letters or digits", "non contiene lettere né cifre"),
     (r"String should match pattern .*", "formato non valido"),
@@ -331,7 +345,7 @@ ITALIAN: list[tuple[str, str]] = [
     ),
     (
         r"(\d+) persons you may see are named (.+): .*",
-        "{0} persone che Lei può vedere si chiamano «{1}»: apra la cartella della persona attesa e scelga «Fissa un"
+        "{0} persone che Lei può vedere si chiamano «{1}»: apra la cartella della persona giusta e scelga «Fissa un"
         " appuntamento»",
     ),
     (r"no person (\S+) in (\w+)", "nessuna persona {0} a {city1}"),
@@ -354,7 +368,8 @@ ITALIAN: list[tuple[str, str]] = [
     (r"Input should be a valid boolean.*", "scelga sì o no"),
     (
         r"a cooperative follows a household that consents to sharing",
-        "l'ente segue un nucleo che acconsente alla condivisione dei dati con gli enti partner",
+        "un ente partner può seguire solo un nucleo che ha acconsentito alla condivisione dei dati con gli enti"
+        " partner",
     ),
     # housing's steps on a match (the desk's housing page)
     (
@@ -380,19 +395,22 @@ ITALIAN: list[tuple[str, str]] = [
     ),
     (
         r"partner (\S+) is not the case's \(household side\) partner.*",
-        "l'ente non segue la pratica del nucleo: non può agire per il nucleo",
+        "l'ente partner non segue la pratica del nucleo: non può agire per il nucleo",
     ),
     (
         r"partner (\S+) is not the opportunity's \(provider side\) partner.*",
-        "l'ente non gestisce l'alloggio: non può agire per chi lo offre",
+        "l'ente partner non gestisce l'alloggio: non può agire per chi lo offre",
     ),
-    (r"the household's case is assigned to another partner", "la pratica del nucleo è assegnata a un altro ente"),
+    (
+        r"the household's case is assigned to another partner",
+        "la pratica del nucleo è assegnata a un altro ente partner",
+    ),
     (
         r"no housing case for household (\S+) in (\w+)(?: among the cases of partner \S+)?",
         "nessuna pratica con bisogno abitativo per questo nucleo a {city1}",
     ),
     (r"no match (\S+)", "proposta non trovata"),
-    (r"the placement ended on (\S+)", "l'inserimento è terminato il {day0}"),
+    (r"the placement ended on (\S+)", "l'inserimento si è concluso il {day0}"),
     (  # the rules it fails are said in housing's English detail: the page says what to do
         r"the household no longer fits the opportunity \((.*)\): decline the match",
         "il nucleo non rispetta più i requisiti dell'alloggio: rifiuti la proposta",
@@ -411,14 +429,17 @@ ITALIAN += [
     (r"no plan (\S+) for this case", "nessun progetto individuale {0} per questa pratica"),
     (r"plan (\S+) already agreed for this case", "il progetto individuale {0} è già concordato per questa pratica"),
     (r"is not an objective of this plan", "non è un obiettivo di questo progetto individuale"),
-    (r"(\S+) has key material already \(erased\?\); choose another id", "l'identificativo {0} è già stato usato"),
+    (
+        r"(\S+) has key material already \(erased\?\); choose another id",
+        "l'identificativo {0} è già stato usato: ne scelga un altro",
+    ),
     (
         r"another person of the city has this fiscal code: merge them",
         "un'altra persona del Comune ha questo codice fiscale: le due registrazioni vanno unite",
     ),
     (
         r"another partner has an open case on this household: the city's staff assign cases",
-        "un altro ente ha una pratica aperta su questo nucleo: le pratiche le assegna il personale del Comune",
+        "un altro ente partner ha una pratica aperta su questo nucleo: le pratiche le assegna il personale del Comune",
     ),
     (r"a partner organises its own activities only", "un ente partner organizza solo le proprie attività"),
     (r"a partner acts for itself only", "un ente partner agisce solo per sé stesso"),
@@ -439,7 +460,7 @@ ITALIAN += [
     (r"person (\S+) is already registered", "la persona {0} è già registrata"),
     (r"nothing to update", "nessun dato da aggiornare"),
     (r"already merged into (\S+)", "è già unita alla persona {0}"),
-    (r"a person cannot be merged into themselves", "una persona non si unisce a sé stessa"),
+    (r"a person cannot be merged into themselves", "una persona non può essere unita a sé stessa"),
     (
         r"is not a case of a household the person belongs or belonged to",
         "non è una pratica di un nucleo di cui la persona fa o ha fatto parte",
@@ -457,7 +478,7 @@ ITALIAN += [
         r"is before the person joined the household \((\S+)\)",
         "è precedente all'ingresso della persona nel nucleo ({day0})",
     ),
-    (r"reminders are the city's staff's", "i promemoria sono del personale del Comune"),
+    (r"reminders are the city's staff's", "i promemoria sono riservati al personale del Comune"),
     (r"a cancellation gives its reason", "indichi il motivo dell'annullamento"),
     (r"a move gives starts_at and ends_at", "indichi il nuovo giorno e la nuova ora"),
     # housing: the catalogue, the matches, the placements, the holds
@@ -468,7 +489,7 @@ ITALIAN += [
     (r"(\S+) is more than a year after it is signed \((\S+)\)", "è oltre un anno dopo la firma ({day1})"),
     (
         r"the opportunity is available only until (\S+): end by then",
-        "l'alloggio è disponibile solo fino al {day0}: l'inserimento termina entro quel giorno",
+        "l'alloggio è disponibile solo fino al {day0}: l'inserimento deve concludersi entro quel giorno",
     ),
     (r"the opportunity is available only until (\S+)", "l'alloggio è disponibile solo fino al {day0}"),
     (
@@ -478,21 +499,27 @@ ITALIAN += [
     ),
     (
         r"the household (\S+) affords at most (\d+) .*",
-        "il nucleo può pagare al massimo {euros1} al mese: il nuovo canone è oltre; lo confermi con «Oltre quanto il"
-        " nucleo può pagare» quando il contributo all'affitto copre la differenza",
+        "il nucleo può pagare al massimo {euros1} al mese e il nuovo canone supera questa cifra: se il contributo"
+        " all'affitto copre la differenza, lo confermi con «Oltre quanto il nucleo può pagare»",
     ),
-    (r"staff must name the partner that owns the opportunity", "indichi l'ente che gestisce l'alloggio"),
-    (r"partner (\S+) cannot list opportunities of (\S+)", "un ente inserisce nel catalogo solo i propri alloggi"),
+    (r"staff must name the partner that owns the opportunity", "indichi l'ente partner che gestisce l'alloggio"),
+    (
+        r"partner (\S+) cannot list opportunities of (\S+)",
+        "un ente partner inserisce nel catalogo solo i propri alloggi",
+    ),
     (r"(\S+) is not a partner known to housing in (\w+)", "«{0}» non è un ente partner del servizio alloggi a {city1}"),
     (r"opportunity (\S+) is already listed", "l'alloggio {0} è già nel catalogo"),
     (r"the opportunity is (?:already )?(\w+)", "l'alloggio non è più libero nel catalogo"),
-    (r"the opportunity belongs to partner (\S+)", "l'alloggio è gestito da un altro ente"),
+    (r"the opportunity belongs to partner (\S+)", "l'alloggio è gestito da un altro ente partner"),
     (
         r"nothing to change: give at least one field, or name fields to clear",
         "nulla da cambiare: compili almeno un campo",
     ),
     (r"must be after available_from", "deve essere successiva al giorno da cui l'alloggio è disponibile"),
-    (r"a household is placed there: end the placement first", "vi è inserito un nucleo: termini prima l'inserimento"),
+    (
+        r"a household is placed there: end the placement first",
+        "nell'alloggio è inserito un nucleo: concluda prima l'inserimento",
+    ),
     (
         r"only the city's staff set the matching rules",
         "solo il personale del Comune imposta le regole dell'abbinamento",
@@ -501,10 +528,6 @@ ITALIAN += [
     (r"lease (\S+) is already signed for this placement", "il contratto {0} è già firmato per questo inserimento"),
     (r"household (\S+) has no open housing case", "il nucleo non ha una pratica aperta con bisogno abitativo"),
     (r"the household has an (\w+) match", "il nucleo ha già una proposta accettata o un inserimento in corso"),
-    (
-        r"partner (\S+) is not the case's \(household side\) partner.*",
-        "l'ente non segue la pratica del nucleo: non può agire per il nucleo",
-    ),
     # payments: requests, bank data, budgets, vouchers, providers, batches and the bank's files
     (
         r"unknown case",
@@ -527,18 +550,18 @@ ITALIAN += [
     (r"(\S+) is not a line of the grant: one of .*", "«{0}» non è una linea di bilancio del finanziamento"),
     (
         r"a partner reads the balances of its own cases: give case_id",
-        "un ente legge i saldi delle proprie pratiche: indichi la pratica",
+        "un ente partner vede solo i saldi delle proprie pratiche: indichi la pratica",
     ),
     (
         r"request (\S+) is rejected: its bank data can no longer change",
-        "la richiesta è stata respinta: le sue coordinate bancarie non si cambiano più",
+        "la richiesta è stata respinta: le sue coordinate bancarie non si possono più cambiare",
     ),
     (r"request (\S+) has no bank data", "la richiesta non ha coordinate bancarie"),
     (r"request (\S+) is (\w+)", "la richiesta non è più in attesa di approvazione"),
     (r"request (\S+) .+", "la richiesta non lo consente più"),
     (
         r"the bank data changed since it was read .*",
-        "le coordinate bancarie sono cambiate dopo che lei ha aperto la pagina: le rilegga e le confronti con i"
+        "le coordinate bancarie sono cambiate dopo che Lei ha aperto la pagina: le rilegga e le confronti con i"
         " documenti del beneficiario prima di approvare",
     ),
     (
@@ -554,18 +577,19 @@ ITALIAN += [
     (r"already exists", "esiste già"),
     (
         r"the household's bank data was erased: no new bank data may be stored",
-        "le coordinate bancarie del nucleo sono state cancellate: non se ne registrano di nuove",
+        "le coordinate bancarie del nucleo sono state cancellate: non se ne possono registrare di nuove",
     ),
     (r"lease (\S+) already has a (\w+) request.*", "il contratto ha già una richiesta di questo tipo"),
     (
         r"the case's own partner does not redeem the case's vouchers itself: .*",
-        "l'ente della pratica non incassa i buoni della pratica: la riscossione la registra il personale del Comune",
+        "l'ente partner della pratica non può incassare i buoni della pratica: l'incasso lo registra il personale"
+        " del Comune",
     ),
     (r"not a registered service provider in (\w+)", "non è un fornitore di servizi registrato a {city0}"),
     (r"provider is not registered for (\w+) vouchers", "il fornitore non è registrato per questo tipo di buoni"),
     (r"voucher expired on (\S+)", "il buono è scaduto il {day0}"),
     (r"voucher already spent", "il buono è già stato usato"),
-    (r"more than the (\d+) cents left on the voucher", "più dei {euros0} rimasti sul buono"),
+    (r"more than the (\d+) cents left on the voucher", "supera i {euros0} rimasti sul buono"),
     (r"provider (\S+) is already registered", "il fornitore {0} è già registrato"),
     (r"no provider (\S+)", "nessun fornitore {0}"),
     (r"no voucher (\S+)", "nessun buono {0}"),
@@ -580,10 +604,10 @@ ITALIAN += [
         "indichi l'IBAN del beneficiario oppure la richiesta di cui è beneficiario",
     ),
     (r"no shared payee (\S+) on the city's list", "nessun beneficiario condiviso {0} nell'elenco del Comune"),
-    (r"no tutoring session (\S+)", "nessun incontro di educazione finanziaria {0}"),
-    (r"no batch (\S+)", "nessun lotto di pagamenti {0}"),
+    (r"no tutoring session (\S+)", "nessun incontro di tutoraggio economico {0}"),
+    (r"no batch (\S+)", "nessuna distinta {0}"),
     (r"no payment (\S+)", "nessun pagamento {0}"),
-    (r"no reimbursement run (\S+)", "nessun ciclo di rimborsi {0}"),
+    (r"no reimbursement run (\S+)", "nessun rimborso {0}"),
     (r"bank data of request (\S+) was erased", "le coordinate bancarie della richiesta {0} sono state cancellate"),
     (r"(\d+) cents, but payment (\S+) is (\w+)", "{euros0}: non corrisponde al pagamento {1}"),
     (r"(\d+) cents, but reimbursement (\S+) is (\w+)", "{euros0}: non corrisponde al rimborso {1}"),
@@ -605,16 +629,16 @@ ITALIAN += [
     (r"(\S+) must be paid or failed", "l'esito deve essere paid (pagato) o failed (non riuscito)"),
     (r"missing", "manca"),
     (r"in (\w+): our payments are in euros \(EUR\)", "in {0}: i pagamenti sono in euro (EUR)"),
-    (r"(\S+) is not an amount in euros like 123\.45", "«{0}» non è un importo in euro come 123.45"),
+    (r"(\S+) is not an amount in euros like 123\.45", "«{0}» non è un importo in euro nel formato 123.45"),
     (
         r"(\S+) must be a positive amount with at most two decimals",
-        "«{0}» deve essere positivo, con al massimo due decimali",
+        "«{0}» deve essere un importo positivo, con al massimo due decimali",
     ),
     (r"(\S+) is before the payment was sent \((\S+)\)", "è precedente all'invio del pagamento ({day1})"),
     (
         r"the bank reversed the return of payment (\S+), but request (\S+) was paid again by payment (\S+): .*",
         "la banca ha annullato la restituzione del pagamento {0}, ma la richiesta è stata pagata di nuovo ({2}): il"
-        " beneficiario li avrebbe entrambi; ne recuperi uno con la banca prima di importare questa riga",
+        " beneficiario riceverebbe entrambi i pagamenti; ne recuperi uno con la banca prima di importare questa riga",
     ),
     (
         r"the bank reversed the return of payment (\S+), but request (\S+) is (\w+) \(its commitment released\): .*",
@@ -624,7 +648,7 @@ ITALIAN += [
     (
         r"the bank reversed the return of payment (\S+), but request (\S+) has new bank data awaiting approval.*",
         "la banca ha annullato la restituzione del pagamento {0}, ma la richiesta ha nuove coordinate bancarie in"
-        " attesa: le approvi (un'altra persona) o respinga la richiesta, poi importi questa riga",
+        " attesa: le faccia approvare da un'altra persona o respinga la richiesta, poi importi questa riga",
     ),
     (
         r"the bank reversed the return of reimbursement (\S+), but its redemptions were reimbursed again by (\S+):"
