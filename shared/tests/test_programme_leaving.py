@@ -87,3 +87,48 @@ async def test_a_city_leaves_only_once_its_partners_are_revoked_and_its_records_
             await ka.delete_credentials(admin.client, national.name)
             await ka.delete_acls(admin.client, national.user)
             await admin.revoke(partner)
+
+
+async def test_a_city_left_out_of_the_served_cities_is_held_until_its_own_intake_reads_its_topic(
+    kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LGNET_SERVED_CITIES without a city drops the national intake's READ on its partners' topic as leaving the
+    programme does; `check_leaving` looked at the programme only, so the READ went while the city's partners were
+    on record and records unread, and nobody read them. Held the same way — unless the city's own intake deployment
+    reads the topic (it is provisioned): its partners and records are then that deployment's, as the city runs its
+    own (docs/operators.md, "A city joins an existing cluster")."""
+    admin_security = KafkaSecurity.from_env()
+    uid = uuid.uuid4().hex[:8]
+    national = ka.Principal.service(f"national-{uid}", "intake")
+    own = ka.Principal.service(f"milano-{uid}", "intake")
+    partner = ka.Principal.partner_(f"coop-m-{uid}", city="milano")
+    milano = partner_inbound("milano", topic_prefix)
+    monkeypatch.setenv(VAR, "milano,torino")
+    monkeypatch.delenv("LGNET_SERVED_CITIES", raising=False)
+
+    async def reads_milano(principal: ka.Principal) -> bool:
+        granted = await ka.describe_acls(admin.client, principal.user)
+        return any(a.resource_name == milano and a.operation == ka.Op.READ for a in granted)
+
+    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        try:
+            await admin.provision(national)
+            await admin.provision(partner)
+            await send(kafka_bootstrap, admin_security, milano, b"a partner's record", partition=1)
+
+            monkeypatch.setenv("LGNET_SERVED_CITIES", "torino")  # Milano is to run its own intake
+            with pytest.raises(Fail) as refused:
+                await admin.provision(national)
+            said = str(refused.value)
+            assert f"milano: partners {partner.partner} still on record" in said and "1 record" in said, said
+            assert "LGNET_SERVED_CITIES=torino" in said, said
+            assert await reads_milano(national)  # still reads it
+
+            await admin.provision(own)  # Milano's own intake reads its topic: its partners' records are its own
+            await admin.provision(national)
+            assert not await reads_milano(national) and await reads_milano(own)
+        finally:
+            for principal in (national, own):
+                await ka.delete_credentials(admin.client, principal.name)
+                await ka.delete_acls(admin.client, principal.user)
+            await admin.revoke(partner)

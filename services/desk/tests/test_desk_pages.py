@@ -4351,6 +4351,59 @@ async def test_one_operators_agenda_is_asked_with_her_party_and_the_to_do_names_
         assert 'href="/todo"' in mine.text  # the way back to all the reminders
 
 
+def hidden_fields(html: str, action: str) -> dict[str, str]:
+    """The hidden fields of the form posting to `action`, as a browser sends them back."""
+    form = html.split(f'method="post" action="{action}"', 1)[1].split("</form>", 1)[0]
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form))
+
+
+async def test_booking_moving_or_cancelling_from_one_operators_agenda_keeps_her_agenda_shown(desk: Desk) -> None:
+    """A reviewer's finding: booking from one operator's agenda (`?operator=luca`, asked of intake with her party)
+    went back to the day's agenda of every operator. The page it goes back to, or shows again with a refusal, is
+    hers still: intake asked for her code with her cooperative, her user name kept in the filter's field; so after a
+    move or a cancellation."""
+    booked = agenda_services(desk.services)
+    day = (clock.today() + timedelta(days=1)).isoformat()
+    lucas = marias_appointment(day) | {"operator": "luca", "operator_partner": "coop-aurora", "booked_by": "desk.maria"}
+    desk.services.answers |= {
+        ("intake", "GET", "/appointments"): [lucas],
+        ("intake", "POST", "/appointments/apt-1/move"): {},
+        ("intake", "POST", "/appointments/apt-1/cancel"): {},
+    }
+    for op in (LUCA, MARIA):
+        await desk.as_operator(op)
+    hers = {"day": day, "operator": "luca", "operator_partner": "coop-aurora"}
+
+    def asked() -> list[dict[str, str]]:
+        reads = [r for r in desk.services.requests if (r.method, r.url.path) == ("GET", "/appointments")]
+        return [dict(r.url.params) for r in reads]
+
+    async def shown(path: str, data: dict[str, str], status: int = 303) -> httpx.Response:
+        """The page a post answers with (`status`): the one it redirects to, or the one it shows again."""
+        desk.services.requests.clear()
+        answer = await desk.client.post(path, data=data)
+        assert answer.status_code == status, answer.text
+        if answer.status_code == 303:
+            answer = await desk.client.get(answer.headers["location"])
+        assert answer.status_code in (200, 422), answer.text
+        assert asked() == [hers], asked()
+        assert re.search(r'id="agenda_operator" name="operator" [^>]*value="luca"', answer.text), answer.text
+        return answer
+
+    page = await desk.client.get(f"/agenda?day={day}&operator=luca&lang=it")
+    assert page.status_code == 200, page.text
+    booking = hidden_fields(page.text, "/agenda")
+    form = {"time": "10:00", "minutes": "30", "party": "p-1", "purpose": "plan_review", "operator": "luca"}
+    refused = await shown("/agenda", booking | form | {"time": "25:00"}, 422)
+    assert 'id="time-error"' in refused.text and booked == [], refused.text
+    page = await shown("/agenda", booking | form)
+    assert [(b["operator"], b["operator_partner"]) for b in booked] == [("luca", "coop-aurora")], booked
+    move = hidden_fields(page.text, "/agenda/apt-1/move") | {"new_day": day, "new_time": "11:00"}
+    await shown("/agenda/apt-1/move", move)
+    cancel = hidden_fields(page.text, "/agenda/apt-1/cancel") | {"reason": "person_request"}
+    await shown("/agenda/apt-1/cancel", cancel)
+
+
 def street_nicknames(known: dict[str, str | None]) -> Handler:
     """Intake's `POST /street-persons/nicknames` over `known` ({street id: nickname}): those of the ids asked it knows
     (the others, refused or absent, left out), in the order asked."""

@@ -475,3 +475,113 @@ async def test_an_operator_of_a_city_is_not_added_to_another_deployments_schemas
             await conn.close()
         await admin.add_operator(settings, nadia, PASSWORD, schemas, deployment="national")
         assert sorted(await tokens_of(desk, "nadia.bo")) == ["intake"]
+
+
+async def intakes_tables(database_url: str, schema: str) -> None:
+    """`schema` as intake leaves it: its own migrations recorded (one here), its actors beside them."""
+    pool = await db.create_pool(database_url, schema, max_size=1)
+    try:
+        await db.migrate(pool, [("intake-1", "create table persons (person_id text primary key)"), actors.MIGRATION])
+    finally:
+        await pool.close()
+
+
+async def written_in(database_url: str, schema: str) -> tuple[list[str], int]:
+    """What a schema records as migrated, and how many actors it holds (none: no actors table)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        recorded = sorted(await db.recorded_migrations_of(conn, schema))
+        has_actors = await conn.fetchval("select to_regclass(format('%I.actors', $1::text))", schema) is not None
+        count = await conn.fetchval(f'select count(*) from "{schema}".actors') if has_actors else 0
+        return recorded, count
+    finally:
+        await conn.close()
+
+
+async def test_the_desk_and_its_admin_refuse_a_schema_holding_another_services_tables(
+    desk: Desk, database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every service refuses to start on another service's schema; the desk did not: `lgnet-desk` or
+    `lgnet-desk-admin` with LGNET_DB_SCHEMA set to intake's ran the desk's migrations there. Now the desk's start and
+    each admin command refuse on one line naming LGNET_DB_SCHEMA and whose tables the schema holds, before any
+    migration, nothing written there (nor an actor on the services)."""
+    from lgnet_desk.entrypoints.main import create_app
+    from lgnet_shared import setup_errors
+
+    async with fresh_schema(database_url) as intakes, service_schemas(database_url) as schemas:
+        await intakes_tables(database_url, intakes)
+        refused = f"LGNET_DB_SCHEMA {intakes}: holds intake's tables (migrations intake-1), not desk's"
+        settings = type(desk.settings)(**desk.settings.model_dump(by_alias=True) | {"LGNET_DB_SCHEMA": intakes})
+        app = create_app(settings)
+        with pytest.raises(setup_errors.SetupError, match=f"^{re.escape(refused)}"):
+            async with app.router.lifespan_context(app):
+                pass
+        assert app.state.start_refused
+        for name, value in settings.model_dump(by_alias=True).items():
+            if name.isupper() and value is not None:
+                monkeypatch.setenv(name, str(value.get_secret_value() if hasattr(value, "get_secret_value") else value))
+        monkeypatch.setenv("LGNET_DB_SCHEMA", intakes)
+        monkeypatch.setenv("LGNET_DESK_PASSWORD", PASSWORD)
+        flags = [f"--{service}-schema={schema}" for service, schema in schemas.items()]
+        for argv in (
+            ["add-operator", "nadia", "--name", "Nadia Ferri", "--role", "staff", "--city", "torino", *flags],
+            ["set-password", "nadia"],
+            ["purge"],
+        ):
+            assert await asyncio.to_thread(admin.main, argv) in (1, 2), argv  # it runs its own event loop
+            said = capsys.readouterr().err.strip()
+            assert said.startswith(f"lgnet-desk-admin: {refused}") and "\n" not in said, said
+        assert await written_in(database_url, intakes) == (sorted(["intake-1", actors.MIGRATION[0]]), 0)
+        for schema in schemas.values():
+            assert (await written_in(database_url, schema))[1] == 0, "no actor made on a service"
+
+
+async def test_the_desk_admin_refuses_a_services_schema_holding_another_services_tables(
+    desk: Desk, database_url: str
+) -> None:
+    """`--housing-schema` naming intake's schema made the operator's housing actor and token among intake's (and a
+    deactivation revoked there): refused on one line naming the flag, before an actor is made on any service (a
+    deactivation revokes what it can, as after any failed run, and is run again)."""
+    from lgnet_shared import setup_errors
+
+    async with service_schemas(database_url) as schemas:
+        await intakes_tables(database_url, schemas["intake"])
+        wrong = schemas | {"housing": schemas["intake"]}
+        refused = f"--housing-schema {schemas['intake']}: holds intake's tables (migrations intake-1), not housing's"
+        with pytest.raises(setup_errors.SetupError, match=f"^{re.escape(refused)}"):
+            await admin.add_operator(desk.settings, NADIA, PASSWORD, wrong)
+        for schema in schemas.values():
+            assert (await written_in(database_url, schema))[1] == 0, "no actor made on a service"
+        added = await admin.add_operator(desk.settings, NADIA, PASSWORD, schemas)
+        tokens = await tokens_of(desk, added.username)
+        with pytest.raises(setup_errors.SetupError, match=f"^{re.escape(refused)}"):
+            await admin.deactivate_operator(desk.settings, added.username, wrong)
+        assert await token_works(database_url, schemas["housing"], tokens["housing"]), "housing's not revoked yet"
+        done = await admin.deactivate_operator(desk.settings, added.username, schemas)  # again, named right
+        assert "housing" in done.revoked and not await token_works(database_url, schemas["housing"], tokens["housing"])
+
+
+async def test_lgnet_admin_refuses_a_schema_that_is_no_one_services(
+    desk: Desk, database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lgnet-admin --schema <the desk's>` made actors' tables and a token in the desk's schema, which no service
+    reads; so on a schema holding two services' tables. Refused on one line naming --schema, before any migration."""
+    from lgnet_shared import admin as lgnet_admin
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    desks = desk.settings.db_schema
+    async with fresh_schema(database_url) as both:
+        await intakes_tables(database_url, both)
+        pool = await db.create_pool(database_url, both, max_size=1)
+        try:
+            await db.migrate(pool, [("housing-1", "create table units (unit_id text primary key)")])
+        finally:
+            await pool.close()
+        for schema, held in ((desks, "desk's tables (migrations desk-1, desk-2, desk-3, …)"),
+                             (both, "intake's tables (migrations intake-1)")):  # fmt: skip
+            before = await written_in(database_url, schema)
+            argv = ["--schema", schema, "add-actor", "staff-x", "--role", "staff", "--city", "torino"]
+            code = await asyncio.to_thread(lgnet_admin.main, argv)  # it runs its own event loop
+            said = capsys.readouterr().err.strip()
+            assert code == 1 and said.startswith(f"lgnet-admin: error: --schema {schema}: holds {held}"), said
+            assert "\n" not in said and await written_in(database_url, schema) == before, "nothing written"

@@ -84,6 +84,36 @@ def test_signing_keys_name_what_is_wrong(schema_env: str, capsys: pytest.Capture
     assert (code, said) == (2, "lgnet-intake-admin: error: key_id: signing key k-1 already exists")
 
 
+def test_a_schema_holding_another_services_tables_is_refused_before_any_migration(
+    schema_env: str, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """LGNET_DB_SCHEMA set to housing's: intake's migrations ran there (a DuplicateTableError traceback, or intake's
+    tables beside housing's), as a service started on another's schema once did. Refused on one line naming
+    LGNET_DB_SCHEMA, before any migration (the services' own check)."""
+    import asyncpg
+    from lgnet_shared import db
+
+    async def housing_and_what_it_records() -> list[str]:
+        pool = await db.create_pool(database_url, schema_env, max_size=1)
+        try:
+            await db.migrate(pool, [("housing-1", "create table units (unit_id text primary key)")])
+        finally:
+            await pool.close()
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await db.recorded_migrations_of(conn, schema_env)
+        finally:
+            await conn.close()
+
+    before = asyncio.run(housing_and_what_it_records())
+    code, said = run(capsys, "add-actor", "coop-new", "--role", "partner", "--city", "torino")
+    assert code == 1 and said.startswith(
+        f"lgnet-intake-admin: error: LGNET_DB_SCHEMA {schema_env}: holds housing's tables (migrations housing-1),"
+        " not intake's"
+    ), said
+    assert "\n" not in said and asyncio.run(housing_and_what_it_records()) == before == ["housing-1"]
+
+
 def test_without_a_database_it_says_which_variable(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from lgnet_payments.entrypoints.main import SPEC
-from lgnet_shared import clock
+from lgnet_shared import clock, db
 from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
 from lgnet_shared.testing.authz import (
@@ -25,8 +25,11 @@ from lgnet_shared.testing.authz import (
     Caller,
     Rule,
     World,
+    _send,
+    _unknown_ids,
     assert_matrix,
     run_matrix,
+    staff_may_change,
 )
 from lgnet_shared.testing.inprocess import InProcessService, fixtures_per_module, in_process
 from payments_testkit import a_month, handlers
@@ -406,6 +409,48 @@ async def test_every_route_and_caller_as_declared(payments: InProcessService) ->
 
 
 # ------------------------------------------------------------------ the holes found, one by one
+
+
+def statements_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement the service's connections send from now on (its text), in order."""
+    sent: list[str] = []
+
+    def keeping(original: Any) -> Any:
+        async def call(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+            sent.append(" ".join(query.split()))
+            return await original(self, query, *args, **kwargs)
+
+        return call
+
+    for name in ("execute", "fetch", "fetchrow", "fetchval"):
+        monkeypatch.setattr(db.Connection, name, keeping(getattr(db.Connection, name)))
+    return sent
+
+
+async def test_a_partner_is_refused_the_staffs_changes_before_what_they_name_is_looked_up(
+    payments: InProcessService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reviewer's finding, from the matrix: the staff-only actions on a contribution request (approval, rejection,
+    withdrawal) were said to look the request up before refusing a partner, a database read and an order unlike the
+    other staff-only routes'. Pinned for every staff-only change: a partner's call about an existing object sends the
+    statements of one about an id that exists nowhere (authentication's only, no read of the object) and gets the same
+    403 naming no field. (Reads are not held to it: a refused download of a payment file is written to the download
+    log, which needs the file.)"""
+    sent = statements_sent(monkeypatch)
+    w = World(payments)
+    routes = staff_may_change(RULES)
+    assert {f"POST /contribution-requests/{{request_id}}/{a}" for a in ("approval", "rejection", "withdrawal")} <= set(
+        routes
+    )
+    for key in routes:
+        existing = await RULES[key].build(w)
+        answers = []
+        for attempt in (existing, _unknown_ids(key, existing)[0]):
+            sent.clear()
+            r = await _send(payments, Caller.ASSIGNED_PARTNER, attempt)
+            answers.append((r.status_code, r.json().get("field"), list(sent)))
+        assert answers[0] == answers[1] and answers[0][:2] == (403, ""), (key, answers)
+        assert not [q for q in answers[0][2] if "contribution_requests" in q or "providers" in q], (key, answers)
 
 
 async def test_another_citys_ids_are_answered_as_ids_that_do_not_exist(payments: InProcessService) -> None:

@@ -317,7 +317,11 @@ def test_a_share_reads_as_the_pdfs_percentage_in_the_xlsx_and_names_its_unit_in_
     sheet = load_workbook(io.BytesIO(exports.to_xlsx(report))).active
     cells = {row[2].value: row for row in sheet.iter_rows() if row[2].value}
     value = cells["taken_in_charge_share"][6]
-    assert (value.value, value.number_format) == (share, "0.0%")
+    # As the PDF: a (non-breaking) space before % in Italian (it read "66,7%"), none in English; a number still
+    assert (value.value, value.number_format) == (share, '#,##0.0"\u00a0"%'), value.number_format
+    english = load_workbook(io.BytesIO(exports.to_xlsx(report, "en"))).active
+    shares = [row[6] for row in english.iter_rows() if row[2].value == "taken_in_charge_share"]
+    assert [(c.value, c.number_format) for c in shares] == [(share, "#,##0.0%")]
     assert cells["taken_in_charge_share"][5].value == "Quota presa in carico (frazione: 1 = 100 %)"
     assert cells["taken_in_charge"][6].number_format == "#,##0"  # a count stays a count
     text = "".join(

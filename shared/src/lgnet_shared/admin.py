@@ -23,15 +23,17 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lgnet_shared import actors, db, outbox_waiting, read_log_readers, setup_errors
+from lgnet_shared import actors, db, outbox_waiting, read_log_readers, runtime_schema, setup_errors
 from lgnet_shared.errors import ContractError
 
 
 async def run(args: argparse.Namespace) -> str:
     # A service creates its schema at its first start: one that is not there is a typo ("housng").
-    pool = await db.create_pool(os.environ["DATABASE_URL"], args.schema, create=False, field="--schema")
+    # Refused when it holds another program's tables (the desk's, two services'): a service's schema, one service's.
+    pool = await runtime_schema.pool_of(
+        os.environ["DATABASE_URL"], args.schema, None, "--schema", [actors.MIGRATION], create=False
+    )
     try:
-        await db.migrate(pool, [actors.MIGRATION])
         async with pool.acquire() as conn:
             if args.command == "add-actor":
                 await actors.add_actor(

@@ -44,9 +44,11 @@ from lgnet_shared.cities import (
     CITIES,
     NATIONAL,
     PROGRAMME_VAR,
+    SERVED_VAR,
     deployment_rule,
     outside_programme,
     programme_cities,
+    served_cities,
 )
 from lgnet_shared.kafka import READ_AND_GO, KafkaConfigError, KafkaSecurity, client_kwargs, offset_bounds, unread_count
 from lgnet_shared.kafka_tls import make_tls, write_private
@@ -202,18 +204,27 @@ class Admin:
         left it, whose records are kept for ever: refused while such a city still has partners on record (they could
         go on writing, unread and unanswered) or records on its topic that the national gatekeeper has not read. Only
         a READ it holds now is at stake: once dropped, the city's topic is no longer its concern (its group's offsets
-        there expire), nor is it ever for a national intake that never read it."""
+        there expire), nor is it ever for a national intake that never read it. A city left out of
+        LGNET_SERVED_CITIES loses it the same way, and is held the same way unless another deployment (the city's own
+        intake) reads its topic: its partners and records are then that deployment's, as the city runs its own."""
         if principal.role != "intake" or principal.city != NATIONAL:
             return
-        taking_part = programme_cities()
+        taking_part, served = programme_cities(), served_cities()
         reads = {
             a.resource_name
             for a in await ka.describe_acls(self.client, principal.user)
             if a.operation == ka.Op.READ and a.resource_type == ka.ResourceType.TOPIC
         }
-        leaving = [c for c in CITIES if c not in taking_part and partner_inbound(c, self.prefix) in reads]
-        if not leaving:
+        dropped = [c for c in CITIES if c not in served and partner_inbound(c, self.prefix) in reads]
+        if not dropped:
             return
+        # A city still taking part but not served, whose topic another principal reads: the city's own deployment's.
+        read_elsewhere = {
+            a.resource_name
+            for a in await ka.describe_acls(self.client)
+            if a.operation == ka.Op.READ and a.resource_type == ka.ResourceType.TOPIC and a.principal != principal.user
+        }
+        leaving = [c for c in dropped if c not in taking_part or partner_inbound(c, self.prefix) not in read_elsewhere]
         partners = await self.partner_cities()
         group = principal.group_prefix(self.prefix) + old_inbound.GATEKEEPER
         problems = []
@@ -226,12 +237,25 @@ class Admin:
             if unread:
                 problems.append(f"{city}: {unread} record(s) on {topic} not yet read by {principal.name}")
         if problems:
+            whose, fixes = [], []
+            if any(c not in taking_part for c in leaving):
+                whose.append(f"cities leaving the programme ({PROGRAMME_VAR}={','.join(taking_part)})")
+                fixes.append(
+                    "Keep the city in the programme until its partners are revoked and its records read"
+                    ' (docs/operators.md, "A city leaves the programme")'
+                )
+            if any(c in taking_part for c in leaving):
+                whose.append(f"cities no longer served ({SERVED_VAR}={','.join(served)}) that nothing else reads")
+                fixes.append(
+                    "Provision the city's own intake first (lgnet-kafka-admin add-deployment --city <city> --service"
+                    " intake: it reads them), or keep the city served until its partners are revoked and its records"
+                    ' read (docs/operators.md, "A city joins an existing cluster")'
+                )
             raise Fail(
-                f"{principal.name} would stop reading the inbound topics of cities leaving the programme"
-                f" ({PROGRAMME_VAR}={','.join(taking_part)}): "
+                f"{principal.name} would stop reading the inbound topics of {' and '.join(whose)}: "
                 + "; ".join(problems)
-                + ". Keep the city in the programme until its partners are revoked and its records read"
-                ' (docs/operators.md, "A city leaves the programme")'
+                + ". "
+                + ". ".join(fixes)
             )
 
     async def unread(self, topic: str, group: str) -> int:

@@ -6,6 +6,7 @@ tests and the admin CLIs apply the same list)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 Migration = tuple[str, str]
 
@@ -196,3 +197,50 @@ def held_by_others(recorded: Sequence[str], program: str) -> str:
         f"{owner}'s tables (migrations {', '.join(ids[:3])}{', …' if len(ids) > 3 else ''})"
         for owner, ids in others.items()
     )
+
+
+SERVICES = tuple(p for p in MIGRATION_OWNERS if p != "desk")  # whose schemas hold actors (lgnet-admin's)
+
+
+async def refuse_held_by_others(pool: Any, schema: str, program: str | None, setting: str = "LGNET_DB_SCHEMA") -> None:
+    """Before any migration or write: a schema holding another program's tables (LGNET_DB_SCHEMA set to intake's for
+    housing or the desk, `--housing-schema` naming intake's) is refused, on one line naming `setting` (SetupError).
+    Migrating it failed half-way on a table both make (a DuplicateTableError traceback), or worse succeeded, and two
+    programs shared a schema. `program` None: any one service's (lgnet-admin serves every service's schema, never
+    the desk's). The services' start, the desk's, and every admin command that takes a schema apply this one check."""
+    # Here, not at import: the list of tables is read without a Kafka client (setup_errors imports aiokafka's errors)
+    from lgnet_shared import db, setup_errors
+
+    recorded = await db.recorded_migrations(pool)
+    owner = program or next((m.split("-", 1)[0] for m in sorted(recorded) if m.split("-", 1)[0] in SERVICES), "")
+    if held := held_by_others(recorded, owner):
+        whose = f"{program}'s" if program else "one service's"
+        default = f", by default {program!r}" if program else ""
+        raise setup_errors.SetupError(
+            f"{setting} {schema}: holds {held}, not {whose}: name {whose} own schema ({setting}{default});"
+            " nothing was written there"
+        )
+
+
+async def pool_of(
+    url: str,
+    schema: str,
+    program: str | None,
+    setting: str = "LGNET_DB_SCHEMA",
+    migrations: Sequence[Migration] = (),
+    *,
+    max_size: int = 1,
+    create: bool = True,
+) -> Any:
+    """A pool on `program`'s schema (the desk's, an admin command's), refused as another program's
+    (`refuse_held_by_others`, naming `setting`), then `migrations` applied."""
+    from lgnet_shared import db
+
+    pool = await db.create_pool(url, schema, max_size=max_size, create=create, field=setting)
+    try:
+        await refuse_held_by_others(pool, schema, program, setting)
+        await db.migrate(pool, migrations)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool

@@ -118,17 +118,6 @@ async def claim_schema(pool: Any, schema: str, deployment: str, city: str) -> No
         )
 
 
-async def refuse_another_services_schema(pool: Any, schema: str, service: str) -> None:
-    """Before any migration: a schema that holds another service's tables (LGNET_DB_SCHEMA set to intake's for
-    housing) is refused. Migrating it failed half-way on a table both make (`relation "persons" already exists`, a
-    traceback), or worse, succeeded, and two services shared an outbox, an inbox and the deployment's identity."""
-    if held := runtime_schema.held_by_others(await db.recorded_migrations(pool), service):
-        raise StartRefused(
-            f"LGNET_DB_SCHEMA {schema}: holds {held}, not {service}'s: give {service} its own schema"
-            f" (LGNET_DB_SCHEMA, by default {service!r}); nothing was written there"
-        )
-
-
 # The cyclic collector's generations while a service runs. A consumer holds a fetched batch in flight (hundreds of
 # records, each a few dozen objects): with Python's default (a young collection every 700 allocations, an older one
 # every 10 of those, a full one every 10 of the older) the batch was scanned again and again and promoted, and full
@@ -224,7 +213,7 @@ class Runtime:
             try:
                 with setup_errors.database(url, needs=f"the service creates its schema {self.schema!r} there"):
                     self.pool = await timed("pool", db.create_pool(url, self.schema))
-                    await refuse_another_services_schema(self.pool, self.schema, self.spec.name)
+                    await runtime_schema.refuse_held_by_others(self.pool, self.schema, self.spec.name)
                     migrations = [*all_migrations(self.spec.migrations), owned_ids.MIGRATION]
                     await timed("migrations", db.migrate(self.pool, migrations))
             except setup_errors.SetupError as exc:

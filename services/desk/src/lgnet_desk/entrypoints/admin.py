@@ -46,7 +46,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import asyncpg
-from lgnet_shared import actors, clock, config, db, read_log_readers, setup_errors
+from lgnet_shared import actors, clock, config, db, read_log_readers, runtime_schema, setup_errors
 from lgnet_shared.access import Role
 from lgnet_shared.admin import days as whole_days
 from lgnet_shared.errors import Conflict
@@ -71,6 +71,18 @@ T = TypeVar("T")
 READ_LOG_ENV = {"intake": "", "housing": "HOUSING_", "payments": "PAYMENTS_"}
 
 
+async def desk_pool(settings: DeskSettings) -> Any:
+    """The desk's schema, migrated; refused first (LGNET_DB_SCHEMA named, nothing written) when it holds another
+    program's tables: the desk's migrations ran into intake's schema."""
+    return await runtime_schema.pool_of(settings.database_url, settings.db_schema, "desk", migrations=MIGRATIONS)
+
+
+async def service_pool(settings: DeskSettings, service: str, schema: str) -> Any:
+    """`service`'s schema (`--<service>-schema`: one that is not there, or holds another's tables, refused naming the
+    flag): an operator's actor and token on housing were made among intake's tables."""
+    return await runtime_schema.pool_of(settings.database_url, schema, service, f"--{service}-schema", create=False)
+
+
 async def add_operator(
     settings: DeskSettings,
     op: Operator,
@@ -87,10 +99,11 @@ async def add_operator(
     check_password(password)
     op = drawn(op, secrets.token_hex)  # her actor (staff) and her code, nothing of her username
     # a service the city does not run has no schema: nothing issued there
-    tokens = await _service_tokens(settings, op, schemas, settings.services, partner_name, read_log_tokens, deployment)
-    pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
+    pool = await desk_pool(settings)  # refused before any token is issued when it is another program's schema
     try:
-        await db.migrate(pool, MIGRATIONS)
+        tokens = await _service_tokens(
+            settings, op, schemas, settings.services, partner_name, read_log_tokens, deployment
+        )
         async with pool.acquire() as conn, conn.transaction():
             await store.add_operator(conn, op, HASHER.hash(password), tokens, _token_key(settings))
     finally:
@@ -117,16 +130,17 @@ async def _service_tokens(
     if actor is not None:
         role = Role.PARTNER if op.role is OperatorRole.PARTNER else Role.STAFF
         await check_owners(settings.database_url, op.city, deployment, {s: schemas[s] for s in services})
-        for service in services:
-            pool = await db.create_pool(
-                settings.database_url, schemas[service], max_size=1, create=False, field=f"--{service}-schema"
-            )
-            try:
+        pools: dict[str, Any] = {}
+        try:
+            for service in services:  # every schema checked before an actor is made in any
+                pools[service] = await service_pool(settings, service, schemas[service])
+            for service, pool in pools.items():
                 async with pool.acquire() as conn, conn.transaction():
                     with contextlib.suppress(Conflict):  # the partner's actor exists already: one more token for it
                         await actors.add_actor(conn, actor, role, op.city, op.service_actor_name(partner_name))
                     tokens[service] = await actors.issue_token(conn, actor)
-            finally:
+        finally:
+            for pool in pools.values():
                 await pool.close()
     return tokens
 
@@ -154,9 +168,8 @@ async def give_services(
 ) -> list[str]:
     """An operator added before the city ran a service of LGNET_DESK_SERVICES (payments started later): her token on
     each such service she has none on yet (a DPO: the read-log tokens given of those). The services given, sorted."""
-    pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
+    pool = await desk_pool(settings)
     try:
-        await db.migrate(pool, MIGRATIONS)
         async with pool.acquire() as conn:
             found = await store.operator(conn, username)
             if found is None:
@@ -175,9 +188,8 @@ async def give_services(
 
 async def operators(settings: DeskSettings) -> list[str]:
     """The usernames of every operator who may log in."""
-    pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
+    pool = await desk_pool(settings)
     try:
-        await db.migrate(pool, MIGRATIONS)
         async with pool.acquire() as conn:
             return await store.active_usernames(conn)
     finally:
@@ -195,9 +207,8 @@ async def deactivate_operator(settings: DeskSettings, username: str, schemas: di
     each service — a staff operator's actor's every token, a cooperative's operator's own token only (her colleagues
     use the same actor), a DPO's read-log tokens. Run again, it revokes what a failed run left. A service whose schema
     was dropped (the city no longer runs it) holds no token to revoke: named, not a stop before the others."""
-    pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
+    pool = await desk_pool(settings)
     try:
-        await db.migrate(pool, MIGRATIONS)
         async with pool.acquire() as conn, conn.transaction():
             found = await store.any_operator(conn, username)
             if found is None:
@@ -212,9 +223,7 @@ async def deactivate_operator(settings: DeskSettings, username: str, schemas: di
         if not await db.schema_exists(settings.database_url, schemas[service]):
             gone.add(service)
             continue
-        pool = await db.create_pool(
-            settings.database_url, schemas[service], max_size=1, create=False, field=f"--{service}-schema"
-        )
+        pool = await service_pool(settings, service, schemas[service])
         try:
             async with pool.acquire() as conn, conn.transaction():
                 if key != service:
@@ -234,9 +243,8 @@ async def set_password(settings: DeskSettings, username: str, password: str) -> 
     """A new password set by IT (one forgotten, or seen): the old one stops working and her sessions end (how
     many). The rule is the one of a new operator's password."""
     check_password(password)
-    pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
+    pool = await desk_pool(settings)
     try:
-        await db.migrate(pool, MIGRATIONS)
         async with pool.acquire() as conn, conn.transaction():
             if await store.operator(conn, username) is None:
                 raise ValueError(f"username: no operator {username} (or deactivated)")
@@ -248,9 +256,8 @@ async def set_password(settings: DeskSettings, username: str, password: str) -> 
 
 async def purge(settings: DeskSettings, days: int, login_days: int) -> tuple[int, int]:
     """The access log's entries older than `days` and the login attempts older than `login_days`, deleted."""
-    pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
+    pool = await desk_pool(settings)
     try:
-        await db.migrate(pool, MIGRATIONS)
         now = clock.now()
         async with pool.acquire() as conn, conn.transaction():
             return await store.purge(conn, now - timedelta(days=days), now - timedelta(days=login_days))
@@ -259,9 +266,8 @@ async def purge(settings: DeskSettings, days: int, login_days: int) -> tuple[int
 
 
 async def set_read_log_token(settings: DeskSettings, username: str, token: str, service: str = "intake") -> None:
-    pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
+    pool = await desk_pool(settings)
     try:
-        await db.migrate(pool, MIGRATIONS)
         async with pool.acquire() as conn, conn.transaction():
             found = await store.operator(conn, username)
             if found is None or not found[0].reads_access_log:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from lgnet_shared import config, db, http, logs, metrics, setup_errors
+from lgnet_shared import config, http, logs, metrics, runtime_schema, setup_errors
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.schema import MIGRATIONS
@@ -33,8 +33,10 @@ def create_app(settings: DeskSettings) -> FastAPI:
             with setup_errors.database(
                 settings.database_url, needs=f"the desk creates its schema {settings.db_schema!r}"
             ):
-                app.state.pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=10)
-                await db.migrate(app.state.pool, MIGRATIONS)
+                # refused on one line naming LGNET_DB_SCHEMA when it holds another program's tables (intake's)
+                app.state.pool = await runtime_schema.pool_of(
+                    settings.database_url, settings.db_schema, "desk", migrations=MIGRATIONS, max_size=10
+                )
             async with app.state.pool.acquire() as conn:
                 if not await store.opens_stored_tokens(conn, web._token_key(settings)):
                     raise setup_errors.SetupError(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -58,6 +59,12 @@ def _span(day: str, at: str, minutes: str) -> tuple[str, str]:
         return start, start
     length = int(minutes) if minutes.isdigit() else 30
     return start.isoformat(), (start + timedelta(minutes=length)).isoformat()
+
+
+def _agenda_of(day: str, shown_for: str) -> str:
+    """The agenda's page of `day`, narrowed to the operator it was shown for (`shown_for`: her user name, or none):
+    a booking, move or cancellation made from one operator's agenda goes back to hers (it went to every operator's)."""
+    return "/agenda?" + urlencode({"day": day} | ({"operator": shown_for} if shown_for else {}))
 
 
 def router(settings: DeskSettings) -> APIRouter:
@@ -237,9 +244,11 @@ def router(settings: DeskSettings) -> APIRouter:
             extra["day_typed"] = day
             day, status = clock.today().isoformat(), 422
             extra["errors"] = {**extra.get("errors", {}), "day": day_problem(extra["day_typed"]) or NOT_A_DATE}
-        # One operator's agenda (`?operator=<user name>`): asked with her party, as intake names operators within one
+        # One operator's agenda (`?operator=<user name>`, or the form's `agenda_operator` when a post is refused and
+        # the page shown again): asked with her party, as intake names operators within one
         whose: dict[str, str] = {}
-        if narrowed := (request.query_params.get("operator") or "").strip():
+        kept = extra.pop("agenda_operator", "")
+        if narrowed := (request.query_params.get("operator") or kept or "").strip():
             async with request.app.state.pool.acquire() as conn:
                 try:
                     whose = await whose_agenda(conn, p.op, narrowed)
@@ -268,6 +277,7 @@ def router(settings: DeskSettings) -> APIRouter:
         ctx = {"items": items, "agenda_day": day, "units": units, "unit_names": unit_names, "form": {}, "errors": {}}
         ctx |= {"names": names, "nicknames": nicknames, "chosen": chosen, "changing": None, "day_typed": None}
         ctx["agenda_operator"] = narrowed
+        ctx["agenda_filter"] = narrowed if whose else ""  # the forms keep the filter that applied, not one refused
         ctx["durations"] = DURATIONS
         return p.render("agenda.html", status=status, now=datetime.now(UTC), **(ctx | extra))
 
@@ -306,8 +316,10 @@ def router(settings: DeskSettings) -> APIRouter:
             await desk.submit(p.services, "intake", "/appointments", body, fields, key)
         except desk.FieldErrors as e:
             errors = e.errors if chosen else said_for_the_party(e.errors, typed)
-            return await agenda_page(request, status=422, errors=errors, form=f, agenda_day=day)
-        return RedirectResponse(f"/agenda?day={day}", status_code=303)
+            return await agenda_page(
+                request, status=422, errors=errors, form=f, agenda_day=day, agenda_operator=f.get("agenda_operator", "")
+            )
+        return RedirectResponse(_agenda_of(day, f.get("agenda_operator", "")), status_code=303)
 
     async def change(request: Request, appointment_id: str, action: str, body: Any) -> Response:
         p = await page(request, csrf_check=True)
@@ -317,11 +329,17 @@ def router(settings: DeskSettings) -> APIRouter:
         # A refusal keeps what was typed in the row's form (`changing`: the new day and time were reset, the
         # reason unchosen); a move shows the day the appointment moved to (the old day no longer has it).
         changing = {**f, "appointment_id": appointment_id}
+        shown_for = f.get("agenda_operator", "")  # the operator whose agenda it was changed from (or none)
         if action == "move" and (
             refused := when_problem(f.get("new_day") or day, f.get("new_time", ""), clock.today())
         ):
             return await agenda_page(
-                request, status=422, errors={appointment_id: refused}, agenda_day=day, changing=changing
+                request,
+                status=422,
+                errors={appointment_id: refused},
+                agenda_day=day,
+                changing=changing,
+                agenda_operator=shown_for,
             )
         try:
             key = resubmission.call_key(f, action, appointment_id)  # sent twice: the first answer, not "already"
@@ -330,10 +348,15 @@ def router(settings: DeskSettings) -> APIRouter:
             )
         except ServiceRefusal as r:
             return await agenda_page(
-                request, status=422, errors={appointment_id: r.reason}, agenda_day=day, changing=changing
+                request,
+                status=422,
+                errors={appointment_id: r.reason},
+                agenda_day=day,
+                changing=changing,
+                agenda_operator=shown_for,
             )
         shown = (f.get("new_day") or day) if action == "move" else day
-        return RedirectResponse(f"/agenda?day={shown}", status_code=303)
+        return RedirectResponse(_agenda_of(shown, shown_for), status_code=303)
 
     @api.post("/agenda/{appointment_id}/cancel", response_class=HTMLResponse)
     async def cancel(request: Request, appointment_id: str) -> Response:

@@ -20,10 +20,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from lgnet_shared import db, read_log_readers
+from lgnet_shared import db, read_log_readers, setup_errors
 from lgnet_shared.admin import days as whole_days
 from lgnet_shared.errors import ContractError
-from lgnet_shared.runtime_schema import all_migrations
+from lgnet_shared.runtime_schema import all_migrations, pool_of
 
 from lgnet_intake import settings
 from lgnet_intake.adapters import credentials, diary, read_log
@@ -59,10 +59,11 @@ async def run(args: argparse.Namespace) -> str:
             f" LGNET_DB_SCHEMA={schema})",
             file=sys.stderr,
         )
-    pool = await db.create_pool(url, schema)
+    # The whole schema as the service makes it (an IT team may provision before intake first starts), as main's SPEC;
+    # refused, as the service's start is, when it holds another service's tables.
+    own = all_migrations([*MIGRATIONS, *diary.MIGRATIONS, *read_log.MIGRATIONS])
+    pool = await pool_of(url, schema, "intake", migrations=own)
     try:
-        # The whole schema as the service makes it: an IT team may provision before intake first starts.
-        await db.migrate(pool, all_migrations([*MIGRATIONS, *diary.MIGRATIONS, *read_log.MIGRATIONS]))  # as main's SPEC
         async with pool.acquire() as conn:
             if args.command == "add-actor":
                 await credentials.add_actor(conn, args.actor_id, Role(args.role), args.city, args.name or args.actor_id)
@@ -119,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ContractError, ValueError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    except setup_errors.SetupError as exc:  # LGNET_DB_SCHEMA another service's: named, nothing written
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
     except (OSError, asyncpg.PostgresError) as exc:  # the database is unreachable or refuses us
         print(f"{PROG}: error: database: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

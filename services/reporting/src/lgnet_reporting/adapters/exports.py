@@ -147,14 +147,18 @@ def _dated(report: dict[str, Any]) -> datetime:
     return datetime.combine(date.fromisoformat(report["as_of"]), time(0), tzinfo=UTC)
 
 
-PERCENT = "0.0%"  # one decimal, as the PDF and the dashboard write a share; the cell keeps the fraction
+def _percent(lang: str) -> str:
+    """The PDF's percentage (`labels.percent_pattern`) as an XLSX number format: the pattern syntax is the same (`%`
+    scales the fraction by 100, so the cell keeps 0.6667 for formulas), the non-breaking space quoted, a literal
+    that Excel and LibreOffice show as is, whatever the reader's locale ("66,7 %"; it read "66,7%")."""
+    return lb.percent_pattern(lang).replace("\u00a0", '"\u00a0"')
 
 
-def _number_format(measure: str, value: int | float) -> str:
+def _number_format(measure: str, value: int | float, lang: str) -> str:
     """An XLSX cell's number format: a share (a fraction of 1, 0.6667) as a percentage (66,7 %, as the PDF reads it;
     it read 0,7), whole too (1 is 100,0 %); a count whole, a median with one decimal."""
     if lb.is_share(measure):
-        return PERCENT
+        return _percent(lang)
     return "#,##0" if isinstance(value, int) else "#,##0.0"
 
 
@@ -176,7 +180,7 @@ def to_xlsx(report: dict[str, Any], lang: str = lb.DEFAULT) -> bytes:
         value = _cell(r.value, lang)
         ws.append([r.indicator, r.category, r.measure, *data_labelled(r, lang), value])
         if isinstance(value, int | float):
-            ws.cell(ws.max_row, 7).number_format = _number_format(r.measure, value)
+            ws.cell(ws.max_row, 7).number_format = _number_format(r.measure, value, lang)
     for col, width in zip("ABCDEFG", (28, 20, 18, 40, 30, 26, 14), strict=True):
         ws.column_dimensions[col].width = width
     when = _dated(report).replace(tzinfo=None)

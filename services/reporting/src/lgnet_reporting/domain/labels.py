@@ -145,13 +145,17 @@ def value(measure_code: str, v: Any, lang: str = DEFAULT) -> str:
     if measure_code.endswith("_cents"):
         return money(v, lang)
     if is_share(measure_code) and isinstance(v, int | float):  # a fraction (0.1769) reads as "17,7 %"
-        return format_percent(
-            v, format=_PERCENT[lang if lang in _PERCENT else DEFAULT], locale=_CLDR.get(lang, "it_IT")
-        )
+        return format_percent(v, format=percent_pattern(lang), locale=_CLDR.get(lang, "it_IT"))
     return number(v, lang)
 
 
 _PERCENT = {"it": "#,##0.0\u00a0%", "en": "#,##0.0%"}  # one decimal, as the four of the report allow
+
+
+def percent_pattern(lang: str = DEFAULT) -> str:
+    """How a share is written in `lang` (CLDR pattern syntax): Italian typography puts a (non-breaking) space before
+    %, English none. The PDF's, the dashboard's and the XLSX's number format (`exports`) alike."""
+    return _PERCENT[lang if lang in _PERCENT else DEFAULT]
 
 
 def is_share(measure_code: str) -> bool:
