@@ -15,12 +15,15 @@ from dataclasses import dataclass
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
     GroupAuthorizationFailedError,
     KafkaError,
     TopicAuthorizationFailedError,
 )
+from lgnet_shared import broker_time
 from lgnet_shared import kafka_acls as ka
+from lgnet_shared.broker_time import LOG_APPEND_TIME, TIMESTAMP_TYPE
 from lgnet_shared.cities import CITIES, programme_cities
 from lgnet_shared.fact_signing import FactSigner, publish_key, read_registry, registry_topic
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
@@ -875,3 +878,63 @@ async def test_admin_cli_acls_of_a_partner_takes_its_recorded_city(
     finally:
         async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
             await admin.revoke(ka.Principal.partner_(partner))
+
+
+async def topic_settings(bootstrap: str, security: KafkaSecurity, topic: str) -> dict[str, str]:
+    """The topic's own settings (not the broker's defaults), as the cluster's admin reads them."""
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap, security))
+    await admin.start()
+    try:
+        [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        [resource] = response.to_object()["resources"]
+        return {e["config_names"]: e["config_value"] for e in resource["config_entries"] if e["config_source"] == 1}
+    finally:
+        await admin.close()
+
+
+async def test_provisioning_switches_a_cluster_from_befores_fact_topics_to_the_brokers_time(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The owners' rule judges by the broker's stamp (owned_ids.judged): the fact topics a cluster already holds, made
+    with the producers' time, are switched by `create-topics` (and every add-*), their other settings kept."""
+    stamped = [physical(t.name, topic_prefix) for t in TOPICS.values() if t.broker_time]
+    assert sorted(t.name for t in TOPICS.values() if t.broker_time) == [
+        "housing.events", "intake.events", "intake.special", "payments.events", "reporting.events"
+    ]  # fmt: skip
+    await ensure_topics(kafka_bootstrap, topic_prefix, security=admin_security)
+    assert (await topic_settings(kafka_bootstrap, admin_security, stamped[0]))[TIMESTAMP_TYPE] == LOG_APPEND_TIME
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap, admin_security))
+    await admin.start()
+    try:  # as the cluster was before
+        assert await broker_time.set_timestamp_type(admin, stamped, broker_time.CREATE_TIME) == sorted(stamped)
+    finally:
+        await admin.close()
+    base = ["--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix]
+    assert await asyncio.to_thread(admin_main, [*base, "create-topics"]) == 0
+    shown = capsys.readouterr().out
+    assert all(f"{name}: records stamped with the broker's time from now on" in shown for name in stamped), shown
+    for name in stamped:
+        settings = await topic_settings(kafka_bootstrap, admin_security, name)
+        assert settings[TIMESTAMP_TYPE] == LOG_APPEND_TIME
+        assert (settings["retention.ms"], settings["retention.bytes"]) == ("-1", "-1")  # kept: facts kept forever
+    assert await asyncio.to_thread(admin_main, [*base, "create-topics"]) == 0
+    assert capsys.readouterr().out.strip() == "every registry topic exists"
+
+
+async def test_a_deployment_cannot_unstamp_its_fact_topic(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, party_prefix: str, parties: dict[str, Party]
+) -> None:
+    """A deployment that could set its fact topic back to its producers' time could backdate its facts past the
+    owners' rule again: the broker refuses it any look at, or change of, a topic's settings."""
+    intake = physical("intake.events", party_prefix)
+    for party in (parties["torino.intake"], parties["national.intake"]):
+        client = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap, party.security))
+        await client.start()
+        try:
+            with pytest.raises(broker_time.NotStamped, match="TopicAuthorizationFailedError"):
+                await broker_time.set_timestamp_type(client, [intake], broker_time.CREATE_TIME)
+        finally:
+            await client.close()
+    assert (await topic_settings(kafka_bootstrap, admin_security, intake))[TIMESTAMP_TYPE] == LOG_APPEND_TIME
+    every = [a for p in parties.values() for a in ka.derive(p.principal, party_prefix)]
+    assert not [a for a in every if a.operation in (ka.Op.ALTER_CONFIGS, ka.Op.ALTER, ka.Op.ALL)]

@@ -4,6 +4,7 @@ whole batch) and on the careful one (one record at a time); its own city's facts
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -117,27 +118,50 @@ def test_references_are_the_ids_an_event_names_besides_its_key() -> None:
         ("member_ids", "P1"),
         ("member_ids", "P2"),
     ]
-    now = datetime.now(UTC)
-    assert owned_ids.judge({"H": "torino", "P2": "torino"}, "torino", event, now) is None
-    refused = owned_ids.judge({"P2": "trieste"}, "torino", event, now)
+    assert owned_ids.judge({"H": "torino", "P2": "torino"}, "torino", event, True) is None
+    refused = owned_ids.judge({"P2": "trieste"}, "torino", event, True)
     assert refused is not None and (refused.kind, refused.field) == ("other_city_id", "member_ids")
 
 
 def test_an_attendance_register_names_persons() -> None:
     register = CivicAttendanceRecorded(activity_id="A", session_id="S", present=["P1"], absent=["P2"])
     assert list(owned_ids.references(register)) == [("present", "P1"), ("absent", "P2")]
-    refused = owned_ids.judge({"P2": "trieste"}, "bologna", register, datetime.now(UTC))
+    refused = owned_ids.judge({"P2": "trieste"}, "bologna", register, True)
     assert refused is not None and str(refused) == "absent: names a person of another city (trieste)"
 
 
 def test_a_fact_made_before_the_rule_is_applied_as_it_was_and_claims_its_key() -> None:
     """A report published before the rule replays to its digest: the live consumer then folded such facts."""
     owners = {"P2": "trieste"}
-    before = owned_ids.JUDGED_FROM - timedelta(seconds=1)
     event = HouseholdFormed(household_id="H", city="torino", reference_person_id="P1", member_ids=["P1", "P2"])
-    assert owned_ids.fold(owners, "torino", event, before) is None
+    assert owned_ids.fold(owners, "torino", event, False) is None
     assert owners == {"P2": "trieste", "H": "torino"}
-    assert owned_ids.fold(owners, "bologna", event, owned_ids.JUDGED_FROM) is not None
+    assert owned_ids.fold(owners, "bologna", event, True) is not None
+
+
+def test_a_fact_is_judged_by_the_brokers_stamp_whatever_times_its_deployment_wrote() -> None:
+    """A deployment sets its facts' times and its records' own timestamps: backdating both escaped the rule. The
+    broker's stamp (LogAppendTime) it cannot set; a record from before the stamps keeps the decision taken then."""
+    before = owned_ids.JUDGED_FROM - timedelta(days=1)
+    before_ms, create_time = int(before.timestamp() * 1000), 0
+    assert owned_ids.judged(before, before_ms, owned_ids.LOG_APPEND_TIME)
+    assert not owned_ids.judged(before, before_ms, create_time)  # written before the topic was switched
+    assert owned_ids.judged(before, owned_ids.JUDGED_FROM_MS, create_time)  # backdated in the envelope only
+    assert owned_ids.judged(owned_ids.JUDGED_FROM, before_ms, create_time)
+
+
+async def test_a_backdated_fact_in_a_record_the_broker_stamped_is_refused(
+    pool: Pool, dead_letters: DeadLetters, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    c = consumer(pool, dead_letters)
+    await c.process(as_records([formed("H7", "torino", "P7")]))
+    before = datetime(2026, 12, 6, tzinfo=UTC)
+    old, forged = as_records([formed("H7", "bologna", "P6").model_copy(update={"time": before}) for _ in "ab"], "t", 1)
+    stamped = dataclasses.replace(forged, timestamp=owned_ids.JUDGED_FROM_MS - 1, timestamp_type=1)
+    await c.process([old, stamped])  # from before the stamps: applied as it was; stamped by the broker: judged
+    assert await applied(pool) == [("H7", "torino"), ("H7", "bologna")]
+    dead = await read_records(kafka_bootstrap, physical("deadletter", topic_prefix))
+    assert [dict(d.headers)[H_KIND] for d in dead] == [b"other_city_id"]
 
 
 async def test_the_optimistic_path_judges_and_claims_a_batch_in_one_statement(

@@ -7,7 +7,7 @@ import itertools
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -51,13 +51,16 @@ class PaymentsUnderTest:
     def client(self, actor: str) -> httpx.AsyncClient:
         return self.process.client(self.tokens[actor], timeout=60)
 
-    async def publish(self, event: Event, city: str, partner: str | None = None) -> None:
-        env = to_envelope(event, source="/test", city=city, partner=partner)
+    async def publish(self, event: Event, city: str, partner: str | None = None, at: datetime | None = None) -> None:
+        """`at`: the fact's time and its record's own timestamp, as a deployment backdating its facts writes them."""
+        env = to_envelope(event, source="/test", city=city, partner=partner, time=at)
         producer = AIOKafkaProducer(**client_kwargs(self.bootstrap))
         await producer.start()
         try:
             value, headers = await signed_fact(producer, self.prefix, env, event.topic)  # as its writer signs it
-            await producer.send_and_wait(physical(event.topic, self.prefix), value, key=env.key, headers=headers)
+            stamp = int(at.timestamp() * 1000) if at else None
+            topic = physical(event.topic, self.prefix)
+            await producer.send_and_wait(topic, value, key=env.key, headers=headers, timestamp_ms=stamp)
         finally:
             await producer.stop()
 

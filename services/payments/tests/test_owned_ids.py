@@ -4,6 +4,7 @@ are dead-lettered and change nothing (owned_ids.py), as in national housing and 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 from lgnet_shared import deadletter_cli
@@ -30,13 +31,18 @@ async def test_a_bologna_case_and_household_under_torinos_ids_change_nothing(
 
     await p.publish(case_opened(case, f"h-bo-{uid}", city="bologna"), "bologna", partner="coop-felsina")
     await p.publish(formed(household, "bologna", f"p-bo-{uid}"), "bologna")
+    # Bologna's deployment backdating its fact to before the rule (owned_ids.JUDGED_FROM), its record's timestamp
+    # too: judged all the same, by the broker's stamp.
+    backdated = datetime(2026, 12, 6, 9, tzinfo=UTC)
+    await p.publish(case_opened(case, f"h-bo-{uid}", city="bologna"), "bologna", partner="coop-felsina", at=backdated)
     deadline = asyncio.get_running_loop().time() + 30
     while True:
         letters = [d for d in await deadletter_cli.read_dead_letters(p.bootstrap, p.prefix) if d.key]
-        if len(letters) >= 2 or asyncio.get_running_loop().time() > deadline:
+        if len(letters) >= 3 or asyncio.get_running_loop().time() > deadline:
             break
         await asyncio.sleep(0.5)
     assert sorted((d.header(H_KIND), d.header(H_FIELD)) for d in letters) == [
+        ("other_city_id", "case_id"),
         ("other_city_id", "case_id"),
         ("other_city_id", "household_id"),
     ]

@@ -65,10 +65,14 @@ class ReportingUnderTest:
         when = datetime.combine(day, time(9), tzinfo=UTC) if day else None
         return to_envelope(event, source=f"/lgnet/{event.type.split('.')[1]}", city=city, time=when)
 
-    async def send(self, envelopes: Iterable[Envelope]) -> None:
+    async def send(self, envelopes: Iterable[Envelope], backdated: bool = False) -> None:
+        """`backdated`: each record's own timestamp is its fact's time too, as a deployment that backdates its facts
+        would write it (else the producer's clock: now)."""
         for env in envelopes:
             value, headers = await signed_fact(self.producer, self.prefix, env, written_topic(env))
-            await self.producer.send(physical(written_topic(env), self.prefix), value, key=env.key, headers=headers)
+            at = int(env.time.timestamp() * 1000) if backdated else None
+            topic = physical(written_topic(env), self.prefix)
+            await self.producer.send(topic, value, key=env.key, headers=headers, timestamp_ms=at)
         await self.producer.flush()
 
     async def settle(self, timeout: float = 30) -> store.Positions:

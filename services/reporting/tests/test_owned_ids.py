@@ -1,6 +1,7 @@
 """A city's facts about ids another city's facts own are refused by the national reporting, live and in the
 auditors' replay alike (owned_ids.py): a Bologna partner re-using Trieste's person id and Torino's household and case
-ids had moved them to Bologna in the national figures, and nothing detected it."""
+ids had moved them to Bologna in the national figures, and nothing detected it. Then Bologna's deployment, backdating
+its fact to before the rule, moved Torino's case all the same: the rule trusted a time the deployment sets."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from lgnet_shared import clock, deadletter_cli
+from aiokafka.admin import AIOKafkaAdminClient
+from lgnet_shared import broker_time, clock, deadletter_cli
 from lgnet_shared.deadletter import H_FIELD, H_KIND
 from lgnet_shared.events import intake as i
+from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.topics import physical
 
 if TYPE_CHECKING:
     from conftest import ReportingUnderTest
@@ -97,10 +101,27 @@ async def test_another_citys_facts_about_owned_ids_change_no_figure_live_or_repl
     assert national == figures  # Torino's case and household still Torino's, counted once
     assert 'kind="other_city_id"' in metrics
 
-    # Made before the rule (owned_ids.JUDGED_FROM): applied as the live consumer then did, so that a report
-    # published before it still replays to its digest.
-    await r.send([r.envelope(case("CT0", "HB1", "bologna"), "bologna", date(2026, 3, 1))])
+    # Bologna's deployment backdates its fact to before the rule (its relay signs whatever time its code says, and
+    # its producer the record's timestamp): judged all the same, live and replayed — the broker stamped the record.
+    await r.send([r.envelope(case("CT1", "HB1", "bologna"), "bologna", date(2026, 12, 6))], backdated=True)
     await r.settle()
+    code, lines = await r.replay("--workers", "1")
+    live = (await rows(r))["cases"]
+    assert (live, lines[0]["replay"]["skipped"]) == (before["cases"], {"other_city_id": 5}), lines[0]
+
+    # Made before the rule (owned_ids.JUDGED_FROM) and written before provisioning switched its topic to the
+    # broker's time (a CreateTime record): applied as the live consumer then did, so that a report published before
+    # it still replays to its digest.
+    intake = physical("intake.events", r.prefix)
+    admin = AIOKafkaAdminClient(**client_kwargs(r.bootstrap))
+    await admin.start()
+    try:
+        assert await broker_time.set_timestamp_type(admin, [intake], broker_time.CREATE_TIME) == [intake]
+        await r.send([r.envelope(case("CT0", "HB1", "bologna"), "bologna", date(2026, 3, 1))], backdated=True)
+        await r.settle()
+        assert await broker_time.stamp(admin, [intake]) == [intake]  # as `lgnet-kafka-admin create-topics` does
+    finally:
+        await admin.close()
     assert (await rows(r))["cases"] == [("CT0", "HB1", "bologna"), ("CT1", "HT1", "torino")]
     async with r.client("coordination") as c:
         published = await c.post("/reports/national/publish", json=as_of, headers={"Idempotency-Key": "n1"})
@@ -108,7 +129,7 @@ async def test_another_citys_facts_about_owned_ids_change_no_figure_live_or_repl
     for workers in ("1", "2"):
         code, lines = await r.replay("--published", "--workers", workers)
         assert code == 0, lines
-        assert lines[0]["replay"]["skipped"] == {"other_city_id": 4}, lines[0]
+        assert lines[0]["replay"]["skipped"] == {"other_city_id": 5}, lines[0]
         assert lines[0]["replay"]["owners_judged"] == "in_log_order", lines[0]  # two workers fell back to one
         checks = [x for x in lines if "equal" in x and "report" in x]
         assert len(checks) == 1 and checks[0]["replayed_digest"] == checks[0]["expected_digest"], checks

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic.json_schema import models_json_schema
 
 from lgnet_shared import signing
+from lgnet_shared.broker_time import TIMESTAMP_TYPE
 from lgnet_shared.cities import CITIES
 from lgnet_shared.deadletter import DLQ_HEADERS, H_REDRIVEN, MARKER_HEADERS
 from lgnet_shared.envelope import STRUCTURED_CONTENT_TYPE, Envelope, partner_schema
@@ -217,6 +218,8 @@ def _topic_binding(topic: str) -> Json:
     t = TOPICS[topic]
     cfg: Json = {}
     for k, v in t.configs().items():
+        if k == TIMESTAMP_TYPE:  # not a field of the binding's TopicConfiguration: the broker's, not a reader's concern
+            continue
         cfg[k] = [v] if k == "cleanup.policy" else int(v)
     return {
         "topic": _address(topic),

@@ -343,7 +343,7 @@ class Consumer:
 
     async def _fast(self, conn: Conn, records: list[Record]) -> list[tuple[str, str]]:
         outcomes: list[tuple[str, str]] = []
-        todo: list[tuple[str, Envelope, Event, Handler]] = []
+        todo: list[tuple[str, Envelope, Event, Handler, bool]] = []
         for record in records:
             a = await self._admit(conn, record)
             if a.refused is not None:
@@ -352,7 +352,7 @@ class Consumer:
                 outcomes.append((_type_label(a.env), a.skipped))
                 continue
             assert a.env is not None and a.event is not None and a.handler is not None
-            todo.append((self._inbox_key(a.env), a.env, a.event, a.handler))
+            todo.append((self._inbox_key(a.env), a.env, a.event, a.handler, self.guard_ids and judged(record, a.env)))
         positions = _last_offsets(records)
         fresh = set(  # one round trip: the inbox and the positions (the transaction rolls both back if need be)
             await conn.fetchval(
@@ -361,18 +361,20 @@ class Consumer:
                 " select coalesce(array_agg(event_id), '{}') from new",
                 self.inbox,
                 *positions,
-                list(dict.fromkeys(event_id for event_id, _, _, _ in todo)),  # once each: an upsert touches a row once
+                list(dict.fromkeys(event_id for event_id, *_ in todo)),  # once each: an upsert touches a row once
             )
         )
         ready: list[tuple[Envelope, Event, Handler]] = []
-        for event_id, env, event, handler in todo:
+        judging: list[bool] = []  # ready's: whether the owners' rule applies to each (owned_ids.judged)
+        for event_id, env, event, handler, is_judged in todo:
             if event_id not in fresh:  # seen before, or twice in this batch
                 outcomes.append((env.type, "duplicate"))
                 continue
             fresh.discard(event_id)
             ready.append((env, event, handler))
+            judging.append(is_judged)
         if self.guard_ids and ready:
-            await self._claim_ids(conn, ready)
+            await self._claim_ids(conn, ready, judging)
         writes = DeferredWrites(conn)  # pipelined handlers' writes, sent before anything else uses the connection
         async with outbox.staged(conn):  # the events handlers emit: one insert for the whole batch
             for handler, run in _runs(ready):
@@ -404,7 +406,7 @@ class Consumer:
                 raise _NeedsCare from None
         return outcomes
 
-    async def _claim_ids(self, conn: Conn, ready: list[tuple[Envelope, Event, Handler]]) -> None:
+    async def _claim_ids(self, conn: Conn, ready: list[tuple[Envelope, Event, Handler]], judging: list[bool]) -> None:
         """The batch's facts judged in order against the ids' owners (owned_ids.py), and their new ids claimed for
         the first city of the batch that names them: one statement for the batch, rolled back with it. A fact of
         another city's id sends the batch down the careful path, where it is refused alone (`_own`); so does an id
@@ -416,20 +418,20 @@ class Consumer:
         owners, claimed = await owned_ids.look_and_claim(conn, named, claims)
         if any(k not in owners and k not in claimed for k in claims):
             raise _NeedsCare
-        for env, event, _ in ready:
-            if owned_ids.fold(owners, env.city, event, env.time) is not None:
+        for (env, event, _), is_judged in zip(ready, judging, strict=True):
+            if owned_ids.fold(owners, env.city, event, is_judged) is not None:
                 raise _NeedsCare
 
-    async def _own(self, conn: Conn, env: Envelope, event: Event) -> None:
+    async def _own(self, conn: Conn, env: Envelope, event: Event, is_judged: bool) -> None:
         """One fact judged against the ids' owners and its id claimed (the careful path): raises OtherCitysId."""
         owners = await owned_ids.owners_of(conn, owned_ids.named(event))
-        refused = owned_ids.judge(owners, env.city, event, env.time)
+        refused = owned_ids.judge(owners, env.city, event, is_judged)
         if refused is not None:
             raise refused
         key = event.aggregate_id()
         if key not in owners and not await owned_ids.claim(conn, {key: env.city}):
             # Another partition's fact claimed it meanwhile (committed since the look-up): judged by its owner.
-            refused = owned_ids.judge(await owned_ids.owners_of(conn, [key]), env.city, event, env.time)
+            refused = owned_ids.judge(await owned_ids.owners_of(conn, [key]), env.city, event, is_judged)
             if refused is not None:
                 raise refused
 
@@ -542,7 +544,8 @@ class Consumer:
                         counts.outcomes.append((env.type, "duplicate"))
                         return
                     if self.guard_ids:
-                        await self._own(conn, env, event)  # another city's id: refused below, nothing applied
+                        # another city's id: refused below, nothing applied
+                        await self._own(conn, env, event, judged(record, env))
                     if isinstance(handler, BatchHandler):
                         await handler.apply(conn, [(env, event)])
                     else:
@@ -681,6 +684,12 @@ _POSITIONS_CTE = (
     " on conflict (consumer, topic, partition)"
     " do update set next_offset = greatest(consumer_positions.next_offset, excluded.next_offset))"
 )
+
+
+def judged(record: Record, env: Envelope) -> bool:
+    """Whether the owners' rule applies to the record's fact: by the broker's stamp when the topic has one, never by
+    a time its producer alone set (owned_ids.judged). The auditors' replay decides it by this too."""
+    return owned_ids.judged(env.time, record.timestamp, record.timestamp_type)
 
 
 def _last_offsets(records: Sequence[Record]) -> tuple[list[str], list[int], list[int]]:

@@ -11,7 +11,8 @@
     lgnet-kafka-admin acls partner.coop-aurora       ACLs the broker has vs what the registry derives (a partner's
                                                      city: as recorded, or --city)
     lgnet-kafka-admin list                           every SCRAM user and its ACL count
-    lgnet-kafka-admin create-topics                  the registry's topics (add-* also creates what it needs)
+    lgnet-kafka-admin create-topics                  the registry's topics (add-* also creates what it needs);
+                                                     fact topics of before switched to the broker's time
     lgnet-kafka-admin old-inbound [--delete]         after the upgrade: records left on the old shared inbound
                                                      topic per draining deployment and per city; --delete once
                                                      each city's records are read by a deployment of that city
@@ -38,8 +39,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import AuthenticationFailedError, KafkaError, SaslAuthenticationFailed
 from aiokafka.structs import TopicPartition
 
+from lgnet_shared import broker_time, old_inbound
 from lgnet_shared import kafka_acls as ka
-from lgnet_shared import old_inbound
 from lgnet_shared.cities import (
     CITIES,
     NATIONAL,
@@ -57,6 +58,7 @@ from lgnet_shared.topics import (
     SERVICES,
     TOPICS,
     TopicsNotCreated,
+    broker_stamped,
     city_topics,
     ensure_topics,
     for_partner,
@@ -93,6 +95,7 @@ class Admin:
         replication = replication or int(os.environ.get("LGNET_TOPIC_REPLICATION") or 1)
         self.bootstrap, self.security, self.prefix, self.replication = bootstrap, security, topic_prefix, replication
         self.client = AIOKafkaAdminClient(**client_kwargs(bootstrap, security), request_timeout_ms=10000)
+        self.stamped: list[str] = []  # topics of a cluster from before it switched to the broker's time
 
     async def __aenter__(self) -> Admin:
         try:
@@ -127,7 +130,13 @@ class Admin:
         return await self.create_topics(names)
 
     async def create_topics(self, names: list[str] | None = None) -> list[str]:
-        return await ensure_topics(self.bootstrap, self.prefix, names, self.replication, self.security)
+        """The missing topics of `names` (None: the registry's) created, and those a cluster from before holds
+        switched to the broker's time where the registry wants it (broker_time: what the owners' rule judges by);
+        returns the physical names created."""
+        created = await ensure_topics(self.bootstrap, self.prefix, names, self.replication, self.security)
+        older = [n for n in broker_stamped(names, self.prefix) if n not in created]
+        self.stamped += await broker_time.stamp(self.client, older)
+        return created
 
     async def exists(self, user: str) -> bool:
         return user in await ka.users(self.client, [user])
@@ -373,7 +382,8 @@ async def run(args: argparse.Namespace, security: KafkaSecurity) -> list[str]:
     async with Admin(args.bootstrap, security, args.topic_prefix, args.replication) as admin:
         if args.command == "create-topics":
             created = await admin.create_topics()
-            return [f"created {name}" for name in created] or ["every registry topic exists"]
+            switched = [f"{name}: records stamped with the broker's time from now on" for name in admin.stamped]
+            return [f"created {name}" for name in created] + switched or ["every registry topic exists"]
         if args.command == "old-inbound":
             return await drain_old_inbound_topic(admin, args.delete)
         if args.command == "list":
@@ -578,7 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NotDrained as exc:
         print(exc)
         return 1
-    except (Fail, ka.AdminError, TopicsNotCreated, KafkaError) as exc:
+    except (Fail, ka.AdminError, TopicsNotCreated, broker_time.NotStamped, KafkaError) as exc:
         print(f"lgnet-kafka-admin: error: {exc}", file=sys.stderr)
         return 1
     print("\n".join(lines))

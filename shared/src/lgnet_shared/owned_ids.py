@@ -11,6 +11,11 @@ way on another partition); it is claimed by the first fact keyed by it.
 
 No legitimate flow shares an id between cities: a person who moves is registered again by the new city, under an id of
 its own (the national pseudonym key links the two), and a case is transferred between partners of one city.
+
+Facts of before the rule are applied as they were (`judged`). Which those are is never decided by a time the fact's
+deployment alone sets: its envelope's `time` and its record's producer timestamp are both its to write, and a
+deployment backdating its facts escaped the rule. The broker's append time (LogAppendTime topics: broker_time) it
+cannot set.
 """
 
 from __future__ import annotations
@@ -37,9 +42,23 @@ MIGRATION = (
 )
 
 # Facts made before this rule are applied as they were (and still claim their key): a report published before it
-# replays to its digest, as the live consumer then folded them. Fact times are their makers' (a deployment's clock),
-# never a partner's.
+# replays to its digest, as the live consumer then folded them. Which facts those are is `judged`'s to say.
 JUDGED_FROM = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+JUDGED_FROM_MS = int(JUDGED_FROM.timestamp() * 1000)
+# A Kafka record's timestamp type: the broker's append time (a topic with message.timestamp.type=LogAppendTime),
+# whatever the producer sent; 0 is the producer's own (CreateTime).
+LOG_APPEND_TIME = 1
+
+
+def judged(at: datetime, record_ms: int, record_type: int) -> bool:
+    """Whether the rule applies to a fact made `at` (its envelope's time) whose Kafka record has timestamp
+    `record_ms` of type `record_type`. Both times before JUDGED_FROM are the producing deployment's to write (its
+    relay signs whatever its code says): a deployment backdating its facts would escape the rule. The broker's
+    append time it cannot set, so a record the broker stamped is judged whatever its times say — every record of
+    the fact topics since provisioning made them LogAppendTime. A record written before that keeps the decision
+    the consumers took for it then (its envelope's time), and is judged too once either time says the rule was
+    in force. Pure: the live consumers and the auditors' replay take the same decision from the same record."""
+    return record_type == LOG_APPEND_TIME or record_ms >= JUDGED_FROM_MS or at >= JUDGED_FROM
 
 
 def backfill(name: str, *selects: str) -> tuple[str, str]:
@@ -155,24 +174,19 @@ def named(event: Event) -> list[str]:
     return [event.aggregate_id(), *(v for _, v in references(event))]
 
 
-def judge(
-    owners: Mapping[str, str], city: str, event: Event, at: datetime, unseen: set[tuple[str, str]] | None = None
-) -> OtherCitysId | None:
-    """Why a fact of `city` made `at` may not be applied, given the ids' recorded owners; None when it may. Its key
-    is the event's own aggregate id (what the projections write under), not the envelope's `partitionkey` (routing
-    only). Names the field and the owner city, never the id's value nor anything of the other city's record.
-    `unseen` (the parallel replay's) collects (id, city) of the references to ids no fact has claimed yet."""
-    if at < JUDGED_FROM:
+def judge(owners: Mapping[str, str], city: str, event: Event, is_judged: bool) -> OtherCitysId | None:
+    """Why a fact of `city` may not be applied, given the ids' recorded owners; None when it may (always when it
+    is not `is_judged`: made before the rule, see `judged`). Its key is the event's own aggregate id (what the
+    projections write under), not the envelope's `partitionkey` (routing only). Names the field and the owner city,
+    never the id's value nor anything of the other city's record."""
+    if not is_judged:
         return None
     owner = owners.get(event.aggregate_id())
     if owner is not None and owner != city:
         return OtherCitysId(event.key_field, f"{_kind(event.key_field)} belongs to another city ({owner})")
     for name, value in references(event):
         owner = owners.get(value)
-        if owner is None:
-            if unseen is not None:
-                unseen.add((value, city))
-        elif owner != city:
+        if owner is not None and owner != city:
             return OtherCitysId(name, f"names {_kind(name)} of another city ({owner})")
     return None
 
@@ -181,32 +195,28 @@ def fold(
     owners: MutableMapping[str, str],
     city: str,
     event: Event,
-    at: datetime,
-    unseen: set[tuple[str, str]] | None = None,
+    is_judged: bool,
 ) -> OtherCitysId | None:
     """`judge`, and an accepted fact's key is claimed for its city if nobody had it: the rule applied in order, in
     memory (the auditors' replay, which folds every national fact; a batch's events before they are written). The
     accepted path in one loop, without building the references (≈ 1 µs a fact): a refusal is `judge`'s to say."""
     cls = type(event)
     key = str(getattr(event, cls.key_field))
-    if at < JUDGED_FROM:  # applied as it was, and claims its key
+    if not is_judged:  # applied as it was, and claims its key
         owners.setdefault(key, city)
         return None
     get = owners.get
     owner = get(key)
     if owner is not None and owner != city:
-        return judge(owners, city, event, at)
+        return judge(owners, city, event, True)
     for name, shape in _plan(cls):
         value = getattr(event, name)
         for ref in (value,) if shape is str else value if isinstance(value, (list, dict)) else ():
             if not isinstance(ref, str):
                 continue
             held = get(ref)
-            if held is None:
-                if unseen is not None:
-                    unseen.add((ref, city))
-            elif held != city:
-                return judge(owners, city, event, at)
+            if held is not None and held != city:
+                return judge(owners, city, event, True)
     if owner is None:
         owners[key] = city
     return None

@@ -1,6 +1,7 @@
 """Topic registry: every Kafka topic LgNet uses, created explicitly at start-up (never by auto-creation).
 
-Fact topics keep their records forever (retention.ms=-1): the log is the system of record auditors replay.
+Fact topics keep their records forever (retention.ms=-1): the log is the system of record auditors replay. The
+services' fact topics carry the broker's time on every record (LogAppendTime: `Topic.broker_time`, broker_time.py).
 Logical names ('intake.events') become physical names with an optional prefix: '<prefix>lgnet.intake.events'.
 
 Each topic also says who writes and who reads it, by role: a service (`intake`, `housing`, `payments`,
@@ -27,6 +28,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from lgnet_shared.broker_time import LOG_APPEND_TIME, TIMESTAMP_TYPE
 from lgnet_shared.cities import CITIES, NATIONAL, programme_cities, served_cities
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_health import existing_topics, wait_until_writable
@@ -57,6 +59,9 @@ class Topic:
     compacted: bool = False  # the latest record per key is kept forever (a registry, not a log)
     # No longer written: kept where a cluster from before holds it (history, a drain), never made anew.
     retired: bool = False
+    # Each record stamped with the broker's time (LogAppendTime), not its producer's: the services' fact topics, whose
+    # facts the national consumers judge by it (owned_ids.judged, broker_time).
+    broker_time: bool = False
 
     @property
     def per_partner(self) -> bool:
@@ -106,6 +111,8 @@ class Topic:
         cfg = {"retention.ms": self.retention_ms if not self.fact else FOREVER, "cleanup.policy": "delete"}
         if self.fact:
             cfg["retention.bytes"] = "-1"
+        if self.broker_time:
+            cfg[TIMESTAMP_TYPE] = LOG_APPEND_TIME
         return cfg
 
 
@@ -127,6 +134,7 @@ TOPICS: dict[str, Topic] = {
             "Canonical intake facts: persons, households, referrals, cases, plans, consent, erasure",
             writers=frozenset({"intake"}),
             readers=frozenset({"housing", "payments", "reporting"}) | FACT_READERS,
+            broker_time=True,
         ),
         Topic(
             "intake.special",
@@ -137,6 +145,7 @@ TOPICS: dict[str, Topic] = {
             " addiction, specialist support, income): need-to-know",
             writers=frozenset({"intake"}),
             readers=SPECIAL_READERS,
+            broker_time=True,
         ),
         Topic(
             "housing.events",
@@ -146,6 +155,7 @@ TOPICS: dict[str, Topic] = {
             "Housing facts: catalogue, proposals, placements, leases, holds",
             writers=frozenset({"housing"}),
             readers=frozenset({"payments", "reporting"}) | FACT_READERS,
+            broker_time=True,
         ),
         Topic(
             "payments.events",
@@ -155,6 +165,7 @@ TOPICS: dict[str, Topic] = {
             "Payment facts: budgets, contribution requests, approvals, disbursements, vouchers",
             writers=frozenset({"payments"}),
             readers=frozenset({"reporting"}) | FACT_READERS,
+            broker_time=True,
         ),
         Topic(
             "reporting.events",
@@ -164,6 +175,7 @@ TOPICS: dict[str, Topic] = {
             "Published reports with their digest and the log positions they cover",
             writers=frozenset({"reporting"}),
             readers=frozenset({"reporting"}) | FACT_READERS,
+            broker_time=True,
         ),
         Topic(
             "partner.inbound.{city}",
@@ -367,6 +379,12 @@ def registry_topics() -> list[str]:
         elif not t.family and not t.retired:
             out.append(t.name)
     return out
+
+
+def broker_stamped(names: list[str] | None = None, prefix: str = "") -> list[str]:
+    """Physical names of the topics among `names` (logical; None: `registry_topics()`) whose records the broker
+    stamps (`Topic.broker_time`): those provisioning switches where a cluster from before holds them."""
+    return [physical(n, prefix) for n in names or registry_topics() if n in TOPICS and TOPICS[n].broker_time]
 
 
 def retired_topics() -> list[str]:

@@ -124,17 +124,17 @@ class Fold:
                     if ids is None:
                         ids = named[env.city] = (set(), set())
                     owned_ids.name_into(ids, event)
-                elif self._other_citys(env, event):
+                elif self._other_citys(record, env, event):
                     continue
             apply(projector(env, event))  # projection.project, its projector looked up once above
             applied += 1
         self.records += count
         self.applied += applied
 
-    def _other_citys(self, env: Envelope, event: Event) -> bool:
+    def _other_citys(self, record: Record, env: Envelope, event: Event) -> bool:
         """Whether the fact names an id another city owns (skipped, as live dead-letters it); else its key is
-        claimed, and its references to ids not seen yet are noted."""
-        refused = owned_ids.fold(self.owners, env.city, event, env.time)
+        claimed. Judged or not by its record, as live decides it (the broker's stamp is in the log)."""
+        refused = owned_ids.fold(self.owners, env.city, event, consumer.judged(record, env))
         if refused is not None:
             self._skip(refused.kind)
             return True
