@@ -689,7 +689,7 @@ _POSITIONS_CTE = (
 def judged(record: Record, env: Envelope) -> bool:
     """Whether the owners' rule applies to the record's fact: by the broker's stamp when the topic has one, never by
     a time its producer alone set (owned_ids.judged). The auditors' replay decides it by this too."""
-    return owned_ids.judged(env.time, record.timestamp, record.timestamp_type)
+    return owned_ids.judged(env.time, record.timestamp_type)
 
 
 def _last_offsets(records: Sequence[Record]) -> tuple[list[str], list[int], list[int]]:

@@ -44,21 +44,22 @@ MIGRATION = (
 # Facts made before this rule are applied as they were (and still claim their key): a report published before it
 # replays to its digest, as the live consumer then folded them. Which facts those are is `judged`'s to say.
 JUDGED_FROM = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
-JUDGED_FROM_MS = int(JUDGED_FROM.timestamp() * 1000)
 # A Kafka record's timestamp type: the broker's append time (a topic with message.timestamp.type=LogAppendTime),
 # whatever the producer sent; 0 is the producer's own (CreateTime).
 LOG_APPEND_TIME = 1
 
 
-def judged(at: datetime, record_ms: int, record_type: int) -> bool:
-    """Whether the rule applies to a fact made `at` (its envelope's time) whose Kafka record has timestamp
-    `record_ms` of type `record_type`. Both times before JUDGED_FROM are the producing deployment's to write (its
-    relay signs whatever its code says): a deployment backdating its facts would escape the rule. The broker's
-    append time it cannot set, so a record the broker stamped is judged whatever its times say — every record of
-    the fact topics since provisioning made them LogAppendTime. A record written before that keeps the decision
-    the consumers took for it then (its envelope's time), and is judged too once either time says the rule was
-    in force. Pure: the live consumers and the auditors' replay take the same decision from the same record."""
-    return record_type == LOG_APPEND_TIME or record_ms >= JUDGED_FROM_MS or at >= JUDGED_FROM
+def judged(at: datetime, record_type: int) -> bool:
+    """Whether the rule applies to a fact made `at` (its envelope's time) whose Kafka record's timestamp is of type
+    `record_type`. A fact's time, and its record's producer timestamp, are the producing deployment's to write (its
+    relay signs whatever its code says): a deployment backdating its facts would escape the rule. The broker's append
+    time it cannot set, so a record the broker stamped is judged whatever its times say — every record of the fact
+    topics since provisioning made them LogAppendTime. A record written before that keeps the decision the consumers
+    took for it then, by its envelope's time, so that the reports they published replay to their digests (judging
+    it by its producer's timestamp too made such a report replay "not equal", with no dead letter to say why, and
+    caught no deployment: it writes that timestamp as well). Pure: the live consumers and the auditors' replay take
+    the same decision from the same record."""
+    return record_type == LOG_APPEND_TIME or at >= JUDGED_FROM
 
 
 def backfill(name: str, *selects: str) -> tuple[str, str]:
