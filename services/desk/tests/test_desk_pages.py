@@ -1296,6 +1296,14 @@ async def test_a_request_whose_household_cannot_be_named_shows_its_id(desk: Desk
     page = await desk.client.get("/approvals")
     assert page.status_code == 200 and "nucleo h-5f1c0a9e7b2d" in page.text, page.text
 
+    # The reference person shown, with no name recorded yet: said so, not "(non visibile per Lei)" (an upgrade's
+    # reviewer read that an access restriction hid a person who simply had no name).
+    desk.services.answers[("intake", "POST", "/persons/search")] = [
+        {"person_id": "p-1", "household_reference": True, "identity": {"given_name": None, "family_name": None}}
+    ]
+    row = text_of(approvals_row((await desk.client.get("/approvals")).text, "r-dec"))
+    assert "Nucleo di nome non registrato" in row and "non visibile" not in row, row
+
 
 async def test_the_approve_button_names_its_row_for_a_screen_reader(desk: Desk) -> None:
     """The buttons' accessible name was "Approva <uuid>": it names the contribution, the amount, the household and the
@@ -2382,11 +2390,17 @@ async def test_a_cartella_of_a_person_without_a_name_is_titled_by_its_id(desk: D
     serve_the_cartella(desk.services, today, today)
     record = a_record(today, today)
     record["person"]["identity"] = {"given_name": None, "family_name": None, "fiscal_code": None}
+    record["households"][0]["members"][0]["name"] = None  # shown (intake gives her sex), no name recorded
     desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
     await desk.as_operator(MARIA)
     page = (await desk.client.get("/persons/p-1")).text
     assert '<h1>Cartella sociale: nome non registrato <small class="id">p-1</small></h1>' in page, page
     assert "<title>Cartella sociale: nome non registrato p-1" in page
+    # Her household, its members and its timeline said "(non visibile per Lei)" (an upgrade's reviewer): she is
+    # visible, and has no name yet.
+    assert "non visibile" not in page, page
+    assert "Nucleo di nome non registrato" in text_of(page)
+    assert "nome non registrato p-1 · persona di riferimento" in text_of(page)
     english = (await desk.client.get("/persons/p-1?lang=en")).text
     assert "Social record: no name recorded" in text_of(english)
 

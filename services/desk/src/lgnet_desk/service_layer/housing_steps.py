@@ -59,9 +59,9 @@ async def household_reference(
     """The household's reference person's name, as the cartella names a household, from intake's search by the
     household's case (it finds only the members the operator may see, and says which is the reference person): no
     more is read for one name (a whole cartella was). Her view in the access log as the page's `action` (the housing
-    page's, the approvals'). The name None where the reference person is not visible or intake does not answer: the
-    page then names the id. With it, the member the housing page links back to: the reference person, else the first
-    member the operator may see."""
+    page's, the approvals'). The name "" where she is shown with no name recorded, None where she is not visible or
+    intake does not answer: the page then names the id. With it, the member the housing page links back to: the
+    reference person, else the first member the operator may see."""
     try:
         for case_id in case_ids:
             try:
@@ -77,7 +77,7 @@ async def household_reference(
                 return None, str(seen[0]["person_id"])
             pid = str(reference["person_id"])
             await store.log_access(conn, op, pid, "case_work", action, "shown")
-            return full_name(reference), pid
+            return full_name(reference) or "", pid  # "": shown, no name recorded yet
     except (ServiceRefusal, httpx.HTTPError):
         return None, None
     return None, None
