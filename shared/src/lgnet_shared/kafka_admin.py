@@ -383,7 +383,12 @@ async def run(args: argparse.Namespace, security: KafkaSecurity) -> list[str]:
         if args.command == "create-topics":
             created = await admin.create_topics()
             switched = [f"{name}: records stamped with the broker's time from now on" for name in admin.stamped]
-            return [f"created {name}" for name in created] + switched or ["every registry topic exists"]
+            # Every time, so that an operator confirms the switch after an upgrade even when `make up` or an `add-*`
+            # made it before (each such topic was described, and switched where it was not, or made so).
+            stamping = "the broker stamps the records of (message.timestamp.type=LogAppendTime): " + ", ".join(
+                sorted(broker_stamped(None, admin.prefix))
+            )
+            return ([f"created {name}" for name in created] + switched or ["every registry topic exists"]) + [stamping]
         if args.command == "old-inbound":
             return await drain_old_inbound_topic(admin, args.delete)
         if args.command == "list":
