@@ -19,6 +19,7 @@ import asyncio
 import base64
 import json
 import os
+import subprocess
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -115,6 +116,21 @@ def chosen(names: list[str]) -> list[str] | None:
     return [n for n in existing() if n in names] if names else existing()
 
 
+def code_version() -> str:
+    """The checkout's commit (short), recorded beside each service started, so that `make up` on a newer checkout
+    says which running services still run older code ("" outside a git checkout: nothing said)."""
+    try:
+        done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    except OSError:
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def code_of(name: str) -> str:
+    path = LOCAL / "run" / f"{name}.code"
+    return path.read_text().strip() if path.exists() else ""
+
+
 def start(names: list[str] | None = None) -> int:
     wanted = chosen(names or [])
     if wanted is None:
@@ -131,8 +147,13 @@ def start(names: list[str] | None = None) -> int:
         "LGNET_CITY": os.environ.get("LGNET_CITY", "national"),
     }
     to_start = [name for name in wanted if not pid_of(name)]
+    code = code_version()
     for name in sorted(set(wanted) - set(to_start)):
-        print(f"[services] {name} already running (pid {pid_of(name)})")
+        ran = code_of(name)
+        older = f" runs the code of {ran}, not this checkout's {code}" if ran and code and ran != code else ""
+        print(f"[services] {name} already running (pid {pid_of(name)}){older}")
+        if older:
+            print(f"[services]   `make down`, then `make up`, runs this checkout's {name} (docs/operators.md)")
     credentials = principals(to_start, env["LGNET_CITY"]) if to_start else {}
     for name in to_start:
         proc = Background(name, port(name)).spawn(
@@ -140,6 +161,9 @@ def start(names: list[str] | None = None) -> int:
             {**env, **credentials[name], "LGNET_HTTP_PORT": str(port(name))},
         )
         print(f"[services] {name} starting (pid {proc.pid}) on http://127.0.0.1:{port(name)}")
+        if code:
+            (LOCAL / "run").mkdir(parents=True, exist_ok=True)
+            (LOCAL / "run" / f"{name}.code").write_text(code)
     deadline = time.monotonic() + 90
     pending = set(wanted)
     while pending and time.monotonic() < deadline:

@@ -266,3 +266,33 @@ def test_status_says_why_a_running_service_is_not_ready(
     assert lines[1].startswith("reporting   starting/unhealthy"), lines
     assert f"consumers: {STUCK}" in "\n".join(lines[1:]), lines
     assert "postgres" not in "\n".join(lines), "only what fails is said"
+
+
+def test_a_service_running_older_code_is_said_so(
+    services: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An upgrade's reviewer ran `make up` on a newer checkout with the platform running: "intake already running",
+    `make status` ready — and the old code went on judging facts by the old rule, nothing said so."""
+    running: set[str] = set()
+
+    class Proc:
+        pid = 4242
+
+    def spawn(self: Any, argv: list[str], env: dict[str, str]) -> Proc:
+        running.add(self.name)
+        return Proc()
+
+    monkeypatch.setattr(services, "principals", lambda names, city: {n: {} for n in names})
+    monkeypatch.setattr(services, "pid_of", lambda name: 4242 if name in running else None)
+    monkeypatch.setattr(services, "ready", lambda name: (name in running, "ok"))
+    monkeypatch.setattr(services.Background, "spawn", spawn)
+    monkeypatch.setattr(services, "code_version", lambda: "1e5dec28")
+    assert services.start(["intake"]) == 0
+    capsys.readouterr()
+    assert services.start(["intake"]) == 0
+    assert "runs the code of" not in capsys.readouterr().out  # the same code: nothing to say
+    monkeypatch.setattr(services, "code_version", lambda: "3a62062c")
+    assert services.start(["intake"]) == 0
+    said = capsys.readouterr().out
+    assert "intake already running (pid 4242) runs the code of 1e5dec28, not this checkout's 3a62062c" in said, said
+    assert "make down" in said
