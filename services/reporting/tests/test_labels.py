@@ -9,11 +9,11 @@ from lgnet_reporting.domain import labels
 
 def test_a_voucher_budget_line_reads_as_words_in_both_languages() -> None:
     table = "contributions_paid_by_budget_line"
-    assert labels.category(table, "voucher_public_transport", "it") == "Voucher \u2013 Trasporto pubblico"
+    assert labels.category(table, "voucher_public_transport", "it") == "Buono \u2013 Trasporto pubblico"
     assert labels.category(table, "voucher_babysitting", "en") == "Voucher \u2013 Babysitting"
     assert labels.category(table, "rent", "it") == "Canone di affitto"
     catalogue = labels.catalogue("it")["categories"][table]
-    assert catalogue["voucher_public_transport"] == "Voucher \u2013 Trasporto pubblico"
+    assert catalogue["voucher_public_transport"] == "Buono \u2013 Trasporto pubblico"
     assert labels.catalogue("en")["categories"][table]["deposit"] == "Deposit"
 
 
