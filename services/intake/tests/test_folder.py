@@ -568,3 +568,17 @@ async def test_a_search_by_case_says_which_person_is_the_households_reference(
     assert {p["person_id"]: p["household_reference"] for p in by_case.json()} == {f["mum"]: True, f["son"]: False}
     assert by_name.status_code == 200 and by_name.json(), by_name.text
     assert {p.get("household_reference") for p in by_name.json()} == {None}, by_name.text
+
+
+async def test_a_member_shown_without_a_name_keeps_her_birth_date(intake: InProcessService, uid: str) -> None:
+    """A person taken in charge before her name is known (from the street) is shown to the reader like any member:
+    her birth date was left out with the name she does not have, as for a member the reader may not see."""
+    w = World(intake)
+    mum, son, hid = w.id("p"), w.id("p"), w.id("h")
+    await w.call(A, "POST", "/persons", {"person_id": mum, "birth_date": "1980-01-01", "sex": "female",
+                                         "nationality": "MA"})  # fmt: skip
+    await w.call(A, "POST", "/persons", {"person_id": son, "birth_date": "2015-05-05", "sex": "male",
+                                         "nationality": "MA", "identity": {"given_name": "Karim"}})  # fmt: skip
+    await w.call(A, "POST", "/households", {"household_id": hid, "reference_person_id": mum, "member_ids": [mum, son]})
+    members = await members_read_by(intake, STAFF, son)
+    assert (members[mum]["name"], members[mum]["birth_date"], members[mum]["sex"]) == (None, "1980-01-01", "female")

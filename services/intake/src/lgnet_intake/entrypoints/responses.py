@@ -183,8 +183,10 @@ class Assessment(NeedsAssessmentSubmitted):
 
 class Member(BaseModel):
     person_id: str
-    name: str | None = Field(description="Null for a member the reader may not see")
-    birth_date: date | None = Field(description="Null for a member the reader may not see")
+    name: str | None = Field(
+        description="Null for a member the reader may not see (`sex` null too), or shown with no name recorded"
+    )
+    birth_date: date | None = Field(description="Null for a member the reader may not see, or erased")
     sex: Code | None = Field(description="Null for a member the reader may not see")
     joined_on: date
     left_on: date | None

@@ -133,7 +133,12 @@ class Folder:
                     {
                         "person_id": m["person_id"],
                         "name": names[m["person_id"]],
-                        "birth_date": _iso(m["birth_date"]) if names[m["person_id"]] else None,
+                        # shown (named or not yet) and not erased: intake never gives an erased person's birth date
+                        "birth_date": (
+                            _iso(m["birth_date"])
+                            if m["person_id"] in visible and m["person_id"] not in erased
+                            else None
+                        ),
                         "sex": m["sex"] if m["person_id"] in visible else None,  # hidden: the id only
                         "joined_on": _iso(m["joined_on"]),
                         "left_on": _iso(m["left_on"]),
