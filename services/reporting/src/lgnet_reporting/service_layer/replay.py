@@ -44,6 +44,7 @@ from lgnet_reporting.adapters import log, store
 from lgnet_reporting.adapters.schema import MIGRATIONS
 from lgnet_reporting.domain.anchoring import announcer_problem
 from lgnet_reporting.domain.projection import PROJECTORS, TABLES, Tables
+from lgnet_reporting.service_layer import collector
 
 
 @dataclass
@@ -345,10 +346,11 @@ async def rebuild(
             # (`owned_ids.cities_share_ids`: the rule may refuse some): fold everything in order, judging each fact.
             async with pool.acquire() as conn:
                 await conn.execute(f"truncate {', '.join(TABLES)}")
-    started = time.perf_counter()
-    f = await fold(log.read(bootstrap, positions, by_time=city is None), city, _signatures(keys))
-    folded = time.perf_counter()
-    await load(pool, f, positions)
+    with collector.paused():  # the fold keeps every row: each full collection walked them all
+        started = time.perf_counter()
+        f = await fold(log.read(bootstrap, positions, by_time=city is None), city, _signatures(keys))
+        folded = time.perf_counter()
+        await load(pool, f, positions)
     return Timing(folded - started, time.perf_counter() - folded, f, None if city is not None else "in_log_order")
 
 
@@ -440,7 +442,8 @@ def _worker(
     bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None, keys: Keys = None
 ) -> tuple[int, int, dict[str, int], float, float, dict[str, owned_ids.Named]]:
     """In a worker process: read and fold these partitions, COPY the rows into the schema."""
-    return asyncio.run(_fold_and_copy(bootstrap, url, schema, positions, city, keys))
+    with collector.paused():  # the fold keeps every row: each full collection walked them all
+        return asyncio.run(_fold_and_copy(bootstrap, url, schema, positions, city, keys))
 
 
 async def _batches(records: AsyncIterator[list[Record]]) -> AsyncIterator[list[Record]]:

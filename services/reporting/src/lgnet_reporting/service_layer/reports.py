@@ -4,11 +4,8 @@ replaying the log up to exactly those positions."""
 
 from __future__ import annotations
 
-import gc
 import json
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +20,7 @@ from lgnet_reporting.adapters import store
 from lgnet_reporting.domain import national as reports
 from lgnet_reporting.domain.canonical import canonical_json, digest
 from lgnet_reporting.domain.indicators import Facts, Window
+from lgnet_reporting.service_layer import collector
 
 SOURCE = "/lgnet/reporting"
 
@@ -45,22 +43,9 @@ class Computed:
         return digest(self.body)
 
 
-@contextmanager
-def _no_gc_pauses() -> Iterator[None]:
-    """Computing a report allocates millions of short-lived objects next to millions of fact rows: the cyclic
-    collector would rescan those rows again and again (a third of the time at 1M events). It creates no cycles,
-    so the collector waits until the report is done (synchronous code: nothing else runs meanwhile)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def build(facts: Facts, request: Request, threshold: int) -> dict[str, Any]:
-    with _no_gc_pauses():
+    # millions of short-lived objects beside millions of fact rows, no cycles: nothing for the collector to do
+    with collector.paused():
         if request.report == reports.NATIONAL:
             return reports.national(facts, request.window, threshold)
         return reports.city_summary(facts, request.window, request.scope)
