@@ -166,6 +166,52 @@ async def test_a_backdated_fact_in_a_record_the_broker_stamped_is_refused(
     assert [dict(d.headers)[H_KIND] for d in dead] == [b"other_city_id"]
 
 
+@pytest.mark.parametrize("path", ["optimistic", "careful"])
+async def test_a_fact_applied_unjudged_is_counted_and_its_topic_named_once(
+    pool: Pool, dead_letters: DeadLetters, path: str
+) -> None:
+    """On a topic not switched to the broker's time, a fact dated before the rule is applied as it was: history of
+    before the switch, or a deployment backdating it to escape the rule. The operator sees it: a counter per type, and
+    one warning per topic naming where and what to run (an upgrade's reviewer: nothing said the rule was off)."""
+    from prometheus_client import REGISTRY
+    from structlog.testing import capture_logs
+
+    def unjudged() -> float:
+        return (
+            REGISTRY.get_sample_value(
+                "lgnet_facts_unjudged_total", {"consumer": "reporting.test", "type": "lgnet.intake.household_formed"}
+            )
+            or 0.0
+        )
+
+    c = consumer(pool, dead_letters)
+    # exported from the consumer's start (at 0 until counted), for an alert on any increase
+    assert (
+        REGISTRY.get_sample_value(
+            "lgnet_facts_unjudged_total", {"consumer": "reporting.test", "type": "lgnet.intake.case_opened"}
+        )
+        is not None
+    )
+    before = datetime(2026, 12, 6, tzinfo=UTC)
+    if path == "careful":  # a refused fact beside them sends the batch down the careful path
+        await c.process(as_records([formed("H5", "torino", "P5")], "t", 2))
+    facts = [formed(f"H{n}", "bologna", f"P{n}").model_copy(update={"time": before}) for n in (11, 12)]
+    facts += [formed("H5", "bologna", "P4")] if path == "careful" else []
+    old = as_records(facts, "t", 1)
+    stamped = dataclasses.replace(as_records([formed("H13", "bologna", "P13")], "t", 1)[0], offset=5, timestamp_type=1)
+    counted = unjudged()
+    with capture_logs() as said:
+        await c.process([*old, stamped])
+        [later] = as_records([formed("H14", "bologna", "P14").model_copy(update={"time": before})], "t", 1)
+        await c.process([dataclasses.replace(later, offset=9)])
+    assert unjudged() - counted == 3  # the broker-stamped one was judged
+    warned = [e for e in said if e["event"].startswith("fact applied without the owners' check")]
+    assert len(warned) == 1, said
+    assert warned[0]["log_level"] == "warning"
+    assert (warned[0]["topic"], warned[0]["partition"], warned[0]["offset"]) == ("t", 1, 0), warned
+    assert "lgnet-kafka-admin create-topics" in warned[0]["event"], warned
+
+
 async def test_the_optimistic_path_judges_and_claims_a_batch_in_one_statement(
     pool: Pool, dead_letters: DeadLetters
 ) -> None:

@@ -169,6 +169,8 @@ class Consumer:
     failing: tuple[int, str] | None = None  # batches failed in a row on the infrastructure, and the last error's type
     # Records dead-lettered by a transaction that has not committed (yet): topic:partition:offset (`_dead_letter`).
     _unsettled: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
+    # Topics whose facts this process applied unjudged (no broker stamp, dated before the rule): warned once each.
+    _unjudged_on: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
     client: AIOKafkaConsumer | None = None  # the Kafka client whose batches this processes (its lag: `refresh_lag`)
     _lagging: set[tuple[str, int]] = field(default_factory=set, init=False, repr=False, compare=False)
     # Partitions with records waiting as the last look (`stuck`: readiness, /metrics) saw them, fetched or not: (first
@@ -183,6 +185,8 @@ class Consumer:
     def __post_init__(self) -> None:
         kinds = ContractError.kinds() | {"processing", "internal"}  # a handler that kept failing; our own fault
         metrics.export_consumer_at_zero(self.name, sorted(kinds), FactSignatureError.CODES)
+        for event_type in sorted(self.handlers) if self.guard_ids else ():
+            metrics.FACTS_UNJUDGED.labels(self.name, event_type)  # at 0, for an alert on any increase
 
     def fetched(self, error: Exception | None) -> None:
         """What the subscriber's fetch reported: a consumer whose fetch keeps failing is stuck too."""
@@ -307,7 +311,7 @@ class Consumer:
         async with self.pool.acquire() as conn:
             try:
                 async with conn.transaction():
-                    outcomes = await self._fast(conn, records)  # positions saved with the inbox
+                    counted = await self._fast(conn, records)  # positions saved with the inbox
             except _NeedsCare:
                 metrics.CAREFUL_BATCHES.labels(self.name).inc()
             except INFRASTRUCTURE_ERRORS:
@@ -316,7 +320,7 @@ class Consumer:
                 log.warning("batch needs care", error=type(exc).__name__)
                 metrics.CAREFUL_BATCHES.labels(self.name).inc()
             else:
-                _Counts(outcomes).publish(self.name)
+                counted.publish(self.name)
                 return
             counts = _Counts()
             async with conn.transaction():
@@ -341,7 +345,7 @@ class Consumer:
             log.error("record cannot be processed", error=type(exc).__name__, **_where(record))
             await self._dead(conn, record, position_id(record), Failure.of("internal", exc))
 
-    async def _fast(self, conn: Conn, records: list[Record]) -> list[tuple[str, str]]:
+    async def _fast(self, conn: Conn, records: list[Record]) -> _Counts:
         outcomes: list[tuple[str, str]] = []
         todo: list[tuple[str, Envelope, Event, Handler, bool]] = []
         for record in records:
@@ -352,7 +356,9 @@ class Consumer:
                 outcomes.append((_type_label(a.env), a.skipped))
                 continue
             assert a.env is not None and a.event is not None and a.handler is not None
-            todo.append((self._inbox_key(a.env), a.env, a.event, a.handler, self.guard_ids and judged(record, a.env)))
+            todo.append(
+                (self._inbox_key(a.env), a.env, a.event, a.handler, self.guard_ids and self._judged(record, a.env))
+            )
         positions = _last_offsets(records)
         fresh = set(  # one round trip: the inbox and the positions (the transaction rolls both back if need be)
             await conn.fetchval(
@@ -366,6 +372,7 @@ class Consumer:
         )
         ready: list[tuple[Envelope, Event, Handler]] = []
         judging: list[bool] = []  # ready's: whether the owners' rule applies to each (owned_ids.judged)
+        unjudged: list[str] = []
         for event_id, env, event, handler, is_judged in todo:
             if event_id not in fresh:  # seen before, or twice in this batch
                 outcomes.append((env.type, "duplicate"))
@@ -373,6 +380,8 @@ class Consumer:
             fresh.discard(event_id)
             ready.append((env, event, handler))
             judging.append(is_judged)
+            if self.guard_ids and not is_judged:
+                unjudged.append(env.type)
         if self.guard_ids and ready:
             await self._claim_ids(conn, ready, judging)
         writes = DeferredWrites(conn)  # pipelined handlers' writes, sent before anything else uses the connection
@@ -404,7 +413,7 @@ class Consumer:
                 raise
             except Exception:
                 raise _NeedsCare from None
-        return outcomes
+        return _Counts(outcomes, unjudged=unjudged)
 
     async def _claim_ids(self, conn: Conn, ready: list[tuple[Envelope, Event, Handler]], judging: list[bool]) -> None:
         """The batch's facts judged in order against the ids' owners (owned_ids.py), and their new ids claimed for
@@ -421,6 +430,27 @@ class Consumer:
         for (env, event, _), is_judged in zip(ready, judging, strict=True):
             if owned_ids.fold(owners, env.city, event, is_judged) is not None:
                 raise _NeedsCare
+
+    def _judged(self, record: Record, env: Envelope) -> bool:
+        """Whether the owners' rule applies to the record's fact (`judged`; never without `guard_ids`). A fact it does
+        not apply to is history of before the topic was switched to the broker's time — or a fact backdated on a
+        topic not switched yet, which escapes the rule: the operator is told once per topic (and counted, per type,
+        when applied: lgnet_facts_unjudged_total)."""
+        if not self.guard_ids:
+            return False
+        if judged(record, env):
+            return True
+        if record.topic not in self._unjudged_on:
+            self._unjudged_on.add(record.topic)
+            log.warning(
+                "fact applied without the owners' check: its record carries no broker stamp and its time is before"
+                " the rule — history of before the topic was switched, or a fact backdated on a topic not switched"
+                " yet; the cluster's admin runs `lgnet-kafka-admin create-topics` to switch it",
+                **_where(record),
+                city=env.city,
+                type=env.type,
+            )
+        return False
 
     async def _own(self, conn: Conn, env: Envelope, event: Event, is_judged: bool) -> None:
         """One fact judged against the ids' owners and its id claimed (the careful path): raises OtherCitysId."""
@@ -545,12 +575,14 @@ class Consumer:
                         return
                     if self.guard_ids:
                         # another city's id: refused below, nothing applied
-                        await self._own(conn, env, event, judged(record, env))
+                        await self._own(conn, env, event, self._judged(record, env))
                     if isinstance(handler, BatchHandler):
                         await handler.apply(conn, [(env, event)])
                     else:
                         await handler(conn, env, event)
                 counts.outcomes.append((env.type, "processed"))
+                if self.guard_ids and not judged(record, env):
+                    counts.unjudged.append(env.type)
                 return
             except INFRASTRUCTURE_ERRORS:
                 raise
@@ -644,16 +676,20 @@ class _Counts:
 
     outcomes: list[tuple[str, str]] = field(default_factory=list)  # (type label, outcome)
     refused: list[str] = field(default_factory=list)  # FactSignatureError codes
+    unjudged: list[str] = field(default_factory=list)  # type labels of facts applied without the owners' check
 
     def add(self, other: _Counts) -> None:
         self.outcomes += other.outcomes
         self.refused += other.refused
+        self.unjudged += other.unjudged
 
     def publish(self, consumer: str) -> None:
         for (event_type, outcome), n in Counter(self.outcomes).items():
             metrics.EVENTS_CONSUMED.labels(consumer, event_type, outcome).inc(n)
         for code, n in Counter(self.refused).items():
             metrics.FACTS_REFUSED.labels(consumer, code).inc(n)
+        for event_type, n in Counter(self.unjudged).items():
+            metrics.FACTS_UNJUDGED.labels(consumer, event_type).inc(n)
 
 
 class _NeedsCare(Exception):

@@ -64,6 +64,14 @@ FACTS_REFUSED = Counter(
     ["consumer", "reason"],
 )
 
+FACTS_UNJUDGED = Counter(
+    "lgnet_facts_unjudged_total",
+    "Facts a consumer of every city's facts applied without the owners' check (owned_ids): their record carries no"
+    " broker stamp and their time is before the rule. History written before the topic was switched to the broker's"
+    " time, or a fact backdated on a topic not switched yet: run lgnet-kafka-admin create-topics",
+    ["consumer", "type"],
+)
+
 
 def export_consumer_at_zero(consumer: str, dead_letter_kinds: Iterable[str], refusal_reasons: Iterable[str]) -> None:
     """A consumer's counters, at 0 from its start: an alert on "any increase" needs a series before the first count
