@@ -2938,7 +2938,8 @@ async def test_housings_read_log_is_on_the_dpos_page_by_household(desk: Desk) ->
     assert asked[0].headers["authorization"] == "Bearer lgr_housing" and asked[0].url.params["household_id"] == "h-7"
     text = text_of(page.text)
     assert "API degli alloggi" in text and "Perché il nucleo non ha un abbinamento (API) h-7" in text, text
-    assert "Nucleo in lista d'attesa (API) h-7" in text and "negato" in text and "coop-borgo" in text, text
+    assert "Posizione del nucleo in lista d'attesa (API) h-7" in text, text
+    assert "negato" in text and "coop-borgo" in text, text
     assert "Persona o nucleo (identificativo)" in text
 
 

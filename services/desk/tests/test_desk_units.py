@@ -245,6 +245,13 @@ def test_intakes_refusal_of_identifying_data_in_clear_is_said_in_italian() -> No
     assert say(reason, "it").startswith("contiene un codice fiscale: gli identificativi viaggiano in chiaro")
 
 
+def test_each_refusal_is_in_the_table_once() -> None:
+    """A reason listed twice is said by its first entry only: the second would be read as a place to change what the
+    desk says, and change nothing (the last session's note: `no household (\\S+)` was there twice)."""
+    patterns = [pattern for pattern, _ in ITALIAN]
+    assert [p for p in dict.fromkeys(patterns) if patterns.count(p) > 1] == []
+
+
 def test_the_services_refusals_are_said_in_italian_and_unknown_ones_shown_as_written() -> None:
     assert (
         say("the requester cannot approve their own request", "it") == "chi ha chiesto il contributo non può approvarlo"

@@ -534,7 +534,6 @@ ITALIAN += [
         "la pratica non è ancora nota ai pagamenti: se è appena stata aperta, riprovi tra qualche secondo",
     ),
     (r"unknown household", "il nucleo non è ancora noto ai pagamenti: riprovi tra qualche secondo"),
-    (r"no household (\S+)", "nessun nucleo familiare {0}"),
     (
         r"over budget: the budget line would go below zero",
         "fondi insufficienti: la linea di bilancio andrebbe sotto zero",

@@ -237,13 +237,13 @@ ACCESS_ACTIONS_WITH_ID = {
     "sepa file ": _("SEPA payment file (payees' names and IBANs)"),
     "api sepa file ": _("SEPA payment file (API)"),
     # housing's read log: what was read of a household, with its id
-    "api housing waiting_list ": _("Waiting list, the household (API)"),
-    "api housing household ": _("Household on the waiting list (API)"),
+    "api housing waiting_list ": _("The waiting list, showing the household (API)"),
+    "api housing household ": _("The household's place on the waiting list (API)"),
     "api housing why ": _("Why the household is not matching (API)"),
-    "api housing matches ": _("Housing proposals, the household (API)"),
-    "api housing match ": _("Housing proposal of the household (API)"),
-    "api housing reminders ": _("Housing reminders, the household (API)"),
-    "api housing matching_run ": _("Matching run, the household (API)"),
+    "api housing matches ": _("Housing proposals, showing the household's (API)"),
+    "api housing match ": _("A housing proposal for the household (API)"),
+    "api housing reminders ": _("Housing reminders, showing the household's (API)"),
+    "api housing matching_run ": _("The city's matching run, showing the household (API)"),
 }
 
 
