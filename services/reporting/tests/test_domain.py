@@ -826,6 +826,37 @@ def test_the_replay_checks_each_facts_claims_after_its_key_passed_on_another() -
     assert len(f.tables.rows["employment"]) == 2
 
 
+@pytest.mark.parametrize("named", [True, False], ids=["workers", "in_log_order"])
+def test_a_national_replay_counts_the_facts_it_applied_unjudged(named: bool) -> None:
+    """As the live consumers count them (lgnet_facts_unjudged_total): a fact whose record the broker did not stamp,
+    made before the owners' rule, is applied as it was — the auditor reads how many, whichever way the replay folded.
+    A city's replay judges none: it counts none."""
+    from dataclasses import replace
+
+    from aiokafka.structs import ConsumerRecord
+    from lgnet_reporting.service_layer.replay import Fold, Timing
+    from lgnet_shared.owned_ids import JUDGED_FROM
+
+    def fact(n: int, at: datetime, stamped: bool) -> ConsumerRecord[bytes, bytes]:
+        event = i.EmploymentRecorded(person_id=f"p{n}", status=i.EmploymentStatus.TRAINING, as_of=date(2026, 3, 1))
+        value, headers = to_envelope(event, source="/lgnet/intake", city="torino", time=at).to_structured()
+        r = ConsumerRecord("lgnet.intake.events", 0, n, 0, 0, b"k", value, None, 1, len(value), headers)
+        return replace(r, timestamp_type=1) if stamped else r
+
+    old = datetime(2026, 12, 6, tzinfo=UTC)
+    records = [fact(0, old, False), fact(1, old, True), fact(2, JUDGED_FROM, False), fact(3, old, False)]
+    national = Fold(None)
+    if named:
+        national.named = {}
+    national.add(records)
+    assert (national.applied, national.unjudged) == (4, 2)
+    assert Timing(0.0, 0.0, national, "in_parallel").as_dict()["applied_unjudged"] == 2
+    torino = Fold("torino")
+    torino.add(records)
+    assert (torino.applied, torino.unjudged) == (4, 0)
+    assert Timing(0.0, 0.0, torino).as_dict()["applied_unjudged"] is None
+
+
 def test_the_replay_skips_a_fact_of_another_services_type_signed_by_the_topics_writer() -> None:
     """Torino's housing key signs a payments `contribution_paid` and the housing deployment publishes it on
     housing.events: the replay folded it into Torino's payments (the live consumer's decisions, `check_claims`,

@@ -62,8 +62,8 @@ def test_a_worker_folds_and_copies_paused(monkeypatch: pytest.MonkeyPatch) -> No
 
     async def fold_and_copy(*_: Any) -> Any:
         seen.append(gc.isenabled())
-        return (0, 0, {}, 0.0, 0.0, {})
+        return replay.WorkerFold(0, 0, 0, {}, 0.0, 0.0, {})
 
     monkeypatch.setattr(replay, "_fold_and_copy", fold_and_copy)
-    assert replay._worker("unused:9092", "postgresql://unused", "s", {}, None) == (0, 0, {}, 0.0, 0.0, {})
+    assert replay._worker("unused:9092", "postgresql://unused", "s", {}, None) == (0, 0, 0, {}, 0.0, 0.0, {})
     assert seen == [False] and gc.isenabled()

@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 from lgnet_shared import codec, consumer, db, owned_ids
@@ -56,6 +56,9 @@ class Fold:
     seen: set[str] = field(default_factory=set)
     records: int = 0
     applied: int = 0
+    # A national fold's facts applied without the owners' check (no broker stamp, made before the rule), as the live
+    # consumers count them in lgnet_facts_unjudged_total; a city's fold judges none and counts none.
+    unjudged: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     # Whether a signed fact's type belongs on its topic, as the live consumer decides it (its `FactAuthenticator`'s).
     on_topic: TopicCheck = field(default_factory=TopicCheck)
@@ -76,16 +79,17 @@ class Fold:
         signature check, LGNET_FACT_SIGNATURES=off)."""
         # Runs once per record of the log: attributes and functions held in locals (one look-up per batch, not
         # several per record); the decisions and their order are the live consumer's, as documented above.
-        city, seen, apply, inbox_id, on_topic, passed, named = (
+        city, seen, apply, inbox_id, judged, on_topic, passed, named = (
             self.city,
             self.seen,
             self.tables.apply,
             consumer.inbox_id,
+            consumer.judged,
             self.on_topic,
             self.claims_passed,
             self.named,
         )
-        count = applied = 0
+        count = applied = unjudged = 0
         for record in records:
             count += 1
             signer = signers[id(record)] if signers is not None else None
@@ -120,22 +124,25 @@ class Fold:
                 continue
             seen.add(key)
             if city is None:
+                is_judged = judged(record, env)
                 if named is not None:
                     ids = named.get(env.city)
                     if ids is None:
                         ids = named[env.city] = (set(), set())
                     owned_ids.name_into(ids, event)
-                elif self._other_citys(record, env, event):
+                elif self._other_citys(env, event, is_judged):
                     continue
+                unjudged += not is_judged
             apply(projector(env, event))  # projection.project, its projector looked up once above
             applied += 1
         self.records += count
         self.applied += applied
+        self.unjudged += unjudged
 
-    def _other_citys(self, record: Record, env: Envelope, event: Event) -> bool:
+    def _other_citys(self, env: Envelope, event: Event, is_judged: bool) -> bool:
         """Whether the fact names an id another city owns (skipped, as live dead-letters it); else its key is
-        claimed. Judged or not by its record, as live decides it (the broker's stamp is in the log)."""
-        refused = owned_ids.fold(self.owners, env.city, event, consumer.judged(record, env))
+        claimed. `is_judged` by its record, as live decides it (the broker's stamp is in the log)."""
+        refused = owned_ids.fold(self.owners, env.city, event, is_judged)
         if refused is not None:
             self._skip(refused.kind)
             return True
@@ -319,6 +326,7 @@ class Timing:
             "applied": self.folded.applied,
             "skipped": dict(sorted(self.folded.skipped.items())),
             "owners_judged": self.owners_judged,
+            "applied_unjudged": self.folded.unjudged if self.owners_judged is not None else None,
             "read_and_fold_seconds": round(self.read_fold_s, 3),
             "load_seconds": round(self.load_s, 3),
         }
@@ -400,19 +408,20 @@ async def _rebuild_parallel(
             abandoned.set()
             await asyncio.gather(*running, return_exceptions=True)
             raise
-    if city is None and owned_ids.cities_share_ids(r[5] for r in results):
+    if city is None and owned_ids.cities_share_ids(r.named for r in results):
         raise _CitiesShareIds
     total = Fold(city)
-    for records, applied, skipped, _, _, _ in results:
-        total.records += records
-        total.applied += applied
-        for why, n in skipped.items():
+    for r in results:
+        total.records += r.records
+        total.applied += r.applied
+        total.unjudged += r.unjudged
+        for why, n in r.skipped.items():
             total.skipped[why] = total.skipped.get(why, 0) + n
     async with pool.acquire() as conn:
         await store.save_positions(conn, positions)
     return Timing(
-        max((r[3] for r in results), default=0.0),
-        max((r[4] for r in results), default=0.0),
+        max((r.fold_s for r in results), default=0.0),
+        max((r.copy_s for r in results), default=0.0),
         total,
         None if city is not None else "in_parallel",
     )
@@ -434,13 +443,25 @@ class _CitiesShareIds(Exception):
     have applied a fact the rule refuses."""
 
 
+class WorkerFold(NamedTuple):
+    """What a worker process sends back: its counts, its times, and (national) the ids each city's facts name."""
+
+    records: int
+    applied: int
+    unjudged: int
+    skipped: dict[str, int]
+    fold_s: float
+    copy_s: float
+    named: dict[str, owned_ids.Named]
+
+
 class Abandoned(RuntimeError):
     """The coordinator could not prepare the schema: this worker's fold is of no use."""
 
 
 def _worker(
     bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None, keys: Keys = None
-) -> tuple[int, int, dict[str, int], float, float, dict[str, owned_ids.Named]]:
+) -> WorkerFold:
     """In a worker process: read and fold these partitions, COPY the rows into the schema."""
     with collector.paused():  # the fold keeps every row: each full collection walked them all
         return asyncio.run(_fold_and_copy(bootstrap, url, schema, positions, city, keys))
@@ -455,7 +476,7 @@ async def _batches(records: AsyncIterator[list[Record]]) -> AsyncIterator[list[R
 
 async def _fold_and_copy(
     bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None, keys: Keys = None
-) -> tuple[int, int, dict[str, int], float, float, dict[str, owned_ids.Named]]:
+) -> WorkerFold:
     started = time.perf_counter()
     # Names ids rather than judging them, so the order of the partitions does not matter (no time merge): if two
     # cities' facts share an id, the coordinator folds the whole log again, in order.
@@ -472,11 +493,6 @@ async def _fold_and_copy(
             await store.bulk_load(conn, f.tables)
     finally:
         await conn.close()
-    return (
-        f.records,
-        f.applied,
-        f.skipped,
-        folded - started,
-        time.perf_counter() - copying,
-        f.named or {},
+    return WorkerFold(
+        f.records, f.applied, f.unjudged, f.skipped, folded - started, time.perf_counter() - copying, f.named or {}
     )
