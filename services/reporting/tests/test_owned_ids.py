@@ -142,6 +142,10 @@ async def test_another_citys_facts_about_owned_ids_change_no_figure_live_or_repl
         await admin.close()
     assert (await rows(r))["cases"] == [("CT0", "HB1", "bologna"), ("CT1", "HT1", "torino")]
     async with r.client("coordination") as c:
+        metrics = (await c.get("/metrics")).text
+    unjudged = [x for x in metrics.splitlines() if x.startswith("lgnet_facts_unjudged_total{") and "case_opened" in x]
+    assert [x.rsplit(" ", 1)[1] for x in unjudged] == ["1.0"], unjudged  # the live consumer said so too
+    async with r.client("coordination") as c:
         published = await c.post("/reports/national/publish", json=as_of, headers={"Idempotency-Key": "n1"})
         assert published.status_code == 201, published.text
     for workers in ("1", "2"):
@@ -149,5 +153,6 @@ async def test_another_citys_facts_about_owned_ids_change_no_figure_live_or_repl
         assert code == 0, lines
         assert lines[0]["replay"]["skipped"] == {"other_city_id": 5}, lines[0]
         assert lines[0]["replay"]["owners_judged"] == "in_log_order", lines[0]  # two workers fell back to one
+        assert lines[0]["replay"]["applied_unjudged"] == 1, lines[0]  # the CreateTime record of before the rule
         checks = [x for x in lines if "equal" in x and "report" in x]
         assert len(checks) == 1 and checks[0]["replayed_digest"] == checks[0]["expected_digest"], checks
