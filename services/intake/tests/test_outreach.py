@@ -16,7 +16,7 @@ from lgnet_intake.adapters import schema
 from lgnet_shared import clock
 from lgnet_shared.access import ID_TAKEN
 from lgnet_shared.events import outreach as ev
-from lgnet_shared.events.intake import InboundRejected
+from lgnet_shared.events.intake import Channel, InboundRejected
 
 if TYPE_CHECKING:
     from lgnet_shared.sdk import PartnerClient
@@ -513,8 +513,11 @@ async def test_an_appointment_time_that_is_no_instant_in_utc_is_refused_at_its_f
         ev.AppointmentBookingSubmitted(**booking, appointment_id=f"apt-far-{uid}", starts_at=far, ends_at=far)
     async with intake.partner("coop-aurora", "torino") as client:
         booked = await client.emit(
-            ev.AppointmentBookingSubmitted.model_construct(
-                **booking, appointment_id=f"apt-far-{uid}", starts_at=far, ends_at=far + timedelta(minutes=30)
+            ev.AppointmentBookingSubmitted.model_construct(  # the enums as members: only the times are wrong
+                **{**booking, "agenda": Channel.DESK, "purpose": ev.AppointmentPurpose.OTHER},
+                appointment_id=f"apt-far-{uid}",
+                starts_at=far,
+                ends_at=far + timedelta(minutes=30),
             )
         )
         moved = await client.emit(
