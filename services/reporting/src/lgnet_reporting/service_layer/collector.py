@@ -11,8 +11,8 @@ from collections.abc import Iterator
 @contextlib.contextmanager
 def paused() -> Iterator[None]:
     """The collector off inside, given back afterwards whatever happened; one someone else paused stays paused.
-    Used by a report's computation (a third of its time at a million facts) and the replay's folds (≈ a fifth of a
-    worker's time): docs/benchmarks.md."""
+    Used by a report's computation (a third of its time at a million facts), its snapshot of the tables (almost half)
+    and the replay's folds (≈ a fifth of a worker's time): docs/benchmarks.md."""
     was = gc.isenabled()
     gc.disable()
     try:

@@ -52,9 +52,12 @@ def build(facts: Facts, request: Request, threshold: int) -> dict[str, Any]:
 
 
 async def snapshot(conn: Conn) -> tuple[store.Positions, Facts]:
-    """Positions and facts as one consistent snapshot (the consumer commits both together)."""
+    """Positions and facts as one consistent snapshot (the consumer commits both together). Read with the collector
+    paused: each row is a dict kept to the end, and the full collections walked them all (1.36 M rows: 3.2 s read,
+    1.7 s paused); in a service, its other tasks meanwhile only collect later."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        return await store.positions(conn), await store.load_facts(conn)
+        with collector.paused():
+            return await store.positions(conn), await store.load_facts(conn)
 
 
 # Reports already computed, by (log positions, request, threshold): the tables only change when the positions do,
