@@ -144,7 +144,7 @@ def test_a_fact_is_judged_by_the_brokers_stamp_whatever_times_its_deployment_wro
     broker's stamp (LogAppendTime) it cannot set; a record from before the stamps keeps the decision taken then."""
     before = owned_ids.JUDGED_FROM - timedelta(days=1)
     create_time = 0
-    assert owned_ids.judged(before, owned_ids.LOG_APPEND_TIME)
+    assert owned_ids.judged(before, owned_ids.STAMPED_BY_BROKER)
     assert not owned_ids.judged(before, create_time)  # written before the topic was switched
     # A record of a topic not switched yet keeps the decision the consumers of then took, by its envelope's time,
     # whatever its producer's timestamp says (the deployment's to write too): a report they published replays to its

@@ -432,12 +432,10 @@ class Consumer:
                 raise _NeedsCare
 
     def _judged(self, record: Record, env: Envelope) -> bool:
-        """Whether the owners' rule applies to the record's fact (`judged`; never without `guard_ids`). A fact it does
-        not apply to is history of before the topic was switched to the broker's time — or a fact backdated on a
-        topic not switched yet, which escapes the rule: the operator is told once per topic (and counted, per type,
+        """Whether the owners' rule applies to the record's fact (`judged`), for a consumer with `guard_ids`. A fact it
+        does not apply to is history of before the topic was switched to the broker's time — or a fact backdated on
+        a topic not switched yet, which escapes the rule: the operator is told once per topic (and counted, per type,
         when applied: lgnet_facts_unjudged_total)."""
-        if not self.guard_ids:
-            return False
         if judged(record, env):
             return True
         if record.topic not in self._unjudged_on:
@@ -567,6 +565,7 @@ class Consumer:
         self, conn: Conn, record: Record, a: _Admission, ready: tuple[Envelope, Event, Handler], counts: _Counts
     ) -> None:
         env, event, handler = ready
+        is_judged = self.guard_ids and self._judged(record, env)
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 async with conn.transaction():  # savepoint: a failure undoes this record only
@@ -575,13 +574,13 @@ class Consumer:
                         return
                     if self.guard_ids:
                         # another city's id: refused below, nothing applied
-                        await self._own(conn, env, event, self._judged(record, env))
+                        await self._own(conn, env, event, is_judged)
                     if isinstance(handler, BatchHandler):
                         await handler.apply(conn, [(env, event)])
                     else:
                         await handler(conn, env, event)
                 counts.outcomes.append((env.type, "processed"))
-                if self.guard_ids and not judged(record, env):
+                if self.guard_ids and not is_judged:
                     counts.unjudged.append(env.type)
                 return
             except INFRASTRUCTURE_ERRORS:

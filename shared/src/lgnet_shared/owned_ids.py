@@ -44,9 +44,9 @@ MIGRATION = (
 # Facts made before this rule are applied as they were (and still claim their key): a report published before it
 # replays to its digest, as the live consumer then folded them. Which facts those are is `judged`'s to say.
 JUDGED_FROM = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
-# A Kafka record's timestamp type: the broker's append time (a topic with message.timestamp.type=LogAppendTime),
-# whatever the producer sent; 0 is the producer's own (CreateTime).
-LOG_APPEND_TIME = 1
+# A Kafka record's timestamp type (an int, not broker_time's config value): the broker's append time (a topic with
+# message.timestamp.type=LogAppendTime), whatever the producer sent; 0 is the producer's own (CreateTime).
+STAMPED_BY_BROKER = 1
 
 
 def judged(at: datetime, record_type: int) -> bool:
@@ -59,7 +59,7 @@ def judged(at: datetime, record_type: int) -> bool:
     it by its producer's timestamp too made such a report replay "not equal", with no dead letter to say why, and
     caught no deployment: it writes that timestamp as well). Pure: the live consumers and the auditors' replay take
     the same decision from the same record."""
-    return record_type == LOG_APPEND_TIME or at >= JUDGED_FROM
+    return record_type == STAMPED_BY_BROKER or at >= JUDGED_FROM
 
 
 def backfill(name: str, *selects: str) -> tuple[str, str]:
