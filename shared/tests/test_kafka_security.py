@@ -927,6 +927,28 @@ async def test_provisioning_switches_a_cluster_from_befores_fact_topics_to_the_b
     ), again
 
 
+async def test_a_switch_of_timestamp_type_returns_once_the_broker_describes_it(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str
+) -> None:
+    """AlterConfigs returns when the controller has the change; the broker applies it a moment later (a describe just
+    after it showed the old value 7 times in 20), and a fact sent in between would escape the owners' rule:
+    `set_timestamp_type` returns only once the broker describes the new value, so `create-topics` says the truth."""
+    topic = physical("intake.events", topic_prefix)
+    await ensure_topics(kafka_bootstrap, topic_prefix, names=["intake.events"], security=admin_security)
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap, admin_security))
+    await admin.start()
+    try:
+        for kind in [broker_time.CREATE_TIME, LOG_APPEND_TIME] * 6:
+            assert await broker_time.set_timestamp_type(admin, [topic], kind) == [topic]
+            [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+            [resource] = response.to_object()["resources"]
+            described = {e["config_names"]: e["config_value"] for e in resource["config_entries"]}
+            assert described[TIMESTAMP_TYPE] == kind
+            assert described["retention.ms"] == "-1"  # its other settings kept
+    finally:
+        await admin.close()
+
+
 async def test_a_deployment_cannot_unstamp_its_fact_topic(
     kafka_bootstrap: str, admin_security: KafkaSecurity, party_prefix: str, parties: dict[str, Party]
 ) -> None:

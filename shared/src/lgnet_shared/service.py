@@ -172,6 +172,7 @@ class Runtime:
     consumers_error: str | None = None
     _consumers_since: float = 0.0  # monotonic time the consumers began joining their groups
     _consumers_task: asyncio.Task[None] | None = None
+    _thaw_at_stop: bool = False  # this runtime froze the heap (start): its stop unfreezes it
     _subscriptions: list[tuple[Consumer, list[str]]] = field(default_factory=list)  # consumer, physical topics
     _commits: list[DeferredCommits] = field(default_factory=list)  # each subscriber's offset commits
     # What a service's own entrypoints opened (a Kafka reader of an HTTP router, …): closed first at stop.
@@ -320,7 +321,9 @@ class Runtime:
         self._consumers_task = asyncio.create_task(self._start_consumers(), name="consumers-start")
         # What start-up built (modules, models, schemas, clients: ≈ 100,000 objects) lives as long as the service:
         # frozen, the cyclic collector's full passes no longer re-scan it every few thousand records (they were
-        # ≈ 20 % of a consumer's CPU per event, docs/benchmarks.md). `stop` unfreezes it.
+        # ≈ 20 % of a consumer's CPU per event, docs/benchmarks.md). `stop` unfreezes it — unless the heap was frozen
+        # before (a test process, by the shared plugin): unfreezing cannot tell its objects from the runtime's.
+        self._thaw_at_stop = gc.get_freeze_count() == 0
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
         steps["total"] = round(time.monotonic() - began, 3)
@@ -479,7 +482,8 @@ class Runtime:
         return all(t in TOPICS and TOPICS[t].writers and TOPICS[t].writers <= set(SERVICES) for t in topics)
 
     async def stop(self) -> None:
-        gc.unfreeze()  # what this runtime held may now be collected (a process that starts runtimes again: tests)
+        if self._thaw_at_stop:  # what this runtime held may now be collected (a process that starts runtimes again)
+            gc.unfreeze()
         if self._consumers_task is not None and not self._consumers_task.done():
             self._consumers_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
