@@ -652,6 +652,30 @@ async def in_need_of_housing(
     await _created(intake, "/cases/assessments", assessed)
 
 
+async def test_a_person_on_file_is_found_by_intake_and_not_put_in_a_new_household(browser: Browser, desk: Desk) -> None:
+    """From an outside test, on real intake: registering again a person by her fiscal code made a new household of
+    her alone each time. The desk finds her (intake's search, the code typed in lower case) and links her cartella;
+    a namesake born the same day is registered once the operator says she is another person."""
+    maria = await logged_in(browser, desk, "maria")
+    await _send_registration(maria, desk, "Aissatou", "12/03/1990", "Diallo", "DLLSST90C52Z319F")
+    await maria.wait_for_url("**/persons/p-*")
+    first = maria.url.split("?")[0].rsplit("/", 1)[1]
+    await _send_registration(maria, desk, "Aissatou", "12/03/1990", "Diallo", "dllsst90c52z319f")
+    assert (
+        "persona già registrata con questo codice fiscale" in await maria.locator("#m0_fiscal_code-error").inner_text()
+    )
+    await maria.get_by_role("link", name="Apra la cartella della persona già registrata").click()
+    await maria.wait_for_url(f"**/persons/{first}*")
+    households = await maria.locator("#h-household ~ div[role=region]").count()
+    assert households == 1  # hers, formed once
+    await _send_registration(maria, desk, "Aissatou", "12/03/1990", "Diallo")  # no code: by name and birth date
+    assert "è già registrata" in await maria.locator("#m0_given_name-error").inner_text()
+    await maria.check("#m0_not_on_file")
+    await maria.get_by_role("button", name="Registra").click()
+    await maria.wait_for_url("**/persons/p-*")
+    assert maria.url.split("?")[0].rsplit("/", 1)[1] != first  # another person, as the operator said
+
+
 async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches_and_appointments(
     browser: Browser, desk: Desk
 ) -> None:
@@ -737,19 +761,28 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches_and_ap
     assert "Niente da fare." in await sara.locator("main").inner_text()
 
 
-async def _register_one(page: Page, desk: Desk, given: str, born: str) -> str:
+async def _send_registration(
+    page: Page, desk: Desk, given: str, born: str, family: str = "Civica", fiscal_code: str = ""
+) -> None:
+    """One woman's registration form filled in and sent (the page then shows her cartella, or the form refused)."""
     await page.goto(desk.url + "/persons/new")
     await page.fill("#m0_given_name", given)
-    await page.fill("#m0_family_name", "Civica")
+    await page.fill("#m0_family_name", family)
     await page.fill("#m0_birth_date", born)
     await page.select_option("#m0_sex", "female")
     await page.fill("#m0_nationality", "TN")
+    await page.fill("#m0_fiscal_code", fiscal_code)
     await page.check("#consent_service")
     await page.check("#consent_partner_sharing")
     if await page.locator("#action_area").count():  # a cooperative opens its case with the registration
         await page.select_option("#action_area", "civic_engagement")
         await page.select_option("#channel", "desk")
     await page.get_by_role("button", name="Registra").click()
+    await page.wait_for_load_state()
+
+
+async def _register_one(page: Page, desk: Desk, given: str, born: str) -> str:
+    await _send_registration(page, desk, given, born)
     await page.wait_for_url("**/persons/p-*")
     return page.url.split("?")[0].rsplit("/", 1)[1]
 

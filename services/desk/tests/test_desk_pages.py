@@ -1759,6 +1759,41 @@ async def test_a_registration_refused_after_its_members_keeps_them_and_a_key_reu
     assert 'aria-describedby="m0_given_name-error"' in r.text, r.text  # said next to the member's first field
 
 
+async def test_a_person_on_file_is_shown_with_her_cartella_instead_of_registered_again(desk: Desk) -> None:
+    """From an outside test: the same fiscal code registered again made a new household of her alone each time, and
+    the same name and birth date (a colleague going back and resending) a second household. The page says who is on
+    file, links her cartella, and registers a namesake only once the operator ticks that she is another person."""
+    on_file = {"person_id": "p-aissatou", "birth_date": "1990-03-12", "erased": False,
+               "identity": {"given_name": "Aissatou", "family_name": "Diallo"}}  # fmt: skip
+
+    def search(request: httpx.Request) -> httpx.Response:
+        terms = json.loads(request.content)
+        return httpx.Response(200, json=[on_file] if terms.get("fiscal_code") or terms.get("name") else [])
+
+    desk.services.answers[("intake", "POST", "/persons/search")] = search
+    desk.services.answers[("intake", "POST", "/persons")] = {"person_id": "p-new", "same_as": None}
+    desk.services.answers[("intake", "POST", "/consents")] = {}
+    desk.services.answers[("intake", "POST", "/households")] = {}
+    await desk.as_operator(MARIA)
+    new = (await desk.client.get("/persons/new")).text
+    form = {"csrf": "csrf-maria", "form_key": form_key_of(new, "/persons/new"), "m0_given_name": "Aissatou",
+            "m0_family_name": "Diallo", "m0_birth_date": "12/03/1990", "m0_sex": "female", "m0_nationality": "SN",
+            "m0_fiscal_code": "DLLSST90C52Z319F", "consent_service": "on"}  # fmt: skip
+    r = await desk.client.post("/persons/new", data=form)
+    assert r.status_code == 422
+    assert "persona già registrata con questo codice fiscale: ne apra la cartella" in r.text, r.text
+    assert 'href="/persons/p-aissatou?purpose=case_work">Apra la cartella della persona già registrata</a>' in r.text
+    assert "m0_not_on_file" not in r.text  # the same fiscal code is the same person: no "another person" to tick
+    assert ("intake", "POST", "/persons") not in desk.services.calls
+    r = await desk.client.post("/persons/new", data=form | {"m0_fiscal_code": ""})  # by name and birth date
+    assert r.status_code == 422
+    assert "una persona con questo nome e questa data di nascita è già registrata" in r.text, r.text
+    assert '<input type="checkbox" id="m0_not_on_file" name="m0_not_on_file">' in r.text
+    assert ("intake", "POST", "/persons") not in desk.services.calls
+    r = await desk.client.post("/persons/new", data=form | {"m0_fiscal_code": "", "m0_not_on_file": "on"})
+    assert r.status_code == 303 and ("intake", "POST", "/households") in desk.services.calls
+
+
 # Selects that record a fact about a person: a first option chosen for the operator recorded it unseen (a document
 # filed as a residence permit, every member registered as female, an assessment as homeless and unemployed).
 CHOSEN_BY_THE_OPERATOR = {

@@ -35,9 +35,17 @@ from lgnet_desk.domain.operators import (
     new_operator_code,
     new_staff_actor,
 )
+from lgnet_desk.domain.persons import name_words
 from lgnet_desk.domain.refusals import ITALIAN, NOT_A_DAY, say
 from lgnet_desk.entrypoints import i18n
-from lgnet_desk.service_layer.desk import FieldErrors, member_body, register_household, todo
+from lgnet_desk.service_layer.desk import (
+    ALREADY_ON_FILE,
+    SAME_NAME_ON_FILE,
+    FieldErrors,
+    member_body,
+    register_household,
+    todo,
+)
 from lgnet_shared import vocabulary
 from lgnet_shared.pseudonymous import check_pseudonymous_id
 
@@ -464,12 +472,98 @@ async def test_a_member_intake_accepted_is_kept_not_registered_again_when_the_fo
     assert household["reference_person_id"] == reference
 
 
+ON_FILE = {
+    "person_id": "p-aissatou",
+    "birth_date": "1990-03-12",
+    "erased": False,
+    "identity": {"given_name": "Aissatou", "family_name": "Diallo", "fiscal_code": "DLLSST90C52Z319F"},
+}
+
+
+def intake_with_one_person(posted: list[tuple[str, dict[str, Any]]], same_as: str | None = None) -> Any:
+    """Intake with one person on file the operator may see: found by her fiscal code or her name (its search)."""
+
+    def intake(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        posted.append((request.url.path, body))
+        if request.url.path == "/persons/search":
+            code = (body.get("fiscal_code") or "").upper()
+            named = name_words(body.get("name") or "") == name_words("Aissatou Diallo")
+            return httpx.Response(200, json=[ON_FILE] if code == "DLLSST90C52Z319F" or named else [])
+        if request.url.path == "/persons":
+            return httpx.Response(201, json={"person_id": body["person_id"], "same_as": same_as})
+        return httpx.Response(201, json={})
+
+    return intake
+
+
+async def test_a_person_on_file_by_her_fiscal_code_is_not_registered_again_nor_put_in_a_new_household() -> None:
+    """From an outside test: registering again a person the city has (the same fiscal code) went straight to her
+    cartella, with a new household of her alone each time, her consents recorded again and (a cooperative) a second
+    case — three "Nucleo di Aissatou Diallo" to choose from. The desk looks her up first and says where she is."""
+    posted: list[tuple[str, dict[str, Any]]] = []
+    form = {
+        "m0_given_name": "Aissatou", "m0_family_name": "Diallo", "m0_birth_date": "1990-03-12", "m0_sex": "female",
+        "m0_nationality": "SN", "m0_fiscal_code": "dllsst90c52z319f", "consent_service": "on",
+    }  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.MockTransport(intake_with_one_person(posted))) as client:
+        services = Services({"intake": "http://intake"}, {"intake": "lgn_op"}, client)
+        with pytest.raises(FieldErrors) as refused:
+            await register_household(services, form, 6, date(2026, 12, 3))
+    assert refused.value.errors == {"m0_fiscal_code": ALREADY_ON_FILE}
+    assert refused.value.on_file == {"m0": "p-aissatou"}  # the page links her cartella
+    assert [path for path, _ in posted] == ["/persons/search"]  # nothing registered, no household, no consent
+
+
+async def test_a_namesake_born_the_same_day_is_registered_only_once_the_operator_says_she_is_another() -> None:
+    """intake flags a registration with the name and birth date of a person on file as a possible duplicate, and the
+    desk never said so: the operator who went back and sent the form again registered the household twice. Now the
+    desk says who is on file, and registers only once told it is another person."""
+    posted: list[tuple[str, dict[str, Any]]] = []
+    form = {
+        "m0_given_name": "AISSATOU", "m0_family_name": "diallo", "m0_birth_date": "1990-03-12", "m0_sex": "female",
+        "m0_nationality": "SN", "consent_service": "on",
+    }  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.MockTransport(intake_with_one_person(posted))) as client:
+        services = Services({"intake": "http://intake"}, {"intake": "lgn_op"}, client)
+        with pytest.raises(FieldErrors) as refused:
+            await register_household(services, form, 6, date(2026, 12, 3))
+        assert refused.value.errors == {"m0_given_name": SAME_NAME_ON_FILE}
+        assert refused.value.on_file == {"m0": "p-aissatou"}
+        assert [path for path, _ in posted] == ["/persons/search"]
+        other_day = form | {"m0_birth_date": "1991-03-12"}  # the same name, born another day: another person
+        await register_household(services, other_day, 6, date(2026, 12, 3))
+        posted.clear()
+        await register_household(services, form | {"m0_not_on_file": "on"}, 6, date(2026, 12, 3))
+    assert [path for path, _ in posted] == ["/persons", "/consents", "/households"]  # told: not looked up again
+
+
+async def test_a_member_intake_finds_on_file_by_her_fiscal_code_stops_the_household() -> None:
+    """Should intake find her on file all the same (her fiscal code in a registration the search did not show), the
+    household is not formed with her: the operator is told, the members registered kept."""
+    posted: list[tuple[str, dict[str, Any]]] = []
+    form = {
+        "m0_given_name": "Awa", "m0_family_name": "Ndiaye", "m0_birth_date": "1980-01-02", "m0_sex": "female",
+        "m0_nationality": "SN", "m0_fiscal_code": "NDYWAA80A42Z343X", "consent_service": "on",
+    }  # fmt: skip
+    transport = httpx.MockTransport(intake_with_one_person(posted, same_as="p-awa"))
+    async with httpx.AsyncClient(transport=transport) as client:
+        services = Services({"intake": "http://intake"}, {"intake": "lgn_op"}, client)
+        with pytest.raises(FieldErrors) as refused:
+            await register_household(services, form, 6, date(2026, 12, 3))
+    assert refused.value.errors == {"m0_fiscal_code": ALREADY_ON_FILE}
+    assert refused.value.on_file == {"m0": "p-awa"}
+    assert "/households" not in [path for path, _ in posted] and "/consents" not in [path for path, _ in posted]
+
+
 async def test_every_field_intake_refuses_is_said_on_the_form_at_once() -> None:
     """A member with two mistakes was told of the first only; fixed and sent again, of the second: the operator
     learnt one mistake per round. Intake names each invalid field (`errors`): each goes to its own form field."""
 
     def intake(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
+        if request.url.path == "/persons/search":  # nobody on file
+            return httpx.Response(200, json=[])
         if body["identity"]["given_name"] == "Bimbo":
             errors = [
                 {"field": "birth_date", "reason": "Input should be a valid date"},

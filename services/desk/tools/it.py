@@ -483,7 +483,12 @@ IT = {
     "Plan agreed on %(day)s": "Progetto concordato il %(day)s",
     "Document": "Documento",
     "Approval recorded.": "Approvazione registrata.",
-    "Already registered: kept as it is.": "Persona già registrata: resta com'è.",
+    "Registered: not sent again. The household is formed once every member is accepted: correct the rows marked, or"
+    " empty a row to leave that member out.": "Registrata: non viene inviata di nuovo. Il nucleo si forma quando"
+    " tutti i membri sono accettati: corregga le righe segnalate, oppure svuoti una riga per lasciare fuori quel"
+    " membro.",
+    "Open the record of the person already registered": "Apra la cartella della persona già registrata",
+    "This is another person: register her or him all the same": "È un'altra persona: la registri comunque",
     "The case your organisation opens": "La pratica che il suo ente apre",
     "Period": "Periodo",
     "from %(start)s to %(end)s": "dal %(start)s al %(end)s",

@@ -29,6 +29,12 @@ def named(persons: list[Mapping[str, Any]], typed: str) -> list[Mapping[str, Any
     return [p for p in persons if words and name_words(full_name(p) or "") == words]
 
 
+def same_person(persons: list[Mapping[str, Any]], typed: str, birth_date: str) -> Mapping[str, Any] | None:
+    """The person of intake's search answer with exactly the name typed and that birth date (ISO), if any: whom a
+    registration of that name and birth date would duplicate (intake flags it so, for the city's staff to review)."""
+    return next((p for p in named(persons, typed) if p.get("birth_date") == birth_date), None)
+
+
 def unknown_name(typed: str) -> str:
     """The refusal of a name that is no person's the operator may see, in a form that also takes an identifier (the
     civic register and certificates; the agenda's says how to book from the cartella instead)."""

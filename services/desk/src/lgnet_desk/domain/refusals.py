@@ -367,6 +367,16 @@ ITALIAN: list[tuple[str, str]] = [
     ),
     (r"Input should be a valid boolean.*", "scelga sì o no"),
     (
+        r"already registered with this fiscal code: open the person's record \(link below\)",
+        "persona già registrata con questo codice fiscale: ne apra la cartella (collegamento qui sotto)",
+    ),
+    (
+        r"a person with this name and birth date is already registered: open the record \(link below\), or tick"
+        r" that this is another person",
+        "una persona con questo nome e questa data di nascita è già registrata: ne apra la cartella (collegamento qui"
+        " sotto) oppure indichi che si tratta di un'altra persona",
+    ),
+    (
         r"a cooperative follows a household that consents to sharing",
         "un ente partner può seguire solo un nucleo che ha acconsentito alla condivisione dei dati con gli enti"
         " partner",

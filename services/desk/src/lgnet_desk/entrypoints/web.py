@@ -460,7 +460,9 @@ def router(settings: DeskSettings) -> APIRouter:
             pid = await desk.register_household(p.services, form, FAMILY_SIZE, clock.today(), partner)
         except desk.FieldErrors as e:
             form = form | e.kept  # members intake accepted: kept, not registered again
-            return p.render("register.html", status=422, form=form, errors=e.errors, rows=range(FAMILY_SIZE))
+            return p.render(
+                "register.html", status=422, form=form, errors=e.errors, rows=range(FAMILY_SIZE), on_file=e.on_file
+            )
         except ServiceRefusal as r:
             return p.render(
                 "register.html", status=422, form=form, errors={"m0_given_name": r.reason}, rows=range(FAMILY_SIZE)

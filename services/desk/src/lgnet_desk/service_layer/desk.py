@@ -21,7 +21,7 @@ from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, ServiceUnavailable, service_path
 from lgnet_desk.domain import countries, days, resubmission
 from lgnet_desk.domain.operators import Operator
-from lgnet_desk.domain.persons import full_name
+from lgnet_desk.domain.persons import full_name, same_person
 
 
 def new_id(prefix: str, key: str | None = None) -> str:
@@ -64,6 +64,7 @@ class FieldErrors(Exception):
 
     errors: dict[str, str] = field(default_factory=dict)
     kept: dict[str, str] = field(default_factory=dict)  # form fields to keep on the form shown again
+    on_file: dict[str, str] = field(default_factory=dict)  # a registration form's row ("m0") → the person it names
 
 
 async def read_logged(
@@ -311,6 +312,12 @@ async def register_household(
         raise FieldErrors(incomplete)
     if wrong := wrong_days(form):  # a birth date that is no day, likewise
         raise FieldErrors(wrong)
+    if found := await _rows_on_file(services, form, members):  # before anyone is registered: no one left alone
+        raise FieldErrors(
+            {f"{row}_{name}": reason for row, (name, reason, _) in found.items()},
+            {},
+            {row: person for row, (_, _, person) in found.items()},
+        )
     kept: dict[str, str] = {}
     try:
         return await _register_each(services, form, members, today, partner, kept)
@@ -319,11 +326,49 @@ async def register_household(
         raise
 
 
+# A row naming a person the city has on file (an outside test: registering her again made her a new household each
+# time, her consents recorded again and, for a cooperative, a second case): the page links her cartella.
+ALREADY_ON_FILE = "already registered with this fiscal code: open the person's record (link below)"
+SAME_NAME_ON_FILE = (
+    "a person with this name and birth date is already registered: open the record (link below), or tick that this"
+    " is another person"
+)
+
+
+async def _rows_on_file(services: Services, form: dict[str, str], members: int) -> dict[str, tuple[str, str, str]]:
+    """{row: (field, reason, person id)} of the rows to register that name a person on file the operator may see:
+    by her fiscal code (the same person, whatever else is typed), else by her name and birth date, unless the operator
+    said she is another person (`m<i>_not_on_file`)."""
+    found: dict[str, tuple[str, str, str]] = {}
+    for i in range(members):
+        if form.get(f"m{i}_person_id") or not typed_member(form, i):
+            continue
+        code = form.get(f"m{i}_fiscal_code", "").strip()
+        if code and (same := await _search(services, {"fiscal_code": code})):
+            found[f"m{i}"] = ("fiscal_code", ALREADY_ON_FILE, str(same[0]["person_id"]))
+            continue
+        name = " ".join(form.get(f"m{i}_{k}", "").strip() for k in ("given_name", "family_name")).strip()
+        if name and not form.get(f"m{i}_not_on_file"):
+            person = same_person(await _search(services, {"name": name}), name, form.get(f"m{i}_birth_date", ""))
+            if person is not None:
+                found[f"m{i}"] = ("given_name", SAME_NAME_ON_FILE, str(person["person_id"]))
+    return found
+
+
+async def _search(services: Services, terms: dict[str, str]) -> list[Any]:
+    """intake's search (the persons the operator may see; logged there as a search); terms it refuses find none."""
+    try:
+        return list(await services.post("intake", "/persons/search", terms))
+    except ServiceRefusal:
+        return []
+
+
 async def _register_each(
     services: Services, form: dict[str, str], members: int, today: date, partner: str | None, kept: dict[str, str]
 ) -> str:
     """`register_household`'s members one by one (each registered is put in `kept`), then all of them together."""
     errors: dict[str, str] = {}
+    on_file: dict[str, str] = {}
     ids: list[str] = []
     for i in range(members):
         if registered := form.get(f"m{i}_person_id"):
@@ -346,10 +391,13 @@ async def _register_each(
                 # is said at its first field: it was said at none.
                 errors.setdefault(f"m{i}_{name if name in MEMBER_FIELDS else 'given_name'}", reason)
             continue
-        ids.append(answer.get("same_as") or body["person_id"])
+        if same := answer.get("same_as"):  # on file all the same (the search missed her): not put in a new household
+            errors[f"m{i}_fiscal_code"], on_file[f"m{i}"] = ALREADY_ON_FILE, same
+            continue
+        ids.append(body["person_id"])
         kept[f"m{i}_person_id"] = ids[-1]
     if errors:
-        raise FieldErrors(errors, kept)
+        raise FieldErrors(errors, kept, on_file)
     if not ids:
         raise FieldErrors({"m0_given_name": "required"})
     try:
