@@ -1266,3 +1266,23 @@ def test_a_notary_state_folder_from_before_its_key_was_recorded_is_judged_by_its
     with pytest.raises(OtherKey) as refused:
         NotaryStore(tmp_path).load(Notary(other))
     assert refused.value.recorded == str(signer.verifier)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--topic-prefix", "staging.", "verify", "--keys", "k.json", "--notary-key", "v"],
+        ["verify", "--keys", "k.json", "--notary-key", "v", "--topic-prefix", "staging."],  # an auditor's order
+        ["--topic-prefix", "other.", "verify", "--topic-prefix", "staging.", "--keys", "k.json", "--notary-key", "v"],
+        ["keys", "--topic-prefix", "staging."],
+    ],
+)
+def test_the_topic_prefix_is_taken_before_or_after_the_command(argv: list[str]) -> None:
+    """An auditor's `lgnet-audit verify … --topic-prefix staging.` was refused, "not an option of lgnet-audit": the
+    option was the tool's, before the command, only, and `verify --help` did not list it."""
+    assert audit_cli.audit_parse(argv).topic_prefix == "staging."
+
+
+def test_without_a_topic_prefix_the_environments_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LGNET_TOPIC_PREFIX", "env.")
+    assert audit_cli.audit_parse(["verify", "--keys", "k.json", "--notary-key", "v"]).topic_prefix == "env."

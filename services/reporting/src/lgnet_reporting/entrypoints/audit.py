@@ -27,6 +27,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -320,18 +321,29 @@ async def notary(args: argparse.Namespace) -> int:
         await runner.stop()
 
 
+TOPIC_PREFIX_HELP = "the cluster's topic prefix (default: $LGNET_TOPIC_PREFIX, else none)"
+
+
 def _parser(prog: str) -> argparse.ArgumentParser:
     """The command's own line of the module's docstring (`lgnet-notary --help` described the audit tool)."""
     description = next(line for line in __doc__.splitlines() if line.startswith(f"`{prog}`"))
     p = setup_errors.CommandLine(prog=prog, description=description)
-    p.add_argument("--topic-prefix", default=os.environ.get("LGNET_TOPIC_PREFIX", ""))
+    p.add_argument("--topic-prefix", default=os.environ.get("LGNET_TOPIC_PREFIX", ""), help=TOPIC_PREFIX_HELP)
     return p
+
+
+def _command(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand that also takes --topic-prefix after its name (an auditor's `verify … --topic-prefix staging.`
+    was refused as "not an option": it was the tool's, before the command, only); given there, it wins."""
+    c: argparse.ArgumentParser = sub.add_parser(name, help=summary)
+    c.add_argument("--topic-prefix", default=argparse.SUPPRESS, help=TOPIC_PREFIX_HELP)
+    return c
 
 
 def audit_parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p = _parser("lgnet-audit")
     sub = p.add_subparsers(dest="command", required=True)
-    k = sub.add_parser("keys", help="fetch the producers' signing keys from the registry topic")
+    k = _command(sub, "keys", "fetch the producers' signing keys from the registry topic")
     k.add_argument(
         "--out",
         help="write them as a pinned-keys file (check the fingerprints out of band first); an existing file is"
@@ -343,7 +355,7 @@ def audit_parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="your pinned-keys file (repeatable): list and write only the keys not in it, e.g. a rotated key",
     )
     k.add_argument("--force", action="store_true", help="replace the --out file if it exists")
-    v = sub.add_parser("verify", help="verify signatures, trees, checkpoints and report anchoring")
+    v = _command(sub, "verify", "verify signatures, trees, checkpoints and report anchoring")
     v.add_argument(
         "--keys",
         action="append",
@@ -422,7 +434,7 @@ def notary_main(argv: Sequence[str] | None = None) -> None:
     p = _parser("lgnet-notary")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("key", help="print the notary's verifier key (C2SP vkey) for auditors to pin")
-    r = sub.add_parser("run", help="publish signed checkpoints of every fact topic-partition")
+    r = _command(sub, "run", "publish signed checkpoints of every fact topic-partition")
     r.add_argument(
         "--every",
         type=float,
