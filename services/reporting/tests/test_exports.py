@@ -187,6 +187,27 @@ def test_an_italian_export_of_the_national_aggregate_and_of_the_funds_table_is_i
     assert "participants' feedback is not collected by LgNet" in row, row
 
 
+def test_the_funds_csv_is_headed_like_the_reports_and_says_every_word_in_the_readers_language() -> None:
+    """From an outside auditor: the fund's CSV wrote its parameters without the report CSV's `#` (one parser could not
+    read both), its kind and unit in English in the Italian file (`output`, `persons`, `euro_cents`), its columns'
+    names in English, and an indicator LgNet cannot derive as an empty value (the dashboard: "non ancora
+    ricavabile")."""
+    from lgnet_reporting.domain import fund
+
+    italian = exports.fund_csv(REPORT, fund.figures(REPORT, "it"), "it").decode().splitlines()
+    params = [line for line in italian if not line.startswith("AMIF") and not line.startswith("FAMI")]
+    assert params[0] == "# Rapporto,Rapporto della città" and all(p.startswith("# ") for p in params[:-1]), params
+    assert params[-1] == "Codice,Programma,Tipo,Indicatore,Valore,Unità,Fonte nel rapporto,Perché manca il valore"
+    [row] = [r for r in italian if r.startswith("AMIF.O.2.3,")]
+    assert row.startswith("AMIF.O.2.3,AMIF,Realizzazione,Partecipanti sostenuti,") and ",persone," in row, row
+    [row] = [r for r in italian if r.startswith("AMIF.R.2.9,")]
+    assert ",Risultato," in row and ",non ancora ricavabile," in row, row
+    english = exports.fund_csv(REPORT, fund.figures(REPORT, "en"), "en").decode().splitlines()
+    assert "Code,Framework,Kind,Indicator,Value,Unit,Source in the report,Why there is no value" in english
+    [row] = [r for r in english if r.startswith("AMIF.R.2.9,")]
+    assert ",Result," in row and ",not yet derivable," in row, row
+
+
 def test_the_funds_workbook_names_its_sheet_and_title_in_the_readers_language() -> None:
     """Its only sheet was openpyxl's "Sheet" (English in the Italian file) and the workbook had no title."""
     import openpyxl

@@ -327,7 +327,7 @@ async def test_fund_indicators_financial_statement_and_drill_down(loaded_shared:
         table = await c.get("/reports/city_summary/fund/export", params={**june, "format": "csv"})
         sheet = await c.get("/reports/city_summary/fund/export", params={**june, "format": "xlsx"})
         again = await c.get("/reports/city_summary/fund/export", params={**june, "format": "xlsx"})
-    assert "AMIF.O.2.3,AMIF,output,Partecipanti sostenuti,7,persons,persons.total," in table.text
+    assert "AMIF.O.2.3,AMIF,Realizzazione,Partecipanti sostenuti,7,persone,persons.total," in table.text
     assert sheet.content == again.content and table.headers["x-report-digest"] == city["digest"]
     national = await get(loaded_shared, "coordination", "/reports/national/fund", **june)
     assert {f["code"]: f["value"] for f in national["figures"]}["AMIF.O.2.2"] == 3  # cities supported

@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 
 from lgnet_shared import vocabulary
 
+from lgnet_reporting.domain import fund, no_data
 from lgnet_reporting.domain import labels as lb
-from lgnet_reporting.domain import no_data
 from lgnet_reporting.domain.layout import in_report_order
 
 MEDIA_TYPES = {
@@ -197,27 +197,38 @@ def to_xlsx(report: dict[str, Any], lang: str = lb.DEFAULT) -> bytes:
 FUND_COLUMNS = ("code", "framework", "kind", "label", "value", "unit", "source", "why_not")
 
 
-def fund_table(report: dict[str, Any], figures: list[dict[str, Any]], lang: str) -> list[list[Any]]:
-    """The fund's indicators as the managing authority's table: parameters, then one row per indicator (a
-    suppressed figure is the word 'soppresso', one the report's method did not count 'n.d.', one LgNet cannot derive
-    yet is empty with the reason)."""
-    out: list[list[Any]] = [[k, v] for k, v in title(report, lang)]
-    out.append(list(FUND_COLUMNS))
+def fund_table(figures: list[dict[str, Any]], lang: str) -> list[list[Any]]:
+    """The fund's indicators as the managing authority's table, in the reader's language: the columns' names, then
+    one row per indicator (a suppressed figure is the word 'soppresso', one the report's method did not count 'n.d.',
+    one LgNet cannot derive yet 'non ancora ricavabile', as the dashboard says, with the reason)."""
+    words = fund.words()
+    out: list[list[Any]] = [[fund.say(words["columns"][c], lang) for c in FUND_COLUMNS]]
     for f in figures:
-        value = no_data.NO_DATA if f.get("no_data") else f["value"] if f["derivable"] else ""
-        out.append([f["code"], f["framework"], f["kind"], f["label"], _cell(value, lang), f["unit"],
-                    f["source"] or "", f["why_not"] or ""])  # fmt: skip
+        value = (
+            no_data.NO_DATA
+            if f.get("no_data")
+            else f["value"]
+            if f["derivable"]
+            else fund.say(words["not_derivable"], lang)
+        )
+        out.append([f["code"], f["framework"], fund.say(words["kinds"][f["kind"]], lang), f["label"],
+                    _cell(value, lang), fund.say(words["units"][f["unit"]], lang), f["source"] or "",
+                    f["why_not"] or ""])  # fmt: skip
     return out
 
 
 def fund_csv(report: dict[str, Any], figures: list[dict[str, Any]], lang: str = lb.DEFAULT) -> bytes:
+    """Headed like the report's CSV (`to_csv`): each parameter a `# ` line, so one reader takes both."""
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(fund_table(report, figures, lang))
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerows([f"# {k}", v] for k, v in title(report, lang))
+    w.writerows(fund_table(figures, lang))
     return buf.getvalue().encode()
 
 
 def fund_xlsx(report: dict[str, Any], figures: list[dict[str, Any]], lang: str = lb.DEFAULT) -> bytes:
-    return _workbook(report, fund_table(report, figures, lang), lang, vocabulary.list_label("fund_indicator", lang))
+    table = [[k, v] for k, v in title(report, lang)] + fund_table(figures, lang)
+    return _workbook(report, table, lang, vocabulary.list_label("fund_indicator", lang))
 
 
 def _workbook(report: dict[str, Any], table: list[list[Any]], lang: str, sheet: str) -> bytes:

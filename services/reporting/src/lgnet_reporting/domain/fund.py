@@ -43,9 +43,20 @@ def mapping() -> dict[str, Any]:
     return data
 
 
+def words() -> dict[str, Any]:
+    """The table's words (columns, kinds, units, "not yet derivable") in Italian and English: the mapping's `words`."""
+    found: dict[str, Any] = mapping()["words"]
+    return found
+
+
+def say(text: dict[str, str], lang: str) -> str:
+    """One of `words`' texts in the reader's language (Italian when the language has none)."""
+    return text.get(lang) or text[vocabulary.DEFAULT_LOCALE]
+
+
 def _in(text: dict[str, str] | None, lang: str) -> str | None:
     """A reason in the reader's language (Italian when it has none in theirs)."""
-    return None if text is None else text.get(lang) or text[vocabulary.DEFAULT_LOCALE]
+    return None if text is None else say(text, lang)
 
 
 def _at(doc: dict[str, Any], path: list[str]) -> Any:
