@@ -533,6 +533,9 @@ async def test_without_a_member_the_operator_may_see_the_household_is_named_by_i
     assert "Amina" not in page.text
     assert ("intake", "GET", "/persons/p-1/record") not in desk.services.calls
     assert await access_log_of(desk, "p-1") == []
+    # The page still shows the household's housing (its proposals, a placement, a sublease): the view is logged under
+    # the household, by the operator's name (an outside test: the DPO found only housing's log, naming the cooperative).
+    assert await access_log_of(desk, HOUSEHOLD) == [("luca", "housing", "shown")]
 
 
 async def test_a_decline_and_an_end_start_on_choose_and_a_reason_left_blank_is_not_sent(desk: Desk) -> None:

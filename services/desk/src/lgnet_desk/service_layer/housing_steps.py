@@ -60,8 +60,20 @@ async def household_reference(
     household's case (it finds only the members the operator may see, and says which is the reference person): no
     more is read for one name (a whole cartella was). Her view in the access log as the page's `action` (the housing
     page's, the approvals'). The name "" where she is shown with no name recorded, None where she is not visible or
-    intake does not answer: the page then names the id. With it, the member the housing page links back to: the
-    reference person, else the first member the operator may see."""
+    intake does not answer: the page then names the id, and the view is logged under the household's id — the page
+    still shows the household's housing (a cooperative offering the housing sees its placement and sublease), and
+    the DPO found only housing's own log of it, naming the cooperative, not the operator. With it, the member the
+    housing page links back to: the reference person, else the first member the operator may see."""
+    name, member = await _reference(conn, services, op, case_ids, action)
+    if name is None:
+        await store.log_access(conn, op, household_id, "case_work", action, "shown")
+    return name, member
+
+
+async def _reference(
+    conn: Conn, services: Services, op: Operator, case_ids: list[str], action: str
+) -> tuple[str | None, str | None]:
+    """`household_reference`'s search, and the reference person's view logged when she is named."""
     try:
         for case_id in case_ids:
             try:
