@@ -172,3 +172,12 @@ def test_a_whole_identity_is_sealed_once_and_opens_as_one_json_object() -> None:
         pii.open_from(private, identity.all, "given_name")
     with pytest.raises(ValueError, match="not identifying fields: nickname"):
         client.seal_identity(date(1991, 4, 2), nickname="Mimi")
+    # A day as ISO text is taken as that day; anything else is refused naming birth_date (a partner's "1990-01-01"
+    # raised AttributeError: 'str' object has no attribute 'isoformat', naming nothing).
+    text = client.seal_identity("1991-04-02", given_name="Amina")
+    assert json.loads(pii.open_from(private, text.all, "all"))["birth_date"] == "1991-04-02"  # type: ignore[arg-type]
+    for wrong in ("02/04/1991", 19910402, None):
+        with pytest.raises(ValueError, match=r"^birth_date: "):
+            client.seal_identity(wrong, given_name="Amina")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"^birth_date: "):
+            client.seal_birth_date(wrong)  # type: ignore[arg-type]

@@ -30,13 +30,14 @@ requests are retried with backoff and the same Idempotency-Key (docs/partners.md
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import httpx
@@ -260,18 +261,18 @@ class PartnerClient:
             raise RuntimeError("intake_public_key and intake_key_id are needed to send identifying fields")
         return pii.seal_for(self._public_key, self._key_id, field, plaintext)
 
-    def seal_birth_date(self, born: date) -> Sealed:
+    def seal_birth_date(self, born: date | str) -> Sealed:
         """The birth date as registration v2 wants it: `identity.birth_date`, sealed like the names."""
-        return self.seal("birth_date", born.isoformat())
+        return self.seal("birth_date", _day(born).isoformat())
 
-    def seal_identity(self, birth_date: date, **fields: str | None) -> PartnerIdentityV3:
+    def seal_identity(self, birth_date: date | str, **fields: str | None) -> PartnerIdentityV3:
         """A registration's whole identity sealed at once (v3's `identity.all`): one HPKE encapsulation instead of one
         per field, for the partner and for intake. `fields`: given_name, family_name, fiscal_code, phone, address
         (None: left out)."""
         if unknown := sorted(set(fields) - set(IDENTITY_FIELDS)):
             raise ValueError(f"not identifying fields: {', '.join(unknown)} (they are {', '.join(IDENTITY_FIELDS)})")
         whole = {name: value for name, value in fields.items() if value is not None}
-        whole["birth_date"] = birth_date.isoformat()
+        whole["birth_date"] = _day(birth_date).isoformat()
         return PartnerIdentityV3(all=self.seal("all", json.dumps(whole, ensure_ascii=False, separators=(",", ":"))))
 
     async def rejections(
@@ -383,3 +384,14 @@ class PartnerClient:
         except FactSignatureError as err:
             return err
         return None
+
+
+def _day(born: object) -> date:
+    """A birth date given as a `date`, or as ISO 8601 text ("1990-01-31"); anything else refused naming the field (a
+    partner's text raised AttributeError: 'str' object has no attribute 'isoformat')."""
+    if isinstance(born, date) and not isinstance(born, datetime):
+        return born
+    if isinstance(born, str):
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(born)
+    raise ValueError(f"birth_date: {born!r} is not a day: give a datetime.date or ISO 8601 text (1990-01-31)")
