@@ -7,13 +7,16 @@ import asyncio
 from typing import Any
 
 from lgnet_scenario import outreach_steps
-from lgnet_scenario.driver import Truth
+from lgnet_scenario.driver import CityTruth, Truth
 from lgnet_scenario.housing_steps import call
 from lgnet_scenario.platform import Platform
 
 
 async def caught_up(platform: Platform, truth: Truth, timeout: float = 180) -> dict[str, dict[str, Any]]:
-    """Reporting consumes the log asynchronously: wait until each city's counts reach the scenario's."""
+    """Reporting consumes the log asynchronously: wait until each city's counts reach the scenario's. At least
+    reach: records someone else sent meanwhile (a partner trying docs/partners.md during the first `make up`) count
+    too — `make up` failed on them, "170 of 164 persons", and the scheduler and the desk never started; `beyond` says
+    what they add (the end-to-end tests compare the figures exactly, on a platform nobody else writes to)."""
     deadline = asyncio.get_running_loop().time() + timeout
     reports: dict[str, dict[str, Any]] = {}
     for city, t in truth.cities.items():
@@ -21,16 +24,7 @@ async def caught_up(platform: Platform, truth: Truth, timeout: float = 180) -> d
         while True:
             body = await call(staff, "GET", f"/reports/city_summary?city={city}")
             ind = body["indicators"]
-            if (
-                (ind["persons"]["total"], ind["households"]["total"], ind["cases"]["closed"])
-                == (
-                    t.persons,
-                    t.households,
-                    t.cases_closed,
-                )
-                and ind["placements"]["started"] >= t.placements
-                and _civic_caught_up(ind, t.civic)
-            ):
+            if reached(t, ind):
                 reports[city] = body
                 break
             if asyncio.get_running_loop().time() > deadline:
@@ -44,13 +38,37 @@ async def caught_up(platform: Platform, truth: Truth, timeout: float = 180) -> d
     return reports
 
 
+# What the wait compares: (the report's indicator, its measure, the scenario's truth) — each at least the scenario's.
+COUNTS = (
+    ("persons", "total", "persons"),
+    ("households", "total", "households"),
+    ("cases", "closed", "cases_closed"),
+    ("placements", "started", "placements"),
+)
+
+
+def reached(t: CityTruth, ind: dict[str, Any]) -> bool:
+    """Whether a city's report counts at least what the scenario made."""
+    return all(ind[i][m] >= getattr(t, want) for i, m, want in COUNTS) and _civic_caught_up(ind, t.civic)
+
+
+def beyond(t: CityTruth, ind: dict[str, Any]) -> list[str]:
+    """What a city's report counts beyond the scenario's own records ("170 persons, the scenario's 164"): another
+    party's records, sent while it played."""
+    return [
+        f"{ind[i][m]} {want.replace('_', ' ')}, the scenario's {getattr(t, want)}"
+        for i, m, want in COUNTS
+        if ind[i][m] > getattr(t, want)
+    ]
+
+
 def _civic_caught_up(ind: dict[str, Any], civic: dict[str, dict[str, int]]) -> bool:
     """Civic facts arrive on their own partitions: wait until sessions, registers and certificates are all in."""
     if not civic:
         return True
     got = ind.get("civic_engagement") or {}
     want = civic["total"]
-    return all(got.get(f) == want[f] for f in ("sessions", "participation_minutes", "completed"))
+    return all(got.get(f, 0) >= want[f] for f in ("sessions", "participation_minutes", "completed"))
 
 
 async def publish(platform: Platform, cities: list[str], run_id: str) -> dict[str, Any]:

@@ -55,6 +55,12 @@ async def main_async(args: argparse.Namespace) -> int:
     platform = Platform(ep, actors)
     try:
         bodies = await reports.caught_up(platform, truth)
+        for city, t in truth.cities.items():
+            if extra := reports.beyond(t, bodies[city]["indicators"]):
+                progress(
+                    f"reporting for {city} counts {'; '.join(extra)}: another party wrote to this platform while the"
+                    " scenario played (its records are in the reports below)"
+                )
         truth.published = await reports.publish(platform, names, uuid.uuid4().hex[:8])
         national = await call(platform.http("reporting", "coordination"), "GET", "/reports/national")
     finally:
