@@ -148,6 +148,28 @@ async def test_the_live_replay_of_the_test_log_works(setup: Setup) -> None:
     assert ran.lines[0]["replay"]["records"] == 2 and ran.lines[-1]["ok"] is True
 
 
+async def test_records_deleted_at_the_start_of_the_log_fail_the_replay_naming_where_it_now_starts(
+    setup: Setup, kafka_bootstrap: str
+) -> None:
+    """From an outside auditor: the first records of a partition deleted (the admin API's DeleteRecords), the replay
+    read fewer records and said "ok" — it rebuilds from offset zero, and could not. Now it fails (exit 1), naming the
+    partition and where it starts (`lgnet-audit verify` names the records gone)."""
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.records_to_delete import RecordsToDelete
+
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap))
+    await admin.start()
+    try:
+        await admin.delete_records({TopicPartition(physical("intake.events", setup.prefix), 0): RecordsToDelete(1)})
+    finally:
+        await admin.close()
+    ran = await replay(setup.env, "--into", setup.into)
+    assert ran.code == 1, (ran.lines, ran.stderr[-2000:])
+    assert ran.lines[-1]["ok"] is False, ran.lines
+    assert "intake.events[0] starts at offset 1" in ran.error, ran.error
+
+
 # Signatures `required` (the default, as a deployment runs) and `off`: with `required` the registry of signing keys is
 # read first (--published), and a Kafka failure there was said as "KafkaConnectionError: … Unable to bootstrap", not
 # naming the variable nor telling a refused login from a closed port (an outside tester's report).

@@ -61,13 +61,14 @@ def _by_time(parts: list[list[Record]], joined: list[Record]) -> list[Record]:
 
 
 async def read(
-    bootstrap: str, upto: Positions, batch: int = 10_000, by_time: bool = False
+    bootstrap: str, upto: Positions, batch: int = 10_000, by_time: bool = False, whole: bool = False
 ) -> AsyncIterator[list[Record]]:
     """Every committed record with an offset below `upto[topic][partition]`, partition order kept; partitions
     interleave arbitrarily, or (`by_time`: a national replay judging every fact in order) by the records'
     timestamps within each fetch — the projection depends on their order only where two cities' facts name one id
     (owned_ids), and the merge costs ≈ 0.5 µs a record that the audit's, a city's and the parallel workers' readers
-    need not pay."""
+    need not pay. `whole`: from offset zero or not at all — a partition whose first records were deleted is
+    LogTooShort (the replay's; the audit reads on and names each record gone)."""
     targets = {TopicPartition(t, int(p)): o for t, parts in upto.items() for p, o in parts.items() if o > 0}
     if not targets:
         return
@@ -80,6 +81,8 @@ async def read(
     try:
         await _start(consumer, sorted({tp.topic for tp in targets}))
         consumer.assign(list(targets))
+        if whole:
+            await _check_whole(consumer, targets)
         await consumer.seek_to_beginning(*targets)
         pending = set(targets)
         while pending:
@@ -145,6 +148,18 @@ async def readable(bootstrap: str, topics: Sequence[str]) -> None:
 
 class LogTooShort(RuntimeError):
     """The log ends before the positions asked for: records were deleted, or the positions are not this log's."""
+
+
+async def _check_whole(consumer: AIOKafkaConsumer, targets: dict[Any, int]) -> None:
+    """Every partition still starts at offset 0 (fact topics keep their records forever): an auditor's replay that
+    read a log whose first records were deleted (the admin API) said "ok" on fewer records."""
+    starts = await consumer.beginning_offsets(list(targets))
+    if cut := sorted((f"{tp.topic}[{tp.partition}]", o) for tp, o in starts.items() if o > 0):
+        where = ", ".join(f"{name} starts at offset {o}" for name, o in cut)
+        raise LogTooShort(
+            f"records deleted at the start of the log: {where}; the replay rebuilds from offset zero, so it cannot"
+            " check the reports over them (lgnet-audit verify names the records gone)"
+        )
 
 
 async def _check_reachable(consumer: AIOKafkaConsumer, pending: set[TopicPartition], targets: dict[Any, int]) -> None:

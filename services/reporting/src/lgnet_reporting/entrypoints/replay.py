@@ -242,7 +242,7 @@ async def published_reports(
     """The reports announced on reporting.events, and the announcements refused with why (`replay.announcements`)."""
     topic = physical("reporting.events", prefix)
     ends = await log.end_positions(bootstrap, [topic])
-    return await replay.announcements(log.read(bootstrap, ends), keys)
+    return await replay.announcements(log.read(bootstrap, ends, whole=True), keys)
 
 
 class NothingToReplay(Exception):

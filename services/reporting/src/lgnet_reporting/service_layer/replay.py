@@ -356,7 +356,7 @@ async def rebuild(
                 await conn.execute(f"truncate {', '.join(TABLES)}")
     with collector.paused():  # the fold keeps every row: each full collection walked them all
         started = time.perf_counter()
-        f = await fold(log.read(bootstrap, positions, by_time=city is None), city, _signatures(keys))
+        f = await fold(log.read(bootstrap, positions, by_time=city is None, whole=True), city, _signatures(keys))
         folded = time.perf_counter()
         await load(pool, f, positions)
     return Timing(folded - started, time.perf_counter() - folded, f, None if city is not None else "in_log_order")
@@ -480,7 +480,7 @@ async def _fold_and_copy(
     started = time.perf_counter()
     # Names ids rather than judging them, so the order of the partitions does not matter (no time merge): if two
     # cities' facts share an id, the coordinator folds the whole log again, in order.
-    f = await fold(_batches(log.read(bootstrap, positions)), city, _signatures(keys), named=True)
+    f = await fold(_batches(log.read(bootstrap, positions, whole=True)), city, _signatures(keys), named=True)
     folded = time.perf_counter()
     if _READY is not None:
         await asyncio.to_thread(_READY.wait)  # the tables exist (or the schema was abandoned)
