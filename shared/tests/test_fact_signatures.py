@@ -37,6 +37,7 @@ from lgnet_shared.fact_signing import (
     key_id_for,
     publish_key,
     read_registry,
+    registry_contents,
     registry_topic,
 )
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
@@ -358,6 +359,38 @@ async def test_a_city_cannot_register_its_key_as_national_or_another_citys(
         assert genuine.key.key_id in keys and not keys & {as_national.key.key_id, as_trieste.key.key_id}
     finally:
         await housing.stop()
+
+
+@pytest.mark.integration
+async def test_a_key_the_registry_ignores_is_named_with_its_place_and_reason(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """From an outside auditor: a key the admin wrote to national intake's registry naming torino's payments was
+    dropped by `lgnet-audit keys` without a word — evidence of a compromised deployment, or of an operator's mistake.
+    The registry still counts none of them; it now names each (topic, offset, reason), for the auditor and in the
+    services' logs."""
+    genuine = FactSigner(os.urandom(32), "national", "intake", "national")
+    other = FactSigner(os.urandom(32), "torino", "payments", "torino").key  # on national intake's topic
+    elsewhere = dataclasses.replace(FactSigner(os.urandom(32), "genova", "intake", "genova").key, city="trieste")
+    topic = registry_topic("national", "intake", topic_prefix)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+    await producer.start()
+    try:
+        await publish_key(producer, genuine.key, topic_prefix)  # offset 0
+        for value in (other.to_json(), b"not a key"):  # offsets 1, 2
+            await producer.send_and_wait(topic, value, key=b"k")
+        await publish_key(producer, elsewhere, topic_prefix)  # genova's own topic, offset 0: declares trieste
+    finally:
+        await producer.stop()
+    keys, ignored = await registry_contents(kafka_bootstrap, topic_prefix)
+    assert [k.key_id for k in keys] == [genuine.key.key_id]
+    genova = registry_topic("genova", "intake", topic_prefix)
+    assert sorted((i.topic, i.offset, i.reason) for i in ignored) == sorted([
+        (genova, 0, f"key {elsewhere.key_id} declares city trieste: its deployment genova is genova's"),
+        (topic, 1, f"key {other.key_id} of torino.payments on national.intake's registry: a deployment registers"
+                   " its own keys only"),
+        (topic, 2, "not a signing key (unreadable)"),
+    ])  # fmt: skip
 
 
 @pytest.fixture

@@ -556,6 +556,7 @@ class KeyRegistry:
         self.keys: dict[str, SigningKey] = {}
         self.pinned = False  # keys given, never read from the registry topics (`pinned_keys`)
         self.topics_seen = 0  # registry topics the last read found (none: nothing registered, or none readable)
+        self.ignored: list[IgnoredKey] = []  # registry records that register nothing, as read so far
         self._verifiers: dict[str, VerifyKey] = {}
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
@@ -570,6 +571,18 @@ class KeyRegistry:
         registry.add(keys)
         registry.pinned = True
         return registry
+
+    def _ignore(self, found: list[IgnoredKey]) -> None:
+        """Kept for `registry_contents` and said once each in the log: an operator finds who wrote it by its place."""
+        if not found:
+            return
+        from lgnet_shared import logs  # here: the partner SDK reads keys too, without the services' runtime
+
+        for i in found:
+            logs.get_logger(__name__).warning(
+                "signing-key record ignored", topic=i.topic, partition=i.partition, offset=i.offset, reason=i.reason
+            )
+        self.ignored += found
 
     def add(self, keys: Iterable[SigningKey]) -> None:
         for key in keys:
@@ -618,7 +631,9 @@ class KeyRegistry:
                     for tp in todo:  # before any await: no offset reset can come first
                         consumer.seek(tp, self._positions[tp])
                     try:
-                        self.add(await _read_to_end(consumer, todo, ends, self.prefix))
+                        ignored: list[IgnoredKey] = []
+                        self.add(await _read_to_end(consumer, todo, ends, self.prefix, ignored=ignored))
+                        self._ignore(ignored)
                         self._positions.update({tp: await consumer.position(tp) for tp in todo})
                     finally:
                         try:
@@ -835,12 +850,30 @@ class TopicCheck:
 
 async def read_registry(bootstrap: str, prefix: str = "", security: KafkaSecurity | None = None) -> list[SigningKey]:
     """Every key on the registry topic, from the beginning to its current end."""
+    return (await registry_contents(bootstrap, prefix, security))[0]
+
+
+async def registry_contents(
+    bootstrap: str, prefix: str = "", security: KafkaSecurity | None = None
+) -> tuple[list[SigningKey], list[IgnoredKey]]:
+    """Every key on the registry topics, and every record there that counts for nothing (`IgnoredKey`)."""
     registry = KeyRegistry(bootstrap, prefix, security)
     try:
         await registry.load()
     finally:
         await registry.close()
-    return list(registry.keys.values())
+    return list(registry.keys.values()), registry.ignored
+
+
+@dataclass(frozen=True)
+class IgnoredKey:
+    """A registry record that registers nothing, and why: evidence an auditor raises with the operator (a deployment
+    registering a key in another's name, or declaring another city) — it was dropped without a word."""
+
+    topic: str
+    partition: int
+    offset: int
+    reason: str
 
 
 async def _read_to_end(
@@ -849,12 +882,14 @@ async def _read_to_end(
     end: dict[TopicPartition, int],
     prefix: str = "",
     timeout_s: float = 10.0,
+    ignored: list[IgnoredKey] | None = None,
 ) -> list[SigningKey]:
     """The keys from the consumer's positions to `end`, for at most `timeout_s` (a topic deleted meanwhile never
     reaches its end: the next read goes on). Malformed records are skipped (a key that cannot be read verifies
     nothing), and so is a key on another deployment's or service's registry topic than its own: a deployment can
     only vouch for its own keys. So is a key whose declared city is not its deployment's (read off the name the
-    operator provisioned): a deployment cannot make its key national or another city's."""
+    operator provisioned): a deployment cannot make its key national or another city's. Each skipped record is
+    added to `ignored`."""
     keys: list[SigningKey] = []
     deadline = time.monotonic() + timeout_s
     while [tp for tp in partitions if await consumer.position(tp) < end[tp]] and time.monotonic() < deadline:
@@ -862,13 +897,27 @@ async def _read_to_end(
         for tp, records in batch.items():
             writer = registry_writer(tp.topic, prefix)
             for r in records:
-                try:
-                    key = SigningKey.from_json(r.value or b"")
-                except (ValueError, KeyError, TypeError):
-                    continue
-                if writer == f"{key.deployment}.{key.service}" and key.city == key.deployment_city:
-                    keys.append(key)
+                if (why := _ignored_because(r.value, writer)) is None:
+                    keys.append(SigningKey.from_json(r.value or b""))
+                elif ignored is not None:
+                    ignored.append(IgnoredKey(tp.topic, tp.partition, r.offset, why))
     return keys
+
+
+def _ignored_because(value: bytes | None, writer: str | None) -> str | None:
+    """Why a registry record on `writer`'s topic registers nothing; None when it registers its key."""
+    try:
+        key = SigningKey.from_json(value or b"")
+    except (ValueError, KeyError, TypeError):
+        return "not a signing key (unreadable)"
+    if writer != f"{key.deployment}.{key.service}":
+        return (
+            f"key {key.key_id} of {key.deployment}.{key.service} on {writer}'s registry: a deployment registers its"
+            " own keys only"
+        )
+    if key.city != key.deployment_city:
+        return f"key {key.key_id} declares city {key.city}: its deployment {key.deployment} is {key.deployment_city}'s"
+    return None
 
 
 def _fetching(consumer: AIOKafkaConsumer) -> bool:

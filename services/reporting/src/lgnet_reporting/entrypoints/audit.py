@@ -38,7 +38,7 @@ from aiokafka.errors import (
 from lgnet_shared import logs, metrics, tls
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, NotarySigner, Verifier
 from lgnet_shared.cities import legacy_deployments
-from lgnet_shared.fact_signing import SigningKey, pinned_file, read_registry
+from lgnet_shared.fact_signing import SigningKey, pinned_file, registry_contents
 
 from lgnet_reporting import settings
 from lgnet_reporting.adapters import facts_log, folders, setup_errors
@@ -139,7 +139,7 @@ async def keys(args: argparse.Namespace) -> int:
     for path in args.pinned or ():
         pinned |= pinned_keys("--pinned", path)
     out = new_file("--out", args.out, args.force) if args.out else None
-    found = await read_registry(_bootstrap(), args.topic_prefix)
+    found, ignored = await registry_contents(_bootstrap(), args.topic_prefix)
     if not found:
         raise UsageError(
             f"no signing keys found under prefix {args.topic_prefix!r}: no registry topic"
@@ -155,9 +155,13 @@ async def keys(args: argparse.Namespace) -> int:
         print(f"{'key id':<50} {'deployment':<16} {'service':<10} {'city':<10}", file=sys.stderr)
     for k in doc["keys"]:
         print(f"{k['key_id']:<50} {k['deployment']:<16} {k['service']:<10} {k['city']:<10}", file=sys.stderr)
+    for i in ignored:  # evidence, not keys: a deployment registering a key in another's name, or another city's
+        print(f"IGNORED {i.topic} partition {i.partition} offset {i.offset}: {i.reason}", file=sys.stderr)
     line: dict[str, object] = {"keys": len(new), "written": str(out) if out and new else None}
     if args.pinned:
         line["already_pinned"] = len(found) - len(new)
+    if ignored:
+        line["ignored"] = [{"topic": i.topic, "offset": i.offset, "reason": i.reason} for i in ignored]
     print(json.dumps(line))
     return 0
 
