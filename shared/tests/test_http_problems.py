@@ -144,6 +144,32 @@ async def test_bodies_that_do_not_parse_are_problems_naming_the_body(client: htt
     assert problem(r)[:2] == (422, "name")
 
 
+async def test_a_body_beyond_the_limit_is_a_413_before_it_is_read_whole(client: httpx.AsyncClient) -> None:
+    """From an outside test: a 16 MB body was read and parsed before a 422 — any size was, a request could hold the
+    service's memory. A body over `inputs.MAX_BODY_BYTES` (the largest a route takes: a document of 10 MB in base64,
+    and its JSON) is a 413 naming the body, whether its length is declared or it streams in chunks."""
+    from lgnet_shared.inputs import MAX_BODY_BYTES
+
+    big = b'{"name": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    status, field, reason = problem(
+        await client.post("/things", content=big, headers={"content-type": "application/json"})
+    )
+    assert (status, field) == (413, "body") and "larger than" in reason, reason
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: read until the limit, no further
+        yield b'{"name": "'
+        for _ in range(MAX_BODY_BYTES // 65536 + 2):
+            yield b"x" * 65536
+        yield b'"}'
+
+    r = await client.post("/things", content=chunks(), headers={"content-type": "application/json"})
+    assert problem(r)[:2] == (413, "body")
+    r = await client.post("/things", content=b"x" * (MAX_BODY_BYTES + 1), headers={"content-type": "text/plain"})
+    assert problem(r)[:2] == (413, "body")  # declared too long, whatever its type
+    just = {"name": "x" * (MAX_BODY_BYTES - 100)}
+    assert (await client.post("/things", json=just)).status_code == 200
+
+
 async def test_every_invalid_field_of_a_body_is_named_at_once(client: httpx.AsyncClient) -> None:
     """Only the first invalid field was named: a partner (or the desk's registration form) fixing a body learnt of
     the next mistake one round trip at a time. `errors` lists each field and reason; `field` and `reason` stay the

@@ -62,6 +62,7 @@ STANDARD_PROBLEMS = {
     403: "Not allowed for this actor",
     404: "Not found",
     409: "Conflicts with what is recorded",
+    413: "The body is larger than this API takes (inputs.MAX_BODY_BYTES, 15 MiB)",
     422: "Invalid: names the field and reason",
 }
 

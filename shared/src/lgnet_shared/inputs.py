@@ -29,6 +29,12 @@ from lgnet_shared.storable import (
     text_problem,
 )
 
+# The largest body a route takes: a document of 10 MB (intake's `content_base64`, at most 14,000,000 characters) and
+# its JSON. A body beyond it is refused (413) before it is read whole: a 16 MB body was read and parsed, and any size
+# would have been (an outside test).
+MAX_BODY_BYTES = 15 * 1024 * 1024
+TOO_LARGE = f"larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB, the most any request of this API holds"
+
 
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
@@ -53,8 +59,14 @@ class InputGuard:
             or _undeclared_query(scope)
         )
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if _declared_length(headers) > MAX_BODY_BYTES:
+            await _too_large(scope, receive, send)
+            return
         if found is None and scope["method"] in ("POST", "PUT", "PATCH") and _is_json(headers.get("content-type", "")):
             body, more = await _read_body(receive)
+            if body is None:  # streamed past the limit
+                await _too_large(scope, receive, send)
+                return
             if not _utf8(body):  # JSON's parser reads UTF-16 and UTF-32 too (a byte-order mark): the contract is UTF-8
                 from lgnet_shared.http import problem
 
@@ -188,15 +200,33 @@ def _body_problem(body: bytes) -> tuple[str, str] | None:
     return None
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, bool]:
+async def _read_body(receive: Receive) -> tuple[bytes | None, bool]:
+    """The body and whether it was read to its end; None once it grows past MAX_BODY_BYTES (not read further)."""
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             return b"".join(chunks), False
         chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > MAX_BODY_BYTES:
+            return None, False
         if not message.get("more_body", False):
             return b"".join(chunks), True
+
+
+def _declared_length(headers: dict[str, str]) -> int:
+    try:
+        return int(headers.get("content-length", "0"))
+    except ValueError:  # not a number: the server's HTTP parser answers it
+        return 0
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    from lgnet_shared.http import problem  # the shared problem+json shape (http imports this module)
+
+    await problem(413, "invalid", "body", TOO_LARGE)(scope, receive, send)
 
 
 def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
