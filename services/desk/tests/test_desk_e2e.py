@@ -357,6 +357,13 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     assert re.search(r"Vulnerabilità di Amina Okafor\s+Genitore solo con figli minori", text), text[:3000]
     assert "progetto individuale concordato" in text
     assert "Inserimento lavorativo: Da avviare" in text  # the plan's two objectives, in Italian
+    # ... and moved on at the desk (they stayed "Da avviare" for ever: no form, an outside test)
+    plan_id = await maria.locator("form[action$='/objectives'] input[name=plan_id]").first.get_attribute("value")
+    await maria.select_option(f"#objective-{plan_id}", "employment")
+    await maria.select_option(f"#status-{plan_id}", "in_progress")
+    await maria.get_by_role("button", name="Aggiorna l'obiettivo").first.click()
+    await maria.wait_for_load_state()
+    assert "Inserimento lavorativo: In corso" in await maria.locator("main").inner_text()
 
     await maria.fill("#text", "Primo colloquio: sfratto previsto a marzo.")
     await maria.get_by_role("button", name="Aggiungi la nota").click()

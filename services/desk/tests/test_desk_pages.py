@@ -1794,6 +1794,39 @@ async def test_a_person_on_file_is_shown_with_her_cartella_instead_of_registered
     assert r.status_code == 303 and ("intake", "POST", "/households") in desk.services.calls
 
 
+async def test_an_objective_of_a_plan_is_moved_on_at_the_desk(desk: Desk) -> None:
+    """From an outside test: a plan's objectives stayed "Da avviare" for ever — the desk had no form for intake's
+    `POST /cases/plans/objectives`. Each plan of an open case has one: the objective (of that plan), its state and
+    the day; sent once per form (its key), recorded, said at the cases' section; refused, said at its field with the
+    choices kept."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    sent: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/cases/plans/objectives")] = keeping(sent)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    form = page.split('action="/persons/p-1/objectives"', 1)[1].split("</form>", 1)[0]
+    assert '<input type="hidden" name="plan_id" value="plan-1">' in form
+    assert '<option value="employment">Inserimento lavorativo</option>' in form  # that plan's objectives only
+    assert "housing_autonomy" not in form
+    assert '<option value="achieved">' in form
+    key = form_key_of(page, "/persons/p-1/objectives")
+    update = {"csrf": "csrf-maria", "form_key": key, "case_id": "c-8e2b7d41a9f0", "plan_id": "plan-1",
+              "objective": "employment", "status": "achieved", "on": typed_day(today)}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/objectives", data=update)
+    assert r.status_code == 303 and r.headers["location"].endswith("done=objectives#h-cases"), r.headers
+    [(key, body)] = sent
+    assert body == {"case_id": "c-8e2b7d41a9f0", "plan_id": "plan-1", "objective": "employment", "status": "achieved",
+                    "on": today}, body  # fmt: skip
+    assert key.startswith("desk:")
+    shown = text_of((await desk.client.get(r.headers["location"])).text)
+    assert "Obiettivo aggiornato." in shown, shown
+    desk.services.answers[("intake", "POST", "/cases/plans/objectives")] = refusing("on", "is in the future")
+    r = await desk.client.post("/persons/p-1/objectives", data=update | {"status": "in_progress"})
+    assert r.status_code == 422 and "è nel futuro" in r.text
+    assert '<option value="in_progress" selected>' in r.text
+
+
 # Selects that record a fact about a person: a first option chosen for the operator recorded it unseen (a document
 # filed as a residence permit, every member registered as female, an assessment as homeless and unemployed).
 CHOSEN_BY_THE_OPERATOR = {

@@ -488,6 +488,12 @@ IT = {
     " tutti i membri sono accettati: corregga le righe segnalate, oppure svuoti una riga per lasciare fuori quel"
     " membro.",
     "Open the record of the person already registered": "Apra la cartella della persona già registrata",
+    "Objective updated.": "Obiettivo aggiornato.",
+    "Progress on an objective of the plan of %(day)s": "Avanzamento di un obiettivo del progetto del %(day)s",
+    "Now": "Ora",
+    "Update the objective": "Aggiorna l'obiettivo",
+    "Objective": "Obiettivo",
+    "On": "Il giorno",
     "This is another person: register her or him all the same": "È un'altra persona: la registri comunque",
     "The case your organisation opens": "La pratica che il suo ente apre",
     "Period": "Periodo",

@@ -221,6 +221,7 @@ CARTELLA_DONE = {
     "cases": ("h-cases", _("Case opened.")),
     "assessments": ("h-cases", _("Assessment recorded.")),
     "plans": ("h-cases", _("Plan recorded.")),
+    "objectives": ("h-cases", _("Objective updated.")),
     "transfer": ("h-cases", _("Case transferred.")),
     "closures": ("h-cases", _("Case closed.")),
     "contributions": ("h-contributions", _("Contribution requested.")),
