@@ -1827,6 +1827,40 @@ async def test_an_objective_of_a_plan_is_moved_on_at_the_desk(desk: Desk) -> Non
     assert '<option value="in_progress" selected>' in r.text
 
 
+async def test_a_persons_employment_is_recorded_over_time_at_the_desk(desk: Desk) -> None:
+    """From an outside test: employment was recorded only inside a needs assessment — no "found work from …" over
+    time, though the timeline shows it and the reports compare employment at intake and at close. The cartella's
+    form sends intake's `POST /employment` (the person, the case, the status, since when), the day typed gg/mm/aaaa."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    sent: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/employment")] = keeping(sent)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    form = page.split('action="/persons/p-1/employment"', 1)[1].split("</form>", 1)[0]
+    assert '<option value="">— scelga —</option>' in form and "selected" not in form  # no status chosen for her
+    record = {
+        "csrf": "csrf-maria",
+        "form_key": form_key_of(page, "/persons/p-1/employment"),
+        "case_id": "c-8e2b7d41a9f0",
+        "employment_now": "employed_fixed_term",
+        "employment_as_of": typed_day(earlier),
+    }
+    r = await desk.client.post("/persons/p-1/employment", data=record)
+    assert r.status_code == 303 and r.headers["location"].endswith("done=employment#h-timeline"), r.headers
+    [(_, body)] = sent
+    assert body == {
+        "person_id": "p-1",
+        "case_id": "c-8e2b7d41a9f0",
+        "status": "employed_fixed_term",
+        "as_of": earlier,
+    }, body
+    assert "Situazione lavorativa registrata." in text_of((await desk.client.get(r.headers["location"])).text)
+    desk.services.answers[("intake", "POST", "/employment")] = refusing("as_of", "is in the future")
+    r = await desk.client.post("/persons/p-1/employment", data=record)
+    assert r.status_code == 422 and 'id="employment_as_of-error"' in r.text and "è nel futuro" in r.text
+
+
 # Selects that record a fact about a person: a first option chosen for the operator recorded it unseen (a document
 # filed as a residence permit, every member registered as female, an assessment as homeless and unemployed).
 CHOSEN_BY_THE_OPERATOR = {

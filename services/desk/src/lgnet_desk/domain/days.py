@@ -20,7 +20,8 @@ HH_MM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 DAY_FIELDS = frozenset(
     {"day", "new_day", "on", "since", "until", "linked_on", "contacted_on", "opened_on", "assessed_on", "agreed_on",
      "period_from", "period_to", "valid_until", "held_on", "issued_on", "starts_on", "ends_on", "transfer_on",
-     "ended_on", "started_on", "execution_date", "available_from", "available_until", "new_until", "closed_on"}
+     "ended_on", "started_on", "execution_date", "available_from", "available_until", "new_until", "closed_on",
+     "employment_as_of"}
 )  # fmt: skip
 MEMBER_DAY = re.compile(r"m\d+_birth_date")  # the registration form's members' birth dates
 TIME_FIELDS = frozenset({"time", "new_time", "start_time", "end_time"})  # class `time`: hh:mm, the 24-hour clock

@@ -222,6 +222,7 @@ CARTELLA_DONE = {
     "assessments": ("h-cases", _("Assessment recorded.")),
     "plans": ("h-cases", _("Plan recorded.")),
     "objectives": ("h-cases", _("Objective updated.")),
+    "employment": ("h-timeline", _("Employment recorded.")),
     "transfer": ("h-cases", _("Case transferred.")),
     "closures": ("h-cases", _("Case closed.")),
     "contributions": ("h-contributions", _("Contribution requested.")),

@@ -636,6 +636,20 @@ def router(settings: DeskSettings) -> APIRouter:
 
         return await act(request, person_id, run)
 
+    @api.post("/persons/{person_id}/employment", response_class=HTMLResponse)
+    async def employment(request: Request, person_id: str) -> Response:
+        async def run(s: Services, f: dict[str, str]) -> None:
+            body = {
+                "person_id": person_id,
+                "case_id": _case_of(f),
+                "status": _chosen(f, "employment_now"),
+                "as_of": f.get("employment_as_of"),
+            }
+            fields = {"status": "employment_now", "as_of": "employment_as_of", "case_id": "case_id"}
+            await desk.submit(s, "intake", "/employment", body, fields, resubmission.call_key(f, "employment"))
+
+        return await act(request, person_id, run)
+
     @api.post("/persons/{person_id}/contributions", response_class=HTMLResponse)
     async def contribution(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
