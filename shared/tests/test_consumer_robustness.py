@@ -610,7 +610,8 @@ async def test_the_start_up_heap_is_kept_out_of_the_collectors_full_passes_while
         assert gc.get_threshold() == (20_000, 20, 100)  # a batch in flight is not scanned every 700 allocations
     finally:
         await runtime.stop()
-    assert gc.get_freeze_count() == 0  # collectable again once the service stops
+    # Collectable again once it stops, when it froze the heap itself: test_runtime_collector.py (this process's heap
+    # was frozen before, by the shared test plugin, and stays so).
 
 
 def _sample(name: str, **labels: str) -> float | None:

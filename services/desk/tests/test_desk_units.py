@@ -1298,3 +1298,18 @@ def test_a_port_that_is_none_is_refused_naming_the_variable(monkeypatch: pytest.
         lines = str(stopped.value.code).splitlines()
         assert lines[0] == "lgnet-desk: invalid configuration:", lines
         assert lines[1].startswith("  LGNET_HTTP_PORT: Input should be"), lines
+
+
+def test_languages_are_typed_by_their_names_in_italian_or_english_or_their_codes() -> None:
+    """The cartella's languages a person speaks, as an operator types them: names (any case, accents, order) or ISO
+    639 codes, separated by commas; sent to intake as codes, once each. A name no language has is refused at the
+    field, naming it."""
+    from lgnet_desk.domain import languages
+
+    assert languages.codes_of("arabo, Francese") == ["ar", "fr"]
+    assert languages.codes_of("Arabic; wolof , ar") == ["ar", "wo"]  # English names, codes, each once
+    assert languages.codes_of("tigrino, creolo haitiano") == ["ti", "ht"]
+    assert languages.codes_of("  ") == []
+    with pytest.raises(ValueError, match="klingonese"):
+        languages.codes_of("arabo, klingonese")
+    assert ("ar", "arabo") in languages.names("it_IT")

@@ -493,6 +493,12 @@ IT = {
     "Now": "Ora",
     "Update the objective": "Aggiorna l'obiettivo",
     "Objective": "Obiettivo",
+    "The person's data saved.": "Dati della persona registrati.",
+    "Complete or correct the person's contact, languages and literacy": "Completa o correggi recapiti, lingue e"
+    " alfabetizzazione della persona",
+    "Languages (their names, separated by commas: e.g. arabo, francese)": "Lingue (i nomi, separati da virgole: ad"
+    " esempio arabo, francese)",
+    "Save the person's data": "Registra i dati della persona",
     "Employment recorded.": "Situazione lavorativa registrata.",
     "Record the person's employment": "Registra la situazione lavorativa della persona",
     "Record the employment": "Registra la situazione lavorativa",

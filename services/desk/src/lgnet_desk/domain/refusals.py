@@ -377,6 +377,11 @@ ITALIAN: list[tuple[str, str]] = [
         " sotto) oppure indichi che si tratta di un'altra persona",
     ),
     (
+        r"no language named (.+): write the languages' names \(e\.g\. arabo, francese\) or their codes \(ar, fr\)",
+        "nessuna lingua si chiama «{0}»: scriva i nomi delle lingue (ad esempio arabo, francese) o i loro codici"
+        " (ar, fr)",
+    ),
+    (
         r"a cooperative follows a household that consents to sharing",
         "un ente partner può seguire solo un nucleo che ha acconsentito alla condivisione dei dati con gli enti"
         " partner",

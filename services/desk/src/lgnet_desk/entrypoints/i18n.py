@@ -223,6 +223,7 @@ CARTELLA_DONE = {
     "plans": ("h-cases", _("Plan recorded.")),
     "objectives": ("h-cases", _("Objective updated.")),
     "employment": ("h-timeline", _("Employment recorded.")),
+    "details": ("h-person", _("The person's data saved.")),
     "transfer": ("h-cases", _("Case transferred.")),
     "closures": ("h-cases", _("Case closed.")),
     "contributions": ("h-contributions", _("Contribution requested.")),

@@ -25,7 +25,7 @@ from starlette.routing import Match
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceNotRun, ServiceRefusal, Services, ServiceUnavailable, service_path
 from lgnet_desk.domain import access_log as access_log_domain
-from lgnet_desk.domain import countries, resubmission, spreadsheet
+from lgnet_desk.domain import countries, languages, resubmission, spreadsheet
 from lgnet_desk.domain.days import typed_day
 from lgnet_desk.domain.erasure import may_erase
 from lgnet_desk.domain.households import reference_name, shown
@@ -131,6 +131,7 @@ class Page:
             bank_refusal=lambda reason: i18n.bank_refusal(reason, self.t),
             access_source=lambda source, via: i18n.access_source(source, via, self.t),
             country_names=lambda: countries.names(i18n.BABEL_LOCALE[lang]),
+            language_names=lambda: languages.names(i18n.BABEL_LOCALE[lang]),
             reason=lambda text: codes_named(i18n.reason(str(text), lang), self.code_names),  # "operator op-…": her name
             sentence=i18n.sentence,
             typed_day=typed_day,  # a date field's value, gg/mm/aaaa
@@ -650,6 +651,17 @@ def router(settings: DeskSettings) -> APIRouter:
 
         return await act(request, person_id, run)
 
+    @api.post("/persons/{person_id}/details", response_class=HTMLResponse)
+    async def details(request: Request, person_id: str) -> Response:
+        async def run(s: Services, f: dict[str, str]) -> None:
+            body = person_details(f)
+            if body:  # nothing changed: nothing sent
+                fields = {"identity": "phone", "languages": "languages", "literate": "literate"}
+                key = resubmission.call_key(f, "details")
+                await desk.submit(s, "intake", service_path("/persons/{}", person_id), body, fields, key, "PATCH")
+
+        return await act(request, person_id, run)
+
     @api.post("/persons/{person_id}/contributions", response_class=HTMLResponse)
     async def contribution(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
@@ -1097,6 +1109,25 @@ def _sharing_withdrawn_by_a_partner(op: Operator, form: dict[str, str]) -> bool:
 
 _NO_CASE = {"case_id": "choose the case"}
 CHOOSE_THE_PARTNER = "choose the partner"  # a case's, or the one it is transferred to: never chosen for the operator
+
+
+def person_details(form: dict[str, str]) -> dict[str, Any]:
+    """intake's PATCH of a person from the cartella's details form: only what differs from what the page showed
+    (`was_<field>`); languages typed by name, sent as codes (a name no language has: refused at the field)."""
+    changed = {
+        k for k in ("phone", "address", "languages", "literate") if form.get(k, "").strip() != form.get(f"was_{k}", "")
+    }
+    body: dict[str, Any] = {}
+    if identity := {k: form[k].strip() for k in ("phone", "address") if k in changed and form.get(k, "").strip()}:
+        body["identity"] = identity
+    if "languages" in changed:
+        try:
+            body["languages"] = languages.codes_of(form.get("languages", ""))
+        except ValueError as unknown:
+            raise desk.FieldErrors({"languages": str(unknown)}) from None
+    if "literate" in changed and form.get("literate") in ("yes", "no"):
+        body["literate"] = form["literate"] == "yes"
+    return body
 
 
 def _case_of(form: dict[str, str]) -> str:
