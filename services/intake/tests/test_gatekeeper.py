@@ -95,23 +95,27 @@ async def my_events(
         await asyncio.sleep(0.2)
 
 
-async def send_signed(intake: IntakeUnderTest, envs: list[Any], partner: str = "coop-aurora") -> None:
-    """Each envelope as raw bytes on Torino's inbound topic, signed with the partner's key, in order."""
-    await send_signed_values(intake, [(*env.to_structured(), env.key) for env in envs], partner)
+async def send_signed(intake: IntakeUnderTest, envs: list[Any], partner: str = "coop-aurora") -> list[str]:
+    """Each envelope as raw bytes on Torino's inbound topic, signed with the partner's key, in order (where each is)."""
+    return await send_signed_values(intake, [(*env.to_structured(), env.key) for env in envs], partner)
 
 
 async def send_signed_values(
     intake: IntakeUnderTest, records: list[tuple[bytes, list[tuple[str, bytes]], bytes]], partner: str = "coop-aurora"
-) -> None:
-    """Records as given (value, headers, key), each signed with the partner's key, in order."""
+) -> list[str]:
+    """Records as given (value, headers, key), each signed with the partner's key, in order. Returns where each is
+    ("<partition>:<offset>", as a rejection names a record whose id it does not repeat)."""
     producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
     await producer.start()
+    positions = []
     try:
         for value, headers, key in records:
             headers = [*headers, signing.sign(intake.signing_keys[partner], f"{partner}-key", value, headers)]
-            await producer.send_and_wait(partner_inbound("torino", intake.prefix), value, key=key, headers=headers)
+            at = await producer.send_and_wait(partner_inbound("torino", intake.prefix), value, key=key, headers=headers)
+            positions.append(f"{at.partition}:{at.offset}")
     finally:
         await producer.stop()
+    return positions
 
 
 async def open_a_case(intake: IntakeUnderTest, client: Any, uid: str) -> None:
@@ -964,3 +968,58 @@ async def test_a_closed_case_takes_nothing_naming_it_over_kafka_as_over_http(int
         ]
     recorded = [e for e in await my_events(intake, uid, want=1) if isinstance(e, ev.EmploymentRecorded)]
     assert [e.case_id for e in recorded] == [None]
+
+
+async def test_what_a_partner_names_in_clear_says_nothing_of_the_person(intake: IntakeUnderTest, uid: str) -> None:
+    """A referral's `referrer` holding a fiscal code or an e-mail address was accepted, and published in clear on
+    intake's fact topic for good; so were a record's CloudEvents `id` and `correlationid` (copied into the facts'
+    `correlationid` and `causationid`). Each is refused naming it (`data.referrer`: invalid; an envelope's
+    attribute: not_cloudevent), nothing is applied, and the answer does not repeat it (a record whose id is refused is
+    named by its position)."""
+    hh1, case1 = f"hh-1-{uid}", f"case-1-{uid}"
+    held = ["DLLFTA85C54Z343X", "fatou.diallo@example.org", "+39 347 1234567", "RSSMRA80A01L219M"]
+
+    def referral(n: int, referrer: str = "sai-torino") -> inbound.ReferralSubmitted:
+        return inbound.ReferralSubmitted(
+            referral_id=f"r-{n}-{uid}", household_id=hh1, source="territory", referrer=referrer,
+            received_on=date(2026, 2, 1),
+        )  # fmt: skip
+
+    async with intake.partner("coop-aurora", "torino") as client:
+        await open_a_case(intake, client, uid)
+        by_code = await client.emit(referral(1, held[0]))
+        by_mail = await client.emit(referral(2, held[1]))
+        code_as_id = client.envelope(referral(3)).model_copy(update={"id": held[0]})
+        phone_as_correlation = client.envelope(referral(4)).model_copy(update={"correlationid": held[2]})
+        code_as_causation = client.envelope(referral(5)).model_copy(update={"causationid": held[3]})
+        # A person's fiscal code in an employment status's correlation id, naming the case: nothing of it applied.
+        employment = inbound.EmploymentReported(
+            person_id=f"y-1-{uid}", case_id=case1, status="employed_fixed_term", as_of=date(2026, 2, 2)
+        )
+        code_in_employment = client.envelope(employment).model_copy(update={"correlationid": held[0]})
+        ok = await client.emit(referral(6))
+    positions = await send_signed(intake, [code_as_id, phone_as_correlation, code_as_causation, code_in_employment])
+    named = [positions[0], phone_as_correlation.id, code_as_causation.id, code_in_employment.id]
+    mine = {by_code.id, by_mail.id, ok.id, *named}
+    answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 6, mine)}
+    got = {k: (a.kind, a.field) for k, a in answers.items()}
+    assert got == {
+        by_code.id: ("invalid", "data.referrer"),
+        by_mail.id: ("invalid", "data.referrer"),
+        positions[0]: ("not_cloudevent", "id"),  # its id is not repeated: named by its position
+        phone_as_correlation.id: ("not_cloudevent", "correlationid"),
+        code_as_causation.id: ("not_cloudevent", "causationid"),
+        code_in_employment.id: ("not_cloudevent", "correlationid"),
+    }, got
+    assert "a fiscal code" in answers[by_code.id].reason and "an e-mail address" in answers[by_mail.id].reason
+    for name in named:
+        assert "says nothing of the person" in answers[name].reason, answers[name]
+    await wait_rows(intake, "select count(*) from referrals where referral_id = $1", 1, f"r-6-{uid}")
+    async with intake.pool.acquire() as conn:
+        stored = await conn.fetch("select referral_id from referrals where household_id = $1", hh1)
+        assert [r["referral_id"] for r in stored] == [f"r-6-{uid}"]
+        assert await conn.fetchval("select count(*) from employment where person_id = $1", f"y-1-{uid}") == 0
+    assert [e.referral_id for e in await my_events(intake, uid) if isinstance(e, ev.ReferralReceived)] == [f"r-6-{uid}"]
+    published = [r.value for r in await intake.raw_records("intake.events")]
+    published += [r.value for r in await intake.raw_records("partner.rejections.coop-aurora")]
+    assert not [v for v in published if any(h.encode() in v for h in held)]

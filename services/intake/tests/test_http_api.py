@@ -223,6 +223,27 @@ async def test_partner_acts_only_in_its_city_and_on_its_cases(intake: IntakeUnde
     assert [e.case_id for e in mine(await intake.events(), uid) if isinstance(e, ev.CaseClosed)] == [f"c-1-{uid}"]
 
 
+async def test_a_referrer_says_nothing_of_the_person(intake: IntakeUnderTest, uid: str) -> None:
+    """A referral's `referrer` holding a fiscal code was answered 201 and published in clear on intake's fact topic,
+    for good. It is an identifier like the referral's own: one holding identifying data is refused 422 `referrer`,
+    nothing stored or published; the referring service's id is taken."""
+    ids = await household_with_case(intake, uid)
+    referral = {"household_id": ids["household"], "source": "territory", "received_on": "2026-02-01"}
+    async with intake.client("coop-aurora") as c:
+        held = ((1, "RSSMRA80A01L219M", "a fiscal code"), (2, "fatou.diallo@example.org", "an e-mail"))
+        for n, referrer, what in held:
+            r = await post(c, "/referrals", referral | {"referral_id": f"r-{n}-{uid}", "referrer": referrer})
+            assert (r.status_code, r.json()["field"]) == (422, "referrer"), r.text
+            assert what in r.json()["reason"] and referrer not in r.text, r.text
+        ok = await post(c, "/referrals", referral | {"referral_id": f"r-3-{uid}", "referrer": "sai-torino"})
+        assert ok.status_code == 201, ok.text
+    received = [e for e in mine(await intake.events(), uid) if isinstance(e, ev.ReferralReceived)]
+    assert [(e.referral_id, e.referrer) for e in received] == [(f"r-3-{uid}", "sai-torino")]
+    async with intake.pool.acquire() as conn:
+        kept = await conn.fetch("select referral_id from referrals where household_id = $1", ids["household"])
+        assert [r["referral_id"] for r in kept] == [f"r-3-{uid}"]
+
+
 async def test_case_workflow_emits_canonical_events(intake: IntakeUnderTest, uid: str) -> None:
     ids = await household_with_case(intake, uid)
     async with intake.client("coop-aurora") as c:

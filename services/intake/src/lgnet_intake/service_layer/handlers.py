@@ -495,6 +495,7 @@ class Intake:
         if await repo.referral(self.conn, c.referral_id) is not None:
             raise await self.taken(ctx, "referral_id", c.referral_id, f"referral {c.referral_id} already exists")
         people.check_pseudonymous_id(c.referral_id, "referral_id")
+        inbound.check_referrer(c)
         inbound.check_not_future(c.received_on, ctx.today, "received_on")
         born = await self._reference_born(h, c.received_on)
         cases.check_within_programme(c.received_on, "received_on", self.earliest_date, born)

@@ -262,6 +262,12 @@ def check_household(c: cmd_in.HouseholdFormationSubmitted) -> None:
         raise ContractError("member_ids", "lists a person twice")
 
 
+def check_referrer(c: cmd_in.ReferralSubmitted) -> None:
+    """Who referred the household (a service's id): in clear on intake's topic for good, never a person's data."""
+    if c.referrer is not None:
+        people.check_pseudonymous_id(c.referrer, "referrer")
+
+
 def check_not_future(on: date, today: date, field: str) -> None:
     if on > today:
         raise ContractError(field, "is in the future")
@@ -307,6 +313,7 @@ def check_event(event: Event, today: date, earliest: date) -> None:
     if isinstance(event, cmd_in.HouseholdFormationSubmitted):
         check_household(event)
     elif isinstance(event, cmd_in.ReferralSubmitted):
+        check_referrer(event)
         check_dated(event.received_on, "received_on", today, earliest)
     elif isinstance(event, cmd_in.CaseOpeningSubmitted):
         check_dated(event.opened_on, "opened_on", today, earliest)
