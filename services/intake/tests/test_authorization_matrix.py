@@ -566,7 +566,8 @@ async def _open_reminders(_: World) -> Attempt:
 
 
 OUTREACH_RULES: dict[str, Rule] = {
-    "POST /mobile-units": rule(STAFF, _unit_register),  # the unit's partner works in Torino: Trieste staff cannot
+    # the unit's partner works in Torino: to Trieste staff as a partner that exists nowhere (404 `partner`)
+    "POST /mobile-units": rule(STAFF, _unit_register, expect=STAFF_ABSENT),
     "GET /mobile-units": rule(OWN_CITY_CREATE, _units),  # each sees its own city's (a partner: those it runs)
     "POST /outings": rule(CASE, _outing, expect=ABSENT),  # the unit's partner and the city's staff
     "GET /outings": rule(OWN_CITY_CREATE, _outings),

@@ -3,6 +3,7 @@ problem+json errors naming the field, duplicates, consent, erasure, and the cano
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import timedelta
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from codicefiscale import codicefiscale
 from lgnet_intake.adapters import credentials
+from lgnet_intake.entrypoints import partner_admin
 from lgnet_shared import clock, pii
 from lgnet_shared.access import Role
 from lgnet_shared.events import intake as ev
@@ -466,8 +468,12 @@ async def test_transfer_needs_consent_and_moves_the_case(intake: IntakeUnderTest
             "recorded_on": "2026-01-20",
         }
         assert (await post(staff, "/consents", consent)).status_code == 201
-        r = await post(staff, f"/cases/c-1-{uid}/transfer", {"to_partner": "coop-carso", "on": "2026-02-01"})
-        assert r.status_code == 403 and "trieste" in r.json()["reason"]
+        # Another city's partner is answered as an unknown one (it said "partner coop-carso works in trieste, …").
+        elsewhere, nowhere = ({"to_partner": p, "on": "2026-02-01"} for p in ("coop-carso", f"coop-nobody-{uid}"))
+        r = await post(staff, f"/cases/c-1-{uid}/transfer", elsewhere)
+        nobody = await post(staff, f"/cases/c-1-{uid}/transfer", nowhere)
+        assert (r.status_code, r.json()["field"]) == (nobody.status_code, "to_partner") == (404, "to_partner"), r.text
+        assert r.json()["reason"] == nobody.json()["reason"].replace(f"coop-nobody-{uid}", "coop-carso"), r.text
         # From an outside test: a transfer dated 2099 was recorded (every other step refuses the future), and so was
         # a transfer back dated before the one it undoes.
         future = str(clock.today() + timedelta(days=30))
@@ -479,6 +485,44 @@ async def test_transfer_needs_consent_and_moves_the_case(intake: IntakeUnderTest
         assert (r.status_code, r.json()["field"]) == (422, "on") and "2026-02-01" in r.json()["reason"], r.text
     async with intake.client("coop-aurora") as former:  # no longer its case: as one that exists nowhere
         assert (await former.get(f"/cases/c-1-{uid}")).status_code == 404
+
+
+async def test_an_offboarded_partner_is_assigned_nothing(intake: IntakeUnderTest, uid: str) -> None:
+    """After `lgnet-partner-admin offboard`, the partner was still listed by `GET /partners` and a case was transferred
+    to it (201): the household's data handed to a partner without credentials, the case left with nobody who can act
+    on it. An offboarded partner is not listed, and neither receives a case by transfer (422 `to_partner`) nor is
+    assigned one at its opening (422 `partner`); onboarded again, it is assignable again."""
+    rival = f"coop-rival-{uid}"
+    async with intake.pool.acquire() as conn:
+        await credentials.add_actor(conn, rival, Role.PARTNER, "torino", f"Cooperativa Rivale {tag(uid)}")
+        await credentials.issue_token(conn, rival)
+    ids = await household_with_case(intake, uid)
+    consent = {"person_id": ids["person"], "purpose": "partner_sharing", "granted": True, "recorded_on": "2026-01-20"}
+    async with intake.client("staff-torino") as staff:
+        assert rival in [p["partner_id"] for p in (await staff.get("/partners")).json()]
+        assert (await post(staff, "/consents", consent)).status_code == 201
+    env = {**intake.env, "LGNET_INTAKE_DB_SCHEMA": intake.env["LGNET_DB_SCHEMA"]}
+    assert await asyncio.to_thread(partner_admin.main, ["offboard", rival, "--services", "intake"], env) == 0
+    transfer = {"to_partner": rival, "on": "2026-02-01"}
+    opening = {"case_id": f"c-2-{uid}", "household_id": ids["household"], "action_area": "taking_charge",
+               "channel": "desk", "opened_on": "2026-02-01", "partner": rival}  # fmt: skip
+    async with intake.client("staff-torino") as staff:
+        assert rival not in [p["partner_id"] for p in (await staff.get("/partners")).json()]
+        for path, body, field in (
+            (f"/cases/{ids['case']}/transfer", transfer, "to_partner"),
+            ("/cases", opening, "partner"),
+        ):
+            r = await post(staff, path, body)
+            assert (r.status_code, r.json()["field"]) == (422, field), r.text
+            assert "offboarded" in r.json()["reason"], r.text
+        assert (await staff.get(f"/cases/{ids['case']}")).json()["partner"] == "coop-aurora"
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from cases where case_id = $1", f"c-2-{uid}") == 0
+        await credentials.issue_token(conn, rival)  # onboarded again
+    async with intake.client("staff-torino") as staff:
+        assert (await post(staff, f"/cases/{ids['case']}/transfer", transfer)).status_code == 201
+    moved = [e for e in mine(await intake.events(), uid) if isinstance(e, ev.CaseTransferred)]
+    assert [e.to_partner for e in moved] == [rival]
 
 
 async def test_erasure_makes_identity_unreadable_and_keeps_the_events(intake: IntakeUnderTest, uid: str) -> None:

@@ -768,8 +768,11 @@ class Intake:
         return await checked_then_locked(lambda lock: repo.case_row(self.conn, case_id, ctx.actor, lock=lock), check)
 
     async def _partner_of_city(self, partner: str, city: str, field: str) -> None:
-        a = await repo.actor(self.conn, partner)
-        if a is None or a.role is not Role.PARTNER:
+        """A partner of `city` that may be assigned work: another city's is answered as an unknown one (another city's
+        objects are not the caller's to know of: docs/partners.md), an offboarded one is refused: nobody acts for it."""
+        p = await repo.partner(self.conn, partner)
+        if p is None or p["city"] != city:
             raise NotFound(field, f"no partner {partner}")
-        if a.city != city:
-            raise Forbidden(field, f"partner {partner} works in {a.city}, not {city}")
+        if p["offboarded"]:
+            reason = f"partner {partner} is offboarded (its credentials are revoked): it takes no work"
+            raise ContractError(field, reason)
