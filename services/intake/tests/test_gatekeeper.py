@@ -1023,3 +1023,45 @@ async def test_what_a_partner_names_in_clear_says_nothing_of_the_person(intake: 
     published = [r.value for r in await intake.raw_records("intake.events")]
     published += [r.value for r in await intake.raw_records("partner.rejections.coop-aurora")]
     assert not [v for v in published if any(h.encode() in v for h in held)]
+
+
+async def test_a_merged_persons_other_id_is_hers_in_an_assessment_over_kafka_as_over_http(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """A person registered twice (one fiscal code: the second id merged into the first) was taken under her second id
+    in `member_ids`, `reference_person_id`, consent and employment, but a needs assessment naming it in
+    `vulnerabilities_by_person` was refused "not a member of the case's household on assessed_on" (HTTP: the same
+    422). Her vulnerabilities are recorded, and published, under the person on file; naming her under both ids is a
+    conflict, as a member given twice."""
+    born = born_in(uid)  # the fiscal code this test's own: another test's person of it would be merged too
+    fiscal_code = codicefiscale.encode("Haddad", "Yusuf", "M", born.strftime("%d/%m/%Y"), "Z240")
+    first, second, hh, case = f"mg-1-{uid}", f"mg-2-{uid}", f"mg-h-{uid}", f"mg-c-{uid}"
+
+    def assessment(by_person: dict[str, list[str]], on: date) -> inbound.NeedsAssessmentSubmitted:
+        return inbound.NeedsAssessmentSubmitted(
+            case_id=case, vulnerabilities_by_person=by_person, housing_situation="homeless",
+            monthly_income_cents=0, employment_status="unemployed", assessed_on=on,
+        )  # fmt: skip
+
+    async with intake.partner("coop-aurora", "torino") as client:
+        for pid in (first, second):
+            await client.emit(registration(pid, client, uid, fiscal_code=fiscal_code, born=born))
+        await client.emit(inbound.HouseholdFormationSubmitted(household_id=hh, reference_person_id=second,
+                                                              member_ids=[second]))  # fmt: skip
+        await client.emit(
+            inbound.CaseOpeningSubmitted(
+                case_id=case, household_id=hh, action_area="taking_charge", channel="desk", opened_on=date(2026, 2, 1)
+            )
+        )
+        await wait_rows(intake, "select count(*) from cases where case_id = $1", 1, case)
+        by_second = await client.emit(assessment({second: ["elderly"]}, date(2026, 2, 2)))
+        both = await client.emit(assessment({first: ["elderly"], second: ["addiction"]}, date(2026, 2, 3)))
+    answers = await rejections(intake, "coop-aurora", 1, {by_second.id, both.id})
+    assert [(a.inbound_event_id, a.kind) for a in answers] == [(both.id, "conflict")], answers
+    assert answers[0].field == f"data.vulnerabilities_by_person.{second}" and first in answers[0].reason, answers
+    async with intake.client("coop-aurora") as c:
+        body = assessment({second: ["addiction"]}, date(2026, 2, 4)).model_dump(mode="json")
+        r = await c.post("/cases/assessments", json=body, headers={"Idempotency-Key": f"mg-{uid}"})
+        assert r.status_code == 201, r.text
+    assessed = [e for e in await my_events(intake, uid, "intake.special", want=2) if isinstance(e, ev.NeedsAssessed)]
+    assert [a.vulnerabilities_by_person for a in assessed] == [{first: ["elderly"]}, {first: ["addiction"]}]

@@ -4,6 +4,7 @@ gatekeeper call the same functions."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -589,8 +590,9 @@ class Intake:
         cases.check_dated_after_opening(case, c.assessed_on, "assessed_on", ctx.today, self.earliest_date)
         members = [pid for pid, _ in await repo.members_born(self.conn, row["household_id"], c.assessed_on)]
         erased = await repo.erased_among(self.conn, members)
-        whose = needs.vulnerabilities_by_person(members, c.vulnerabilities_by_person, c.vulnerabilities, erased)
-        body = c.model_dump(mode="json")
+        by_person = await self._members_named(ctx, c.vulnerabilities_by_person, members)
+        whose = needs.vulnerabilities_by_person(members, by_person, c.vulnerabilities, erased)
+        body = c.model_dump(mode="json") | {"vulnerabilities_by_person": by_person}
         await repo.save_assessment(self.conn, c.case_id, body, c.assessed_on)
         facts = c.model_dump(exclude={"vulnerabilities", "vulnerabilities_by_person"})
         union = sorted({v for codes in whose.values() for v in codes})
@@ -699,6 +701,25 @@ class Intake:
         if p["erased_at"] is not None:
             raise Conflict(field, "the person was erased")
         return p
+
+    async def _members_named(
+        self, ctx: Context, by_person: dict[str, list[str]], members: Sequence[str]
+    ) -> dict[str, list[str]]:
+        """`by_person` keyed by the members on file: an id merged into a member's is hers, as in `member_ids` (two ids
+        of one member: a conflict, as a member given twice). Any other id is left as it is (not a member: refused by
+        `needs`, whether or not it names a person the caller may know of)."""
+        named: dict[str, list[str]] = {}
+        given: dict[str, str] = {}
+        for pid in sorted(by_person):
+            member = pid
+            if pid not in members:
+                with contextlib.suppress(NotFound):  # no person (of this city): not a member, refused below
+                    member = (await repo.person(self.conn, pid, caller=ctx.actor))["person_id"]
+                member = member if member in members else pid
+            if member in named:
+                raise Conflict(f"vulnerabilities_by_person.{pid}", f"is the same person as {given[member]}")
+            named[member], given[member] = by_person[pid], pid
+        return named
 
     async def _person_for_write(
         self, ctx: Context, person_id: str, field: str = "person_id", lock: bool = False
