@@ -456,6 +456,35 @@ async def test_consent_is_enforced_for_partners(intake: IntakeUnderTest, uid: st
         assert r.status_code == 404 and r.json()["reason"] == f"no person p-amina-{uid}", r.text
 
 
+async def test_a_person_a_partner_registered_is_known_to_it_before_her_case(intake: IntakeUnderTest, uid: str) -> None:
+    """docs/partners.md: registering a person is not enough to read her data — before its case and the consent, 403
+    `person_id` — and what a partner knows exists (a person it registered) keeps its precise 403. A partner was told
+    404 "no person …" of the person it had just registered (201). Another partner, which neither registered nor
+    serves her, is still told 404, as for an id that exists nowhere."""
+    pid, hh = f"p-new-{uid}", f"h-new-{uid}"
+    async with intake.client("coop-aurora") as c:
+        assert (await post(c, "/persons", person(pid))).status_code == 201
+        r = await c.get(f"/persons/{pid}")
+        assert (r.status_code, r.json()["field"]) == (403, "person_id"), r.text
+        assert "no case of yours" in r.json()["reason"], r.text
+        household = {"household_id": hh, "reference_person_id": pid, "member_ids": [pid]}
+        assert (await post(c, "/households", household)).status_code == 201
+    async with intake.client("coop-borgo") as other:
+        r = await other.get(f"/persons/{pid}")
+        assert r.status_code == 404 and r.json()["reason"] == f"no person {pid}", r.text
+    opening = {"case_id": f"c-new-{uid}", "household_id": hh, "action_area": "taking_charge", "channel": "desk",
+               "opened_on": "2026-02-01", "partner": "coop-borgo"}  # fmt: skip
+    async with intake.client("staff-torino") as staff:
+        assert (await post(staff, "/cases", opening)).status_code == 201
+    async with intake.client("coop-aurora") as c:  # the city assigned her case to another partner
+        r = await c.get(f"/persons/{pid}")
+        assert (r.status_code, r.json()["field"]) == (403, "person_id"), r.text
+        assert r.json()["reason"] == "the person's case is assigned to another partner", r.text
+    async with intake.client("coop-borgo") as serving:  # hers now, without the consent to share
+        r = await serving.get(f"/persons/{pid}")
+        assert r.status_code == 403 and "consented" in r.json()["reason"], r.text
+
+
 async def test_transfer_needs_consent_and_moves_the_case(intake: IntakeUnderTest, uid: str) -> None:
     await household_with_case(intake, uid)
     async with intake.client("staff-torino") as staff:

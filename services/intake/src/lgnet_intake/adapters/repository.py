@@ -333,18 +333,6 @@ async def update_person(conn: Conn, person_id: str, changes: Row) -> None:
         raise Conflict("identity.fiscal_code", "another person of the city has this fiscal code: merge them") from None
 
 
-async def partner_serves_person(conn: Conn, partner: str, person_id: str) -> bool:
-    """True when an open case assigned to `partner` concerns a household the person belongs to."""
-    return bool(
-        await conn.fetchval(
-            "select true from cases c join household_members m using (household_id)"
-            " where m.person_id = $1 and m.left_on is null and c.partner = $2 and c.closed_on is null limit 1",
-            person_id,
-            partner,
-        )
-    )
-
-
 async def partners_serving(conn: Conn, person_id: str) -> set[str]:
     """The partners with an open case on a household the person currently belongs to."""
     rows = await conn.fetch(

@@ -369,14 +369,10 @@ class Intake:
     async def read_person(self, ctx: Context, person_id: str) -> dict[str, Any]:
         access.in_a_city(ctx.actor)  # before the lookup: else its 403 and a 404 told which ids exist
         p = await repo.person(self.conn, person_id, caller=ctx.actor)
-        served = (
-            await repo.partner_serves_person(self.conn, ctx.actor.id, p["person_id"])
-            if ctx.actor.role is Role.PARTNER
-            else True
-        )
+        serving = await repo.partners_serving(self.conn, p["person_id"]) if ctx.actor.role is Role.PARTNER else set()
         sharing = await repo.consent(self.conn, p["person_id"], ev.ConsentPurpose.PARTNER_SHARING.value)
         absent = NotFound("person_id", f"no person {person_id}")
-        access.may_read_person(ctx.actor, p["city"], {ctx.actor.id} if served else set(), sharing, absent)
+        access.may_read_person(ctx.actor, p["city"], serving, sharing, absent, p["registered_by"])
         identity: dict[str, str | None] = {}
         for f, sealed in p["identity"].items():
             identity[f] = await self.keys.open(self.conn, Sealed(**sealed), f)
