@@ -1065,3 +1065,29 @@ async def test_a_merged_persons_other_id_is_hers_in_an_assessment_over_kafka_as_
         assert r.status_code == 201, r.text
     assessed = [e for e in await my_events(intake, uid, "intake.special", want=2) if isinstance(e, ev.NeedsAssessed)]
     assert [a.vulnerabilities_by_person for a in assessed] == [{first: ["elderly"]}, {first: ["addiction"]}]
+
+
+async def test_a_fault_of_a_sealed_value_does_not_hide_the_registrations_other_faults(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """`errors` lists every field at fault (docs/partners.md, "Rejections"): a v3 registration with a country that is
+    none, a sealed birth date in 2090, a wrong fiscal code and a phone too short was answered with the phone alone;
+    without the phone the other three came together. All four are named in one answer, as over HTTP."""
+    async with intake.partner("coop-aurora", "torino") as client:
+        whole = json.dumps({"birth_date": "2090-04-02", "fiscal_code": "RSSMRA80A01L219X", "phone": "12"})
+        registration_v3 = inbound.PersonRegistrationSubmitted(
+            person_id=f"sv-1-{uid}", sex="female", nationality="XX",
+            identity=inbound.PartnerIdentityV3(all=client.seal("all", whole)),
+        )  # fmt: skip
+        sent = await client.emit(registration_v3)
+    [answer] = await rejections(intake, "coop-aurora", 1, {sent.id})
+    fields = {e.field for e in answer.errors}
+    assert fields == {
+        "data.nationality",
+        "data.identity.birth_date",
+        "data.identity.fiscal_code",
+        "data.identity.phone",
+    }, answer.errors
+    assert (answer.field, answer.reason) == (answer.errors[0].field, answer.errors[0].reason)
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from persons where person_id = $1", f"sv-1-{uid}") == 0

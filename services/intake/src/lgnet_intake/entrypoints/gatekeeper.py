@@ -138,7 +138,8 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
                 opened = await open_identity(conn, e.identity)
                 ctx = await context(conn, env)
                 clear = rules.clear_birth_date_allowed(env, ctx.today)
-                registrations.append((ctx, rules.sealed_registration(e, opened, clear_birth_date=clear)))
+                registration = rules.sealed_registration(e, opened, clear_birth_date=clear, today=ctx.today)
+                registrations.append((ctx, registration))
             await intake(conn).register_persons(registrations)
 
     use_cases: dict[type[Event], UseCase] = {
