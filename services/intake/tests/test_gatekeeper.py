@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from conftest import IntakeUnderTest
 
 pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"  # W3C trace context's own example
 
 
 def born_in(uid: str, n: int = 0) -> date:
@@ -973,9 +974,9 @@ async def test_a_closed_case_takes_nothing_naming_it_over_kafka_as_over_http(int
 async def test_what_a_partner_names_in_clear_says_nothing_of_the_person(intake: IntakeUnderTest, uid: str) -> None:
     """A referral's `referrer` holding a fiscal code or an e-mail address was accepted, and published in clear on
     intake's fact topic for good; so were a record's CloudEvents `id` and `correlationid` (copied into the facts'
-    `correlationid` and `causationid`). Each is refused naming it (`data.referrer`: invalid; an envelope's
-    attribute: not_cloudevent), nothing is applied, and the answer does not repeat it (a record whose id is refused is
-    named by its position)."""
+    `correlationid` and `causationid`), and its `traceparent`, carried on as it was sent. Each is refused naming it
+    (`data.referrer`: invalid; an envelope's attribute: not_cloudevent; a traceparent that is no W3C trace context),
+    nothing is applied, and the answer does not repeat it (a record whose id is refused is named by its position)."""
     hh1, case1 = f"hh-1-{uid}", f"case-1-{uid}"
     held = ["DLLFTA85C54Z343X", "fatou.diallo@example.org", "+39 347 1234567", "RSSMRA80A01L219M"]
 
@@ -997,11 +998,14 @@ async def test_what_a_partner_names_in_clear_says_nothing_of_the_person(intake: 
             person_id=f"y-1-{uid}", case_id=case1, status="employed_fixed_term", as_of=date(2026, 2, 2)
         )
         code_in_employment = client.envelope(employment).model_copy(update={"correlationid": held[0]})
-        ok = await client.emit(referral(6))
-    positions = await send_signed(intake, [code_as_id, phone_as_correlation, code_as_causation, code_in_employment])
+        code_as_trace = client.envelope(referral(7)).model_copy(update={"traceparent": f"00-{held[3]}-01"})
+        ok = client.envelope(referral(6)).model_copy(update={"traceparent": TRACEPARENT})
+    positions = await send_signed(
+        intake, [code_as_id, phone_as_correlation, code_as_causation, code_in_employment, code_as_trace, ok]
+    )
     named = [positions[0], phone_as_correlation.id, code_as_causation.id, code_in_employment.id]
-    mine = {by_code.id, by_mail.id, ok.id, *named}
-    answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 6, mine)}
+    mine = {by_code.id, by_mail.id, ok.id, code_as_trace.id, *named}
+    answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 7, mine)}
     got = {k: (a.kind, a.field) for k, a in answers.items()}
     assert got == {
         by_code.id: ("invalid", "data.referrer"),
@@ -1010,7 +1014,9 @@ async def test_what_a_partner_names_in_clear_says_nothing_of_the_person(intake: 
         phone_as_correlation.id: ("not_cloudevent", "correlationid"),
         code_as_causation.id: ("not_cloudevent", "causationid"),
         code_in_employment.id: ("not_cloudevent", "correlationid"),
+        code_as_trace.id: ("not_cloudevent", "traceparent"),
     }, got
+    assert "W3C trace context" in answers[code_as_trace.id].reason, answers[code_as_trace.id]
     assert "a fiscal code" in answers[by_code.id].reason and "an e-mail address" in answers[by_mail.id].reason
     for name in named:
         assert "says nothing of the person" in answers[name].reason, answers[name]
@@ -1021,6 +1027,8 @@ async def test_what_a_partner_names_in_clear_says_nothing_of_the_person(intake: 
         assert await conn.fetchval("select count(*) from employment where person_id = $1", f"y-1-{uid}") == 0
     assert [e.referral_id for e in await my_events(intake, uid) if isinstance(e, ev.ReferralReceived)] == [f"r-6-{uid}"]
     published = [r.value for r in await intake.raw_records("intake.events")]
+    [received] = [json.loads(v) for v in published if f"r-6-{uid}".encode() in v]
+    assert (received["traceparent"], received["causationid"]) == (TRACEPARENT, ok.id)  # what says nothing goes on
     published += [r.value for r in await intake.raw_records("partner.rejections.coop-aurora")]
     assert not [v for v in published if any(h.encode() in v for h in held)]
 

@@ -8,6 +8,7 @@ pydantic rather than the `cloudevents` SDK so that every rejection names the att
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -38,6 +39,8 @@ FACTS_ONLY = ("signingkey",)
 # A partner's identifiers of its record that LgNet's facts caused by it carry on (`codec.caused_by`: `correlationid`
 # and `causationid`), in clear and never erased: refused holding a person's data (`pseudonymous`).
 PARTNER_IDS = ("id", "correlationid", "causationid")
+# W3C trace context (version 00), which the facts a partner's record causes carry on as it was sent: hex only.
+TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}", re.IGNORECASE)
 # CloudEvents 1.0 "String": control characters U+0000-U+001F and U+007F-U+009F MUST NOT be used. Refusing them here
 # also keeps NUL away from PostgreSQL text columns (the inbox), which would refuse the whole transaction.
 Text = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
@@ -106,8 +109,8 @@ class Envelope(BaseModel):
 
 def check_partner_record(env: Envelope) -> None:
     """A partner's record is the envelope docs/partners.md describes: `partner` present (the envelope leaves it out
-    for facts), no attribute only facts carry, and identifiers (`PARTNER_IDS`) that say nothing of the person; else
-    `not_cloudevent` naming the attribute."""
+    for facts), no attribute only facts carry, identifiers (`PARTNER_IDS`) that say nothing of the person and a
+    `traceparent` of the W3C form (hex only); else `not_cloudevent` naming the attribute."""
     for name in PARTNER_REQUIRED:
         if getattr(env, name) is None:
             raise NotACloudEvent(name, "missing: your partner id, as in your onboarding bundle")
@@ -120,6 +123,11 @@ def check_partner_record(env: Envelope) -> None:
                 check_pseudonymous_id(value, name)
             except ContractError as err:
                 raise NotACloudEvent(name, err.reason) from None
+    if env.traceparent is not None and not TRACEPARENT.fullmatch(env.traceparent):
+        raise NotACloudEvent(
+            "traceparent",
+            "must be W3C trace context (00-<32 hex digits>-<16 hex digits>-<2 hex digits>): LgNet's facts carry it on",
+        )
 
 
 def says_nothing_of_the_person(value: str | None) -> bool:
