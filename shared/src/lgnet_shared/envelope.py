@@ -135,6 +135,13 @@ def says_nothing_of_the_person(value: str | None) -> bool:
     return value is None or identifying(value) is None
 
 
+def loggable(env: Envelope) -> Envelope:
+    """`env` as a log line may name it: an id (`PARTNER_IDS`) holding a person's data withheld (a partner's record
+    refused for it: logs never hold personal data)."""
+    withheld = {n: "[withheld]" for n in PARTNER_IDS if not says_nothing_of_the_person(getattr(env, n))}
+    return env.model_copy(update=withheld) if withheld else env
+
+
 def partner_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """The envelope's JSON Schema as a partner's record must meet it (`check_partner_record`)."""
     props = {k: v for k, v in schema["properties"].items() if k not in FACTS_ONLY}
