@@ -9,6 +9,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import date
+from typing import Any
 
 import pytest
 from lgnet_shared import db, logs, outbox, pii, tracing
@@ -211,17 +212,10 @@ def test_a_consumers_counters_are_exported_at_zero_before_their_first_count() ->
     assert [line for line in expected if line not in text.splitlines()] == []
 
 
-@pytest.mark.integration
-async def test_a_refused_event_is_one_info_line_with_its_flows_ids(
-    database_url: str, pg_schema: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """docs/operators.md tells a city IT team to search one business flow by `correlation_id`, but a refused record
-    (answered to its partner, or dead-lettered) logged nothing: only a metric counted it. It is one INFO line with the
-    event's ids, the kind and field of the refusal and what became of it, never the refused value."""
-    logs.configure("intake", "INFO")
-    event = EmploymentRecorded(person_id="p1", status="training", as_of=date(2026, 1, 1))
-    env = to_envelope(event, source="/t", city="torino", partner="coop-a", correlationid="flow-42")
-    bad = env.model_copy(update={"data": {**env.data, "status": "astronaut"}})
+async def refused_log(
+    database_url: str, pg_schema: str, bad: Any, capsys: pytest.CaptureFixture[str]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """A consumer refusing `bad` (answered): the fields answered, and the JSON log lines it wrote meanwhile."""
     answered: list[str] = []
 
     async def answer(conn, record, env, err, sender):  # type: ignore[no-untyped-def]
@@ -234,10 +228,43 @@ async def test_a_refused_event_is_one_info_line_with_its_flows_ids(
     async with consumer_of(database_url, pg_schema, handlers_of((EmploymentRecorded, apply))) as (_, c):
         c.on_invalid = answer
         await c.process(as_records([bad]))
+    return answered, [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+
+
+@pytest.mark.integration
+async def test_a_refused_event_is_one_info_line_with_its_flows_ids(
+    database_url: str, pg_schema: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/operators.md tells a city IT team to search one business flow by `correlation_id`, but a refused record
+    (answered to its partner, or dead-lettered) logged nothing: only a metric counted it. It is one INFO line with the
+    event's ids, the kind and field of the refusal and what became of it, never the refused value."""
+    logs.configure("intake", "INFO")
+    event = EmploymentRecorded(person_id="p1", status="training", as_of=date(2026, 1, 1))
+    env = to_envelope(event, source="/t", city="torino", partner="coop-a", correlationid="flow-42")
+    bad = env.model_copy(update={"data": {**env.data, "status": "astronaut"}})
+    answered, lines = await refused_log(database_url, pg_schema, bad, capsys)
     assert answered == ["data.status"]
-    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
     [line] = [x for x in lines if x["event"] == "event refused"]
     ids = (line["correlation_id"], line["event_id"], line["city"], line["partner"])
     assert ids == ("flow-42", env.id, "torino", "coop-a"), line
     assert (line["field"], line["outcome"], line["level"]) == ("data.status", "answered", "info"), line
     assert line["kind"] and "astronaut" not in json.dumps(line)
+
+
+@pytest.mark.integration
+async def test_a_refused_events_ids_holding_a_persons_data_are_not_logged(
+    database_url: str, pg_schema: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A partner's record whose `id` or `correlationid` holds a fiscal code or a phone number is refused for it (the
+    facts would carry it on, docs/partners.md, "The envelope"); its "event refused" line logged them as its
+    `event_id` and `correlation_id`: logs never hold a person's data (DESIGN section 5). They are withheld; the rest of
+    the line stays."""
+    logs.configure("intake", "INFO")
+    event = EmploymentRecorded(person_id="p1", status="training", as_of=date(2026, 1, 1))
+    env = to_envelope(event, source="/t", city="torino", partner="coop-a", correlationid="+39 347 1234567")
+    bad = env.model_copy(update={"id": "RSSMRA80A01L219M", "data": {**env.data, "status": "astronaut"}})
+    _, lines = await refused_log(database_url, pg_schema, bad, capsys)
+    [line] = [x for x in lines if x["event"] == "event refused"]
+    assert (line["event_id"], line["correlation_id"]) == ("[withheld]", "[withheld]"), line
+    assert (line["city"], line["partner"], line["field"]) == ("torino", "coop-a", "data.status"), line
+    assert "RSSMRA80A01L219M" not in json.dumps(lines) and "1234567" not in json.dumps(lines)

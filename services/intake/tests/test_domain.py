@@ -97,6 +97,13 @@ def test_partner_reads_a_person_only_with_a_case_and_consent() -> None:
         access.may_read_person(TORINO_PARTNER, "torino", {"coop-torino"}, False, absent)
     with pytest.raises(NotFound, match="no person p1"):
         access.may_read_person(TORINO_PARTNER, "torino", set(), True, absent)
+    # the partner that registered her knows she exists: told why (no case of its own yet, or another partner's)
+    with pytest.raises(Forbidden, match="no case of yours"):
+        access.may_read_person(TORINO_PARTNER, "torino", set(), True, absent, TORINO_PARTNER.id)
+    with pytest.raises(Forbidden, match="assigned to another partner"):
+        access.may_read_person(TORINO_PARTNER, "torino", {"coop-other"}, True, absent, TORINO_PARTNER.id)
+    with pytest.raises(NotFound, match="no person p1"):
+        access.may_read_person(TORINO_PARTNER, "torino", {"coop-other"}, True, absent, "coop-other")
     access.may_read_person(TORINO_STAFF, "torino", set(), False, absent)
 
 

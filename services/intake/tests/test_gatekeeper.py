@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from conftest import IntakeUnderTest
 
 pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"  # W3C trace context's own example
 
 
 def born_in(uid: str, n: int = 0) -> date:
@@ -95,23 +96,27 @@ async def my_events(
         await asyncio.sleep(0.2)
 
 
-async def send_signed(intake: IntakeUnderTest, envs: list[Any], partner: str = "coop-aurora") -> None:
-    """Each envelope as raw bytes on Torino's inbound topic, signed with the partner's key, in order."""
-    await send_signed_values(intake, [(*env.to_structured(), env.key) for env in envs], partner)
+async def send_signed(intake: IntakeUnderTest, envs: list[Any], partner: str = "coop-aurora") -> list[str]:
+    """Each envelope as raw bytes on Torino's inbound topic, signed with the partner's key, in order (where each is)."""
+    return await send_signed_values(intake, [(*env.to_structured(), env.key) for env in envs], partner)
 
 
 async def send_signed_values(
     intake: IntakeUnderTest, records: list[tuple[bytes, list[tuple[str, bytes]], bytes]], partner: str = "coop-aurora"
-) -> None:
-    """Records as given (value, headers, key), each signed with the partner's key, in order."""
+) -> list[str]:
+    """Records as given (value, headers, key), each signed with the partner's key, in order. Returns where each is
+    ("<partition>:<offset>", as a rejection names a record whose id it does not repeat)."""
     producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
     await producer.start()
+    positions = []
     try:
         for value, headers, key in records:
             headers = [*headers, signing.sign(intake.signing_keys[partner], f"{partner}-key", value, headers)]
-            await producer.send_and_wait(partner_inbound("torino", intake.prefix), value, key=key, headers=headers)
+            at = await producer.send_and_wait(partner_inbound("torino", intake.prefix), value, key=key, headers=headers)
+            positions.append(f"{at.partition}:{at.offset}")
     finally:
         await producer.stop()
+    return positions
 
 
 async def open_a_case(intake: IntakeUnderTest, client: Any, uid: str) -> None:
@@ -964,3 +969,133 @@ async def test_a_closed_case_takes_nothing_naming_it_over_kafka_as_over_http(int
         ]
     recorded = [e for e in await my_events(intake, uid, want=1) if isinstance(e, ev.EmploymentRecorded)]
     assert [e.case_id for e in recorded] == [None]
+
+
+async def test_what_a_partner_names_in_clear_says_nothing_of_the_person(intake: IntakeUnderTest, uid: str) -> None:
+    """A referral's `referrer` holding a fiscal code or an e-mail address was accepted, and published in clear on
+    intake's fact topic for good; so were a record's CloudEvents `id` and `correlationid` (copied into the facts'
+    `correlationid` and `causationid`), and its `traceparent`, carried on as it was sent. Each is refused naming it
+    (`data.referrer`: invalid; an envelope's attribute: not_cloudevent; a traceparent that is no W3C trace context),
+    nothing is applied, and the answer does not repeat it (a record whose id is refused is named by its position)."""
+    hh1, case1 = f"hh-1-{uid}", f"case-1-{uid}"
+    held = ["DLLFTA85C54Z343X", "fatou.diallo@example.org", "+39 347 1234567", "RSSMRA80A01L219M"]
+
+    def referral(n: int, referrer: str = "sai-torino") -> inbound.ReferralSubmitted:
+        return inbound.ReferralSubmitted(
+            referral_id=f"r-{n}-{uid}", household_id=hh1, source="territory", referrer=referrer,
+            received_on=date(2026, 2, 1),
+        )  # fmt: skip
+
+    async with intake.partner("coop-aurora", "torino") as client:
+        await open_a_case(intake, client, uid)
+        by_code = await client.emit(referral(1, held[0]))
+        by_mail = await client.emit(referral(2, held[1]))
+        code_as_id = client.envelope(referral(3)).model_copy(update={"id": held[0]})
+        phone_as_correlation = client.envelope(referral(4)).model_copy(update={"correlationid": held[2]})
+        code_as_causation = client.envelope(referral(5)).model_copy(update={"causationid": held[3]})
+        # A person's fiscal code in an employment status's correlation id, naming the case: nothing of it applied.
+        employment = inbound.EmploymentReported(
+            person_id=f"y-1-{uid}", case_id=case1, status="employed_fixed_term", as_of=date(2026, 2, 2)
+        )
+        code_in_employment = client.envelope(employment).model_copy(update={"correlationid": held[0]})
+        code_as_trace = client.envelope(referral(7)).model_copy(update={"traceparent": f"00-{held[3]}-01"})
+        ok = client.envelope(referral(6)).model_copy(update={"traceparent": TRACEPARENT})
+    positions = await send_signed(
+        intake, [code_as_id, phone_as_correlation, code_as_causation, code_in_employment, code_as_trace, ok]
+    )
+    named = [positions[0], phone_as_correlation.id, code_as_causation.id, code_in_employment.id]
+    mine = {by_code.id, by_mail.id, ok.id, code_as_trace.id, *named}
+    answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 7, mine)}
+    got = {k: (a.kind, a.field) for k, a in answers.items()}
+    assert got == {
+        by_code.id: ("invalid", "data.referrer"),
+        by_mail.id: ("invalid", "data.referrer"),
+        positions[0]: ("not_cloudevent", "id"),  # its id is not repeated: named by its position
+        phone_as_correlation.id: ("not_cloudevent", "correlationid"),
+        code_as_causation.id: ("not_cloudevent", "causationid"),
+        code_in_employment.id: ("not_cloudevent", "correlationid"),
+        code_as_trace.id: ("not_cloudevent", "traceparent"),
+    }, got
+    assert "W3C trace context" in answers[code_as_trace.id].reason, answers[code_as_trace.id]
+    assert "a fiscal code" in answers[by_code.id].reason and "an e-mail address" in answers[by_mail.id].reason
+    for name in named:
+        assert "says nothing of the person" in answers[name].reason, answers[name]
+    await wait_rows(intake, "select count(*) from referrals where referral_id = $1", 1, f"r-6-{uid}")
+    async with intake.pool.acquire() as conn:
+        stored = await conn.fetch("select referral_id from referrals where household_id = $1", hh1)
+        assert [r["referral_id"] for r in stored] == [f"r-6-{uid}"]
+        assert await conn.fetchval("select count(*) from employment where person_id = $1", f"y-1-{uid}") == 0
+    assert [e.referral_id for e in await my_events(intake, uid) if isinstance(e, ev.ReferralReceived)] == [f"r-6-{uid}"]
+    published = [r.value for r in await intake.raw_records("intake.events")]
+    [received] = [json.loads(v) for v in published if f"r-6-{uid}".encode() in v]
+    assert (received["traceparent"], received["causationid"]) == (TRACEPARENT, ok.id)  # what says nothing goes on
+    published += [r.value for r in await intake.raw_records("partner.rejections.coop-aurora")]
+    assert not [v for v in published if any(h.encode() in v for h in held)]
+
+
+async def test_a_merged_persons_other_id_is_hers_in_an_assessment_over_kafka_as_over_http(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """A person registered twice (one fiscal code: the second id merged into the first) was taken under her second id
+    in `member_ids`, `reference_person_id`, consent and employment, but a needs assessment naming it in
+    `vulnerabilities_by_person` was refused "not a member of the case's household on assessed_on" (HTTP: the same
+    422). Her vulnerabilities are recorded, and published, under the person on file; naming her under both ids is a
+    conflict, as a member given twice."""
+    born = born_in(uid)  # the fiscal code this test's own: another test's person of it would be merged too
+    fiscal_code = codicefiscale.encode("Haddad", "Yusuf", "M", born.strftime("%d/%m/%Y"), "Z240")
+    first, second, hh, case = f"mg-1-{uid}", f"mg-2-{uid}", f"mg-h-{uid}", f"mg-c-{uid}"
+
+    def assessment(by_person: dict[str, list[str]], on: date) -> inbound.NeedsAssessmentSubmitted:
+        return inbound.NeedsAssessmentSubmitted(
+            case_id=case, vulnerabilities_by_person=by_person, housing_situation="homeless",
+            monthly_income_cents=0, employment_status="unemployed", assessed_on=on,
+        )  # fmt: skip
+
+    async with intake.partner("coop-aurora", "torino") as client:
+        for pid in (first, second):
+            await client.emit(registration(pid, client, uid, fiscal_code=fiscal_code, born=born))
+        await client.emit(inbound.HouseholdFormationSubmitted(household_id=hh, reference_person_id=second,
+                                                              member_ids=[second]))  # fmt: skip
+        await client.emit(
+            inbound.CaseOpeningSubmitted(
+                case_id=case, household_id=hh, action_area="taking_charge", channel="desk", opened_on=date(2026, 2, 1)
+            )
+        )
+        await wait_rows(intake, "select count(*) from cases where case_id = $1", 1, case)
+        by_second = await client.emit(assessment({second: ["elderly"]}, date(2026, 2, 2)))
+        both = await client.emit(assessment({first: ["elderly"], second: ["addiction"]}, date(2026, 2, 3)))
+    answers = await rejections(intake, "coop-aurora", 1, {by_second.id, both.id})
+    assert [(a.inbound_event_id, a.kind) for a in answers] == [(both.id, "conflict")], answers
+    assert answers[0].field == f"data.vulnerabilities_by_person.{second}" and first in answers[0].reason, answers
+    async with intake.client("coop-aurora") as c:
+        body = assessment({second: ["addiction"]}, date(2026, 2, 4)).model_dump(mode="json")
+        r = await c.post("/cases/assessments", json=body, headers={"Idempotency-Key": f"mg-{uid}"})
+        assert r.status_code == 201, r.text
+    assessed = [e for e in await my_events(intake, uid, "intake.special", want=2) if isinstance(e, ev.NeedsAssessed)]
+    assert [a.vulnerabilities_by_person for a in assessed] == [{first: ["elderly"]}, {first: ["addiction"]}]
+
+
+async def test_a_fault_of_a_sealed_value_does_not_hide_the_registrations_other_faults(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """`errors` lists every field at fault (docs/partners.md, "Rejections"): a v3 registration with a country that is
+    none, a sealed birth date in 2090, a wrong fiscal code and a phone too short was answered with the phone alone;
+    without the phone the other three came together. All four are named in one answer, as over HTTP."""
+    async with intake.partner("coop-aurora", "torino") as client:
+        whole = json.dumps({"birth_date": "2090-04-02", "fiscal_code": "RSSMRA80A01L219X", "phone": "12"})
+        registration_v3 = inbound.PersonRegistrationSubmitted(
+            person_id=f"sv-1-{uid}", sex="female", nationality="XX",
+            identity=inbound.PartnerIdentityV3(all=client.seal("all", whole)),
+        )  # fmt: skip
+        sent = await client.emit(registration_v3)
+    [answer] = await rejections(intake, "coop-aurora", 1, {sent.id})
+    fields = {e.field for e in answer.errors}
+    assert fields == {
+        "data.nationality",
+        "data.identity.birth_date",
+        "data.identity.fiscal_code",
+        "data.identity.phone",
+    }, answer.errors
+    assert (answer.field, answer.reason) == (answer.errors[0].field, answer.errors[0].reason)
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from persons where person_id = $1", f"sv-1-{uid}") == 0

@@ -3,6 +3,7 @@ problem+json errors naming the field, duplicates, consent, erasure, and the cano
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import timedelta
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from codicefiscale import codicefiscale
 from lgnet_intake.adapters import credentials
+from lgnet_intake.entrypoints import partner_admin
 from lgnet_shared import clock, pii
 from lgnet_shared.access import Role
 from lgnet_shared.events import intake as ev
@@ -221,6 +223,27 @@ async def test_partner_acts_only_in_its_city_and_on_its_cases(intake: IntakeUnde
         again = await post(owner, "/cases/closures", close)
         assert again.status_code == 409 and "closed" in again.json()["reason"]
     assert [e.case_id for e in mine(await intake.events(), uid) if isinstance(e, ev.CaseClosed)] == [f"c-1-{uid}"]
+
+
+async def test_a_referrer_says_nothing_of_the_person(intake: IntakeUnderTest, uid: str) -> None:
+    """A referral's `referrer` holding a fiscal code was answered 201 and published in clear on intake's fact topic,
+    for good. It is an identifier like the referral's own: one holding identifying data is refused 422 `referrer`,
+    nothing stored or published; the referring service's id is taken."""
+    ids = await household_with_case(intake, uid)
+    referral = {"household_id": ids["household"], "source": "territory", "received_on": "2026-02-01"}
+    async with intake.client("coop-aurora") as c:
+        held = ((1, "RSSMRA80A01L219M", "a fiscal code"), (2, "fatou.diallo@example.org", "an e-mail"))
+        for n, referrer, what in held:
+            r = await post(c, "/referrals", referral | {"referral_id": f"r-{n}-{uid}", "referrer": referrer})
+            assert (r.status_code, r.json()["field"]) == (422, "referrer"), r.text
+            assert what in r.json()["reason"] and referrer not in r.text, r.text
+        ok = await post(c, "/referrals", referral | {"referral_id": f"r-3-{uid}", "referrer": "sai-torino"})
+        assert ok.status_code == 201, ok.text
+    received = [e for e in mine(await intake.events(), uid) if isinstance(e, ev.ReferralReceived)]
+    assert [(e.referral_id, e.referrer) for e in received] == [(f"r-3-{uid}", "sai-torino")]
+    async with intake.pool.acquire() as conn:
+        kept = await conn.fetch("select referral_id from referrals where household_id = $1", ids["household"])
+        assert [r["referral_id"] for r in kept] == [f"r-3-{uid}"]
 
 
 async def test_case_workflow_emits_canonical_events(intake: IntakeUnderTest, uid: str) -> None:
@@ -433,6 +456,35 @@ async def test_consent_is_enforced_for_partners(intake: IntakeUnderTest, uid: st
         assert r.status_code == 404 and r.json()["reason"] == f"no person p-amina-{uid}", r.text
 
 
+async def test_a_person_a_partner_registered_is_known_to_it_before_her_case(intake: IntakeUnderTest, uid: str) -> None:
+    """docs/partners.md: registering a person is not enough to read her data — before its case and the consent, 403
+    `person_id` — and what a partner knows exists (a person it registered) keeps its precise 403. A partner was told
+    404 "no person …" of the person it had just registered (201). Another partner, which neither registered nor
+    serves her, is still told 404, as for an id that exists nowhere."""
+    pid, hh = f"p-new-{uid}", f"h-new-{uid}"
+    async with intake.client("coop-aurora") as c:
+        assert (await post(c, "/persons", person(pid))).status_code == 201
+        r = await c.get(f"/persons/{pid}")
+        assert (r.status_code, r.json()["field"]) == (403, "person_id"), r.text
+        assert "no case of yours" in r.json()["reason"], r.text
+        household = {"household_id": hh, "reference_person_id": pid, "member_ids": [pid]}
+        assert (await post(c, "/households", household)).status_code == 201
+    async with intake.client("coop-borgo") as other:
+        r = await other.get(f"/persons/{pid}")
+        assert r.status_code == 404 and r.json()["reason"] == f"no person {pid}", r.text
+    opening = {"case_id": f"c-new-{uid}", "household_id": hh, "action_area": "taking_charge", "channel": "desk",
+               "opened_on": "2026-02-01", "partner": "coop-borgo"}  # fmt: skip
+    async with intake.client("staff-torino") as staff:
+        assert (await post(staff, "/cases", opening)).status_code == 201
+    async with intake.client("coop-aurora") as c:  # the city assigned her case to another partner
+        r = await c.get(f"/persons/{pid}")
+        assert (r.status_code, r.json()["field"]) == (403, "person_id"), r.text
+        assert r.json()["reason"] == "the person's case is assigned to another partner", r.text
+    async with intake.client("coop-borgo") as serving:  # hers now, without the consent to share
+        r = await serving.get(f"/persons/{pid}")
+        assert r.status_code == 403 and "consented" in r.json()["reason"], r.text
+
+
 async def test_transfer_needs_consent_and_moves_the_case(intake: IntakeUnderTest, uid: str) -> None:
     await household_with_case(intake, uid)
     async with intake.client("staff-torino") as staff:
@@ -445,8 +497,12 @@ async def test_transfer_needs_consent_and_moves_the_case(intake: IntakeUnderTest
             "recorded_on": "2026-01-20",
         }
         assert (await post(staff, "/consents", consent)).status_code == 201
-        r = await post(staff, f"/cases/c-1-{uid}/transfer", {"to_partner": "coop-carso", "on": "2026-02-01"})
-        assert r.status_code == 403 and "trieste" in r.json()["reason"]
+        # Another city's partner is answered as an unknown one (it said "partner coop-carso works in trieste, …").
+        elsewhere, nowhere = ({"to_partner": p, "on": "2026-02-01"} for p in ("coop-carso", f"coop-nobody-{uid}"))
+        r = await post(staff, f"/cases/c-1-{uid}/transfer", elsewhere)
+        nobody = await post(staff, f"/cases/c-1-{uid}/transfer", nowhere)
+        assert (r.status_code, r.json()["field"]) == (nobody.status_code, "to_partner") == (404, "to_partner"), r.text
+        assert r.json()["reason"] == nobody.json()["reason"].replace(f"coop-nobody-{uid}", "coop-carso"), r.text
         # From an outside test: a transfer dated 2099 was recorded (every other step refuses the future), and so was
         # a transfer back dated before the one it undoes.
         future = str(clock.today() + timedelta(days=30))
@@ -458,6 +514,44 @@ async def test_transfer_needs_consent_and_moves_the_case(intake: IntakeUnderTest
         assert (r.status_code, r.json()["field"]) == (422, "on") and "2026-02-01" in r.json()["reason"], r.text
     async with intake.client("coop-aurora") as former:  # no longer its case: as one that exists nowhere
         assert (await former.get(f"/cases/c-1-{uid}")).status_code == 404
+
+
+async def test_an_offboarded_partner_is_assigned_nothing(intake: IntakeUnderTest, uid: str) -> None:
+    """After `lgnet-partner-admin offboard`, the partner was still listed by `GET /partners` and a case was transferred
+    to it (201): the household's data handed to a partner without credentials, the case left with nobody who can act
+    on it. An offboarded partner is not listed, and neither receives a case by transfer (422 `to_partner`) nor is
+    assigned one at its opening (422 `partner`); onboarded again, it is assignable again."""
+    rival = f"coop-rival-{uid}"
+    async with intake.pool.acquire() as conn:
+        await credentials.add_actor(conn, rival, Role.PARTNER, "torino", f"Cooperativa Rivale {tag(uid)}")
+        await credentials.issue_token(conn, rival)
+    ids = await household_with_case(intake, uid)
+    consent = {"person_id": ids["person"], "purpose": "partner_sharing", "granted": True, "recorded_on": "2026-01-20"}
+    async with intake.client("staff-torino") as staff:
+        assert rival in [p["partner_id"] for p in (await staff.get("/partners")).json()]
+        assert (await post(staff, "/consents", consent)).status_code == 201
+    env = {**intake.env, "LGNET_INTAKE_DB_SCHEMA": intake.env["LGNET_DB_SCHEMA"]}
+    assert await asyncio.to_thread(partner_admin.main, ["offboard", rival, "--services", "intake"], env) == 0
+    transfer = {"to_partner": rival, "on": "2026-02-01"}
+    opening = {"case_id": f"c-2-{uid}", "household_id": ids["household"], "action_area": "taking_charge",
+               "channel": "desk", "opened_on": "2026-02-01", "partner": rival}  # fmt: skip
+    async with intake.client("staff-torino") as staff:
+        assert rival not in [p["partner_id"] for p in (await staff.get("/partners")).json()]
+        for path, body, field in (
+            (f"/cases/{ids['case']}/transfer", transfer, "to_partner"),
+            ("/cases", opening, "partner"),
+        ):
+            r = await post(staff, path, body)
+            assert (r.status_code, r.json()["field"]) == (422, field), r.text
+            assert "offboarded" in r.json()["reason"], r.text
+        assert (await staff.get(f"/cases/{ids['case']}")).json()["partner"] == "coop-aurora"
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from cases where case_id = $1", f"c-2-{uid}") == 0
+        await credentials.issue_token(conn, rival)  # onboarded again
+    async with intake.client("staff-torino") as staff:
+        assert (await post(staff, f"/cases/{ids['case']}/transfer", transfer)).status_code == 201
+    moved = [e for e in mine(await intake.events(), uid) if isinstance(e, ev.CaseTransferred)]
+    assert [e.to_partner for e in moved] == [rival]
 
 
 async def test_erasure_makes_identity_unreadable_and_keeps_the_events(intake: IntakeUnderTest, uid: str) -> None:

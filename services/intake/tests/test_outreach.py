@@ -738,7 +738,7 @@ async def test_the_citys_staff_book_a_cooperatives_operator_in_its_agenda(intake
         claim = {**coop, **span(starts, 300, 330), "operator_partner": "coop-borgo", "appointment_id": f"apt-p9-{uid}"}
         r = await send(aurora, "/appointments", claim)
         assert (r.status_code, r.json()["field"]) == (403, "operator_partner"), r.text
-        for partner, status in (("coop-carso", 403), (f"nobody-{uid}", 404)):
+        for partner, status in (("coop-carso", 404), (f"nobody-{uid}", 404)):  # another city's: as an unknown one
             body = {**city, **span(starts, 300, 330), "operator_partner": partner, "appointment_id": f"apt-s9-{uid}"}
             r = await send(staff, "/appointments", body)
             assert (r.status_code, r.json()["field"]) == (status, "operator_partner"), r.text
@@ -796,7 +796,7 @@ async def test_an_operator_filter_names_her_party_in_the_agenda_and_the_open_rem
                 assert [a["appointment_id"] for a in found] == [f"apt-aurora-{uid}"], found
             found = ours((await staff.get(path, params={**on, "operator_partner": "coop-borgo"})).json(), uid)
             assert [a["appointment_id"] for a in found] == [f"apt-borgo-{uid}"], found  # a party's operators
-            for client, partner, status in ((aurora, "coop-borgo", 403), (staff, "coop-carso", 403),
+            for client, partner, status in ((aurora, "coop-borgo", 403), (staff, "coop-carso", 404),
                                             (staff, f"nobody-{uid}", 404)):  # fmt: skip
                 r = await client.get(path, params={**on, **asked(operator_partner=partner)})
                 assert (r.status_code, r.json()["field"]) == (status, "operator_partner"), r.text

@@ -39,7 +39,7 @@ from pydantic import TypeAdapter
 from lgnet_shared import codec, logs, metrics, outbox, owned_ids, runtime_schema, tracing
 from lgnet_shared.db import Conn, DeferredWrites, Pool
 from lgnet_shared.deadletter import DeadLetters, Failure
-from lgnet_shared.envelope import Envelope, from_record, is_binary_mode
+from lgnet_shared.envelope import Envelope, from_record, is_binary_mode, loggable
 from lgnet_shared.errors import ContractError, NotACloudEvent, UnknownEventType, Unreadable
 from lgnet_shared.events import Event, latest
 from lgnet_shared.fact_signing import FactSignatureError
@@ -621,8 +621,8 @@ class Consumer:
         if not answered:
             await self._dead_letter(record, Failure(err.kind, type(err).__name__, str(err), err.field))
         # One line an operator finds by the flow's correlation_id: the kind and field, never the reason (it may quote
-        # what was sent).
-        with logs.event_context(env) if env is not None else contextlib.nullcontext():
+        # what was sent), nor an id holding a person's data (`loggable`).
+        with logs.event_context(loggable(env)) if env is not None else contextlib.nullcontext():
             outcome = "answered" if answered else "dead_lettered"
             log.info("event refused", kind=err.kind, field=err.field, outcome=outcome, **_where(record))
 

@@ -8,14 +8,16 @@ pydantic rather than the `cloudevents` SDK so that every rejection names the att
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError, field_validator
 
-from lgnet_shared.errors import NotACloudEvent, NotJson, from_pydantic
+from lgnet_shared.errors import ContractError, NotACloudEvent, NotJson, from_pydantic
 from lgnet_shared.events.types import INSTANT_REASON, rfc3339
+from lgnet_shared.pseudonymous import check_pseudonymous_id, identifying
 
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 Headers = Sequence[tuple[str, bytes]]
@@ -34,6 +36,11 @@ EXTENSIONS = (
 # facts carry (docs/partners.md, "The envelope": no other attribute is allowed).
 PARTNER_REQUIRED = ("partner",)
 FACTS_ONLY = ("signingkey",)
+# A partner's identifiers of its record that LgNet's facts caused by it carry on (`codec.caused_by`: `correlationid`
+# and `causationid`), in clear and never erased: refused holding a person's data (`pseudonymous`).
+PARTNER_IDS = ("id", "correlationid", "causationid")
+# W3C trace context (version 00), which the facts a partner's record causes carry on as it was sent: hex only.
+TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}", re.IGNORECASE)
 # CloudEvents 1.0 "String": control characters U+0000-U+001F and U+007F-U+009F MUST NOT be used. Refusing them here
 # also keeps NUL away from PostgreSQL text columns (the inbox), which would refuse the whole transaction.
 Text = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
@@ -102,13 +109,37 @@ class Envelope(BaseModel):
 
 def check_partner_record(env: Envelope) -> None:
     """A partner's record is the envelope docs/partners.md describes: `partner` present (the envelope leaves it out
-    for facts) and no attribute only facts carry; else `not_cloudevent` naming the attribute."""
+    for facts), no attribute only facts carry, identifiers (`PARTNER_IDS`) that say nothing of the person and a
+    `traceparent` of the W3C form (hex only); else `not_cloudevent` naming the attribute."""
     for name in PARTNER_REQUIRED:
         if getattr(env, name) is None:
             raise NotACloudEvent(name, "missing: your partner id, as in your onboarding bundle")
     for name in FACTS_ONLY:
         if name in env.model_fields_set:
             raise NotACloudEvent(name, "not an attribute of a partner's record (only LgNet's own facts carry it)")
+    for name in PARTNER_IDS:
+        if (value := getattr(env, name)) is not None:
+            try:
+                check_pseudonymous_id(value, name)
+            except ContractError as err:
+                raise NotACloudEvent(name, err.reason) from None
+    if env.traceparent is not None and not TRACEPARENT.fullmatch(env.traceparent):
+        raise NotACloudEvent(
+            "traceparent",
+            "must be W3C trace context (00-<32 hex digits>-<16 hex digits>-<2 hex digits>): LgNet's facts carry it on",
+        )
+
+
+def says_nothing_of_the_person(value: str | None) -> bool:
+    """An identifier a refusal may repeat (a record's `id`, `correlationid`): none holding a person's data."""
+    return value is None or identifying(value) is None
+
+
+def loggable(env: Envelope) -> Envelope:
+    """`env` as a log line may name it: an id (`PARTNER_IDS`) holding a person's data withheld (a partner's record
+    refused for it: logs never hold personal data)."""
+    withheld = {n: "[withheld]" for n in PARTNER_IDS if not says_nothing_of_the_person(getattr(env, n))}
+    return env.model_copy(update=withheld) if withheld else env
 
 
 def partner_schema(schema: dict[str, Any]) -> dict[str, Any]:

@@ -36,13 +36,31 @@ async def actor(conn: Conn, actor_id: str) -> Actor | None:
     return Actor(row["actor_id"], Role(row["role"]), row["city"]) if row else None
 
 
+def _offboarded(actor_id: str) -> str:
+    """SQL: the partner `actor_id` (an SQL expression) was offboarded (`lgnet-partner-admin offboard`, or its every
+    token revoked): it had API tokens or signing keys and every one is revoked, so nobody can act for it. Onboarded
+    again (a new token), it is not."""
+    return (
+        "coalesce((select bool_and(c.revoked_at is not null) from"
+        f" (select revoked_at from api_tokens where actor_id = {actor_id}"
+        f" union all select revoked_at from signing_keys where actor_id = {actor_id}) c), false)"
+    )
+
+
 async def partners(conn: Conn, city: str) -> list[Row]:
-    """The city's partner actors, by name."""
+    """The city's partner actors that may be assigned a case (not offboarded), by name."""
     sql = (
-        "select actor_id as partner_id, display_name as name from actors where role = 'partner' and city = $1"
-        " order by lower(display_name), actor_id"
+        "select actor_id as partner_id, display_name as name from actors a where role = 'partner' and city = $1"
+        f" and not {_offboarded('a.actor_id')} order by lower(display_name), actor_id"
     )
     return [dict(r) for r in await conn.fetch(sql, city)]
+
+
+async def partner(conn: Conn, partner_id: str) -> Row | None:
+    """A partner actor's city and whether it was offboarded; None for an id that is no partner."""
+    sql = f"select city, {_offboarded('$1')} as offboarded from actors where actor_id = $1 and role = 'partner'"
+    row = await conn.fetchrow(sql, partner_id)
+    return dict(row) if row else None
 
 
 # ---------------------------------------------------------------- persons
@@ -313,18 +331,6 @@ async def update_person(conn: Conn, person_id: str, changes: Row) -> None:
         if err.constraint_name != FISCAL_CODE_INDEX:
             raise
         raise Conflict("identity.fiscal_code", "another person of the city has this fiscal code: merge them") from None
-
-
-async def partner_serves_person(conn: Conn, partner: str, person_id: str) -> bool:
-    """True when an open case assigned to `partner` concerns a household the person belongs to."""
-    return bool(
-        await conn.fetchval(
-            "select true from cases c join household_members m using (household_id)"
-            " where m.person_id = $1 and m.left_on is null and c.partner = $2 and c.closed_on is null limit 1",
-            person_id,
-            partner,
-        )
-    )
 
 
 async def partners_serving(conn: Conn, person_id: str) -> set[str]:

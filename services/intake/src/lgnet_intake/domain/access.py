@@ -90,14 +90,29 @@ def may_act_on_case(actor: Actor, case_city: str, case_partner: str, absent: Not
 
 
 def may_read_person(
-    actor: Actor, person_city: str, assigned_partners: set[str], sharing_consent: bool, absent: NotFound
+    actor: Actor,
+    person_city: str,
+    assigned_partners: set[str],
+    sharing_consent: bool,
+    absent: NotFound,
+    registered_by: str | None = None,
 ) -> None:
-    """A partner sees a person's data only for a case of its own (else: `absent`, as an unknown id), and only with
-    consent to share with partners (staff of the city always, for the service the person consented to)."""
+    """A partner sees a person's data only for a case of its own, and only with consent to share with partners (staff
+    of the city always, for the service the person consented to). Without a case of its own: the partner that
+    registered the person (`registered_by`) knows she exists and is told why (403); any other, `absent` (as an
+    unknown id)."""
     may_write_in_city(actor, person_city, "person_id")
     if actor.role is Role.PARTNER:
         if actor.id not in assigned_partners:
-            raise not_theirs(absent)
+            if registered_by != actor.id:
+                raise not_theirs(absent)
+            if assigned_partners:
+                raise Forbidden("person_id", "the person's case is assigned to another partner")
+            raise Forbidden(
+                "person_id",
+                "no case of yours on the person's household yet: a partner reads a person's data for"
+                " its own case, with her consent to sharing",
+            )
         if not sharing_consent:
             raise Forbidden("person_id", "the person has not consented to sharing data with partners")
 

@@ -18,7 +18,7 @@ from lgnet_shared.cities import NATIONAL
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.consumer import BatchHandler, Handler, Record, inbox_id
 from lgnet_shared.db import Conn
-from lgnet_shared.envelope import Envelope, claimed
+from lgnet_shared.envelope import Envelope, claimed, says_nothing_of_the_person
 from lgnet_shared.errors import ContractError, Unauthenticated
 from lgnet_shared.events import Event
 from lgnet_shared.events import partner as inbound
@@ -138,7 +138,8 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
                 opened = await open_identity(conn, e.identity)
                 ctx = await context(conn, env)
                 clear = rules.clear_birth_date_allowed(env, ctx.today)
-                registrations.append((ctx, rules.sealed_registration(e, opened, clear_birth_date=clear)))
+                registration = rules.sealed_registration(e, opened, clear_birth_date=clear, today=ctx.today)
+                registrations.append((ctx, registration))
             await intake(conn).register_persons(registrations)
 
     use_cases: dict[type[Event], UseCase] = {
@@ -176,6 +177,11 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
             return False  # no topic can be named after it: dead-lettered
         await ensure_rejection_topic(partner)
         claimed_id, claimed_type = (env.id, env.type) if env else claimed(record.value, record.headers or ())
+        # An identifier holding a person's data (refused: `check_partner_record`) is not repeated on Kafka: a record
+        # whose id holds it is named by its position, and the answer carries on only the ids that say nothing.
+        if not says_nothing_of_the_person(claimed_id):
+            claimed_id = None
+        correlationid = env.correlationid if env and says_nothing_of_the_person(env.correlationid) else None
         rejection = InboundRejected(
             partner=partner,
             inbound_event_id=claimed_id or f"{record.partition}:{record.offset}",
@@ -194,8 +200,8 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
                     source=SOURCE,
                     city=city,
                     partner=partner,
-                    correlationid=env.correlationid if env else None,
-                    causationid=env.id if env else None,
+                    correlationid=correlationid,
+                    causationid=claimed_id if env else None,
                 )
             ],
         )

@@ -139,7 +139,9 @@ async def check(
             else:
                 opened = await rules.open_identity(event.identity, lambda _: _key(intake_key), _never)
                 clear = rules.clear_birth_date_allowed(env, today)
-                rules.checked_person(rules.sealed_registration(event, opened, clear_birth_date=clear), today)
+                rules.checked_person(
+                    rules.sealed_registration(event, opened, clear_birth_date=clear, today=today), today
+                )
     return notes
 
 

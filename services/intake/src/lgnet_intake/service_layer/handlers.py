@@ -4,6 +4,7 @@ gatekeeper call the same functions."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -368,14 +369,10 @@ class Intake:
     async def read_person(self, ctx: Context, person_id: str) -> dict[str, Any]:
         access.in_a_city(ctx.actor)  # before the lookup: else its 403 and a 404 told which ids exist
         p = await repo.person(self.conn, person_id, caller=ctx.actor)
-        served = (
-            await repo.partner_serves_person(self.conn, ctx.actor.id, p["person_id"])
-            if ctx.actor.role is Role.PARTNER
-            else True
-        )
+        serving = await repo.partners_serving(self.conn, p["person_id"]) if ctx.actor.role is Role.PARTNER else set()
         sharing = await repo.consent(self.conn, p["person_id"], ev.ConsentPurpose.PARTNER_SHARING.value)
         absent = NotFound("person_id", f"no person {person_id}")
-        access.may_read_person(ctx.actor, p["city"], {ctx.actor.id} if served else set(), sharing, absent)
+        access.may_read_person(ctx.actor, p["city"], serving, sharing, absent, p["registered_by"])
         identity: dict[str, str | None] = {}
         for f, sealed in p["identity"].items():
             identity[f] = await self.keys.open(self.conn, Sealed(**sealed), f)
@@ -495,6 +492,7 @@ class Intake:
         if await repo.referral(self.conn, c.referral_id) is not None:
             raise await self.taken(ctx, "referral_id", c.referral_id, f"referral {c.referral_id} already exists")
         people.check_pseudonymous_id(c.referral_id, "referral_id")
+        inbound.check_referrer(c)
         inbound.check_not_future(c.received_on, ctx.today, "received_on")
         born = await self._reference_born(h, c.received_on)
         cases.check_within_programme(c.received_on, "received_on", self.earliest_date, born)
@@ -588,8 +586,9 @@ class Intake:
         cases.check_dated_after_opening(case, c.assessed_on, "assessed_on", ctx.today, self.earliest_date)
         members = [pid for pid, _ in await repo.members_born(self.conn, row["household_id"], c.assessed_on)]
         erased = await repo.erased_among(self.conn, members)
-        whose = needs.vulnerabilities_by_person(members, c.vulnerabilities_by_person, c.vulnerabilities, erased)
-        body = c.model_dump(mode="json")
+        by_person = await self._members_named(ctx, c.vulnerabilities_by_person, members)
+        whose = needs.vulnerabilities_by_person(members, by_person, c.vulnerabilities, erased)
+        body = c.model_dump(mode="json") | {"vulnerabilities_by_person": by_person}
         await repo.save_assessment(self.conn, c.case_id, body, c.assessed_on)
         facts = c.model_dump(exclude={"vulnerabilities", "vulnerabilities_by_person"})
         union = sorted({v for codes in whose.values() for v in codes})
@@ -699,6 +698,25 @@ class Intake:
             raise Conflict(field, "the person was erased")
         return p
 
+    async def _members_named(
+        self, ctx: Context, by_person: dict[str, list[str]], members: Sequence[str]
+    ) -> dict[str, list[str]]:
+        """`by_person` keyed by the members on file: an id merged into a member's is hers, as in `member_ids` (two ids
+        of one member: a conflict, as a member given twice). Any other id is left as it is (not a member: refused by
+        `needs`, whether or not it names a person the caller may know of)."""
+        named: dict[str, list[str]] = {}
+        given: dict[str, str] = {}
+        for pid in sorted(by_person):
+            member = pid
+            if pid not in members:
+                with contextlib.suppress(NotFound):  # no person (of this city): not a member, refused below
+                    member = (await repo.person(self.conn, pid, caller=ctx.actor))["person_id"]
+                member = member if member in members else pid
+            if member in named:
+                raise Conflict(f"vulnerabilities_by_person.{pid}", f"is the same person as {given[member]}")
+            named[member], given[member] = by_person[pid], pid
+        return named
+
     async def _person_for_write(
         self, ctx: Context, person_id: str, field: str = "person_id", lock: bool = False
     ) -> dict[str, Any]:
@@ -767,8 +785,11 @@ class Intake:
         return await checked_then_locked(lambda lock: repo.case_row(self.conn, case_id, ctx.actor, lock=lock), check)
 
     async def _partner_of_city(self, partner: str, city: str, field: str) -> None:
-        a = await repo.actor(self.conn, partner)
-        if a is None or a.role is not Role.PARTNER:
+        """A partner of `city` that may be assigned work: another city's is answered as an unknown one (another city's
+        objects are not the caller's to know of: docs/partners.md), an offboarded one is refused: nobody acts for it."""
+        p = await repo.partner(self.conn, partner)
+        if p is None or p["city"] != city:
             raise NotFound(field, f"no partner {partner}")
-        if a.city != city:
-            raise Forbidden(field, f"partner {partner} works in {a.city}, not {city}")
+        if p["offboarded"]:
+            reason = f"partner {partner} is offboarded (its credentials are revoked): it takes no work"
+            raise ContractError(field, reason)

@@ -194,10 +194,16 @@ def clear_birth_date_allowed(env: Envelope, today: date) -> bool:
 
 
 def sealed_registration(
-    c: cmd_in.PersonRegistrationSubmitted, opened: dict[str, str], *, clear_birth_date: bool = False
+    c: cmd_in.PersonRegistrationSubmitted,
+    opened: dict[str, str],
+    *,
+    clear_birth_date: bool = False,
+    today: date | None = None,
 ) -> cmd.RegisterPerson:
     """A partner's registration, its identity already opened from HPKE by the gatekeeper. From v2 the birth date
-    is sealed (`identity.birth_date`); only v1 records (`clear_birth_date`) may carry it in clear."""
+    is sealed (`identity.birth_date`); only v1 records (`clear_birth_date`) may carry it in clear. An opened value of
+    the wrong form is refused with the person's rules (`checked_person` as of `today`, given) broken by the rest:
+    every field at fault in one answer, as over HTTP."""
     opened = dict(opened)
     sealed_birth = opened.pop("birth_date", None)
     if c.birth_date is not None and not clear_birth_date:
@@ -213,20 +219,32 @@ def sealed_registration(
         birth_date = c.birth_date
     else:
         raise ContractError("identity.birth_date", "missing: seal the birth date to intake's key")
+    command = cmd.RegisterPerson if sealed_birth is None else cmd.SealedRegistration
+
+    def registration(identity: cmd.PlainIdentity) -> cmd.RegisterPerson:
+        return command(
+            person_id=c.person_id,
+            birth_date=birth_date,
+            sex=c.sex,
+            nationality=c.nationality,
+            languages=c.languages,
+            literate=c.literate,
+            identity=identity,
+        )
+
     try:
         identity = cmd.PlainIdentity(**opened)
     except ValidationError as exc:  # an opened value too long or short (e.g. a fiscal code of 15 characters)
-        raise from_pydantic(exc, "identity") from None
-    command = cmd.RegisterPerson if sealed_birth is None else cmd.SealedRegistration
-    return command(
-        person_id=c.person_id,
-        birth_date=birth_date,
-        sex=c.sex,
-        nationality=c.nationality,
-        languages=c.languages,
-        literate=c.literate,
-        identity=identity,
-    )
+        form = from_pydantic(exc, "identity")
+        if today is None:
+            raise form from None
+        at_fault = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        rest = {f: v for f, v in opened.items() if f not in at_fault}
+        broken: list[ContractError] = []
+        with noted(broken), contextlib.suppress(ValidationError):  # the rest, under the person's rules
+            checked_person(registration(cmd.PlainIdentity(**rest)), today)
+        raise ContractError.all_of([*broken, form, *form.also]) from None
+    return registration(identity)
 
 
 def checked_person(c: cmd.RegisterPerson, today: date) -> tuple[str, bool, dict[str, str]]:
@@ -260,6 +278,12 @@ def check_household(c: cmd_in.HouseholdFormationSubmitted) -> None:
         raise ContractError("reference_person_id", "must be one of member_ids")
     if len(set(c.member_ids)) != len(c.member_ids):
         raise ContractError("member_ids", "lists a person twice")
+
+
+def check_referrer(c: cmd_in.ReferralSubmitted) -> None:
+    """Who referred the household (a service's id): in clear on intake's topic for good, never a person's data."""
+    if c.referrer is not None:
+        people.check_pseudonymous_id(c.referrer, "referrer")
 
 
 def check_not_future(on: date, today: date, field: str) -> None:
@@ -307,6 +331,7 @@ def check_event(event: Event, today: date, earliest: date) -> None:
     if isinstance(event, cmd_in.HouseholdFormationSubmitted):
         check_household(event)
     elif isinstance(event, cmd_in.ReferralSubmitted):
+        check_referrer(event)
         check_dated(event.received_on, "received_on", today, earliest)
     elif isinstance(event, cmd_in.CaseOpeningSubmitted):
         check_dated(event.opened_on, "opened_on", today, earliest)
