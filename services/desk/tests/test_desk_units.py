@@ -883,6 +883,18 @@ def test_a_name_no_country_has_is_said_in_italian() -> None:
     assert ("MA", "Marocco") in countries.names("it_IT") and ("MA", "Morocco") in countries.names("en_GB")
 
 
+def test_only_iso_3166_countries_are_suggested_or_read() -> None:
+    """CLDR's territories include "Pseudo-accenti" (XA), "Eurozona" (EZ), "Nazioni Unite" (UN): chosen from the
+    suggestions, intake refused them as "not an ISO 3166-1 country code"."""
+    for locale in ("it_IT", "en_GB"):
+        codes = {code for code, _ in countries.names(locale)}
+        assert not {"XA", "XB", "EZ", "UN", "ZZ", "QO", "EU"} & codes, sorted(codes)
+        assert {"MA", "NG", "IT", "CI"} <= codes and len(codes) >= 240
+    for non_country in ("Pseudo-accenti", "Eurozona", "Nazioni Unite", "Regione sconosciuta", "Oceania lontana"):
+        with pytest.raises(ValueError, match="no country of that name"):
+            countries.country_code(non_country)
+
+
 def test_a_file_of_another_kind_is_said_by_its_kind_not_its_media_type() -> None:
     """ "il file non è del tipo dichiarato (application/pdf)" is jargon at the desk."""
     said = say("is not a application/pdf file (its first bytes say otherwise)", "it")
