@@ -1828,6 +1828,28 @@ async def test_a_search_with_nothing_given_says_what_to_give(desk: Desk) -> None
     assert 'role="alert"' not in (await desk.client.get("/")).text  # the page opened afresh says nothing
 
 
+async def test_a_mistyped_fiscal_code_is_said_at_the_field_not_as_nobody_found(desk: Desk) -> None:
+    """A code with a wrong check character or a character short said only "Nessuna persona trovata…": the registration
+    form says what is wrong with the same code. The search checks it as intake does, says it at the field, and does
+    not ask intake (a code that is no code finds nobody); a right code is searched for."""
+    desk.services.answers[("intake", "POST", "/persons/search")] = []
+    await desk.as_operator(MARIA)
+    for typed, said in [
+        ("DLLSST90C52Z319X", "non è un codice fiscale valido: carattere di controllo errato"),
+        ("DLLSST90C52Z31", "non è un codice fiscale valido: servono 16 caratteri"),
+    ]:
+        r = await desk.client.post("/", data={"csrf": "csrf-maria", "name": "", "fiscal_code": typed, "case_id": ""})
+        assert r.status_code == 422 and said in text_of(r.text), text_of(r.text)
+        assert (
+            'aria-invalid="true" aria-describedby="fiscal_code-error"' in r.text and 'id="fiscal_code-error"' in r.text
+        )
+        assert f'value="{typed}"' in r.text and "Nessuna persona trovata" not in text_of(r.text)
+    assert ("intake", "POST", "/persons/search") not in desk.services.calls
+    right = await desk.client.post("/", data={"csrf": "csrf-maria", "fiscal_code": "DLLSST90C52Z319F"})
+    assert right.status_code == 200 and "Nessuna persona trovata" in text_of(right.text)
+    assert 'id="fiscal_code-error"' not in right.text
+
+
 # ------------------------------------------------------------ the agenda names the person (an outside tester's round)
 
 

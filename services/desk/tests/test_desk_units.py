@@ -22,7 +22,7 @@ import pytest
 import uvicorn
 from babel.messages.pofile import read_po
 from lgnet_desk.adapters.services import ServiceRefusal, Services
-from lgnet_desk.domain import countries, erasure
+from lgnet_desk.domain import countries, erasure, fiscal_codes
 from lgnet_desk.domain.money import cents_of
 from lgnet_desk.domain.operators import (
     LockoutPolicy,
@@ -893,6 +893,17 @@ def test_only_iso_3166_countries_are_suggested_or_read() -> None:
     for non_country in ("Pseudo-accenti", "Eurozona", "Nazioni Unite", "Regione sconosciuta", "Oceania lontana"):
         with pytest.raises(ValueError, match="no country of that name"):
             countries.country_code(non_country)
+
+
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [("DLLSST90C52Z319F", None), (" dllsst 90c52 z319f ", None), ("", None),
+     ("DLLSST90C52Z319X", fiscal_codes.CHECK_CHARACTER), ("DLLSST90C52Z31", fiscal_codes.SHAPE),
+     ("DLLSST90C52Z319FF", fiscal_codes.SHAPE), ("Amina Okafor", fiscal_codes.SHAPE)],
+)  # fmt: skip
+def test_a_searched_fiscal_code_is_checked_as_intake_checks_it(typed: str, problem: str | None) -> None:
+    assert fiscal_codes.problem(typed) == problem
+    assert problem is None or say(problem, "it").startswith("non è un codice fiscale valido")
 
 
 def test_a_file_of_another_kind_is_said_by_its_kind_not_its_media_type() -> None:

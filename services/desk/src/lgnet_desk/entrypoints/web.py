@@ -25,7 +25,7 @@ from starlette.routing import Match
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceNotRun, ServiceRefusal, Services, ServiceUnavailable, service_path
 from lgnet_desk.domain import access_log as access_log_domain
-from lgnet_desk.domain import countries, resubmission, spreadsheet
+from lgnet_desk.domain import countries, fiscal_codes, resubmission, spreadsheet
 from lgnet_desk.domain.days import typed_day
 from lgnet_desk.domain.erasure import may_erase
 from lgnet_desk.domain.households import reference_name, shown
@@ -430,7 +430,12 @@ def router(settings: DeskSettings) -> APIRouter:
         error = "give a name, a fiscal code or a case number" if asked and not any(q.values()) else None
         status = 200
         purpose = purpose if purpose in PURPOSES else "case_work"
-        if any(q.values()):
+        # A mistyped code finds nobody (intake matches the exact code): what is wrong with it is said at the field.
+        mistyped = fiscal_codes.problem(q["fiscal_code"])
+        errors = {"fiscal_code": mistyped} if mistyped else {}
+        if mistyped:
+            status = 422
+        elif any(q.values()):
             assert p.services is not None and p.op is not None
             try:
                 # In the body: a name or fiscal code in intake's address would sit in proxies' access logs.
@@ -442,7 +447,14 @@ def router(settings: DeskSettings) -> APIRouter:
                 # intake's 403 (another party's case) or 404 (a case nobody has), said with its status
                 status = r.status if r.status in (403, 404) else status
         return p.render(
-            "search.html", status=status, q=q, results=results, error=error, purposes=PURPOSES, purpose=purpose
+            "search.html",
+            status=status,
+            q=q,
+            results=results,
+            error=error,
+            errors=errors,
+            purposes=PURPOSES,
+            purpose=purpose,
         )
 
     @api.get("/persons/new", response_class=HTMLResponse)
