@@ -4569,6 +4569,24 @@ async def axe_problems(desk: Desk, browser: Any, shown: dict[str, str]) -> list[
     (test_desk_e2e.shot): its serious or critical violations."""
     from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]  # axe-playwright-python ships no types
 
+    bad: list[tuple[str, str, str]] = []
+    async with drawn(desk, browser, shown) as page:
+        for name in shown:
+            await page.goto(f"http://desk.test/__shown/{name}")
+            results = await Axe().run(page)
+            bad += [
+                (name, v["id"], v["help"])
+                for v in results.response["violations"]
+                if v["impact"] in ("serious", "critical")
+            ]
+    return bad
+
+
+@contextlib.asynccontextmanager
+async def drawn(desk: Desk, browser: Any, shown: dict[str, str], **context: Any) -> AsyncIterator[Any]:
+    """A Chromium page (its context made with `context`: a viewport) where `/__shown/<name>` is the HTML of `shown`
+    and every other address of the desk is served by the desk in process (its stylesheet, its scripts)."""
+
     async def served(route: Any) -> None:
         path = route.request.url.replace("http://desk.test", "")
         if path.startswith("/__shown/"):
@@ -4578,17 +4596,37 @@ async def axe_problems(desk: Desk, browser: Any, shown: dict[str, str]) -> list[
         r = await desk.client.get(path)
         await route.fulfill(status=r.status_code, headers=dict(r.headers), body=r.content)
 
-    ctx = await browser.new_context()
-    page = await ctx.new_page()
-    await page.route("http://desk.test/**", served)
-    bad: list[tuple[str, str, str]] = []
-    for name in shown:
-        await page.goto(f"http://desk.test/__shown/{name}")
-        results = await Axe().run(page)
-        bad += [
-            (name, v["id"], v["help"]) for v in results.response["violations"] if v["impact"] in ("serious", "critical")
-        ]
-    return bad
+    ctx = await browser.new_context(**context)
+    try:
+        page = await ctx.new_page()
+        await page.route("http://desk.test/**", served)
+        yield page
+    finally:
+        await ctx.close()
+
+
+async def test_the_cartella_fits_a_phones_width(desk: Desk, browser: Any) -> None:
+    """At 375 px the cartella was 556 px wide: the "Scelga la pratica" lists (a case named by its area, partner and
+    opening day) pushed their forms past the screen's edge, and the whole page scrolled sideways."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    await desk.as_operator(MARIA)
+    case = {"csrf": "csrf-maria", "action_area": "", "channel": "", "partner": "", "opened_on": ""}
+    shown = {
+        "cartella": (await desk.client.get("/persons/p-1?lang=it")).text,
+        "cartella-refused": (await desk.client.post("/persons/p-1/cases?lang=it", data=case)).text,
+        "search": (await desk.client.get("/?lang=it")).text,
+    }
+    async with drawn(desk, browser, shown, viewport={"width": 375, "height": 800}) as page:
+        for name in shown:
+            await page.goto(f"http://desk.test/__shown/{name}")
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            wider = await page.evaluate(
+                "[...document.querySelectorAll('body *')].filter(e => !e.closest('.wide *'))"
+                ".filter(e => e.getBoundingClientRect().right > 375.5)"
+                ".map(e => e.tagName + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right))"
+            )
+            assert width <= 375, (name, width, wider[:10])
 
 
 async def test_the_pages_whose_markup_the_italian_review_changed_pass_axe(desk: Desk, browser: Any) -> None:
