@@ -4605,6 +4605,46 @@ async def drawn(desk: Desk, browser: Any, shown: dict[str, str], **context: Any)
         await ctx.close()
 
 
+def contrast(a: str, b: str) -> float:
+    """WCAG's contrast ratio of two CSS colours as Chromium computes them (`rgb(r, g, b)`)."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(c) / 255 for c in re.findall(r"\d+", colour)[:3]]
+        r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    dark, light = sorted((luminance(a), luminance(b)))
+    return (light + 0.05) / (dark + 0.05)
+
+
+# The focus ring of the element a selector names, as Chromium draws it: [style, colour, width, offset].
+RING = """s => (c => [c.outlineStyle, c.outlineColor, parseFloat(c.outlineWidth), parseFloat(c.outlineOffset)])
+    (getComputedStyle(document.querySelector(s)))"""
+
+
+async def test_the_focus_ring_stands_out_and_leaves_the_label_whole(desk: Desk, browser: Any) -> None:
+    """The ring (#f0a500) was 2.1:1 on white, below WCAG 1.4.11's 3:1, and on the search page it cut through the
+    field's label. Each focused field, link and button has a ring of 3:1 at least against what surrounds it (the
+    page's white, the header's blue, the skip link over the header), clear of the label above the field."""
+    await desk.as_operator(MARIA)
+    shown = {"search": (await desk.client.get("/?lang=it")).text}
+    async with drawn(desk, browser, shown, viewport={"width": 1024, "height": 800}) as page:
+        await page.goto("http://desk.test/__shown/search")
+        header = await page.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor")
+        for selector, behind in [("#fiscal_code", "rgb(255, 255, 255)"), ("main button", "rgb(255, 255, 255)"),
+                                 ("header nav a", header), ("header button", header), (".skip", header)]:  # fmt: skip
+            await page.focus(selector)
+            ring = await page.evaluate(RING, selector)
+            assert ring[0] == "solid" and ring[2] >= 2 and contrast(ring[1], behind) >= 3, (selector, ring, behind)
+        await page.focus("#fiscal_code")
+        label, field = await page.evaluate(
+            "[document.querySelector('label[for=fiscal_code]'), document.querySelector('#fiscal_code')]"
+            ".map(e => e.getBoundingClientRect().toJSON())"
+        )
+        _, _, width, offset = ring = await page.evaluate(RING, "#fiscal_code")
+        assert label["bottom"] <= field["top"] - width - offset, (label, field, ring)
+
+
 async def test_the_cartella_fits_a_phones_width(desk: Desk, browser: Any) -> None:
     """At 375 px the cartella was 556 px wide: the "Scelga la pratica" lists (a case named by its area, partner and
     opening day) pushed their forms past the screen's edge, and the whole page scrolled sideways."""
