@@ -9,6 +9,7 @@ import asyncio
 import base64
 import contextlib
 import csv
+import html as markup
 import io
 import json
 import os
@@ -4645,6 +4646,25 @@ async def test_the_focus_ring_stands_out_and_leaves_the_label_whole(desk: Desk, 
         )
         _, _, width, offset = ring = await page.evaluate(RING, "#fiscal_code")
         assert label["bottom"] <= field["top"] - width - offset, (label, field, ring)
+
+
+async def test_the_language_links_of_a_refused_form_switch_the_language(desk: Desk) -> None:
+    """A form shown again with its error is at the form's POST address (`/persons/p-1/contributions`): its "English"
+    link, that address with `?lang=en`, answered 303 to the cartella without setting the language, which stayed
+    Italian. The switch works from any page."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    await desk.as_operator(MARIA)
+    sent = {"csrf": "csrf-maria", "case_id": "", "kind": "deposit", "amount": "300"}
+    refused = await desk.client.post("/persons/p-1/contributions?lang=it", data=sent)
+    assert refused.status_code == 422 and "scelga la pratica" in text_of(refused.text)
+    link = re.search(r'<a href="([^"]+)" lang="en">English</a>', refused.text)
+    assert link is not None, refused.text
+    english = await desk.client.get(markup.unescape(link.group(1)), follow_redirects=True)
+    assert english.status_code == 200 and str(english.url.path) == "/persons/p-1", english.url
+    assert '<html lang="en">' in english.text and "Contributions" in text_of(english.text)
+    again = await desk.client.get("/persons/p-1")  # remembered
+    assert '<html lang="en">' in again.text
 
 
 async def test_the_cartella_fits_a_phones_width(desk: Desk, browser: Any) -> None:

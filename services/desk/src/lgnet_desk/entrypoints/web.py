@@ -1096,7 +1096,11 @@ def install(app: FastAPI, settings: DeskSettings) -> None:
         if exc.status_code == 303 and exc.headers:
             return RedirectResponse(exc.headers["Location"], status_code=303)
         if exc.status_code == 405 and request.method in ("GET", "HEAD"):
-            return RedirectResponse(_page_of(app, request.url.path), status_code=303)
+            # A refused form is shown at its POST address, so its language links lead here: the language they ask
+            # for goes on to the form's page (which sets it), else the switch did nothing.
+            lang = request.query_params.get("lang")
+            asked = f"?{urlencode({'lang': lang})}" if lang in i18n.LANGUAGES else ""
+            return RedirectResponse(_page_of(app, request.url.path) + asked, status_code=303)
         op, csrf = await session_of(request, settings.idle_minutes) or (None, "")  # the menu, to go on from there
         p = Page(request, op, csrf, None)
         _ = p.t.gettext
