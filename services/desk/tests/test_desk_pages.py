@@ -1146,6 +1146,26 @@ async def test_the_cartellas_forms_keep_their_choices_after_a_refusal(desk: Desk
     assert re.search(r'<input type="checkbox" id="housing_need" name="housing_need"\s*>', r.text), r.text
 
 
+async def test_a_payee_named_without_an_iban_is_said_as_the_label_reads(desk: Desk) -> None:
+    """With the payee's name and no IBAN, the IBAN said "campo obbligatorio" under its label "IBAN del beneficiario
+    (se vuoto: da indicare in seguito)": a contradiction. It says that a payee named needs the IBAN too, or both
+    left blank; both blank is a request whose payee is given later."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    requested: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("payments", "POST", "/contribution-requests")] = keeping(requested)
+    await desk.as_operator(MARIA)
+    sent = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "kind": "deposit", "amount": "300",
+            "beneficiary_name": "Mario Rossi", "beneficiary_iban": " "}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/contributions?lang=it", data=sent)
+    said = text_of(r.text)
+    assert r.status_code == 422 and 'id="beneficiary_iban-error"' in r.text and requested == [], said
+    assert "se indica il beneficiario serve anche l'IBAN, oppure lasci vuoti entrambi" in said, said
+    assert "campo obbligatorio" not in said
+    r = await desk.client.post("/persons/p-1/contributions", data=sent | {"beneficiary_name": ""})
+    assert r.status_code == 303 and "beneficiary" not in requested[-1][1], requested
+
+
 async def test_with_two_open_cases_the_operator_chooses_the_case_each_form_writes_to(desk: Desk) -> None:
     """The case forms wrote to whichever open case sorted last, without saying which: the other open case (another
     action area, another partner) could never be assessed, planned, funded or transferred from the desk."""

@@ -155,6 +155,10 @@ ITALIAN: list[tuple[str, str]] = [
     (r"empty file", "il file è vuoto"),
     (r"choose a file", "scelga un file"),
     (r"choose the case", "scelga la pratica"),
+    (
+        r"with a payee named the IBAN is needed too, or leave both blank",
+        "se indica il beneficiario serve anche l'IBAN, oppure lasci vuoti entrambi",
+    ),
     (r"choose the household", "scelga il nucleo"),
     (r"choose the reason", "scelga il motivo"),
     (r"say whom the payee is", "indichi chi è il beneficiario"),

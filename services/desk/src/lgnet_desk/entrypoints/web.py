@@ -633,7 +633,7 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/persons/{person_id}/contributions", response_class=HTMLResponse)
     async def contribution(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
-            _amount_given(f, "amount")
+            _amount_given(f, "amount", also=_payee_without_iban(f))
             body: dict[str, Any] = {
                 "case_id": _case_of(f),
                 "kind": _chosen(f, "kind"),
@@ -1054,11 +1054,23 @@ def _kept_key(settings: DeskSettings) -> bytes:
     return pii.derive(settings.master_key_bytes(), "desk-kept-forms")
 
 
-def _amount_given(form: dict[str, str], name: str) -> None:
+def _amount_given(form: dict[str, str], name: str, also: dict[str, str] | None = None) -> None:
     """An amount left empty is said missing ("campo obbligatorio", not "not a valid amount"), with the case if it is
-    missing too: one round."""
-    if not form.get(name, "").strip():
-        raise desk.FieldErrors({name: "required"} | ({} if form.get("case_id", "").strip() else _NO_CASE))
+    missing too, and `also` (the form's other refusals found by the desk): one round."""
+    errors = ({name: "required"} if not form.get(name, "").strip() else {}) | (also or {})
+    if errors:
+        raise desk.FieldErrors(errors | ({} if form.get("case_id", "").strip() else _NO_CASE))
+
+
+# The IBAN may be left blank (given later), but not alone: payments' "Field required" for it read "campo
+# obbligatorio" under the label "se vuoto: da indicare in seguito".
+PAYEE_WITHOUT_IBAN = "with a payee named the IBAN is needed too, or leave both blank"
+
+
+def _payee_without_iban(form: dict[str, str]) -> dict[str, str]:
+    """The refusal of a contribution's payee named (or a BIC given) with no IBAN, at the IBAN."""
+    named = any(form.get(f"beneficiary_{k}", "").strip() for k in ("name", "bic"))
+    return {"beneficiary_iban": PAYEE_WITHOUT_IBAN} if named and not form.get("beneficiary_iban", "").strip() else {}
 
 
 def _chosen(form: dict[str, str], name: str) -> str | None:
