@@ -415,7 +415,7 @@ def test_intakes_refusal_of_what_names_a_closed_case_is_said_in_italian() -> Non
         (
             "operator op-giulia already has appointment a-1 from 2026-03-02T09:00:00+00:00"
             " to 2026-03-02T09:45:00+00:00",
-            "l'operatore op-giulia ha già un appuntamento (a-1) in quell'orario",
+            "op-giulia ha già un appuntamento in quell'orario",
         ),
         ("the appointment has not started yet", "l'appuntamento non è ancora iniziato"),
         ("String should have at most 120 characters", "al massimo 120 caratteri"),

@@ -437,6 +437,7 @@ IT = {
     "Mobile unit (for a street appointment)": "Unità mobile (per un appuntamento in strada)",
     "none: at the desk": "nessuna: allo sportello",
     "Book": "Fissa",
+    "an operator without an account at the desk": "un operatore senza account allo sportello",
     "Appointment booked.": "Appuntamento fissato.",
     "Appointment moved.": "Appuntamento spostato.",
     "Appointment cancelled.": "Appuntamento annullato.",

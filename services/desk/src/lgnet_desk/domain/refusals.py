@@ -273,9 +273,9 @@ ITALIAN: list[tuple[str, str]] = [
     ),
     (
         r"operator (\S+) already has appointment (\S+) from (\S+) to (\S+)",
-        "l'operatore {0} ha già un appuntamento ({1}) in quell'orario",
+        "{0} ha già un appuntamento in quell'orario",  # whom by name (codes_named), neither "l'operatore" nor the id
     ),
-    (r"operator (\S+) is already booked at that time", "l'operatore {0} ha già un appuntamento in quell'orario"),
+    (r"operator (\S+) is already booked at that time", "{0} ha già un appuntamento in quell'orario"),
     (r"appointment (\S+) already exists", "l'appuntamento {0} esiste già"),
     (r"no appointment (\S+)", "nessun appuntamento {0}"),
     (r"the appointment is (\w+)", "l'appuntamento non è più in programma"),

@@ -98,6 +98,12 @@ class Page:
         query = [(k, v) for k, v in self.request.query_params.multi_items() if k != "lang"]
         return {lang: f"{self.request.url.path}?{urlencode([*query, ('lang', lang)])}" for lang in i18n.LANGUAGES}
 
+    def no_account(self, code: str) -> Markup:
+        """An operator the services name by a code the desk has no account for (a cooperative's own system's, a
+        scenario's): said so, her code small beside it ("nell'agenda di op-desk-torino-0" read as a raw id)."""
+        said = self.t.gettext("an operator without an account at the desk")
+        return Markup('{} <small class="id">{}</small>').format(said, code)
+
     def render(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         lang = self.lang
         if self.restored and not ctx.get("form"):  # as a form refused is shown again: which, its values, its boxes
@@ -122,8 +128,10 @@ class Page:
             # `said`: the name the service gave the actor (its read log's `principal_name`), when the desk knows none
             who=lambda actor, said=None: (self.actor_names.get(actor) or said or actor) if actor else "—",
             operator=lambda username: self.operator_names.get(username, username) if username else "—",
-            operator_by_code=lambda code: self.code_names.get(code, code) if code else "—",
-            operator_of=lambda code, party: self.party_code_names.get((code, party), code) if code else "—",
+            operator_by_code=lambda code: self.code_names.get(code) or self.no_account(code) if code else "—",
+            operator_of=lambda code, party: (
+                self.party_code_names.get((code, party)) or self.no_account(code) if code else "—"
+            ),
             code=lambda lst, v: i18n.code(lst, v, lang),
             country=lambda iso: i18n.country(iso, lang),
             languages=lambda codes: i18n.languages(codes, lang),
