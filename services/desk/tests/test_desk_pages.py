@@ -3117,6 +3117,24 @@ async def test_the_dpo_reads_the_access_log_of_a_period(desk: Desk) -> None:
     assert "31/02/2026" in wrong.text
 
 
+async def test_a_reversed_period_is_said_and_the_csv_gives_the_screens_time(desk: Desk) -> None:
+    """From 10/12/2026 to 01/12/2026 showed "Nessuna voce." as if nobody had looked: the end before the start is
+    said at its field. The CSV gave UTC times (`…T10:17:20+00:00`) where the page shows Rome's (11:17:20): it gives
+    Rome's, with its offset."""
+    async with desk.pool.acquire() as conn:
+        await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
+        await conn.execute("update access_log set at = '2026-12-07T10:17:20+00'::timestamptz where person_id = 'p-1'")
+    await desk.as_operator(RPD)
+    reversed_ = await desk.client.get("/access-log?since=10/12/2026&until=01/12/2026&lang=it")
+    said = text_of(reversed_.text)
+    assert reversed_.status_code == 422 and 'id="until-error"' in reversed_.text, said
+    assert "la fine del periodo è precedente all'inizio" in said, said
+    page = text_of((await desk.client.get("/access-log?lang=it")).text)
+    assert "11:17:20" in page, page
+    rows = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv")).text)))
+    assert rows[1][0] == "2026-12-07T11:17:20+01:00", rows
+
+
 async def test_the_access_log_says_so_when_intakes_read_log_cannot_be_read(desk: Desk) -> None:
     async with desk.pool.acquire() as conn:
         await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")

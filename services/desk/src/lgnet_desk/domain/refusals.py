@@ -155,6 +155,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"empty file", "il file è vuoto"),
     (r"choose a file", "scelga un file"),
     (r"choose the case", "scelga la pratica"),
+    (r"the end of the period is before its start", "la fine del periodo è precedente all'inizio"),
     (
         r"with a payee named the IBAN is needed too, or leave both blank",
         "se indica il beneficiario serve anche l'IBAN, oppure lasci vuoti entrambi",

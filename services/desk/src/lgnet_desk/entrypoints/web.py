@@ -995,7 +995,8 @@ def router(settings: DeskSettings) -> APIRouter:
             )
             purpose = t(e["purpose"]) if e["purpose"] else "—"
             said = i18n.access_source(e["source"], e["via"], p.t)
-            row = [e["at"].isoformat(), name, account, " ".join(e["persons"]), purpose, action, t(e["outcome"]), said]
+            at = access_log_domain.csv_time(e["at"])  # the page's time (Rome's), with its offset
+            row = [at, name, account, " ".join(e["persons"]), purpose, action, t(e["outcome"]), said]
             w.writerow([spreadsheet.cell(v) for v in row])  # a partner chose the person's id: never a formula
         return Response(
             out.getvalue(),
