@@ -1189,6 +1189,29 @@ async def test_a_payee_named_without_an_iban_is_said_as_the_label_reads(desk: De
     assert r.status_code == 303 and "beneficiary" not in requested[-1][1], requested
 
 
+async def test_a_case_form_sent_empty_says_every_fields_error_at_once(desk: Desk) -> None:
+    """Opening a case with everything empty said only "scelga l'ente partner"; the empty action area, channel and
+    date came on the next try, and the next. Every field's error is said at once (a transfer's and a closure's
+    too), and nothing is sent."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    await desk.as_operator(MARIA)
+    opening = {"csrf": "csrf-maria", "household_id": "h-5f1c0a9e7b2d", "action_area": "", "channel": "",
+               "opened_on": "", "partner": ""}  # fmt: skip
+    transfer = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "to_partner": "", "transfer_on": "31/02/2026"}
+    closure = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "case_outcome": "", "closed_on": ""}
+    for path, sent, fields in [
+        ("cases", opening, ("partner", "action_area", "channel", "opened_on")),
+        ("transfer", transfer, ("to_partner", "transfer_on")),
+        ("closures", closure, ("case_outcome", "closed_on")),
+    ]:
+        r = await desk.client.post(f"/persons/p-1/{path}?lang=it", data=sent)
+        assert r.status_code == 422, (path, r.status_code)
+        missing = [f for f in fields if f'id="{f}-error"' not in r.text]
+        assert missing == [], (path, missing, text_of(r.text))
+    assert not [c for c in desk.services.calls if c[1] == "POST"], desk.services.calls
+
+
 async def test_with_two_open_cases_the_operator_chooses_the_case_each_form_writes_to(desk: Desk) -> None:
     """The case forms wrote to whichever open case sorted last, without saying which: the other open case (another
     action area, another partner) could never be assessed, planned, funded or transferred from the desk."""

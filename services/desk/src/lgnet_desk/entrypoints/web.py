@@ -567,10 +567,12 @@ def router(settings: DeskSettings) -> APIRouter:
     async def open_case(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             key = resubmission.call_key(f, "case")
+            own: dict[str, str] = {}
             if not f.get("household_id"):  # several households: the operator chooses (none chosen beforehand)
-                raise desk.FieldErrors({"household_id": "choose the household"})
+                own["household_id"] = "choose the household"
             if "partner" in f and not f["partner"]:  # the staff's list left on "— choose —": none chosen for her
-                raise desk.FieldErrors({"partner": CHOOSE_THE_PARTNER})
+                own["partner"] = CHOOSE_THE_PARTNER
+            _refuse_with_the_rest(own, f, ("action_area", "channel", "opened_on"))
             body: dict[str, Any] = {
                 "case_id": desk.new_id("c", key),
                 "household_id": f.get("household_id"),
@@ -751,8 +753,8 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/persons/{person_id}/transfer", response_class=HTMLResponse)
     async def transfer(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
-            if not f.get("to_partner"):
-                raise desk.FieldErrors({"to_partner": CHOOSE_THE_PARTNER})
+            own = ({} if f.get("to_partner") else {"to_partner": CHOOSE_THE_PARTNER}) | _case_missing(f)
+            _refuse_with_the_rest(own, f, ("transfer_on",))
             body = {"to_partner": f.get("to_partner"), "on": f.get("transfer_on")}
             at = service_path("/cases/{}/transfer", _case_of(f))
             fields = {"to_partner": "to_partner", "on": "transfer_on", "case_id": "case_id"}
@@ -767,8 +769,9 @@ def router(settings: DeskSettings) -> APIRouter:
         opening, not in the future)."""
 
         async def run(s: Services, f: dict[str, str]) -> None:
-            if not f.get("case_outcome"):  # no outcome chosen: a case is never closed without one (not sent)
-                raise desk.FieldErrors({"case_outcome": "required"} | ({} if f.get("case_id") else _NO_CASE))
+            # no outcome chosen: a case is never closed without one (not sent)
+            own = ({} if f.get("case_outcome") else {"case_outcome": "required"}) | _case_missing(f)
+            _refuse_with_the_rest(own, f, ("closed_on",))
             body = {"case_id": _case_of(f), "outcome": f["case_outcome"], "closed_on": f.get("closed_on")}
             fields = {"case_id": "case_id", "outcome": "case_outcome", "closed_on": "closed_on"}
             await desk.submit(s, "intake", "/cases/closures", body, fields, resubmission.call_key(f, "closure"))
@@ -1105,6 +1108,19 @@ def _case_of(form: dict[str, str]) -> str:
     if not (case_id := form.get("case_id", "").strip()):
         raise desk.FieldErrors(_NO_CASE)
     return case_id
+
+
+def _case_missing(form: dict[str, str]) -> dict[str, str]:
+    return {} if form.get("case_id", "").strip() else _NO_CASE
+
+
+def _refuse_with_the_rest(own: dict[str, str], form: dict[str, str], required: tuple[str, ...]) -> None:
+    """The desk's own refusals of a form (`own`: a list left on "— scelga —") said with every `required` field left
+    blank and every day that is no day, in one round: raised alone, they hid the rest until the next try (a case
+    opened with everything empty said only "scelga l'ente partner"). None of its own: the service says the rest."""
+    if own:
+        blank = {name: "required" for name in required if not form.get(name, "").strip()}
+        raise desk.FieldErrors(blank | desk.wrong_days({name: form.get(name) for name in required}) | own)
 
 
 def install(app: FastAPI, settings: DeskSettings) -> None:
