@@ -3733,11 +3733,8 @@ async def test_a_day_that_is_none_stays_in_the_days_field_beside_its_refusal(des
     assert 'id="day-error"' in r.text and f"Agenda del {i18n.day(clock.today(), 'it')}" in text_of(r.text)
 
 
-async def test_a_note_sent_after_the_session_lapsed_is_offered_again_after_the_login(desk: Desk) -> None:
-    """A social worker wrote a long note, answered the phone, and sent it later: the session had lapsed, the desk
-    sent her to the login and what she wrote was lost. Now the form is kept (sealed, for her only, for an hour):
-    once she has logged in again she is back on the page, what she wrote in the form, told that nothing was
-    recorded yet; the form keeps its key, so sending it is one request whatever happened before."""
+async def nadia_at_the_cartella(desk: Desk) -> None:
+    """Nadia logged in (her password "la-password-di-nadia"), Amina's cartella served."""
     today = clock.today().isoformat()
     serve_the_cartella(desk.services, today, today)
     nadia = Operator(
@@ -3746,6 +3743,15 @@ async def test_a_note_sent_after_the_session_lapsed_is_offered_again_after_the_l
     await desk.as_operator(nadia)
     async with desk.pool.acquire() as conn:
         await store.set_password_hash(conn, "nadia", login.HASHER.hash("la-password-di-nadia"))
+
+
+async def test_a_note_sent_after_the_session_lapsed_is_offered_again_after_the_login(desk: Desk) -> None:
+    """A social worker wrote a long note, answered the phone, and sent it later: the session had lapsed, the desk
+    sent her to the login and what she wrote was lost. Now the form is kept (sealed, for her only, for an hour):
+    once she has logged in again she is back on the page, what she wrote in the form, told that nothing was
+    recorded yet; the form keeps its key, so sending it is one request whatever happened before."""
+    await nadia_at_the_cartella(desk)
+    async with desk.pool.acquire() as conn:
         await conn.execute("update sessions set seen_at = now() - interval '29 minutes' where username = 'nadia'")
     assert (await desk.client.get("/")).status_code == 200  # a page within the half hour keeps the session alive
     async with desk.pool.acquire() as conn:
@@ -3796,6 +3802,42 @@ async def test_a_note_sent_after_the_session_lapsed_is_offered_again_after_the_l
     await desk.client.post("/login", data=login_as | {"csrf": csrf.group(1)})
     async with desk.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from kept_forms") == 0
+
+
+async def test_a_note_sent_from_a_session_ended_elsewhere_is_kept_or_its_loss_said(desk: Desk) -> None:
+    """A note sent after "your other sessions have ended" (a password changed on another computer, or set by IT)
+    led to a bare login page, and after the login the note was gone: the desk no longer knew the session. An ended
+    session is now known as ended (as a lapsed one), so the note is kept for her and given back after the login,
+    saying so. A session the desk knows nothing of any more (ended more than a day ago) cannot say whose the form
+    is: nothing is kept for anyone, but the login page says that what was written was not recorded."""
+    await nadia_at_the_cartella(desk)
+    async with desk.pool.acquire() as conn:
+        assert await store.end_sessions(conn, "nadia") == 1  # as a password change elsewhere ends this one
+    page = "/persons/p-1?purpose=case_work"
+    text = "Colloquio lungo: sfratto a marzo, cerca lavoro come aiuto cuoca"
+    note = {"csrf": "csrf-nadia", "form_key": "chiave-della-nota-2", "text": text}
+    referer = {"Referer": f"http://desk.test{page}"}
+    assert (await desk.client.get("/")).headers.get("location") == "/login"  # ended: no page of hers
+    r = await desk.client.post("/persons/p-1/notes", data=note, headers=referer)
+    assert (r.status_code, r.headers.get("location")) == (303, "/login?kept=1"), r.text
+    form = await desk.client.get("/login?kept=1")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf is not None and "La sessione è scaduta" in text_of(form.text)
+    login_as = {"csrf": csrf.group(1), "username": "nadia", "password": "la-password-di-nadia"}
+    r = await desk.client.post("/login", data=login_as)
+    assert (r.status_code, r.headers["location"]) == (303, f"{page}&restored=1#h-diary"), r.text
+    back = await desk.client.get(r.headers["location"])
+    assert f">{text}</textarea>" in back.text and "La sessione era scaduta" in text_of(back.text)
+    # A session the desk has forgotten: nothing kept, for nobody, and the loss said
+    desk.client.cookies.clear()
+    desk.client.cookies.set("desk_session", "sid-forgotten-long-ago")
+    r = await desk.client.post("/persons/p-1/notes", data=note, headers=referer)
+    assert (r.status_code, r.headers.get("location")) == (303, "/login?lost=1"), r.text
+    said = text_of((await desk.client.get(r.headers["location"])).text)
+    assert "quello che aveva scritto non è stato registrato" in said, said
+    async with desk.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from kept_forms") == 0
+    assert "non è stato registrato" not in text_of((await desk.client.get("/login")).text)
 
 
 async def test_a_kept_form_of_the_agenda_or_the_mobile_units_comes_back_in_its_own_form(desk: Desk) -> None:

@@ -767,6 +767,9 @@ IT = {
     "let to others": "affittato ad altri",
     "not suitable": "non idoneo",
     "other reason": "altro motivo",
+    "Your session had ended long ago and what you wrote was not recorded: the desk could not keep it. Log in again and write it once more.": (
+        "La sessione era terminata da tempo e quello che aveva scritto non è stato registrato: lo sportello non ha potuto conservarlo. Acceda di nuovo e lo scriva un'altra volta."
+    ),
     "Your session had ended and the form was not recorded. Log in again: what you wrote will be in the form again.": (
         "La sessione è scaduta e il modulo non è stato registrato. Acceda di nuovo: quanto aveva scritto sarà di nuovo"
         " nel modulo."

@@ -186,14 +186,10 @@ async def keep_the_form(request: Request, key: bytes, username: str | None, why:
     """A form that cannot be served as sent (its session lapsed, its CSRF token an older session's, a service it
     needs away: `why`), kept for its operator (`username`; None: the lapsed session's, if the desk still holds it).
     The page it came from; None when nothing was kept (no such operator, a form not sent from the desk's own page)."""
-    path = kept_forms.sent_from(request.headers.get("referer"), request.headers.get("host"))
-    if path is None:
+    typed = await typed_form(request, why)
+    if typed is None:
         return None
-    form = await request.form()
-    fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-    kept = kept_forms.KeptForm(request.url.path, fields, why)
-    if not kept.typed:  # nothing the operator wrote or chose (a logout, an action's button): nothing to give back
-        return None
+    path, kept = typed
     storable(kept.fields)
     async with request.app.state.pool.acquire() as conn:
         if username is None:
@@ -201,6 +197,18 @@ async def keep_the_form(request: Request, key: bytes, username: str | None, why:
         if username is None:
             return None
         return await keep_for(conn, key, username, path, kept)
+
+
+async def typed_form(request: Request, why: str = kept_forms.LAPSED) -> tuple[str, kept_forms.KeptForm] | None:
+    """The desk's page a form was sent from and what the operator wrote or chose in it; None when it came from
+    elsewhere or holds nothing typed (a logout, an action's button: nothing to give back)."""
+    path = kept_forms.sent_from(request.headers.get("referer"), request.headers.get("host"))
+    if path is None:
+        return None
+    form = await request.form()
+    fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    kept = kept_forms.KeptForm(request.url.path, fields, why)
+    return (path, kept) if kept.typed else None
 
 
 async def keep_for(conn: Any, key: bytes, username: str, path: str, kept: kept_forms.KeptForm) -> str:
@@ -253,7 +261,12 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
         found = await session_of(request, settings.idle_minutes)
         if found is None:
             kept = csrf_check and await keep_the_form(request, kept_key, None)
-            raise HTTPException(303, headers={"Location": "/login?kept=1" if kept else "/login"})
+            # A session the desk no longer knows (ended a day ago and more) cannot say whose the form is: nothing is
+            # kept, but the login says that what was written was not recorded (it was lost without a word).
+            lost = csrf_check and not kept and await typed_form(request) is not None
+            raise HTTPException(
+                303, headers={"Location": "/login?kept=1" if kept else "/login?lost=1" if lost else "/login"}
+            )
         op, csrf = found
         if (needed := service_of_page(request.url.path)) and needed not in settings.services:
             raise ServiceNotRun(needed)
@@ -306,7 +319,10 @@ def router(settings: DeskSettings) -> APIRouter:
     async def login_form(request: Request) -> Response:
         token = secrets.token_urlsafe(32)
         kept = request.query_params.get("kept") == "1"  # a flag only: the page says its own words
-        response = Page(request, None, token, None).render("login.html", oidc=settings.oidc_enabled, kept=kept)
+        lost = request.query_params.get("lost") == "1"
+        response = Page(request, None, token, None).render(
+            "login.html", oidc=settings.oidc_enabled, kept=kept, lost=lost
+        )
         response.set_cookie(
             LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=settings.cookie_secure, max_age=1800
         )
