@@ -4834,18 +4834,19 @@ async def test_the_language_links_of_a_refused_form_switch_the_language(desk: De
     assert '<html lang="en">' in again.text
 
 
-async def test_the_cartella_fits_a_phones_width(desk: Desk, browser: Any) -> None:
+async def test_the_cartella_and_the_other_pages_fit_a_phones_width(desk: Desk, browser: Any) -> None:
     """At 375 px the cartella was 556 px wide: the "Scelga la pratica" lists (a case named by its area, partner and
-    opening day) pushed their forms past the screen's edge, and the whole page scrolled sideways."""
+    opening day) pushed their forms past the screen's edge, and the whole page scrolled sideways. It fits, and so do
+    the search, the registration, the agenda, the to-do list and an outing (a wide table scrolls in its own box)."""
     today = clock.today().isoformat()
     serve_the_cartella(desk.services, today, today)
     await desk.as_operator(MARIA)
     case = {"csrf": "csrf-maria", "action_area": "", "channel": "", "partner": "", "opened_on": ""}
     shown = {
-        "cartella": (await desk.client.get("/persons/p-1?lang=it")).text,
-        "cartella-refused": (await desk.client.post("/persons/p-1/cases?lang=it", data=case)).text,
+        "cartella-empty-refused": (await desk.client.post("/persons/p-1/cases?lang=it", data=case)).text,
         "search": (await desk.client.get("/?lang=it")).text,
-    }
+        "register": (await desk.client.get("/persons/new")).text,
+    } | await the_reviewed_pages(desk)
     async with drawn(desk, browser, shown, viewport={"width": 375, "height": 800}) as page:
         for name in shown:
             await page.goto(f"http://desk.test/__shown/{name}")
@@ -4862,6 +4863,14 @@ async def test_the_pages_whose_markup_the_italian_review_changed_pass_axe(desk: 
     """The cartella's partner lists starting on "— scelga —" (and one refused), a refused time at the agenda, the
     agenda and the to-do list naming a person without a name and a street person by nickname, an outing's places to
     choose from: each page as Chromium draws it passes axe-core."""
+    shown = await the_reviewed_pages(desk)
+    assert 'id="partner-error"' in shown["cartella-refused"] and 'id="time-error"' in shown["agenda-refused"]
+    assert await axe_problems(desk, browser, shown) == []
+
+
+async def the_reviewed_pages(desk: Desk) -> dict[str, str]:
+    """The pages the Italian review changed, as Maria gets them: the cartella (and refused), the agenda (and
+    refused), the to-do list, an outing."""
     today = clock.today()
     tomorrow = today + timedelta(days=1)
     serve_the_cartella(desk.services, today.isoformat(), today.isoformat())
@@ -4900,5 +4909,4 @@ async def test_the_pages_whose_markup_the_italian_review_changed_pass_axe(desk: 
         "todo": (await desk.client.get("/todo")).text,
         "outing": (await desk.client.get("/outreach/outings/out-1")).text,
     }
-    assert 'id="partner-error"' in shown["cartella-refused"] and 'id="time-error"' in shown["agenda-refused"]
-    assert await axe_problems(desk, browser, shown) == []
+    return shown
