@@ -4870,7 +4870,7 @@ async def test_the_pages_whose_markup_the_italian_review_changed_pass_axe(desk: 
 
 async def the_reviewed_pages(desk: Desk) -> dict[str, str]:
     """The pages the Italian review changed, as Maria gets them: the cartella (and refused), the agenda (and
-    refused), the to-do list, an outing."""
+    refused, and saying a booking made), the to-do list, an outing, the search with a fiscal code refused."""
     today = clock.today()
     tomorrow = today + timedelta(days=1)
     serve_the_cartella(desk.services, today.isoformat(), today.isoformat())
@@ -4908,5 +4908,9 @@ async def the_reviewed_pages(desk: Desk) -> dict[str, str]:
         "agenda-refused": (await desk.client.post("/agenda", data=booking)).text,
         "todo": (await desk.client.get("/todo")).text,
         "outing": (await desk.client.get("/outreach/outings/out-1")).text,
+        "agenda-done": (await desk.client.get(f"/agenda?day={tomorrow.isoformat()}&done=book")).text,
+        "search-refused": (
+            await desk.client.post("/", data={"csrf": "csrf-maria", "fiscal_code": "DLLSST90C52Z31"})
+        ).text,
     }
     return shown
