@@ -1895,6 +1895,16 @@ async def test_a_search_with_nothing_given_says_what_to_give(desk: Desk) -> None
     assert 'role="alert"' not in (await desk.client.get("/")).text  # the page opened afresh says nothing
 
 
+def keeping_search(asked: list[dict[str, Any]]) -> Handler:
+    """Intake's search finding nobody, each request's terms kept in `asked`."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(json.loads(request.content))
+        return httpx.Response(200, json=[])
+
+    return answer
+
+
 async def test_a_mistyped_fiscal_code_is_said_at_the_field_not_as_nobody_found(desk: Desk) -> None:
     """A code with a wrong check character or a character short said only "Nessuna persona trovata…": the registration
     form says what is wrong with the same code. The search checks it as intake does, says it at the field, and does
@@ -1915,6 +1925,14 @@ async def test_a_mistyped_fiscal_code_is_said_at_the_field_not_as_nobody_found(d
     right = await desk.client.post("/", data={"csrf": "csrf-maria", "fiscal_code": "DLLSST90C52Z319F"})
     assert right.status_code == 200 and "Nessuna persona trovata" in text_of(right.text)
     assert 'id="fiscal_code-error"' not in right.text
+    # A code typed in the name's field (no name has digits) is searched, and checked, as a fiscal code
+    r = await desk.client.post("/", data={"csrf": "csrf-maria", "name": "DLLSST90C52Z319X"})
+    assert r.status_code == 422 and 'id="fiscal_code-error"' in r.text, text_of(r.text)
+    assert '<input id="fiscal_code" name="fiscal_code" value="DLLSST90C52Z319X"' in r.text
+    asked: list[dict[str, Any]] = []
+    desk.services.answers[("intake", "POST", "/persons/search")] = keeping_search(asked)
+    await desk.client.post("/", data={"csrf": "csrf-maria", "name": " dllsst90c52z319f "})
+    assert [{k: v for k, v in a.items() if v} for a in asked] == [{"fiscal_code": "dllsst90c52z319f"}], asked
 
 
 # ------------------------------------------------------------ the agenda names the person (an outside tester's round)

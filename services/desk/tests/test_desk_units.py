@@ -896,6 +896,15 @@ def test_only_iso_3166_countries_are_suggested_or_read() -> None:
 
 
 @pytest.mark.parametrize(
+    ("typed", "looks"),
+    [("DLLSST90C52Z319F", True), ("dllsst90c52z31", True), ("DLL SST 90C52 Z319F", True), ("Amina Okafor", False),
+     ("N'Diaye", False), ("", False), ("c-8e2b7d41a9f0", False), ("12345678901", False)],
+)  # fmt: skip
+def test_a_name_that_looks_like_a_fiscal_code_is_told_apart(typed: str, looks: bool) -> None:
+    assert fiscal_codes.looks_like(typed) is looks
+
+
+@pytest.mark.parametrize(
     ("typed", "problem"),
     [("DLLSST90C52Z319F", None), (" dllsst 90c52 z319f ", None), ("", None),
      ("DLLSST90C52Z319X", fiscal_codes.CHECK_CHARACTER), ("DLLSST90C52Z31", fiscal_codes.SHAPE),

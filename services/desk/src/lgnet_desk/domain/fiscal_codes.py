@@ -19,6 +19,14 @@ def normalised(typed: str) -> str:
     return typed.strip().upper().replace(" ", "")
 
 
+def looks_like(typed: str) -> bool:
+    """Whether text typed as a name is rather a fiscal code, whole or nearly (13 to 18 letters and digits, both):
+    no name has digits, and such a name finds nobody."""
+    code = normalised(typed)
+    letters, digits = sum(c.isalpha() for c in code), sum(c.isdigit() for c in code)
+    return code.isalnum() and code.isascii() and 13 <= len(code) <= 18 and letters >= 3 and digits >= 2
+
+
 def problem(typed: str) -> str | None:
     """Why the typed text is no fiscal code (SHAPE or CHECK_CHARACTER), or None when it may be one. The birthplace and
     birth date it encodes are intake's to judge: the search only spares a round trip that cannot find anybody."""

@@ -454,6 +454,8 @@ def router(settings: DeskSettings) -> APIRouter:
         error = "give a name, a fiscal code or a case number" if asked and not any(q.values()) else None
         status = 200
         purpose = purpose if purpose in PURPOSES else "case_work"
+        if fiscal_codes.looks_like(q["name"]) and not q["fiscal_code"]:  # a code typed as a name: searched as one
+            q = q | {"name": "", "fiscal_code": q["name"].strip()}
         # A mistyped code finds nobody (intake matches the exact code): what is wrong with it is said at the field.
         mistyped = fiscal_codes.problem(q["fiscal_code"])
         errors = {"fiscal_code": mistyped} if mistyped else {}
