@@ -142,7 +142,7 @@ async def test_accepting_declining_and_placing_each_call_housing_once_with_the_f
 
     accepted = recorded(desk.services, "/matches/m-1/acceptance")
     r = await desk.client.post(f"{base}/acceptance", data={**form, "on": today})
-    assert r.status_code == 303 and r.headers["location"] == f"/households/{HOUSEHOLD}/housing", r.text
+    assert r.status_code == 303 and r.headers["location"] == f"/households/{HOUSEHOLD}/housing?done=acceptance"
     await desk.client.post(f"{base}/acceptance", data={**form, "on": today})  # sent twice: the same request
     assert [json.loads(q.content) for q in accepted] == [{"on": today}] * 2
     assert {q.headers["Idempotency-Key"] for q in accepted} == {f"desk:{KEY}:acceptance:m-1"}
@@ -159,6 +159,28 @@ async def test_accepting_declining_and_placing_each_call_housing_once_with_the_f
     assert json.loads(placed[0].content) == {"started_on": today}
     assert placed[0].headers["Idempotency-Key"] == f"desk:{KEY}:placement:m-1"
     assert all(q.method == "POST" for q in accepted + declined + placed)
+
+
+async def test_each_housing_step_taken_is_confirmed_on_the_page(desk: Desk) -> None:
+    """ "Accetta la proposta" and "Avvia l'inserimento" reloaded the page with no word, where the other forms say what
+    was recorded (`role=status`): each step taken is said at the page's top; the page opened afresh says nothing."""
+    serve_housing(desk.services)
+    await desk.as_operator(MARIA)
+    today = clock.today().isoformat()
+    form = {"csrf": "csrf-maria", "form_key": KEY}
+    base = f"/households/{HOUSEHOLD}/housing/m-1"
+    recorded(desk.services, "/matches/m-1/acceptance")
+    recorded(desk.services, "/matches/m-1/decline")
+    recorded(desk.services, "/matches/m-1/placement", httpx.Response(201, json={"placement_id": "pl-1"}))
+    for step, sent, said in [
+        ("acceptance", {"on": today}, "Proposta accettata."),
+        ("decline", {"by": "household", "reason": "too_far", "on": today}, "Proposta rifiutata."),
+        ("placement", {"started_on": today}, "Inserimento avviato."),
+    ]:
+        r = await desk.client.post(f"{base}/{step}?lang=it", data=form | sent, follow_redirects=True)
+        assert r.status_code == 200 and re.search(rf'<p class="notice" role="status">{said}</p>', r.text), r.text
+    fresh = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    assert 'role="status"' not in fresh.text
 
 
 async def test_the_placement_form_is_offered_on_an_accepted_match_with_today(desk: Desk) -> None:

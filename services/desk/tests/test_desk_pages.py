@@ -9,6 +9,7 @@ import asyncio
 import base64
 import contextlib
 import csv
+import html as markup
 import io
 import json
 import os
@@ -248,7 +249,7 @@ async def test_the_cartella_names_the_household_case_housing_and_operators_inste
     # and out of the table's caption and the links' names a screen reader says (an outside tester read "Nucleo di
     # Amina Okafor 01a24e70-585a-…" and "Percorso abitativo 01a24e70-5887-…")
     assert "Nucleo di Amina Okafor" in text, text
-    assert "<caption>Nucleo di Amina Okafor</caption>" in page.text, page.text
+    assert '<caption id="caption-h-5f1c0a9e7b2d">Nucleo di Amina Okafor</caption>' in page.text, page.text
     assert '<small class="id">h-5f1c0a9e7b2d</small>' in page.text
     assert '<span class="sr-only">: Inclusione abitativa, coop-aurora, aperta il' in page.text, page.text
     headings = re.findall(r"<(?:h[1-3]|caption)[^>]*>(.*?)</(?:h[1-3]|caption)>", page.text, re.S)
@@ -580,6 +581,29 @@ async def test_an_appointment_before_today_is_refused_at_its_field(desk: Desk) -
     r = await desk.client.post("/agenda/apt-1/move", data=move)
     assert r.status_code == 422 and "giorno è passato" in text_of(r.text)
     assert ("intake", "POST", "/appointments/apt-1/move") not in desk.services.calls
+
+
+async def test_an_appointment_booked_moved_or_cancelled_is_confirmed_on_the_agenda(desk: Desk) -> None:
+    """ "Fissa" reloaded the agenda with no word, where the cartella's forms say what was recorded (`role=status`):
+    each change of the agenda is said at its top; the agenda opened afresh says nothing."""
+    agenda_services(desk.services)
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    desk.services.answers[("intake", "GET", "/appointments")] = [marias_appointment(tomorrow)]
+    for action in ("move", "cancel", "outcome"):
+        desk.services.answers[("intake", "POST", f"/appointments/apt-1/{action}")] = {}
+    await desk.as_operator(MARIA)
+    form = {"csrf": "csrf-maria", "day": tomorrow, "time": "10:00", "minutes": "30", "party": "p-1",
+            "purpose": "plan_review", "operator": "maria"}  # fmt: skip
+    for path, sent, said in [
+        ("/agenda", form, "Appuntamento fissato."),
+        ("/agenda/apt-1/move", {"csrf": "csrf-maria", "day": tomorrow, "new_day": tomorrow, "new_time": "11:00"},
+         "Appuntamento spostato."),
+        ("/agenda/apt-1/cancel", {"csrf": "csrf-maria", "day": tomorrow, "reason": "person_request"},
+         "Appuntamento annullato."),
+    ]:  # fmt: skip
+        r = await desk.client.post(f"{path}?lang=it", data=sent, follow_redirects=True)
+        assert r.status_code == 200 and f'<p class="notice" role="status">{said}</p>' in r.text, (path, r.text)
+    assert 'role="status"' not in (await desk.client.get(f"/agenda?day={tomorrow}")).text
 
 
 async def test_an_appointment_for_an_operator_nobody_has_or_of_another_city_or_cooperative_is_refused(
@@ -991,7 +1015,7 @@ async def test_an_operator_added_since_codes_is_sent_and_named_by_her_code(desk:
     clash = {"status": 409, "field": "starts_at", "reason": "operator op-9e40a0000003 is already booked at that time"}
     desk.services.answers[("intake", "POST", "/appointments")] = httpx.Response(409, json=clash)
     r = await desk.client.post("/agenda", data=form | {"csrf": "csrf-ines.conti", "operator": "piero.vela"})
-    assert r.status_code == 422 and "l'operatore Piero Vela ha già un appuntamento" in text_of(r.text), text_of(r.text)
+    assert r.status_code == 422 and "Piero Vela ha già un appuntamento" in text_of(r.text), text_of(r.text)
     assert "op-9e40a0000003" not in r.text
 
 
@@ -1143,6 +1167,49 @@ async def test_the_cartellas_forms_keep_their_choices_after_a_refusal(desk: Desk
     assert r.status_code == 422
     assert '<option value="taking_charge" selected>' in r.text and '<option value="mobile_unit" selected>' in r.text
     assert re.search(r'<input type="checkbox" id="housing_need" name="housing_need"\s*>', r.text), r.text
+
+
+async def test_a_payee_named_without_an_iban_is_said_as_the_label_reads(desk: Desk) -> None:
+    """With the payee's name and no IBAN, the IBAN said "campo obbligatorio" under its label "IBAN del beneficiario
+    (se vuoto: da indicare in seguito)": a contradiction. It says that a payee named needs the IBAN too, or both
+    left blank; both blank is a request whose payee is given later."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    requested: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("payments", "POST", "/contribution-requests")] = keeping(requested)
+    await desk.as_operator(MARIA)
+    sent = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "kind": "deposit", "amount": "300",
+            "beneficiary_name": "Mario Rossi", "beneficiary_iban": " "}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/contributions?lang=it", data=sent)
+    said = text_of(r.text)
+    assert r.status_code == 422 and 'id="beneficiary_iban-error"' in r.text and requested == [], said
+    assert "se indica il beneficiario serve anche l'IBAN, oppure lasci vuoti entrambi" in said, said
+    assert "campo obbligatorio" not in said
+    r = await desk.client.post("/persons/p-1/contributions", data=sent | {"beneficiary_name": ""})
+    assert r.status_code == 303 and "beneficiary" not in requested[-1][1], requested
+
+
+async def test_a_case_form_sent_empty_says_every_fields_error_at_once(desk: Desk) -> None:
+    """Opening a case with everything empty said only "scelga l'ente partner"; the empty action area, channel and
+    date came on the next try, and the next. Every field's error is said at once (a transfer's and a closure's
+    too), and nothing is sent."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    await desk.as_operator(MARIA)
+    opening = {"csrf": "csrf-maria", "household_id": "h-5f1c0a9e7b2d", "action_area": "", "channel": "",
+               "opened_on": "", "partner": ""}  # fmt: skip
+    transfer = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "to_partner": "", "transfer_on": "31/02/2026"}
+    closure = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "case_outcome": "", "closed_on": ""}
+    for path, sent, fields in [
+        ("cases", opening, ("partner", "action_area", "channel", "opened_on")),
+        ("transfer", transfer, ("to_partner", "transfer_on")),
+        ("closures", closure, ("case_outcome", "closed_on")),
+    ]:
+        r = await desk.client.post(f"/persons/p-1/{path}?lang=it", data=sent)
+        assert r.status_code == 422, (path, r.status_code)
+        missing = [f for f in fields if f'id="{f}-error"' not in r.text]
+        assert missing == [], (path, missing, text_of(r.text))
+    assert not [c for c in desk.services.calls if c[1] == "POST"], desk.services.calls
 
 
 async def test_with_two_open_cases_the_operator_chooses_the_case_each_form_writes_to(desk: Desk) -> None:
@@ -1958,6 +2025,46 @@ async def test_a_search_with_nothing_given_says_what_to_give(desk: Desk) -> None
     assert 'role="alert"' not in (await desk.client.get("/")).text  # the page opened afresh says nothing
 
 
+def keeping_search(asked: list[dict[str, Any]]) -> Handler:
+    """Intake's search finding nobody, each request's terms kept in `asked`."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(json.loads(request.content))
+        return httpx.Response(200, json=[])
+
+    return answer
+
+
+async def test_a_mistyped_fiscal_code_is_said_at_the_field_not_as_nobody_found(desk: Desk) -> None:
+    """A code with a wrong check character or a character short said only "Nessuna persona trovata…": the registration
+    form says what is wrong with the same code. The search checks it as intake does, says it at the field, and does
+    not ask intake (a code that is no code finds nobody); a right code is searched for."""
+    desk.services.answers[("intake", "POST", "/persons/search")] = []
+    await desk.as_operator(MARIA)
+    for typed, said in [
+        ("DLLSST90C52Z319X", "non è un codice fiscale valido: carattere di controllo errato"),
+        ("DLLSST90C52Z31", "non è un codice fiscale valido: servono 16 caratteri"),
+    ]:
+        r = await desk.client.post("/", data={"csrf": "csrf-maria", "name": "", "fiscal_code": typed, "case_id": ""})
+        assert r.status_code == 422 and said in text_of(r.text), text_of(r.text)
+        assert (
+            'aria-invalid="true" aria-describedby="fiscal_code-error"' in r.text and 'id="fiscal_code-error"' in r.text
+        )
+        assert f'value="{typed}"' in r.text and "Nessuna persona trovata" not in text_of(r.text)
+    assert ("intake", "POST", "/persons/search") not in desk.services.calls
+    right = await desk.client.post("/", data={"csrf": "csrf-maria", "fiscal_code": "DLLSST90C52Z319F"})
+    assert right.status_code == 200 and "Nessuna persona trovata" in text_of(right.text)
+    assert 'id="fiscal_code-error"' not in right.text
+    # A code typed in the name's field (no name has digits) is searched, and checked, as a fiscal code
+    r = await desk.client.post("/", data={"csrf": "csrf-maria", "name": "DLLSST90C52Z319X"})
+    assert r.status_code == 422 and 'id="fiscal_code-error"' in r.text, text_of(r.text)
+    assert '<input id="fiscal_code" name="fiscal_code" value="DLLSST90C52Z319X"' in r.text
+    asked: list[dict[str, Any]] = []
+    desk.services.answers[("intake", "POST", "/persons/search")] = keeping_search(asked)
+    await desk.client.post("/", data={"csrf": "csrf-maria", "name": " dllsst90c52z319f "})
+    assert [{k: v for k, v in a.items() if v} for a in asked] == [{"fiscal_code": "dllsst90c52z319f"}], asked
+
+
 # ------------------------------------------------------------ the agenda names the person (an outside tester's round)
 
 
@@ -2060,6 +2167,47 @@ async def test_the_cartella_books_an_appointment_with_its_person_chosen_by_name(
     async with desk.pool.acquire() as conn:
         entries = await store.access_entries(conn, "torino", "p-1")
     assert {(e["action"], e["outcome"]) for e in entries} >= {("agenda", "shown")}, entries
+
+
+async def test_the_to_do_list_and_the_agenda_say_no_raw_codes(desk: Desk) -> None:
+    """The to-do list read "(nell'agenda di op-desk-torino-0)", an operator's code, and "c-7c95faf5f340
+    (01a25001-52f4-…)", a request's UUID; the agenda's clash "l'operatore Maria Rossi (demo) ha già un appuntamento
+    (apt-bb70a7d4feeb) in quell'orario". An operator the desk has no account for is said so, her code small and grey
+    beside it; neither the request's nor the appointment's id is said; the clash names whom, without "l'operatore"."""
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    today = clock.today().isoformat()
+    uuid = "01a25001-52f4-7c3e-9d2a-5b8f0e4c1a77"
+    desk.services.answers |= {
+        ("housing", "GET", "/reminders"): [],
+        ("payments", "GET", "/reminders"): [
+            {"kind": "payee_refused", "request_id": uuid, "case_id": "c-8e2b7d41a9f0",
+             "household_id": "h-5f1c0a9e7b2d", "contribution_kind": "rent", "amount_cents": 45000, "reason": "ac04",
+             "since": today, "waiting_days": 2}],
+        ("intake", "GET", "/appointments/reminders/open"): [
+            {"kind": "appointment_reminder_due", "appointment_id": "apt-bb70a7d4feeb", "operator": "op-desk-torino-0",
+             "person_id": None, "street_id": None, "case_id": "c-8e2b7d41a9f0", "purpose": "needs_assessment",
+             "starts_at": f"{tomorrow}T09:00:00+00:00", "since": today, "waiting_days": 0}],
+        ("intake", "GET", "/cases/c-8e2b7d41a9f0"): A_HOUSING_CASE,
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    todo = await desk.client.get("/todo?lang=it")
+    said = text_of(todo.text).replace(" )", ")")  # the code's tag read as a space
+    assert "(nell'agenda di un operatore senza account allo sportello op-desk-torino-0)" in said, said
+    assert '<small class="id">op-desk-torino-0</small>' in todo.text, todo.text
+    assert uuid not in todo.text and "apt-bb70a7d4feeb" not in todo.text, todo.text
+    agenda_services(desk.services)
+    clash = {"status": 409, "field": "starts_at",
+             "reason": f"operator maria already has appointment apt-bb70a7d4feeb from {tomorrow}T09:00:00+00:00"
+                       f" to {tomorrow}T09:30:00+00:00"}  # fmt: skip
+    desk.services.answers[("intake", "POST", "/appointments")] = httpx.Response(409, json=clash)
+    form = {"csrf": "csrf-maria", "day": tomorrow, "time": "09:00", "minutes": "30", "party": "p-1",
+            "purpose": "plan_review", "operator": "maria"}  # fmt: skip
+    r = await desk.client.post("/agenda?lang=it", data=form)
+    said = text_of(r.text)
+    # Maria's code is her username (added before desk-9): said as it is; a drawn code is said by her name
+    # (test_an_operator_added_since_codes_is_sent_and_named_by_her_code: "Piero Vela ha già un appuntamento")
+    assert r.status_code == 422 and "maria ha già un appuntamento in quell'orario" in said, said
+    assert "l'operatore" not in said and "apt-bb70a7d4feeb" not in r.text, said
 
 
 async def test_the_agenda_and_the_to_do_list_name_the_person_coming(desk: Desk) -> None:
@@ -2606,7 +2754,8 @@ async def test_the_cartellas_tables_are_each_in_their_box(desk: Desk) -> None:
     page = (await desk.client.get("/persons/p-1")).text
     boxes = re.findall(r'<div class="wide" role="region" (aria-label(?:ledby)?="[^"]+") tabindex="0">\s*<table', page)
     assert len(boxes) == page.count("<table") >= 5, boxes
-    assert {'aria-label="Contributi"', 'aria-label="Tutoraggio economico"'} <= set(boxes), boxes  # named in Italian
+    named = {'aria-label="Tabella dei contributi"', 'aria-label="Tabella del tutoraggio economico"'}
+    assert named <= set(boxes), boxes  # named in Italian, apart from their sections (axe's landmark-unique)
 
 
 TWO_MARIO_ROSSI = [{"person_id": f"p-m{n}", "identity": {"given_name": "Mario", "family_name": "Rossi"}} for n in "12"]
@@ -3139,6 +3288,24 @@ async def test_the_dpo_reads_the_access_log_of_a_period(desk: Desk) -> None:
     assert "31/02/2026" in wrong.text
 
 
+async def test_a_reversed_period_is_said_and_the_csv_gives_the_screens_time(desk: Desk) -> None:
+    """From 10/12/2026 to 01/12/2026 showed "Nessuna voce." as if nobody had looked: the end before the start is
+    said at its field. The CSV gave UTC times (`…T10:17:20+00:00`) where the page shows Rome's (11:17:20): it gives
+    Rome's, with its offset."""
+    async with desk.pool.acquire() as conn:
+        await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
+        await conn.execute("update access_log set at = '2026-12-07T10:17:20+00'::timestamptz where person_id = 'p-1'")
+    await desk.as_operator(RPD)
+    reversed_ = await desk.client.get("/access-log?since=10/12/2026&until=01/12/2026&lang=it")
+    said = text_of(reversed_.text)
+    assert reversed_.status_code == 422 and 'id="until-error"' in reversed_.text, said
+    assert "la fine del periodo è precedente all'inizio" in said, said
+    page = text_of((await desk.client.get("/access-log?lang=it")).text)
+    assert "11:17:20" in page, page
+    rows = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv")).text)))
+    assert rows[1][0] == "2026-12-07T11:17:20+01:00", rows
+
+
 async def test_the_access_log_says_so_when_intakes_read_log_cannot_be_read(desk: Desk) -> None:
     async with desk.pool.acquire() as conn:
         await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
@@ -3607,7 +3774,7 @@ async def test_moving_an_appointment_keeps_what_was_typed_when_refused_and_shows
         assert 'id="apt-1-error"' in r.text
     r = await desk.client.post("/agenda/apt-1/move", data=form | {"new_day": later.strftime("%d/%m/%Y"),
                                                                    "new_time": "9:30"})  # fmt: skip
-    assert r.status_code == 303 and r.headers["location"] == f"/agenda?day={later.isoformat()}", r.headers
+    assert r.status_code == 303 and r.headers["location"] == f"/agenda?day={later.isoformat()}&done=move", r.headers
     assert "T09:30" in moved[-1]["starts_at"], moved
 
 
@@ -3714,11 +3881,8 @@ async def test_a_day_that_is_none_stays_in_the_days_field_beside_its_refusal(des
     assert 'id="day-error"' in r.text and f"Agenda del {i18n.day(clock.today(), 'it')}" in text_of(r.text)
 
 
-async def test_a_note_sent_after_the_session_lapsed_is_offered_again_after_the_login(desk: Desk) -> None:
-    """A social worker wrote a long note, answered the phone, and sent it later: the session had lapsed, the desk
-    sent her to the login and what she wrote was lost. Now the form is kept (sealed, for her only, for an hour):
-    once she has logged in again she is back on the page, what she wrote in the form, told that nothing was
-    recorded yet; the form keeps its key, so sending it is one request whatever happened before."""
+async def nadia_at_the_cartella(desk: Desk) -> None:
+    """Nadia logged in (her password "la-password-di-nadia"), Amina's cartella served."""
     today = clock.today().isoformat()
     serve_the_cartella(desk.services, today, today)
     nadia = Operator(
@@ -3727,6 +3891,15 @@ async def test_a_note_sent_after_the_session_lapsed_is_offered_again_after_the_l
     await desk.as_operator(nadia)
     async with desk.pool.acquire() as conn:
         await store.set_password_hash(conn, "nadia", login.HASHER.hash("la-password-di-nadia"))
+
+
+async def test_a_note_sent_after_the_session_lapsed_is_offered_again_after_the_login(desk: Desk) -> None:
+    """A social worker wrote a long note, answered the phone, and sent it later: the session had lapsed, the desk
+    sent her to the login and what she wrote was lost. Now the form is kept (sealed, for her only, for an hour):
+    once she has logged in again she is back on the page, what she wrote in the form, told that nothing was
+    recorded yet; the form keeps its key, so sending it is one request whatever happened before."""
+    await nadia_at_the_cartella(desk)
+    async with desk.pool.acquire() as conn:
         await conn.execute("update sessions set seen_at = now() - interval '29 minutes' where username = 'nadia'")
     assert (await desk.client.get("/")).status_code == 200  # a page within the half hour keeps the session alive
     async with desk.pool.acquire() as conn:
@@ -3777,6 +3950,42 @@ async def test_a_note_sent_after_the_session_lapsed_is_offered_again_after_the_l
     await desk.client.post("/login", data=login_as | {"csrf": csrf.group(1)})
     async with desk.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from kept_forms") == 0
+
+
+async def test_a_note_sent_from_a_session_ended_elsewhere_is_kept_or_its_loss_said(desk: Desk) -> None:
+    """A note sent after "your other sessions have ended" (a password changed on another computer, or set by IT)
+    led to a bare login page, and after the login the note was gone: the desk no longer knew the session. An ended
+    session is now known as ended (as a lapsed one), so the note is kept for her and given back after the login,
+    saying so. A session the desk knows nothing of any more (ended more than a day ago) cannot say whose the form
+    is: nothing is kept for anyone, but the login page says that what was written was not recorded."""
+    await nadia_at_the_cartella(desk)
+    async with desk.pool.acquire() as conn:
+        assert await store.end_sessions(conn, "nadia") == 1  # as a password change elsewhere ends this one
+    page = "/persons/p-1?purpose=case_work"
+    text = "Colloquio lungo: sfratto a marzo, cerca lavoro come aiuto cuoca"
+    note = {"csrf": "csrf-nadia", "form_key": "chiave-della-nota-2", "text": text}
+    referer = {"Referer": f"http://desk.test{page}"}
+    assert (await desk.client.get("/")).headers.get("location") == "/login"  # ended: no page of hers
+    r = await desk.client.post("/persons/p-1/notes", data=note, headers=referer)
+    assert (r.status_code, r.headers.get("location")) == (303, "/login?kept=1"), r.text
+    form = await desk.client.get("/login?kept=1")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf is not None and "La sessione è scaduta" in text_of(form.text)
+    login_as = {"csrf": csrf.group(1), "username": "nadia", "password": "la-password-di-nadia"}
+    r = await desk.client.post("/login", data=login_as)
+    assert (r.status_code, r.headers["location"]) == (303, f"{page}&restored=1#h-diary"), r.text
+    back = await desk.client.get(r.headers["location"])
+    assert f">{text}</textarea>" in back.text and "La sessione era scaduta" in text_of(back.text)
+    # A session the desk has forgotten: nothing kept, for nobody, and the loss said
+    desk.client.cookies.clear()
+    desk.client.cookies.set("desk_session", "sid-forgotten-long-ago")
+    r = await desk.client.post("/persons/p-1/notes", data=note, headers=referer)
+    assert (r.status_code, r.headers.get("location")) == (303, "/login?lost=1"), r.text
+    said = text_of((await desk.client.get(r.headers["location"])).text)
+    assert "quello che aveva scritto non è stato registrato" in said, said
+    async with desk.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from kept_forms") == 0
+    assert "non è stato registrato" not in text_of((await desk.client.get("/login")).text)
 
 
 async def test_a_kept_form_of_the_agenda_or_the_mobile_units_comes_back_in_its_own_form(desk: Desk) -> None:
@@ -4483,7 +4692,7 @@ async def test_one_operators_agenda_is_asked_with_her_party_and_the_to_do_names_
     assert asked() == [{"day": day}], asked()  # the day's agenda, not narrowed
     todo = text_of((await desk.client.get("/todo?lang=it")).text)
     assert todo.count("nell'agenda di Giulia Verdi") == 1, todo  # the city's giulia: Giulia Verdi
-    assert "nell'agenda di giulia" in todo, todo  # the cooperative's giulia: not her
+    assert "nell'agenda di un operatore senza account allo sportello giulia" in todo, todo  # the cooperative's
     # Her own appointments' reminders: intake asked for her code alone, which it reads within the caller's party (a
     # cooperative's token: its own operator; the city's staff's: the city's)
     for op, code in ((GIULIA, "giulia"), (LUCA, "luca")):
@@ -4674,8 +4883,27 @@ async def test_the_individual_plan_is_called_progetto_on_every_italian_text(desk
 async def axe_problems(desk: Desk, browser: Any, shown: dict[str, str]) -> list[tuple[str, str, str]]:
     """Each page of `shown` ({name: the desk's HTML}) as Chromium draws it (its stylesheet and the desk's other
     addresses served by the desk in process), checked with axe-core as the journey's pages are
-    (test_desk_e2e.shot): its serious or critical violations."""
+    (test_desk_e2e.shot): its moderate, serious or critical violations (a moderate one, `landmark-unique`, went
+    unseen on every cartella while only serious and critical ones were looked at)."""
     from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]  # axe-playwright-python ships no types
+
+    bad: list[tuple[str, str, str]] = []
+    async with drawn(desk, browser, shown) as page:
+        for name in shown:
+            await page.goto(f"http://desk.test/__shown/{name}")
+            results = await Axe().run(page)
+            bad += [
+                (name, v["id"], v["help"])
+                for v in results.response["violations"]
+                if v["impact"] in ("moderate", "serious", "critical")
+            ]
+    return bad
+
+
+@contextlib.asynccontextmanager
+async def drawn(desk: Desk, browser: Any, shown: dict[str, str], **context: Any) -> AsyncIterator[Any]:
+    """A Chromium page (its context made with `context`: a viewport) where `/__shown/<name>` is the HTML of `shown`
+    and every other address of the desk is served by the desk in process (its stylesheet, its scripts)."""
 
     async def served(route: Any) -> None:
         path = route.request.url.replace("http://desk.test", "")
@@ -4686,23 +4914,111 @@ async def axe_problems(desk: Desk, browser: Any, shown: dict[str, str]) -> list[
         r = await desk.client.get(path)
         await route.fulfill(status=r.status_code, headers=dict(r.headers), body=r.content)
 
-    ctx = await browser.new_context()
-    page = await ctx.new_page()
-    await page.route("http://desk.test/**", served)
-    bad: list[tuple[str, str, str]] = []
-    for name in shown:
-        await page.goto(f"http://desk.test/__shown/{name}")
-        results = await Axe().run(page)
-        bad += [
-            (name, v["id"], v["help"]) for v in results.response["violations"] if v["impact"] in ("serious", "critical")
-        ]
-    return bad
+    ctx = await browser.new_context(**context)
+    try:
+        page = await ctx.new_page()
+        await page.route("http://desk.test/**", served)
+        yield page
+    finally:
+        await ctx.close()
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG's contrast ratio of two CSS colours as Chromium computes them (`rgb(r, g, b)`)."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(c) / 255 for c in re.findall(r"\d+", colour)[:3]]
+        r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    dark, light = sorted((luminance(a), luminance(b)))
+    return (light + 0.05) / (dark + 0.05)
+
+
+# The focus ring of the element a selector names, as Chromium draws it: [style, colour, width, offset].
+RING = """s => (c => [c.outlineStyle, c.outlineColor, parseFloat(c.outlineWidth), parseFloat(c.outlineOffset)])
+    (getComputedStyle(document.querySelector(s)))"""
+
+
+async def test_the_focus_ring_stands_out_and_leaves_the_label_whole(desk: Desk, browser: Any) -> None:
+    """The ring (#f0a500) was 2.1:1 on white, below WCAG 1.4.11's 3:1, and on the search page it cut through the
+    field's label. Each focused field, link and button has a ring of 3:1 at least against what surrounds it (the
+    page's white, the header's blue, the skip link over the header), clear of the label above the field."""
+    await desk.as_operator(MARIA)
+    shown = {"search": (await desk.client.get("/?lang=it")).text}
+    async with drawn(desk, browser, shown, viewport={"width": 1024, "height": 800}) as page:
+        await page.goto("http://desk.test/__shown/search")
+        header = await page.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor")
+        for selector, behind in [("#fiscal_code", "rgb(255, 255, 255)"), ("main button", "rgb(255, 255, 255)"),
+                                 ("header nav a", header), ("header button", header), (".skip", header)]:  # fmt: skip
+            await page.focus(selector)
+            ring = await page.evaluate(RING, selector)
+            assert ring[0] == "solid" and ring[2] >= 2 and contrast(ring[1], behind) >= 3, (selector, ring, behind)
+        await page.focus("#fiscal_code")
+        label, field = await page.evaluate(
+            "[document.querySelector('label[for=fiscal_code]'), document.querySelector('#fiscal_code')]"
+            ".map(e => e.getBoundingClientRect().toJSON())"
+        )
+        _, _, width, offset = ring = await page.evaluate(RING, "#fiscal_code")
+        assert label["bottom"] <= field["top"] - width - offset, (label, field, ring)
+
+
+async def test_the_language_links_of_a_refused_form_switch_the_language(desk: Desk) -> None:
+    """A form shown again with its error is at the form's POST address (`/persons/p-1/contributions`): its "English"
+    link, that address with `?lang=en`, answered 303 to the cartella without setting the language, which stayed
+    Italian. The switch works from any page."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    await desk.as_operator(MARIA)
+    sent = {"csrf": "csrf-maria", "case_id": "", "kind": "deposit", "amount": "300"}
+    refused = await desk.client.post("/persons/p-1/contributions?lang=it", data=sent)
+    assert refused.status_code == 422 and "scelga la pratica" in text_of(refused.text)
+    link = re.search(r'<a href="([^"]+)" lang="en">English</a>', refused.text)
+    assert link is not None, refused.text
+    english = await desk.client.get(markup.unescape(link.group(1)), follow_redirects=True)
+    assert english.status_code == 200 and str(english.url.path) == "/persons/p-1", english.url
+    assert '<html lang="en">' in english.text and "Contributions" in text_of(english.text)
+    again = await desk.client.get("/persons/p-1")  # remembered
+    assert '<html lang="en">' in again.text
+
+
+async def test_the_cartella_and_the_other_pages_fit_a_phones_width(desk: Desk, browser: Any) -> None:
+    """At 375 px the cartella was 556 px wide: the "Scelga la pratica" lists (a case named by its area, partner and
+    opening day) pushed their forms past the screen's edge, and the whole page scrolled sideways. It fits, and so do
+    the search, the registration, the agenda, the to-do list and an outing (a wide table scrolls in its own box)."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    await desk.as_operator(MARIA)
+    case = {"csrf": "csrf-maria", "action_area": "", "channel": "", "partner": "", "opened_on": ""}
+    shown = {
+        "cartella-empty-refused": (await desk.client.post("/persons/p-1/cases?lang=it", data=case)).text,
+        "search": (await desk.client.get("/?lang=it")).text,
+        "register": (await desk.client.get("/persons/new")).text,
+    } | await the_reviewed_pages(desk)
+    async with drawn(desk, browser, shown, viewport={"width": 375, "height": 800}) as page:
+        for name in shown:
+            await page.goto(f"http://desk.test/__shown/{name}")
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            wider = await page.evaluate(
+                "[...document.querySelectorAll('body *')].filter(e => !e.closest('.wide *'))"
+                ".filter(e => e.getBoundingClientRect().right > 375.5)"
+                ".map(e => e.tagName + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right))"
+            )
+            assert width <= 375, (name, width, wider[:10])
 
 
 async def test_the_pages_whose_markup_the_italian_review_changed_pass_axe(desk: Desk, browser: Any) -> None:
     """The cartella's partner lists starting on "— scelga —" (and one refused), a refused time at the agenda, the
     agenda and the to-do list naming a person without a name and a street person by nickname, an outing's places to
     choose from: each page as Chromium draws it passes axe-core."""
+    shown = await the_reviewed_pages(desk)
+    assert 'id="partner-error"' in shown["cartella-refused"] and 'id="time-error"' in shown["agenda-refused"]
+    assert await axe_problems(desk, browser, shown) == []
+
+
+async def the_reviewed_pages(desk: Desk) -> dict[str, str]:
+    """The pages the Italian review changed, as Maria gets them: the cartella (and refused), the agenda (and
+    refused, and saying a booking made), the to-do list, an outing, the search with a fiscal code refused."""
     today = clock.today()
     tomorrow = today + timedelta(days=1)
     serve_the_cartella(desk.services, today.isoformat(), today.isoformat())
@@ -4740,6 +5056,9 @@ async def test_the_pages_whose_markup_the_italian_review_changed_pass_axe(desk: 
         "agenda-refused": (await desk.client.post("/agenda", data=booking)).text,
         "todo": (await desk.client.get("/todo")).text,
         "outing": (await desk.client.get("/outreach/outings/out-1")).text,
+        "agenda-done": (await desk.client.get(f"/agenda?day={tomorrow.isoformat()}&done=book")).text,
+        "search-refused": (
+            await desk.client.post("/", data={"csrf": "csrf-maria", "fiscal_code": "DLLSST90C52Z31"})
+        ).text,
     }
-    assert 'id="partner-error"' in shown["cartella-refused"] and 'id="time-error"' in shown["agenda-refused"]
-    assert await axe_problems(desk, browser, shown) == []
+    return shown

@@ -22,7 +22,7 @@ import pytest
 import uvicorn
 from babel.messages.pofile import read_po
 from lgnet_desk.adapters.services import ServiceRefusal, Services
-from lgnet_desk.domain import countries, erasure
+from lgnet_desk.domain import countries, erasure, fiscal_codes
 from lgnet_desk.domain.money import cents_of
 from lgnet_desk.domain.operators import (
     LockoutPolicy,
@@ -423,7 +423,7 @@ def test_intakes_refusal_of_what_names_a_closed_case_is_said_in_italian() -> Non
         (
             "operator op-giulia already has appointment a-1 from 2026-03-02T09:00:00+00:00"
             " to 2026-03-02T09:45:00+00:00",
-            "l'operatore op-giulia ha già un appuntamento (a-1) in quell'orario",
+            "op-giulia ha già un appuntamento in quell'orario",
         ),
         ("the appointment has not started yet", "l'appuntamento non è ancora iniziato"),
         ("String should have at most 120 characters", "al massimo 120 caratteri"),
@@ -977,6 +977,38 @@ def test_a_name_no_country_has_is_said_in_italian() -> None:
     assert ("MA", "Marocco") in countries.names("it_IT") and ("MA", "Morocco") in countries.names("en_GB")
 
 
+def test_only_iso_3166_countries_are_suggested_or_read() -> None:
+    """CLDR's territories include "Pseudo-accenti" (XA), "Eurozona" (EZ), "Nazioni Unite" (UN): chosen from the
+    suggestions, intake refused them as "not an ISO 3166-1 country code"."""
+    for locale in ("it_IT", "en_GB"):
+        codes = {code for code, _ in countries.names(locale)}
+        assert not {"XA", "XB", "EZ", "UN", "ZZ", "QO", "EU"} & codes, sorted(codes)
+        assert {"MA", "NG", "IT", "CI"} <= codes and len(codes) >= 240
+    for non_country in ("Pseudo-accenti", "Eurozona", "Nazioni Unite", "Regione sconosciuta", "Oceania lontana"):
+        with pytest.raises(ValueError, match="no country of that name"):
+            countries.country_code(non_country)
+
+
+@pytest.mark.parametrize(
+    ("typed", "looks"),
+    [("DLLSST90C52Z319F", True), ("dllsst90c52z31", True), ("DLL SST 90C52 Z319F", True), ("Amina Okafor", False),
+     ("N'Diaye", False), ("", False), ("c-8e2b7d41a9f0", False), ("12345678901", False)],
+)  # fmt: skip
+def test_a_name_that_looks_like_a_fiscal_code_is_told_apart(typed: str, looks: bool) -> None:
+    assert fiscal_codes.looks_like(typed) is looks
+
+
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [("DLLSST90C52Z319F", None), (" dllsst 90c52 z319f ", None), ("", None),
+     ("DLLSST90C52Z319X", fiscal_codes.CHECK_CHARACTER), ("DLLSST90C52Z31", fiscal_codes.SHAPE),
+     ("DLLSST90C52Z319FF", fiscal_codes.SHAPE), ("Amina Okafor", fiscal_codes.SHAPE)],
+)  # fmt: skip
+def test_a_searched_fiscal_code_is_checked_as_intake_checks_it(typed: str, problem: str | None) -> None:
+    assert fiscal_codes.problem(typed) == problem
+    assert problem is None or say(problem, "it").startswith("non è un codice fiscale valido")
+
+
 def test_a_file_of_another_kind_is_said_by_its_kind_not_its_media_type() -> None:
     """ "il file non è del tipo dichiarato (application/pdf)" is jargon at the desk."""
     said = say("is not a application/pdf file (its first bytes say otherwise)", "it")
@@ -1313,3 +1345,23 @@ def test_languages_are_typed_by_their_names_in_italian_or_english_or_their_codes
     with pytest.raises(ValueError, match="klingonese"):
         languages.codes_of("arabo, klingonese")
     assert ("ar", "arabo") in languages.names("it_IT")
+
+
+@pytest.mark.parametrize(
+    ("reason", "italian"),
+    [
+        (
+            "no case of yours on the person's household yet: a partner reads a person's data for its own case, with"
+            " her consent to sharing",
+            "il suo ente non ha ancora una pratica sul nucleo della persona: un ente partner legge i dati di una"
+            " persona per la propria pratica, con il suo consenso alla condivisione",
+        ),
+        (
+            "partner coop-rival is offboarded (its credentials are revoked): it takes no work",
+            "l'ente partner coop-rival non opera più sulla piattaforma (le sue credenziali sono revocate): non gli si"
+            " può assegnare lavoro",
+        ),
+    ],
+)
+def test_intakes_new_refusals_of_partners_are_said_in_italian(reason: str, italian: str) -> None:
+    assert say(reason, "it") == italian

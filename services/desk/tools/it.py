@@ -257,6 +257,10 @@ IT = {
     "Signature": "Firma",
     "Record a money tutoring session": "Registra un incontro di tutoraggio economico",
     "Money tutoring": "Tutoraggio economico",
+    "Table of documents": "Tabella dei documenti",
+    "Table of contributions": "Tabella dei contributi",
+    "Table of vouchers": "Tabella dei buoni",
+    "Table of money tutoring": "Tabella del tutoraggio economico",
     "Recorded by": "Registrato da",
     "Outcome (optional)": "Esito (facoltativo)",
     "Topics": "Argomenti",
@@ -433,6 +437,11 @@ IT = {
     "Mobile unit (for a street appointment)": "Unità mobile (per un appuntamento in strada)",
     "none: at the desk": "nessuna: allo sportello",
     "Book": "Fissa",
+    "an operator without an account at the desk": "un operatore senza account allo sportello",
+    "Appointment booked.": "Appuntamento fissato.",
+    "Appointment moved.": "Appuntamento spostato.",
+    "Appointment cancelled.": "Appuntamento annullato.",
+    "Outcome recorded.": "Esito registrato.",
     "Street outreach": "Unità di strada",
     "Outing": "Uscita",
     "Outing of %(day)s": "Uscita del %(day)s",
@@ -556,6 +565,12 @@ IT = {
     "Accept the proposal": "Accetta la proposta",
     "Decline the proposal": "Rifiuta la proposta",
     "Start the placement": "Avvia l'inserimento",
+    "Proposal accepted.": "Proposta accettata.",
+    "Proposal declined.": "Proposta rifiutata.",
+    "Placement started.": "Inserimento avviato.",
+    "Placement ended.": "Inserimento concluso.",
+    "Household put on hold.": "Nucleo messo in sospeso.",
+    "Hold ended.": "Sospensione terminata.",
     "waiting for an answer": "in attesa di risposta",
     "accepted, waiting for the placement": "accettata, in attesa dell'inserimento",
     "placement started": "inserimento avviato",
@@ -772,6 +787,9 @@ IT = {
     "let to others": "affittato ad altri",
     "not suitable": "non idoneo",
     "other reason": "altro motivo",
+    "Your session had ended long ago and what you wrote was not recorded: the desk could not keep it. Log in again and write it once more.": (
+        "La sessione era terminata da tempo e quello che aveva scritto non è stato registrato: lo sportello non ha potuto conservarlo. Acceda di nuovo e lo scriva un'altra volta."
+    ),
     "Your session had ended and the form was not recorded. Log in again: what you wrote will be in the form again.": (
         "La sessione è scaduta e il modulo non è stato registrato. Acceda di nuovo: quanto aveva scritto sarà di nuovo"
         " nel modulo."

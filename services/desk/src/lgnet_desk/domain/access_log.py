@@ -19,6 +19,7 @@ from lgnet_desk.domain.days import iso_day
 SOURCES = ("desk", "intake", "housing", "payments")
 CITY_ZONE = ZoneInfo("Europe/Rome")  # a period's days are the city's, as the page shows its times
 NOT_A_DAY = "Input should be a valid date"
+REVERSED = "the end of the period is before its start"
 INTAKE_ACTION = "api "  # intake's kinds, as actions: `api record`, `api notes`, …
 HOUSING_ACTION = "api housing "  # with the kind and the household's id: `api housing why h-1`
 PAYMENTS_ACTION = "api sepa file "  # with the batch's (or reimbursement run's) id, as the desk's `sepa file <id>`
@@ -86,4 +87,13 @@ def period(
             errors[field] = NOT_A_DAY
             continue
         bounds[field] = datetime.combine(day + timedelta(days=days_after), time(0), zone)
-    return bounds["since"], bounds["until"], errors
+    since_, until_ = bounds["since"], bounds["until"]
+    if since_ and until_ and until_ <= since_:  # "Nessuna voce." read as nobody having looked
+        errors["until"] = REVERSED
+    return since_, until_, errors
+
+
+def csv_time(at: datetime, zone: ZoneInfo = CITY_ZONE) -> str:
+    """An entry's time in the CSV: ISO 8601 with its offset, in the city's zone and to the second, as the page shows
+    it (the CSV gave UTC, 10:17:20+00:00, for the page's 11:17:20)."""
+    return at.astimezone(zone).isoformat(timespec="seconds")

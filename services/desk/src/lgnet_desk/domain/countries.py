@@ -1,5 +1,7 @@
 """A nationality as an operator types it: the country's name in Italian or English ("Marocco", "Morocco",
-"costa d'avorio"), or its ISO 3166-1 alpha-2 code ("MA"), which is what intake records. Pure: CLDR's names (Babel)."""
+"costa d'avorio"), or its ISO 3166-1 alpha-2 code ("MA"), which is what intake records. Pure: CLDR's names (Babel),
+of the countries ISO 3166-1 lists (pycountry, as intake checks them): CLDR's other two-letter territories are not
+nationalities ("Pseudo-accenti" XA, "Eurozona" EZ, "Nazioni Unite" UN, "Regione sconosciuta" ZZ)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import functools
 import unicodedata
 
 from babel import Locale
+from lgnet_shared.countries import is_valid_country
 
 # The desk's refusal, in English as the services write theirs (domain/refusals.py says it in Italian).
 UNKNOWN = "no country of that name: write the country's name (e.g. Morocco) or its two-letter code (MA)"
@@ -22,7 +25,7 @@ def _codes_by_name() -> dict[str, str]:
     names: dict[str, str] = {}
     for locale in ("it_IT", "en_GB"):
         for code, name in Locale.parse(locale).territories.items():
-            if len(code) == 2 and code.isalpha():  # countries, not regions ("150" Europe)
+            if is_valid_country(code):  # countries, not regions ("150" Europe) nor CLDR's own ("XA", "EZ")
                 names.setdefault(_plain(name), code)
     return names
 
@@ -31,7 +34,7 @@ def _codes_by_name() -> dict[str, str]:
 def names(locale: str) -> list[tuple[str, str]]:
     """(code, name) of every country, sorted by name in `locale`: the registration form's suggestions."""
     found = Locale.parse(locale).territories.items()
-    return sorted(((c, n) for c, n in found if len(c) == 2 and c.isalpha()), key=lambda cn: _plain(cn[1]))
+    return sorted(((c, n) for c, n in found if is_valid_country(c)), key=lambda cn: _plain(cn[1]))
 
 
 def country_code(typed: str) -> str | None:

@@ -132,6 +132,17 @@ ITALIAN: list[tuple[str, str]] = [
         "il nucleo non ha dato il consenso alla condivisione dei dati con gli enti partner",
     ),
     (
+        r"no case of yours on the person's household yet: a partner reads a person's data for its own case, with her"
+        r" consent to sharing",
+        "il suo ente non ha ancora una pratica sul nucleo della persona: un ente partner legge i dati di una persona"
+        " per la propria pratica, con il suo consenso alla condivisione",
+    ),
+    (
+        r"partner (\S+) is offboarded \(its credentials are revoked\): it takes no work",
+        "l'ente partner {0} non opera più sulla piattaforma (le sue credenziali sono revocate): non gli si può"
+        " assegnare lavoro",
+    ),
+    (
         r"the person's case is assigned to another partner",
         "la pratica della persona è assegnata a un altro ente partner",
     ),
@@ -155,6 +166,11 @@ ITALIAN: list[tuple[str, str]] = [
     (r"empty file", "il file è vuoto"),
     (r"choose a file", "scelga un file"),
     (r"choose the case", "scelga la pratica"),
+    (r"the end of the period is before its start", "la fine del periodo è precedente all'inizio"),
+    (
+        r"with a payee named the IBAN is needed too, or leave both blank",
+        "se indica il beneficiario serve anche l'IBAN, oppure lasci vuoti entrambi",
+    ),
     (r"choose the household", "scelga il nucleo"),
     (r"choose the reason", "scelga il motivo"),
     (r"say whom the payee is", "indichi chi è il beneficiario"),
@@ -269,9 +285,9 @@ ITALIAN: list[tuple[str, str]] = [
     ),
     (
         r"operator (\S+) already has appointment (\S+) from (\S+) to (\S+)",
-        "l'operatore {0} ha già un appuntamento ({1}) in quell'orario",
+        "{0} ha già un appuntamento in quell'orario",  # whom by name (codes_named), neither "l'operatore" nor the id
     ),
-    (r"operator (\S+) is already booked at that time", "l'operatore {0} ha già un appuntamento in quell'orario"),
+    (r"operator (\S+) is already booked at that time", "{0} ha già un appuntamento in quell'orario"),
     (r"appointment (\S+) already exists", "l'appuntamento {0} esiste già"),
     (r"no appointment (\S+)", "nessun appuntamento {0}"),
     (r"the appointment is (\w+)", "l'appuntamento non è più in programma"),
@@ -483,6 +499,7 @@ ITALIAN += [
     (r"is not a case of the referral's household", "non è una pratica del nucleo della segnalazione"),
     (r"(.+) is for the city's staff", "solo il personale del Comune può farlo"),
     (r"is the same person as (\S+), already a member", "è la stessa persona di {0}, che fa già parte del nucleo"),
+    (r"is the same person as (\S+)", "è la stessa persona di {0}"),  # an assessment naming both ids of one person
     (r"is already a member of the household", "fa già parte del nucleo"),
     (
         r"is before the person last left the household \((\S+)\)",

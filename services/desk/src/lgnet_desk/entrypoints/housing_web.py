@@ -15,6 +15,7 @@ from lgnet_shared import clock
 from lgnet_desk.adapters.services import ServiceRefusal, Services, ServiceUnavailable
 from lgnet_desk.domain.housing_steps import STEPS, SYSTEM_DECLINES, said_at_no_field
 from lgnet_desk.domain.operators import OperatorRole
+from lgnet_desk.entrypoints import i18n
 from lgnet_desk.entrypoints.forms import form_of
 from lgnet_desk.entrypoints.web import page_loader
 from lgnet_desk.service_layer import desk, housing_steps
@@ -50,7 +51,8 @@ def router(settings: DeskSettings) -> APIRouter:
         ctx |= {"system_declines": SYSTEM_DECLINES} | view | {"form": {}, "errors": {}, "posted": ""} | extra
         # a refusal whose form is not on the page (the match moved on meanwhile) is said at the page's top
         alerts = said_at_no_field(ctx["errors"], view["matches"], HOLD_SHOWN)
-        return p.render("housing.html", status=status, alerts=alerts, **ctx)
+        done = i18n.HOUSING_DONE.get(request.query_params.get("done", "")) if status == 200 else None
+        return p.render("housing.html", status=status, alerts=alerts, done=done, **ctx)
 
     @api.get("/households/{household_id}/housing", response_class=HTMLResponse)
     async def housing(request: Request, household_id: str) -> Response:
@@ -58,9 +60,10 @@ def router(settings: DeskSettings) -> APIRouter:
 
     Change = Callable[[Services, dict[str, str]], Awaitable[None]]
 
-    async def change(request: Request, household_id: str, posted: str, do: Change) -> Response:
+    async def change(request: Request, household_id: str, posted: str, do: Change, done: str) -> Response:
         """A housing change sent from the page: housing's refusal for the operator is the refusal page, a refusal at
-        a field is the page again with the form sent as it was (`posted`: which one), the others as new."""
+        a field is the page again with the form sent as it was (`posted`: which one), the others as new; recorded,
+        the page says so (`done`: which change, i18n.HOUSING_DONE)."""
         p = await page(request, csrf_check=True)
         if p.op is not None and p.op.role is OperatorRole.DPO:
             raise HTTPException(403, "not for this role")
@@ -74,14 +77,14 @@ def router(settings: DeskSettings) -> APIRouter:
             return await housing_page(request, household_id, 422, errors=e.errors, form=f, posted=posted)
         except ServiceUnavailable as e:  # nothing recorded: the form as sent, saying so (housing away: kept instead)
             return await housing_page(request, household_id, 503, form=f, posted=posted, away=e.service)
-        return RedirectResponse(f"/households/{household_id}/housing", status_code=303)
+        return RedirectResponse(f"/households/{household_id}/housing?done={done}", status_code=303)
 
     @api.post("/households/{household_id}/housing/{match_id}/{step}", response_class=HTMLResponse)
     async def take(request: Request, household_id: str, match_id: str, step: str) -> Response:
         if step not in STEPS:
             raise HTTPException(404)
         return await change(
-            request, household_id, f"{step}-{match_id}", lambda s, f: housing_steps.take(s, match_id, step, f)
+            request, household_id, f"{step}-{match_id}", lambda s, f: housing_steps.take(s, match_id, step, f), step
         )
 
     @api.post("/households/{household_id}/housing/{hold}", response_class=HTMLResponse)
@@ -91,7 +94,7 @@ def router(settings: DeskSettings) -> APIRouter:
             raise HTTPException(404)
         release = hold == "release"
         return await change(
-            request, household_id, hold, lambda s, f: housing_steps.hold(s, household_id, f, release=release)
+            request, household_id, hold, lambda s, f: housing_steps.hold(s, household_id, f, release=release), hold
         )
 
     return api

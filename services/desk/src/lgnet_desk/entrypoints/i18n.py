@@ -234,6 +234,22 @@ CARTELLA_DONE = {
     "documents": ("h-documents", _("Document uploaded.")),
     "consents": ("h-consent", _("Consent recorded.")),
 }
+# A household's housing step just taken (housing_web's redirect `?done=`): said at the page's top, as the cartella's.
+HOUSING_DONE = {
+    "acceptance": _("Proposal accepted."),
+    "decline": _("Proposal declined."),
+    "placement": _("Placement started."),
+    "end": _("Placement ended."),
+    "hold": _("Household put on hold."),
+    "release": _("Hold ended."),
+}
+# The agenda just changed (outreach_web's redirect `?done=`): said at its top.
+AGENDA_DONE = {
+    "book": _("Appointment booked."),
+    "move": _("Appointment moved."),
+    "cancel": _("Appointment cancelled."),
+    "outcome": _("Outcome recorded."),
+}
 ACCESS_ACTIONS_WITH_ID = {
     "document ": _("Document"),
     "member of ": _("Social record of a household member"),

@@ -18,6 +18,7 @@ from lgnet_desk.domain import countries, resubmission
 from lgnet_desk.domain.agenda import when_problem
 from lgnet_desk.domain.days import NOT_A_DATE, day_problem, iso_day
 from lgnet_desk.domain.operators import OperatorRole
+from lgnet_desk.entrypoints import i18n
 from lgnet_desk.entrypoints.forms import as_days, form_of, whole_number
 from lgnet_desk.entrypoints.web import page_loader
 from lgnet_desk.service_layer import desk, persons
@@ -61,10 +62,11 @@ def _span(day: str, at: str, minutes: str) -> tuple[str, str]:
     return start.isoformat(), (start + timedelta(minutes=length)).isoformat()
 
 
-def _agenda_of(day: str, shown_for: str) -> str:
+def _agenda_of(day: str, shown_for: str, done: str) -> str:
     """The agenda's page of `day`, narrowed to the operator it was shown for (`shown_for`: her user name, or none):
-    a booking, move or cancellation made from one operator's agenda goes back to hers (it went to every operator's)."""
-    return "/agenda?" + urlencode({"day": day} | ({"operator": shown_for} if shown_for else {}))
+    a booking, move or cancellation made from one operator's agenda goes back to hers (it went to every operator's),
+    saying what was done (`done`: i18n.AGENDA_DONE's key; "Fissa" reloaded the page without a word)."""
+    return "/agenda?" + urlencode({"day": day} | ({"operator": shown_for} if shown_for else {}) | {"done": done})
 
 
 def router(settings: DeskSettings) -> APIRouter:
@@ -279,6 +281,7 @@ def router(settings: DeskSettings) -> APIRouter:
         ctx["agenda_operator"] = narrowed
         ctx["agenda_filter"] = narrowed if whose else ""  # the forms keep the filter that applied, not one refused
         ctx["durations"] = DURATIONS
+        ctx["done"] = i18n.AGENDA_DONE.get(request.query_params.get("done", "")) if status == 200 else None
         return p.render("agenda.html", status=status, now=datetime.now(UTC), **(ctx | extra))
 
     @api.get("/agenda", response_class=HTMLResponse)
@@ -319,7 +322,7 @@ def router(settings: DeskSettings) -> APIRouter:
             return await agenda_page(
                 request, status=422, errors=errors, form=f, agenda_day=day, agenda_operator=f.get("agenda_operator", "")
             )
-        return RedirectResponse(_agenda_of(day, f.get("agenda_operator", "")), status_code=303)
+        return RedirectResponse(_agenda_of(day, f.get("agenda_operator", ""), "book"), status_code=303)
 
     async def change(request: Request, appointment_id: str, action: str, body: Any) -> Response:
         p = await page(request, csrf_check=True)
@@ -356,7 +359,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 agenda_operator=shown_for,
             )
         shown = (f.get("new_day") or day) if action == "move" else day
-        return RedirectResponse(_agenda_of(shown, shown_for), status_code=303)
+        return RedirectResponse(_agenda_of(shown, shown_for, action), status_code=303)
 
     @api.post("/agenda/{appointment_id}/cancel", response_class=HTMLResponse)
     async def cancel(request: Request, appointment_id: str) -> Response:

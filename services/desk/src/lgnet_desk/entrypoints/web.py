@@ -25,7 +25,7 @@ from starlette.routing import Match
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceNotRun, ServiceRefusal, Services, ServiceUnavailable, service_path
 from lgnet_desk.domain import access_log as access_log_domain
-from lgnet_desk.domain import countries, languages, resubmission, spreadsheet
+from lgnet_desk.domain import countries, fiscal_codes, languages, resubmission, spreadsheet
 from lgnet_desk.domain.days import typed_day
 from lgnet_desk.domain.erasure import may_erase
 from lgnet_desk.domain.households import reference_name, shown
@@ -98,6 +98,12 @@ class Page:
         query = [(k, v) for k, v in self.request.query_params.multi_items() if k != "lang"]
         return {lang: f"{self.request.url.path}?{urlencode([*query, ('lang', lang)])}" for lang in i18n.LANGUAGES}
 
+    def no_account(self, code: str) -> Markup:
+        """An operator the services name by a code the desk has no account for (a cooperative's own system's, a
+        scenario's): said so, her code small beside it ("nell'agenda di op-desk-torino-0" read as a raw id)."""
+        said = self.t.gettext("an operator without an account at the desk")
+        return Markup('{} <small class="id">{}</small>').format(said, code)
+
     def render(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         lang = self.lang
         if self.restored and not ctx.get("form"):  # as a form refused is shown again: which, its values, its boxes
@@ -122,8 +128,10 @@ class Page:
             # `said`: the name the service gave the actor (its read log's `principal_name`), when the desk knows none
             who=lambda actor, said=None: (self.actor_names.get(actor) or said or actor) if actor else "—",
             operator=lambda username: self.operator_names.get(username, username) if username else "—",
-            operator_by_code=lambda code: self.code_names.get(code, code) if code else "—",
-            operator_of=lambda code, party: self.party_code_names.get((code, party), code) if code else "—",
+            operator_by_code=lambda code: self.code_names.get(code) or self.no_account(code) if code else "—",
+            operator_of=lambda code, party: (
+                self.party_code_names.get((code, party)) or self.no_account(code) if code else "—"
+            ),
             code=lambda lst, v: i18n.code(lst, v, lang),
             country=lambda iso: i18n.country(iso, lang),
             languages=lambda codes: i18n.languages(codes, lang),
@@ -179,14 +187,10 @@ async def keep_the_form(request: Request, key: bytes, username: str | None, why:
     """A form that cannot be served as sent (its session lapsed, its CSRF token an older session's, a service it
     needs away: `why`), kept for its operator (`username`; None: the lapsed session's, if the desk still holds it).
     The page it came from; None when nothing was kept (no such operator, a form not sent from the desk's own page)."""
-    path = kept_forms.sent_from(request.headers.get("referer"), request.headers.get("host"))
-    if path is None:
+    typed = await typed_form(request, why)
+    if typed is None:
         return None
-    form = await request.form()
-    fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-    kept = kept_forms.KeptForm(request.url.path, fields, why)
-    if not kept.typed:  # nothing the operator wrote or chose (a logout, an action's button): nothing to give back
-        return None
+    path, kept = typed
     storable(kept.fields)
     async with request.app.state.pool.acquire() as conn:
         if username is None:
@@ -194,6 +198,18 @@ async def keep_the_form(request: Request, key: bytes, username: str | None, why:
         if username is None:
             return None
         return await keep_for(conn, key, username, path, kept)
+
+
+async def typed_form(request: Request, why: str = kept_forms.LAPSED) -> tuple[str, kept_forms.KeptForm] | None:
+    """The desk's page a form was sent from and what the operator wrote or chose in it; None when it came from
+    elsewhere or holds nothing typed (a logout, an action's button: nothing to give back)."""
+    path = kept_forms.sent_from(request.headers.get("referer"), request.headers.get("host"))
+    if path is None:
+        return None
+    form = await request.form()
+    fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    kept = kept_forms.KeptForm(request.url.path, fields, why)
+    return (path, kept) if kept.typed else None
 
 
 async def keep_for(conn: Any, key: bytes, username: str, path: str, kept: kept_forms.KeptForm) -> str:
@@ -246,7 +262,12 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
         found = await session_of(request, settings.idle_minutes)
         if found is None:
             kept = csrf_check and await keep_the_form(request, kept_key, None)
-            raise HTTPException(303, headers={"Location": "/login?kept=1" if kept else "/login"})
+            # A session the desk no longer knows (ended a day ago and more) cannot say whose the form is: nothing is
+            # kept, but the login says that what was written was not recorded (it was lost without a word).
+            lost = csrf_check and not kept and await typed_form(request) is not None
+            raise HTTPException(
+                303, headers={"Location": "/login?kept=1" if kept else "/login?lost=1" if lost else "/login"}
+            )
         op, csrf = found
         if (needed := service_of_page(request.url.path)) and needed not in settings.services:
             raise ServiceNotRun(needed)
@@ -299,7 +320,10 @@ def router(settings: DeskSettings) -> APIRouter:
     async def login_form(request: Request) -> Response:
         token = secrets.token_urlsafe(32)
         kept = request.query_params.get("kept") == "1"  # a flag only: the page says its own words
-        response = Page(request, None, token, None).render("login.html", oidc=settings.oidc_enabled, kept=kept)
+        lost = request.query_params.get("lost") == "1"
+        response = Page(request, None, token, None).render(
+            "login.html", oidc=settings.oidc_enabled, kept=kept, lost=lost
+        )
         response.set_cookie(
             LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=settings.cookie_secure, max_age=1800
         )
@@ -431,7 +455,14 @@ def router(settings: DeskSettings) -> APIRouter:
         error = "give a name, a fiscal code or a case number" if asked and not any(q.values()) else None
         status = 200
         purpose = purpose if purpose in PURPOSES else "case_work"
-        if any(q.values()):
+        if fiscal_codes.looks_like(q["name"]) and not q["fiscal_code"]:  # a code typed as a name: searched as one
+            q = q | {"name": "", "fiscal_code": q["name"].strip()}
+        # A mistyped code finds nobody (intake matches the exact code): what is wrong with it is said at the field.
+        mistyped = fiscal_codes.problem(q["fiscal_code"])
+        errors = {"fiscal_code": mistyped} if mistyped else {}
+        if mistyped:
+            status = 422
+        elif any(q.values()):
             assert p.services is not None and p.op is not None
             try:
                 # In the body: a name or fiscal code in intake's address would sit in proxies' access logs.
@@ -443,7 +474,14 @@ def router(settings: DeskSettings) -> APIRouter:
                 # intake's 403 (another party's case) or 404 (a case nobody has), said with its status
                 status = r.status if r.status in (403, 404) else status
         return p.render(
-            "search.html", status=status, q=q, results=results, error=error, purposes=PURPOSES, purpose=purpose
+            "search.html",
+            status=status,
+            q=q,
+            results=results,
+            error=error,
+            errors=errors,
+            purposes=PURPOSES,
+            purpose=purpose,
         )
 
     @api.get("/persons/new", response_class=HTMLResponse)
@@ -550,10 +588,12 @@ def router(settings: DeskSettings) -> APIRouter:
     async def open_case(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             key = resubmission.call_key(f, "case")
+            own: dict[str, str] = {}
             if not f.get("household_id"):  # several households: the operator chooses (none chosen beforehand)
-                raise desk.FieldErrors({"household_id": "choose the household"})
+                own["household_id"] = "choose the household"
             if "partner" in f and not f["partner"]:  # the staff's list left on "— choose —": none chosen for her
-                raise desk.FieldErrors({"partner": CHOOSE_THE_PARTNER})
+                own["partner"] = CHOOSE_THE_PARTNER
+            _refuse_with_the_rest(own, f, ("action_area", "channel", "opened_on"))
             body: dict[str, Any] = {
                 "case_id": desk.new_id("c", key),
                 "household_id": f.get("household_id"),
@@ -665,7 +705,7 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/persons/{person_id}/contributions", response_class=HTMLResponse)
     async def contribution(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
-            _amount_given(f, "amount")
+            _amount_given(f, "amount", also=_payee_without_iban(f))
             body: dict[str, Any] = {
                 "case_id": _case_of(f),
                 "kind": _chosen(f, "kind"),
@@ -775,8 +815,8 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/persons/{person_id}/transfer", response_class=HTMLResponse)
     async def transfer(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
-            if not f.get("to_partner"):
-                raise desk.FieldErrors({"to_partner": CHOOSE_THE_PARTNER})
+            own = ({} if f.get("to_partner") else {"to_partner": CHOOSE_THE_PARTNER}) | _case_missing(f)
+            _refuse_with_the_rest(own, f, ("transfer_on",))
             body = {"to_partner": f.get("to_partner"), "on": f.get("transfer_on")}
             at = service_path("/cases/{}/transfer", _case_of(f))
             fields = {"to_partner": "to_partner", "on": "transfer_on", "case_id": "case_id"}
@@ -791,8 +831,9 @@ def router(settings: DeskSettings) -> APIRouter:
         opening, not in the future)."""
 
         async def run(s: Services, f: dict[str, str]) -> None:
-            if not f.get("case_outcome"):  # no outcome chosen: a case is never closed without one (not sent)
-                raise desk.FieldErrors({"case_outcome": "required"} | ({} if f.get("case_id") else _NO_CASE))
+            # no outcome chosen: a case is never closed without one (not sent)
+            own = ({} if f.get("case_outcome") else {"case_outcome": "required"}) | _case_missing(f)
+            _refuse_with_the_rest(own, f, ("closed_on",))
             body = {"case_id": _case_of(f), "outcome": f["case_outcome"], "closed_on": f.get("closed_on")}
             fields = {"case_id": "case_id", "outcome": "case_outcome", "closed_on": "closed_on"}
             await desk.submit(s, "intake", "/cases/closures", body, fields, resubmission.call_key(f, "closure"))
@@ -1019,7 +1060,8 @@ def router(settings: DeskSettings) -> APIRouter:
             )
             purpose = t(e["purpose"]) if e["purpose"] else "—"
             said = i18n.access_source(e["source"], e["via"], p.t)
-            row = [e["at"].isoformat(), name, account, " ".join(e["persons"]), purpose, action, t(e["outcome"]), said]
+            at = access_log_domain.csv_time(e["at"])  # the page's time (Rome's), with its offset
+            row = [at, name, account, " ".join(e["persons"]), purpose, action, t(e["outcome"]), said]
             w.writerow([spreadsheet.cell(v) for v in row])  # a partner chose the person's id: never a formula
         return Response(
             out.getvalue(),
@@ -1086,11 +1128,23 @@ def _kept_key(settings: DeskSettings) -> bytes:
     return pii.derive(settings.master_key_bytes(), "desk-kept-forms")
 
 
-def _amount_given(form: dict[str, str], name: str) -> None:
+def _amount_given(form: dict[str, str], name: str, also: dict[str, str] | None = None) -> None:
     """An amount left empty is said missing ("campo obbligatorio", not "not a valid amount"), with the case if it is
-    missing too: one round."""
-    if not form.get(name, "").strip():
-        raise desk.FieldErrors({name: "required"} | ({} if form.get("case_id", "").strip() else _NO_CASE))
+    missing too, and `also` (the form's other refusals found by the desk): one round."""
+    errors = ({name: "required"} if not form.get(name, "").strip() else {}) | (also or {})
+    if errors:
+        raise desk.FieldErrors(errors | ({} if form.get("case_id", "").strip() else _NO_CASE))
+
+
+# The IBAN may be left blank (given later), but not alone: payments' "Field required" for it read "campo
+# obbligatorio" under the label "se vuoto: da indicare in seguito".
+PAYEE_WITHOUT_IBAN = "with a payee named the IBAN is needed too, or leave both blank"
+
+
+def _payee_without_iban(form: dict[str, str]) -> dict[str, str]:
+    """The refusal of a contribution's payee named (or a BIC given) with no IBAN, at the IBAN."""
+    named = any(form.get(f"beneficiary_{k}", "").strip() for k in ("name", "bic"))
+    return {"beneficiary_iban": PAYEE_WITHOUT_IBAN} if named and not form.get("beneficiary_iban", "").strip() else {}
 
 
 def _chosen(form: dict[str, str], name: str) -> str | None:
@@ -1137,6 +1191,19 @@ def _case_of(form: dict[str, str]) -> str:
     return case_id
 
 
+def _case_missing(form: dict[str, str]) -> dict[str, str]:
+    return {} if form.get("case_id", "").strip() else _NO_CASE
+
+
+def _refuse_with_the_rest(own: dict[str, str], form: dict[str, str], required: tuple[str, ...]) -> None:
+    """The desk's own refusals of a form (`own`: a list left on "— scelga —") said with every `required` field left
+    blank and every day that is no day, in one round: raised alone, they hid the rest until the next try (a case
+    opened with everything empty said only "scelga l'ente partner"). None of its own: the service says the rest."""
+    if own:
+        blank = {name: "required" for name in required if not form.get(name, "").strip()}
+        raise desk.FieldErrors(blank | desk.wrong_days({name: form.get(name) for name in required}) | own)
+
+
 def install(app: FastAPI, settings: DeskSettings) -> None:
     app.include_router(router(settings))
 
@@ -1147,7 +1214,11 @@ def install(app: FastAPI, settings: DeskSettings) -> None:
         if exc.status_code == 303 and exc.headers:
             return RedirectResponse(exc.headers["Location"], status_code=303)
         if exc.status_code == 405 and request.method in ("GET", "HEAD"):
-            return RedirectResponse(_page_of(app, request.url.path), status_code=303)
+            # A refused form is shown at its POST address, so its language links lead here: the language they ask
+            # for goes on to the form's page (which sets it), else the switch did nothing.
+            lang = request.query_params.get("lang")
+            asked = f"?{urlencode({'lang': lang})}" if lang in i18n.LANGUAGES else ""
+            return RedirectResponse(_page_of(app, request.url.path) + asked, status_code=303)
         op, csrf = await session_of(request, settings.idle_minutes) or (None, "")  # the menu, to go on from there
         p = Page(request, op, csrf, None)
         _ = p.t.gettext
