@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, Va
 
 from lgnet_shared.errors import ContractError, NotACloudEvent, NotJson, from_pydantic
 from lgnet_shared.events.types import INSTANT_REASON, rfc3339
-from lgnet_shared.pseudonymous import check_pseudonymous_id, identifying
 
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 Headers = Sequence[tuple[str, bytes]]
@@ -117,6 +116,9 @@ def check_partner_record(env: Envelope) -> None:
     for name in FACTS_ONLY:
         if name in env.model_fields_set:
             raise NotACloudEvent(name, "not an attribute of a partner's record (only LgNet's own facts carry it)")
+    # Here, not at the top: its IBAN check needs schwifty, the services' runtime extra, which the SDK goes without.
+    from lgnet_shared.pseudonymous import check_pseudonymous_id
+
     for name in PARTNER_IDS:
         if (value := getattr(env, name)) is not None:
             try:
@@ -132,6 +134,8 @@ def check_partner_record(env: Envelope) -> None:
 
 def says_nothing_of_the_person(value: str | None) -> bool:
     """An identifier a refusal may repeat (a record's `id`, `correlationid`): none holding a person's data."""
+    from lgnet_shared.pseudonymous import identifying  # as in check_partner_record
+
     return value is None or identifying(value) is None
 
 
