@@ -286,7 +286,7 @@ def test_lgnet_notary_serves_http_and_resumes_after_a_restart(
         # Operators alert on /health/ready and /metrics, as for every other service (the notary served neither).
         ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=10)
         assert ready.status_code == 200, ready.text
-        assert ready.json()["checks"] == {"kafka": "ok", "following": "ok"}
+        assert ready.json()["checks"] == {"kafka": "ok", "following": "ok", "log": "ok"}
         scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
         assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
         assert 'lgnet_deployment_info{city="national",deployment="national-test",service="notary"} 1.0' in scraped.text
@@ -360,10 +360,11 @@ def test_the_notary_is_ready_while_it_follows_the_log_and_kafka_answers(kafka_bo
         return answers
 
     unstarted, before, following, stopped = asyncio.run(probe())
-    assert unstarted == (503, {"kafka": "error: not started", "following": "error: has not read the log yet"})
-    assert before == (503, {"kafka": "ok", "following": "error: has not read the log yet"})
-    assert following == (200, {"kafka": "ok", "following": "ok"})
-    assert stopped == (503, {"kafka": "error: stopped", "following": "error: stopped"})
+    unread = "error: has not read the log yet"
+    assert unstarted == (503, {"kafka": "error: not started", "following": unread, "log": "ok"})
+    assert before == (503, {"kafka": "ok", "following": unread, "log": "ok"})
+    assert following == (200, {"kafka": "ok", "following": "ok", "log": "ok"})
+    assert stopped == (503, {"kafka": "error: stopped", "following": "error: stopped", "log": "ok"})
 
 
 def test_the_notary_is_not_ready_when_a_topic_it_uses_is_gone_or_refused(kafka_bootstrap: str) -> None:
@@ -389,7 +390,7 @@ def test_the_notary_is_not_ready_when_a_topic_it_uses_is_gone_or_refused(kafka_b
             await runner.stop()
 
     before, after = asyncio.run(probe())
-    assert before == {"kafka": "ok", "following": "ok"}
+    assert before == {"kafka": "ok", "following": "ok", "log": "ok"}
     assert after["kafka"] == f"error: no such topic {physical('checkpoints', prefix)}", after
 
 
@@ -529,3 +530,95 @@ def test_the_notary_refuses_to_start_with_another_key_on_its_state_folder(kafka_
     seeds = [master, other, derive(master, "notary:national-test"), derive(other, "notary:national-test")]
     kept = b"".join(p.read_bytes() for p in state.iterdir())
     assert not [s for s in seeds if s in kept or _b64(s).encode() in kept], "a key in the state folder"
+
+
+async def _rewrite_topic(bootstrap: str, prefix: str, topic: str, keep: Any) -> list[Any]:
+    """What someone with admin rights does: read every record of `topic`, delete it, make it anew
+    (`lgnet-kafka-admin create-topics`) and write back `keep(records)` (in partition 0); the records read."""
+    records = sorted(await read_records(bootstrap, physical(topic, prefix)), key=lambda r: r.offset)
+    await delete_topic(bootstrap, physical(topic, prefix))
+    await ensure_topics(bootstrap, prefix)
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap), enable_idempotence=True)
+    await producer.start()
+    try:
+        for r in keep(records):
+            await producer.send_and_wait(
+                physical(topic, prefix), r.value, key=r.key, headers=list(r.headers), partition=0
+            )
+    finally:
+        await producer.stop()
+    return records
+
+
+def test_the_notary_refuses_to_sign_a_partition_rewritten_under_it(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """An outside tester deleted payments.events, made it anew and wrote the same records back without one: the
+    notary appended them after its tree (a checkpoint of 137 records for a partition that never held more than 69,
+    /health/ready ok). A record at or below an offset already notarised, a log ending before the records notarised,
+    or a first or last notarised record no longer the same means the partition was rewritten: no further checkpoint of
+    it, the tree left as notarised, /health/ready 503 naming it, a metric; kept across a restart. The other
+    partitions go on being checkpointed."""
+    prefix, state = new_topic_prefix(), tmp_path / "notary"
+    topic = "payments.events"
+    asyncio.run(publish(kafka_bootstrap, prefix, [f"p{i}" for i in range(12)], topic))
+    asyncio.run(publish(kafka_bootstrap, prefix, ["i1"]))
+
+    async def live() -> tuple[list[Any], dict[str, str], int, int]:
+        runner = NotaryRunner(Notary(NOTARY), kafka_bootstrap, prefix, NotaryStore(state))
+        await runner.start()
+        try:
+            await runner.catch_up()
+            first = await runner.checkpoint()
+            assert {(cp.origin, cp.size) for cp in first} >= {(f"{prefix}lgnet/{topic}/0", 12)}
+            assert (await runner.ready())["log"] == "ok"
+            await _rewrite_topic(kafka_bootstrap, prefix, topic, lambda rs: [*rs[:5], *rs[6:]])
+            await publish(kafka_bootstrap, prefix, ["i2"])  # another partition grows meanwhile
+            fresh: list[Any] = []
+            for _ in range(10):  # the notary follows: fetches, and checkpoints
+                await runner.fetch()
+                fresh += await runner.checkpoint()
+            part = runner.notary.partitions[(topic, 0)]
+            runner.refresh_metrics()
+            metric = httpx.ASGITransport(app=create_app(runner.notary, runner))
+            async with httpx.AsyncClient(transport=metric, base_url="http://notary") as http:
+                ready = await http.get("/health/ready")
+                scraped = (await http.get("/metrics")).text
+            assert ready.status_code == 503
+            assert f'lgnet_notary_partition_rewritten{{partition="0",topic="{topic}"}} 1.0' in scraped
+            return fresh, ready.json()["checks"], len(part.tree), runner.notary.checkpoint(topic, 0).size
+        finally:
+            await runner.stop()
+
+    fresh, checks, size, newest = asyncio.run(live())
+    assert not [cp for cp in fresh if cp.origin == f"{prefix}lgnet/{topic}/0"], fresh
+    assert [cp for cp in fresh if "intake.events" in cp.origin], "the other partitions are still checkpointed"
+    assert size == 12 and newest == 12, "the tree stays the history the notary notarised"
+    assert checks["log"].startswith(f"error: {topic} partition 0 rewritten"), checks
+    assert checks["kafka"] == "ok" and checks["following"] == "ok", checks
+
+    again = asyncio.run(runner_round(kafka_bootstrap, prefix, state))  # a restart: still refused
+    assert again.notary.partitions[(topic, 0)].rewritten and len(again.notary.partitions[(topic, 0)].tree) == 12
+
+
+def test_the_notary_finds_a_rewrite_of_the_same_length_made_while_it_was_stopped(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """A rewrite of the same length leaves the notary's read position at the new end: it "followed" the rewritten
+    partition with its old tree. On start (and before each round's checkpoints) it reads its first and last notarised
+    records again; an honest restart of a partition that only grew is not refused."""
+    prefix, state = new_topic_prefix(), tmp_path / "notary"
+    topic = "payments.events"
+    asyncio.run(publish(kafka_bootstrap, prefix, [f"p{i}" for i in range(8)], topic))
+    asyncio.run(runner_round(kafka_bootstrap, prefix, state))
+    asyncio.run(publish(kafka_bootstrap, prefix, [f"q{i}" for i in range(3)], topic))
+    honest = asyncio.run(runner_round(kafka_bootstrap, prefix, state))
+    assert honest.read == 3 and not honest.notary.rewritten()
+    assert len(honest.notary.partitions[(topic, 0)].tree) == 11
+
+    # the first record dropped, another one written at the end: 11 records again, every one signed
+    asyncio.run(_rewrite_topic(kafka_bootstrap, prefix, topic, lambda rs: [*rs[1:], rs[0]]))
+    after = asyncio.run(runner_round(kafka_bootstrap, prefix, state))
+    why = after.notary.rewritten()
+    assert list(why) == [(topic, 0)] and "offset 0" in why[(topic, 0)], why
+    assert after.read == 0 and len(after.notary.partitions[(topic, 0)].tree) == 11
+    published = after.notary.partitions[(topic, 0)].published
+    assert published is not None and published.size == 11

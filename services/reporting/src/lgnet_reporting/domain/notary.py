@@ -9,6 +9,13 @@ notary keeps where the offsets jump, so a proof asked for an offset is always of
 offset with no record is answered as such, never with the record after it. Checkpoints are signed for any size up to the
 tree's on request (Ed25519 is deterministic: the same size always gives the same note), and published when a
 partition grew: at a fixed interval, and at once when a report is published (a record on `reporting.events`).
+
+A partition's offsets only grow (fact topics are never compacted, and retention never deletes them): a record at or
+below an offset already notarised, a log that now ends before the records notarised, or a notarised record that is no
+longer the one at its offset means the partition was rewritten under the notary (the topic deleted and made anew, its
+records written back). Its tree is then `rewritten`: nothing more is appended to it and no checkpoint of it is
+published again (the notary would sign a history that never existed); it stays as it was, the history the notary
+saw and signed, and the notary is not ready until an operator looks (docs/operators.md, "The notary").
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ class Partition:
     # Where the offsets jump (a gap): (leaf index, its record's offset) of the first leaf after each. None on a
     # whole log, where a leaf's index is its offset.
     jumps: list[tuple[int, int]] = field(default_factory=list)
+    # Why the log under this tree was rewritten (None: it only grew): nothing more is appended or published.
+    rewritten: str | None = None
 
     def offset_of(self, leaf: int) -> int:
         """The offset of the record at leaf index `leaf`."""
@@ -60,8 +69,16 @@ class Partition:
                 return first + offset - start
         return None
 
-    def append(self, offset: int, leaf: bytes) -> int:
-        """One record's leaf, in partition order; its leaf index."""
+    def append(self, offset: int, leaf: bytes) -> int | None:
+        """One record's leaf, in partition order; its leaf index. None when it is not appended: the partition was
+        rewritten (this record at or below an offset already notarised, or before)."""
+        if self.rewritten is None and len(self.tree) and offset < self.next_offset:
+            self.rewritten = (
+                f"a record at offset {offset}, at or below offset {self.next_offset - 1} already notarised: the log was"
+                " rewritten (the topic deleted and made anew?)"
+            )
+        if self.rewritten is not None:
+            return None
         index = len(self.tree)
         if offset != self.offset_of(index):
             self.jumps.append((index, offset))
@@ -84,24 +101,74 @@ class Notary:
             if event_id:
                 self._by_id.setdefault(event_id, (topic, number, part.offset_of(index)))
 
-    def add(self, topic: str, r: Any) -> None:
-        """One record of a fact topic, in partition order."""
+    def add(self, topic: str, r: Any) -> bool:
+        """One record of a fact topic, in partition order; False when the partition was (found) rewritten and the
+        record is left out."""
         part = self.partitions.setdefault((topic, r.partition), Partition())
-        headers = list(r.headers or ())
-        part.append(r.offset, merkle.leaf_hash(merkle.record_leaf(r.offset, r.key, r.value, headers)))
+        if part.append(r.offset, _leaf(r)) is None:
+            return False
         event_id = _event_id(r.value)
         part.ids.append(event_id)
         if event_id:
             self._by_id.setdefault(event_id, (topic, r.partition, r.offset))
         if topic == REPORTS:
             self.report_seen = True
+        return True
+
+    def ends(self, topic: str, number: int, start: int, end: int) -> str | None:
+        """The partition's log start and end offsets as the broker now says them, against what was notarised: why
+        the partition was rewritten, or None. A log that ends before the next offset to read, or starts before the
+        first record notarised, is not the log the tree was grown from."""
+        part = self.partitions.get((topic, number))
+        if part is None or not len(part.tree) or part.rewritten is not None:
+            return None if part is None else part.rewritten
+        first = part.offset_of(0)
+        if end < part.next_offset:
+            why = (
+                f"the log ends at offset {end - 1} but records up to offset {part.next_offset - 1} were notarised:"
+                " records removed, or the topic deleted and made anew"
+            )
+        elif start < first:
+            why = (
+                f"the log starts at offset {start} but its first record notarised is at offset {first}: the topic was"
+                " deleted and made anew"
+            )
+        else:
+            return None
+        part.rewritten = why
+        return why
+
+    def compare(self, topic: str, number: int, asked: int, r: Any) -> str | None:
+        """The first record read again from `asked`, the offset of a record already notarised (the first, the last):
+        why the partition was rewritten when it is not the record notarised there, else None."""
+        part = self.partitions.get((topic, number))
+        if part is None or part.rewritten is not None:
+            return None if part is None else part.rewritten
+        leaf = part.leaf_of(asked)
+        if leaf is None:  # not a notarised record's offset: nothing to compare
+            return None
+        if r.offset != asked:
+            why = (
+                f"no record at offset {asked} any more (the next is at offset {r.offset}), where one was notarised:"
+                " the log was rewritten"
+            )
+        elif part.tree.leaves[leaf] != _leaf(r):
+            why = f"the record at offset {asked} is not the one notarised there: the log was rewritten"
+        else:
+            return None
+        part.rewritten = why
+        return why
+
+    def rewritten(self) -> dict[tuple[str, int], str]:
+        """The partitions found rewritten, and why."""
+        return {where: part.rewritten for where, part in sorted(self.partitions.items()) if part.rewritten}
 
     def grown(self) -> list[Checkpoint]:
         """A signed checkpoint of every partition that grew since its last published one."""
         out = []
         for (topic, number), part in sorted(self.partitions.items()):
             size = len(part.tree)
-            if size and (part.published is None or part.published.size < size):
+            if part.rewritten is None and size and (part.published is None or part.published.size < size):
                 out.append(self.signer.sign(origin_of(topic, number, self.prefix), size, part.tree.root()))
         return out
 
@@ -189,6 +256,10 @@ class Notary:
             for (t, n), p in sorted(self.partitions.items())
             if p.published is not None
         ]
+
+
+def _leaf(r: Any) -> bytes:
+    return merkle.leaf_hash(merkle.record_leaf(r.offset, r.key, r.value, list(r.headers or ())))
 
 
 def _event_id(value: bytes | None) -> str:
