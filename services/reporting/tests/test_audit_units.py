@@ -479,7 +479,9 @@ def test_records_of_a_key_left_out_of_the_pinned_file_are_summarised_per_key() -
     rows = table(a)
     fails = [r for r in rows if r.startswith("FAIL ")]
     assert fails == [f"FAIL intake.events partition 0 offset {o}: {reason}" for o in range(SHOWN_PER_REASON)]
-    assert rows[-1] == f"… and {40 - SHOWN_PER_REASON} more records with the same reason: {reason}", rows
+    assert rows[-1] == (
+        f"… and {40 - SHOWN_PER_REASON} more records with the same reason in intake.events partition 0: {reason}"
+    ), rows
     assert len(rows) == 2 + SHOWN_PER_REASON + 1
 
 
@@ -1266,3 +1268,132 @@ def test_a_notary_state_folder_from_before_its_key_was_recorded_is_judged_by_its
     with pytest.raises(OtherKey) as refused:
         NotaryStore(tmp_path).load(Notary(other))
     assert refused.value.recorded == str(signer.verifier)
+
+
+def _partition_audit(leaves: list[bytes], notary: Any, notes: list[tuple[int, bytes]], saved: Any = None) -> Any:
+    """An audit of intake.events partition 0 holding `leaves`, with checkpoints (size, root) read on the topic and
+    served again over --notary-url, and a saved state."""
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_shared import merkle
+
+    a = Audit(keys={}, notaries=[notary.verifier], partitions={"intake.events": 1}, saved=saved or {})
+    a.trees[("intake.events", 0)] = merkle.Tree(leaves)
+    a.events = a.signatures = len(leaves)
+    for source in ("checkpoints", "notary-http"):
+        for size, root in notes:
+            a.checkpoint(None, notary.sign("lgnet/intake.events/0", size, root).note, source)
+    return a
+
+
+def test_a_log_shorter_than_checkpoints_extending_the_saved_one_is_named_once_as_truncated() -> None:
+    """After the log was rewritten one record shorter, verify --state --notary-url said "log truncated" (right) but
+    also "checkpoint of size 9 forks from the saved checkpoint of size 8" and the same for 10, each twice (topic and
+    HTTP): a checkpoint beyond the log got an empty consistency proof. They do extend the saved one; the log is just
+    shorter: said once."""
+    import os
+
+    from lgnet_reporting.domain.audit import SavedOrigin
+    from lgnet_shared import merkle
+    from lgnet_shared.checkpoints import NotarySigner, open_checkpoint
+
+    notary = NotarySigner("lgnet-notary.test", os.urandom(32))
+    genuine = merkle.Tree([merkle.leaf_hash(b"record %d" % i) for i in range(10)])
+    old = open_checkpoint(notary.sign("lgnet/intake.events/0", 8, genuine.root(8)).note, [notary.verifier])
+    saved = {"lgnet/intake.events/0": SavedOrigin(old, genuine.leaves[:8])}
+    a = _partition_audit(genuine.leaves[:8], notary, [(9, genuine.root(9)), (10, genuine.root(10))], saved)
+    a.finish()
+    assert [(f.offset, f.reason) for f in a.failures] == [
+        (8, "log truncated: it ends at offset 8, a signed checkpoint covers 10 records")
+    ], a.failures
+
+
+def test_checkpoints_smaller_than_the_saved_one_of_another_history_are_the_notarys_two_histories() -> None:
+    """A saved state from the first platform, verified against a new log the notary re-notarised under the same key:
+    its new, smaller checkpoints contradict the saved ones — never reported (`if cp.size < old.size: continue`)."""
+    import os
+
+    from lgnet_reporting.domain.audit import SavedOrigin
+    from lgnet_shared import merkle
+    from lgnet_shared.checkpoints import NotarySigner, open_checkpoint
+
+    notary = NotarySigner("lgnet-notary.test", os.urandom(32))
+    genuine = merkle.Tree([merkle.leaf_hash(b"record %d" % i) for i in range(8)])
+    other = merkle.Tree([merkle.leaf_hash(b"other %d" % i) for i in range(6)])
+    old = notary.sign("lgnet/intake.events/0", 8, genuine.root(8))
+    saved = {"lgnet/intake.events/0": SavedOrigin(open_checkpoint(old.note, [notary.verifier]), genuine.leaves)}
+    a = _partition_audit(other.leaves, notary, [(4, other.root(4)), (6, other.root(6))], saved)
+    a.finish()
+    root = base64.b64encode(genuine.root(8)).decode()
+    assert [(f.offset, f.reason) for f in a.failures] == [
+        (0, "record differs from the one audited last time (changed, dropped, reordered or inserted here)"),
+        (6, "log truncated: it ends at offset 6, the saved checkpoint covers 8 records"),
+        (
+            None,
+            "the notary signed two histories: its checkpoint of size 4 (and of sizes 6) disagrees with the saved"
+            f" checkpoint of size 8 (root {root}), which you audited",
+        ),
+    ], a.failures
+    # the same history's smaller checkpoints (a prefix of what was audited) are no failure
+    same = _partition_audit(genuine.leaves, notary, [(4, genuine.root(4)), (8, genuine.root(8))], saved)
+    same.finish()
+    assert same.failures == []
+
+
+def test_the_table_names_every_partition_a_reason_failed_in() -> None:
+    """The table said "… and 22 more records with the same reason" without naming the partitions (and the JSON lists
+    the first 20 failures only): one line per partition, and the JSON names each failed partition with its count."""
+    from lgnet_reporting.domain.audit import Audit, table
+
+    a = Audit(keys={}, notaries=[], partitions={"intake.events": 3})
+    for partition, n in ((0, 5), (2, 4)):
+        for offset in range(n):
+            a.fail("intake.events", partition, offset, "producer signature: missing")
+    rows = table(a)
+    assert rows[-2:] == [
+        "… and 2 more records with the same reason in intake.events partition 0: producer signature: missing",
+        "… and 4 more records with the same reason in intake.events partition 2: producer signature: missing",
+    ], rows
+    assert a.summary()["failed_partitions"] == [
+        {"topic": "intake.events", "partition": 0, "failures": 5},
+        {"topic": "intake.events", "partition": 2, "failures": 4},
+    ]
+
+
+def test_with_the_notary_over_http_a_record_dropped_from_a_truncated_log_is_named_at_its_offset() -> None:
+    """A record dropped mid-partition (offset 5) was named only as "log truncated" on a first audit with
+    --notary-url, which the docs say names the exact offset: the notary's checkpoint of the log's own length tells
+    whether only the end went, and the halving names the record. Only the end removed: "log truncated" alone."""
+    import asyncio
+    import os
+
+    from lgnet_reporting.service_layer.audit import pinpoint
+    from lgnet_shared import merkle
+    from lgnet_shared.checkpoints import NotarySigner
+
+    notary = NotarySigner("lgnet-notary.test", os.urandom(32))
+    genuine = merkle.Tree([merkle.leaf_hash(b"record %d" % i) for i in range(12)])
+
+    async def served(topic: str, partition: int, size: int) -> str | None:
+        return notary.sign(f"lgnet/{topic}/{partition}", size, genuine.root(size)).note
+
+    async def away(topic: str, partition: int, size: int) -> str | None:
+        return None
+
+    def found(leaves: list[bytes], fetch: Any) -> list[tuple[int | None, str]]:
+        a = _partition_audit(leaves, notary, [(12, genuine.root(12))])
+        a.finish()
+        asyncio.run(pinpoint(a, fetch))
+        return [(f.offset, f.reason) for f in a.failures]
+
+    truncated = "log truncated: it ends at offset 11, a signed checkpoint covers 12 records"
+    dropped = [*genuine.leaves[:5], *genuine.leaves[6:]]
+    assert found(dropped, served) == [
+        (11, truncated),
+        (
+            5,
+            "record changed, dropped, reordered or inserted at offset 5: the first 5 records hash to the notary's"
+            " checkpoint of size 5, the first 6 do not (the notary's checkpoints, over --notary-url)",
+        ),
+    ]
+    assert found(dropped, away) == [(11, truncated)]
+    assert found(genuine.leaves[:11], served) == [(11, truncated)]
