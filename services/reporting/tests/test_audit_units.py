@@ -1397,3 +1397,29 @@ def test_with_the_notary_over_http_a_record_dropped_from_a_truncated_log_is_name
     ]
     assert found(dropped, away) == [(11, truncated)]
     assert found(genuine.leaves[:11], served) == [(11, truncated)]
+
+
+def test_a_malformed_signature_header_does_not_verify_and_an_unsigned_key_places_nothing() -> None:
+    """A cut version 2 header (`\\x02\\xff`) and a malformed version 1 one (`ed25519;bogus`) were reported as
+    "producer signature: missing", and the garbage records also as "key belongs on partition 4: copied from
+    elsewhere", judged from the unsigned Kafka key. The docs' table: a cut or malformed header does not verify; a
+    place is judged from the signed partitionkey only."""
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_shared.partitioning import partition_of
+
+    kafka_key = next(k for k in (b"k%d" % i for i in range(100)) if partition_of(k, 6) != 0)
+    a = Audit(keys={}, notaries=[], partitions={"intake.events": 6})
+    for offset, header in enumerate((b"\x02\xff", b"ed25519;bogus", None)):
+        headers = [] if header is None else [("lgnet-signature", header)]
+        a.record(
+            "intake.events",
+            SimpleNamespace(partition=0, offset=offset, key=kafka_key, value=b"garbage", headers=headers),
+        )
+    reasons = [(f.offset, f.reason) for f in a.failures]
+    assert [offset for offset, _ in reasons] == [0, 1, 2], reasons
+    for offset in (0, 1):
+        assert reasons[offset][1].startswith("producer signature: signature does not verify"), reasons
+        assert "malformed" in reasons[offset][1], reasons
+    assert reasons[2][1].startswith("producer signature: missing"), reasons

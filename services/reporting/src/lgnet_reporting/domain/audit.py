@@ -242,10 +242,11 @@ class Audit:
             self.signatures += 1
         else:
             self.fail(topic, r.partition, r.offset, verdict)
-        # Placed by the partitionkey its producer signed, not by the record's Kafka key, which anyone who may write
-        # the topic can set to the partition they copy a fact into.
+        # Placed by the partitionkey its producer signed, never by the record's Kafka key, which anyone who may write
+        # the topic can set to the partition they copy a fact into: a record with no signed partitionkey (unsigned,
+        # its signature failing) has no place to judge, its own failure says why.
         signed = claims.partitionkey.encode() if claims is not None and claims.partitionkey is not None else None
-        home = partition_of(r.key if signed is None else signed, self.partitions.get(topic, 1))
+        home = None if signed is None else partition_of(signed, self.partitions.get(topic, 1))
         if home is not None and home != r.partition:
             self.fail(topic, r.partition, r.offset, f"key belongs on partition {home}: copied from elsewhere")
         tree.append(merkle.leaf_hash(merkle.record_leaf(r.offset, r.key, r.value, headers)))
