@@ -622,3 +622,38 @@ def test_the_notary_finds_a_rewrite_of_the_same_length_made_while_it_was_stopped
     assert after.read == 0 and len(after.notary.partitions[(topic, 0)].tree) == 11
     published = after.notary.partitions[(topic, 0)].published
     assert published is not None and published.size == 11
+
+
+def test_while_a_fact_topic_is_gone_the_notary_signs_nothing_and_says_why(
+    kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the deletion of a fact topic and its re-creation the log cannot be compared with the trees (the Kafka
+    client waited 40 s for the offsets of a topic gone, then raised into the follow loop): no checkpoint that round,
+    /health/ready names it, and the next round, the topic back, compares again."""
+    from lgnet_reporting.service_layer import notary as notary_service
+
+    monkeypatch.setattr(notary_service, "PROBE_TIMEOUT_S", 2.0)
+    prefix, topic = new_topic_prefix(), "payments.events"
+    asyncio.run(publish(kafka_bootstrap, prefix, [f"p{i}" for i in range(4)], topic))
+
+    async def scenario() -> tuple[list[Any], dict[str, str], list[Any], dict[str, str]]:
+        runner = NotaryRunner(Notary(NOTARY), kafka_bootstrap, prefix)
+        await runner.start()
+        try:
+            await runner.catch_up()
+            await runner.checkpoint()
+            await publish(kafka_bootstrap, prefix, ["i1"])  # something grew
+            await runner.catch_up()
+            await delete_topic(kafka_bootstrap, physical(topic, prefix))
+            gone = await runner.checkpoint()
+            while_gone = await runner.ready()
+            await ensure_topics(kafka_bootstrap, prefix)  # made anew, empty: records notarised are gone
+            back = await runner.checkpoint()
+            return gone, while_gone, back, await runner.ready()
+        finally:
+            await runner.stop()
+
+    gone, while_gone, back, after = asyncio.run(scenario())
+    assert gone == [] and while_gone["log"].startswith("error: the log could not be compared"), while_gone
+    assert not [cp for cp in back if topic in cp.origin], back
+    assert after["log"].startswith(f"error: {topic} partition 0 rewritten"), after
