@@ -657,3 +657,103 @@ def test_while_a_fact_topic_is_gone_the_notary_signs_nothing_and_says_why(
     assert gone == [] and while_gone["log"].startswith("error: the log could not be compared"), while_gone
     assert not [cp for cp in back if topic in cp.origin], back
     assert after["log"].startswith(f"error: {topic} partition 0 rewritten"), after
+
+
+def test_a_topic_rewritten_one_record_short_the_notary_refuses_it_and_verify_names_the_record(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The outside tester's case end to end: intake.events read, deleted, made anew and written back without one
+    record of a partition. The notary, restarted on its state, refuses that partition (503 naming it) and signs no
+    checkpoint of it; `verify --state --notary-url` says "log truncated" once (no checkpoint extending the saved one
+    called a fork, twice each) and, with the notary's checkpoints of the sizes in between, names the record dropped
+    at its offset, as the saved state does."""
+    prefix, state, audit_state = new_topic_prefix(), tmp_path / "notary", tmp_path / "audit"
+    envs = asyncio.run(publish(kafka_bootstrap, prefix, [f"e{i}" for i in range(48)]))
+    target = max(range(6), key=lambda p: sum(1 for e in envs if partition_of(e.key, 6) == p))
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "LGNET_TOPIC_PREFIX": prefix,
+        "LGNET_NOTARY_KEY": _b64(SEED),
+        "LGNET_DEPLOYMENT": "national-test",
+        "LGNET_NOTARY_STATE": str(state),
+    }
+    run = [sys.executable, "-c", "from lgnet_reporting.entrypoints.audit import notary_main; notary_main()", "run"]
+    subprocess.run(run, env=env, check=True, stdout=subprocess.DEVNULL, timeout=120)
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+    keys = tmp_path / "pinned.json"
+    assert audit._run(audit.keys, audit.audit_parse(["--topic-prefix", prefix, "keys", "--out", str(keys)])) == 0
+
+    def verify(url: str | None) -> tuple[int, dict[str, Any]]:
+        from test_audit import run_verify
+
+        return run_verify(kafka_bootstrap, prefix, keys, audit_state, capsys, notary=NOTARY, notary_url=url)
+
+    rc, summary = verify(None)
+    assert rc == 0, summary  # the auditor's saved state of the genuine log
+    records = asyncio.run(read_records(kafka_bootstrap, physical("intake.events", prefix)))
+    here = sorted((r for r in records if r.partition == target), key=lambda r: r.offset)
+    dropped = here[3].offset
+
+    async def rewrite() -> None:
+        await delete_topic(kafka_bootstrap, physical("intake.events", prefix))
+        await ensure_topics(kafka_bootstrap, prefix)
+        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap), enable_idempotence=True)
+        await producer.start()
+        try:
+            for r in sorted(records, key=lambda r: (r.partition, r.offset)):
+                if (r.partition, r.offset) != (target, dropped):
+                    await producer.send_and_wait(
+                        r.topic, r.value, key=r.key, headers=list(r.headers), partition=r.partition
+                    )
+        finally:
+            await producer.stop()
+
+    asyncio.run(rewrite())
+    port = free_port()
+    proc = subprocess.Popen(
+        [*run, "--every", "1", "--http-port", str(port)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        logged = [json.loads(proc.stdout.readline())]
+        while "read" not in logged[-1]:  # its log lines (JSON), then its first round's
+            logged.append(json.loads(proc.stdout.readline()))
+        line = logged[-1]
+        assert line["read"] == 0 and line["checkpoints"] == 0, line  # nothing of the rewritten log signed
+        errors = [e for e in logged if e.get("level") == "error"]
+        assert len(errors) == 1 and f"intake.events partition {target} was rewritten" in errors[0]["event"], logged
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.3)
+        assert ready.status_code == 503, ready.text
+        assert ready.json()["checks"]["log"].startswith(f"error: intake.events partition {target} rewritten"), (
+            ready.text
+        )
+        rc, summary = verify(f"http://127.0.0.1:{port}")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert rc == 1, summary
+    found = [(f["partition"], f["offset"], f["reason"]) for f in summary["first_failures"]]
+    assert {p for p, _, _ in found} == {target}, found
+    assert not [r for _, _, r in found if "forks" in r or "two histories" in r], found
+    n = len(here)
+    assert sorted(r for _, _, r in found if r.startswith("log truncated")) == [
+        f"log truncated: it ends at offset {n - 1}, a signed checkpoint covers {n} records",
+        f"log truncated: it ends at offset {n - 1}, the saved checkpoint covers {n} records",
+    ], found
+    assert (
+        target,
+        dropped,
+        "record differs from the one audited last time (changed, dropped, reordered or inserted here)",
+    ) in found, found
+    assert [
+        o for _, o, r in found if r.startswith(f"record changed, dropped, reordered or inserted at offset {dropped}")
+    ] == [dropped], found
+    assert summary["failed_partitions"] == [{"topic": "intake.events", "partition": target, "failures": len(found)}]
