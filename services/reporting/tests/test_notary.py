@@ -757,3 +757,29 @@ def test_a_topic_rewritten_one_record_short_the_notary_refuses_it_and_verify_nam
         o for _, o, r in found if r.startswith(f"record changed, dropped, reordered or inserted at offset {dropped}")
     ] == [dropped], found
     assert summary["failed_partitions"] == [{"topic": "intake.events", "partition": target, "failures": len(found)}]
+
+
+def test_a_transaction_aborted_at_a_partitions_start_is_no_rewrite(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """Honest logs stay notarised across restarts: a partition whose first records belong to an aborted transaction
+    (skipped when read, its first record notarised at offset 2) is read again from its start as it was read then."""
+    prefix, state, topic = new_topic_prefix(), tmp_path / "notary", "payments.events"
+
+    async def aborted() -> None:
+        await ensure_topics(kafka_bootstrap, prefix)
+        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap), transactional_id=f"{prefix}aborting")
+        await producer.start()
+        try:
+            await producer.begin_transaction()
+            await producer.send_and_wait(physical(topic, prefix), b"never committed", partition=0)
+            await producer.abort_transaction()
+        finally:
+            await producer.stop()
+
+    asyncio.run(aborted())
+    asyncio.run(publish(kafka_bootstrap, prefix, [f"p{i}" for i in range(3)], topic))
+    first = asyncio.run(runner_round(kafka_bootstrap, prefix, state))
+    assert first.notary.partitions[(topic, 0)].offset_of(0) == 2
+    asyncio.run(publish(kafka_bootstrap, prefix, ["p3"], topic))
+    again = asyncio.run(runner_round(kafka_bootstrap, prefix, state))
+    assert not again.notary.rewritten() and again.read == 1
+    assert len(again.notary.partitions[(topic, 0)].tree) == 4

@@ -11,11 +11,12 @@ tree's on request (Ed25519 is deterministic: the same size always gives the same
 partition grew: at a fixed interval, and at once when a report is published (a record on `reporting.events`).
 
 A partition's offsets only grow (fact topics are never compacted, and retention never deletes them): a record at or
-below an offset already notarised, a log that now ends before the records notarised, or a notarised record that is no
-longer the one at its offset means the partition was rewritten under the notary (the topic deleted and made anew, its
-records written back). Its tree is then `rewritten`: nothing more is appended to it and no checkpoint of it is
-published again (the notary would sign a history that never existed); it stays as it was, the history the notary
-saw and signed, and the notary is not ready until an operator looks (docs/operators.md, "The notary").
+below an offset already notarised, a log that now ends before the records notarised, or a first or last notarised
+record that is no longer the first read from the log's start or at its offset means the partition was rewritten
+under the notary (the topic deleted and made anew, its records written back). Its tree is then `rewritten`: nothing
+more is appended to it and no checkpoint of it is published again (the notary would sign a history that never
+existed); it stays as it was, the history the notary saw and signed, and the notary is not ready until an operator
+looks (docs/operators.md, "The notary").
 """
 
 from __future__ import annotations
@@ -115,45 +116,34 @@ class Notary:
             self.report_seen = True
         return True
 
-    def ends(self, topic: str, number: int, start: int, end: int) -> str | None:
-        """The partition's log start and end offsets as the broker now says them, against what was notarised: why
-        the partition was rewritten, or None. A log that ends before the next offset to read, or starts before the
-        first record notarised, is not the log the tree was grown from."""
+    def ends(self, topic: str, number: int, end: int) -> str | None:
+        """The partition's log end offset as the broker now says it, against what was notarised: why the partition
+        was rewritten (a log that ends before the next offset to read), or None."""
         part = self.partitions.get((topic, number))
         if part is None or not len(part.tree) or part.rewritten is not None:
             return None if part is None else part.rewritten
-        first = part.offset_of(0)
-        if end < part.next_offset:
-            why = (
-                f"the log ends at offset {end - 1} but records up to offset {part.next_offset - 1} were notarised:"
-                " records removed, or the topic deleted and made anew"
-            )
-        elif start < first:
-            why = (
-                f"the log starts at offset {start} but its first record notarised is at offset {first}: the topic was"
-                " deleted and made anew"
-            )
-        else:
+        if end >= part.next_offset:
             return None
-        part.rewritten = why
-        return why
+        part.rewritten = (
+            f"the log ends at offset {end - 1} but records up to offset {part.next_offset - 1} were notarised: records"
+            " removed, or the topic deleted and made anew"
+        )
+        return part.rewritten
 
-    def compare(self, topic: str, number: int, asked: int, r: Any) -> str | None:
-        """The first record read again from `asked`, the offset of a record already notarised (the first, the last):
-        why the partition was rewritten when it is not the record notarised there, else None."""
+    def compare(self, topic: str, number: int, leaf: int, r: Any) -> str | None:
+        """The first record read again from where the record of leaf index `leaf` (the first, the last notarised)
+        should be first: why the partition was rewritten when it is not that record, else None."""
         part = self.partitions.get((topic, number))
         if part is None or part.rewritten is not None:
             return None if part is None else part.rewritten
-        leaf = part.leaf_of(asked)
-        if leaf is None:  # not a notarised record's offset: nothing to compare
-            return None
-        if r.offset != asked:
+        expected = part.offset_of(leaf)
+        if r.offset != expected:
             why = (
-                f"no record at offset {asked} any more (the next is at offset {r.offset}), where one was notarised:"
-                " the log was rewritten"
+                f"the record notarised at offset {expected} is not there any more (the first read from there is at"
+                f" offset {r.offset}): the log was rewritten"
             )
         elif part.tree.leaves[leaf] != _leaf(r):
-            why = f"the record at offset {asked} is not the one notarised there: the log was rewritten"
+            why = f"the record at offset {expected} is not the one notarised there: the log was rewritten"
         else:
             return None
         part.rewritten = why
