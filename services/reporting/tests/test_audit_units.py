@@ -1423,3 +1423,32 @@ def test_a_malformed_signature_header_does_not_verify_and_an_unsigned_key_places
         assert reasons[offset][1].startswith("producer signature: signature does not verify"), reasons
         assert "malformed" in reasons[offset][1], reasons
     assert reasons[2][1].startswith("producer signature: missing"), reasons
+
+
+def test_a_rewritten_partitions_notary_signs_no_size_beyond_its_last_published_checkpoint() -> None:
+    """Found rewritten, a partition's tree gets no leaf more and no checkpoint beyond the newest it published — not
+    even on request (`?size=N`: leaves read after the last round may be the rewritten log's); the sizes it published
+    and below are still signed (auditors narrow a rewrite with them)."""
+    import os
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.notary import Notary, OutOfRange
+    from lgnet_shared.checkpoints import NotarySigner
+
+    notary = Notary(NotarySigner("lgnet-notary.test", os.urandom(32)))
+    for offset in range(3):
+        assert notary.add(
+            "payments.events", SimpleNamespace(partition=0, offset=offset, key=None, value=b"r", headers=[])
+        )
+    notary.published(notary.grown())
+    for offset in (3, 4):
+        notary.add("payments.events", SimpleNamespace(partition=0, offset=offset, key=None, value=b"r", headers=[]))
+    assert not notary.add("payments.events", SimpleNamespace(partition=0, offset=2, key=None, value=b"x", headers=[]))
+    assert list(notary.rewritten()) == [("payments.events", 0)]
+    assert len(notary.partitions[("payments.events", 0)].tree) == 5 and notary.grown() == []
+    assert notary.checkpoint("payments.events", 0, 3).size == 3
+    with pytest.raises(OutOfRange) as refused:
+        notary.checkpoint("payments.events", 0, 4)
+    assert "rewritten" in refused.value.reason and not refused.value.missing
+    with pytest.raises(OutOfRange):
+        notary.consistency("payments.events", 0, 3, 5)

@@ -191,6 +191,13 @@ class Notary:
             raise OutOfRange(
                 field, f"size {size} is beyond the tree of {topic} partition {number} ({len(part.tree)} records)"
             )
+        signed = part.published.size if part.published else 0
+        if part.rewritten is not None and size > signed:  # what it read after its last round may be the rewrite's
+            raise OutOfRange(
+                field,
+                f"size {size}: {topic} partition {number} was rewritten under the notary ({part.rewritten}); it signs"
+                f" no checkpoint of it beyond its last published one ({signed} records)",
+            )
         return self.signer.sign(origin_of(topic, number, self.prefix), size, part.tree.root(size))
 
     def locate(self, event_id: str) -> tuple[str, int, int]:
