@@ -74,8 +74,12 @@ class NotaryRunner:
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
         )
+        # One record per partition wanted: small fetches (a larger first batch still comes whole).
         self._probe = AIOKafkaConsumer(
-            **client_kwargs(self.bootstrap), isolation_level="read_committed", enable_auto_commit=False
+            **client_kwargs(self.bootstrap),
+            isolation_level="read_committed",
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=64 * 1024,
         )
         self._producer = AIOKafkaProducer(**client_kwargs(self.bootstrap), enable_idempotence=True)
         await self._consumer.start()
