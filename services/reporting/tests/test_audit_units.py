@@ -1329,7 +1329,7 @@ def test_checkpoints_smaller_than_the_saved_one_of_another_history_are_the_notar
         (6, "log truncated: it ends at offset 6, the saved checkpoint covers 8 records"),
         (
             None,
-            "the notary signed two histories: its checkpoint of size 4 (and of sizes 6) disagrees with the saved"
+            "the notary signed two histories: its checkpoint of size 4 (and of size 6) disagrees with the saved"
             f" checkpoint of size 8 (root {root}), which you audited",
         ),
     ], a.failures

@@ -594,7 +594,7 @@ REWRITTEN = "record changed, dropped, reordered or inserted"
 def _more(sizes: set[int]) -> str:
     """The other sizes of a set of checkpoints named by its smallest."""
     rest = sorted(sizes)[1:]
-    return f" (and of sizes {', '.join(map(str, rest))})" if rest else ""
+    return f" (and of size{'s' if len(rest) > 1 else ''} {', '.join(map(str, rest))})" if rest else ""
 
 
 def _gap(expected: int) -> str:
