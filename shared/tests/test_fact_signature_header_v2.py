@@ -145,8 +145,10 @@ def test_a_changed_record_a_borrowed_place_or_proof_another_key_or_a_broken_head
         header[: at + 2],  # cut inside the place
     ):
         refused(value, broken)
-    assert parse_signature([(name, header[:1])]) is None  # not even a key id: unsigned
+    assert parse_signature([(name, header[:1])]) is None  # not even a key id can be read
     assert parse_signature([(name, b"\x02\xff" + header[2:20])]) is None
+    refused(value, header[:1])  # but the header is there: cut or malformed, not "missing"
+    refused(value, b"\x02\xff" + header[2:20])
     with pytest.raises(FactSignatureError) as caught:
         check(value, [*headers])
     assert caught.value.code == "missing"

@@ -106,6 +106,8 @@ def test_a_signed_fact_names_its_key_inside_the_envelope_and_verifies() -> None:
     [
         ("unsigned", "missing"),
         ("tampered", "invalid"),
+        ("cut_v2_header", "invalid"),
+        ("malformed_v1_header", "invalid"),
         ("unregistered", "unknown_key"),
         ("wrong_writer", "not_a_writer"),
     ],
@@ -120,9 +122,15 @@ def test_facts_not_provably_from_a_writer_of_the_topic_are_refused_naming_the_re
         value = value.replace(b'"training"', b'"employed"')
     elif case == "unregistered":
         key = None
+    elif case.endswith("_header"):  # a header no key id can be read from: malformed, not missing
+        bad = b"\x02\xff" if case == "cut_v2_header" else b"ed25519;bogus"
+        headers = [(k, bad if k == "lgnet-signature" else v) for k, v in headers]
+        key = None
     with pytest.raises(FactSignatureError) as caught:
         check_fact(key, verifier, "intake.events", value, headers)
     assert caught.value.code == code
+    if case.endswith("_header"):
+        assert "does not verify" in caught.value.reason and "malformed" in caught.value.reason, caught.value.reason
     assert caught.value.field == "headers.lgnet-signature"
     assert isinstance(caught.value, Unauthenticated)
 
@@ -247,6 +255,9 @@ async def test_consumers_apply_only_facts_signed_by_a_registered_writer_and_dead
                     signed(signer(), employment("foreign")),  # a key nobody registered
                     (tampered, list(genuine.headers)),  # intake's signature over other bytes
                     signed(payments, employment("wrong-writer")),  # registered, but not a writer of the topic
+                    # a cut version 2 header and a malformed version 1 one: "does not verify", not "missing"
+                    (genuine.value, [*employment("cut").to_structured()[1], ("lgnet-signature", b"\x02\xff")]),
+                    (genuine.value, [*employment("bogus").to_structured()[1], ("lgnet-signature", b"ed25519;bogus")]),
                 ]
                 for value, headers in forgeries:
                     await producer.send_and_wait(topic, value, key=genuine.key, headers=headers)
@@ -274,7 +285,7 @@ async def test_consumers_apply_only_facts_signed_by_a_registered_writer_and_dead
             finally:
                 await conn2.close()
 
-            dead = await wait_records(kafka_bootstrap, physical("deadletter", topic_prefix), 4)
+            dead = await wait_records(kafka_bootstrap, physical("deadletter", topic_prefix), 6)
             got = {int(h(d, H_OFFSET)): (h(d, H_KIND), h(d, H_FIELD), h(d, H_MESSAGE)) for d in dead}
             assert {kind for kind, _, _ in got.values()} == {"fact_signature"}
             assert {field for _, field, _ in got.values()} == {"headers.lgnet-signature"}
@@ -283,8 +294,9 @@ async def test_consumers_apply_only_facts_signed_by_a_registered_writer_and_dead
             assert "not registered" in messages[1]
             assert "does not verify" in messages[2]
             assert "may not write intake.events" in messages[3]
+            assert all("does not verify" in m and "malformed" in m for m in messages[4:]), messages
             for reason in before:
-                assert refused(group, reason) == before[reason] + 1, reason
+                assert refused(group, reason) == before[reason] + (3 if reason == "invalid" else 1), reason
 
             keys = {k.key_id: k for k in await read_registry(kafka_bootstrap, topic_prefix)}
             assert intake.signer is not None and intake.signer.key.key_id in keys

@@ -105,16 +105,24 @@ def on_partition(records: list[Rec]) -> list[int]:
 
 
 def run_verify(
-    bootstrap: str, prefix: str, keys: Path, state: Path, capsys: Any, workers: int = 1
+    bootstrap: str,
+    prefix: str,
+    keys: Path,
+    state: Path,
+    capsys: Any,
+    workers: int = 1,
+    *,
+    notary: NotarySigner = NOTARY,
+    notary_url: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
     ns = argparse.Namespace(
         command="verify",
         topic_prefix=prefix,
         keys=[str(keys)],
-        notary_key=[str(NOTARY.verifier)],
+        notary_key=[str(notary.verifier)],
         state=str(state),
-        notary_url=None,
+        notary_url=notary_url,
         workers=workers,
     )
     capsys.readouterr()

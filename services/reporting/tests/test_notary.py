@@ -286,7 +286,7 @@ def test_lgnet_notary_serves_http_and_resumes_after_a_restart(
         # Operators alert on /health/ready and /metrics, as for every other service (the notary served neither).
         ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=10)
         assert ready.status_code == 200, ready.text
-        assert ready.json()["checks"] == {"kafka": "ok", "following": "ok"}
+        assert ready.json()["checks"] == {"kafka": "ok", "following": "ok", "log": "ok"}
         scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
         assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
         assert 'lgnet_deployment_info{city="national",deployment="national-test",service="notary"} 1.0' in scraped.text
@@ -360,10 +360,11 @@ def test_the_notary_is_ready_while_it_follows_the_log_and_kafka_answers(kafka_bo
         return answers
 
     unstarted, before, following, stopped = asyncio.run(probe())
-    assert unstarted == (503, {"kafka": "error: not started", "following": "error: has not read the log yet"})
-    assert before == (503, {"kafka": "ok", "following": "error: has not read the log yet"})
-    assert following == (200, {"kafka": "ok", "following": "ok"})
-    assert stopped == (503, {"kafka": "error: stopped", "following": "error: stopped"})
+    unread = "error: has not read the log yet"
+    assert unstarted == (503, {"kafka": "error: not started", "following": unread, "log": "ok"})
+    assert before == (503, {"kafka": "ok", "following": unread, "log": "ok"})
+    assert following == (200, {"kafka": "ok", "following": "ok", "log": "ok"})
+    assert stopped == (503, {"kafka": "error: stopped", "following": "error: stopped", "log": "ok"})
 
 
 def test_the_notary_is_not_ready_when_a_topic_it_uses_is_gone_or_refused(kafka_bootstrap: str) -> None:
@@ -389,7 +390,7 @@ def test_the_notary_is_not_ready_when_a_topic_it_uses_is_gone_or_refused(kafka_b
             await runner.stop()
 
     before, after = asyncio.run(probe())
-    assert before == {"kafka": "ok", "following": "ok"}
+    assert before == {"kafka": "ok", "following": "ok", "log": "ok"}
     assert after["kafka"] == f"error: no such topic {physical('checkpoints', prefix)}", after
 
 
@@ -529,3 +530,256 @@ def test_the_notary_refuses_to_start_with_another_key_on_its_state_folder(kafka_
     seeds = [master, other, derive(master, "notary:national-test"), derive(other, "notary:national-test")]
     kept = b"".join(p.read_bytes() for p in state.iterdir())
     assert not [s for s in seeds if s in kept or _b64(s).encode() in kept], "a key in the state folder"
+
+
+async def _rewrite_topic(bootstrap: str, prefix: str, topic: str, keep: Any) -> list[Any]:
+    """What someone with admin rights does: read every record of `topic`, delete it, make it anew
+    (`lgnet-kafka-admin create-topics`) and write back `keep(records)` (in partition 0); the records read."""
+    records = sorted(await read_records(bootstrap, physical(topic, prefix)), key=lambda r: r.offset)
+    await delete_topic(bootstrap, physical(topic, prefix))
+    await ensure_topics(bootstrap, prefix)
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap), enable_idempotence=True)
+    await producer.start()
+    try:
+        for r in keep(records):
+            await producer.send_and_wait(
+                physical(topic, prefix), r.value, key=r.key, headers=list(r.headers), partition=0
+            )
+    finally:
+        await producer.stop()
+    return records
+
+
+def test_the_notary_refuses_to_sign_a_partition_rewritten_under_it(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """An outside tester deleted payments.events, made it anew and wrote the same records back without one: the
+    notary appended them after its tree (a checkpoint of 137 records for a partition that never held more than 69,
+    /health/ready ok). A record at or below an offset already notarised, a log ending before the records notarised,
+    or a first or last notarised record no longer the same means the partition was rewritten: no further checkpoint of
+    it, the tree left as notarised, /health/ready 503 naming it, a metric; kept across a restart. The other
+    partitions go on being checkpointed."""
+    prefix, state = new_topic_prefix(), tmp_path / "notary"
+    topic = "payments.events"
+    asyncio.run(publish(kafka_bootstrap, prefix, [f"p{i}" for i in range(12)], topic))
+    asyncio.run(publish(kafka_bootstrap, prefix, ["i1"]))
+
+    async def live() -> tuple[list[Any], dict[str, str], int, int]:
+        runner = NotaryRunner(Notary(NOTARY), kafka_bootstrap, prefix, NotaryStore(state))
+        await runner.start()
+        try:
+            await runner.catch_up()
+            first = await runner.checkpoint()
+            assert {(cp.origin, cp.size) for cp in first} >= {(f"{prefix}lgnet/{topic}/0", 12)}
+            assert (await runner.ready())["log"] == "ok"
+            await _rewrite_topic(kafka_bootstrap, prefix, topic, lambda rs: [*rs[:5], *rs[6:]])
+            await publish(kafka_bootstrap, prefix, ["i2"])  # another partition grows meanwhile
+            fresh: list[Any] = []
+            for _ in range(10):  # the notary follows: fetches, and checkpoints
+                await runner.fetch()
+                fresh += await runner.checkpoint()
+            part = runner.notary.partitions[(topic, 0)]
+            runner.refresh_metrics()
+            metric = httpx.ASGITransport(app=create_app(runner.notary, runner))
+            async with httpx.AsyncClient(transport=metric, base_url="http://notary") as http:
+                ready = await http.get("/health/ready")
+                scraped = (await http.get("/metrics")).text
+            assert ready.status_code == 503
+            assert f'lgnet_notary_partition_rewritten{{partition="0",topic="{topic}"}} 1.0' in scraped
+            return fresh, ready.json()["checks"], len(part.tree), runner.notary.checkpoint(topic, 0).size
+        finally:
+            await runner.stop()
+
+    fresh, checks, size, newest = asyncio.run(live())
+    assert not [cp for cp in fresh if cp.origin == f"{prefix}lgnet/{topic}/0"], fresh
+    assert [cp for cp in fresh if "intake.events" in cp.origin], "the other partitions are still checkpointed"
+    assert size == 12 and newest == 12, "the tree stays the history the notary notarised"
+    assert checks["log"].startswith(f"error: {topic} partition 0 rewritten"), checks
+    assert checks["kafka"] == "ok" and checks["following"] == "ok", checks
+
+    again = asyncio.run(runner_round(kafka_bootstrap, prefix, state))  # a restart: still refused
+    assert again.notary.partitions[(topic, 0)].rewritten and len(again.notary.partitions[(topic, 0)].tree) == 12
+
+
+def test_the_notary_finds_a_rewrite_of_the_same_length_made_while_it_was_stopped(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """A rewrite of the same length leaves the notary's read position at the new end: it "followed" the rewritten
+    partition with its old tree. On start (and before each round's checkpoints) it reads its first and last notarised
+    records again; an honest restart of a partition that only grew is not refused."""
+    prefix, state = new_topic_prefix(), tmp_path / "notary"
+    topic = "payments.events"
+    asyncio.run(publish(kafka_bootstrap, prefix, [f"p{i}" for i in range(8)], topic))
+    asyncio.run(runner_round(kafka_bootstrap, prefix, state))
+    asyncio.run(publish(kafka_bootstrap, prefix, [f"q{i}" for i in range(3)], topic))
+    honest = asyncio.run(runner_round(kafka_bootstrap, prefix, state))
+    assert honest.read == 3 and not honest.notary.rewritten()
+    assert len(honest.notary.partitions[(topic, 0)].tree) == 11
+
+    # the first record dropped, another one written at the end: 11 records again, every one signed
+    asyncio.run(_rewrite_topic(kafka_bootstrap, prefix, topic, lambda rs: [*rs[1:], rs[0]]))
+    after = asyncio.run(runner_round(kafka_bootstrap, prefix, state))
+    why = after.notary.rewritten()
+    assert list(why) == [(topic, 0)] and "offset 0" in why[(topic, 0)], why
+    assert after.read == 0 and len(after.notary.partitions[(topic, 0)].tree) == 11
+    published = after.notary.partitions[(topic, 0)].published
+    assert published is not None and published.size == 11
+
+
+def test_while_a_fact_topic_is_gone_the_notary_signs_nothing_and_says_why(
+    kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the deletion of a fact topic and its re-creation the log cannot be compared with the trees (the Kafka
+    client waited 40 s for the offsets of a topic gone, then raised into the follow loop): no checkpoint that round,
+    /health/ready names it, and the next round, the topic back, compares again."""
+    from lgnet_reporting.service_layer import notary as notary_service
+
+    monkeypatch.setattr(notary_service, "PROBE_TIMEOUT_S", 2.0)
+    prefix, topic = new_topic_prefix(), "payments.events"
+    asyncio.run(publish(kafka_bootstrap, prefix, [f"p{i}" for i in range(4)], topic))
+
+    async def scenario() -> tuple[list[Any], dict[str, str], list[Any], dict[str, str]]:
+        runner = NotaryRunner(Notary(NOTARY), kafka_bootstrap, prefix)
+        await runner.start()
+        try:
+            await runner.catch_up()
+            await runner.checkpoint()
+            await publish(kafka_bootstrap, prefix, ["i1"])  # something grew
+            await runner.catch_up()
+            await delete_topic(kafka_bootstrap, physical(topic, prefix))
+            gone = await runner.checkpoint()
+            while_gone = await runner.ready()
+            await ensure_topics(kafka_bootstrap, prefix)  # made anew, empty: records notarised are gone
+            back = await runner.checkpoint()
+            return gone, while_gone, back, await runner.ready()
+        finally:
+            await runner.stop()
+
+    gone, while_gone, back, after = asyncio.run(scenario())
+    assert gone == [] and while_gone["log"].startswith("error: the log could not be compared"), while_gone
+    assert not [cp for cp in back if topic in cp.origin], back
+    assert after["log"].startswith(f"error: {topic} partition 0 rewritten"), after
+
+
+def test_a_topic_rewritten_one_record_short_the_notary_refuses_it_and_verify_names_the_record(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The outside tester's case end to end: intake.events read, deleted, made anew and written back without one
+    record of a partition. The notary, restarted on its state, refuses that partition (503 naming it) and signs no
+    checkpoint of it; `verify --state --notary-url` says "log truncated" once (no checkpoint extending the saved one
+    called a fork, twice each) and, with the notary's checkpoints of the sizes in between, names the record dropped
+    at its offset, as the saved state does."""
+    prefix, state, audit_state = new_topic_prefix(), tmp_path / "notary", tmp_path / "audit"
+    envs = asyncio.run(publish(kafka_bootstrap, prefix, [f"e{i}" for i in range(48)]))
+    target = max(range(6), key=lambda p: sum(1 for e in envs if partition_of(e.key, 6) == p))
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "LGNET_TOPIC_PREFIX": prefix,
+        "LGNET_NOTARY_KEY": _b64(SEED),
+        "LGNET_DEPLOYMENT": "national-test",
+        "LGNET_NOTARY_STATE": str(state),
+    }
+    run = [sys.executable, "-c", "from lgnet_reporting.entrypoints.audit import notary_main; notary_main()", "run"]
+    subprocess.run(run, env=env, check=True, stdout=subprocess.DEVNULL, timeout=120)
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+    keys = tmp_path / "pinned.json"
+    assert audit._run(audit.keys, audit.audit_parse(["--topic-prefix", prefix, "keys", "--out", str(keys)])) == 0
+
+    def verify(url: str | None) -> tuple[int, dict[str, Any]]:
+        from test_audit import run_verify
+
+        return run_verify(kafka_bootstrap, prefix, keys, audit_state, capsys, notary=NOTARY, notary_url=url)
+
+    rc, summary = verify(None)
+    assert rc == 0, summary  # the auditor's saved state of the genuine log
+    records = asyncio.run(read_records(kafka_bootstrap, physical("intake.events", prefix)))
+    here = sorted((r for r in records if r.partition == target), key=lambda r: r.offset)
+    dropped = here[3].offset
+
+    async def rewrite() -> None:
+        await delete_topic(kafka_bootstrap, physical("intake.events", prefix))
+        await ensure_topics(kafka_bootstrap, prefix)
+        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap), enable_idempotence=True)
+        await producer.start()
+        try:
+            for r in sorted(records, key=lambda r: (r.partition, r.offset)):
+                if (r.partition, r.offset) != (target, dropped):
+                    await producer.send_and_wait(
+                        r.topic, r.value, key=r.key, headers=list(r.headers), partition=r.partition
+                    )
+        finally:
+            await producer.stop()
+
+    asyncio.run(rewrite())
+    port = free_port()
+    proc = subprocess.Popen(
+        [*run, "--every", "1", "--http-port", str(port)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        logged = [json.loads(proc.stdout.readline())]
+        while "read" not in logged[-1]:  # its log lines (JSON), then its first round's
+            logged.append(json.loads(proc.stdout.readline()))
+        line = logged[-1]
+        assert line["read"] == 0 and line["checkpoints"] == 0, line  # nothing of the rewritten log signed
+        errors = [e for e in logged if e.get("level") == "error"]
+        assert len(errors) == 1 and f"intake.events partition {target} was rewritten" in errors[0]["event"], logged
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.3)
+        assert ready.status_code == 503, ready.text
+        assert ready.json()["checks"]["log"].startswith(f"error: intake.events partition {target} rewritten"), (
+            ready.text
+        )
+        rc, summary = verify(f"http://127.0.0.1:{port}")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert rc == 1, summary
+    found = [(f["partition"], f["offset"], f["reason"]) for f in summary["first_failures"]]
+    assert {p for p, _, _ in found} == {target}, found
+    assert not [r for _, _, r in found if "forks" in r or "two histories" in r], found
+    n = len(here)
+    assert sorted(r for _, _, r in found if r.startswith("log truncated")) == [
+        f"log truncated: it ends at offset {n - 1}, a signed checkpoint covers {n} records",
+        f"log truncated: it ends at offset {n - 1}, the saved checkpoint covers {n} records",
+    ], found
+    assert (
+        target,
+        dropped,
+        "record differs from the one audited last time (changed, dropped, reordered or inserted here)",
+    ) in found, found
+    assert [
+        o for _, o, r in found if r.startswith(f"record changed, dropped, reordered or inserted at offset {dropped}")
+    ] == [dropped], found
+    assert summary["failed_partitions"] == [{"topic": "intake.events", "partition": target, "failures": len(found)}]
+
+
+def test_a_transaction_aborted_at_a_partitions_start_is_no_rewrite(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """Honest logs stay notarised across restarts: a partition whose first records belong to an aborted transaction
+    (skipped when read, its first record notarised at offset 2) is read again from its start as it was read then."""
+    prefix, state, topic = new_topic_prefix(), tmp_path / "notary", "payments.events"
+
+    async def aborted() -> None:
+        await ensure_topics(kafka_bootstrap, prefix)
+        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap), transactional_id=f"{prefix}aborting")
+        await producer.start()
+        try:
+            await producer.begin_transaction()
+            await producer.send_and_wait(physical(topic, prefix), b"never committed", partition=0)
+            await producer.abort_transaction()
+        finally:
+            await producer.stop()
+
+    asyncio.run(aborted())
+    asyncio.run(publish(kafka_bootstrap, prefix, [f"p{i}" for i in range(3)], topic))
+    first = asyncio.run(runner_round(kafka_bootstrap, prefix, state))
+    assert first.notary.partitions[(topic, 0)].offset_of(0) == 2
+    asyncio.run(publish(kafka_bootstrap, prefix, ["p3"], topic))
+    again = asyncio.run(runner_round(kafka_bootstrap, prefix, state))
+    assert not again.notary.rewritten() and again.read == 1
+    assert len(again.notary.partitions[(topic, 0)].tree) == 4

@@ -684,6 +684,11 @@ class KeyRegistry:
         return v
 
 
+# A signature header present but unreadable (cut, or not either version's form: no key id can be read from it). Not
+# "missing": someone wrote it; it is refused as a signature that does not verify (code "invalid").
+MALFORMED = "signature does not verify: its header is cut or malformed (no key id can be read from it)"
+
+
 class FactSignatureError(Unauthenticated):
     """A fact that is not provably written by a deployment allowed to write it. `code`: one of CODES (the metric's
     `reason` label)."""
@@ -711,6 +716,8 @@ def check_fact(
     `parse_signature`, when the caller parsed it to find the key. `proven`: the record's bytes and proof were
     already checked with its whole signed batch (`_proven_batches`, with this key); the other checks still apply."""
     signature = signature or parse_signature(headers)
+    if signature is None and _header_value(headers) is not None:  # there, but not even a key id can be read
+        raise FactSignatureError("invalid", FIELD, MALFORMED)
     if signature is None:
         raise FactSignatureError(
             "missing", FIELD, "missing: a canonical fact must be signed by the deployment that produced it"

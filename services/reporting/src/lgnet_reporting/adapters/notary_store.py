@@ -1,7 +1,8 @@
 """The notary's state on local disk, so a restart continues from where it stopped instead of re-reading the log:
 per fact topic-partition an append-only file of leaf hashes (32 bytes each) and one of event ids (one line per
 leaf), and `state.json` with each partition's size, next offset, newest published checkpoint and where its offsets
-jump (a gap in the log; none on a whole log: a state saved before this field reads as such).
+jump (a gap in the log; none on a whole log: a state saved before this field reads as such), and, for a partition
+found rewritten under the notary, why (`rewritten`: it stays refused after a restart).
 
 Order of writes: the appended files are flushed to disk (fsync) before `state.json` is replaced (write, fsync,
 rename), and a checkpoint is published only after that; on load, anything appended beyond the sizes in
@@ -88,6 +89,7 @@ class NotaryStore:
                 ids=ids,
                 published=published,
                 jumps=[(int(leaf), int(offset)) for leaf, offset in entry.get("jumps", []) if int(leaf) < size],
+                rewritten=entry.get("rewritten"),
             )
             notary.restore(*where, part)
             self._written[name] = size
@@ -111,6 +113,8 @@ class NotaryStore:
                 "jumps": [list(jump) for jump in part.jumps],
                 "published": part.published.note if part.published else None,
             }
+            if part.rewritten:  # kept across restarts: a partition found rewritten stays refused
+                state[name]["rewritten"] = part.rewritten
         _rewrite(self.folder / STATE, json.dumps(state, indent=1, sort_keys=True))
 
 

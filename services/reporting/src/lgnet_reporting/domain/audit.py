@@ -158,6 +158,10 @@ class Audit:
     # Partitions whose records stop matching the notary's checkpoints somewhere in a range: (the longest size they
     # match, the shortest they do not) and the failure naming the range (`pinpointed` names the offset instead).
     rewritten: dict[tuple[str, int], tuple[int, int, Failure]] = field(default_factory=dict)
+    # Partitions shorter than a checkpoint, whose records after the longest checkpoint they match (the first of the
+    # pair) up to their end (the second) no checkpoint read covers: a record dropped there, or only records removed
+    # from the end — the notary's checkpoints of the sizes in between tell (`pinpointed`).
+    truncated: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
     _verifiers: dict[str, VerifyKey] = field(default_factory=dict)
     _missing: dict[tuple[str, int], int] = field(default_factory=dict)  # records missing so far, per partition
     # Per partition, where its offsets jump: a tree size is not an offset after a gap (`offset_of`).
@@ -238,10 +242,11 @@ class Audit:
             self.signatures += 1
         else:
             self.fail(topic, r.partition, r.offset, verdict)
-        # Placed by the partitionkey its producer signed, not by the record's Kafka key, which anyone who may write
-        # the topic can set to the partition they copy a fact into.
+        # Placed by the partitionkey its producer signed, never by the record's Kafka key, which anyone who may write
+        # the topic can set to the partition they copy a fact into: a record with no signed partitionkey (unsigned,
+        # its signature failing) has no place to judge, its own failure says why.
         signed = claims.partitionkey.encode() if claims is not None and claims.partitionkey is not None else None
-        home = partition_of(r.key if signed is None else signed, self.partitions.get(topic, 1))
+        home = None if signed is None else partition_of(signed, self.partitions.get(topic, 1))
         if home is not None and home != r.partition:
             self.fail(topic, r.partition, r.offset, f"key belongs on partition {home}: copied from elsewhere")
         tree.append(merkle.leaf_hash(merkle.record_leaf(r.offset, r.key, r.value, headers)))
@@ -465,13 +470,17 @@ class Audit:
             )
             self.failures.append(failure)
             self.rewritten[where] = (top, end, failure)
+        elif beyond is not None and n > top:
+            self.truncated[where] = (top, n)
 
     def pinpointed(self, where: tuple[str, int], leaf: int) -> None:
         """The exact offset of a rewritten partition's first changed record, its leaf index `leaf` found with
         checkpoints of every size between the range's ends (signed by the notary on request): it replaces the
-        range's failure. The sizes count records; the record is named at its offset (another after a gap)."""
-        _, _, failure = self.rewritten.pop(where)
-        self.failures.remove(failure)
+        range's failure (a truncated partition's has none: it is named besides "log truncated"). The sizes count
+        records; the record is named at its offset (another after a gap)."""
+        self.truncated.pop(where, None)
+        if (named := self.rewritten.pop(where, None)) is not None:
+            self.failures.remove(named[2])
         matched = (
             f"the first {leaf} records hash to the notary's checkpoint of size {leaf}, the first {leaf + 1} do not"
             if leaf
@@ -486,7 +495,7 @@ class Audit:
         topic, partition = where
         old = saved.checkpoint
         if tree.root(min(old.size, len(tree))) == old.root and len(tree) >= old.size:
-            return self._consistent(topic, partition, tree, old)
+            return self._consistent(where, tree, saved)
         for i, leaf in enumerate(saved.leaves[: len(tree)]):
             if tree.leaves[i] != leaf:
                 self.fail(
@@ -504,21 +513,44 @@ class Audit:
                 end,
                 f"log truncated: it ends at offset {end}, the saved checkpoint covers {old.size} records",
             )
-        self._consistent(topic, partition, tree, old)
+        self._consistent(where, tree, saved)
 
-    def _consistent(self, topic: str, partition: int, tree: merkle.Tree, old: Checkpoint) -> None:
-        for cp in self.checkpoints.get(origin(topic, partition), []):
-            if cp.size < old.size:
+    def _consistent(self, where: tuple[str, int], tree: merkle.Tree, saved: SavedOrigin) -> None:
+        """Today's checkpoints against the saved one: one that covers the saved one extends it (a consistency proof
+        through today's log), one smaller than it is a prefix of what was audited (its root, the saved leaves'). A
+        checkpoint beyond the log is not judged here: the log is shorter than it, named once ("log truncated").
+        One failure per partition for each kind, each checkpoint (read on the topic and served again over
+        `--notary-url`) counted once."""
+        old = saved.checkpoint
+        audited = merkle.Tree(saved.leaves[: old.size]) if len(saved.leaves) >= old.size else None
+        if audited is not None and audited.root(old.size) != old.root:
+            audited = None  # the saved leaves are not the saved checkpoint's: nothing to compare with
+        forks, histories = set[int](), set[int]()
+        for size, root in {(cp.size, cp.root) for cp in self.checkpoints.get(origin(*where), [])}:
+            if size > len(tree) or size == 0:
                 continue
-            proof = tree.consistency_proof(old.size, cp.size) if 0 < old.size <= cp.size <= len(tree) else []
-            if not merkle.verify_consistency(old.size, cp.size, old.root, cp.root, proof):
-                self.fail(
-                    topic,
-                    partition,
-                    None,
-                    f"checkpoint of size {cp.size} forks from the saved checkpoint of"
-                    f" size {old.size} (root {base64.b64encode(old.root).decode()})",
-                )
+            if size < old.size:
+                if audited is not None and audited.root(size) != root:
+                    histories.add(size)
+                continue
+            proof = tree.consistency_proof(old.size, size) if old.size > 0 else []
+            if not merkle.verify_consistency(old.size, size, old.root, root, proof):
+                forks.add(size)
+        saved_root = base64.b64encode(old.root).decode()
+        if histories:
+            self.fail(
+                *where,
+                None,
+                f"the notary signed two histories: its checkpoint of size {min(histories)}{_more(histories)} disagrees"
+                f" with the saved checkpoint of size {old.size} (root {saved_root}), which you audited",
+            )
+        if forks:
+            self.fail(
+                *where,
+                None,
+                f"checkpoint of size {min(forks)}{_more(forks)} forks from the saved checkpoint of"
+                f" size {old.size} (root {saved_root})",
+            )
 
     def newest(self) -> dict[str, Checkpoint]:
         return {name: max(cps, key=lambda c: c.size) for name, cps in self.checkpoints.items()}
@@ -538,7 +570,15 @@ class Audit:
             ),
             "reports_anchored": len(self.reports) - sum(1 for f in self.failures if "not anchored" in f.reason),
             "failures": len(self.failures),
+            "failed_partitions": self.failed_partitions(),
         }
+
+    def failed_partitions(self) -> list[dict[str, Any]]:
+        """Every topic-partition a failure names, with how many (`first_failures` lists the first 20 only)."""
+        counts: dict[tuple[str, int], int] = {}
+        for f in self.failures:
+            counts[(f.topic, f.partition)] = counts.get((f.topic, f.partition), 0) + 1
+        return [{"topic": t, "partition": p, "failures": n} for (t, p), n in sorted(counts.items())]
 
 
 def _other_log(name: str, prefix: str, ours: str) -> str:
@@ -549,6 +589,12 @@ def _other_log(name: str, prefix: str, ours: str) -> str:
 
 
 REWRITTEN = "record changed, dropped, reordered or inserted"
+
+
+def _more(sizes: set[int]) -> str:
+    """The other sizes of a set of checkpoints named by its smallest."""
+    rest = sorted(sizes)[1:]
+    return f" (and of size{'s' if len(rest) > 1 else ''} {', '.join(map(str, rest))})" if rest else ""
 
 
 def _gap(expected: int) -> str:
@@ -568,14 +614,17 @@ def table(audit: Audit) -> list[str]:
         events = len(audit.trees.get((topic, partition), ()))
         rows.append(f"{topic:<18} {partition:>4} {events:>9} {cp.size if cp else '-':>10}  {result}")
     seen: dict[str, int] = {}
+    more: dict[tuple[str, str, int], int] = {}  # (reason, topic, partition) -> records not listed
     for f in audit.failures:
         seen[f.reason] = seen.get(f.reason, 0) + 1
         if seen[f.reason] <= SHOWN_PER_REASON:
             at = f.offset if f.offset is not None else "-"
             rows.append(f"FAIL {f.topic} partition {f.partition} offset {at}: {f.reason}")
+        else:
+            more[(f.reason, f.topic, f.partition)] = more.get((f.reason, f.topic, f.partition), 0) + 1
+    # every partition a reason failed named: one line per partition with records not listed above
     rows += [
-        f"… and {n - SHOWN_PER_REASON} more records with the same reason: {reason}"
-        for reason, n in seen.items()
-        if n > SHOWN_PER_REASON
+        f"… and {n} more records with the same reason in {topic} partition {partition}: {reason}"
+        for (reason, topic, partition), n in more.items()
     ]
     return rows

@@ -9,6 +9,14 @@ notary keeps where the offsets jump, so a proof asked for an offset is always of
 offset with no record is answered as such, never with the record after it. Checkpoints are signed for any size up to the
 tree's on request (Ed25519 is deterministic: the same size always gives the same note), and published when a
 partition grew: at a fixed interval, and at once when a report is published (a record on `reporting.events`).
+
+A partition's offsets only grow (fact topics are never compacted, and retention never deletes them): a record at or
+below an offset already notarised, a log that now ends before the records notarised, or a first or last notarised
+record that is no longer the first read from the log's start or at its offset means the partition was rewritten
+under the notary (the topic deleted and made anew, its records written back). Its tree is then `rewritten`: nothing
+more is appended to it and no checkpoint of it is published again (the notary would sign a history that never
+existed); it stays as it was, the history the notary saw and signed, and the notary is not ready until an operator
+looks (docs/operators.md, "The notary").
 """
 
 from __future__ import annotations
@@ -47,6 +55,8 @@ class Partition:
     # Where the offsets jump (a gap): (leaf index, its record's offset) of the first leaf after each. None on a
     # whole log, where a leaf's index is its offset.
     jumps: list[tuple[int, int]] = field(default_factory=list)
+    # Why the log under this tree was rewritten (None: it only grew): nothing more is appended or published.
+    rewritten: str | None = None
 
     def offset_of(self, leaf: int) -> int:
         """The offset of the record at leaf index `leaf`."""
@@ -60,8 +70,16 @@ class Partition:
                 return first + offset - start
         return None
 
-    def append(self, offset: int, leaf: bytes) -> int:
-        """One record's leaf, in partition order; its leaf index."""
+    def append(self, offset: int, leaf: bytes) -> int | None:
+        """One record's leaf, in partition order; its leaf index. None when it is not appended: the partition was
+        rewritten (this record at or below an offset already notarised, or before)."""
+        if self.rewritten is None and len(self.tree) and offset < self.next_offset:
+            self.rewritten = (
+                f"a record at offset {offset}, at or below offset {self.next_offset - 1} already notarised: the log was"
+                " rewritten (the topic deleted and made anew?)"
+            )
+        if self.rewritten is not None:
+            return None
         index = len(self.tree)
         if offset != self.offset_of(index):
             self.jumps.append((index, offset))
@@ -84,24 +102,63 @@ class Notary:
             if event_id:
                 self._by_id.setdefault(event_id, (topic, number, part.offset_of(index)))
 
-    def add(self, topic: str, r: Any) -> None:
-        """One record of a fact topic, in partition order."""
+    def add(self, topic: str, r: Any) -> bool:
+        """One record of a fact topic, in partition order; False when the partition was (found) rewritten and the
+        record is left out."""
         part = self.partitions.setdefault((topic, r.partition), Partition())
-        headers = list(r.headers or ())
-        part.append(r.offset, merkle.leaf_hash(merkle.record_leaf(r.offset, r.key, r.value, headers)))
+        if part.append(r.offset, _leaf(r)) is None:
+            return False
         event_id = _event_id(r.value)
         part.ids.append(event_id)
         if event_id:
             self._by_id.setdefault(event_id, (topic, r.partition, r.offset))
         if topic == REPORTS:
             self.report_seen = True
+        return True
+
+    def ends(self, topic: str, number: int, end: int) -> str | None:
+        """The partition's log end offset as the broker now says it, against what was notarised: why the partition
+        was rewritten (a log that ends before the next offset to read), or None."""
+        part = self.partitions.get((topic, number))
+        if part is None or not len(part.tree) or part.rewritten is not None:
+            return None if part is None else part.rewritten
+        if end >= part.next_offset:
+            return None
+        part.rewritten = (
+            f"the log ends at offset {end - 1} but records up to offset {part.next_offset - 1} were notarised: records"
+            " removed, or the topic deleted and made anew"
+        )
+        return part.rewritten
+
+    def compare(self, topic: str, number: int, leaf: int, r: Any) -> str | None:
+        """The first record read again from where the record of leaf index `leaf` (the first, the last notarised)
+        should be first: why the partition was rewritten when it is not that record, else None."""
+        part = self.partitions.get((topic, number))
+        if part is None or part.rewritten is not None:
+            return None if part is None else part.rewritten
+        expected = part.offset_of(leaf)
+        if r.offset != expected:
+            why = (
+                f"the record notarised at offset {expected} is not there any more (the first read from there is at"
+                f" offset {r.offset}): the log was rewritten"
+            )
+        elif part.tree.leaves[leaf] != _leaf(r):
+            why = f"the record at offset {expected} is not the one notarised there: the log was rewritten"
+        else:
+            return None
+        part.rewritten = why
+        return why
+
+    def rewritten(self) -> dict[tuple[str, int], str]:
+        """The partitions found rewritten, and why."""
+        return {where: part.rewritten for where, part in sorted(self.partitions.items()) if part.rewritten}
 
     def grown(self) -> list[Checkpoint]:
         """A signed checkpoint of every partition that grew since its last published one."""
         out = []
         for (topic, number), part in sorted(self.partitions.items()):
             size = len(part.tree)
-            if size and (part.published is None or part.published.size < size):
+            if part.rewritten is None and size and (part.published is None or part.published.size < size):
                 out.append(self.signer.sign(origin_of(topic, number, self.prefix), size, part.tree.root()))
         return out
 
@@ -133,6 +190,13 @@ class Notary:
         if size > len(part.tree):
             raise OutOfRange(
                 field, f"size {size} is beyond the tree of {topic} partition {number} ({len(part.tree)} records)"
+            )
+        signed = part.published.size if part.published else 0
+        if part.rewritten is not None and size > signed:  # what it read after its last round may be the rewrite's
+            raise OutOfRange(
+                field,
+                f"size {size}: {topic} partition {number} was rewritten under the notary ({part.rewritten}); it signs"
+                f" no checkpoint of it beyond its last published one ({signed} records)",
             )
         return self.signer.sign(origin_of(topic, number, self.prefix), size, part.tree.root(size))
 
@@ -189,6 +253,10 @@ class Notary:
             for (t, n), p in sorted(self.partitions.items())
             if p.published is not None
         ]
+
+
+def _leaf(r: Any) -> bytes:
+    return merkle.leaf_hash(merkle.record_leaf(r.offset, r.key, r.value, list(r.headers or ())))
 
 
 def _event_id(value: bytes | None) -> str:

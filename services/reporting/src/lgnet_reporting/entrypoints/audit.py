@@ -205,7 +205,7 @@ async def verify(args: argparse.Namespace) -> int:
     for note in served:
         audit.checkpoint(None, note, "notary-http")
     audit.finish()
-    if args.notary_url and audit.rewritten:
+    if args.notary_url and (audit.rewritten or audit.truncated):
         await pinpoint_over_http(audit, args.notary_url)
     for row in table(audit):
         print(row, file=sys.stderr)

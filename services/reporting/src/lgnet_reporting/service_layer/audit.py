@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from lgnet_shared.checkpoints import CheckpointError, Verifier, open_checkpoint, origin_of
+from lgnet_shared.checkpoints import Checkpoint, CheckpointError, Verifier, open_checkpoint, origin_of
 from lgnet_shared.fact_signing import SigningKey
 from lgnet_shared.topics import physical
 
@@ -116,21 +116,34 @@ async def pinpoint(audit: Audit, note_of_size: NoteOfSize) -> None:
     """For each partition rewritten under the notary's checkpoints (a range of offsets named, no saved state to
     compare with), the exact offset: the range halved with checkpoints of the sizes between its ends, each note
     opened with the pinned notary keys (log2 of the range in requests). A note that cannot be had, or does not
-    verify, leaves the range as it was."""
-    for where, (lo, hi, _) in sorted(audit.rewritten.items(), key=lambda item: item[0]):
+    verify, leaves the range as it was. A partition shorter than a checkpoint ("log truncated") is asked for a
+    checkpoint of its own length first: when its records do not hash to it, a record was dropped or changed before
+    its end, and the same halving names it."""
+
+    async def signed(where: tuple[str, int], size: int) -> Checkpoint | None:
+        note = await note_of_size(*where, size)
+        try:
+            cp = open_checkpoint(note, audit.notaries) if note else None
+        except CheckpointError:
+            return None
+        return cp if cp is not None and (cp.origin, cp.size) == (origin_of(*where, audit.prefix), size) else None
+
+    async def halve(where: tuple[str, int], lo: int, hi: int) -> None:
         tree = audit.trees[where]
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            note = await note_of_size(*where, mid)
-            try:
-                cp = open_checkpoint(note, audit.notaries) if note else None
-            except CheckpointError:
-                cp = None
-            if cp is None or (cp.origin, cp.size) != (origin_of(*where, audit.prefix), mid):
-                break
+            cp = await signed(where, mid)
+            if cp is None:
+                return
             lo, hi = (mid, hi) if tree.root(mid) == cp.root else (lo, mid)
-        else:
-            audit.pinpointed(where, lo)
+        audit.pinpointed(where, lo)
+
+    for where, (lo, hi, _) in sorted(audit.rewritten.items(), key=lambda item: item[0]):
+        await halve(where, lo, hi)
+    for where, (lo, end) in sorted(audit.truncated.items(), key=lambda item: item[0]):
+        cp = await signed(where, end)
+        if cp is not None and audit.trees[where].root(end) != cp.root:
+            await halve(where, lo, end)
 
 
 def balanced(ends: log.Positions, parts: int) -> list[log.Positions]:

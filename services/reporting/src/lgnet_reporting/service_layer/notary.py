@@ -5,6 +5,7 @@ report is anchored in a checkpoint within one fetch, not one interval)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -30,6 +31,16 @@ TREE_SIZE = Gauge("lgnet_notary_tree_size", "Records in the tree of a fact topic
 CHECKPOINTED_SIZE = Gauge(
     "lgnet_notary_checkpointed_size", "Tree size of the newest published checkpoint", ["topic", "partition"]
 )
+# 1 for a partition found rewritten under the notary (docs/operators.md, "The notary"): it publishes no checkpoint of
+# it any more, and /health/ready names it.
+REWRITTEN = Gauge(
+    "lgnet_notary_partition_rewritten",
+    "1 when the log of a fact topic-partition was rewritten under the notary (it signs no more checkpoints of it)",
+    ["topic", "partition"],
+)
+log = logging.getLogger(__name__)
+# A record read again (the first and last notarised of each partition, before each round's checkpoints) within this.
+PROBE_TIMEOUT_S = 10.0
 # The follow loop fetches at least every half second; a minute without one is a stalled notary.
 STALLED_AFTER_S = 60.0
 
@@ -46,6 +57,9 @@ class NotaryRunner:
         self.restored: dict[str, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._probe: AIOKafkaConsumer | None = None  # reads notarised records again (`check_log`)
+        self._said: set[tuple[str, int]] = set()  # the rewritten partitions already logged
+        self.unchecked: str | None = None  # why the last check of the log against the trees could not be made
         self._logical: dict[str, str] = {}
         self.last_fetch: float | None = None  # monotonic time of the last fetch that answered
         self.stopped = False
@@ -60,8 +74,16 @@ class NotaryRunner:
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
         )
+        # One record per partition wanted: small fetches (a larger first batch still comes whole).
+        self._probe = AIOKafkaConsumer(
+            **client_kwargs(self.bootstrap),
+            isolation_level="read_committed",
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=64 * 1024,
+        )
         self._producer = AIOKafkaProducer(**client_kwargs(self.bootstrap), enable_idempotence=True)
         await self._consumer.start()
+        await self._probe.start()
         await self._producer.start()
         tps = []
         for topic, count in facts_log.partition_counts().items():
@@ -71,10 +93,90 @@ class NotaryRunner:
         for tp in tps:
             part = self.notary.partitions.get((self._logical[tp.topic], tp.partition))
             self._consumer.seek(tp, part.next_offset if part else 0)
+        await self.check_log()  # a log rewritten while the notary was stopped: nothing of it read
+
+    def _tp(self, topic: str, number: int) -> TopicPartition:
+        return TopicPartition(physical(topic, self.prefix), number)
+
+    def _refuse(self) -> None:
+        """Stop reading the partitions found rewritten; say each once (log line, metric)."""
+        assert self._consumer is not None
+        for (topic, number), why in self.notary.rewritten().items():
+            REWRITTEN.labels(topic, str(number)).set(1)
+            tp = self._tp(topic, number)
+            if tp in self._consumer.assignment():
+                self._consumer.pause(tp)
+            if (topic, number) not in self._said:
+                self._said.add((topic, number))
+                log.error(
+                    "notary: %s partition %s was rewritten under the notary: %s; no further checkpoint of it is"
+                    " signed (its tree stays the history it notarised)",
+                    topic,
+                    number,
+                    why,
+                )
+
+    async def check_log(self) -> None:
+        """Each notarised partition's log against its tree: the broker's log start and end offsets, and its first and
+        last notarised records read again. A partition rewritten (the topic deleted and made anew, records written
+        back: of the same length or not) is refused (`Notary.ends`, `Notary.compare`)."""
+        assert self._consumer is not None and self._probe is not None
+        wanted = {
+            self._tp(t, n): part
+            for (t, n), part in self.notary.partitions.items()
+            if len(part.tree) and part.rewritten is None and self._tp(t, n) in self._consumer.assignment()
+        }
+        if wanted:
+            tps = list(wanted)
+            try:  # a fact topic deleted (not made anew yet) is not answered for: the client would wait 40 s
+                async with asyncio.timeout(PROBE_TIMEOUT_S):
+                    starts = await self._probe.beginning_offsets(tps)
+                    ends = await self._probe.end_offsets(tps)
+            except Exception as exc:  # any failure to get an answer: the log cannot be compared, nothing is signed
+                self.unchecked = (
+                    f"the log could not be compared with the trees ({type(exc).__name__}: a fact topic gone?)"
+                )
+                log.warning("notary: %s; no checkpoint signed this round", self.unchecked)
+                return
+            self.unchecked = None
+            for tp in tps:
+                self.notary.ends(self._logical[tp.topic], tp.partition, ends[tp])
+            # The first notarised record is the first read from the log's start (records of a transaction aborted
+            # there are skipped, as they were; with records deleted at the start, which the audit names, not
+            # compared), the last one is read from its own offset.
+            first = {
+                tp: (starts[tp], 0)
+                for tp, part in wanted.items()
+                if part.rewritten is None and starts[tp] <= part.offset_of(0)
+            }
+            await self._read_again(first)
+            last = {
+                tp: (part.offset_of(len(part.tree) - 1), len(part.tree) - 1)
+                for tp, part in wanted.items()
+                if part.rewritten is None
+            }
+            await self._read_again(last)
+        self._refuse()
+
+    async def _read_again(self, asked: dict[TopicPartition, tuple[int, int]]) -> None:
+        """The first record from each offset `asked`, compared with the notarised record of the leaf index asked
+        with it."""
+        assert self._probe is not None
+        if not asked:
+            return
+        self._probe.assign(list(asked))
+        for tp, (offset, _) in asked.items():
+            self._probe.seek(tp, offset)
+        left, deadline = dict(asked), time.monotonic() + PROBE_TIMEOUT_S
+        while left and time.monotonic() < deadline:
+            got = await self._probe.getmany(*left, timeout_ms=500)
+            for tp, records in got.items():
+                if records and tp in left:
+                    self.notary.compare(self._logical[tp.topic], tp.partition, left.pop(tp)[1], records[0])
 
     async def stop(self) -> None:
         self.stopped = True
-        for client in (self._consumer, self._producer):
+        for client in (self._consumer, self._probe, self._producer):
             if client is not None:
                 await client.stop()
 
@@ -82,12 +184,16 @@ class NotaryRunner:
         """One fetch from every partition's position; the records read."""
         assert self._consumer is not None
         got = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=20_000)
-        n = 0
+        n, refused = 0, False
         for tp, records in got.items():
             topic = self._logical[tp.topic]
             for r in records:
-                self.notary.add(topic, r)
-            n += len(records)
+                if not self.notary.add(topic, r):
+                    refused = True
+                    break
+                n += 1
+        if refused:
+            self._refuse()
         self.read += n
         self.last_fetch = time.monotonic()
         RECORDS_READ.inc(n)
@@ -96,16 +202,18 @@ class NotaryRunner:
     async def catch_up(self) -> None:
         """Read up to the ends the partitions have now."""
         assert self._consumer is not None
-        tps = list(self._consumer.assignment())
+        tps = list(self._consumer.assignment() - self._consumer.paused())
         ends: dict[TopicPartition, int] = await self._consumer.end_offsets(tps)
-        while any([await self._consumer.position(tp) < ends[tp] for tp in tps]):
+        while any([await self._consumer.position(tp) < ends[tp] for tp in tps if tp not in self._consumer.paused()]):
             await self.fetch()
 
     async def checkpoint(self) -> list[Checkpoint]:
         """Sign and publish a checkpoint of every partition that grew. The trees are on disk first, so a
-        published checkpoint is never lost by a restart."""
+        published checkpoint is never lost by a restart. The log is checked against the trees first: no checkpoint
+        of a partition rewritten under the notary is signed."""
         assert self._producer is not None
-        fresh = self.notary.grown()
+        await self.check_log()
+        fresh = [] if self.unchecked else self.notary.grown()
         if self.store is not None:
             await asyncio.to_thread(self.store.save, self.notary)
         topic = physical("checkpoints", self.prefix)
@@ -141,12 +249,25 @@ class NotaryRunner:
             checks["following"] = f"error: no fetch for {idle:.0f}s"
         else:
             checks["following"] = "ok"
+        rewritten = self.notary.rewritten()
+        if self.unchecked and not rewritten:
+            checks["log"] = f"error: {self.unchecked}"
+            return checks
+        checks["log"] = (
+            "error: "
+            + "; ".join(
+                f"{t} partition {n} rewritten, no checkpoint signed: {why}" for (t, n), why in rewritten.items()
+            )
+            if rewritten
+            else "ok"
+        )
         return checks
 
     def refresh_metrics(self) -> None:
         """The trees' sizes and newest checkpoints, read at each scrape."""
         for (topic, number), part in self.notary.partitions.items():
             TREE_SIZE.labels(topic, str(number)).set(len(part.tree))
+            REWRITTEN.labels(topic, str(number)).set(1 if part.rewritten else 0)
             CHECKPOINTED_SIZE.labels(topic, str(number)).set(part.published.size if part.published else 0)
 
     async def follow(self, every: float, report: Any = print) -> None:
