@@ -181,3 +181,18 @@ def test_a_whole_identity_is_sealed_once_and_opens_as_one_json_object() -> None:
             client.seal_identity(wrong, given_name="Amina")  # type: ignore[arg-type]
         with pytest.raises(ValueError, match=r"^birth_date: "):
             client.seal_birth_date(wrong)  # type: ignore[arg-type]
+
+
+def test_an_identifying_value_sent_in_clear_is_refused_saying_it_must_be_sealed() -> None:
+    """From an outside partner: `identity.given_name: "Fatou"` (in clear, beside a sealed `all`) was refused "Input
+    should be an object" — true, and no help. The reason says what to do."""
+    from lgnet_shared.errors import from_pydantic
+    from lgnet_shared.events.partner import PersonRegistrationSubmitted
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        PersonRegistrationSubmitted.model_validate(
+            {"person_id": "p-1", "sex": "female", "nationality": "SN", "identity": {"given_name": "Fatou"}}
+        )
+    errors = {e["field"]: e["reason"] for e in from_pydantic(refused.value).each()}
+    assert errors["identity.given_name"].startswith("must be sealed (encrypted to intake's key"), errors

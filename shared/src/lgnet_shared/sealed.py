@@ -3,7 +3,9 @@ catalogue (`lgnet_shared.events` re-exports it) so that `pii` and the admin comm
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 # Registration v3's `identity.all` is sealed as a partner's field named `all`, its plaintext a JSON object of the
@@ -30,3 +32,14 @@ class Sealed(BaseModel):
     ct: str = Field(
         description="base64url, no padding: HPKE encapsulated key + ciphertext + tag, or AES-GCM ciphertext + tag"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_in_clear(cls, data: Any) -> Any:
+        # A value sent in clear was refused "Input should be a valid dictionary": true, and no help to a partner.
+        if isinstance(data, str | int | float):
+            raise ValueError(
+                "must be sealed (encrypted to intake's key: an object with kid, n and ct, as the SDK's seal makes it),"
+                " never sent in clear"
+            )
+        return data
