@@ -694,7 +694,7 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/persons/{person_id}/details", response_class=HTMLResponse)
     async def details(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
-            body = person_details(f)
+            body = desk.person_details(f)
             if body:  # nothing changed: nothing sent
                 fields = {"identity": "phone", "languages": "languages", "literate": "literate"}
                 key = resubmission.call_key(f, "details")
@@ -1163,25 +1163,6 @@ def _sharing_withdrawn_by_a_partner(op: Operator, form: dict[str, str]) -> bool:
 
 _NO_CASE = {"case_id": "choose the case"}
 CHOOSE_THE_PARTNER = "choose the partner"  # a case's, or the one it is transferred to: never chosen for the operator
-
-
-def person_details(form: dict[str, str]) -> dict[str, Any]:
-    """intake's PATCH of a person from the cartella's details form: only what differs from what the page showed
-    (`was_<field>`); languages typed by name, sent as codes (a name no language has: refused at the field)."""
-    changed = {
-        k for k in ("phone", "address", "languages", "literate") if form.get(k, "").strip() != form.get(f"was_{k}", "")
-    }
-    body: dict[str, Any] = {}
-    if identity := {k: form[k].strip() for k in ("phone", "address") if k in changed and form.get(k, "").strip()}:
-        body["identity"] = identity
-    if "languages" in changed:
-        try:
-            body["languages"] = languages.codes_of(form.get("languages", ""))
-        except ValueError as unknown:
-            raise desk.FieldErrors({"languages": str(unknown)}) from None
-    if "literate" in changed and form.get("literate") in ("yes", "no"):
-        body["literate"] = form["literate"] == "yes"
-    return body
 
 
 def _case_of(form: dict[str, str]) -> str:

@@ -19,7 +19,7 @@ from lgnet_shared.db import Conn
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, ServiceUnavailable, service_path
-from lgnet_desk.domain import countries, days, resubmission
+from lgnet_desk.domain import countries, days, languages, resubmission
 from lgnet_desk.domain.operators import Operator
 from lgnet_desk.domain.persons import full_name, same_person
 
@@ -406,6 +406,25 @@ async def _register_each(
         raise FieldErrors(e.errors, {**kept, **e.kept}) from None
     except ServiceRefusal as r:
         raise FieldErrors({"m0_given_name": r.reason}, kept) from None
+
+
+def person_details(form: dict[str, str]) -> dict[str, Any]:
+    """intake's PATCH of a person from the cartella's details form: only what differs from what the page showed
+    (`was_<field>`); languages typed by name, sent as codes (a name no language has: refused at the field)."""
+    changed = {
+        k for k in ("phone", "address", "languages", "literate") if form.get(k, "").strip() != form.get(f"was_{k}", "")
+    }
+    body: dict[str, Any] = {}
+    if identity := {k: form[k].strip() for k in ("phone", "address") if k in changed and form.get(k, "").strip()}:
+        body["identity"] = identity
+    if "languages" in changed:
+        try:
+            body["languages"] = languages.codes_of(form.get("languages", ""))
+        except ValueError as unknown:
+            raise FieldErrors({"languages": str(unknown)}) from None
+    if "literate" in changed and form.get("literate") in ("yes", "no"):
+        body["literate"] = form["literate"] == "yes"
+    return body
 
 
 MEMBER_FIELDS = frozenset({"given_name", "family_name", "fiscal_code", "birth_date", "sex", "nationality"})
