@@ -39,7 +39,14 @@ def kind(pid: str) -> str:
         return "gone"
     if not cmd:
         return "kernel threads"
-    return next((k for k, piece in KINDS if piece in cmd), "the rest")
+    return next((k for k, piece in KINDS if piece in cmd), the_rest(cmd))
+
+
+def the_rest(cmd: str) -> str:
+    """Named by its program and first argument's last path parts (`python -m …`, `java … kafka.tools.…`)."""
+    words = cmd.split()
+    shown = [Path(w).name for w in words[:6] if not w.startswith("-") and not w.endswith("*")][:2]
+    return f"the rest: {' '.join(shown)[:60]}"
 
 
 def main(command: list[str]) -> int:
@@ -71,8 +78,12 @@ def main(command: list[str]) -> int:
         total[kinds[key]] += cpu - first[key]
     print(f"CPU-seconds by kind of process over {time.monotonic() - started:.0f} s:")
     for name, cpu in sorted(total.items(), key=lambda item: -item[1]):
-        if name != "gone" and cpu >= 0.5:
+        if name != "gone" and cpu >= 0.5 and not name.startswith("the rest: "):
             print(f"  {cpu:8.1f}  {name}")
+    rest = sorted(((n, c) for n, c in total.items() if n.startswith("the rest: ")), key=lambda item: -item[1])
+    print(f"  {sum(c for _, c in rest):8.1f}  the rest, of it:")
+    for name, cpu in rest[:12]:
+        print(f"  {cpu:12.1f}  {name.removeprefix('the rest: ')}")
     return proc.returncode
 
 
