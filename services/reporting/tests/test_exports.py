@@ -143,7 +143,7 @@ def test_a_median_with_no_data_reads_no_data_not_suppressed() -> None:
     assert "Giornidalprimocontattoallapresaincarico(mediana)n.d." in text
     assert "Quotapresaincaricon.d." in text and "Mediana(giorni)n.d." in text
     assert "n.d.:Nessundato" in text  # the title page says what it means, as it does for "soppresso"
-    assert text.count("soppresso") == 1, text  # only in the note explaining suppression
+    assert "soppresso" not in text, text  # a city's report hides nothing: no note on suppression either
     # The document keeps its nulls: its digest (and every published one's, replayed) does not change.
     assert digest(report) == before and report == _city_report_with_nobody_taken_in_charge()
 
@@ -365,3 +365,44 @@ def test_a_hidden_share_reads_suppressed_in_the_xlsx_not_a_percentage() -> None:
         "soppresso",
         "General",
     )
+
+
+def _pdf_text(report: dict[str, Any], lang: str = "it") -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(exports.to_pdf(report, lang))).pages)
+
+
+def test_the_pdf_explains_only_the_empty_cells_it_shows() -> None:
+    """A city's PDF explained "soppresso" (and the threshold's policy) though a city's report hides nothing: the notes
+    under the headline figures explain the words a reader meets in the document, no other."""
+    figures = {"persons": {"total": 12, "minors": 4, "adults": 8, "age_unknown": 0}}
+    city = {**REPORT, "indicators": figures}
+    text = _pdf_text(city)
+    assert "soppresso:" not in text.lower() and "n.d.:" not in text, text
+    assert "suppressed:" not in _pdf_text(city, "en").lower()
+    national = {**city, "report": "national", "scope": "national", "suppression": {"threshold": 5}}
+    assert "soppresso:" in _pdf_text(national).lower()  # the national report says its policy, hidden cells or not
+    hidden = {**city, "indicators": {**figures, "persons_by_vulnerability": {"single_parent": None}}}
+    assert "soppresso:" in _pdf_text(hidden).lower()
+    undefined = {**city, "indicators": {**figures, "days_to_placement": {"placements": 0, "median": None}},
+                 "no_data": ["indicators.days_to_placement.median"]}  # fmt: skip
+    text = _pdf_text(undefined)
+    assert "n.d.:" in text and "soppresso:" not in text.lower(), text
+
+
+def test_the_log_positions_say_they_name_the_first_record_not_counted() -> None:
+    """The PDF listed "0:12, 1:7" under "Calcolato dal registro eventi fino alle posizioni": an auditor could not
+    tell whether offset 12 was counted. Positions are the next offset to read (docs/reporting.md): the line says so."""
+    from lgnet_reporting.adapters.pdf_document import provenance
+
+    report = {**REPORT, "digest": "ab" * 32, "positions": {"lgnet.intake.events": {"0": 12}}}
+    italian = " ".join(provenance(report, "it"))
+    assert "primo record non compreso" in italian, italian
+    assert "first record not included" in " ".join(provenance(report, "en"))
+
+
+def test_a_periods_data_files_give_its_start_before_its_end() -> None:
+    """The CSV's head read "# Alla data" then "# Dal": a period is read from its start."""
+    head = [line for line in exports.to_csv(REPORT).decode().splitlines() if line.startswith("# ")]
+    assert [line.split(",")[0] for line in head[2:4]] == ["# Dal", "# Alla data"], head

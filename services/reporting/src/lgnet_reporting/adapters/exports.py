@@ -94,10 +94,10 @@ def title(report: dict[str, Any], lang: str = lb.DEFAULT) -> list[tuple[str, str
     meta = [
         (lb.term("report", lang), lb.term(report["report"], lang)),
         (lb.term("scope", lang), lb.category("by_city", report["scope"], lang)),
-        (lb.term("as_of", lang), report["as_of"]),
     ]
-    if report.get("period_from"):
+    if report.get("period_from"):  # a period is read from its start
         meta.append((lb.term("period_from", lang), report["period_from"]))
+    meta.append((lb.term("as_of", lang), report["as_of"]))
     if "suppression" in report:
         meta.append((lb.term("suppression_threshold", lang), str(report["suppression"]["threshold"])))
     meta.extend(not_reported(report, lang))

@@ -60,7 +60,13 @@ def render(report: dict[str, Any], lang: str, table_rows: list[Row], dated: date
     pdf.footer_text = f"LgNet · {title} · {_period(report, lang)}"
     pdf.set_auto_page_break(True, margin=16)
     shown = no_data.marked(report)  # a cell with no data reads "n.d." on the cover and the charts, as in the tables
-    _title_page(pdf, shown, title, lang)
+    # The notes explain the words the document shows, no other (a city's report hides nothing: no "soppresso" note);
+    # the national report states its suppression policy whether or not a cell is hidden.
+    notes = {
+        "suppressed": "suppression" in report or any(r.value is None for r in table_rows),
+        "no_data": any(r.value is no_data.NO_DATA for r in table_rows),
+    }
+    _title_page(pdf, shown, title, lang, notes)
     _charts(pdf, shown, lang)
     _tables(pdf, report, table_rows, lang)
     _provenance(pdf, report, lang)
@@ -74,7 +80,7 @@ def _period(report: dict[str, Any], lang: str) -> str:
     return f"{lb.term('as_of', lang)} {end}"
 
 
-def _title_page(pdf: Document, report: dict[str, Any], title: str, lang: str) -> None:
+def _title_page(pdf: Document, report: dict[str, Any], title: str, lang: str, notes: dict[str, bool]) -> None:
     pdf.add_page()
     pdf.set_text_color(*INK)
     pdf.set_font(FONT, "B", 22)
@@ -103,13 +109,16 @@ def _title_page(pdf: Document, report: dict[str, Any], title: str, lang: str) ->
     pdf.ln(8)
     pdf.set_font(FONT, size=8)
     pdf.set_text_color(*MUTED)
-    notes = lb.catalogue(lang)
-    note = lb.term("suppressed", lang) + ": " + (notes["suppressed_note"] or "")
-    if "suppression" in report:
-        threshold = report["suppression"]["threshold"]
-        note += f" ({lb.term('suppression_threshold', lang)}: {threshold})"
-    pdf.multi_cell(0, 4, note, new_x="LMARGIN", new_y="NEXT")
-    pdf.multi_cell(0, 4, lb.term("no_data", lang) + ": " + (notes["no_data_note"] or ""), new_x="LMARGIN", new_y="NEXT")
+    words = lb.catalogue(lang)
+    if notes["suppressed"]:
+        note = lb.term("suppressed", lang) + ": " + (words["suppressed_note"] or "")
+        if "suppression" in report:
+            threshold = report["suppression"]["threshold"]
+            note += f" ({lb.term('suppression_threshold', lang)}: {threshold})"
+        pdf.multi_cell(0, 4, note, new_x="LMARGIN", new_y="NEXT")
+    if notes["no_data"]:
+        note = lb.term("no_data", lang) + ": " + (words["no_data_note"] or "")
+        pdf.multi_cell(0, 4, note, new_x="LMARGIN", new_y="NEXT")
 
 
 def _not_reported_note(pdf: Document, report: dict[str, Any], key: str, cities: list[str], lang: str) -> None:
