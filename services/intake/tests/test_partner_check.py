@@ -34,6 +34,10 @@ EXPECTED = {  # file -> what the kit prints after "FILE: " (kind, field, reason:
     " (wrong key id or field)",
     "number_for_a_date": "invalid_data data.opened_on: must be an ISO 8601 date string, YYYY-MM-DD",
     "other_city": "forbidden city: partner coop-aurora works in torino, not trieste",
+    "partitionkey_of_another": "forbidden partitionkey: must be your partner id coop-aurora (the record is signed by"
+    " coop-aurora): intake reads each partner's records in order by it",
+    "record_key_of_another": "forbidden partitionkey: the Kafka record key must be your partner id coop-aurora, as"
+    " partitionkey: keyed otherwise, your records land on other partitions and are processed out of order",
     "tampered": "unauthenticated headers.lgnet-signature: signature does not verify with the partner's key",
     "whole_and_a_field": "invalid data.identity.all: holds the whole identity: leave out given_name, or send each"
     " field alone without `all`",
@@ -194,7 +198,7 @@ async def test_the_kit_says_what_the_running_gatekeeper_answers(
             await producer.send_and_wait(
                 partner_inbound("torino", intake.prefix),
                 record["value"].encode(),
-                key=b"coop-aurora",
+                key=record["key"].encode(),  # as the file says: a record keyed by another partner is refused alike
                 headers=headers,
             )
             sent[json.loads(record["value"])["id"]] = name

@@ -126,9 +126,8 @@ async def check(
         notes.append("not signed (a bare value): signature not checked")
     env = from_record(record.value, record.headers, record.key, partner=True)
     rules.check_claims(env, who.partner, who.city)
+    rules.check_partition_key(env, who.partner, record.key if record.signed else rules.UNKEYED)
     event = rules.read(env)
-    if record.key is not None and record.key != who.partner.encode():
-        notes.append(f"the record key should be your partner id ({who.partner}): your events stay in order")
     with rules.partner_fields():
         rules.check_event(event, today, earliest)
         if isinstance(event, cmd_in.PersonRegistrationSubmitted):
