@@ -488,6 +488,38 @@ def test_admin_cli_with_a_wrong_password_says_the_login_was_refused(
     assert "KAFKA_SASL_PASSWORD" in err and "cannot reach" not in err and "not-the-password" not in err
 
 
+async def test_the_sdk_says_a_refused_password_naming_the_user_and_an_unreachable_broker_naming_its_address(
+    kafka_bootstrap: str, parties: dict[str, Party], party_prefix: str
+) -> None:
+    """A partner whose password the broker refused read aiokafka's "Unable to bootstrap from [...]", the words of a
+    broker it could not reach. The SDK now tells the two apart: the login refused, naming the user and the settings
+    to check (and never the password), or no broker at the address, naming it."""
+    from lgnet_shared.kafka import KafkaLoginRefused, KafkaUnreachable
+    from lgnet_shared.sdk import PartnerClient
+
+    party = parties["partner.a"]
+    user = party.principal.name
+    wrong = as_user(party.security, user, "not-the-password")
+    client = PartnerClient(kafka_bootstrap, partner=user.removeprefix("partner."), city="torino", security=wrong)
+    with pytest.raises(KafkaLoginRefused) as refused_login:
+        await client.start()
+    said = str(refused_login.value)
+    assert f"Kafka at {kafka_bootstrap} refused the credentials of {user!r}" in said, said
+    assert "kafka.password" in said and "sasl_password" in said and "not-the-password" not in said, said
+    assert "Unable to bootstrap" not in said and "cannot reach" not in said, said
+    with pytest.raises(KafkaLoginRefused):  # reading answers alike
+        async for _ in client.rejections(timeout=1, group_id=f"{client.group_prefix}x"):
+            pass
+    client = PartnerClient("127.0.0.1:1", partner="coop-a", city="torino", security=party.security)
+    with pytest.raises(KafkaUnreachable) as unreachable:
+        await client.start()
+    said = str(unreachable.value)
+    assert "cannot reach Kafka at 127.0.0.1:1" in said and "bootstrap_servers" in said and "refused the" not in said
+    async with PartnerClient(kafka_bootstrap, partner="coop-a", city="torino", topic_prefix=party_prefix,
+                             security=party.security):  # fmt: skip
+        pass  # the right password is let in
+
+
 @pytest.mark.parametrize("service", ["intake", "housing", "payments", "reporting"])
 def test_each_service_uses_only_what_the_registry_grants_its_role(service: str) -> None:
     """The ACLs come from the registry's writers/readers: a service producing or consuming a topic its role is

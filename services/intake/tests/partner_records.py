@@ -34,17 +34,26 @@ class Sender:
         return pii.seal_for(self.intake_public, self.intake_key_id, as_field or field, value).model_dump()
 
     def record(
-        self, event: Event, *, city: str = CITY, data: dict[str, Any] | None = None, version: int | None = None
+        self,
+        event: Event,
+        *,
+        city: str = CITY,
+        data: dict[str, Any] | None = None,
+        version: int | None = None,
+        partitionkey: str | None = None,
+        key: str | None = None,
     ) -> dict[str, Any]:
         """The record as a partner's code writes it: structured mode, keyed and signed; `data` overrides fields,
-        `version` the version its `dataschema` names."""
+        `version` the version its `dataschema` names, `partitionkey` and `key` the partner id they should be."""
         env = to_envelope(event, source=f"/partners/{self.partner}", city=city, partner=self.partner)
-        env = env.model_copy(update={"partitionkey": self.partner, "data": {**env.data, **(data or {})}})
+        env = env.model_copy(
+            update={"partitionkey": partitionkey or self.partner, "data": {**env.data, **(data or {})}}
+        )
         if version is not None:
             env = env.model_copy(update={"dataschema": f"urn:lgnet:schema:{env.type}:v{version}"})
         value, headers = env.to_structured()
         headers.append(signing.sign(self.signing_key, self.key_id, value, headers))
-        return {"key": self.partner, "headers": [[k, v.decode()] for k, v in headers], "value": value.decode()}
+        return {"key": key or self.partner, "headers": [[k, v.decode()] for k, v in headers], "value": value.decode()}
 
     def registration(self, person_id: str, *, fiscal_code: str = AMINA_CF, **identity: dict[str, str]) -> Event:
         sealed = {
@@ -97,6 +106,9 @@ def bad_records(s: Sender) -> dict[str, dict[str, Any]]:
         ),
         "number_for_a_date": s.record(opening, data={"opened_on": 1764460800}),
         "other_city": s.record(s.registration("p-5"), city="trieste"),
+        # keyed by another partner's id: out of order with this partner's records, and not this partner's to name
+        "partitionkey_of_another": s.record(s.registration("p-9"), partitionkey="coop-borgo"),
+        "record_key_of_another": s.record(s.registration("p-10"), key="coop-borgo"),
         "tampered": tampered,
         "whole_and_a_field": s.record(
             s.whole("p-6"), data={"identity": {**whole, "given_name": s.seal("given_name", "Amina")}}

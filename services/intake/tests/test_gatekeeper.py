@@ -502,6 +502,37 @@ async def test_replaying_an_inbound_event_has_one_effect(intake: IntakeUnderTest
     assert await rejections_count(intake, {env.id}) == 0
 
 
+async def test_a_record_accepted_before_the_partition_key_rule_and_read_again_stays_accepted(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """docs/partners.md, "Partition key and ordering": a record keyed otherwise than by its partner's id is refused
+    since 2026-12-07. Offsets reach Kafka after their effects, so a restart (the upgrade's) reads again records that
+    were processed: one keyed by a person that the version before accepted is a duplicate as before — not answered
+    as refused (its partner would send it again as new), nothing changed. A new record keyed so is refused."""
+    async with intake.partner("coop-aurora", "torino") as client:
+        before, after = (
+            client.envelope(registration(pid, client, uid)).model_copy(update={"partitionkey": pid})
+            for pid in (f"y-1-{uid}", f"y-2-{uid}")
+        )
+    async with intake.pool.acquire() as conn:  # what the gatekeeper before the rule recorded when it accepted it
+        await conn.execute(
+            "insert into inbox (consumer, event_id, outcome) values ('intake.gatekeeper', $1, 'processed')",
+            f"{before.source}|{before.id}",
+        )
+    topic = partner_inbound("torino", intake.prefix)
+    at = [
+        f"{topic}:{p}"
+        for p in await send_signed_values(intake, [(*e.to_structured(), b"coop-aurora") for e in (before, after)])
+    ]
+    # One partition, in order: once `after` is refused (remembered by its place: its claims failed), `before` has had
+    # its outcome, which the inbox would say too.
+    await wait_rows(intake, "select count(*) from inbox where event_id = $1 and outcome = 'rejected'", 1, at[1])
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from inbox where event_id = $1", at[0]) == 0  # not refused
+        assert await conn.fetchval("select count(*) from persons where person_id like $1", f"%{uid}%") == 0
+    assert await rejections_count(intake, {before.id}) == 0
+
+
 async def test_a_corrected_event_sent_again_under_its_refused_id_is_processed_and_the_same_bytes_answered_once(
     intake: IntakeUnderTest, uid: str
 ) -> None:

@@ -1,6 +1,7 @@
 """After the upgrade to per-city inbound topics: a city's gatekeeper reads its own city's topic only (a national one
 every city's), and, while the operator has it drain the old shared `lgnet.partner.inbound`, the records partners
-sent there before the upgrade, with the same rules as before. Nothing sent before the upgrade is lost."""
+sent there before the upgrade, with the same rules as before (a record keyed by anything but its partner's id too:
+the partition-key rule of 2026-12-07 holds on the per-city topics). Nothing sent before the upgrade is lost."""
 
 from __future__ import annotations
 
@@ -40,9 +41,11 @@ def test_a_gatekeeper_reads_its_citys_topic_and_the_old_one_only_while_draining(
 async def test_records_left_on_the_old_shared_topic_are_processed_while_draining(
     intake: IntakeUnderTest, uid: str
 ) -> None:
-    async def send(topic: str, partner: str, city: str, person: str) -> None:
+    async def send(topic: str, partner: str, city: str, person: str, key: str | None = None) -> None:
         async with intake.partner(partner, city) as client:
             env = client.envelope(registration(person, client, uid))
+        if key is not None:  # keyed by the person, as the contract asked and nobody checked before 2026-12-07
+            env = env.model_copy(update={"partitionkey": key})
         value, headers = env.to_structured()
         headers.append(signing.sign(intake.signing_keys[partner], f"{partner}-key", value, headers))
         producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
@@ -54,7 +57,7 @@ async def test_records_left_on_the_old_shared_topic_are_processed_while_draining
 
     old = physical("partner.inbound", intake.prefix)
     await send(old, "coop-carso", "trieste", "old-trieste")  # sent before the upgrade, not yet read
-    await send(old, "coop-aurora", "torino", "old-torino")
+    await send(old, "coop-aurora", "torino", "old-torino", key="old-torino")  # read by the rules of then
     await send(partner_inbound("trieste", intake.prefix), "coop-carso", "trieste", "new-trieste")
     await send(partner_inbound("torino", intake.prefix), "coop-aurora", "torino", "new-torino")
     await wait_rows(intake, "select count(*) from persons", 4)

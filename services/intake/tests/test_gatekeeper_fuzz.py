@@ -55,7 +55,7 @@ async def test_fuzzed_inbound_records_through_the_gatekeeper(intake: IntakeUnder
         for i in [*range(len(records)), *resent]:
             r = records[i]
             headers = [*r.headers, signing.sign(key, "coop-aurora-key", r.value, r.headers)] if signed[i] else r.headers
-            futures.append(await producer.send(topic, r.value, key=b"one", headers=headers))
+            futures.append(await producer.send(topic, r.value, key=b"coop-aurora", headers=headers))
         sent = await asyncio.gather(*futures)
     finally:
         await producer.stop()

@@ -531,7 +531,8 @@ async def test_an_offboarded_partner_is_assigned_nothing(intake: IntakeUnderTest
         assert rival in [p["partner_id"] for p in (await staff.get("/partners")).json()]
         assert (await post(staff, "/consents", consent)).status_code == 201
     env = {**intake.env, "LGNET_INTAKE_DB_SCHEMA": intake.env["LGNET_DB_SCHEMA"]}
-    assert await asyncio.to_thread(partner_admin.main, ["offboard", rival, "--services", "intake"], env) == 0
+    offboard = ["offboard", rival, "--services", "intake", "--deployment", "national"]  # the test's intake serves all
+    assert await asyncio.to_thread(partner_admin.main, offboard, env) == 0
     transfer = {"to_partner": rival, "on": "2026-02-01"}
     opening = {"case_id": f"c-2-{uid}", "household_id": ids["household"], "action_area": "taking_charge",
                "channel": "desk", "opened_on": "2026-02-01", "partner": rival}  # fmt: skip

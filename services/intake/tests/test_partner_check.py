@@ -19,7 +19,7 @@ from lgnet_shared.contracts.examples import envelope_of, example_path
 from lgnet_shared.errors import ContractError
 from lgnet_shared.events import REGISTRY, Event, Sealed, event_types, versions
 from lgnet_shared.events import partner as inbound
-from partner_records import AMINA_CF, bad_records, dump, sender_with_test_key
+from partner_records import AMINA_CF, Sender, bad_records, dump, sender_with_test_key
 
 if TYPE_CHECKING:
     from conftest import IntakeUnderTest
@@ -34,6 +34,10 @@ EXPECTED = {  # file -> what the kit prints after "FILE: " (kind, field, reason:
     " (wrong key id or field)",
     "number_for_a_date": "invalid_data data.opened_on: must be an ISO 8601 date string, YYYY-MM-DD",
     "other_city": "forbidden city: partner coop-aurora works in torino, not trieste",
+    "partitionkey_of_another": "forbidden partitionkey: must be your partner id coop-aurora (the record is signed by"
+    " coop-aurora): intake reads each partner's records in order by it",
+    "record_key_of_another": "forbidden partitionkey: the Kafka record key must be your partner id coop-aurora, as"
+    " partitionkey: keyed otherwise, your records land on other partitions and are processed out of order",
     "tampered": "unauthenticated headers.lgnet-signature: signature does not verify with the partner's key",
     "whole_and_a_field": "invalid data.identity.all: holds the whole identity: leave out given_name, or send each"
     " field alone without `all`",
@@ -82,7 +86,7 @@ def test_a_good_record_passes_and_each_bad_one_is_named_as_intake_would(
     assert lines[:2] == [f"{folder / 'good.json'}: ok", f"{folder / 'good_whole.json'}: ok"]
     for name, expected in EXPECTED.items():
         assert f"{folder / name}.json: {expected}" in lines, name
-    assert lines[-1] == f"2 of {len(files)} would be accepted by the gatekeeper's offline checks"
+    assert lines[-1].startswith(f"2 of {len(files)} records would be accepted by the gatekeeper's offline checks; ")
 
 
 def test_without_the_test_key_the_form_is_checked_and_the_rest_is_said(
@@ -140,7 +144,61 @@ def test_a_record_file_of_the_wrong_form_is_named_by_its_member_and_the_other_fi
         in lines
     )
     assert f"{folder / 'good.json'}: ok" in lines
-    assert lines[-1] == f"1 of {len(files)} would be accepted by the gatekeeper's offline checks"
+    assert lines[-1] == (
+        f"1 of {len(files)} records would be accepted by the gatekeeper's offline checks; 6 problems in 6 records"
+    )
+
+
+def test_every_problem_of_every_record_of_a_file_is_said_with_a_summary(
+    kit: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A partner checking a file of records saw one line per file, the first problem of its first record, and had to
+    fix and run again to learn the next. A file may hold several records (a JSON array, or JSON Lines: one record
+    per line): each is said by its index (and its offset when it carries one), with every problem it has — its
+    claims, its partition key, every field of its data, its registration's rules — then a summary."""
+    args, folder = kit
+    s = Sender("coop-aurora", "coop-aurora-key", partner_check_signer(folder), kit_intake_key(args), "t")
+    wrong_check = AMINA_CF[:15] + ("A" if AMINA_CF[15] != "A" else "B")
+    opening = inbound.CaseOpeningSubmitted(
+        case_id="c-1", household_id="h-1", action_area="taking_charge", channel="desk", opened_on=date(2026, 3, 1)
+    )
+    good = s.record(s.registration("p-1"))
+    several = [
+        good,
+        # another city, another partner's key, a fiscal code's check character: three problems, three lines
+        s.record(s.registration("p-2", fiscal_code=wrong_check), city="trieste", partitionkey="coop-borgo"),
+        {**s.record(opening, data={"opened_on": 1764460800, "channel": "bogus"}), "partition": 0, "offset": 17},
+    ]
+    (folder / "batch.json").write_text(json.dumps(several))
+    (folder / "batch.jsonl").write_text("\n".join(json.dumps(r) for r in several[::-1]) + "\n")
+    assert partner_check.main([*args, str(folder / "batch.json"), str(folder / "batch.jsonl")]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    batch, jsonl = folder / "batch.json", folder / "batch.jsonl"
+    assert lines == [
+        f"{batch}[0]: ok",
+        f"{batch}[1]: forbidden city: partner coop-aurora works in torino, not trieste",
+        f"{batch}[1]: {EXPECTED['partitionkey_of_another']}",
+        f"{batch}[1]: {EXPECTED['check_character']}",
+        f"{batch}[2] (partition 0, offset 17): invalid_data data.channel: Input should be 'desk' or 'mobile_unit'",
+        f"{batch}[2] (partition 0, offset 17): {EXPECTED['number_for_a_date']}",
+        f"{jsonl}[0] (partition 0, offset 17): invalid_data data.channel: Input should be 'desk' or 'mobile_unit'",
+        f"{jsonl}[0] (partition 0, offset 17): {EXPECTED['number_for_a_date']}",
+        f"{jsonl}[1]: forbidden city: partner coop-aurora works in torino, not trieste",
+        f"{jsonl}[1]: {EXPECTED['partitionkey_of_another']}",
+        f"{jsonl}[1]: {EXPECTED['check_character']}",
+        f"{jsonl}[2]: ok",
+        "2 of 6 records would be accepted by the gatekeeper's offline checks; 10 problems in 4 records",
+    ]
+    assert partner_check.main([*args, str(folder / "good.json")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "1 of 1 records would be accepted by the gatekeeper's offline checks; 0 problems in 0 records"
+    )
+
+
+def kit_intake_key(args: list[str]) -> str:
+    """The public half of the test key the kit's records are sealed to (base64url, as GET /inbound-key gives it)."""
+    private = X25519PrivateKey.from_private_bytes(bytes.fromhex(args[args.index("--intake-test-key") + 1]))
+    return base64.urlsafe_b64encode(private.public_key().public_bytes_raw()).decode().rstrip("=")
 
 
 def test_bad_arguments_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -194,7 +252,7 @@ async def test_the_kit_says_what_the_running_gatekeeper_answers(
             await producer.send_and_wait(
                 partner_inbound("torino", intake.prefix),
                 record["value"].encode(),
-                key=b"coop-aurora",
+                key=record["key"].encode(),  # as the file says: a record keyed by another partner is refused alike
                 headers=headers,
             )
             sent[json.loads(record["value"])["id"]] = name

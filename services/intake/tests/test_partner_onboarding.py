@@ -297,4 +297,16 @@ async def test_another_deployments_schema_is_refused_and_fewer_services_revoke_t
     crossed = {**env, "LGNET_REPORTING_DB_SCHEMA": intake}
     assert await asyncio.to_thread(partner_admin.main, [*argv, "--deployment", "national"], crossed) == 2
     assert f"LGNET_REPORTING_DB_SCHEMA: schema {intake!r} holds intake's tables" in capsys.readouterr().err
-    assert await asyncio.to_thread(partner_admin.main, ["offboard", partner], env) == 0
+    # Offboarding takes --deployment as onboarding does: the national deployment's schemas are refused unless named
+    # (before anything is revoked: the token still opens intake), another deployment named is refused too.
+    assert await asyncio.to_thread(partner_admin.main, ["offboard", partner], env) == 2
+    err = capsys.readouterr().err
+    assert f"schema {intake!r} belongs to deployment 'national' (national), not to a deployment of bologna" in err, err
+    assert "LGNET_INTAKE_DB_SCHEMA" in err and "--deployment national" in err and "Traceback" not in err, err
+    intake_token = json.loads(out.read_text())["services"]["intake"]["token"]
+    assert await actor_of(env["DATABASE_URL"], intake, intake_token) == f"{partner}/partner/bologna"
+    assert await asyncio.to_thread(partner_admin.main, ["offboard", partner, "--deployment", "bologna"], env) == 2
+    assert "not 'bologna' (--deployment)" in capsys.readouterr().err
+    assert await actor_of(env["DATABASE_URL"], intake, intake_token) == f"{partner}/partner/bologna"
+    assert await asyncio.to_thread(partner_admin.main, ["offboard", partner, "--deployment", "national"], env) == 0
+    assert await actor_of(env["DATABASE_URL"], intake, intake_token) is None

@@ -14,6 +14,7 @@ Part of the core package (no pydantic-settings): the partner SDK uses it too.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import ssl
@@ -23,6 +24,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import AuthenticationFailedError, KafkaConnectionError, SaslAuthenticationFailed
 from aiokafka.structs import TopicPartition
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
 
@@ -166,6 +168,57 @@ class KafkaSecurity(BaseModel):
         if self.ssl_cafile:
             out["KAFKA_SSL_CAFILE"] = str(self.ssl_cafile)
         return out
+
+
+class KafkaLoginRefused(KafkaConnectionError):  # type: ignore[misc]  # aiokafka is untyped
+    """The broker was reached and refused the SASL login: a wrong password or an unknown user. Not an unreachable
+    broker, which aiokafka says in the same words ("Unable to bootstrap from [...]")."""
+
+
+class KafkaUnreachable(KafkaConnectionError):  # type: ignore[misc]
+    """No bootstrap address answered (a wrong address or port, the network, a TLS handshake that failed)."""
+
+
+def refused_login(exc: BaseException) -> BaseException | None:
+    """The broker's refusal of the login behind a client's failure to start, if that is what it was: aiokafka raises
+    `KafkaConnectionError("Unable to bootstrap …")` for both, and `kafka_connections` keeps the last address's failure
+    as its cause (SaslAuthenticationFailed for SCRAM, error code 58)."""
+    return next(
+        (
+            e
+            for e in (exc, exc.__cause__, exc.__context__)
+            if isinstance(e, SaslAuthenticationFailed | AuthenticationFailedError)
+        ),
+        None,
+    )
+
+
+async def start_client(client: Any, bootstrap: str, username: str | None) -> None:
+    """`client.start()` (an aiokafka producer, consumer or admin client), its failure to connect said for what it
+    is (the partner SDK's words: docs/partners.md, "Connecting to Kafka"): `KafkaLoginRefused` naming the user and
+    the settings to check, never the password, or `KafkaUnreachable` naming the bootstrap address. Both are
+    `KafkaConnectionError`s, as before."""
+    from lgnet_shared import kafka_connections  # keeps the failure's cause, for a client made without KafkaSecurity
+
+    kafka_connections.install()
+    try:
+        await client.start()
+    except KafkaConnectionError as exc:
+        with contextlib.suppress(Exception):
+            await (client.close() if hasattr(client, "close") else client.stop())
+        if refused := refused_login(exc):
+            raise KafkaLoginRefused(
+                f"Kafka at {bootstrap} refused the credentials of {username!r}: a wrong password or an unknown user."
+                " Check the username and password you connect with (your bundle's kafka.username and kafka.password,"
+                " as KafkaSecurity's sasl_username and sasl_password or KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD);"
+                f" a password the city rotated is refused at once: ask it for a new bundle. The broker said: {refused}"
+            ) from exc
+        cause = exc.__cause__ or exc
+        raise KafkaUnreachable(
+            f"cannot reach Kafka at {bootstrap} ({type(cause).__name__}: {cause}). Check bootstrap_servers (your"
+            " bundle's kafka.bootstrap_servers, or KAFKA_BOOTSTRAP_SERVERS), that this machine reaches it, and the TLS"
+            " settings (security_protocol, and ssl_cafile holding your bundle's kafka.ca_pem)"
+        ) from exc
 
 
 def describe(exc: ValidationError) -> str:

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import AuthenticationFailedError, KafkaError, SaslAuthenticationFailed
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from lgnet_shared import broker_time, old_inbound
@@ -51,7 +51,15 @@ from lgnet_shared.cities import (
     programme_cities,
     served_cities,
 )
-from lgnet_shared.kafka import READ_AND_GO, KafkaConfigError, KafkaSecurity, client_kwargs, offset_bounds, unread_count
+from lgnet_shared.kafka import (
+    READ_AND_GO,
+    KafkaConfigError,
+    KafkaSecurity,
+    client_kwargs,
+    offset_bounds,
+    refused_login,
+    unread_count,
+)
 from lgnet_shared.kafka_tls import make_tls, write_private
 from lgnet_shared.topics import (
     OLD_INBOUND,
@@ -103,8 +111,7 @@ class Admin:
                 await self.client.start()
         except (TimeoutError, KafkaError, OSError) as exc:
             await self.client.close()
-            refused = exc.__cause__ or exc.__context__
-            if isinstance(refused, SaslAuthenticationFailed | AuthenticationFailedError):  # reached, login refused
+            if refused := refused_login(exc):  # reached, login refused
                 raise Fail(
                     f"Kafka at {self.bootstrap} refused the login of {self.security.sasl_username!r}"
                     f" (KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD: a wrong password or an unknown user): {refused}"

@@ -63,7 +63,7 @@ from lgnet_shared.fact_signing import (
     logical_topic,
     parse_signature,
 )
-from lgnet_shared.kafka import KafkaSecurity
+from lgnet_shared.kafka import KafkaSecurity, start_client
 from lgnet_shared.topics import for_partner, partner_inbound, physical
 
 log = logging.getLogger("lgnet.sdk")
@@ -206,8 +206,12 @@ class PartnerClient:
         await self.stop()
 
     async def start(self) -> None:
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, **self._kafka)
-        await self._producer.start()
+        """Connects; a broker that refuses the login raises `KafkaLoginRefused` naming the user, one that cannot be
+        reached `KafkaUnreachable` naming the address (both `KafkaConnectionError`s: aiokafka said "Unable to
+        bootstrap" for either)."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, **self._kafka)
+        await start_client(producer, self.bootstrap, self._kafka.get("sasl_plain_username"))
+        self._producer = producer
 
     async def stop(self) -> None:
         if self._producer is not None:
@@ -323,7 +327,7 @@ class PartnerClient:
             auto_offset_reset="earliest" if from_beginning else "latest",
             **self._kafka,
         )
-        await consumer.start()
+        await start_client(consumer, self.bootstrap, self._kafka.get("sasl_plain_username"))
         try:
             while True:
                 try:  # not `wait_for`: on Python 3.11 it swallows a cancellation that arrives with a record

@@ -3,7 +3,7 @@
     lgnet-partner-admin onboard coop-aurora --city torino --name "Cooperativa Aurora" \\
         --signing-key-id coop-aurora-2026 --signing-public-key <base64 Ed25519 public key> --out coop-aurora.json \\
         [--token-days 365]
-    lgnet-partner-admin offboard coop-aurora
+    lgnet-partner-admin offboard coop-aurora [--deployment national]
 
 `onboard` creates the partner's actor in every service it uses (`--services`; by default every service of intake,
 housing, payments and reporting whose schema is in the database, and it refuses, naming them, when some are not: a
@@ -15,7 +15,9 @@ same partner issues a new Kafka password and new tokens (revoking the old ones) 
 `--services` than before, its tokens on the others are revoked. Each schema must belong to a deployment of the
 partner's city (its `deployment_identity`), or to the one `--deployment` names (a national deployment serving every
 city): another deployment's schema is refused, naming it and the variable to set, before anything is written.
-`offboard` revokes everything: tokens in every service, signing keys, Kafka credentials and ACLs.
+`offboard` revokes everything: tokens in every service, signing keys, Kafka credentials and ACLs; its schemas are held
+to the same rule (the partner's city read off its actor; `--deployment` alike), refused before anything is revoked:
+offboarding from another deployment's schemas revoked nothing there and left the partner's real tokens working.
 
 Environment: DATABASE_URL (or LGNET_<SERVICE>_DATABASE_URL for a service in another database),
 LGNET_<SERVICE>_DB_SCHEMA (default: the service's name), KAFKA_BOOTSTRAP_SERVERS with the cluster admin's
@@ -236,12 +238,33 @@ async def onboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
     ]
 
 
+async def partner_city(where: Sequence[Place], partner: str) -> str | None:
+    """The partner's city, as its actor says in the first of these schemas that has it (None: in none)."""
+    for place in where:
+        conn = await asyncpg.connect(place.database_url)
+        try:
+            actors_table = await conn.fetchval("select to_regclass($1)", f'"{place.schema}".actors')
+            if actors_table is not None and (
+                city := await conn.fetchval(f"select city from {actors_table} where actor_id = $1", partner)
+            ):
+                return str(city)
+        finally:
+            await conn.close()
+    return None
+
+
 async def offboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
     principal = ka.Principal.partner_(args.partner)
     security, bootstrap, prefix = _kafka(env)
     said: list[str] = []
     known = False
-    for place in await chosen_places(args.services, env, "offboard"):
+    where = await chosen_places(args.services, env, "offboard")
+    deployment = args.deployment or env.get("LGNET_DEPLOYMENT") or None
+    city = await partner_city(where, args.partner)
+    if city is not None or deployment is not None:
+        for place in where:  # before anything is revoked: tokens left in the right deployment's schemas kept working
+            await check_owner(place, city or "", deployment, named=args.services is not None)
+    for place in where:
 
         async def revoke(conn: Any, place: Place = place) -> tuple[bool, int, int]:
             exists = bool(await conn.fetchval("select exists (select 1 from actors where actor_id = $1)", args.partner))
@@ -301,6 +324,12 @@ def parser() -> argparse.ArgumentParser:
     services(o)
     f = sub.add_parser("offboard", help="revoke tokens, signing keys, Kafka credentials and ACLs")
     f.add_argument("partner")
+    f.add_argument(
+        "--deployment",
+        help="the deployment whose schemas hold the partner (default: LGNET_DEPLOYMENT; unset, one of the partner's"
+        " city, as its actor says): a schema another deployment owns is refused before anything is revoked; name a"
+        " national one (`national`) on purpose",
+    )
     services(f)
     return p
 

@@ -1,13 +1,20 @@
 """`lgnet-partner check FILE…`: a partner's conformance kit. Checks event files offline exactly as intake's
 gatekeeper would — the same functions (service_layer/inbound.py), so the same kind, field and reason — and prints
-every problem, one line per file: `FILE: <kind> <field>: <reason>`, or `FILE: ok`. Exit status 1 when any is refused.
+every problem of every record, one line each: `RECORD: <kind> <field>: <reason>`, or `RECORD: ok`, then a summary.
+Exit status 0 when every record would be accepted, 1 when any would be refused (or a file cannot be read), 2 for
+wrong arguments.
 
-    lgnet-partner check --bundle coop-aurora.json [--intake-test-key HEX] record.json event.json …
+    lgnet-partner check --bundle coop-aurora.json [--intake-test-key HEX] record.json batch.jsonl …
 
-A FILE is either a Kafka record as your code produces it — `{"key": "coop-aurora", "headers": [["lgnet-signature",
+A record is either a Kafka record as your code produces it — `{"key": "coop-aurora", "headers": [["lgnet-signature",
 "ed25519;…"], ["ce_id", "…"], …], "value": "<the exact value as a string>"}` (or `"value_base64"`; headers may also
 be an object) — whose signature is checked too, or a bare structured-mode CloudEvent (the value alone: not signed,
-so its signature is not checked unless --require-signature).
+so its signature is not checked unless --require-signature). A FILE holds one record (RECORD is then the file's
+name), or several: a JSON array of them, or JSON Lines (one per line); RECORD is then `FILE[<index>]` (from 0),
+followed by `(partition P, offset O)` when the record carries `partition` and `offset` members.
+
+The gatekeeper answers a record's first refusal (with every field of its data at fault); the kit goes on where it
+can and says every problem: the claims, the partition key, each field of the data, each of a registration's rules.
 
 Who you are comes from your onboarding bundle (`--bundle`) or `--partner`, `--city` and `--signing-public-key`.
 Sealed fields open only with the private key they were sealed to: seal your test records to a test key pair of
@@ -23,9 +30,10 @@ import argparse
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -33,7 +41,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from lgnet_shared import clock, signing
 from lgnet_shared.envelope import Headers, from_record
-from lgnet_shared.errors import ContractError, Unauthenticated
+from lgnet_shared.errors import ContractError, Unauthenticated, noted
 from lgnet_shared.events import Sealed
 from lgnet_shared.events import partner as cmd_in
 
@@ -67,15 +75,53 @@ class NotARecordFile(ValueError):
         super().__init__(f"{member}: {reason}")
 
 
-def load(path: Path) -> Record:
+Loaded = Record | NotARecordFile
+
+
+def load(path: Path) -> list[tuple[str, Loaded]]:
+    """The records of a file, each with the name it is said by: one record (a Kafka record file, or a bare value),
+    a JSON array of them, or JSON Lines."""
     raw = path.read_bytes()
     try:
         doc = json.loads(raw)
-    except ValueError:
-        return Record(None, [], raw, False)  # not JSON at all: the gatekeeper will say so
+    except (ValueError, RecursionError):
+        docs = _json_lines(raw)
+        if docs is None:
+            return [(str(path), Record(None, [], raw, False))]  # not JSON at all: the gatekeeper will say so
+    else:
+        if not isinstance(doc, list):
+            return [(str(path), _record(doc, raw))]
+        docs = doc
+    return [(_label(path, i, d), _record(d, json.dumps(d).encode())) for i, d in enumerate(docs)]
+
+
+def _json_lines(raw: bytes) -> list[object] | None:
+    """JSON Lines (one record per line, at least two), or None when the file is not that either."""
+    lines = [line for line in raw.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return None
+    try:
+        return [json.loads(line) for line in lines]
+    except (ValueError, RecursionError):
+        return None
+
+
+def _label(path: Path, index: int, doc: object) -> str:
+    where = ""
+    if isinstance(doc, dict) and isinstance(doc.get("offset"), int):
+        partition = doc.get("partition")
+        where = f" (partition {partition}, offset {doc['offset']})" if isinstance(partition, int) else ""
+        where = where or f" (offset {doc['offset']})"
+    return f"{path}[{index}]{where}"
+
+
+def _record(doc: object, raw: bytes) -> Loaded:
     if not (isinstance(doc, dict) and "specversion" not in doc and ("value" in doc or "value_base64" in doc)):
         return Record(None, [], raw, False)  # a bare structured-mode value
-    return Record(_key_of(doc), _headers_of(doc.get("headers", [])), _value_of(doc), True)
+    try:
+        return Record(_key_of(doc), _headers_of(doc.get("headers", [])), _value_of(doc), True)
+    except NotARecordFile as exc:
+        return exc
 
 
 def _key_of(doc: dict[str, object]) -> bytes | None:
@@ -114,24 +160,39 @@ def _value_of(doc: dict[str, object]) -> bytes:
 
 
 async def check(
-    record: Record, who: Partner, intake_key: X25519PrivateKey | None, today: date, earliest: date = PROGRAMME_START
+    record: Record,
+    who: Partner,
+    intake_key: X25519PrivateKey | None,
+    today: date,
+    earliest: date = PROGRAMME_START,
+    *,
+    require_signature: bool = False,
 ) -> list[str]:
-    """The record through the gatekeeper's checks, in its order; the first refusal is what intake would answer.
-    `earliest` is the programme's earliest date in the partner's city. Returns notes about what could not be
-    checked offline."""
+    """The record through the gatekeeper's checks, in its order: the first refusal is what intake would answer,
+    and it carries (`also`) every other problem the kit finds going on where it can — past a signature, the
+    claims or a rule that fails, not past an envelope or data it cannot read. `earliest` is the programme's
+    earliest date in the partner's city. Returns notes about what could not be checked offline."""
     notes: list[str] = []
+    broken: list[ContractError] = []
     if record.signed:
-        authenticate(record.value, record.headers, who)
+        with noted(broken):
+            authenticate(record.value, record.headers, who)
+    elif require_signature:
+        broken.append(Unauthenticated(f"headers.{signing.HEADER}", "missing: records must be signed"))
     else:
         notes.append("not signed (a bare value): signature not checked")
-    env = from_record(record.value, record.headers, record.key, partner=True)
-    rules.check_claims(env, who.partner, who.city)
-    event = rules.read(env)
-    if record.key is not None and record.key != who.partner.encode():
-        notes.append(f"the record key should be your partner id ({who.partner}): your events stay in order")
-    with rules.partner_fields():
+    with refused_with(broken):
+        env = from_record(record.value, record.headers, record.key, partner=True)
+    with noted(broken):
+        rules.check_claims(env, who.partner, who.city)
+    with noted(broken):
+        rules.check_partition_key(env, who.partner, record.key if record.signed else rules.UNKEYED)
+    with refused_with(broken):
+        event = rules.read(env)
+    with noted(broken), rules.partner_fields():
         rules.check_event(event, today, earliest)
-        if isinstance(event, cmd_in.PersonRegistrationSubmitted):
+    if isinstance(event, cmd_in.PersonRegistrationSubmitted):
+        with noted(broken), rules.partner_fields():
             if intake_key is None:
                 notes.append("sealed fields not opened (pass --intake-test-key): their contents not checked")
                 check_sealed_form(event.identity)
@@ -142,7 +203,19 @@ async def check(
                 rules.checked_person(
                     rules.sealed_registration(event, opened, clear_birth_date=clear, today=today), today
                 )
+    if broken:
+        raise ContractError.all_of(broken)
     return notes
+
+
+@contextlib.contextmanager
+def refused_with(broken: list[ContractError]) -> Iterator[None]:
+    """A check past which nothing can be read (the envelope, the event): its problem ends the record's checks, said
+    after those found before it."""
+    try:
+        yield
+    except ContractError as err:
+        raise ContractError.all_of([*broken, err, *err.also]) from None
 
 
 def authenticate(value: bytes, headers: Headers, who: Partner) -> None:
@@ -218,30 +291,51 @@ async def run(args: argparse.Namespace) -> int:
     key = test_key(args.intake_test_key)
     today = date.fromisoformat(args.today) if args.today else clock.today()
     earliest = date.fromisoformat(args.earliest_date) if args.earliest_date else PROGRAMME_START
-    refused = 0
+    records = refused = problems = 0
     for name in args.files:
-        path = Path(name)
+        loaded: list[tuple[str, Loaded | OSError]]
         try:
-            notes = await check(load(path), who, key, today, earliest)
-        except ContractError as err:
-            refused += 1
-            print(f"{name}: {err.kind} {err.field or '<record>'}: {err.reason}")
-            continue
+            loaded = [*load(Path(name))]
         except OSError as exc:
-            refused += 1
-            print(f"{name}: unreadable file: {exc.strerror or exc}")
-            continue
-        except NotARecordFile as exc:
-            refused += 1
-            print(f"{name}: not a record file: {exc}")
-            continue
-        if args.require_signature and any(n.startswith("not signed") for n in notes):
-            refused += 1
-            print(f"{name}: unauthenticated headers.{signing.HEADER}: missing: records must be signed")
-            continue
-        print(f"{name}: ok" + "".join(f"\n  note: {n}" for n in notes))
-    print(f"{len(args.files) - refused} of {len(args.files)} would be accepted by the gatekeeper's offline checks")
+            loaded = [(name, exc)]
+        for label, record in loaded:
+            records += 1
+            said = await verdict(record, who, key, today, earliest, args.require_signature)
+            print("\n".join(f"{label}: {line}" for line in said.lines) + "".join(f"\n  note: {n}" for n in said.notes))
+            refused += bool(said.problems)
+            problems += said.problems
+    print(
+        f"{records - refused} of {records} records would be accepted by the gatekeeper's offline checks;"
+        f" {problems} problems in {refused} records"
+    )
     return 1 if refused else 0
+
+
+@dataclass
+class Verdict:
+    lines: list[str]  # what is said of the record: "ok", or one line per problem
+    problems: int
+    notes: list[str]
+
+
+async def verdict(
+    record: Loaded | OSError,
+    who: Partner,
+    key: X25519PrivateKey | None,
+    today: date,
+    earliest: date,
+    require_signature: bool,
+) -> Verdict:
+    if isinstance(record, OSError):
+        return Verdict([f"unreadable file: {record.strerror or record}"], 1, [])
+    if isinstance(record, NotARecordFile):
+        return Verdict([f"not a record file: {record}"], 1, [])
+    try:
+        notes = await check(record, who, key, today, earliest, require_signature=require_signature)
+    except ContractError as err:
+        each = [f"{e.kind} {e.field or '<record>'}: {e.reason}" for e in (err, *err.also)]
+        return Verdict(each, len(each), [])
+    return Verdict(["ok"], 0, notes)
 
 
 def parser() -> argparse.ArgumentParser:

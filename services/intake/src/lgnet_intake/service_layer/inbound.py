@@ -10,6 +10,7 @@ kit refuses exactly what intake would refuse, with the same kind, field and reas
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
@@ -65,6 +66,13 @@ Destroyed = Callable[[str], Awaitable[bool]]
 PARTNER_SOURCE = "/partners/"
 
 
+class Unkeyed(enum.Enum):
+    UNKEYED = "unkeyed"  # a bare value (the kit's): no Kafka record, so no record key to check
+
+
+UNKEYED = Unkeyed.UNKEYED
+
+
 def check_claims(env: Envelope, sender: str | None, signer_city: str | None) -> None:
     """The record speaks for its signer: the partner it names is the signer, so is the partner its `source` names
     (`/partners/<id>[/...]`: intake keeps one event per (source, id), so another partner's source would take that
@@ -79,6 +87,28 @@ def check_claims(env: Envelope, sender: str | None, signer_city: str | None) -> 
         )
     if env.city != signer_city:
         raise Forbidden("city", f"partner {sender} works in {signer_city}, not {env.city}")
+
+
+def check_partition_key(env: Envelope, sender: str | None, key: bytes | Unkeyed | None = None) -> None:
+    """docs/partners.md, "The envelope": `partitionkey` and the Kafka record key are the signer's partner id. Keyed
+    otherwise, its records land on other partitions (out of order with the ones before them: a household processed
+    before the registration it names), and a key naming another partner is not the signer's to use. `key` is the
+    record's Kafka key (`None`: the record has none, which places it on any partition), or `UNKEYED` for a bare
+    value that has no record (the kit's). The value sent is never repeated: a key may be anything, a person's
+    fiscal code included. Records left on the retired shared topic are read as before (the gatekeeper leaves
+    them out: sent before the rule)."""
+    if env.partitionkey != sender:
+        raise Forbidden(
+            "partitionkey",
+            f"must be your partner id {sender} (the record is signed by {sender}): intake reads each partner's records"
+            " in order by it",
+        )
+    if key is not UNKEYED and key != (sender or "").encode():
+        raise Forbidden(
+            "partitionkey",
+            f"the Kafka record key must be your partner id {sender}, as partitionkey: keyed otherwise, your records"
+            " land on other partitions and are processed out of order",
+        )
 
 
 def read(env: Envelope) -> Event:
