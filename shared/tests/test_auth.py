@@ -24,6 +24,10 @@ def test_city_rules_name_the_field() -> None:
     may_read_city(national, "trieste")
     with pytest.raises(Forbidden, match="read-only"):
         may_write_in_city(national, "trieste")
+    auditor = Actor("audit-office", Role.AUDITOR, None)  # never a city's staff, should a service let it through
+    for rule in (may_read_city, may_write_in_city):
+        with pytest.raises(Forbidden, match="the auditor role reads reports only"):
+            rule(auditor, "torino")
 
 
 async def test_tokens_are_hashed_and_revocable(database_url: str, pg_schema: str) -> None:
@@ -80,6 +84,11 @@ def test_admin_cli_provisions_a_service_schema(
     assert token.startswith(auth.TOKEN_PREFIX)
     assert admin.main(["--schema", pg_schema, "add-actor", "x", "--role", "staff"]) == 2  # no city
     assert "belong to a city" in capsys.readouterr().err
+    # The auditor: the whole programme's, no city; a city given is refused rather than ignored.
+    assert admin.main(["--schema", pg_schema, "add-actor", "audit-office", "--role", "auditor"]) == 0
+    assert capsys.readouterr().out.strip() == f"added auditor audit-office to {pg_schema}"
+    assert admin.main(["--schema", pg_schema, "add-actor", "a2", "--role", "auditor", "--city", "torino"]) == 2
+    assert "an auditor reads every city's reports: add it without --city" in capsys.readouterr().err
     # From an outside test: a mistyped schema ("housng") was created, the actor added there, and "added" printed.
     typo = pg_schema + "_typo"
     assert admin.main(["--schema", typo, "add-actor", "y", "--role", "staff", "--city", "torino"]) == 2
@@ -142,10 +151,14 @@ def test_admin_cli_issues_a_dpos_read_log_token_only_where_the_service_keeps_a_r
 
 
 async def answers_of(
-    pool: Any, city_filter: str | None, tokens: dict[str, str], leaves_out: frozenset[str] | None = None
+    pool: Any,
+    city_filter: str | None,
+    tokens: dict[str, str],
+    leaves_out: frozenset[str] | None = None,
+    admits_auditors: bool = False,
 ) -> dict[str, Any]:
     """Each actor's answer from a route that only authenticates, on a deployment of `city_filter` (None: national)
-    that leaves `leaves_out` to their own deployments."""
+    that leaves `leaves_out` to their own deployments; `admits_auditors`: reporting's, else any other service's."""
     from types import SimpleNamespace
 
     import httpx
@@ -155,7 +168,10 @@ async def answers_of(
     app = FastAPI()
     install_problem_handlers(app)
     app.state.runtime = SimpleNamespace(
-        pool=pool, settings=SimpleNamespace(city_filter=city_filter), leaves_out=leaves_out
+        pool=pool,
+        settings=SimpleNamespace(city_filter=city_filter),
+        leaves_out=leaves_out,
+        spec=SimpleNamespace(name="reporting" if admits_auditors else "intake", admits_auditors=admits_auditors),
     )
 
     @app.get("/whoami")
@@ -181,11 +197,21 @@ async def test_a_city_deployment_knows_only_its_city_actors(database_url: str, p
             assert refused.value.field == "city"
             await auth.add_actor(conn, "staff-torino", Role.STAFF, "torino", "y")
             await auth.add_actor(conn, "coordination", Role.NATIONAL, None, "z")
-            tokens = {a: await auth.issue_token(conn, a) for a in ("staff-trieste", "staff-torino", "coordination")}
+            await auth.add_actor(conn, "audit-office", Role.AUDITOR, None, "the programme's auditors")
+            actors = ("staff-trieste", "staff-torino", "coordination", "audit-office")
+            tokens = {a: await auth.issue_token(conn, a) for a in actors}
         answers = await answers_of(pool, "torino", tokens)
         assert answers["staff-torino"].status_code == 200 and answers["coordination"].status_code == 200
         assert answers["staff-trieste"].status_code == 403
         assert answers["staff-trieste"].json()["reason"] == "this deployment serves torino, not trieste"
+        # The auditor: refused at authentication by every service but reporting, on every route, saying why (it would
+        # otherwise reach the `role is not Role.PARTNER` branches the city's staff take); Torino's reporting admits it.
+        refused = answers["audit-office"]
+        assert refused.status_code == 403 and refused.json()["field"] == "headers.authorization", refused.text
+        assert refused.json()["reason"] == (
+            "the auditor role reads reports only (reporting's API), never a city's records: intake refuses it"
+        )
+        assert (await answers_of(pool, "torino", tokens, admits_auditors=True))["audit-office"].status_code == 200
     finally:
         await pool.close()
 
