@@ -89,6 +89,24 @@ def test_admin_cli_provisions_a_service_schema(
     assert capsys.readouterr().out.strip() == f"added auditor audit-office to {pg_schema}"
     assert admin.main(["--schema", pg_schema, "add-actor", "a2", "--role", "auditor", "--city", "torino"]) == 2
     assert "an auditor reads every city's reports: add it without --city" in capsys.readouterr().err
+    # Another service's schema would hold a token every route refuses: refused, naming whose schema it is.
+    other = pg_schema + "_intake"
+
+    async def sql(statement: str) -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(sql(f'create schema "{other}"; create table "{other}".schema_migrations (id text primary key);'
+                    f""" insert into "{other}".schema_migrations values ('intake-1')"""))  # fmt: skip
+    try:
+        assert admin.main(["--schema", other, "add-actor", "audit-office", "--role", "auditor"]) == 2
+        said = f"--role auditor: {other} is intake's schema; auditors read reporting's API only"
+        assert said in capsys.readouterr().err
+    finally:
+        asyncio.run(sql(f'drop schema "{other}" cascade'))
     # From an outside test: a mistyped schema ("housng") was created, the actor added there, and "added" printed.
     typo = pg_schema + "_typo"
     assert admin.main(["--schema", typo, "add-actor", "y", "--role", "staff", "--city", "torino"]) == 2
