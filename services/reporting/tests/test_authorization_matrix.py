@@ -144,3 +144,20 @@ async def test_the_auditor_lists_every_published_report(reporting: InProcessServ
         listed = {p["report_id"] for p in (await c.get("/reports/published")).json()}
         one = await c.get(f"/reports/published/{trieste['report_id']}")
     assert {torino["report_id"], trieste["report_id"]} <= listed and one.json()["scope"] == "trieste", one.text
+
+
+def test_an_auditor_of_a_citys_own_reporting_reads_that_city_only() -> None:
+    """A city's own reporting deployment (LGNET_CITY=torino) holds Torino's facts only: another city's report there
+    would be zeros read as that city's numbers, so the auditor is refused it, naming the city; a national one serves
+    every city."""
+    from lgnet_reporting.entrypoints.http import scope_of
+    from lgnet_shared.access import Actor, Role
+    from lgnet_shared.errors import Forbidden
+
+    auditor = Actor("audit-office", Role.AUDITOR, None)
+    assert scope_of(auditor, "city_summary", "torino", served="torino") == "torino"
+    assert scope_of(auditor, "city_summary", "trieste", served=None) == "trieste"
+    assert scope_of(auditor, "national", None, served="torino") == "national"
+    with pytest.raises(Forbidden) as refused:
+        scope_of(auditor, "city_summary", "trieste", served="torino")
+    assert (refused.value.field, refused.value.reason) == ("query.city", "this deployment serves torino, not trieste")

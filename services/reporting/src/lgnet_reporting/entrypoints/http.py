@@ -89,10 +89,16 @@ def window(as_of: date | None, period_from: date | None, to: date | None, at: st
     return w
 
 
-def scope_of(actor: Actor, report: str, city: str | None, at: tuple[str, str] = ("path.report", "query.city")) -> str:
-    """Who sees what: the national role only the national aggregate; the auditor every city's report (naming it);
-    others their own city (and national). `at`: the fields a refusal names, of the report and of the city (a
-    published report's route has only its id)."""
+def scope_of(
+    actor: Actor,
+    report: str,
+    city: str | None,
+    at: tuple[str, str] = ("path.report", "query.city"),
+    served: str | None = None,
+) -> str:
+    """Who sees what: the national role only the national aggregate; the auditor every city's report (naming it; on a
+    city's own deployment, `served`, that city's only); others their own city (and national). `at`: the fields a
+    refusal names, of the report and of the city (a published report's route has only its id)."""
     if report == reports.NATIONAL:
         return reports.NATIONAL
     if actor.role is Role.NATIONAL:
@@ -100,6 +106,8 @@ def scope_of(actor: Actor, report: str, city: str | None, at: tuple[str, str] = 
     if actor.role is Role.AUDITOR:
         if not city:  # an auditor has no city of its own to default to
             raise ContractError(at[1], "the auditor role names the city of a city_summary (e.g. city=torino)")
+        if served is not None and city != served:  # a city's deployment holds its city's facts only
+            raise Forbidden(at[1], f"this deployment serves {served}, not {city}")
         return city
     wanted = city or actor.city or ""
     if wanted != actor.city:
@@ -124,11 +132,11 @@ def _staff_scope(actor: Actor, city: str | None) -> str:
     return scope_of(actor, reports.CITY_SUMMARY, city)
 
 
-def _statement_scope(actor: Actor, city: str | None) -> str:
+def _statement_scope(actor: Actor, city: str | None, served: str | None) -> str:
     """The financial statement: the city's staff, and the auditor (any city: the accounts are what an audit checks;
     without the payments behind each line, whose request and case ids are the drill-down)."""
     if actor.role is Role.AUDITOR:
-        return scope_of(actor, reports.CITY_SUMMARY, city)
+        return scope_of(actor, reports.CITY_SUMMARY, city, served=served)
     return _staff_scope(actor, city)
 
 
@@ -151,7 +159,7 @@ def router(runtime: Runtime) -> APIRouter:
     api = APIRouter(prefix="/reports", tags=["reporting"], responses=ERRORS)
 
     async def one(actor: Actor, report: str, city: str | None, w: Window) -> dict[str, Any]:
-        request = ReportRequest(report, scope_of(actor, report, city), w)
+        request = ReportRequest(report, scope_of(actor, report, city, served=runtime.settings.city_filter), w)
         (done,) = await compute(runtime.pool, [request], settings.min_cell())
         return {**done.body, "digest": done.digest, "positions": done.positions}
 
@@ -201,7 +209,7 @@ def router(runtime: Runtime) -> APIRouter:
     async def financial_statement(
         actor: Who, city: City = None, as_of: AsOf = None, period_from: From = None, to: To = None
     ) -> Any:
-        scope = _statement_scope(actor, city)
+        scope = _statement_scope(actor, city, runtime.settings.city_filter)
         positions, facts = await facts_of(runtime.pool)
         found = statement(facts, window(as_of, period_from, to), scope)
         return {**(_without_payments(found) if actor.role is Role.AUDITOR else found), "positions": positions}
