@@ -48,6 +48,27 @@ async def test_tokens_are_hashed_and_revocable(database_url: str, pg_schema: str
         await pool.close()
 
 
+async def test_a_schema_made_before_the_auditor_role_gains_it(database_url: str, pg_schema: str) -> None:
+    """A schema whose actors table was made under `lgnet-auth-2` (role checked against partner, staff, national) takes
+    an auditor once migrated again (`lgnet-auth-3`, idempotent); a role that is none is still refused."""
+    pool = await db.create_pool(database_url, pg_schema)
+    try:
+        old = auth.MIGRATION[1].split("-- lgnet-auth-3")[0].replace(", 'auditor')", ")", 1)
+        await db.migrate(pool, [("lgnet-auth-2", old)])
+        async with pool.acquire() as conn:
+            with pytest.raises(asyncpg.CheckViolationError):
+                await auth.add_actor(conn, "audit-office", Role.AUDITOR, None, "before")
+        assert await db.migrate(pool, [auth.MIGRATION]) == ["lgnet-auth-3"]
+        async with pool.acquire() as conn:  # run again over itself (a schema that lists it twice, a rerun): no error
+            await conn.execute(auth.MIGRATION[1])
+        async with pool.acquire() as conn:
+            await auth.add_actor(conn, "audit-office", Role.AUDITOR, None, "after")
+            with pytest.raises(asyncpg.CheckViolationError):
+                await conn.execute("insert into actors (actor_id, role, display_name) values ('x', 'admin', 'x')")
+    finally:
+        await pool.close()
+
+
 async def test_an_actor_id_holding_identifying_data_is_refused(database_url: str, pg_schema: str) -> None:
     """An actor's id travels in clear (`partner`, `booked_by`, `recorded_by` on every topic) and is never erased: an
     e-mail address or a fiscal code as one is refused and nothing is stored; an actor kept from before is a conflict,
