@@ -24,6 +24,10 @@ def test_city_rules_name_the_field() -> None:
     may_read_city(national, "trieste")
     with pytest.raises(Forbidden, match="read-only"):
         may_write_in_city(national, "trieste")
+    auditor = Actor("audit-office", Role.AUDITOR, None)  # never a city's staff, should a service let it through
+    for rule in (may_read_city, may_write_in_city):
+        with pytest.raises(Forbidden, match="the auditor role reads reports only"):
+            rule(auditor, "torino")
 
 
 async def test_tokens_are_hashed_and_revocable(database_url: str, pg_schema: str) -> None:
@@ -40,6 +44,27 @@ async def test_tokens_are_hashed_and_revocable(database_url: str, pg_schema: str
             assert await auth.actor_by_token(conn, token) == Actor("coop-aurora", Role.PARTNER, "torino")
             assert await auth.revoke_tokens(conn, "coop-aurora") == 1
             assert await auth.actor_by_token(conn, token) is None
+    finally:
+        await pool.close()
+
+
+async def test_a_schema_made_before_the_auditor_role_gains_it(database_url: str, pg_schema: str) -> None:
+    """A schema whose actors table was made under `lgnet-auth-2` (role checked against partner, staff, national) takes
+    an auditor once migrated again (`lgnet-auth-3`, idempotent); a role that is none is still refused."""
+    pool = await db.create_pool(database_url, pg_schema)
+    try:
+        old = auth.MIGRATION[1].split("-- lgnet-auth-3")[0].replace(", 'auditor')", ")", 1)
+        await db.migrate(pool, [("lgnet-auth-2", old)])
+        async with pool.acquire() as conn:
+            with pytest.raises(asyncpg.CheckViolationError):
+                await auth.add_actor(conn, "audit-office", Role.AUDITOR, None, "before")
+        assert await db.migrate(pool, [auth.MIGRATION]) == ["lgnet-auth-3"]
+        async with pool.acquire() as conn:  # run again over itself (a schema that lists it twice, a rerun): no error
+            await conn.execute(auth.MIGRATION[1])
+        async with pool.acquire() as conn:
+            await auth.add_actor(conn, "audit-office", Role.AUDITOR, None, "after")
+            with pytest.raises(asyncpg.CheckViolationError):
+                await conn.execute("insert into actors (actor_id, role, display_name) values ('x', 'admin', 'x')")
     finally:
         await pool.close()
 
@@ -80,6 +105,29 @@ def test_admin_cli_provisions_a_service_schema(
     assert token.startswith(auth.TOKEN_PREFIX)
     assert admin.main(["--schema", pg_schema, "add-actor", "x", "--role", "staff"]) == 2  # no city
     assert "belong to a city" in capsys.readouterr().err
+    # The auditor: the whole programme's, no city; a city given is refused rather than ignored.
+    assert admin.main(["--schema", pg_schema, "add-actor", "audit-office", "--role", "auditor"]) == 0
+    assert capsys.readouterr().out.strip() == f"added auditor audit-office to {pg_schema}"
+    assert admin.main(["--schema", pg_schema, "add-actor", "a2", "--role", "auditor", "--city", "torino"]) == 2
+    assert "an auditor reads every city's reports: add it without --city" in capsys.readouterr().err
+    # Another service's schema would hold a token every route refuses: refused, naming whose schema it is.
+    other = pg_schema + "_intake"
+
+    async def sql(statement: str) -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(sql(f'create schema "{other}"; create table "{other}".schema_migrations (id text primary key);'
+                    f""" insert into "{other}".schema_migrations values ('intake-1')"""))  # fmt: skip
+    try:
+        assert admin.main(["--schema", other, "add-actor", "audit-office", "--role", "auditor"]) == 2
+        said = f"--role auditor: {other} is intake's schema; auditors read reporting's API only"
+        assert said in capsys.readouterr().err
+    finally:
+        asyncio.run(sql(f'drop schema "{other}" cascade'))
     # From an outside test: a mistyped schema ("housng") was created, the actor added there, and "added" printed.
     typo = pg_schema + "_typo"
     assert admin.main(["--schema", typo, "add-actor", "y", "--role", "staff", "--city", "torino"]) == 2
@@ -142,10 +190,14 @@ def test_admin_cli_issues_a_dpos_read_log_token_only_where_the_service_keeps_a_r
 
 
 async def answers_of(
-    pool: Any, city_filter: str | None, tokens: dict[str, str], leaves_out: frozenset[str] | None = None
+    pool: Any,
+    city_filter: str | None,
+    tokens: dict[str, str],
+    leaves_out: frozenset[str] | None = None,
+    admits_auditors: bool = False,
 ) -> dict[str, Any]:
     """Each actor's answer from a route that only authenticates, on a deployment of `city_filter` (None: national)
-    that leaves `leaves_out` to their own deployments."""
+    that leaves `leaves_out` to their own deployments; `admits_auditors`: reporting's, else any other service's."""
     from types import SimpleNamespace
 
     import httpx
@@ -155,7 +207,10 @@ async def answers_of(
     app = FastAPI()
     install_problem_handlers(app)
     app.state.runtime = SimpleNamespace(
-        pool=pool, settings=SimpleNamespace(city_filter=city_filter), leaves_out=leaves_out
+        pool=pool,
+        settings=SimpleNamespace(city_filter=city_filter),
+        leaves_out=leaves_out,
+        spec=SimpleNamespace(name="reporting" if admits_auditors else "intake", admits_auditors=admits_auditors),
     )
 
     @app.get("/whoami")
@@ -181,11 +236,21 @@ async def test_a_city_deployment_knows_only_its_city_actors(database_url: str, p
             assert refused.value.field == "city"
             await auth.add_actor(conn, "staff-torino", Role.STAFF, "torino", "y")
             await auth.add_actor(conn, "coordination", Role.NATIONAL, None, "z")
-            tokens = {a: await auth.issue_token(conn, a) for a in ("staff-trieste", "staff-torino", "coordination")}
+            await auth.add_actor(conn, "audit-office", Role.AUDITOR, None, "the programme's auditors")
+            actors = ("staff-trieste", "staff-torino", "coordination", "audit-office")
+            tokens = {a: await auth.issue_token(conn, a) for a in actors}
         answers = await answers_of(pool, "torino", tokens)
         assert answers["staff-torino"].status_code == 200 and answers["coordination"].status_code == 200
         assert answers["staff-trieste"].status_code == 403
         assert answers["staff-trieste"].json()["reason"] == "this deployment serves torino, not trieste"
+        # The auditor: refused at authentication by every service but reporting, on every route, saying why (it would
+        # otherwise reach the `role is not Role.PARTNER` branches the city's staff take); Torino's reporting admits it.
+        refused = answers["audit-office"]
+        assert refused.status_code == 403 and refused.json()["field"] == "headers.authorization", refused.text
+        assert refused.json()["reason"] == (
+            "the auditor role reads reports only (reporting's API), never a city's records: intake refuses it"
+        )
+        assert (await answers_of(pool, "torino", tokens, admits_auditors=True))["audit-office"].status_code == 200
     finally:
         await pool.close()
 

@@ -369,3 +369,27 @@ def test_a_date_of_no_calendar_day_is_refused_with_the_documented_reason(text: s
         Dated(on=text)
     assert (from_pydantic(bad.value).field, from_pydantic(bad.value).reason) == ("on", DATE_REASON)
     assert Dated(on="2024-02-29").on.isoformat() == "2024-02-29"
+
+
+async def test_a_refusal_of_the_whole_request_reads_as_its_reason() -> None:
+    """A refusal by role names no field (field ""): its detail is the reason itself, not "request: …" (read as if a
+    field named "request" were at fault); a field's refusal stays "<field>: <reason>"."""
+    from lgnet_shared.errors import Forbidden
+
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/whole")
+    async def whole() -> None:
+        raise Forbidden("", "the national role is read-only and sees aggregates only")
+
+    @app.get("/field")
+    async def field() -> None:
+        raise Forbidden("query.city", "staff of torino cannot read trieste")
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        whole_r, field_r = await client.get("/whole"), await client.get("/field")
+    assert whole_r.json()["detail"] == "The national role is read-only and sees aggregates only", whole_r.text
+    reason = "the national role is read-only and sees aggregates only"
+    assert (whole_r.json()["field"], whole_r.json()["reason"]) == ("", reason)
+    assert field_r.json()["detail"] == "query.city: staff of torino cannot read trieste", field_r.text

@@ -92,7 +92,11 @@ class Actors:
 
 
 def actors_of(cities: dict[str, tuple[str, ...]]) -> list[tuple[str, Role, str | None]]:
-    out: list[tuple[str, Role, str | None]] = [("coordination", Role.NATIONAL, None)]
+    # The auditor reads reporting's reports only (every other service refuses it): provisioned in reporting alone.
+    out: list[tuple[str, Role, str | None]] = [
+        ("coordination", Role.NATIONAL, None),
+        ("audit-office", Role.AUDITOR, None),
+    ]
     for city, partners in cities.items():
         out += [(f"staff-{city}", Role.STAFF, city), (f"director-{city}", Role.STAFF, city)]
         out += [(p, Role.PARTNER, city) for p in partners]
@@ -120,7 +124,9 @@ async def provision(ep: Endpoints, cities: dict[str, tuple[str, ...]]) -> Actors
             await db.migrate(pool, [auth.MIGRATION])
             async with pool.acquire() as conn:
                 for actor_id, role, city in everyone:
-                    if only_city is not None and city != only_city:
+                    if (only_city is not None and city != only_city) or (
+                        role is Role.AUDITOR and service != "reporting"
+                    ):
                         continue
                     with contextlib.suppress(Conflict):  # provisioned by an earlier run: a new token is enough
                         await auth.add_actor(conn, actor_id, role, city, actor_name(actor_id, role))

@@ -97,6 +97,9 @@ def _where(platform: Platform) -> None:
         f"  Dashboard (national)      {urls['reporting']}/dashboard#report=national&token="
         f"{tokens[('reporting', 'coordination')]}"
     )
+    if auditor := tokens.get(("reporting", "audit-office")):  # read-only, every city, no drill-down (reporting.md)
+        page = f"{urls['reporting']}/dashboard#city=trieste&report=city_summary&token={auditor}"
+        print(f"  Dashboard (auditor)       {page}")
     print("  API docs                  " + "  ".join(f"{urls[s]}/docs" for s in SERVICES))
     print(
         f"  Exports                   curl -H 'Authorization: Bearer {tokens[('reporting', 'staff-torino')]}' "

@@ -15,6 +15,7 @@ from lgnet_shared import clock
 from lgnet_shared.events import Event
 from lgnet_shared.events import intake as iev
 from lgnet_shared.testing.authz import (
+    AUTHENTICATED,
     CASE,
     CITY,
     EVERYONE,
@@ -252,6 +253,7 @@ OF_NEITHER_SIDE = {Caller.OTHER_CITY_STAFF: NOT_FOUND, Caller.OTHER_PARTNER: NOT
 CATALOGUE = frozenset({Caller.OTHER_PARTNER})
 RULES: dict[str, Rule] = {
     "GET /health/live": Rule(EVERYONE, fixed("GET", "/health/live")),
+    "GET /me": Rule(AUTHENTICATED, fixed("GET", "/me")),  # who calls (the auditor refused, as everywhere)
     "GET /health/ready": Rule(EVERYONE, fixed("GET", "/health/ready"), also_fine=frozenset({503})),
     "GET /metrics": Rule(EVERYONE, fixed("GET", "/metrics")),
     # B cannot list one owned by A, nor Trieste's staff one owned by A, Torino's partner (it could never act on it)

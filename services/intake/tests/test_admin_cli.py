@@ -68,6 +68,13 @@ def test_issue_token_for_a_missing_actor_says_so(schema_env: str, capsys: pytest
     assert said == "lgnet-intake-admin: error: actor_id: no actor coop-nobody: add it first (add-actor)"
 
 
+def test_an_auditor_is_no_actor_of_intake(capsys: pytest.CaptureFixture[str]) -> None:
+    """The auditor reads reporting's reports only (intake refuses its token on every route): not offered here."""
+    with pytest.raises(SystemExit) as refused:
+        admin.main(["add-actor", "audit-office", "--role", "auditor"])
+    assert refused.value.code == 2 and "invalid choice: 'auditor'" in capsys.readouterr().err
+
+
 def test_signing_keys_name_what_is_wrong(schema_env: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "add-signing-key", "k-1", "coop-nobody", PUBLIC) == (
         2,

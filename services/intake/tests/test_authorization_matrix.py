@@ -252,6 +252,10 @@ async def _live(_: World) -> Attempt:
     return Attempt("GET", "/health/live")
 
 
+async def _me(_: World) -> Attempt:
+    return Attempt("GET", "/me")
+
+
 async def _ready(_: World) -> Attempt:
     return Attempt("GET", "/health/ready")
 
@@ -387,6 +391,7 @@ ABSENT = {Caller.OTHER_CITY_STAFF: frozenset({404}), Caller.OTHER_PARTNER: froze
 STAFF_ABSENT = {Caller.OTHER_CITY_STAFF: frozenset({404})}
 RULES: dict[str, Rule] = {
     "GET /health/live": rule(EVERYONE, _live),
+    "GET /me": rule(AUTHENTICATED, _me),  # who calls (the auditor refused, as on every route)
     "GET /health/ready": rule(EVERYONE, _ready, also_fine=frozenset({503})),  # no Kafka in-process: 503, not 401
     "GET /metrics": rule(EVERYONE, _metrics),
     "GET /inbound-key": rule(AUTHENTICATED, _inbound_key),  # a public key

@@ -16,6 +16,7 @@ from lgnet_shared import clock, db
 from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
 from lgnet_shared.testing.authz import (
+    AUTHENTICATED,
     CASE,
     CITY,
     EVERYONE,
@@ -334,6 +335,7 @@ OTHERS = ABSENT | {Caller.OTHER_PARTNER: frozenset({404})}
 HIDDEN = {Caller.OTHER_PARTNER: frozenset({404}), Caller.OTHER_CITY_STAFF: frozenset({404})}
 RULES: dict[str, Rule] = {
     "GET /health/live": Rule(EVERYONE, fixed("GET", "/health/live")),
+    "GET /me": Rule(AUTHENTICATED, fixed("GET", "/me")),  # who calls (the auditor refused, as everywhere)
     "GET /health/ready": Rule(EVERYONE, fixed("GET", "/health/ready"), also_fine=frozenset({503})),
     "GET /metrics": Rule(EVERYONE, fixed("GET", "/metrics")),
     "GET /policies/{city}": Rule(STAFF, fixed("GET", "/policies/torino")),

@@ -37,6 +37,7 @@ ACTORS = [
     ("staff-trieste", Role.STAFF, "trieste"),
     ("coop-aurora", Role.PARTNER, "torino"),
     ("coordination", Role.NATIONAL, None),
+    ("audit-office", Role.AUDITOR, None),  # every report, no drill-down, never publishes
 ]
 MIN_CELL = 3
 

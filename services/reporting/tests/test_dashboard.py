@@ -104,12 +104,23 @@ async def _medians(page: Any) -> list[str]:
     return [await c.inner_text() for c in await page.query_selector_all("#outreach tbody tr td:last-child")]
 
 
+def _console_errors(page: Any) -> list[str]:
+    """The page's console errors as they come (a refused request is one: "Failed to load resource: … 403")."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return errors
+
+
 async def test_national_role_gets_the_suppressed_aggregate(loaded_shared: ReportingUnderTest, browser: Browser) -> None:
+    """The page asks who calls first (`GET /me`) and then only what the national role may read: it asked for the
+    city's report and the financial statement, and the browser's console showed their two 403s."""
     national = await _api(loaded_shared, "coordination", "/reports/national")
     page = await browser.new_page()
+    errors = _console_errors(page)
     token = loaded_shared.tokens["coordination"]
     await page.goto(f"{loaded_shared.process.url}/dashboard#token={token}&as_of=2026-06-30")
     await page.wait_for_selector("body[data-loaded='national']", timeout=20000)
+    assert errors == []
     assert await page.inner_text("#kpi-persons") == str(national["indicators"]["persons"]["total"]) == "10"
     assert await page.inner_text("#kpi-placements") == "soppresso"
     assert await _medians(page) == ["n.d."] * len(national["indicators"]["outreach_monthly"])  # not "soppresso"
@@ -118,6 +129,32 @@ async def test_national_role_gets_the_suppressed_aggregate(loaded_shared: Report
     assert bars == {
         k: "soppresso" if v is None else str(v) for k, v in national["indicators"]["persons_by_action_area"].items()
     }
+
+
+async def test_the_auditor_reads_any_citys_report_and_statement_without_drilling_down(
+    loaded_shared: ReportingUnderTest, browser: Browser
+) -> None:
+    """The auditor (read-only, every city): the national aggregate until it names a city, then that city's report and
+    its financial statement; a figure shows its definition, never the ids behind it. No request refused."""
+    city = await _api(loaded_shared, "staff-torino", "/reports/city_summary")
+    page = await browser.new_page()
+    errors = _console_errors(page)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    token = loaded_shared.tokens["audit-office"]
+    await page.goto(f"{loaded_shared.process.url}/dashboard#token={token}&report=city_summary&as_of=2026-06-30")
+    await page.wait_for_selector("body[data-loaded='national']", timeout=20000)  # no city of its own
+    assert await page.inner_text("#money") == "Il rendiconto è di una città: sceglierne una."
+    await page.select_option("#city", "torino")
+    await page.select_option("#report", "city_summary")
+    await page.click("#show")
+    await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
+    assert await page.inner_text("#kpi-persons") == str(city["indicators"]["persons"]["total"])
+    assert "Torino" in await page.inner_text("#meta") and await page.query_selector("#money table")
+    await page.click("#btn-persons")
+    await page.wait_for_selector("#definition")
+    assert await page.query_selector("#behind") is None
+    assert errors == [] and not [u for u in asked if "drilldown" in u], (errors, asked)
 
 
 @pytest.mark.parametrize("lang", ["it", "en"])

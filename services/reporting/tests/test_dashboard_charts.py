@@ -54,9 +54,14 @@ async def test_the_national_scope_is_named_once(browser: Browser) -> None:
                        "persons_by_vulnerability": {}, "monthly": []}}  # fmt: skip
     answers = {"labels": labels.catalogue("it"), "national": report, "fund": {"figures": []}}
 
+    asked: list[str] = []
+
     async def answer(route: Any) -> None:
         url = route.request.url
-        if "/reports/" not in url:
+        asked.append(url.split("dashboard.test", 1)[1])
+        if url.endswith("/me"):  # the national role: the page asks no city's report, nor the statement
+            await route.fulfill(status=200, json={"actor_id": "coordination", "role": "national", "city": None})
+        elif "/reports/" not in url:
             await route.fulfill(status=200, content_type="text/html", body=PAGE)
         elif "financial_statement" in url:
             await route.fulfill(status=403, json={"reason": "staff only"})
@@ -69,3 +74,4 @@ async def test_the_national_scope_is_named_once(browser: Browser) -> None:
     await page.goto("http://dashboard.test/dashboard#report=national&token=t&as_of=2026-01-31")
     await page.wait_for_selector("body[data-loaded='national']", timeout=20000)
     assert await page.inner_text("#meta") == f"Aggregato nazionale · Nazionale · 31 gennaio 2026 · impronta {'a' * 12}"
+    assert not [u for u in asked if "financial_statement" in u or "city_summary" in u], asked

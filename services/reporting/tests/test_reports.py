@@ -355,6 +355,22 @@ async def test_fund_indicators_financial_statement_and_drill_down(loaded_shared:
     async with loaded_shared.client("coop-aurora") as c:
         assert (await c.get("/reports/financial_statement")).status_code == 403
 
+    # The auditor: Torino's statement as its staff read it, but no payment behind a line (request and case ids are
+    # the drill-down, refused); Trieste's and the national figures alike (any city, naming it).
+    audited = await get(loaded_shared, "audit-office", "/reports/financial_statement", city="torino", **june)
+    assert audited["totals"] == money["totals"] and len(audited["lines"]) == len(money["lines"])
+    assert [x["payments"] for x in audited["lines"]] == [None] * len(money["lines"])
+    assert [{**x, "payments": None} for x in money["lines"]] == audited["lines"]
+    assert (await get(loaded_shared, "audit-office", "/reports/city_summary", city="torino", **june)) == city
+    async with loaded_shared.client("audit-office") as c:
+        r = await c.get("/reports/city_summary/drilldown", params={"figure": "persons.total", "city": "torino"})
+        said = "Only the city's staff see ids and payments behind the figures"  # field "": the reason alone
+        assert r.status_code == 403 and r.json()["detail"] == said, r.text
+        r = await c.get("/reports/city_summary", params=june)  # no city of its own to default to
+        assert r.status_code == 422 and r.json()["field"] == "query.city", r.text
+        r = await c.post("/reports/city_summary/publish", json={"city": "torino"}, headers={"Idempotency-Key": "a1"})
+        assert r.status_code == 403 and r.json()["reason"] == "the auditor role reads reports and never publishes them"
+
 
 def ind_paid(report: dict[str, Any]) -> int:
     return int(report["indicators"]["contributions_paid"]["amount_cents"])

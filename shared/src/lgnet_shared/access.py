@@ -13,13 +13,21 @@ class Role(StrEnum):
     PARTNER = "partner"
     STAFF = "staff"
     NATIONAL = "national"
+    # Reads reporting's reports of every city, as of any date; never publishes, never drills down to ids or payments,
+    # and is refused by every other service at authentication (`auth.authenticate`; docs/reporting.md, "Auditors").
+    AUDITOR = "auditor"
+
+
+# The roles of the whole programme: no city of their own (`Actor.city` None), read-only.
+PROGRAMME_WIDE = frozenset({Role.NATIONAL, Role.AUDITOR})
+AUDITOR_READS_REPORTS_ONLY = "the auditor role reads reports only (reporting's API), never a city's records"
 
 
 @dataclass(frozen=True)
 class Actor:
     id: str
     role: Role
-    city: str | None  # None only for the national role
+    city: str | None  # None only for the programme-wide roles (national, auditor)
 
     @property
     def partner(self) -> str | None:
@@ -27,9 +35,11 @@ class Actor:
 
 
 def not_national(actor: Actor) -> None:
-    """The national role is read-only: refused by role (field "")."""
+    """The national role and the auditor are read-only: refused by role (field "")."""
     if actor.role is Role.NATIONAL:
         raise Forbidden("", "the national role is read-only and sees aggregates only")
+    if actor.role is Role.AUDITOR:
+        raise Forbidden("", AUDITOR_READS_REPORTS_ONLY)
 
 
 def may_write_in_city(actor: Actor, city: str, field: str = "city") -> None:
@@ -39,7 +49,10 @@ def may_write_in_city(actor: Actor, city: str, field: str = "city") -> None:
 
 
 def may_read_city(actor: Actor, city: str, field: str = "city") -> None:
-    """Staff and partners read their own city; the national role reads every city's aggregates."""
+    """Staff and partners read their own city; the national role reads every city's aggregates. The auditor reads no
+    city's records (reporting's reports only: its own rules)."""
+    if actor.role is Role.AUDITOR:
+        raise Forbidden(field, AUDITOR_READS_REPORTS_ONLY)
     if actor.role is not Role.NATIONAL and actor.city != city:
         raise Forbidden(field, f"{actor.role.value} of {actor.city} cannot read {city}")
 

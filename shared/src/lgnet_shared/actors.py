@@ -13,7 +13,7 @@ import secrets
 from typing import Any
 
 from lgnet_shared import runtime_schema
-from lgnet_shared.access import Actor, Role, may_read_city, may_write_in_city
+from lgnet_shared.access import PROGRAMME_WIDE, Actor, Role, may_read_city, may_write_in_city
 from lgnet_shared.db import Conn
 from lgnet_shared.errors import Conflict, ContractError, NotFound
 from lgnet_shared.pseudonymous import check_pseudonymous_id
@@ -77,19 +77,21 @@ async def add_actor(conn: Conn, actor_id: str, role: Role, city: str | None, dis
     """A new actor. Its id travels in clear on every topic (`partner`, `booked_by`, `recorded_by`) and is never
     erased: one holding recognisable identifying data is refused (`pseudonymous`); one kept from before is a conflict,
     as any existing actor."""
-    if role is not Role.NATIONAL and not city:
+    if role not in PROGRAMME_WIDE and not city:
         raise ValueError("partners and staff belong to a city")
+    if role is Role.AUDITOR and city:
+        raise ContractError("city", "an auditor reads every city's reports: add it without --city")
     if await conn.fetchval("select exists (select 1 from actors where actor_id = $1)", actor_id):
         raise Conflict("actor_id", f"actor {actor_id} already exists")
     check_pseudonymous_id(actor_id, "actor_id")
     served = await deployment_city(conn)
-    if served not in (None, "national") and role is not Role.NATIONAL and city != served:
+    if served not in (None, "national") and role not in PROGRAMME_WIDE and city != served:
         raise ContractError("city", f"this schema's deployment serves {served}; {city}'s actors belong to its own")
     status = await conn.execute(
         "insert into actors (actor_id, role, city, display_name) values ($1, $2, $3, $4) on conflict do nothing",
         actor_id,
         role.value,
-        city if role is not Role.NATIONAL else None,
+        city if role not in PROGRAMME_WIDE else None,
         display_name,
     )
     if status.endswith(" 0"):

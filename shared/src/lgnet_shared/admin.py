@@ -27,6 +27,15 @@ from lgnet_shared import actors, db, outbox_waiting, read_log_readers, runtime_s
 from lgnet_shared.errors import ContractError
 
 
+async def auditor_schema(conn: Any, schema: str) -> None:
+    """An auditor reads reporting's API only: added to another service's schema it would hold a token every route
+    refuses, so that is refused here, naming the schema's service."""
+    recorded = await db.recorded_migrations_of(conn, schema)
+    owner = next((m.split("-", 1)[0] for m in sorted(recorded) if m.split("-", 1)[0] in runtime_schema.SERVICES), "")
+    if owner and owner != "reporting":
+        raise ValueError(f"--role auditor: {schema} is {owner}'s schema; auditors read reporting's API only")
+
+
 async def run(args: argparse.Namespace) -> str:
     # A service creates its schema at its first start: one that is not there is a typo ("housng").
     # Refused when it holds another program's tables (the desk's, two services'): a service's schema, one service's.
@@ -36,6 +45,8 @@ async def run(args: argparse.Namespace) -> str:
     try:
         async with pool.acquire() as conn:
             if args.command == "add-actor":
+                if args.role == actors.Role.AUDITOR.value:  # it would open nothing there (auth.refuse_auditor)
+                    await auditor_schema(conn, args.schema)
                 await actors.add_actor(
                     conn, args.actor_id, actors.Role(args.role), args.city, args.name or args.actor_id
                 )

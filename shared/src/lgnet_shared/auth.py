@@ -4,12 +4,13 @@ intake's case assignment)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 
-from lgnet_shared.access import not_national
+from lgnet_shared.access import AUDITOR_READS_REPORTS_ONLY, PROGRAMME_WIDE, not_national
 from lgnet_shared.actors import (
     MIGRATION,
     TOKEN_PREFIX,
@@ -27,7 +28,7 @@ from lgnet_shared.actors import (
 )
 from lgnet_shared.errors import Forbidden, Unauthenticated
 from lgnet_shared.events.types import Instant
-from lgnet_shared.http import bearer_token
+from lgnet_shared.http import answers, bearer_token, problem_responses
 from lgnet_shared.read_log_readers import reader_city
 
 __all__ = [
@@ -66,15 +67,45 @@ async def authenticate(request: Request, _: Bearer) -> Actor:
         if actor is None:
             raise Unauthenticated("headers.authorization", await token_refusal(conn, token))
     runtime = request.app.state.runtime
+    refuse_auditor(runtime, actor)
     served = runtime.settings.city_filter
-    if served is not None and actor.role is not Role.NATIONAL and actor.city != served:
+    if served is not None and actor.role not in PROGRAMME_WIDE and actor.city != served:
         raise Forbidden("headers.authorization", f"this deployment serves {served}, not {actor.city}")
     if actor.city in (runtime.leaves_out or ()):  # a national deployment's city that runs its own (SERVED_CITIES)
         raise Forbidden("headers.authorization", f"this deployment does not serve {actor.city}: it runs its own")
     return actor
 
 
+def refuse_auditor(runtime: Any, actor: Actor) -> None:
+    """Deny by default, once, at authentication: an auditor's token is refused (403) by every service but the one that
+    admits auditors (reporting), on every route, so that no auditor ever reaches a route's `role is not
+    Role.PARTNER` (the city's staff's) branch."""
+    if actor.role is Role.AUDITOR and not runtime.spec.admits_auditors:
+        raise Forbidden("headers.authorization", f"{AUDITOR_READS_REPORTS_ONLY}: {runtime.spec.name} refuses it")
+
+
 Who = Annotated[Actor, Depends(authenticate)]
+
+
+class Me(BaseModel):
+    """Who the token is, and nothing else: what a client (the reporting dashboard) asks first, so that it requests only
+    what its user may read."""
+
+    actor_id: str
+    role: Role = Field(description="partner, staff, national or auditor")
+    city: str | None = Field(description="The actor's city; null for the national role and the auditor")
+
+
+def me_router() -> APIRouter:
+    """`GET /me` on every service (the app factory's): the caller's actor id, role and city. A service that refuses
+    the caller (an auditor anywhere but reporting) refuses this too, saying why."""
+    api = APIRouter(tags=["identity"], responses=problem_responses(without=(404, 409, 413, 422)))
+
+    @api.get("/me", summary="Who calls: actor id, role and city", responses=answers(Me, "The caller"))
+    async def me(actor: Who) -> Any:
+        return {"actor_id": actor.id, "role": actor.role.value, "city": actor.city}
+
+    return api
 
 
 async def writer(actor: Who) -> Actor:
@@ -107,6 +138,7 @@ async def reader(request: Request, _: Bearer) -> str:
         city = await reader_city(conn, token)
         actor = None if city is not None else await actor_by_token(conn, token)
     if actor is not None:
+        refuse_auditor(request.app.state.runtime, actor)
         raise Forbidden("headers.authorization", "the log is read with a DPO's read-log token, not an actor's")
     if city is None:
         raise Unauthenticated("headers.authorization", "not a read-log token, or revoked")

@@ -47,7 +47,9 @@ def problem(
             "type": f"urn:lgnet:problem:{kind}",
             "title": kind.replace("_", " "),
             "status": status,
-            "detail": f"{field or 'request'}: {reason}",
+            # The whole request refused (field ""): the reason alone, capitalised ("request: the national role …"
+            # read as if a field named "request" were at fault).
+            "detail": f"{field}: {reason}" if field else reason[:1].upper() + reason[1:],
             "field": field,
             "reason": reason,
             "errors": errors or [{"field": field, "reason": reason}],
@@ -84,7 +86,7 @@ class Problem(BaseModel):
     type: str = Field(description="urn:lgnet:problem:<kind>")
     title: str
     status: int
-    detail: str = Field(description="<field>: <reason>")
+    detail: str = Field(description='<field>: <reason>; the reason alone when the whole request is refused (field "")')
     field: str = Field(description="Dotted path of the field at fault (body fields bare; query., path., headers.)")
     reason: str
     errors: Annotated[list[dict[str, str]], WithJsonSchema(FIELD_PROBLEMS)] = Field(

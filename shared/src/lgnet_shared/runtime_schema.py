@@ -107,13 +107,13 @@ IDEMPOTENCY = (
 
 # Who may call the HTTP APIs, and their tokens' hashes (auth.py); a token may have an end (`expires_at`). Every
 # caller lists this one migration, so it grew in place: idempotent, under a new id, so that a schema made under
-# `lgnet-auth-1` runs it again and gains the column.
+# `lgnet-auth-1` runs it again and gains the column (`-3`: the auditor role in the check).
 ACTORS = (
-    "lgnet-auth-2",
+    "lgnet-auth-3",
     """
     create table if not exists actors (
         actor_id text primary key,
-        role text not null check (role in ('partner', 'staff', 'national')),
+        role text not null check (role in ('partner', 'staff', 'national', 'auditor')),
         city text,
         display_name text not null,
         created_at timestamptz not null default now()
@@ -124,7 +124,10 @@ ACTORS = (
         created_at timestamptz not null default now(),
         revoked_at timestamptz
     );
-    alter table api_tokens add column if not exists expires_at timestamptz
+    alter table api_tokens add column if not exists expires_at timestamptz;
+    -- lgnet-auth-3: the auditor role (a schema made before it has the narrower check, named by PostgreSQL's default)
+    alter table actors drop constraint if exists actors_role_check;
+    alter table actors add constraint actors_role_check check (role in ('partner', 'staff', 'national', 'auditor'))
     """,
 )
 

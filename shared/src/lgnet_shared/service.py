@@ -39,6 +39,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lgnet_shared import (
     actors,
+    auth,
     config,
     db,
     deployment_owner,
@@ -154,6 +155,9 @@ class ServiceSpec:
     # A city's records and parties are this service's to act on (intake, housing, payments): a national deployment
     # of it serves LGNET_SERVED_CITIES only. False (reporting): a national one reads and reports every city.
     serves_cities: bool = True
+    # The auditor role (`Role.AUDITOR`) may call this service's API (reporting): every other service refuses an
+    # auditor's token at authentication, on every route (`auth.authenticate`), before any role's branch is reached.
+    admits_auditors: bool = False
 
 
 @dataclass
@@ -761,6 +765,7 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(health)
+    app.include_router(auth.me_router())
     for router in spec.routers(runtime):
         app.include_router(router)
     app.state.runtime = runtime

@@ -40,6 +40,7 @@ ACTORS: list[tuple[str, Role, str | None]] = [
     ("coop-borgo", Role.PARTNER, "torino"),  # another partner of the same city
     ("coop-carso", Role.PARTNER, "trieste"),
     ("coordination", Role.NATIONAL, None),
+    ("audit-office", Role.AUDITOR, None),  # reads reporting's reports; refused by every other service
 ]
 
 

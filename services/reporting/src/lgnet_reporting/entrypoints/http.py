@@ -1,6 +1,7 @@
 """Reporting's HTTP API (OpenAPI at /docs). Thin: authenticate, check who may see which scope, compute from a
 consistent snapshot, answer JSON or an export. City staff and partners see their own city's exact numbers (and
-the suppressed national aggregate); the national role sees only the suppressed national aggregate.
+the suppressed national aggregate); the national role sees only the suppressed national aggregate; the auditor reads
+every report of every city (never publishes, never drills down: docs/reporting.md, "Who may read what").
 
 Every JSON answer's body is documented by a model of `responses` (the OpenAPI only; what is sent is the handler's
 answer as it is). Routes return `Any` rather than `dict[str, Any]`, which FastAPI would merge into the model's."""
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from lgnet_shared import clock
 from lgnet_shared.auth import Actor, Role, Who
@@ -88,13 +89,26 @@ def window(as_of: date | None, period_from: date | None, to: date | None, at: st
     return w
 
 
-def scope_of(actor: Actor, report: str, city: str | None, at: tuple[str, str] = ("path.report", "query.city")) -> str:
-    """Who sees what: the national role only the national aggregate; others their own city (and national). `at`:
-    the fields a refusal names, of the report and of the city (a published report's route has only its id)."""
+def scope_of(
+    actor: Actor,
+    report: str,
+    city: str | None,
+    at: tuple[str, str] = ("path.report", "query.city"),
+    served: str | None = None,
+) -> str:
+    """Who sees what: the national role only the national aggregate; the auditor every city's report (naming it; on a
+    city's own deployment, `served`, that city's only); others their own city (and national). `at`: the fields a
+    refusal names, of the report and of the city (a published report's route has only its id)."""
     if report == reports.NATIONAL:
         return reports.NATIONAL
     if actor.role is Role.NATIONAL:
         raise Forbidden(at[0], "the national role sees only the suppressed national aggregate")
+    if actor.role is Role.AUDITOR:
+        if not city:  # an auditor has no city of its own to default to
+            raise ContractError(at[1], "the auditor role names the city of a city_summary (e.g. city=torino)")
+        if served is not None and city != served:  # a city's deployment holds its city's facts only
+            raise Forbidden(at[1], f"this deployment serves {served}, not {city}")
+        return city
     wanted = city or actor.city or ""
     if wanted != actor.city:
         raise Forbidden(at[1], f"{actor.role.value} of {actor.city} cannot read {wanted}'s report")
@@ -118,11 +132,34 @@ def _staff_scope(actor: Actor, city: str | None) -> str:
     return scope_of(actor, reports.CITY_SUMMARY, city)
 
 
+def _statement_scope(actor: Actor, city: str | None, served: str | None) -> str:
+    """The financial statement: the city's staff, and the auditor (any city: the accounts are what an audit checks;
+    without the payments behind each line, whose request and case ids are the drill-down)."""
+    if actor.role is Role.AUDITOR:
+        return scope_of(actor, reports.CITY_SUMMARY, city, served=served)
+    return _staff_scope(actor, city)
+
+
+def _without_payments(body: dict[str, Any]) -> dict[str, Any]:
+    """The statement with each line's `payments` (request and case ids: the drill-down) null; its totals kept."""
+    return {**body, "lines": [{**line, "payments": None} for line in body["lines"]]}
+
+
+async def publisher(actor: Who) -> Actor:
+    """The caller of a publication: the auditor refused by role before the request is read (as `auth.Writer`)."""
+    if actor.role is Role.AUDITOR:
+        raise Forbidden("", "the auditor role reads reports and never publishes them")
+    return actor
+
+
+Publisher = Annotated[Actor, Depends(publisher)]
+
+
 def router(runtime: Runtime) -> APIRouter:
     api = APIRouter(prefix="/reports", tags=["reporting"], responses=ERRORS)
 
     async def one(actor: Actor, report: str, city: str | None, w: Window) -> dict[str, Any]:
-        request = ReportRequest(report, scope_of(actor, report, city), w)
+        request = ReportRequest(report, scope_of(actor, report, city, served=runtime.settings.city_filter), w)
         (done,) = await compute(runtime.pool, [request], settings.min_cell())
         return {**done.body, "digest": done.digest, "positions": done.positions}
 
@@ -166,15 +203,16 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.get(
         "/financial_statement",
-        summary="Budget, paid, committed and remaining per budget line (city staff)",
+        summary="Budget, paid, committed and remaining per budget line (city staff; the auditor without the payments)",
         responses=r.answers(r.FinancialStatement, "The statement"),
     )
     async def financial_statement(
         actor: Who, city: City = None, as_of: AsOf = None, period_from: From = None, to: To = None
     ) -> Any:
-        scope = _staff_scope(actor, city)
+        scope = _statement_scope(actor, city, runtime.settings.city_filter)
         positions, facts = await facts_of(runtime.pool)
-        return {**statement(facts, window(as_of, period_from, to), scope), "positions": positions}
+        found = statement(facts, window(as_of, period_from, to), scope)
+        return {**(_without_payments(found) if actor.role is Role.AUDITOR else found), "positions": positions}
 
     @api.get(
         "/city_summary/drilldown",
@@ -203,7 +241,10 @@ def router(runtime: Runtime) -> APIRouter:
         responses=r.answers(list[r.PublishedReport], "Oldest first"),
     )
     async def list_published(actor: Who) -> Any:
-        scopes = [reports.NATIONAL] if actor.role is Role.NATIONAL else [reports.NATIONAL, actor.city or ""]
+        scopes = {
+            Role.NATIONAL: [reports.NATIONAL],
+            Role.AUDITOR: None,  # every published report
+        }.get(actor.role, [reports.NATIONAL, actor.city or ""])
         async with runtime.pool.acquire() as conn:
             return await store.published(conn, scopes)
 
@@ -339,7 +380,7 @@ def router(runtime: Runtime) -> APIRouter:
     async def publish_report(
         report: ReportName,
         body: PublishBody,
-        actor: Who,
+        actor: Publisher,
         request: Request,
         key: CreateKey,
     ) -> JSONResponse:

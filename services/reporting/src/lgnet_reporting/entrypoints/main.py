@@ -29,6 +29,7 @@ SPEC = ServiceSpec(
     routers=lambda runtime: [http.router(runtime), dashboard.router()],
     produces=["reporting.events"],
     serves_cities=False,  # the national aggregate is every city's, whichever deployment acts on their records
+    admits_auditors=True,  # auditors read every report here (read-only, no drill-down); refused by every other service
 )
 
 

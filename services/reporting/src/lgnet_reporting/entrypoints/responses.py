@@ -57,7 +57,9 @@ class Payment(BaseModel):
 class StatementLine(Columns):
     budget_line_id: str
     line: str = Field(description="The budget line's category")
-    payments: list[Payment] = Field(description="Paid in the period")
+    payments: list[Payment] | None = Field(
+        description="Paid in the period; null to the auditor role (their request and case ids are the drill-down)"
+    )
 
 
 class FinancialStatement(BaseModel):
