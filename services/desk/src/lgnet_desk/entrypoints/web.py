@@ -36,7 +36,7 @@ from lgnet_desk.entrypoints import civic_pages, i18n
 from lgnet_desk.entrypoints.forms import UNSTORABLE, as_days, form_of, storable
 from lgnet_desk.metrics import LOGINS
 from lgnet_desk.service_layer import access_log as access_log_uc
-from lgnet_desk.service_layer import approvals, desk, kept_forms, login, oidc
+from lgnet_desk.service_layer import approvals, desk, households, kept_forms, login, oidc
 from lgnet_desk.settings import DeskSettings
 
 SESSION_COOKIE, LOGIN_CSRF_COOKIE, LANG_COOKIE = "desk_session", "desk_login_csrf", "desk_lang"
@@ -702,6 +702,17 @@ def router(settings: DeskSettings) -> APIRouter:
 
         return await act(request, person_id, run)
 
+    def cartella_form(name: str, run: Callable[[Services, dict[str, str]], Awaitable[None]]) -> None:
+        """A cartella form whose request is built in the service layer (`run`): `/persons/{id}/<name>`."""
+
+        async def post(request: Request, person_id: str) -> Response:
+            return await act(request, person_id, run)
+
+        api.post(f"/persons/{{person_id}}/{name}", response_class=HTMLResponse, name=name)(post)
+
+    for name, run in HOUSEHOLD_FORMS.items():  # a household's members changed, a referral and its outcome
+        cartella_form(name, run)
+
     @api.post("/persons/{person_id}/contributions", response_class=HTMLResponse)
     async def contribution(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
@@ -1145,6 +1156,15 @@ def _payee_without_iban(form: dict[str, str]) -> dict[str, str]:
     """The refusal of a contribution's payee named (or a BIC given) with no IBAN, at the IBAN."""
     named = any(form.get(f"beneficiary_{k}", "").strip() for k in ("name", "bic"))
     return {"beneficiary_iban": PAYEE_WITHOUT_IBAN} if named and not form.get("beneficiary_iban", "").strip() else {}
+
+
+HOUSEHOLD_FORMS: dict[str, Callable[[Services, dict[str, str]], Awaitable[None]]] = {
+    "member-left": households.member_leaves,
+    "member-joined": households.member_joins,
+    "member-new": households.newcomer_joins,
+    "referrals": households.referral,
+    "referral-outcome": households.referral_outcome,
+}
 
 
 def _chosen(form: dict[str, str], name: str) -> str | None:

@@ -280,7 +280,7 @@ def given(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
-def member_body(form: dict[str, str], i: int) -> dict[str, Any]:
+def member_body(form: dict[str, str], i: int | str) -> dict[str, Any]:
     identity = {k: form.get(f"m{i}_{k}", "").strip() or None for k in ("given_name", "family_name", "fiscal_code")}
     return given(
         {
@@ -378,23 +378,11 @@ async def _register_each(
         if not typed_member(form, i):
             continue
         try:
-            body = member_body(form, i)
-        except ValueError as unknown:  # a nationality that names no country: said here, intake never asked
-            errors[f"m{i}_nationality"] = str(unknown)
+            ids.append(await register_row(services, form, i))
+        except FieldErrors as refused:
+            errors |= refused.errors
+            on_file |= refused.on_file
             continue
-        try:
-            answer = await services.post("intake", "/persons", body, resubmission.call_key(form, f"m{i}"))
-        except ServiceRefusal as r:
-            for field, reason in r.each:  # every field intake names, at once
-                name = field.removeprefix("identity.").split(".")[0]
-                # A field the row does not have (the 409 of a key reused with other data, `headers.idempotency-key`)
-                # is said at its first field: it was said at none.
-                errors.setdefault(f"m{i}_{name if name in MEMBER_FIELDS else 'given_name'}", reason)
-            continue
-        if same := answer.get("same_as"):  # on file all the same (the search missed her): not put in a new household
-            errors[f"m{i}_fiscal_code"], on_file[f"m{i}"] = ALREADY_ON_FILE, same
-            continue
-        ids.append(body["person_id"])
         kept[f"m{i}_person_id"] = ids[-1]
     if errors:
         raise FieldErrors(errors, kept, on_file)
@@ -406,6 +394,29 @@ async def _register_each(
         raise FieldErrors(e.errors, {**kept, **e.kept}) from None
     except ServiceRefusal as r:
         raise FieldErrors({"m0_given_name": r.reason}, kept) from None
+
+
+async def register_row(services: Services, form: dict[str, str], i: int | str) -> str:
+    """Register the person of the form's row `i` (its `m<i>_` fields: a registration's member, a newcomer to a
+    household, `mn_`): her id. Refused, a FieldErrors at the row's fields, every field intake names at once; on file
+    all the same (intake's `same_as`: the search missed her), at her fiscal code, with her id (`on_file`)."""
+    try:
+        body = member_body(form, i)
+    except ValueError as unknown:  # a nationality that names no country: said here, intake never asked
+        raise FieldErrors({f"m{i}_nationality": str(unknown)}) from None
+    try:
+        answer = await services.post("intake", "/persons", body, resubmission.call_key(form, f"m{i}"))
+    except ServiceRefusal as r:
+        errors: dict[str, str] = {}
+        for field, reason in r.each:  # every field intake names, at once
+            name = field.removeprefix("identity.").split(".")[0]
+            # A field the row does not have (the 409 of a key reused with other data, `headers.idempotency-key`)
+            # is said at its first field: it was said at none.
+            errors.setdefault(f"m{i}_{name if name in MEMBER_FIELDS else 'given_name'}", reason)
+        raise FieldErrors(errors) from None
+    if same := answer.get("same_as"):  # on file all the same: not put in a household as someone new
+        raise FieldErrors({f"m{i}_fiscal_code": ALREADY_ON_FILE}, {}, {f"m{i}": same})
+    return str(body["person_id"])
 
 
 def person_details(form: dict[str, str]) -> dict[str, Any]:
@@ -431,7 +442,7 @@ MEMBER_FIELDS = frozenset({"given_name", "family_name", "fiscal_code", "birth_da
 NAMING_FIELDS = ("given_name", "birth_date")  # what the desk registers a household member by (intake: the birth date)
 
 
-def typed_member(form: dict[str, str], i: int) -> bool:
+def typed_member(form: dict[str, str], i: int | str) -> bool:
     """Whether anything of the registration form's row `i` was typed or chosen (an empty row is no member)."""
     return any(form.get(f"m{i}_{name}", "").strip() for name in MEMBER_FIELDS)
 
