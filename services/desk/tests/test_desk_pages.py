@@ -1053,6 +1053,28 @@ async def test_consents_are_not_pre_ticked_and_a_refused_registration_keeps_the_
     assert re.search(r'id="consent_partner_sharing" name="consent_partner_sharing"\s*>', r.text), r.text
 
 
+async def test_the_registration_takes_a_members_phone_and_address_and_says_a_refusal_of_them_there(desk: Desk) -> None:
+    """The registration took no phone or address: they were entered afterwards on the cartella. Each member's are
+    sent with her registration; intake's refusal of one is said at its field, what was typed kept."""
+    sent: list[dict[str, Any]] = []
+
+    def register(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        problem = {"status": 422, "field": "identity.phone", "reason": "String should have at least 5 characters"}
+        return httpx.Response(422, json=problem)
+
+    desk.services.answers[("intake", "POST", "/persons")] = register
+    desk.services.answers[("intake", "POST", "/persons/search")] = []
+    await desk.as_operator(MARIA)
+    assert 'id="m0_phone"' in (await desk.client.get("/persons/new")).text
+    form = {"csrf": "csrf-maria", "m0_given_name": "Amina", "m0_family_name": "Okafor", "m0_birth_date": "1985-03-14",
+            "m0_sex": "female", "m0_nationality": "NG", "m0_phone": "333",
+            "m0_address": "Via Roma 1, Torino"}  # fmt: skip
+    r = await desk.client.post("/persons/new", data=form)
+    assert r.status_code == 422 and sent[0]["identity"]["address"] == "Via Roma 1, Torino", r.text
+    assert 'id="m0_phone-error"' in r.text and 'value="333"' in r.text, r.text
+
+
 def form_key_of(html: str, action: str) -> str:
     """The idempotency key the form posting to `action` was rendered with."""
     form = html.split(f'method="post" action="{action}"', 1)[1].split("</form>", 1)[0]

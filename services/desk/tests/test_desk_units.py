@@ -1483,3 +1483,16 @@ def test_a_lease_is_a_step_of_a_placement_without_one_its_amounts_typed_in_euros
                                          "deposit_cents": 135_050, "start_date": "2026-12-01",
                                          "signed_on": "2026-11-30"}  # fmt: skip
     assert STEPS["lease"].path == "/placements/{placement}/lease"
+
+
+def test_a_registration_takes_each_members_phone_and_address_as_the_cartellas_details_form_does() -> None:
+    """The registration took no phone or address (the cartella's details form did, after): a member's are sent with
+    her registration, read as the details form reads them (`person_details`), a refusal of them at their fields."""
+    form = {"m0_given_name": "Amina", "m0_birth_date": "1985-03-14", "m0_phone": " +39 333 1234567 ",
+            "m0_address": "Via Roma 1, Torino", "m1_given_name": "Tariq", "m1_birth_date": "2015-01-01"}  # fmt: skip
+    assert member_body(form, 0)["identity"] == {"given_name": "Amina", "phone": "+39 333 1234567",
+                                                "address": "Via Roma 1, Torino"}  # fmt: skip
+    assert member_body(form, 1)["identity"] == {"given_name": "Tariq"}
+    from lgnet_desk.service_layer.desk import MEMBER_FIELDS
+
+    assert {"phone", "address"} <= MEMBER_FIELDS  # typed alone, a row is a member (named, or refused); intake's at them

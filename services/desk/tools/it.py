@@ -894,6 +894,8 @@ IT = {
     "The lease starts on": "Il contratto decorre dal",
     "The lease ends on (left blank: open-ended)": "Il contratto scade il (vuoto: senza scadenza)",
     "Signed on": "Firmato il",
+    "Phone (if any)": "Telefono (se presente)",
+    "Address (if any)": "Indirizzo (se presente)",
 }
 
 # Counts with their noun (ngettext): (singular id, plural id) -> (Italian for 1, Italian for any other number)

@@ -281,15 +281,19 @@ def given(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def member_body(form: dict[str, str], i: int | str) -> dict[str, Any]:
+    """intake's registration of the form's row `i` (its `m<i>_` fields); her phone and address (and languages and
+    literacy, where a form has them) read as the cartella's details form reads them (`person_details`)."""
     identity = {k: form.get(f"m{i}_{k}", "").strip() or None for k in ("given_name", "family_name", "fiscal_code")}
+    details = person_details(form, f"m{i}_")
     return given(
         {
             "person_id": new_id("p", resubmission.call_key(form, f"m{i}")),
             "birth_date": form.get(f"m{i}_birth_date") or None,
             "sex": form.get(f"m{i}_sex") or None,
             "nationality": countries.country_code(form.get(f"m{i}_nationality") or ""),
-            "identity": {k: v for k, v in identity.items() if v},
+            "identity": {k: v for k, v in identity.items() if v} | details.pop("identity", {}),
         }
+        | details
     )
 
 
@@ -419,26 +423,29 @@ async def register_row(services: Services, form: dict[str, str], i: int | str) -
     return str(body["person_id"])
 
 
-def person_details(form: dict[str, str]) -> dict[str, Any]:
+def person_details(form: dict[str, str], row: str = "") -> dict[str, Any]:
     """intake's PATCH of a person from the cartella's details form: only what differs from what the page showed
-    (`was_<field>`); languages typed by name, sent as codes (a name no language has: refused at the field)."""
-    changed = {
-        k for k in ("phone", "address", "languages", "literate") if form.get(k, "").strip() != form.get(f"was_{k}", "")
-    }
+    (`was_<field>`); languages typed by name, sent as codes (a name no language has: refused at the field). With a
+    `row` (`m0_`: a member of the registration form, where nothing was shown), what its fields hold, for her
+    registration."""
+    typed = {k: form.get(f"{row}{k}", "").strip() for k in ("phone", "address", "languages", "literate")}
+    changed = {k for k, v in typed.items() if v != form.get(f"was_{row}{k}", "")}
     body: dict[str, Any] = {}
-    if identity := {k: form[k].strip() for k in ("phone", "address") if k in changed and form.get(k, "").strip()}:
+    if identity := {k: typed[k] for k in ("phone", "address") if k in changed and typed[k]}:
         body["identity"] = identity
     if "languages" in changed:
         try:
-            body["languages"] = languages.codes_of(form.get("languages", ""))
+            body["languages"] = languages.codes_of(typed["languages"])
         except ValueError as unknown:
-            raise FieldErrors({"languages": str(unknown)}) from None
-    if "literate" in changed and form.get("literate") in ("yes", "no"):
-        body["literate"] = form["literate"] == "yes"
+            raise FieldErrors({f"{row}languages": str(unknown)}) from None
+    if "literate" in changed and typed["literate"] in ("yes", "no"):
+        body["literate"] = typed["literate"] == "yes"
     return body
 
 
-MEMBER_FIELDS = frozenset({"given_name", "family_name", "fiscal_code", "birth_date", "sex", "nationality"})
+MEMBER_FIELDS = frozenset(
+    {"given_name", "family_name", "fiscal_code", "birth_date", "sex", "nationality", "phone", "address"}
+)
 NAMING_FIELDS = ("given_name", "birth_date")  # what the desk registers a household member by (intake: the birth date)
 
 
