@@ -615,7 +615,6 @@ IT = {
     "Term": "Durata",
     "from %(day)s, open-ended": "dal %(day)s, senza scadenza",
     "Signed on %(day)s": "Firmato il %(day)s",
-    "No lease signed yet: the organisation offering the housing records it.": "Ancora nessun contratto firmato: lo registra l'ente che offre l'alloggio.",
     "End the placement": "Concludi l'inserimento",
     "Why it ends": "Motivo della conclusione",
     "Ended on": "Concluso il",
