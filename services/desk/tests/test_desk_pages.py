@@ -4929,6 +4929,10 @@ async def test_a_households_members_change_at_the_cartella_each_refusal_at_its_f
     assert f'id="join_reason-{HOUSEHOLD}-error">campo obbligatorio' in r.text, r.text
     await desk.as_operator(LUCA)  # the cooperative of the household's open case
     assert 'action="/persons/p-1/member-left"' in (await desk.client.get("/persons/p-1")).text
+    # a baby registered without her sharing consent would be invisible to the cooperative: asked first
+    r = await desk.client.post("/persons/p-1/member-new", data=born | {"csrf": "csrf-luca", "form_key": "c" * 22})
+    assert r.status_code == 422 and f'id="mn_consent_partner_sharing-{HOUSEHOLD}-error">' in r.text, r.text
+    assert len(persons) == 1  # nobody registered
     await desk.as_operator(NADIA)  # another cooperative: intake would refuse her, the desk offers nothing
     assert 'action="/persons/p-1/member-' not in (await desk.client.get("/persons/p-1")).text
 
@@ -4964,6 +4968,11 @@ async def test_a_referral_is_recorded_with_its_source_and_its_outcome_at_the_car
     r = await desk.client.post("/persons/p-1/referral-outcome", data=outcome, follow_redirects=True)
     assert "Esito della segnalazione registrato." in text_of(r.text)
     assert outcomes[0][1] == {"outcome": "taken_in_charge", "case_id": "c-8e2b7d41a9f0"}
+    # intake shows a cooperative only the referrals naming its case: its operator gives the outcome and the case
+    await desk.as_operator(LUCA)
+    r = await desk.client.post("/persons/p-1/referrals", data=sent | {"csrf": "csrf-luca", "form_key": "q" * 22})
+    assert r.status_code == 422 and 'id="new_referral_case-error">' in r.text, r.text
+    assert "indichi l'esito e la pratica" in text_of(r.text) and len(referrals) == 1, text_of(r.text)
 
 
 async def test_the_individual_plan_is_called_progetto_on_every_italian_text(desk: Desk) -> None:

@@ -1404,7 +1404,7 @@ async def test_a_households_members_change_at_the_cartella_each_refusal_at_its_f
         born = {"form_key": "b" * 22, "new_household": "h-1", "mn_given_name": "Bimba", "mn_family_name": "Okafor",
                 "mn_birth_date": "2026-12-01", "mn_sex": "female", "mn_nationality": "Nigeria",
                 "new_reason": "birth", "new_joined_on": "2026-12-01"}  # fmt: skip
-        await households.newcomer_joins(services, born)
+        await households.newcomer_joins(services, born, date(2026, 12, 3))
     changes = [body for path, body in posted if path == "/households/members"]
     assert changes[0] == {"household_id": "h-1", "person_id": "p-2", "change": "left", "reason": "moved",
                           "on": "2026-12-05"}  # fmt: skip
@@ -1427,17 +1427,19 @@ async def test_a_households_members_change_at_the_cartella_each_refusal_at_its_f
             await households.member_leaves(services, leaving | {"leave_reason": ""})
         assert refused.value.errors == {"left_on": "is in the future", "leave_reason": "field required"}
         with pytest.raises(FieldErrors) as refused:
-            await households.newcomer_joins(services, born)
+            await households.newcomer_joins(services, born, date(2026, 12, 3))
         assert refused.value.errors == {"new_joined_on": "is in the future", "new_reason": "field required"}
         assert refused.value.kept == {"mn_person_id": newborn["person_id"]}
         posted.clear()
         with pytest.raises(FieldErrors):
-            await households.newcomer_joins(services, born | refused.value.kept)
+            await households.newcomer_joins(services, born | refused.value.kept, date(2026, 12, 3))
         assert [path for path, _ in posted] == ["/households/members"]  # not registered a second time
         # the desk's own: a newborn without a name or a birth date, a day that is none, nothing sent
         posted.clear()
         with pytest.raises(FieldErrors) as refused:
-            await households.newcomer_joins(services, born | {"mn_given_name": "", "new_joined_on": "2026-02-31"})
+            await households.newcomer_joins(
+                services, born | {"mn_given_name": "", "new_joined_on": "2026-02-31"}, date(2026, 12, 3)
+            )
         assert set(refused.value.errors) == {"mn_given_name", "new_joined_on"} and posted == []
 
 
@@ -1496,3 +1498,50 @@ def test_a_registration_takes_each_members_phone_and_address_as_the_cartellas_de
     from lgnet_desk.service_layer.desk import MEMBER_FIELDS
 
     assert {"phone", "address"} <= MEMBER_FIELDS  # typed alone, a row is a member (named, or refused); intake's at them
+
+
+async def test_a_newcomers_consents_are_recorded_and_a_cooperative_needs_her_sharing_consent() -> None:
+    """A baby registered by a cooperative without consents was at once "not visible" to it (a partner sees only the
+    persons who consent to sharing), and could not be named or chosen on its own household's forms. Her consents are
+    ticked as at the registration (none preset) and recorded; a cooperative's operator is asked for the sharing one
+    before anyone is registered."""
+    from lgnet_desk.service_layer import households
+
+    posted: list[tuple[str, dict[str, Any]]] = []
+    born = {"form_key": "c" * 22, "new_household": "h-1", "mn_given_name": "Bimba", "mn_birth_date": "2026-12-01",
+            "mn_sex": "female", "mn_nationality": "NG", "new_reason": "birth", "new_joined_on": "2026-12-01",
+            "mn_consent_service": "on"}  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.MockTransport(intake_keeping(posted))) as client:
+        services = Services({"intake": "http://intake"}, {"intake": "lgn_op"}, client)
+        with pytest.raises(FieldErrors) as refused:
+            await households.newcomer_joins(services, born, date(2026, 12, 3), "coop-aurora")
+        assert set(refused.value.errors) == {"mn_consent_partner_sharing"} and posted == []
+        await households.newcomer_joins(services, born | {"mn_consent_partner_sharing": "on"}, date(2026, 12, 3))
+    [(_, person)] = [(p, b) for p, b in posted if p == "/persons"]
+    consents = [b for p, b in posted if p == "/consents"]
+    assert consents == [
+        {"person_id": person["person_id"], "purpose": purpose, "granted": True, "recorded_on": "2026-12-03"}
+        for purpose in ("service", "partner_sharing")
+    ]
+    assert [p for p, _ in posted] == ["/persons", "/consents", "/consents", "/households/members"]
+
+
+async def test_a_cooperatives_referral_is_recorded_with_its_outcome_and_case_or_it_could_not_see_it() -> None:
+    """Intake shows a cooperative only the referrals that name one of its cases: one recorded by its operator without
+    an outcome was gone from the cartella at once, its outcome never recordable. A cooperative records the referral
+    with its outcome and its case (the desk asks for both first); the city's staff may leave them for later."""
+    from lgnet_desk.service_layer import households
+
+    posted: list[tuple[str, dict[str, Any]]] = []
+    form = {"form_key": "p" * 22, "referral_household": "h-1", "referral_source": "territory",
+            "received_on": "2026-12-03"}  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.MockTransport(intake_keeping(posted))) as client:
+        services = Services({"intake": "http://intake"}, {"intake": "lgn_op"}, client)
+        with pytest.raises(FieldErrors) as refused:
+            await households.referral(services, form, "coop-aurora")
+        assert set(refused.value.errors) == {"new_referral_outcome", "new_referral_case"} and posted == []
+        both = form | {"new_referral_outcome": "taken_in_charge", "new_referral_case": "c-1"}
+        await households.referral(services, both, "coop-aurora")
+    (created, referral), (path, outcome) = posted
+    assert created == "/referrals" and path == f"/referrals/{referral['referral_id']}/outcome"
+    assert outcome == {"outcome": "taken_in_charge", "case_id": "c-1"}

@@ -894,6 +894,8 @@ IT = {
     "The lease ends on (left blank: open-ended)": "Il contratto scade il (vuoto: senza scadenza)",
     "Signed on": "Firmato il",
     "Phone (if any)": "Telefono (se presente)",
+    "(if known)": "(se già noto)",
+    "The case it opened": "La pratica aperta in seguito",
     "Address (if any)": "Indirizzo (se presente)",
 }
 

@@ -495,7 +495,7 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None
         form = await form_of(request)
         try:
-            partner = p.op.partner if p.op is not None and p.op.role is OperatorRole.PARTNER else None
+            partner = _partner_of(p.op) if p.op is not None else None
             pid = await desk.register_household(p.services, form, FAMILY_SIZE, clock.today(), partner)
         except desk.FieldErrors as e:
             form = form | e.kept  # members intake accepted: kept, not registered again
@@ -531,16 +531,18 @@ def router(settings: DeskSettings) -> APIRouter:
         person_id: str,
         run: Any,
         ends_access: Callable[[Operator, dict[str, str]], bool] | None = None,
+        as_operator: bool = False,
     ) -> Response:
         """A cartella form: sent, back at the section showing what it recorded; refused or its service away, shown
         again. `ends_access`: whether what was recorded ends the operator's own access to the person (a cooperative
         recording the withdrawal of the sharing consent): confirmed on its own page, the cartella not read again (it
-        was, refused as "access denied", and logged as a denied attempt she never made)."""
+        was, refused as "access denied", and logged as a denied attempt she never made). `as_operator`: `run` is
+        given the operator too."""
         p = await page(request, csrf_check=True)
         assert p.services is not None and p.op is not None
         form = await form_of(request)
         try:
-            await run(p.services, form)
+            await (run(p.services, form, p.op) if as_operator else run(p.services, form))
         except desk.FieldErrors as e:
             return await shown_again(request, p, person_id, form, 422, e.errors)
         except ServiceUnavailable as e:  # nothing recorded: the form as typed, saying which service is away
@@ -702,11 +704,12 @@ def router(settings: DeskSettings) -> APIRouter:
 
         return await act(request, person_id, run)
 
-    def cartella_form(name: str, run: Callable[[Services, dict[str, str]], Awaitable[None]]) -> None:
-        """A cartella form whose request is built in the service layer (`run`): `/persons/{id}/<name>`."""
+    def cartella_form(name: str, run: CartellaRun) -> None:
+        """A cartella form whose requests are made in the service layer (`run`, as the operator): its path is
+        `/persons/{id}/<name>`."""
 
         async def post(request: Request, person_id: str) -> Response:
-            return await act(request, person_id, run)
+            return await act(request, person_id, run, as_operator=True)
 
         api.post(f"/persons/{{person_id}}/{name}", response_class=HTMLResponse, name=name)(post)
 
@@ -1158,12 +1161,20 @@ def _payee_without_iban(form: dict[str, str]) -> dict[str, str]:
     return {"beneficiary_iban": PAYEE_WITHOUT_IBAN} if named and not form.get("beneficiary_iban", "").strip() else {}
 
 
-HOUSEHOLD_FORMS: dict[str, Callable[[Services, dict[str, str]], Awaitable[None]]] = {
-    "member-left": households.member_leaves,
-    "member-joined": households.member_joins,
-    "member-new": households.newcomer_joins,
-    "referrals": households.referral,
-    "referral-outcome": households.referral_outcome,
+CartellaRun = Callable[[Services, dict[str, str], Operator], Awaitable[None]]
+
+
+def _partner_of(op: Operator) -> str | None:
+    """The cooperative a partner's operator acts for; None for the city's staff."""
+    return op.partner if op.role is OperatorRole.PARTNER else None
+
+
+HOUSEHOLD_FORMS: dict[str, CartellaRun] = {
+    "member-left": lambda s, f, op: households.member_leaves(s, f),
+    "member-joined": lambda s, f, op: households.member_joins(s, f),
+    "member-new": lambda s, f, op: households.newcomer_joins(s, f, clock.today(), _partner_of(op)),
+    "referrals": lambda s, f, op: households.referral(s, f, _partner_of(op)),
+    "referral-outcome": lambda s, f, op: households.referral_outcome(s, f),
 }
 
 

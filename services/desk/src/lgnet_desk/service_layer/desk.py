@@ -311,7 +311,7 @@ async def register_household(
     outside test found the resubmission made a duplicate of every member accepted the first time, and the first
     copies stayed without a household or a consent)."""
     if partner is not None and not form.get("consent_partner_sharing"):
-        raise FieldErrors({"consent_partner_sharing": "a cooperative follows a household that consents to sharing"})
+        raise FieldErrors({"consent_partner_sharing": SHARING_NEEDED})
     if incomplete := unnamed_members(form, members):  # said before anyone is registered: the household is whole
         raise FieldErrors(incomplete)
     if wrong := wrong_days(form):  # a birth date that is no day, likewise
@@ -330,6 +330,7 @@ async def register_household(
         raise
 
 
+SHARING_NEEDED = "a cooperative follows a household that consents to sharing"  # a partner sees only those persons
 # A row naming a person the city has on file (an outside test: registering her again made her a new household each
 # time, her consents recorded again and, for a cooperative, a second case): the page links her cartella.
 ALREADY_ON_FILE = "already registered with this fiscal code: open the person's record (link below)"
@@ -467,19 +468,24 @@ def unnamed_members(form: dict[str, str], members: int) -> dict[str, str]:
     }
 
 
+async def record_consents(services: Services, form: dict[str, str], pid: str, today: date, row: str = "") -> None:
+    """The consents the form ticks (`<row>consent_<purpose>`: none is preset) recorded for the person registered."""
+    for purpose in ("service", "partner_sharing"):
+        if form.get(f"{row}consent_{purpose}"):
+            await services.post(
+                "intake",
+                "/consents",
+                {"person_id": pid, "purpose": purpose, "granted": True, "recorded_on": today.isoformat()},
+                resubmission.call_key(form, "consent", pid, purpose),
+            )
+
+
 async def _register_together(
     services: Services, form: dict[str, str], ids: list[str], today: date, partner: str | None
 ) -> str:
     """The registered members' consents, their household and (a cooperative's) its case."""
     for pid in ids:
-        for purpose in ("service", "partner_sharing"):
-            if form.get(f"consent_{purpose}"):
-                await services.post(
-                    "intake",
-                    "/consents",
-                    {"person_id": pid, "purpose": purpose, "granted": True, "recorded_on": today.isoformat()},
-                    resubmission.call_key(form, "consent", pid, purpose),
-                )
+        await record_consents(services, form, pid, today)
     household = new_id("h", resubmission.call_key(form, "household"))
     await services.post(
         "intake",

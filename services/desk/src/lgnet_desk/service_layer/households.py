@@ -7,6 +7,7 @@ cases); every refusal is said at its field, all at once."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from lgnet_desk.adapters.services import Services, service_path
@@ -30,6 +31,8 @@ REFERRAL_FIELDS = {
     "received_on": "received_on",
 }
 OUTCOME_FIELDS = {"outcome": "referral_outcome", "case_id": "outcome_case"}
+NEW_OUTCOME_FIELDS = {"outcome": "new_referral_outcome", "case_id": "new_referral_case"}  # given with the referral
+CASE_FOR_A_PARTNER = "a cooperative sees a referral that names its case: give the outcome and the case"
 
 
 def _change(form: dict[str, str], fields: dict[str, str], change: str, person_id: str | None) -> dict[str, Any]:
@@ -71,17 +74,22 @@ async def member_joins(services: Services, form: dict[str, str]) -> None:
     await desk.submit(services, "intake", "/households/members", body, JOIN_FIELDS, _key(form, "member-joined"))
 
 
-async def newcomer_joins(services: Services, form: dict[str, str]) -> None:
+async def newcomer_joins(services: Services, form: dict[str, str], today: date, partner: str | None = None) -> None:
     """A person not on file joins (a baby born, a relative arriving): registered as the registration form registers a
-    member (`desk.register_row`, the `mn_` fields), then joins. Registered and the joining refused, she is kept on
-    the form (`mn_person_id`) and not registered again when the corrected form is sent."""
+    member (`desk.register_row`, the `mn_` fields) with the consents ticked, then joins. A cooperative (`partner`)
+    sees only a person who consents to sharing: without that consent its operator registered a baby she could then
+    neither see nor choose on the household's forms, so it is asked first. Registered and the joining refused, she is
+    kept on the form (`mn_person_id`) and not registered again when the corrected form is sent."""
     person = form.get("mn_person_id") or None
     if person is None:
         own = _blank(form, tuple(f"mn_{name}" for name in desk.NAMING_FIELDS))
         own |= desk.wrong_days({"mn_birth_date": form.get("mn_birth_date"), "new_joined_on": form.get("new_joined_on")})
+        if partner is not None and not form.get("mn_consent_partner_sharing"):
+            own["mn_consent_partner_sharing"] = desk.SHARING_NEEDED
         if own:  # said before she is registered: no one registered for a household she does not join
             raise FieldErrors(own | _blank(form, ("new_reason",)))
         person = await desk.register_row(services, form, "n")
+        await desk.record_consents(services, form, person, today, "mn_")
     body = _change(form, NEW_FIELDS, "joined", person)
     try:
         await desk.submit(services, "intake", "/households/members", body, NEW_FIELDS, _key(form, "member-new"))
@@ -89,18 +97,33 @@ async def newcomer_joins(services: Services, form: dict[str, str]) -> None:
         raise FieldErrors(e.errors, {"mn_person_id": person}) from None
 
 
-async def referral(services: Services, form: dict[str, str]) -> None:
+async def referral(services: Services, form: dict[str, str], partner: str | None = None) -> None:
     """A referral of the household: its source (social district, territory, reception exit, self, partner), who
-    referred it (optional: a service's code, never a person's name: intake refuses one) and the day it came."""
+    referred it (optional: a service's code, never a person's name: intake refuses one), the day it came and, if
+    known, its outcome and the case it opened (`new_referral_outcome`, `new_referral_case`). Intake shows a
+    cooperative (`partner`) only the referrals naming one of its cases: its operator gives both, asked before anything
+    is sent (without them the referral she recorded was not shown to her, its outcome never recordable)."""
     key = _key(form, "referral")
+    referral_id = desk.new_id("ref", key)
+    outcome = {"outcome": form.get("new_referral_outcome") or None, "case_id": form.get("new_referral_case") or None}
+    if partner is not None and None in outcome.values():
+        own = {NEW_OUTCOME_FIELDS[k]: CASE_FOR_A_PARTNER for k, v in outcome.items() if v is None}
+        raise FieldErrors(
+            _blank(form, ("referral_source",)) | desk.wrong_days({"received_on": form.get("received_on")}) | own
+        )
     body = {
-        "referral_id": desk.new_id("ref", key),
+        "referral_id": referral_id,
         "household_id": form.get("referral_household") or None,
         "source": form.get("referral_source") or None,
         "referrer": form.get("referrer", "").strip() or None,
         "received_on": form.get("received_on") or None,
     }
     await desk.submit(services, "intake", "/referrals", body, REFERRAL_FIELDS, key)
+    if any(outcome.values()):  # sent again after a refusal here, the referral is intake's replay (the same key)
+        path = service_path("/referrals/{}/outcome", referral_id)
+        await desk.submit(
+            services, "intake", path, outcome, NEW_OUTCOME_FIELDS, _key(form, "referral-outcome", referral_id)
+        )
 
 
 async def referral_outcome(services: Services, form: dict[str, str]) -> None:
