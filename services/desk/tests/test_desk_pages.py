@@ -4920,6 +4920,13 @@ async def test_a_households_members_change_at_the_cartella_each_refusal_at_its_f
     assert f'<span class="field-error" id="leave_person-{HOUSEHOLD}-error">non fa parte del nucleo' in r.text, r.text
     assert f'id="left_on-{HOUSEHOLD}-error">' in r.text and "<details open>" in r.text, r.text
     assert '<option value="moved" selected>' in r.text  # as sent
+    # a newcomer registered, her joining refused: kept registered on the form shown again, not registered twice
+    r = await desk.client.post("/persons/p-1/member-new", data=born | {"form_key": "n" * 22})
+    assert r.status_code == 422 and 'name="mn_person_id"' in r.text and "non viene inviata di nuovo" in r.text, r.text
+    kept = re.search(r'name="mn_person_id" value="([^"]+)"', r.text)
+    assert kept and len(persons) == 2, r.text
+    await desk.client.post("/persons/p-1/member-new", data=born | {"form_key": "n" * 22, "mn_person_id": kept[1]})
+    assert len(persons) == 2
     # a name typed for a person on file that names nobody: said at the field with what else is missing, not sent
     desk.services.answers[("intake", "POST", "/persons/search")] = []
     joining = {"csrf": "csrf-maria", "form_key": "j" * 22, "join_household": HOUSEHOLD, "join_person": "Nessuno Qui",
@@ -4932,7 +4939,7 @@ async def test_a_households_members_change_at_the_cartella_each_refusal_at_its_f
     # a baby registered without her sharing consent would be invisible to the cooperative: asked first
     r = await desk.client.post("/persons/p-1/member-new", data=born | {"csrf": "csrf-luca", "form_key": "c" * 22})
     assert r.status_code == 422 and f'id="mn_consent_partner_sharing-{HOUSEHOLD}-error">' in r.text, r.text
-    assert len(persons) == 1  # nobody registered
+    assert len(persons) == 2  # nobody registered
     await desk.as_operator(NADIA)  # another cooperative: intake would refuse her, the desk offers nothing
     assert 'action="/persons/p-1/member-' not in (await desk.client.get("/persons/p-1")).text
 

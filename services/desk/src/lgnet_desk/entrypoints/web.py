@@ -543,8 +543,8 @@ def router(settings: DeskSettings) -> APIRouter:
         form = await form_of(request)
         try:
             await (run(p.services, form, p.op) if as_operator else run(p.services, form))
-        except desk.FieldErrors as e:
-            return await shown_again(request, p, person_id, form, 422, e.errors)
+        except desk.FieldErrors as e:  # what was recorded before the refusal kept on the form (a newcomer registered)
+            return await shown_again(request, p, person_id, form | e.kept, 422, e.errors)
         except ServiceUnavailable as e:  # nothing recorded: the form as typed, saying which service is away
             return await shown_again(request, p, person_id, form, 503, {}, away=e.service)
         if ends_access is not None and ends_access(p.op, form):
