@@ -17,6 +17,7 @@ import httpx
 import pytest
 from lgnet_desk.adapters import store
 from lgnet_desk.domain.days import typed_day
+from lgnet_desk.domain.operators import Operator, OperatorRole
 from lgnet_desk.entrypoints import i18n
 from lgnet_shared import clock
 
@@ -305,7 +306,7 @@ async def test_a_placement_without_a_lease_says_so(desk: Desk) -> None:
     serve_the_placement(desk.services, lease=False)
     await desk.as_operator(MARIA)
     text = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text)
-    assert "Ancora nessun contratto firmato: lo registra l'ente che offre l'alloggio" in text, text
+    assert "Ancora nessun contratto firmato." in text, text
 
 
 async def test_ending_a_placement_before_it_started_is_refused_at_the_day_the_reason_kept(desk: Desk) -> None:
@@ -882,3 +883,46 @@ async def test_a_household_housing_does_not_know_for_the_operator_is_the_refusal
     text = text_of(r.text)
     assert "Ancora nessuna proposta" not in text and "Non trovato" in text, text
     assert "nessuna pratica con bisogno abitativo per questo nucleo a Torino" in text and "among" not in text, text
+
+
+NADIA = Operator("nadia", "Nadia Borgo", OperatorRole.PARTNER, "torino", "coop-borgo", code="nadia")
+
+
+async def test_a_lease_is_recorded_on_a_placement_by_whom_housing_lets_and_its_refusal_said_at_the_field(
+    desk: Desk,
+) -> None:
+    """The signed lease or sub-lease could be recorded only through housing's API. The city's staff and the
+    cooperatives of either side record it on the housing page (amounts in euros, sent in cents; the form's key);
+    housing's refusal at its field in Italian, what was typed kept; a cooperative of neither side is not offered it."""
+    serve_housing(desk.services, status="placed")
+    serve_the_placement(desk.services, lease=False)
+    await desk.as_operator(MARIA)
+    page = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    assert 'action="/households/h-5f1c0a9e7b2d/housing/m-1/lease"' in page.text, page.text
+    today = clock.today().isoformat()
+    sent = {"csrf": "csrf-maria", "form_key": KEY, "placement_id": "pl-1", "lease_type": "sub_lease",
+            "monthly_rent": "450", "deposit": "1.350,50", "start_date": typed_day(today), "end_date": "",
+            "signed_on": typed_day(today)}  # fmt: skip
+    refusal = {"status": 422, "field": "monthly_rent_cents", "reason": "450.00 EUR is above the opportunity's rent"
+               " 300.00 EUR, the rent proposed and accepted: sign at most that, or change the opportunity's rent"
+               " first (PATCH /opportunities/o-3b9d)"}  # fmt: skip
+    leases = recorded(desk.services, "/placements/pl-1/lease", httpx.Response(422, json=refusal))
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/lease", data=sent)
+    assert r.status_code == 422, r.text
+    assert json.loads(leases[0].content) == {"lease_type": "sub_lease", "monthly_rent_cents": 45_000,
+                                             "deposit_cents": 135_050, "start_date": today,
+                                             "signed_on": today}  # fmt: skip
+    assert leases[0].headers["Idempotency-Key"] == f"desk:{KEY}:lease:m-1"
+    said = re.search(r'id="lease-m-1-monthly_rent-error">([^<]+)<', r.text)
+    assert said and "300,00 €" in said.group(1) and "EUR" not in said.group(1), r.text
+    assert 'value="1.350,50"' in r.text and '<option value="sub_lease" selected>' in r.text  # kept as typed
+    recorded(desk.services, "/placements/pl-1/lease", httpx.Response(201, json={"lease_id": "l-1"}))
+    done = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/lease", data=sent, follow_redirects=True)
+    assert "Contratto registrato." in text_of(done.text), text_of(done.text)
+    await desk.as_operator(LUCA)  # the cooperative of both sides
+    assert "/housing/m-1/lease" in (await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text
+    await desk.as_operator(NADIA)  # a cooperative of neither side: not offered (housing would refuse her)
+    assert "/housing/m-1/lease" not in (await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text
+    serve_the_placement(desk.services)  # signed: no form any more
+    await desk.as_operator(MARIA)
+    assert "/housing/m-1/lease" not in (await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text

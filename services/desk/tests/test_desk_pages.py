@@ -1053,6 +1053,28 @@ async def test_consents_are_not_pre_ticked_and_a_refused_registration_keeps_the_
     assert re.search(r'id="consent_partner_sharing" name="consent_partner_sharing"\s*>', r.text), r.text
 
 
+async def test_the_registration_takes_a_members_phone_and_address_and_says_a_refusal_of_them_there(desk: Desk) -> None:
+    """The registration took no phone or address: they were entered afterwards on the cartella. Each member's are
+    sent with her registration; intake's refusal of one is said at its field, what was typed kept."""
+    sent: list[dict[str, Any]] = []
+
+    def register(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        problem = {"status": 422, "field": "identity.phone", "reason": "String should have at least 5 characters"}
+        return httpx.Response(422, json=problem)
+
+    desk.services.answers[("intake", "POST", "/persons")] = register
+    desk.services.answers[("intake", "POST", "/persons/search")] = []
+    await desk.as_operator(MARIA)
+    assert 'id="m0_phone"' in (await desk.client.get("/persons/new")).text
+    form = {"csrf": "csrf-maria", "m0_given_name": "Amina", "m0_family_name": "Okafor", "m0_birth_date": "1985-03-14",
+            "m0_sex": "female", "m0_nationality": "NG", "m0_phone": "333",
+            "m0_address": "Via Roma 1, Torino"}  # fmt: skip
+    r = await desk.client.post("/persons/new", data=form)
+    assert r.status_code == 422 and sent[0]["identity"]["address"] == "Via Roma 1, Torino", r.text
+    assert 'id="m0_phone-error"' in r.text and 'value="333"' in r.text, r.text
+
+
 def form_key_of(html: str, action: str) -> str:
     """The idempotency key the form posting to `action` was rendered with."""
     form = html.split(f'method="post" action="{action}"', 1)[1].split("</form>", 1)[0]
@@ -4860,6 +4882,106 @@ async def test_the_agenda_and_the_to_do_list_say_a_person_without_a_name_and_a_s
     assert {(e["action"], e["outcome"]) for e in entries} == {("agenda", "shown"), ("to-do", "shown")}, entries
 
 
+NADIA = Operator("nadia", "Nadia Borgo", OperatorRole.PARTNER, "torino", "coop-borgo", code="nadia")
+HOUSEHOLD = "h-5f1c0a9e7b2d"
+
+
+async def test_a_households_members_change_at_the_cartella_each_refusal_at_its_field(desk: Desk) -> None:
+    """A baby born, a relative joining, a member leaving: the worker asked someone to call intake's API. The cartella
+    has a form for each (the city's staff, the cooperative of the household's open case; not another cooperative);
+    intake's refusals at their fields in Italian, all at once, the form shown again open as sent; a confirmation."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    members: list[tuple[str, dict[str, Any]]] = []
+    persons: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/households/members")] = keeping(members)
+    desk.services.answers[("intake", "POST", "/persons")] = keeping(persons)
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1")
+    for form in ("member-left", "member-joined", "member-new"):
+        assert f'action="/persons/p-1/{form}"' in page.text, form
+    assert "Cambia i componenti: Nucleo di Amina Okafor" in text_of(page.text)
+    born = {"csrf": "csrf-maria", "form_key": "b" * 22, "new_household": HOUSEHOLD, "mn_given_name": "Grace",
+            "mn_family_name": "Okafor", "mn_birth_date": typed_day(today), "mn_sex": "female",
+            "mn_nationality": "Nigeria", "new_reason": "birth", "new_joined_on": typed_day(today)}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/member-new", data=born, follow_redirects=True)
+    assert "Nuovo componente registrato ed entrato nel nucleo." in text_of(r.text), text_of(r.text)
+    [(_, grace)] = persons
+    assert members[-1][1] == {"household_id": HOUSEHOLD, "person_id": grace["person_id"], "change": "joined",
+                              "reason": "birth", "on": today}  # fmt: skip
+    problem = {"status": 409, "field": "person_id", "reason": "is not a member of the household",
+               "errors": [{"field": "person_id", "reason": "is not a member of the household"},
+                          {"field": "on", "reason": "is in the future"}]}  # fmt: skip
+    desk.services.answers[("intake", "POST", "/households/members")] = httpx.Response(409, json=problem)
+    leaving = {"csrf": "csrf-maria", "form_key": "l" * 22, "leave_household": HOUSEHOLD, "leave_person": "p-1",
+               "leave_reason": "moved", "left_on": typed_day(today)}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/member-left", data=leaving)
+    assert r.status_code == 422, r.text
+    assert f'<span class="field-error" id="leave_person-{HOUSEHOLD}-error">non fa parte del nucleo' in r.text, r.text
+    assert f'id="left_on-{HOUSEHOLD}-error">' in r.text and "<details open>" in r.text, r.text
+    assert '<option value="moved" selected>' in r.text  # as sent
+    # a newcomer registered, her joining refused: kept registered on the form shown again, not registered twice
+    r = await desk.client.post("/persons/p-1/member-new", data=born | {"form_key": "n" * 22})
+    assert r.status_code == 422 and 'name="mn_person_id"' in r.text and "non viene inviata di nuovo" in r.text, r.text
+    kept = re.search(r'name="mn_person_id" value="([^"]+)"', r.text)
+    assert kept and len(persons) == 2, r.text
+    await desk.client.post("/persons/p-1/member-new", data=born | {"form_key": "n" * 22, "mn_person_id": kept[1]})
+    assert len(persons) == 2
+    # a name typed for a person on file that names nobody: said at the field with what else is missing, not sent
+    desk.services.answers[("intake", "POST", "/persons/search")] = []
+    joining = {"csrf": "csrf-maria", "form_key": "j" * 22, "join_household": HOUSEHOLD, "join_person": "Nessuno Qui",
+               "join_reason": "", "joined_on": typed_day(today)}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/member-joined", data=joining)
+    assert r.status_code == 422 and f'id="join_person-{HOUSEHOLD}-error">' in r.text, r.text
+    assert f'id="join_reason-{HOUSEHOLD}-error">campo obbligatorio' in r.text, r.text
+    await desk.as_operator(LUCA)  # the cooperative of the household's open case
+    assert 'action="/persons/p-1/member-left"' in (await desk.client.get("/persons/p-1")).text
+    # a baby registered without her sharing consent would be invisible to the cooperative: asked first
+    r = await desk.client.post("/persons/p-1/member-new", data=born | {"csrf": "csrf-luca", "form_key": "c" * 22})
+    assert r.status_code == 422 and f'id="mn_consent_partner_sharing-{HOUSEHOLD}-error">' in r.text, r.text
+    assert len(persons) == 2  # nobody registered
+    await desk.as_operator(NADIA)  # another cooperative: intake would refuse her, the desk offers nothing
+    assert 'action="/persons/p-1/member-' not in (await desk.client.get("/persons/p-1")).text
+
+
+async def test_a_referral_is_recorded_with_its_source_and_its_outcome_at_the_cartella(desk: Desk) -> None:
+    """Where a household came from (the social district, a reception project it leaves, …) and what came of it:
+    intake's referrals, shown on the cartella and recorded there; a refusal at its field in Italian."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    record = a_record(today, today) | {"referrals": [
+        {"referral_id": "ref-1", "household_id": HOUSEHOLD, "source": "social_district", "received_on": today,
+         "outcome": None, "case_id": None}]}  # fmt: skip
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    referrals: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/referrals")] = keeping(referrals)
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get("/persons/p-1")).text)
+    assert f"Ricevuta il {i18n.day(clock.today(), 'it')} da: Distretto sociale — esito non ancora registrato" in text
+    sent = {"csrf": "csrf-maria", "form_key": "r" * 22, "referral_household": HOUSEHOLD,
+            "referral_source": "reception_exit", "referrer": "", "received_on": typed_day(today)}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/referrals", data=sent, follow_redirects=True)
+    assert "Segnalazione registrata." in text_of(r.text), text_of(r.text)
+    assert referrals[0][1]["source"] == "reception_exit" and referrals[0][0] == f"desk:{'r' * 22}:referral"
+    problem = {"status": 422, "field": "case_id", "reason": "is not a case of the referral's household"}
+    desk.services.answers[("intake", "POST", "/referrals/ref-1/outcome")] = httpx.Response(422, json=problem)
+    outcome = {"csrf": "csrf-maria", "form_key": "o" * 22, "referral_id": "ref-1",
+               "referral_outcome": "taken_in_charge", "outcome_case": "c-8e2b7d41a9f0"}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/referral-outcome", data=outcome)
+    assert r.status_code == 422 and 'id="outcome_case-ref-1-error">' in r.text, r.text
+    assert '<option value="taken_in_charge" selected>' in r.text
+    outcomes: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/referrals/ref-1/outcome")] = keeping(outcomes)
+    r = await desk.client.post("/persons/p-1/referral-outcome", data=outcome, follow_redirects=True)
+    assert "Esito della segnalazione registrato." in text_of(r.text)
+    assert outcomes[0][1] == {"outcome": "taken_in_charge", "case_id": "c-8e2b7d41a9f0"}
+    # intake shows a cooperative only the referrals naming its case: its operator gives the outcome and the case
+    await desk.as_operator(LUCA)
+    r = await desk.client.post("/persons/p-1/referrals", data=sent | {"csrf": "csrf-luca", "form_key": "q" * 22})
+    assert r.status_code == 422 and 'id="new_referral_case-error">' in r.text, r.text
+    assert "indichi l'esito e la pratica" in text_of(r.text) and len(referrals) == 1, text_of(r.text)
+
+
 async def test_the_individual_plan_is_called_progetto_on_every_italian_text(desk: Desk) -> None:
     """The section and its form said "Progetto individuale", the confirmation "Piano individuale registrato.": one
     term for the plan, in every Italian text of the desk."""
@@ -5010,9 +5132,13 @@ async def test_the_cartella_and_the_other_pages_fit_a_phones_width(desk: Desk, b
 async def test_the_pages_whose_markup_the_italian_review_changed_pass_axe(desk: Desk, browser: Any) -> None:
     """The cartella's partner lists starting on "— scelga —" (and one refused), a refused time at the agenda, the
     agenda and the to-do list naming a person without a name and a street person by nickname, an outing's places to
-    choose from: each page as Chromium draws it passes axe-core."""
-    shown = await the_reviewed_pages(desk)
+    choose from, the forms of a household's members and its referrals and a placement's lease, refused: each page as
+    Chromium draws it passes axe-core."""
+    shown = await the_reviewed_pages(desk) | await the_new_forms_refused(desk)
     assert 'id="partner-error"' in shown["cartella-refused"] and 'id="time-error"' in shown["agenda-refused"]
+    assert f'id="new_joined_on-{HOUSEHOLD}-error"' in shown["cartella-member-refused"], shown["cartella-member-refused"]
+    assert 'id="referral_outcome-ref-1"' in shown["cartella-member-refused"]
+    assert 'id="lease-m-1-signed_on-error"' in shown["housing-lease-refused"], shown["housing-lease-refused"]
     assert await axe_problems(desk, browser, shown) == []
 
 
@@ -5062,3 +5188,44 @@ async def the_reviewed_pages(desk: Desk) -> dict[str, str]:
         ).text,
     }
     return shown
+
+
+async def the_new_forms_refused(desk: Desk) -> dict[str, str]:
+    """The cartella's forms of a household's members and its referrals, and the housing page's lease, each refused
+    at its fields (their forms open, a referral waiting for its outcome); Maria's, after `the_reviewed_pages`. Checked
+    with axe only: their fields are the cartella's others' (a phone's width: `test_the_cartella_and_the_other_…`)."""
+    today = clock.today().isoformat()
+    record = a_record(today, today) | {"referrals": [
+        {"referral_id": "ref-1", "household_id": HOUSEHOLD, "source": "social_district", "received_on": today,
+         "outcome": None, "case_id": None}]}  # fmt: skip
+    problem = {"status": 422, "field": "on", "reason": "is in the future",
+               "errors": [{"field": "on", "reason": "is in the future"},
+                          {"field": "reason", "reason": "field required"}]}  # fmt: skip
+    lease_refused = {"status": 422, "field": "signed_on", "reason": "is before the placement started"}
+    placed = {"match_id": "m-1", "household_id": HOUSEHOLD, "case_id": "c-8e2b7d41a9f0", "opportunity_id": "o-3b9d",
+              "status": "placed", "proposed_on": today}  # fmt: skip
+    desk.services.answers |= {
+        ("intake", "GET", "/persons/p-1/record"): record,
+        ("intake", "POST", "/persons"): httpx.Response(201, json={"person_id": "p-new"}),
+        ("intake", "POST", "/households/members"): httpx.Response(422, json=problem),
+        ("housing", "GET", "/proposals"): housing_matches(placed),
+        ("housing", "GET", "/matches/m-1"): {"match_id": "m-1", "status": "placed", "placement": {
+            "placement_id": "pl-1", "started_on": today, "ended_on": None, "end_reason": None, "lease": None}},
+        ("housing", "GET", f"/households/{HOUSEHOLD}/why"): {"household_id": HOUSEHOLD, "waiting": False,
+                                                             "reasons": []},
+        ("intake", "GET", "/cases/c-8e2b7d41a9f0"): a_record(today, today)["cases"][0],
+        ("housing", "POST", "/placements/pl-1/lease"): httpx.Response(422, json=lease_refused),
+        ("housing", "GET", "/opportunities/o-3b9d"): {
+            "opportunity_id": "o-3b9d", "partner": "coop-aurora", "kind": "solidarity_cohousing", "capacity": 3,
+            "bedrooms": 2, "area": "san_salvario", "status": "open", "monthly_rent_cents": 30000},
+    }  # fmt: skip
+    born = {"csrf": "csrf-maria", "new_household": HOUSEHOLD, "mn_given_name": "Grace", "mn_birth_date": today,
+            "mn_sex": "female", "mn_nationality": "NG", "new_reason": "", "new_joined_on": today}  # fmt: skip
+    lease = {"csrf": "csrf-maria", "placement_id": "pl-1", "lease_type": "lease", "monthly_rent": "300",
+             "deposit": "600", "start_date": today, "signed_on": today}  # fmt: skip
+    return {
+        "cartella-member-refused": (await desk.client.post("/persons/p-1/member-new", data=born)).text,
+        "housing-lease-refused": (
+            await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/lease", data=lease)
+        ).text,
+    }

@@ -21,9 +21,10 @@ DAY_FIELDS = frozenset(
     {"day", "new_day", "on", "since", "until", "linked_on", "contacted_on", "opened_on", "assessed_on", "agreed_on",
      "period_from", "period_to", "valid_until", "held_on", "issued_on", "starts_on", "ends_on", "transfer_on",
      "ended_on", "started_on", "execution_date", "available_from", "available_until", "new_until", "closed_on",
-     "employment_as_of"}
+     "employment_as_of", "start_date", "end_date", "signed_on", "joined_on", "new_joined_on", "left_on",
+     "received_on"}
 )  # fmt: skip
-MEMBER_DAY = re.compile(r"m\d+_birth_date")  # the registration form's members' birth dates
+MEMBER_DAY = re.compile(r"m(\d+|n)_birth_date")  # the registration form's members' birth dates, a newcomer's
 TIME_FIELDS = frozenset({"time", "new_time", "start_time", "end_time"})  # class `time`: hh:mm, the 24-hour clock
 
 # The desk's own refusals of a day or a time (English, as the services' reasons: domain/refusals.py says them in

@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from lgnet_desk.domain.money import cents_of
+
 # A system withdrawal's reasons (housing's, not an operator's choice): labelled on the page, never offered.
 SYSTEM_DECLINES = (
     "case_closed",
@@ -27,10 +29,16 @@ class Step:
     path: str
     fields: tuple[str, ...]
     from_states: tuple[str, ...]
+    euros: tuple[str, ...] = ()  # fields typed in euros, sent in cents as `<field>_cents`
 
     def body(self, form: dict[str, str]) -> dict[str, Any]:
-        """The fields filled in: one left blank is left out (housing says "required"; a null read as a wrong value)."""
-        return {f: v for f in self.fields if (v := form.get(f, "").strip())}
+        """The fields filled in: one left blank is left out (housing says "required"; a null read as a wrong value).
+        An amount is read as typed in Italy ("1.350,50") and sent in cents."""
+        return {
+            f"{f}_cents" if f in self.euros else f: cents_of(v) if f in self.euros else v
+            for f in self.fields
+            if (v := form.get(f, "").strip())
+        }
 
     def ids(self, match_id: str, form: dict[str, str]) -> dict[str, str]:
         """The ids `path` names: the match's (from the page's address) and the placement's (from the form); the
@@ -43,18 +51,29 @@ STEPS = {
     "decline": Step("/matches/{match}/decline", ("by", "reason", "on"), ("proposed", "accepted")),
     "placement": Step("/matches/{match}/placement", ("started_on",), ("accepted",)),
     "end": Step("/placements/{placement}/end", ("reason", "ended_on"), ("placed",)),
+    # The signed lease or sub-lease (housing's rule: the city's staff, or a cooperative of either side)
+    "lease": Step(
+        "/placements/{placement}/lease",
+        ("lease_type", "monthly_rent", "deposit", "start_date", "end_date", "signed_on"),
+        ("placed",),
+        euros=("monthly_rent", "deposit"),
+    ),
 }
+ON_A_PLACEMENT = ("end", "lease")  # the steps of a placement not ended (the form carries its id)
 # The states whose match has a placement to show (housing's GET /matches/{id} gives it, with the signed lease).
 PLACED = ("placed", "ended")
 
 
 def steps_for(status: str, placement: dict[str, Any] | None = None) -> list[str]:
     """The steps a match in `status` may take, in the order the page offers them: their forms are the page's. Ending
-    needs the placement (the form carries its id), and one not ended yet."""
+    and the lease need the placement (the form carries its id), and one not ended yet; the lease, one not signed."""
+    going = bool(placement) and not (placement or {}).get("ended_on")
     return [
         name
         for name, step in STEPS.items()
-        if status in step.from_states and (name != "end" or (placement and not placement.get("ended_on")))
+        if status in step.from_states
+        and (name not in ON_A_PLACEMENT or going)
+        and (name != "lease" or not (placement or {}).get("lease"))
     ]
 
 

@@ -506,6 +506,15 @@ ITALIAN += [
         "è precedente all'ultima uscita della persona dal nucleo ({day0})",
     ),
     (r"is not a member of the household", "non fa parte del nucleo"),
+    (  # the desk's own (service_layer/households.py): intake shows a cooperative only its cases' referrals
+        r"a cooperative sees a referral that names its case: give the outcome and the case",
+        "il suo ente vede una segnalazione solo se indica una sua pratica: indichi l'esito e la pratica",
+    ),
+    (  # a lease's rent above the housing's (housing's amounts as "450.00 EUR"): the desk's lease form
+        r"(\d+)\.(\d\d) EUR is above the opportunity's rent (\d+)\.(\d\d) EUR, the rent proposed and accepted: .*",
+        "il canone di {0},{1} € supera quello dell'alloggio, {2},{3} €, proposto e accettato: registri al massimo"
+        " quello, oppure cambi prima il canone dell'alloggio nel catalogo",
+    ),
     (
         r"is before the person joined the household \((\S+)\)",
         "è precedente all'ingresso della persona nel nucleo ({day0})",

@@ -36,7 +36,7 @@ from lgnet_desk.entrypoints import civic_pages, i18n
 from lgnet_desk.entrypoints.forms import UNSTORABLE, as_days, form_of, storable
 from lgnet_desk.metrics import LOGINS
 from lgnet_desk.service_layer import access_log as access_log_uc
-from lgnet_desk.service_layer import approvals, desk, kept_forms, login, oidc
+from lgnet_desk.service_layer import approvals, desk, households, kept_forms, login, oidc
 from lgnet_desk.settings import DeskSettings
 
 SESSION_COOKIE, LOGIN_CSRF_COOKIE, LANG_COOKIE = "desk_session", "desk_login_csrf", "desk_lang"
@@ -495,7 +495,7 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None
         form = await form_of(request)
         try:
-            partner = p.op.partner if p.op is not None and p.op.role is OperatorRole.PARTNER else None
+            partner = _partner_of(p.op) if p.op is not None else None
             pid = await desk.register_household(p.services, form, FAMILY_SIZE, clock.today(), partner)
         except desk.FieldErrors as e:
             form = form | e.kept  # members intake accepted: kept, not registered again
@@ -531,18 +531,20 @@ def router(settings: DeskSettings) -> APIRouter:
         person_id: str,
         run: Any,
         ends_access: Callable[[Operator, dict[str, str]], bool] | None = None,
+        as_operator: bool = False,
     ) -> Response:
         """A cartella form: sent, back at the section showing what it recorded; refused or its service away, shown
         again. `ends_access`: whether what was recorded ends the operator's own access to the person (a cooperative
         recording the withdrawal of the sharing consent): confirmed on its own page, the cartella not read again (it
-        was, refused as "access denied", and logged as a denied attempt she never made)."""
+        was, refused as "access denied", and logged as a denied attempt she never made). `as_operator`: `run` is
+        given the operator too."""
         p = await page(request, csrf_check=True)
         assert p.services is not None and p.op is not None
         form = await form_of(request)
         try:
-            await run(p.services, form)
-        except desk.FieldErrors as e:
-            return await shown_again(request, p, person_id, form, 422, e.errors)
+            await (run(p.services, form, p.op) if as_operator else run(p.services, form))
+        except desk.FieldErrors as e:  # what was recorded before the refusal kept on the form (a newcomer registered)
+            return await shown_again(request, p, person_id, form | e.kept, 422, e.errors)
         except ServiceUnavailable as e:  # nothing recorded: the form as typed, saying which service is away
             return await shown_again(request, p, person_id, form, 503, {}, away=e.service)
         if ends_access is not None and ends_access(p.op, form):
@@ -701,6 +703,18 @@ def router(settings: DeskSettings) -> APIRouter:
                 await desk.submit(s, "intake", service_path("/persons/{}", person_id), body, fields, key, "PATCH")
 
         return await act(request, person_id, run)
+
+    def cartella_form(name: str, run: CartellaRun) -> None:
+        """A cartella form whose requests are made in the service layer (`run`, as the operator): its path is
+        `/persons/{id}/<name>`."""
+
+        async def post(request: Request, person_id: str) -> Response:
+            return await act(request, person_id, run, as_operator=True)
+
+        api.post(f"/persons/{{person_id}}/{name}", response_class=HTMLResponse, name=name)(post)
+
+    for name, run in HOUSEHOLD_FORMS.items():  # a household's members changed, a referral and its outcome
+        cartella_form(name, run)
 
     @api.post("/persons/{person_id}/contributions", response_class=HTMLResponse)
     async def contribution(request: Request, person_id: str) -> Response:
@@ -1145,6 +1159,23 @@ def _payee_without_iban(form: dict[str, str]) -> dict[str, str]:
     """The refusal of a contribution's payee named (or a BIC given) with no IBAN, at the IBAN."""
     named = any(form.get(f"beneficiary_{k}", "").strip() for k in ("name", "bic"))
     return {"beneficiary_iban": PAYEE_WITHOUT_IBAN} if named and not form.get("beneficiary_iban", "").strip() else {}
+
+
+CartellaRun = Callable[[Services, dict[str, str], Operator], Awaitable[None]]
+
+
+def _partner_of(op: Operator) -> str | None:
+    """The cooperative a partner's operator acts for; None for the city's staff."""
+    return op.partner if op.role is OperatorRole.PARTNER else None
+
+
+HOUSEHOLD_FORMS: dict[str, CartellaRun] = {
+    "member-left": lambda s, f, op: households.member_leaves(s, f),
+    "member-joined": lambda s, f, op: households.member_joins(s, f),
+    "member-new": lambda s, f, op: households.newcomer_joins(s, f, clock.today(), _partner_of(op)),
+    "referrals": lambda s, f, op: households.referral(s, f, _partner_of(op)),
+    "referral-outcome": lambda s, f, op: households.referral_outcome(s, f),
+}
 
 
 def _chosen(form: dict[str, str], name: str) -> str | None:

@@ -280,16 +280,20 @@ def given(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
-def member_body(form: dict[str, str], i: int) -> dict[str, Any]:
+def member_body(form: dict[str, str], i: int | str) -> dict[str, Any]:
+    """intake's registration of the form's row `i` (its `m<i>_` fields); her phone and address (and languages and
+    literacy, where a form has them) read as the cartella's details form reads them (`person_details`)."""
     identity = {k: form.get(f"m{i}_{k}", "").strip() or None for k in ("given_name", "family_name", "fiscal_code")}
+    details = person_details(form, f"m{i}_")
     return given(
         {
             "person_id": new_id("p", resubmission.call_key(form, f"m{i}")),
             "birth_date": form.get(f"m{i}_birth_date") or None,
             "sex": form.get(f"m{i}_sex") or None,
             "nationality": countries.country_code(form.get(f"m{i}_nationality") or ""),
-            "identity": {k: v for k, v in identity.items() if v},
+            "identity": {k: v for k, v in identity.items() if v} | details.pop("identity", {}),
         }
+        | details
     )
 
 
@@ -307,7 +311,7 @@ async def register_household(
     outside test found the resubmission made a duplicate of every member accepted the first time, and the first
     copies stayed without a household or a consent)."""
     if partner is not None and not form.get("consent_partner_sharing"):
-        raise FieldErrors({"consent_partner_sharing": "a cooperative follows a household that consents to sharing"})
+        raise FieldErrors({"consent_partner_sharing": SHARING_NEEDED})
     if incomplete := unnamed_members(form, members):  # said before anyone is registered: the household is whole
         raise FieldErrors(incomplete)
     if wrong := wrong_days(form):  # a birth date that is no day, likewise
@@ -326,6 +330,7 @@ async def register_household(
         raise
 
 
+SHARING_NEEDED = "a cooperative follows a household that consents to sharing"  # a partner sees only those persons
 # A row naming a person the city has on file (an outside test: registering her again made her a new household each
 # time, her consents recorded again and, for a cooperative, a second case): the page links her cartella.
 ALREADY_ON_FILE = "already registered with this fiscal code: open the person's record (link below)"
@@ -378,23 +383,11 @@ async def _register_each(
         if not typed_member(form, i):
             continue
         try:
-            body = member_body(form, i)
-        except ValueError as unknown:  # a nationality that names no country: said here, intake never asked
-            errors[f"m{i}_nationality"] = str(unknown)
+            ids.append(await register_row(services, form, i))
+        except FieldErrors as refused:
+            errors |= refused.errors
+            on_file |= refused.on_file
             continue
-        try:
-            answer = await services.post("intake", "/persons", body, resubmission.call_key(form, f"m{i}"))
-        except ServiceRefusal as r:
-            for field, reason in r.each:  # every field intake names, at once
-                name = field.removeprefix("identity.").split(".")[0]
-                # A field the row does not have (the 409 of a key reused with other data, `headers.idempotency-key`)
-                # is said at its first field: it was said at none.
-                errors.setdefault(f"m{i}_{name if name in MEMBER_FIELDS else 'given_name'}", reason)
-            continue
-        if same := answer.get("same_as"):  # on file all the same (the search missed her): not put in a new household
-            errors[f"m{i}_fiscal_code"], on_file[f"m{i}"] = ALREADY_ON_FILE, same
-            continue
-        ids.append(body["person_id"])
         kept[f"m{i}_person_id"] = ids[-1]
     if errors:
         raise FieldErrors(errors, kept, on_file)
@@ -408,30 +401,56 @@ async def _register_each(
         raise FieldErrors({"m0_given_name": r.reason}, kept) from None
 
 
-def person_details(form: dict[str, str]) -> dict[str, Any]:
+async def register_row(services: Services, form: dict[str, str], i: int | str) -> str:
+    """Register the person of the form's row `i` (its `m<i>_` fields: a registration's member, a newcomer to a
+    household, `mn_`): her id. Refused, a FieldErrors at the row's fields, every field intake names at once; on file
+    all the same (intake's `same_as`: the search missed her), at her fiscal code, with her id (`on_file`)."""
+    try:
+        body = member_body(form, i)
+    except ValueError as unknown:  # a nationality that names no country: said here, intake never asked
+        raise FieldErrors({f"m{i}_nationality": str(unknown)}) from None
+    try:
+        answer = await services.post("intake", "/persons", body, resubmission.call_key(form, f"m{i}"))
+    except ServiceRefusal as r:
+        errors: dict[str, str] = {}
+        for field, reason in r.each:  # every field intake names, at once
+            name = field.removeprefix("identity.").split(".")[0]
+            # A field the row does not have (the 409 of a key reused with other data, `headers.idempotency-key`)
+            # is said at its first field: it was said at none.
+            errors.setdefault(f"m{i}_{name if name in MEMBER_FIELDS else 'given_name'}", reason)
+        raise FieldErrors(errors) from None
+    if same := answer.get("same_as"):  # on file all the same: not put in a household as someone new
+        raise FieldErrors({f"m{i}_fiscal_code": ALREADY_ON_FILE}, {}, {f"m{i}": same})
+    return str(body["person_id"])
+
+
+def person_details(form: dict[str, str], row: str = "") -> dict[str, Any]:
     """intake's PATCH of a person from the cartella's details form: only what differs from what the page showed
-    (`was_<field>`); languages typed by name, sent as codes (a name no language has: refused at the field)."""
-    changed = {
-        k for k in ("phone", "address", "languages", "literate") if form.get(k, "").strip() != form.get(f"was_{k}", "")
-    }
+    (`was_<field>`); languages typed by name, sent as codes (a name no language has: refused at the field). With a
+    `row` (`m0_`: a member of the registration form, where nothing was shown), what its fields hold, for her
+    registration."""
+    typed = {k: form.get(f"{row}{k}", "").strip() for k in ("phone", "address", "languages", "literate")}
+    changed = {k for k, v in typed.items() if v != form.get(f"was_{row}{k}", "")}
     body: dict[str, Any] = {}
-    if identity := {k: form[k].strip() for k in ("phone", "address") if k in changed and form.get(k, "").strip()}:
+    if identity := {k: typed[k] for k in ("phone", "address") if k in changed and typed[k]}:
         body["identity"] = identity
     if "languages" in changed:
         try:
-            body["languages"] = languages.codes_of(form.get("languages", ""))
+            body["languages"] = languages.codes_of(typed["languages"])
         except ValueError as unknown:
-            raise FieldErrors({"languages": str(unknown)}) from None
-    if "literate" in changed and form.get("literate") in ("yes", "no"):
-        body["literate"] = form["literate"] == "yes"
+            raise FieldErrors({f"{row}languages": str(unknown)}) from None
+    if "literate" in changed and typed["literate"] in ("yes", "no"):
+        body["literate"] = typed["literate"] == "yes"
     return body
 
 
-MEMBER_FIELDS = frozenset({"given_name", "family_name", "fiscal_code", "birth_date", "sex", "nationality"})
+MEMBER_FIELDS = frozenset(
+    {"given_name", "family_name", "fiscal_code", "birth_date", "sex", "nationality", "phone", "address"}
+)
 NAMING_FIELDS = ("given_name", "birth_date")  # what the desk registers a household member by (intake: the birth date)
 
 
-def typed_member(form: dict[str, str], i: int) -> bool:
+def typed_member(form: dict[str, str], i: int | str) -> bool:
     """Whether anything of the registration form's row `i` was typed or chosen (an empty row is no member)."""
     return any(form.get(f"m{i}_{name}", "").strip() for name in MEMBER_FIELDS)
 
@@ -449,19 +468,24 @@ def unnamed_members(form: dict[str, str], members: int) -> dict[str, str]:
     }
 
 
+async def record_consents(services: Services, form: dict[str, str], pid: str, today: date, row: str = "") -> None:
+    """The consents the form ticks (`<row>consent_<purpose>`: none is preset) recorded for the person registered."""
+    for purpose in ("service", "partner_sharing"):
+        if form.get(f"{row}consent_{purpose}"):
+            await services.post(
+                "intake",
+                "/consents",
+                {"person_id": pid, "purpose": purpose, "granted": True, "recorded_on": today.isoformat()},
+                resubmission.call_key(form, "consent", pid, purpose),
+            )
+
+
 async def _register_together(
     services: Services, form: dict[str, str], ids: list[str], today: date, partner: str | None
 ) -> str:
     """The registered members' consents, their household and (a cooperative's) its case."""
     for pid in ids:
-        for purpose in ("service", "partner_sharing"):
-            if form.get(f"consent_{purpose}"):
-                await services.post(
-                    "intake",
-                    "/consents",
-                    {"person_id": pid, "purpose": purpose, "granted": True, "recorded_on": today.isoformat()},
-                    resubmission.call_key(form, "consent", pid, purpose),
-                )
+        await record_consents(services, form, pid, today)
     household = new_id("h", resubmission.call_key(form, "household"))
     await services.post(
         "intake",

@@ -109,9 +109,11 @@ async def take(services: Services, match_id: str, step: str, form: dict[str, str
     except ServiceRefusal as r:
         if r.status == 403:
             raise
-        named = r.field.removeprefix("body.").split(".")[0]
-        at = f"{step}-{match_id}-{named}" if named in s.fields else f"{step}-{match_id}"
-        raise desk.FieldErrors({at: r.reason}) from None
+        errors: dict[str, str] = {}
+        for field, reason in r.each:  # every field housing names, at once
+            named = field.removeprefix("body.").split(".")[0].removesuffix("_cents")  # an amount: its field in euros
+            errors.setdefault(f"{step}-{match_id}-{named}" if named in s.fields else f"{step}-{match_id}", reason)
+        raise desk.FieldErrors(errors) from None
 
 
 HOLD_FIELDS = ("reason", "until")  # housing's POST /households/{id}/park body; the page's fields are `hold-<name>`
