@@ -157,6 +157,26 @@ async def test_the_auditor_reads_any_citys_report_and_statement_without_drilling
     assert errors == [] and not [u for u in asked if "drilldown" in u], (errors, asked)
 
 
+async def test_a_partner_is_offered_only_its_own_city(loaded_shared: ReportingUnderTest, browser: Browser) -> None:
+    """The city chooser offered a partner (and a city's staff) every city of the aggregate, and choosing another ended
+    in the service's 403 shown as an error. It offers the reader's own city only: a link naming another city opens
+    the partner's own report, with no refused request, and axe finds no serious violation."""
+    page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+    errors = _console_errors(page)
+    token = loaded_shared.tokens["coop-aurora"]  # partner of Torino
+    await page.goto(
+        f"{loaded_shared.process.url}/dashboard#token={token}&report=city_summary&city=trieste&as_of=2026-06-30"
+    )
+    await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
+    offered = await page.eval_on_selector_all("#city option", "os => os.map((o) => [o.value, o.textContent])")
+    assert offered == [["torino", "Torino"]], offered
+    assert "Torino" in await page.inner_text("#meta") and await page.inner_text("#error") == ""
+    results = await Axe().run(page)
+    bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert bad == [], [(v["id"], v["impact"], v["help"]) for v in bad]
+    assert errors == []
+
+
 @pytest.mark.parametrize("lang", ["it", "en"])
 async def test_the_summary_names_the_cities_its_totals_leave_out(
     loaded_shared: ReportingUnderTest, browser: Browser, lang: str
