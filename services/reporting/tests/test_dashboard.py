@@ -146,7 +146,8 @@ async def test_the_auditor_reads_any_citys_report_and_statement_without_drilling
     await page.wait_for_selector("body[data-loaded='national']", timeout=20000)  # no city of its own
     assert await page.inner_text("#money") == "Il rendiconto è di una città: sceglierne una."
     await page.select_option("#city", "torino")
-    await page.select_option("#report", "city_summary")
+    # Picking a city asks for its report (it stayed on "Aggregato nazionale": the national aggregate again)
+    assert await page.input_value("#report") == "city_summary"
     await page.click("#show")
     await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
     assert await page.inner_text("#kpi-persons") == str(city["indicators"]["persons"]["total"])
@@ -332,11 +333,13 @@ SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "reporting"
 async def test_no_serious_or_critical_accessibility_violation(
     loaded_shared: ReportingUnderTest, browser: Browser
 ) -> None:
-    """axe-core (the engine bundled by axe-playwright-python) over the city's view, the national view and English."""
+    """axe-core (the engine bundled by axe-playwright-python) over the city's view, the national view, English and the
+    auditor's view of a city (its report and statement)."""
     views = {
         "dashboard-citta": ("staff-torino", "report=city_summary&from=2026-01-01&as_of=2026-06-30", "city_summary"),
         "dashboard-nazionale": ("coordination", "as_of=2026-06-30", "national"),
         "dashboard-english": ("staff-torino", "report=city_summary&as_of=2026-06-30&lang=en", "city_summary"),
+        "dashboard-revisore": ("audit-office", "report=city_summary&city=torino&as_of=2026-06-30", "city_summary"),
     }
     for name, (actor, fragment, loaded_as) in views.items():
         page = await browser.new_page(viewport={"width": 1280, "height": 1000})
