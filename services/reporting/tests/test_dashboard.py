@@ -145,6 +145,12 @@ async def test_the_auditor_reads_any_citys_report_and_statement_without_drilling
     await page.goto(f"{loaded_shared.process.url}/dashboard#token={token}&report=city_summary&as_of=2026-06-30")
     await page.wait_for_selector("body[data-loaded='national']", timeout=20000)  # no city of its own
     assert await page.inner_text("#money") == "Il rendiconto è di una città: sceglierne una."
+    # The city's report asked without a city: said at the field (it showed the national aggregate again, unexplained)
+    await page.select_option("#report", "city_summary")
+    await page.click("#show")
+    await page.wait_for_selector("#error:not(:empty)", timeout=10000)
+    assert await page.inner_text("#error") == "Scegliere una città per il rapporto della città."
+    assert await page.get_attribute("#city", "aria-invalid") == "true"
     await page.select_option("#city", "torino")
     # Picking a city asks for its report (it stayed on "Aggregato nazionale": the national aggregate again)
     assert await page.input_value("#report") == "city_summary"
@@ -351,6 +357,7 @@ async def test_no_serious_or_critical_accessibility_violation(
         if name == "dashboard-english":
             assert await page.get_attribute("html", "lang") == "en"
             assert "Persons" in await page.inner_text("#btn-persons")
+            assert await page.get_attribute("#controls", "aria-label") == "Choice of report"  # it stayed Italian
         if os.environ.get("LGNET_WRITE_SCREENSHOTS"):
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
