@@ -145,8 +145,15 @@ async def test_the_auditor_reads_any_citys_report_and_statement_without_drilling
     await page.goto(f"{loaded_shared.process.url}/dashboard#token={token}&report=city_summary&as_of=2026-06-30")
     await page.wait_for_selector("body[data-loaded='national']", timeout=20000)  # no city of its own
     assert await page.inner_text("#money") == "Il rendiconto è di una città: sceglierne una."
-    await page.select_option("#city", "torino")
+    # The city's report asked without a city: said at the field (it showed the national aggregate again, unexplained)
     await page.select_option("#report", "city_summary")
+    await page.click("#show")
+    await page.wait_for_selector("#error:not(:empty)", timeout=10000)
+    assert await page.inner_text("#error") == "Scegliere una città per il rapporto della città."
+    assert await page.get_attribute("#city", "aria-invalid") == "true"
+    await page.select_option("#city", "torino")
+    # Picking a city asks for its report (it stayed on "Aggregato nazionale": the national aggregate again)
+    assert await page.input_value("#report") == "city_summary"
     await page.click("#show")
     await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
     assert await page.inner_text("#kpi-persons") == str(city["indicators"]["persons"]["total"])
@@ -155,6 +162,26 @@ async def test_the_auditor_reads_any_citys_report_and_statement_without_drilling
     await page.wait_for_selector("#definition")
     assert await page.query_selector("#behind") is None
     assert errors == [] and not [u for u in asked if "drilldown" in u], (errors, asked)
+
+
+async def test_a_partner_is_offered_only_its_own_city(loaded_shared: ReportingUnderTest, browser: Browser) -> None:
+    """The city chooser offered a partner (and a city's staff) every city of the aggregate, and choosing another ended
+    in the service's 403 shown as an error. It offers the reader's own city only: a link naming another city opens
+    the partner's own report, with no refused request, and axe finds no serious violation."""
+    page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+    errors = _console_errors(page)
+    token = loaded_shared.tokens["coop-aurora"]  # partner of Torino
+    await page.goto(
+        f"{loaded_shared.process.url}/dashboard#token={token}&report=city_summary&city=trieste&as_of=2026-06-30"
+    )
+    await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
+    offered = await page.eval_on_selector_all("#city option", "os => os.map((o) => [o.value, o.textContent])")
+    assert offered == [["torino", "Torino"]], offered
+    assert "Torino" in await page.inner_text("#meta") and await page.inner_text("#error") == ""
+    results = await Axe().run(page)
+    bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert bad == [], [(v["id"], v["impact"], v["help"]) for v in bad]
+    assert errors == []
 
 
 @pytest.mark.parametrize("lang", ["it", "en"])
@@ -312,11 +339,13 @@ SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "reporting"
 async def test_no_serious_or_critical_accessibility_violation(
     loaded_shared: ReportingUnderTest, browser: Browser
 ) -> None:
-    """axe-core (the engine bundled by axe-playwright-python) over the city's view, the national view and English."""
+    """axe-core (the engine bundled by axe-playwright-python) over the city's view, the national view, English and the
+    auditor's view of a city (its report and statement)."""
     views = {
         "dashboard-citta": ("staff-torino", "report=city_summary&from=2026-01-01&as_of=2026-06-30", "city_summary"),
         "dashboard-nazionale": ("coordination", "as_of=2026-06-30", "national"),
         "dashboard-english": ("staff-torino", "report=city_summary&as_of=2026-06-30&lang=en", "city_summary"),
+        "dashboard-revisore": ("audit-office", "report=city_summary&city=torino&as_of=2026-06-30", "city_summary"),
     }
     for name, (actor, fragment, loaded_as) in views.items():
         page = await browser.new_page(viewport={"width": 1280, "height": 1000})
@@ -328,6 +357,7 @@ async def test_no_serious_or_critical_accessibility_violation(
         if name == "dashboard-english":
             assert await page.get_attribute("html", "lang") == "en"
             assert "Persons" in await page.inner_text("#btn-persons")
+            assert await page.get_attribute("#controls", "aria-label") == "Choice of report"  # it stayed Italian
         if os.environ.get("LGNET_WRITE_SCREENSHOTS"):
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -43,35 +43,101 @@ async def test_a_suppressed_month_is_a_grey_mark_not_a_zero(browser: Browser) ->
     assert await page.eval_on_selector_all("#chart-time svg > text", "ts => ts.map(t => t.textContent)") == ["gen 2026"]
 
 
-async def test_the_national_scope_is_named_once(browser: Browser) -> None:
-    """It read "Aggregato nazionale · Aggregato nazionale · 31 gennaio 2026": the report's name, then again for its
-    scope (the files say "Nazionale")."""
-    report: dict[str, Any] = {
-        "report": "national", "scope": "national", "as_of": "2026-01-31", "period_from": None,
+def _report(report: str, scope: str) -> dict[str, Any]:
+    """A report with nobody in the action-area and vulnerability tables (as of a day before any case)."""
+    return {
+        "report": report, "scope": scope, "as_of": "2026-01-31", "period_from": None,
         "digest": "a" * 64, "anchor": None, "no_data": [], "by_city": {"torino": {"persons": 9}},
         "indicators": {"persons": {"total": 9, "minors": 0, "adults": 9}, "households": {"total": 3},
                        "cases": {"opened": 3}, "placements": {"started": 0}, "persons_by_action_area": {},
                        "persons_by_vulnerability": {}, "monthly": []}}  # fmt: skip
-    answers = {"labels": labels.catalogue("it"), "national": report, "fund": {"figures": []}}
 
-    asked: list[str] = []
+
+async def _served(
+    browser: Browser, me: dict[str, Any], report: dict[str, Any], statement: int, asked: list[str]
+) -> Any:
+    """The page served with the service's answers stubbed: who calls (`me`), the report (also as the national one),
+    and the financial statement answering `statement` (its status) with the service's English reason."""
+    national = {**report, "report": "national", "scope": "national"}
 
     async def answer(route: Any) -> None:
         url = route.request.url
         asked.append(url.split("dashboard.test", 1)[1])
-        if url.endswith("/me"):  # the national role: the page asks no city's report, nor the statement
-            await route.fulfill(status=200, json={"actor_id": "coordination", "role": "national", "city": None})
+        if url.endswith("/me"):
+            await route.fulfill(status=200, json=me)
         elif "/reports/" not in url:
             await route.fulfill(status=200, content_type="text/html", body=PAGE)
         elif "financial_statement" in url:
-            await route.fulfill(status=403, json={"reason": "staff only"})
+            await route.fulfill(status=statement, json={"reason": "the database is not reachable"})
+        elif "/labels" in url:
+            await route.fulfill(status=200, json=labels.catalogue("en" if "lang=en" in url else "it"))
+        elif "/fund" in url:
+            await route.fulfill(status=200, json={"figures": []})
         else:
-            key = "labels" if "/labels" in url else "fund" if "/fund" in url else "national"
-            await route.fulfill(status=200, json=answers[key])
+            await route.fulfill(status=200, json=national if "/reports/national" in url else report)
 
     page = await browser.new_page()
     await page.route("**/*", answer)
+    return page
+
+
+async def test_the_national_scope_is_named_once(browser: Browser) -> None:
+    """It read "Aggregato nazionale · Aggregato nazionale · 31 gennaio 2026": the report's name, then again for its
+    scope (the files say "Nazionale")."""
+    asked: list[str] = []
+    me = {"actor_id": "coordination", "role": "national", "city": None}  # asks no city's report, nor the statement
+    page = await _served(browser, me, _report("national", "national"), 403, asked)
     await page.goto("http://dashboard.test/dashboard#report=national&token=t&as_of=2026-01-31")
     await page.wait_for_selector("body[data-loaded='national']", timeout=20000)
     assert await page.inner_text("#meta") == f"Aggregato nazionale · Nazionale · 31 gennaio 2026 · impronta {'a' * 12}"
     assert not [u for u in asked if "financial_statement" in u or "city_summary" in u], asked
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [("it", ("Nessun dato per la data o il periodo scelti.", "Impossibile caricare il rendiconto: 503 Servizio non "
+             "disponibile: riprovare più tardi")),
+     ("en", ("No data for the chosen date or period.", "Could not load the financial statement: 503 Service "
+             "unavailable: try again later"))],
+)  # fmt: skip
+async def test_empty_charts_and_a_failed_statement_are_said_in_the_readers_language(
+    browser: Browser, lang: str, words: tuple[str, str]
+) -> None:
+    """As of a day before any case, the action-area and vulnerability charts were blank boxes under their titles; and
+    a statement the service failed to give (503) read "Solo il personale della città e i revisori vedono il
+    rendiconto." to the city's own staff, as if refused. Each says what happened, in the page's language."""
+    me = {"actor_id": "staff-torino", "role": "staff", "city": "torino"}
+    page = await _served(browser, me, _report("city_summary", "torino"), 503, [])
+    await page.goto(f"http://dashboard.test/dashboard#report=city_summary&token=t&as_of=2026-01-31&lang={lang}")
+    await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
+    for chart in ("chart-area", "chart-vuln"):
+        assert await page.inner_text(f"#{chart}") == words[0]
+    assert await page.inner_text("#money") == words[1]
+
+
+def _failing(outcome: str) -> Any:
+    """Routes serving the page, and every call to the service failing: a gateway's 502 page, or no answer."""
+
+    async def answer(route: Any) -> None:
+        if route.request.url.split("dashboard.test", 1)[1].startswith("/dashboard"):
+            await route.fulfill(status=200, content_type="text/html", body=PAGE)
+        elif outcome == "abort":
+            await route.abort()
+        else:
+            await route.fulfill(status=502, content_type="text/html", body="<html>Bad gateway</html>")
+
+    return answer
+
+
+async def test_a_service_that_fails_or_cannot_be_reached_is_said_in_the_readers_language(browser: Browser) -> None:
+    """A gateway's HTML error page read "Impossibile caricare il rapporto: Unexpected token '<', \"<html>Bad\"... is
+    not valid JSON", and an unreachable service "… Failed to fetch": the browser's English."""
+    failed = "Impossibile caricare il rapporto: "
+    for outcome, expected in (("502", failed + "502 Servizio non disponibile: riprovare più tardi"),
+                              ("abort", failed + "servizio non raggiungibile")):  # fmt: skip
+        page = await browser.new_page()
+        await page.route("**/*", _failing(outcome))
+        await page.goto("http://dashboard.test/dashboard#token=t&as_of=2026-01-31")
+        await page.wait_for_selector("#error:not(:empty)", timeout=20000)
+        assert await page.inner_text("#error") == expected
+        await page.close()
