@@ -4920,6 +4920,13 @@ async def test_a_households_members_change_at_the_cartella_each_refusal_at_its_f
     assert f'<span class="field-error" id="leave_person-{HOUSEHOLD}-error">non fa parte del nucleo' in r.text, r.text
     assert f'id="left_on-{HOUSEHOLD}-error">' in r.text and "<details open>" in r.text, r.text
     assert '<option value="moved" selected>' in r.text  # as sent
+    # from an outside review: the reference person leaving her own household, refused by intake, said at her field
+    reason = "is the household's reference person and cannot leave it: the household would be left without one"
+    desk.services.answers[("intake", "POST", "/households/members")] = httpx.Response(
+        409, json={"status": 409, "field": "person_id", "reason": reason}
+    )
+    r = await desk.client.post("/persons/p-1/member-left", data=leaving | {"form_key": "r" * 22})
+    assert f'id="leave_person-{HOUSEHOLD}-error">è la persona di riferimento del nucleo' in r.text, r.text
     # a newcomer registered, her joining refused: kept registered on the form shown again, not registered twice
     r = await desk.client.post("/persons/p-1/member-new", data=born | {"form_key": "n" * 22})
     assert r.status_code == 422 and 'name="mn_person_id"' in r.text and "non viene inviata di nuovo" in r.text, r.text
