@@ -4932,7 +4932,18 @@ async def test_a_households_members_change_at_the_cartella_each_refusal_at_its_f
     assert r.status_code == 422 and 'name="mn_person_id"' in r.text and "non viene inviata di nuovo" in r.text, r.text
     kept = re.search(r'name="mn_person_id" value="([^"]+)"', r.text)
     assert kept and len(persons) == 2, r.text
+    # what cannot change once she is registered is shown read-only, her sex too (a change there was ignored)
+    assert f'<select id="mn_sex-{HOUSEHOLD}" disabled' in r.text, r.text
+    assert '<input type="hidden" name="mn_sex" value="female">' in r.text, r.text
     await desk.client.post("/persons/p-1/member-new", data=born | {"form_key": "n" * 22, "mn_person_id": kept[1]})
+    assert len(persons) == 2
+    # a newcomer with the name and birth date of a person on file: said, linked, registered only if another person
+    desk.services.answers[("intake", "POST", "/persons/search")] = [
+        {"person_id": "p-grace", "birth_date": today, "identity": {"given_name": "Grace", "family_name": "Okafor"}}
+    ]
+    r = await desk.client.post("/persons/p-1/member-new", data=born | {"form_key": "s" * 22})
+    assert f'id="mn_given_name-{HOUSEHOLD}-error">una persona con questo nome e questa data' in r.text, r.text
+    assert 'href="/persons/p-grace?purpose=case_work"' in r.text and f'id="mn_not_on_file-{HOUSEHOLD}"' in r.text
     assert len(persons) == 2
     # a name typed for a person on file that names nobody: said at the field with what else is missing, not sent
     desk.services.answers[("intake", "POST", "/persons/search")] = []
@@ -5145,6 +5156,7 @@ async def test_the_pages_whose_markup_the_italian_review_changed_pass_axe(desk: 
     assert 'id="partner-error"' in shown["cartella-refused"] and 'id="time-error"' in shown["agenda-refused"]
     assert f'id="new_joined_on-{HOUSEHOLD}-error"' in shown["cartella-member-refused"], shown["cartella-member-refused"]
     assert 'id="referral_outcome-ref-1"' in shown["cartella-member-refused"]
+    assert f'id="mn_not_on_file-{HOUSEHOLD}"' in shown["cartella-newcomer-on-file"]
     assert 'id="lease-m-1-signed_on-error"' in shown["housing-lease-refused"], shown["housing-lease-refused"]
     assert await axe_problems(desk, browser, shown) == []
 
@@ -5230,8 +5242,13 @@ async def the_new_forms_refused(desk: Desk) -> dict[str, str]:
             "mn_sex": "female", "mn_nationality": "NG", "new_reason": "", "new_joined_on": today}  # fmt: skip
     lease = {"csrf": "csrf-maria", "placement_id": "pl-1", "lease_type": "lease", "monthly_rent": "300",
              "deposit": "600", "start_date": today, "signed_on": today}  # fmt: skip
+    member_refused = (await desk.client.post("/persons/p-1/member-new", data=born)).text
+    desk.services.answers[("intake", "POST", "/persons/search")] = [
+        {"person_id": "p-grace", "birth_date": today, "identity": {"given_name": "Grace", "family_name": None}}
+    ]
     return {
-        "cartella-member-refused": (await desk.client.post("/persons/p-1/member-new", data=born)).text,
+        "cartella-member-refused": member_refused,
+        "cartella-newcomer-on-file": (await desk.client.post("/persons/p-1/member-new", data=born)).text,
         "housing-lease-refused": (
             await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/lease", data=lease)
         ).text,

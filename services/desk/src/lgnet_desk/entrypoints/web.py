@@ -544,7 +544,7 @@ def router(settings: DeskSettings) -> APIRouter:
         try:
             await (run(p.services, form, p.op) if as_operator else run(p.services, form))
         except desk.FieldErrors as e:  # what was recorded before the refusal kept on the form (a newcomer registered)
-            return await shown_again(request, p, person_id, form | e.kept, 422, e.errors)
+            return await shown_again(request, p, person_id, form | e.kept, 422, e.errors, on_file=e.on_file)
         except ServiceUnavailable as e:  # nothing recorded: the form as typed, saying which service is away
             return await shown_again(request, p, person_id, form, 503, {}, away=e.service)
         if ends_access is not None and ends_access(p.op, form):
@@ -561,9 +561,11 @@ def router(settings: DeskSettings) -> APIRouter:
         status: int,
         errors: dict[str, str],
         away: str | None = None,
+        on_file: dict[str, str] | None = None,
     ) -> Response:
         """The cartella with the form sent shown again as it was (refused at its fields, or its service `away`). The
-        cartella is intake's: with intake away it cannot be shown, and `service_away` keeps the form instead."""
+        cartella is intake's: with intake away it cannot be shown, and `service_away` keeps the form instead.
+        `on_file`: a newcomer's row ("mn") → the person on file it names, her cartella linked."""
         assert p.services is not None and p.op is not None
         async with request.app.state.pool.acquire() as conn:
             try:
@@ -584,6 +586,7 @@ def router(settings: DeskSettings) -> APIRouter:
             posted=request.url.path.rsplit("/", 1)[-1],
             today=clock.today().isoformat(),
             purpose="case_work",
+            on_file=on_file or {},
         )
 
     @api.post("/persons/{person_id}/cases", response_class=HTMLResponse)
