@@ -2436,6 +2436,27 @@ async def test_the_first_of_two_approvers_is_not_offered_the_second_approval(des
     assert 'action="/approvals/r-jun"' in approvals_row(page, "r-jun")  # the other still hers to approve
 
 
+async def test_the_second_approver_reads_whom_the_money_is_for_and_who_approved_first(desk: Desk) -> None:
+    """From an outside review: the second approver could not see whom she approved money for (the beneficiary's
+    cell said an IBAN's last characters only) nor who gave the first approval. Both said, Italian first: the household
+    by its reference person as the desk names it elsewhere (payments gives no payee's name, the IBAN stays masked)."""
+    answers = two_rents("coop-aurora")
+    dec = answers[("payments", "GET", "/contribution-requests")][0]
+    dec |= {"first_approver": "desk.giulia", "has_beneficiary": True, "iban_masked": "••••3000",
+            "bank_data_changed_by": "coop-aurora"}  # fmt: skip
+    desk.services.answers |= answers | {("intake", "GET", "/partners"): []}
+    await desk.as_operator(GIULIA)  # known to the desk: named
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/approvals")).text
+    row = text_of(approvals_row(page, "r-dec"))
+    assert "A favore del nucleo di Amina Okafor: IBAN ••••3000" in row, row
+    assert "Prima approvazione data da Giulia Verdi; serve una seconda approvazione." in row, row
+    assert "Prima approvazione" not in text_of(approvals_row(page, "r-jun"))
+    row = text_of(approvals_row((await desk.client.get("/approvals?lang=en")).text, "r-dec"))
+    assert "For the household of Amina Okafor: IBAN ••••3000" in row, row
+    assert "First approval given by Giulia Verdi; a second approval is needed." in row, row
+
+
 async def test_a_rejected_contribution_says_why_on_the_cartella(desk: Desk) -> None:
     """The cartella said "respinto" without the reason the approver chose."""
     today = clock.today().isoformat()
