@@ -1269,6 +1269,19 @@ async def test_with_two_open_cases_the_operator_chooses_the_case_each_form_write
     assert r.status_code == 422 and len(requested) == calls
     assert 'id="amount-error"' in r.text and 'id="contributions_case-error"' in r.text, r.text
     assert "campo obbligatorio" in text_of(r.text) and "scelga la pratica" in text_of(r.text)
+    # from an outside review: the assessment, the plan and the money tutoring said one refusal per round (the case
+    # first, then a day that is none, then what the service says): every one the desk can see at once, at its field
+    wrong = {"csrf": "csrf-maria", "case_id": ""}
+    for action, data, fields in (
+        ("assessments", {"monthly_income": "", "assessed_on": "31/02/2026"},
+         ("assessments_case", "housing_situation", "monthly_income", "employment_status", "assessed_on")),
+        ("plans", {"agreed_on": "31/02/2026"}, ("plans_case", "objectives", "agreed_on")),
+        ("tutoring", {"on": "31/02/2026"}, ("tutoring_case", "topics", "on")),
+    ):  # fmt: skip
+        r = await desk.client.post(f"/persons/p-1/{action}", data=wrong | data)
+        assert r.status_code == 422, r.text
+        assert all(f'id="{field}-error"' in r.text for field in fields), (action, r.text)
+    assert "scelga almeno una voce" in text_of(r.text), text_of(r.text)  # the topics: none ticked
     # one open case: the form says which it writes to
     desk.services.answers[("intake", "GET", "/persons/p-1/record")] = a_record(today, earlier)
     one = (await desk.client.get("/persons/p-1")).text

@@ -166,6 +166,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"empty file", "il file è vuoto"),
     (r"choose a file", "scelga un file"),
     (r"choose the case", "scelga la pratica"),
+    (r"choose at least one", "scelga almeno una voce"),  # the desk's own: a box group none of which is ticked
     (r"the end of the period is before its start", "la fine del periodo è precedente all'inizio"),
     (
         r"with a payee named the IBAN is needed too, or leave both blank",

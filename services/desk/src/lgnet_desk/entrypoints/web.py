@@ -624,6 +624,7 @@ def router(settings: DeskSettings) -> APIRouter:
     async def assess(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             form = await request.form()
+            _refuse_before_sending(f, ("housing_situation", "monthly_income", "employment_status", "assessed_on"))
             body = {
                 "case_id": _case_of(f),
                 "housing_situation": _chosen(f, "housing_situation"),
@@ -654,6 +655,7 @@ def router(settings: DeskSettings) -> APIRouter:
     async def plan(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             objectives = [str(o) for o in (await request.form()).getlist("objectives")]
+            _refuse_before_sending(f, ("agreed_on",), ("objectives",))
             key = resubmission.call_key(f, "plan")
             body = {
                 "case_id": _case_of(f),
@@ -822,6 +824,7 @@ def router(settings: DeskSettings) -> APIRouter:
     async def tutoring(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             topics = [str(t) for t in (await request.form()).getlist("topics")]
+            _refuse_before_sending(f, ("on",), ("topics",))
             body = {"case_id": _case_of(f), "topics": topics, "on": f.get("on") or None, "outcome": f.get("outcome")}
             key = resubmission.call_key(f, "tutoring")
             fields = {"topics": "topics", "on": "on", "case_id": "case_id", "outcome": "tutoring_outcome"}
@@ -1210,13 +1213,27 @@ def _case_missing(form: dict[str, str]) -> dict[str, str]:
     return {} if form.get("case_id", "").strip() else _NO_CASE
 
 
-def _refuse_with_the_rest(own: dict[str, str], form: dict[str, str], required: tuple[str, ...]) -> None:
+def _refuse_with_the_rest(
+    own: dict[str, str], form: dict[str, str], required: tuple[str, ...], ticked: tuple[str, ...] = ()
+) -> None:
     """The desk's own refusals of a form (`own`: a list left on "— scelga —") said with every `required` field left
-    blank and every day that is no day, in one round: raised alone, they hid the rest until the next try (a case
-    opened with everything empty said only "scelga l'ente partner"). None of its own: the service says the rest."""
+    blank, every box group of `ticked` with none ticked and every day that is no day, in one round: raised alone, they
+    hid the rest until the next try (a case opened with everything empty said only "scelga l'ente partner"). None of
+    its own: the service says the rest."""
     if own:
         blank = {name: "required" for name in required if not form.get(name, "").strip()}
+        blank |= {name: CHOOSE_ONE for name in ticked if not form.get(name)}
         raise desk.FieldErrors(blank | desk.wrong_days({name: form.get(name) for name in required}) | own)
+
+
+def _refuse_before_sending(form: dict[str, str], required: tuple[str, ...], ticked: tuple[str, ...] = ()) -> None:
+    """A case form the desk cannot send (no case chosen, a day that is no day) refused with all it can see at once
+    (`_refuse_with_the_rest`): each of these said one refusal per round, an outside review."""
+    own = _case_missing(form) | desk.wrong_days({name: form.get(name) for name in required})
+    _refuse_with_the_rest(own, form, required, ticked)
+
+
+CHOOSE_ONE = "choose at least one"  # a box group none of which is ticked (the services: a list of at least 1 item)
 
 
 def install(app: FastAPI, settings: DeskSettings) -> None:
