@@ -352,7 +352,7 @@ async def test_the_household_members_a_cartella_shows_are_in_the_access_log(desk
     ], rows
     await desk.as_operator(RPD)
     text = text_of((await desk.client.get("/access-log/subject/p-2")).text)
-    assert "Maria Rossi" in text and "Cartella sociale di un componente del nucleo p-1" in text, text
+    assert "Maria Rossi" in text and "La cartella sociale di un componente del suo nucleo" in text, text
 
 
 async def test_each_plan_of_a_case_shows_its_date(desk: Desk) -> None:
@@ -2428,10 +2428,42 @@ async def test_the_printout_for_the_person_names_the_operator_and_what_was_looke
         await store.log_access(conn, MARIA, "p-1", "case_work", "document d-1", "shown")
     await desk.as_operator(RPD)
     page = await desk.client.get("/access-log/subject/p-1")
-    assert page.status_code == 200 and ">Azione</th>" in page.text
+    assert page.status_code == 200 and ">Che cosa è stato consultato</th>" in page.text
     text = text_of(page.text)
     assert "Maria Rossi" in text and " maria " not in text, text
-    assert "Cartella sociale" in text and "Documento d-1" in text, text
+    assert "La sua cartella sociale" in text and "Un suo documento" in text, text
+
+
+async def test_the_printout_for_the_person_says_in_words_what_was_looked_at_and_how(desk: Desk) -> None:
+    """From an outside review: the printout handed to the person (GDPR art. 15) listed technical rows: internal ids
+    (a document's, her household's, a payment file's), the kinds of the services' logs ("(API)") and the desk's own
+    words for its pages. Each row says in words what of hers was looked at and how (at the desk, or by an
+    organisation's software), who, when, why and whether it was allowed: what the law asks, and nothing internal."""
+    async with desk.pool.acquire() as conn:
+        await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
+        await store.log_access(conn, MARIA, "p-1", "case_work", "document d-4f1a", "shown")
+        await store.log_access(conn, MARIA, "p-1", "case_work", "member of p-77", "shown")
+        await store.log_access(conn, MARIA, "p-1", "payments_office", "sepa file b-9c2e", "shown")
+        await store.log_access(conn, LUCA, "p-1", "case_work", "cartella", "denied")
+    await desk.as_operator(RPD)
+    page = await desk.client.get("/access-log/subject/p-1")
+    assert page.status_code == 200, page.text
+    text = text_of(page.text)
+    for said in (
+        "La sua cartella sociale",
+        "Un suo documento",
+        "La cartella sociale di un componente del suo nucleo",
+        "Un file di pagamento per la banca",
+        "allo sportello",
+        "Maria Rossi",
+        "consentito",
+        "rifiutato",
+    ):
+        assert said in text, (said, text)
+    for internal in ("d-4f1a", "p-77", "b-9c2e", "(API)", "mostrato", "negato"):
+        assert internal not in text, (internal, text)
+    english = text_of((await desk.client.get("/access-log/subject/p-1?lang=en")).text)
+    assert "Your social record" in english and "at the desk" in english and "refused" in english, english
 
 
 async def test_the_first_of_two_approvers_is_not_offered_the_second_approval(desk: Desk) -> None:
@@ -3244,7 +3276,7 @@ async def test_intakes_read_log_is_on_the_dpos_page_and_csv_beside_the_desks(des
     api_row = next(r for r in rows if r[2] == "coop-aurora")
     assert api_row[-1] == "API della presa in carico" and api_row[5] == "Cartella sociale (API)", api_row
     printout = text_of((await desk.client.get("/access-log/subject/p-1")).text)
-    assert "Cartella sociale (API)" in printout  # the person's history holds the API's reads too
+    assert "dal programma informatico di un ente" in printout  # the person's history holds the API's reads too
 
 
 async def test_housings_read_log_is_on_the_dpos_page_by_household(desk: Desk) -> None:
@@ -3299,7 +3331,7 @@ async def test_a_persons_subject_access_printout_has_the_reads_of_her_households
     desk.services.answers[("housing", "GET", "/read-log")] = read_log
     await desk.as_operator(RPD)
     printout = text_of((await desk.client.get("/access-log/subject/p-1")).text)
-    assert "Perché il nucleo non ha un abbinamento (API) h-7" in printout, printout
+    assert "La ricerca di un alloggio per il suo nucleo" in printout, printout
     assert {"person_id": "p-1"} in [{k: v for k, v in a.items() if k.endswith("_id")} for a in asked], asked
     page = await desk.client.get("/access-log?person_id=p-1")
     assert 'href="/access-log?person_id=p-2"' in page.text  # the household's other member, when it was read
@@ -3429,7 +3461,7 @@ async def test_payments_download_log_of_its_sepa_files_is_on_the_dpos_page_besid
     assert "File SEPA dei pagamenti (API) b-2" in text_of(page.text)
     assert 'href="/access-log?person_id=p-9"' in page.text  # the other member of a household it paid
     printout = text_of((await desk.client.get("/access-log/subject/p-1")).text)
-    assert "File SEPA dei pagamenti (API) b-2" in printout, printout
+    assert "Un file di pagamento per la banca" in printout, printout
 
 
 async def test_the_desk_tells_intake_it_is_the_desk(desk: Desk) -> None:
@@ -4473,7 +4505,7 @@ async def test_a_cartella_opened_by_a_merged_records_id_is_logged_under_the_pers
     assert page.status_code == 200, page.text
     await desk.as_operator(RPD)
     printout = text_of((await desk.client.get("/access-log/subject/p-1")).text)
-    assert "Cartella sociale" in printout and "Maria Rossi" in printout, printout
+    assert "La sua cartella sociale" in printout and "Maria Rossi" in printout, printout
 
 
 async def test_the_cartella_shows_all_that_intake_holds_of_the_person(desk: Desk) -> None:

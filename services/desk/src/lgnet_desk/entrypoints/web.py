@@ -138,6 +138,9 @@ class Page:
             access_action=lambda a: i18n.access_action(a, self.t),
             bank_refusal=lambda reason: i18n.bank_refusal(reason, self.t),
             access_source=lambda source, via: i18n.access_source(source, via, self.t),
+            subject_action=lambda a: i18n.subject_action(a, self.t),
+            subject_how=lambda source, via: i18n.subject_how(source, via, self.t),
+            subject_outcome=lambda o: self.t.gettext(i18n.SUBJECT_OUTCOMES.get(o) or o),
             country_names=lambda: countries.names(i18n.BABEL_LOCALE[lang]),
             language_names=lambda: languages.names(i18n.BABEL_LOCALE[lang]),
             reason=lambda text: codes_named(i18n.reason(str(text), lang), self.code_names),  # "operator op-…": her name
