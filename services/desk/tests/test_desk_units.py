@@ -1548,7 +1548,8 @@ async def test_a_newcomers_consents_are_recorded_and_a_cooperative_needs_her_sha
         {"person_id": person["person_id"], "purpose": purpose, "granted": True, "recorded_on": "2026-12-03"}
         for purpose in ("service", "partner_sharing")
     ]
-    assert [p for p, _ in posted] == ["/persons", "/consents", "/consents", "/households/members"]
+    # looked up on file first (by name and birth date: no fiscal code typed), as the registration does
+    assert [p for p, _ in posted] == ["/persons/search", "/persons", "/consents", "/consents", "/households/members"]
 
 
 async def test_a_cooperatives_referral_is_recorded_with_its_outcome_and_case_or_it_could_not_see_it() -> None:
