@@ -352,7 +352,7 @@ async def test_the_household_members_a_cartella_shows_are_in_the_access_log(desk
     ], rows
     await desk.as_operator(RPD)
     text = text_of((await desk.client.get("/access-log/subject/p-2")).text)
-    assert "Maria Rossi" in text and "Cartella sociale di un componente del nucleo p-1" in text, text
+    assert "Maria Rossi" in text and "La cartella sociale di un componente del suo nucleo" in text, text
 
 
 async def test_each_plan_of_a_case_shows_its_date(desk: Desk) -> None:
@@ -1269,6 +1269,19 @@ async def test_with_two_open_cases_the_operator_chooses_the_case_each_form_write
     assert r.status_code == 422 and len(requested) == calls
     assert 'id="amount-error"' in r.text and 'id="contributions_case-error"' in r.text, r.text
     assert "campo obbligatorio" in text_of(r.text) and "scelga la pratica" in text_of(r.text)
+    # from an outside review: the assessment, the plan and the money tutoring said one refusal per round (the case
+    # first, then a day that is none, then what the service says): every one the desk can see at once, at its field
+    wrong = {"csrf": "csrf-maria", "case_id": ""}
+    for action, data, fields in (
+        ("assessments", {"monthly_income": "", "assessed_on": "31/02/2026"},
+         ("assessments_case", "housing_situation", "monthly_income", "employment_status", "assessed_on")),
+        ("plans", {"agreed_on": "31/02/2026"}, ("plans_case", "objectives", "agreed_on")),
+        ("tutoring", {"on": "31/02/2026"}, ("tutoring_case", "topics", "on")),
+    ):  # fmt: skip
+        r = await desk.client.post(f"/persons/p-1/{action}", data=wrong | data)
+        assert r.status_code == 422, r.text
+        assert all(f'id="{field}-error"' in r.text for field in fields), (action, r.text)
+    assert "scelga almeno una voce" in text_of(r.text), text_of(r.text)  # the topics: none ticked
     # one open case: the form says which it writes to
     desk.services.answers[("intake", "GET", "/persons/p-1/record")] = a_record(today, earlier)
     one = (await desk.client.get("/persons/p-1")).text
@@ -2415,10 +2428,42 @@ async def test_the_printout_for_the_person_names_the_operator_and_what_was_looke
         await store.log_access(conn, MARIA, "p-1", "case_work", "document d-1", "shown")
     await desk.as_operator(RPD)
     page = await desk.client.get("/access-log/subject/p-1")
-    assert page.status_code == 200 and ">Azione</th>" in page.text
+    assert page.status_code == 200 and ">Che cosa è stato consultato</th>" in page.text
     text = text_of(page.text)
     assert "Maria Rossi" in text and " maria " not in text, text
-    assert "Cartella sociale" in text and "Documento d-1" in text, text
+    assert "La sua cartella sociale" in text and "Un suo documento" in text, text
+
+
+async def test_the_printout_for_the_person_says_in_words_what_was_looked_at_and_how(desk: Desk) -> None:
+    """From an outside review: the printout handed to the person (GDPR art. 15) listed technical rows: internal ids
+    (a document's, her household's, a payment file's), the kinds of the services' logs ("(API)") and the desk's own
+    words for its pages. Each row says in words what of hers was looked at and how (at the desk, or by an
+    organisation's software), who, when, why and whether it was allowed: what the law asks, and nothing internal."""
+    async with desk.pool.acquire() as conn:
+        await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
+        await store.log_access(conn, MARIA, "p-1", "case_work", "document d-4f1a", "shown")
+        await store.log_access(conn, MARIA, "p-1", "case_work", "member of p-77", "shown")
+        await store.log_access(conn, MARIA, "p-1", "payments_office", "sepa file b-9c2e", "shown")
+        await store.log_access(conn, LUCA, "p-1", "case_work", "cartella", "denied")
+    await desk.as_operator(RPD)
+    page = await desk.client.get("/access-log/subject/p-1")
+    assert page.status_code == 200, page.text
+    text = text_of(page.text)
+    for said in (
+        "La sua cartella sociale",
+        "Un suo documento",
+        "La cartella sociale di un componente del suo nucleo",
+        "Un file di pagamento per la banca",
+        "allo sportello",
+        "Maria Rossi",
+        "consentito",
+        "rifiutato",
+    ):
+        assert said in text, (said, text)
+    for internal in ("d-4f1a", "p-77", "b-9c2e", "(API)", "mostrato", "negato"):
+        assert internal not in text, (internal, text)
+    english = text_of((await desk.client.get("/access-log/subject/p-1?lang=en")).text)
+    assert "Your social record" in english and "at the desk" in english and "refused" in english, english
 
 
 async def test_the_first_of_two_approvers_is_not_offered_the_second_approval(desk: Desk) -> None:
@@ -2434,6 +2479,27 @@ async def test_the_first_of_two_approvers_is_not_offered_the_second_approval(des
     assert 'action="/approvals/r-dec"' not in row and ">Approva<" not in row, row
     assert "Ha dato Lei la prima approvazione: serve quella di un altro operatore." in text_of(row), row
     assert 'action="/approvals/r-jun"' in approvals_row(page, "r-jun")  # the other still hers to approve
+
+
+async def test_the_second_approver_reads_whom_the_money_is_for_and_who_approved_first(desk: Desk) -> None:
+    """From an outside review: the second approver could not see whom she approved money for (the beneficiary's
+    cell said an IBAN's last characters only) nor who gave the first approval. Both said, Italian first: the household
+    by its reference person as the desk names it elsewhere (payments gives no payee's name, the IBAN stays masked)."""
+    answers = two_rents("coop-aurora")
+    dec = answers[("payments", "GET", "/contribution-requests")][0]
+    dec |= {"first_approver": "desk.giulia", "has_beneficiary": True, "iban_masked": "••••3000",
+            "bank_data_changed_by": "coop-aurora"}  # fmt: skip
+    desk.services.answers |= answers | {("intake", "GET", "/partners"): []}
+    await desk.as_operator(GIULIA)  # known to the desk: named
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/approvals")).text
+    row = text_of(approvals_row(page, "r-dec"))
+    assert "A favore del nucleo di Amina Okafor: IBAN ••••3000" in row, row
+    assert "Prima approvazione data da Giulia Verdi; serve una seconda approvazione." in row, row
+    assert "Prima approvazione" not in text_of(approvals_row(page, "r-jun"))
+    row = text_of(approvals_row((await desk.client.get("/approvals?lang=en")).text, "r-dec"))
+    assert "For the household of Amina Okafor: IBAN ••••3000" in row, row
+    assert "First approval given by Giulia Verdi; a second approval is needed." in row, row
 
 
 async def test_a_rejected_contribution_says_why_on_the_cartella(desk: Desk) -> None:
@@ -3210,7 +3276,7 @@ async def test_intakes_read_log_is_on_the_dpos_page_and_csv_beside_the_desks(des
     api_row = next(r for r in rows if r[2] == "coop-aurora")
     assert api_row[-1] == "API della presa in carico" and api_row[5] == "Cartella sociale (API)", api_row
     printout = text_of((await desk.client.get("/access-log/subject/p-1")).text)
-    assert "Cartella sociale (API)" in printout  # the person's history holds the API's reads too
+    assert "dal programma informatico di un ente" in printout  # the person's history holds the API's reads too
 
 
 async def test_housings_read_log_is_on_the_dpos_page_by_household(desk: Desk) -> None:
@@ -3265,7 +3331,7 @@ async def test_a_persons_subject_access_printout_has_the_reads_of_her_households
     desk.services.answers[("housing", "GET", "/read-log")] = read_log
     await desk.as_operator(RPD)
     printout = text_of((await desk.client.get("/access-log/subject/p-1")).text)
-    assert "Perché il nucleo non ha un abbinamento (API) h-7" in printout, printout
+    assert "La ricerca di un alloggio per il suo nucleo" in printout, printout
     assert {"person_id": "p-1"} in [{k: v for k, v in a.items() if k.endswith("_id")} for a in asked], asked
     page = await desk.client.get("/access-log?person_id=p-1")
     assert 'href="/access-log?person_id=p-2"' in page.text  # the household's other member, when it was read
@@ -3395,7 +3461,7 @@ async def test_payments_download_log_of_its_sepa_files_is_on_the_dpos_page_besid
     assert "File SEPA dei pagamenti (API) b-2" in text_of(page.text)
     assert 'href="/access-log?person_id=p-9"' in page.text  # the other member of a household it paid
     printout = text_of((await desk.client.get("/access-log/subject/p-1")).text)
-    assert "File SEPA dei pagamenti (API) b-2" in printout, printout
+    assert "Un file di pagamento per la banca" in printout, printout
 
 
 async def test_the_desk_tells_intake_it_is_the_desk(desk: Desk) -> None:
@@ -4439,7 +4505,7 @@ async def test_a_cartella_opened_by_a_merged_records_id_is_logged_under_the_pers
     assert page.status_code == 200, page.text
     await desk.as_operator(RPD)
     printout = text_of((await desk.client.get("/access-log/subject/p-1")).text)
-    assert "Cartella sociale" in printout and "Maria Rossi" in printout, printout
+    assert "La sua cartella sociale" in printout and "Maria Rossi" in printout, printout
 
 
 async def test_the_cartella_shows_all_that_intake_holds_of_the_person(desk: Desk) -> None:
@@ -4920,12 +4986,30 @@ async def test_a_households_members_change_at_the_cartella_each_refusal_at_its_f
     assert f'<span class="field-error" id="leave_person-{HOUSEHOLD}-error">non fa parte del nucleo' in r.text, r.text
     assert f'id="left_on-{HOUSEHOLD}-error">' in r.text and "<details open>" in r.text, r.text
     assert '<option value="moved" selected>' in r.text  # as sent
+    # from an outside review: the reference person leaving her own household, refused by intake, said at her field
+    reason = "is the household's reference person and cannot leave it: the household would be left without one"
+    desk.services.answers[("intake", "POST", "/households/members")] = httpx.Response(
+        409, json={"status": 409, "field": "person_id", "reason": reason}
+    )
+    r = await desk.client.post("/persons/p-1/member-left", data=leaving | {"form_key": "r" * 22})
+    assert f'id="leave_person-{HOUSEHOLD}-error">è la persona di riferimento del nucleo' in r.text, r.text
     # a newcomer registered, her joining refused: kept registered on the form shown again, not registered twice
     r = await desk.client.post("/persons/p-1/member-new", data=born | {"form_key": "n" * 22})
     assert r.status_code == 422 and 'name="mn_person_id"' in r.text and "non viene inviata di nuovo" in r.text, r.text
     kept = re.search(r'name="mn_person_id" value="([^"]+)"', r.text)
     assert kept and len(persons) == 2, r.text
+    # what cannot change once she is registered is shown read-only, her sex too (a change there was ignored)
+    assert f'<select id="mn_sex-{HOUSEHOLD}" disabled' in r.text, r.text
+    assert '<input type="hidden" name="mn_sex" value="female">' in r.text, r.text
     await desk.client.post("/persons/p-1/member-new", data=born | {"form_key": "n" * 22, "mn_person_id": kept[1]})
+    assert len(persons) == 2
+    # a newcomer with the name and birth date of a person on file: said, linked, registered only if another person
+    desk.services.answers[("intake", "POST", "/persons/search")] = [
+        {"person_id": "p-grace", "birth_date": today, "identity": {"given_name": "Grace", "family_name": "Okafor"}}
+    ]
+    r = await desk.client.post("/persons/p-1/member-new", data=born | {"form_key": "s" * 22})
+    assert f'id="mn_given_name-{HOUSEHOLD}-error">una persona con questo nome e questa data' in r.text, r.text
+    assert 'href="/persons/p-grace?purpose=case_work"' in r.text and f'id="mn_not_on_file-{HOUSEHOLD}"' in r.text
     assert len(persons) == 2
     # a name typed for a person on file that names nobody: said at the field with what else is missing, not sent
     desk.services.answers[("intake", "POST", "/persons/search")] = []
@@ -5138,6 +5222,7 @@ async def test_the_pages_whose_markup_the_italian_review_changed_pass_axe(desk: 
     assert 'id="partner-error"' in shown["cartella-refused"] and 'id="time-error"' in shown["agenda-refused"]
     assert f'id="new_joined_on-{HOUSEHOLD}-error"' in shown["cartella-member-refused"], shown["cartella-member-refused"]
     assert 'id="referral_outcome-ref-1"' in shown["cartella-member-refused"]
+    assert f'id="mn_not_on_file-{HOUSEHOLD}"' in shown["cartella-newcomer-on-file"]
     assert 'id="lease-m-1-signed_on-error"' in shown["housing-lease-refused"], shown["housing-lease-refused"]
     assert await axe_problems(desk, browser, shown) == []
 
@@ -5223,8 +5308,13 @@ async def the_new_forms_refused(desk: Desk) -> dict[str, str]:
             "mn_sex": "female", "mn_nationality": "NG", "new_reason": "", "new_joined_on": today}  # fmt: skip
     lease = {"csrf": "csrf-maria", "placement_id": "pl-1", "lease_type": "lease", "monthly_rent": "300",
              "deposit": "600", "start_date": today, "signed_on": today}  # fmt: skip
+    member_refused = (await desk.client.post("/persons/p-1/member-new", data=born)).text
+    desk.services.answers[("intake", "POST", "/persons/search")] = [
+        {"person_id": "p-grace", "birth_date": today, "identity": {"given_name": "Grace", "family_name": None}}
+    ]
     return {
-        "cartella-member-refused": (await desk.client.post("/persons/p-1/member-new", data=born)).text,
+        "cartella-member-refused": member_refused,
+        "cartella-newcomer-on-file": (await desk.client.post("/persons/p-1/member-new", data=born)).text,
         "housing-lease-refused": (
             await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/lease", data=lease)
         ).text,

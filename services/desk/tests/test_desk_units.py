@@ -538,6 +538,31 @@ async def test_a_namesake_born_the_same_day_is_registered_only_once_the_operator
     assert [path for path, _ in posted] == ["/persons", "/consents", "/households"]  # told: not looked up again
 
 
+async def test_a_newcomer_joining_at_the_cartella_is_looked_up_on_file_as_at_the_registration() -> None:
+    """From an outside review: a person not on file joining a household at the cartella was matched against those on
+    file only by her fiscal code (intake's `same_as`), while the registration also looks up name and birth date and
+    asks the operator to confirm another person. The same lookup (`desk.row_on_file`), before she is registered."""
+    from lgnet_desk.service_layer import households
+
+    posted: list[tuple[str, dict[str, Any]]] = []
+    born = {"form_key": "b" * 22, "new_household": "h-1", "mn_given_name": "aissatou", "mn_family_name": "DIALLO",
+            "mn_birth_date": "1990-03-12", "mn_sex": "female", "mn_nationality": "SN", "new_reason": "reunification",
+            "new_joined_on": "2026-12-01"}  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.MockTransport(intake_with_one_person(posted))) as client:
+        services = Services({"intake": "http://intake"}, {"intake": "lgn_op"}, client)
+        with pytest.raises(FieldErrors) as refused:
+            await households.newcomer_joins(services, born, date(2026, 12, 3))
+        assert refused.value.errors == {"mn_given_name": SAME_NAME_ON_FILE}
+        assert refused.value.on_file == {"mn": "p-aissatou"}  # the page links her cartella
+        with pytest.raises(FieldErrors) as refused:
+            await households.newcomer_joins(services, born | {"mn_fiscal_code": "dllsst90c52z319f"}, date(2026, 12, 3))
+        assert refused.value.errors == {"mn_fiscal_code": ALREADY_ON_FILE}
+        assert {path for path, _ in posted} == {"/persons/search"}  # nobody registered, nothing joined
+        posted.clear()
+        await households.newcomer_joins(services, born | {"mn_not_on_file": "on"}, date(2026, 12, 3))
+    assert [path for path, _ in posted] == ["/persons", "/households/members"]  # told: not looked up again
+
+
 async def test_a_member_intake_finds_on_file_by_her_fiscal_code_stops_the_household() -> None:
     """Should intake find her on file all the same (her fiscal code in a registration the search did not show), the
     household is not formed with her: the operator is told, the members registered kept."""
@@ -1523,7 +1548,8 @@ async def test_a_newcomers_consents_are_recorded_and_a_cooperative_needs_her_sha
         {"person_id": person["person_id"], "purpose": purpose, "granted": True, "recorded_on": "2026-12-03"}
         for purpose in ("service", "partner_sharing")
     ]
-    assert [p for p, _ in posted] == ["/persons", "/consents", "/consents", "/households/members"]
+    # looked up on file first (by name and birth date: no fiscal code typed), as the registration does
+    assert [p for p, _ in posted] == ["/persons/search", "/persons", "/consents", "/consents", "/households/members"]
 
 
 async def test_a_cooperatives_referral_is_recorded_with_its_outcome_and_case_or_it_could_not_see_it() -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from codicefiscale import codicefiscale
-from lgnet_intake.domain import access, cases, needs, people
+from lgnet_intake.domain import access, cases, households, needs, people
 from lgnet_intake.domain.access import Actor, Role
 from lgnet_intake.service_layer import inbound
 from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound
@@ -276,3 +276,12 @@ def test_the_offline_kit_refuses_a_household_changes_reason_holding_a_fiscal_cod
     with pytest.raises(ContractError) as refused:
         inbound.check_event(change, date(2026, 12, 3), date(2020, 1, 1))
     assert refused.value.field == "reason" and "travels in clear" in refused.value.reason, refused.value
+
+
+def test_the_reference_person_may_not_leave_her_household() -> None:
+    """From an outside review: the reference person left her own household, which was then without one. Refused,
+    naming the person and why (409: it contradicts the household on file); another member leaves."""
+    with pytest.raises(Conflict) as info:
+        households.check_may_leave("p-ref", "p-ref")
+    assert info.value.field == "person_id" and "reference person" in info.value.reason
+    households.check_may_leave("p-other", "p-ref")

@@ -903,10 +903,14 @@ async def test_a_member_who_left_and_rejoins_the_same_day_is_answered_not_dead_l
         early = await client.emit(
             inbound.HouseholdMemberChangeSubmitted(**{**change, "on": date(2026, 1, 5)}, change="joined")
         )
-    mine = {back.id, early.id, *(env.id for env in sent)}
-    answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 1, mine)}
+        # From an outside review: the reference person left her own household; refused as over HTTP (one use case)
+        alone = await client.emit(inbound.HouseholdMemberChangeSubmitted(**{**change, "person_id": rj1}, change="left"))
+    mine = {back.id, early.id, alone.id, *(env.id for env in sent)}
+    answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 2, mine)}
     assert back.id not in answers, answers[back.id]
     assert (answers[early.id].kind, answers[early.id].field) == ("invalid", "data.on"), answers[early.id]
+    assert (answers[alone.id].kind, answers[alone.id].field) == ("conflict", "data.person_id"), answers[alone.id]
+    assert "reference person" in answers[alone.id].reason
     assert not await dead_letters(intake)
     async with intake.pool.acquire() as conn:
         rows = await conn.fetch("select joined_on, left_on from household_members where person_id = $1", rj2)

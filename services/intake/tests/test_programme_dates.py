@@ -162,3 +162,9 @@ async def test_a_member_leaves_the_household_no_earlier_than_she_joined_it(intak
         async with intake.pool.acquire() as conn:
             assert await conn.fetchval("select left_on from household_members where person_id = $1", l2) is None
         assert (await post(c, "/households/members", {**left, "on": str(today)})).status_code == 201
+        # From an outside review: the reference person left her own household, then without one. Refused at her.
+        alone = await post(c, "/households/members", {**left, "person_id": l1, "on": str(today)})
+        assert (alone.status_code, alone.json()["field"]) == (409, "person_id"), alone.text
+        assert "reference person" in alone.json()["reason"], alone.text
+        async with intake.pool.acquire() as conn:
+            assert await conn.fetchval("select left_on from household_members where person_id = $1", l1) is None

@@ -166,6 +166,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"empty file", "il file è vuoto"),
     (r"choose a file", "scelga un file"),
     (r"choose the case", "scelga la pratica"),
+    (r"choose at least one", "scelga almeno una voce"),  # the desk's own: a box group none of which is ticked
     (r"the end of the period is before its start", "la fine del periodo è precedente all'inizio"),
     (
         r"with a payee named the IBAN is needed too, or leave both blank",
@@ -506,6 +507,10 @@ ITALIAN += [
         "è precedente all'ultima uscita della persona dal nucleo ({day0})",
     ),
     (r"is not a member of the household", "non fa parte del nucleo"),
+    (  # intake: the reference person may not leave her household (no change of reference person in the contract)
+        r"is the household's reference person and cannot leave it.*",
+        "è la persona di riferimento del nucleo e non può uscirne: il nucleo resterebbe senza persona di riferimento",
+    ),
     (  # the desk's own (service_layer/households.py): intake shows a cooperative only its cases' referrals
         r"a cooperative sees a referral that names its case: give the outcome and the case",
         "il suo ente vede una segnalazione solo se indica una sua pratica: indichi l'esito e la pratica",

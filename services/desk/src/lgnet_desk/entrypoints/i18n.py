@@ -297,6 +297,53 @@ def access_source(source: str, via: str | None, t: Translations) -> str:
     return f"{said} ({t.gettext('through the desk')})" if via == "desk" else said
 
 
+# What was looked at, as the printout handed to the person says it (GDPR art. 15: what of hers, not the desk's pages
+# nor the services' kinds, and no internal id: a document's, a household's, a payment file's), by the action's start
+# (the longest first: `api sepa file ` before `api `); an action not here as the DPO's log says it, without its id.
+SUBJECT_ACTIONS = {
+    "cartella": _("Your social record"),
+    "api record": _("Your social record"),
+    "member of ": _("The social record of a member of your household, which shows you too"),
+    "document ": _("One of your documents"),
+    "api document": _("One of your documents"),
+    "api documents": _("The list of your documents"),
+    "api notes": _("The diary notes about you"),
+    "api person": _("Your personal details"),
+    "api case": _("Your case"),
+    "privacy notice": _("The privacy notice given to you"),
+    "street person": _("Your record from the street outreach"),
+    "api street_person": _("Your record from the street outreach"),
+    "housing": _("Your household's search for housing"),
+    "api housing ": _("Your household's search for housing"),
+    "approvals": _("The contributions waiting for approval, your household's among them"),
+    "agenda": _("The appointments diary, with your appointment"),
+    "to-do": _("The operators' to-do list, naming you"),
+    "search": _("The results of a search, naming you"),
+    "api search": _("The results of a search, naming you"),
+    "civic register": _("The attendance register of a civic activity"),
+    "civic activity": _("The certificates of a civic activity"),
+    "sepa file ": _("A bank payment file, with the name and IBAN of whoever is paid for your household"),
+    "api sepa file ": _("A bank payment file, with the name and IBAN of whoever is paid for your household"),
+}
+SUBJECT_OUTCOMES = {"shown": _("access allowed"), "denied": _("access refused")}
+
+
+def subject_action(action: str, t: Translations) -> str:
+    """What an access-log entry looked at, as the printout for the person says it (`SUBJECT_ACTIONS`)."""
+    if said := SUBJECT_ACTIONS.get(action):
+        return t.gettext(said)
+    for prefix in sorted((k for k in SUBJECT_ACTIONS if k.endswith(" ")), key=len, reverse=True):
+        if action.startswith(prefix):
+            return t.gettext(SUBJECT_ACTIONS[prefix])
+    return access_action(action, t)[0]
+
+
+def subject_how(source: str, via: str | None, t: Translations) -> str:
+    """How it was looked at, for the person: at the desk (its own log, or a service's read the desk made), or by an
+    organisation's own software through a service's API."""
+    return t.gettext("at the desk") if source == "desk" or via == "desk" else t.gettext("by an organisation's software")
+
+
 def access_action(action: str, t: Translations) -> tuple[str, str]:
     """(what was looked at, the id it names or ""), in the reader's language; an action unknown here as stored."""
     for prefix, label in ACCESS_ACTIONS_WITH_ID.items():

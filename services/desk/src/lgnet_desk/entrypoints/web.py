@@ -138,6 +138,9 @@ class Page:
             access_action=lambda a: i18n.access_action(a, self.t),
             bank_refusal=lambda reason: i18n.bank_refusal(reason, self.t),
             access_source=lambda source, via: i18n.access_source(source, via, self.t),
+            subject_action=lambda a: i18n.subject_action(a, self.t),
+            subject_how=lambda source, via: i18n.subject_how(source, via, self.t),
+            subject_outcome=lambda o: self.t.gettext(i18n.SUBJECT_OUTCOMES.get(o) or o),
             country_names=lambda: countries.names(i18n.BABEL_LOCALE[lang]),
             language_names=lambda: languages.names(i18n.BABEL_LOCALE[lang]),
             reason=lambda text: codes_named(i18n.reason(str(text), lang), self.code_names),  # "operator op-…": her name
@@ -544,7 +547,7 @@ def router(settings: DeskSettings) -> APIRouter:
         try:
             await (run(p.services, form, p.op) if as_operator else run(p.services, form))
         except desk.FieldErrors as e:  # what was recorded before the refusal kept on the form (a newcomer registered)
-            return await shown_again(request, p, person_id, form | e.kept, 422, e.errors)
+            return await shown_again(request, p, person_id, form | e.kept, 422, e.errors, on_file=e.on_file)
         except ServiceUnavailable as e:  # nothing recorded: the form as typed, saying which service is away
             return await shown_again(request, p, person_id, form, 503, {}, away=e.service)
         if ends_access is not None and ends_access(p.op, form):
@@ -561,9 +564,11 @@ def router(settings: DeskSettings) -> APIRouter:
         status: int,
         errors: dict[str, str],
         away: str | None = None,
+        on_file: dict[str, str] | None = None,
     ) -> Response:
         """The cartella with the form sent shown again as it was (refused at its fields, or its service `away`). The
-        cartella is intake's: with intake away it cannot be shown, and `service_away` keeps the form instead."""
+        cartella is intake's: with intake away it cannot be shown, and `service_away` keeps the form instead.
+        `on_file`: a newcomer's row ("mn") → the person on file it names, her cartella linked."""
         assert p.services is not None and p.op is not None
         async with request.app.state.pool.acquire() as conn:
             try:
@@ -584,6 +589,7 @@ def router(settings: DeskSettings) -> APIRouter:
             posted=request.url.path.rsplit("/", 1)[-1],
             today=clock.today().isoformat(),
             purpose="case_work",
+            on_file=on_file or {},
         )
 
     @api.post("/persons/{person_id}/cases", response_class=HTMLResponse)
@@ -621,6 +627,7 @@ def router(settings: DeskSettings) -> APIRouter:
     async def assess(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             form = await request.form()
+            _refuse_before_sending(f, ("housing_situation", "monthly_income", "employment_status", "assessed_on"))
             body = {
                 "case_id": _case_of(f),
                 "housing_situation": _chosen(f, "housing_situation"),
@@ -651,6 +658,7 @@ def router(settings: DeskSettings) -> APIRouter:
     async def plan(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             objectives = [str(o) for o in (await request.form()).getlist("objectives")]
+            _refuse_before_sending(f, ("agreed_on",), ("objectives",))
             key = resubmission.call_key(f, "plan")
             body = {
                 "case_id": _case_of(f),
@@ -819,6 +827,7 @@ def router(settings: DeskSettings) -> APIRouter:
     async def tutoring(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             topics = [str(t) for t in (await request.form()).getlist("topics")]
+            _refuse_before_sending(f, ("on",), ("topics",))
             body = {"case_id": _case_of(f), "topics": topics, "on": f.get("on") or None, "outcome": f.get("outcome")}
             key = resubmission.call_key(f, "tutoring")
             fields = {"topics": "topics", "on": "on", "case_id": "case_id", "outcome": "tutoring_outcome"}
@@ -1207,13 +1216,27 @@ def _case_missing(form: dict[str, str]) -> dict[str, str]:
     return {} if form.get("case_id", "").strip() else _NO_CASE
 
 
-def _refuse_with_the_rest(own: dict[str, str], form: dict[str, str], required: tuple[str, ...]) -> None:
+def _refuse_with_the_rest(
+    own: dict[str, str], form: dict[str, str], required: tuple[str, ...], ticked: tuple[str, ...] = ()
+) -> None:
     """The desk's own refusals of a form (`own`: a list left on "— scelga —") said with every `required` field left
-    blank and every day that is no day, in one round: raised alone, they hid the rest until the next try (a case
-    opened with everything empty said only "scelga l'ente partner"). None of its own: the service says the rest."""
+    blank, every box group of `ticked` with none ticked and every day that is no day, in one round: raised alone, they
+    hid the rest until the next try (a case opened with everything empty said only "scelga l'ente partner"). None of
+    its own: the service says the rest."""
     if own:
         blank = {name: "required" for name in required if not form.get(name, "").strip()}
+        blank |= {name: CHOOSE_ONE for name in ticked if not form.get(name)}
         raise desk.FieldErrors(blank | desk.wrong_days({name: form.get(name) for name in required}) | own)
+
+
+def _refuse_before_sending(form: dict[str, str], required: tuple[str, ...], ticked: tuple[str, ...] = ()) -> None:
+    """A case form the desk cannot send (no case chosen, a day that is no day) refused with all it can see at once
+    (`_refuse_with_the_rest`): each of these said one refusal per round, an outside review."""
+    own = _case_missing(form) | desk.wrong_days({name: form.get(name) for name in required})
+    _refuse_with_the_rest(own, form, required, ticked)
+
+
+CHOOSE_ONE = "choose at least one"  # a box group none of which is ticked (the services: a list of at least 1 item)
 
 
 def install(app: FastAPI, settings: DeskSettings) -> None:

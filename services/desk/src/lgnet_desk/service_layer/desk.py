@@ -341,23 +341,28 @@ SAME_NAME_ON_FILE = (
 
 
 async def _rows_on_file(services: Services, form: dict[str, str], members: int) -> dict[str, tuple[str, str, str]]:
-    """{row: (field, reason, person id)} of the rows to register that name a person on file the operator may see:
-    by her fiscal code (the same person, whatever else is typed), else by her name and birth date, unless the operator
-    said she is another person (`m<i>_not_on_file`)."""
+    """{row: (field, reason, person id)} of the rows to register that name a person on file (`row_on_file`)."""
     found: dict[str, tuple[str, str, str]] = {}
     for i in range(members):
-        if form.get(f"m{i}_person_id") or not typed_member(form, i):
-            continue
-        code = form.get(f"m{i}_fiscal_code", "").strip()
-        if code and (same := await _search(services, {"fiscal_code": code})):
-            found[f"m{i}"] = ("fiscal_code", ALREADY_ON_FILE, str(same[0]["person_id"]))
-            continue
-        name = " ".join(form.get(f"m{i}_{k}", "").strip() for k in ("given_name", "family_name")).strip()
-        if name and not form.get(f"m{i}_not_on_file"):
-            person = same_person(await _search(services, {"name": name}), name, form.get(f"m{i}_birth_date", ""))
-            if person is not None:
-                found[f"m{i}"] = ("given_name", SAME_NAME_ON_FILE, str(person["person_id"]))
+        if not form.get(f"m{i}_person_id") and typed_member(form, i) and (row := await row_on_file(services, form, i)):
+            found[f"m{i}"] = row
     return found
+
+
+async def row_on_file(services: Services, form: dict[str, str], i: int | str) -> tuple[str, str, str] | None:
+    """(field, reason, person id) when the form's row `i` (its `m<i>_` fields: a registration's member, a newcomer
+    to a household, `mn_`) names a person on file the operator may see: by her fiscal code (the same person, whatever
+    else is typed), else by her name and birth date, unless the operator said she is another person
+    (`m<i>_not_on_file`). None otherwise."""
+    code = form.get(f"m{i}_fiscal_code", "").strip()
+    if code and (same := await _search(services, {"fiscal_code": code})):
+        return ("fiscal_code", ALREADY_ON_FILE, str(same[0]["person_id"]))
+    name = " ".join(form.get(f"m{i}_{k}", "").strip() for k in ("given_name", "family_name")).strip()
+    if name and not form.get(f"m{i}_not_on_file"):
+        person = same_person(await _search(services, {"name": name}), name, form.get(f"m{i}_birth_date", ""))
+        if person is not None:
+            return ("given_name", SAME_NAME_ON_FILE, str(person["person_id"]))
+    return None
 
 
 async def _search(services: Services, terms: dict[str, str]) -> list[Any]:

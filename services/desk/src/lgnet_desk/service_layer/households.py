@@ -79,7 +79,10 @@ async def newcomer_joins(services: Services, form: dict[str, str], today: date, 
     member (`desk.register_row`, the `mn_` fields) with the consents ticked, then joins. A cooperative (`partner`)
     sees only a person who consents to sharing: without that consent its operator registered a baby she could then
     neither see nor choose on the household's forms, so it is asked first. Registered and the joining refused, she is
-    kept on the form (`mn_person_id`) and not registered again when the corrected form is sent."""
+    kept on the form (`mn_person_id`) and not registered again when the corrected form is sent. Before, she is looked
+    up on file as the registration looks up a member (`desk.row_on_file`: her fiscal code, else her name and birth
+    date unless the operator ticked that she is another person, `mn_not_on_file`): it matched her only by the fiscal
+    code, intake's `same_as`."""
     person = form.get("mn_person_id") or None
     if person is None:
         own = _blank(form, tuple(f"mn_{name}" for name in desk.NAMING_FIELDS))
@@ -88,6 +91,9 @@ async def newcomer_joins(services: Services, form: dict[str, str], today: date, 
             own["mn_consent_partner_sharing"] = desk.SHARING_NEEDED
         if own:  # said before she is registered: no one registered for a household she does not join
             raise FieldErrors(own | _blank(form, ("new_reason",)))
+        if found := await desk.row_on_file(services, form, "n"):  # on file: looked up as the registration does
+            field, reason, on_file = found
+            raise FieldErrors({f"mn_{field}": reason}, {}, {"mn": on_file})
         person = await desk.register_row(services, form, "n")
         await desk.record_consents(services, form, person, today, "mn_")
     body = _change(form, NEW_FIELDS, "joined", person)

@@ -153,7 +153,7 @@ def router(runtime: Runtime) -> APIRouter:
     @api.post(
         "/households/members",
         status_code=201,
-        summary="A person joins or leaves a household",
+        summary="A person joins or leaves a household (its reference person does not leave it: 409 at person_id)",
         responses=r.answers(r.HouseholdChanged, "The change recorded", 201),
     )
     async def member(body: inbound.HouseholdMemberChangeSubmitted, actor: Writer, key: CreateKey) -> JSONResponse:

@@ -27,7 +27,7 @@ from lgnet_intake.adapters import credentials
 from lgnet_intake.adapters import diary as diary_store
 from lgnet_intake.adapters import outreach_repository as outreach_repo
 from lgnet_intake.adapters import repository as repo
-from lgnet_intake.domain import access, cases, needs, people
+from lgnet_intake.domain import access, cases, households, needs, people
 from lgnet_intake.domain.access import Actor, Role
 from lgnet_intake.service_layer import commands as cmd
 from lgnet_intake.service_layer import inbound
@@ -451,7 +451,7 @@ class Intake:
         inbound.check_dated(c.on, "on", ctx.today, self.earliest_date)
         people.check_no_identifying_text(c.reason, "reason")  # a free code, in clear on intake's topic for good
         # Locked: two changes of the members at once (one person joining twice) each see the other's.
-        await self._household_for_write(ctx, c.household_id, lock=True)
+        h = await self._household_for_write(ctx, c.household_id, lock=True)
         if c.change == "joined":  # a partner brings in only a person of its own
             p = await self._person_for_write(ctx, c.person_id)
         else:
@@ -477,6 +477,7 @@ class Intake:
         else:
             if p["person_id"] not in members:
                 raise Conflict("person_id", "is not a member of the household")
+            households.check_may_leave(p["person_id"], h["reference_person_id"])
             joined, _ = await repo.membership_days(self.conn, c.household_id, p["person_id"])
             if joined is not None and c.on < joined:  # the membership would end before it began
                 raise ContractError("on", f"is before the person joined the household ({joined.isoformat()})")
