@@ -54,10 +54,11 @@ def _report(report: str, scope: str) -> dict[str, Any]:
 
 
 async def _served(
-    browser: Browser, me: dict[str, Any], report: dict[str, Any], statement: int, asked: list[str]
+    browser: Browser, me: dict[str, Any], report: dict[str, Any], statement: int, asked: list[str], drilldown: int = 200
 ) -> Any:
     """The page served with the service's answers stubbed: who calls (`me`), the report (also as the national one),
-    and the financial statement answering `statement` (its status) with the service's English reason."""
+    the financial statement answering `statement` (its status) with the service's English reason, and the drill-down
+    answering `drilldown` (200: two pseudonymous ids)."""
     national = {**report, "report": "national", "scope": "national"}
 
     async def answer(route: Any) -> None:
@@ -67,6 +68,9 @@ async def _served(
             await route.fulfill(status=200, json=me)
         elif "/reports/" not in url:
             await route.fulfill(status=200, content_type="text/html", body=PAGE)
+        elif "/drilldown" in url:
+            found = {"count": 2, "items": [{"person_id": "p-1"}, {"person_id": "p-2"}]}
+            await route.fulfill(status=drilldown, json=found if drilldown == 200 else {"reason": "the database is down"})
         elif "financial_statement" in url:
             await route.fulfill(status=statement, json={"reason": "the database is not reachable"})
         elif "/labels" in url:
@@ -113,6 +117,21 @@ async def test_empty_charts_and_a_failed_statement_are_said_in_the_readers_langu
     for chart in ("chart-area", "chart-vuln"):
         assert await page.inner_text(f"#{chart}") == words[0]
     assert await page.inner_text("#money") == words[1]
+
+
+@pytest.mark.parametrize(("drilldown", "said"), [(200, "Identificativi pseudonimi dietro la cifra: 2 – p-1, p-2"),
+                                                  (503, "Impossibile caricare gli identificativi dietro la cifra: 503 "
+                                                        "Servizio non disponibile: riprovare più tardi")])  # fmt: skip
+async def test_a_drill_down_the_service_fails_to_give_is_said(browser: Browser, drilldown: int, said: str) -> None:
+    """A figure's drill-down is asked for the city's staff only (who may read it): one the service failed to give was
+    dropped without a word, the staff member left to think there was nothing behind the figure."""
+    me = {"actor_id": "staff-torino", "role": "staff", "city": "torino"}
+    page = await _served(browser, me, _report("city_summary", "torino"), 200, [], drilldown=drilldown)
+    await page.goto("http://dashboard.test/dashboard#report=city_summary&token=t&as_of=2026-01-31")
+    await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
+    await page.click("#btn-persons")
+    await page.wait_for_selector("#behind", timeout=20000)
+    assert await page.inner_text("#behind") == said
 
 
 def _failing(outcome: str) -> Any:
