@@ -70,7 +70,8 @@ async def _served(
             await route.fulfill(status=200, content_type="text/html", body=PAGE)
         elif "/drilldown" in url:
             found = {"count": 2, "items": [{"person_id": "p-1"}, {"person_id": "p-2"}]}
-            await route.fulfill(status=drilldown, json=found if drilldown == 200 else {"reason": "the database is down"})
+            failed = {"reason": "the database is down"}
+            await route.fulfill(status=drilldown, json=found if drilldown == 200 else failed)
         elif "financial_statement" in url:
             await route.fulfill(status=statement, json={"reason": "the database is not reachable"})
         elif "/labels" in url:
@@ -119,7 +120,7 @@ async def test_empty_charts_and_a_failed_statement_are_said_in_the_readers_langu
     assert await page.inner_text("#money") == words[1]
 
 
-@pytest.mark.parametrize(("drilldown", "said"), [(200, "Identificativi pseudonimi dietro la cifra: 2 – p-1, p-2"),
+@pytest.mark.parametrize(("drilldown", "said"), [(200, "Identificativi pseudonimi dietro la cifra: 2 \u2013 p-1, p-2"),
                                                   (503, "Impossibile caricare gli identificativi dietro la cifra: 503 "
                                                         "Servizio non disponibile: riprovare più tardi")])  # fmt: skip
 async def test_a_drill_down_the_service_fails_to_give_is_said(browser: Browser, drilldown: int, said: str) -> None:
