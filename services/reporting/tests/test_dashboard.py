@@ -385,6 +385,6 @@ async def test_days_and_months_are_written_as_the_exports_write_them(
     months = [m["month"] for m in city["indicators"]["outreach_monthly"]]
     shown = [await c.inner_text() for c in await page.query_selector_all("#outreach tbody tr td:first-child")]
     assert shown == [labels.month(m, lang) for m in months] != []
-    axis = [await t.text_content() for t in await page.query_selector_all("#chart-time svg text")]
+    axis = [await t.text_content() for t in await page.query_selector_all("#chart-time svg > text")]  # the months
     ends = [m["month"] for m in city["indicators"]["monthly"]]
     assert axis == [labels.month(ends[0], lang), labels.month(ends[-1], lang)]

@@ -43,6 +43,23 @@ async def test_a_suppressed_month_is_a_grey_mark_not_a_zero(browser: Browser) ->
     assert await page.eval_on_selector_all("#chart-time svg > text", "ts => ts.map(t => t.textContent)") == ["gen 2026"]
 
 
+async def test_the_months_chart_has_a_value_axis(browser: Browser) -> None:
+    """The line of cases opened per month had no value axis: a council member read its height from the hover's
+    tooltip only. The axis names 0 and the highest month, where a line at that height marks it; a chart of hidden
+    months alone has no axis (a "1" would be invented)."""
+    page = await _page(browser)
+    await page.evaluate(
+        "lineChart('chart-time', 'Casi aperti per mese', [['2026-01', 1234], ['2026-02', null], ['2026-03', 7]], month)"
+    )
+    axis = await page.eval_on_selector_all("#chart-time g.axis text", "ts => ts.map(t => t.textContent)")
+    assert axis == ["0", "1.234"], axis
+    top = await page.eval_on_selector("#chart-time g.axis line.gridline", "l => l.getAttribute('y1')")
+    highest = await page.eval_on_selector("#chart-time circle", "d => d.getAttribute('cy')")
+    assert float(top) == float(highest)  # the line at the highest month's height
+    await page.evaluate("lineChart('chart-time', 'Casi aperti per mese', [['2026-01', null]], month)")
+    assert await page.eval_on_selector_all("#chart-time g.axis", "gs => gs.length") == 0
+
+
 def _report(report: str, scope: str) -> dict[str, Any]:
     """A report with nobody in the action-area and vulnerability tables (as of a day before any case)."""
     return {
