@@ -4967,6 +4967,10 @@ async def test_a_households_members_change_at_the_cartella_each_refusal_at_its_f
     for form in ("member-left", "member-joined", "member-new"):
         assert f'action="/persons/p-1/{form}"' in page.text, form
     assert "Cambia i componenti: Nucleo di Amina Okafor" in text_of(page.text)
+    # who may leave: not the reference person (intake refuses it: the household would be left without one), said
+    leavers = re.search(r'<select id="leave_person-[^"]+" name="leave_person".*?</select>', page.text, re.S)
+    assert leavers and 'value="p-1"' not in leavers[0], leavers  # Amina Okafor, the reference person
+    assert "La persona di riferimento non può uscire dal nucleo." in text_of(page.text)
     born = {"csrf": "csrf-maria", "form_key": "b" * 22, "new_household": HOUSEHOLD, "mn_given_name": "Grace",
             "mn_family_name": "Okafor", "mn_birth_date": typed_day(today), "mn_sex": "female",
             "mn_nationality": "Nigeria", "new_reason": "birth", "new_joined_on": typed_day(today)}  # fmt: skip

@@ -894,6 +894,7 @@ IT = {
     "Why": "Motivo",
     "Left on": "Data di uscita",
     "Record the leaving": "Registra l'uscita dal nucleo",
+    "The household's reference person cannot leave it.": "La persona di riferimento non può uscire dal nucleo.",
     "A person already registered joins the household": "Entra nel nucleo una persona già registrata",
     "Who joins (name and surname as in her record, or her identifier)": "Chi entra (nome e cognome come nella sua cartella, o il suo identificativo)",
     "Joined on": "Data di ingresso",
