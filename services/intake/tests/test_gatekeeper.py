@@ -533,6 +533,40 @@ async def test_a_record_accepted_before_the_partition_key_rule_and_read_again_st
     assert await rejections_count(intake, {before.id}) == 0
 
 
+async def test_a_record_accepted_before_any_later_rule_and_read_again_stays_accepted(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """The partition key's rule is not the only one added since records were accepted: a `correlationid` holding a
+    phone number (refused at the envelope since 2026-12-07) or a traceparent that is no W3C trace context were
+    accepted before. Read again after an upgrade's restart (offsets reach Kafka after the effects), such a record was
+    answered as refused — its partner told that an accepted record was not. Whatever rule refuses it now, a record
+    this consumer processed before stays a duplicate: not answered, nothing changed. A new record so is refused."""
+    async with intake.partner("coop-aurora", "torino") as client:
+        phone, trace = (
+            client.envelope(registration(pid, client, uid)).model_copy(update=change)
+            for pid, change in ((f"y-1-{uid}", {"correlationid": "+39 347 1234567"}),
+                                (f"y-2-{uid}", {"traceparent": "not-a-trace-context"}))
+        )  # fmt: skip
+        fresh = client.envelope(registration(f"y-3-{uid}", client, uid)).model_copy(
+            update={"correlationid": "+39 347 7654321"}
+        )
+    async with intake.pool.acquire() as conn:  # what the gatekeeper before the rules recorded when it accepted them
+        for before in (phone, trace):
+            await conn.execute(
+                "insert into inbox (consumer, event_id, outcome) values ('intake.gatekeeper', $1, 'processed')",
+                f"{before.source}|{before.id}",
+            )
+    at = [f"{partner_inbound('torino', intake.prefix)}:{p}" for p in await send_signed(intake, [phone, trace, fresh])]
+    await wait_rows(intake, "select count(*) from inbox where event_id = $1 and outcome = 'rejected'", 1, at[2])
+    async with intake.pool.acquire() as conn:  # one partition, in order: the first two had their outcome before
+        for place in at[:2]:
+            assert await conn.fetchval("select count(*) from inbox where event_id = $1", place) == 0, place
+        assert await conn.fetchval("select count(*) from persons where person_id like $1", f"%{uid}%") == 0
+    assert await rejections_count(intake, {phone.id, trace.id}) == 0
+    [answer] = await rejections(intake, "coop-aurora", 1, {fresh.id})
+    assert (answer.kind, answer.field) == ("not_cloudevent", "correlationid")
+
+
 async def test_a_corrected_event_sent_again_under_its_refused_id_is_processed_and_the_same_bytes_answered_once(
     intake: IntakeUnderTest, uid: str
 ) -> None:

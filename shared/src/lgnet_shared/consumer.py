@@ -607,6 +607,9 @@ class Consumer:
         the same bytes again are its retry, a corrected record under that id is processed; only an authentic record
         is answered."""
         env = a.env
+        if a.authentic and await self._processed_before(conn, record, env):
+            counts.outcomes.append((_type_label(env), "duplicate"))
+            return  # accepted before a rule that refuses it now: as any record read again, a duplicate
         known = env is not None and a.authentic and a.verified
         event_id = refused_id(self._inbox_key(env), record) if env is not None and known else position_id(record)
         if not await self._remember(conn, event_id, "rejected" if a.authentic else "dead_lettered"):
@@ -625,6 +628,26 @@ class Consumer:
         with logs.event_context(loggable(env)) if env is not None else contextlib.nullcontext():
             outcome = "answered" if answered else "dead_lettered"
             log.info("event refused", kind=err.kind, field=err.field, outcome=outcome, **_where(record))
+
+    async def _processed_before(self, conn: Conn, record: Record, env: Envelope | None) -> bool:
+        """Whether this consumer processed the record's event before. Offsets reach Kafka after the effects, so a
+        restart — an upgrade's — reads again records it had processed; one that a rule added since refuses (a partner's
+        partition key, an id or a traceparent holding what it may not) was answered as refused, and its partner told
+        that an accepted record was not. An envelope that the record's own rules refuse is read without them for its
+        event id (its place in the inbox); a record that is no envelope at all was never processed. Asked of refused
+        records only: one query each."""
+        if env is None:
+            try:
+                env = from_record(record.value, record.headers or (), record.key)
+            except Exception:  # not even a CloudEvent: nothing was processed under any id of it
+                return False
+        return bool(
+            await conn.fetchval(
+                "select exists (select 1 from inbox where consumer = $1 and event_id = $2 and outcome = 'processed')",
+                self.inbox,
+                self._inbox_key(env),
+            )
+        )
 
     async def _remember(self, conn: Conn, event_id: str, outcome: str) -> bool:
         """Claim `event_id` in the inbox; False when it was claimed before (an event processed claims its id)."""

@@ -102,31 +102,18 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
     old_topic = physical(OLD_INBOUND, s.topic_prefix if s else "")
 
     async def verify(conn: Conn, record: Record, env: Envelope, sender: str | None) -> None:
-        """The record's claims, every one at fault said at once. Its partition key too (2026-12-07), except for what
-        was accepted before that rule: records partners left on the retired shared topic, and a record processed
-        already and read again (offsets reach Kafka after the effects: a restart, the upgrade's, reads again what it
-        had processed), which stays a duplicate, neither refused nor answered."""
+        """The record's claims, every one at fault said at once. Its partition key too (2026-12-07), except on the
+        retired shared topic, whose records were sent before that rule. (A record processed already and read again —
+        offsets reach Kafka after the effects: a restart, the upgrade's — stays a duplicate whatever rule refuses it
+        now: the consumer looks its event up in the inbox before refusing it.)"""
         broken: list[ContractError] = []
         with noted(broken):
             rules.check_claims(env, sender, (await signer(conn, record)).city)
         if record.topic != old_topic:
-            try:
+            with noted(broken):
                 rules.check_partition_key(env, sender, record.key)
-            except ContractError as err:
-                if not await accepted(conn, env):
-                    broken.append(err)
         if broken:
             raise ContractError.all_of(broken)
-
-    async def accepted(conn: Conn, env: Envelope) -> bool:
-        """Whether this event was processed (accepted) before: its inbox row says so."""
-        return bool(
-            await conn.fetchval(
-                "select exists (select 1 from inbox where consumer = $1 and event_id = $2 and outcome = 'processed')",
-                f"{runtime.spec.name}.gatekeeper",  # the consumer's inbox, as service.py names it
-                partner_inbox_id(env),
-            )
-        )
 
     async def open_identity(conn: Conn, identity: Part) -> dict[str, str]:
         async def private_key(key_id: str) -> X25519PrivateKey | None:
