@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -280,13 +281,24 @@ async def test_a_bad_token_shows_an_error(reporting: ReportingUnderTest, browser
     assert await page.query_selector_all("svg rect.bar") == []
 
 
-async def test_the_date_pickers_stop_at_today(reporting: ReportingUnderTest, browser: Browser) -> None:
-    """The service refuses a report as of a date still to come; the pickers do not offer one (Italy's today, as
-    the service's)."""
+async def test_a_date_still_to_come_is_refused_at_its_field_and_today_is_not(
+    loaded_shared: ReportingUnderTest, browser: Browser
+) -> None:
+    """The service refuses a report as of a date still to come; the page says so at the field before asking (Italy's
+    today, as the service's), and takes today."""
+    token = loaded_shared.tokens["staff-torino"]
     page = await browser.new_page()
-    await page.goto(f"{reporting.process.url}/dashboard")
-    today = clock.today().isoformat()
-    assert [await page.get_attribute(f"#{k}", "max") for k in ("from", "as_of")] == [today, today]
+    await page.goto(f"{loaded_shared.process.url}/dashboard#token={token}&report=city_summary&as_of=2026-06-30")
+    await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
+    today = clock.today()
+    for day, refused in ((today + timedelta(days=1), True), (today, False)):
+        await page.evaluate("document.body.removeAttribute('data-loaded')")
+        await page.fill("#as_of", day.strftime("%d/%m/%Y"))
+        await page.click("#show")
+        await page.wait_for_selector("body[data-loaded], #error:not(:empty)", timeout=20000)
+        shown = await page.inner_text("#error")
+        assert (shown == "«Al»: non può essere successiva a oggi") is refused, shown
+        assert (await page.get_attribute("#as_of", "aria-invalid") == "true") is refused
 
 
 async def test_a_period_that_ends_before_it_starts_is_said_in_the_readers_language(

@@ -13,6 +13,7 @@ from playwright.async_api import Browser
 
 pytestmark = pytest.mark.integration  # `browser`: the testing plugin's shared Chromium
 
+PROGRAMME = {"bologna": "Bologna", "torino": "Torino", "trieste": "Trieste"}  # GET /reports/labels: `cities`
 PAGE = resources.files("lgnet_reporting.entrypoints").joinpath("static/dashboard.html").read_text()
 
 
@@ -71,11 +72,17 @@ def _report(report: str, scope: str) -> dict[str, Any]:
 
 
 async def _served(
-    browser: Browser, me: dict[str, Any], report: dict[str, Any], statement: int, asked: list[str], drilldown: int = 200
+    browser: Browser,
+    me: dict[str, Any],
+    report: dict[str, Any],
+    statement: int,
+    asked: list[str],
+    drilldown: int = 200,
+    locale: str | None = None,
 ) -> Any:
     """The page served with the service's answers stubbed: who calls (`me`), the report (also as the national one),
     the financial statement answering `statement` (its status) with the service's English reason, and the drill-down
-    answering `drilldown` (200: two pseudonymous ids)."""
+    answering `drilldown` (200: two pseudonymous ids); in a browser of `locale` when given."""
     national = {**report, "report": "national", "scope": "national"}
 
     async def answer(route: Any) -> None:
@@ -92,15 +99,69 @@ async def _served(
         elif "financial_statement" in url:
             await route.fulfill(status=statement, json={"reason": "the database is not reachable"})
         elif "/labels" in url:
-            await route.fulfill(status=200, json=labels.catalogue("en" if "lang=en" in url else "it"))
+            lang = "en" if "lang=en" in url else "it"
+            await route.fulfill(status=200, json={**labels.catalogue(lang), "cities": PROGRAMME})
         elif "/fund" in url:
             await route.fulfill(status=200, json={"figures": []})
         else:
             await route.fulfill(status=200, json=national if "/reports/national" in url else report)
 
-    page = await browser.new_page()
+    page = await (browser.new_page(locale=locale) if locale else browser.new_page())
     await page.route("**/*", answer)
     return page
+
+
+async def _submitted(page: Any, asked: list[str]) -> None:
+    """The form submitted again, once its answer is drawn or its refusal said."""
+    asked.clear()
+    await page.evaluate("document.body.removeAttribute('data-loaded'); document.getElementById('error').textContent=''")
+    await page.click("#show")
+    await page.wait_for_selector("body[data-loaded], #error:not(:empty)", timeout=20000)
+
+
+async def test_dates_are_typed_day_first_whatever_the_browsers_language(browser: Browser) -> None:
+    """The dates were the browser's own pickers: in an English browser the Italian page asked "mm/dd/yyyy", where
+    "05/06/2026" is the 6th of May. They are text fields saying their format, day first, as the desk's."""
+    asked: list[str] = []
+    me = {"actor_id": "staff-torino", "role": "staff", "city": "torino"}
+    page = await _served(browser, me, _report("city_summary", "torino"), 503, asked, locale="en-US")
+    await page.goto("http://dashboard.test/dashboard#token=t&report=city_summary&as_of=2026-06-30")
+    await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
+    assert await page.input_value("#as_of") == "30/06/2026"  # a link's ISO day, shown as typed
+    assert "gg/mm/aaaa" in await page.inner_text("label[for='from']")
+    await page.fill("#from", "5/6/2026")
+    await _submitted(page, asked)
+    reports = [u for u in asked if u.startswith("/reports/city_summary?")]
+    assert reports and all("to=2026-06-30" in u and "from=2026-06-05" in u for u in reports), asked
+    assert await page.input_value("#from") == "05/06/2026"
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [("it", ("«Al»: questa data non esiste: controlli il giorno e il mese (gg/mm/aaaa)",
+             "«Dal»: non è una data valida: la scriva come gg/mm/aaaa", "«Al»: non può essere successiva a oggi")),
+     ("en", ("“To”: there is no such day: check the day and the month (dd/mm/yyyy)",
+             "“From”: not a date: type it as dd/mm/yyyy", "“To”: cannot be after today"))],
+)  # fmt: skip
+async def test_a_date_that_is_no_day_is_said_at_its_field(
+    browser: Browser, lang: str, said: tuple[str, str, str]
+) -> None:
+    """Typed dates are read by the page: a day the calendar has not, no date, a day still to come (the service
+    refuses a report as of one) are said at their field in the page's language, and nothing is asked."""
+    asked: list[str] = []
+    me = {"actor_id": "staff-torino", "role": "staff", "city": "torino"}
+    page = await _served(browser, me, _report("city_summary", "torino"), 503, asked)
+    await page.goto(f"http://dashboard.test/dashboard#token=t&report=city_summary&lang={lang}")
+    await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
+    for field, typed, words in (("as_of", "31/02/2026", said[0]), ("from", "2026", said[1]),
+                                ("as_of", "01/01/2999", said[2])):  # fmt: skip
+        await page.fill("#from", "")
+        await page.fill("#as_of", "")
+        await page.fill(f"#{field}", typed)
+        await _submitted(page, asked)
+        assert await page.inner_text("#error") == words
+        assert await page.get_attribute(f"#{field}", "aria-invalid") == "true"
+        assert not [u for u in asked if "/reports/" in u], asked
 
 
 async def test_the_national_scope_is_named_once(browser: Browser) -> None:
@@ -178,3 +239,33 @@ async def test_a_service_that_fails_or_cannot_be_reached_is_said_in_the_readers_
         await page.wait_for_selector("#error:not(:empty)", timeout=20000)
         assert await page.inner_text("#error") == expected
         await page.close()
+
+
+async def test_the_anchoring_is_said_plainly_with_the_auditors_particulars_folded_beneath(browser: Browser) -> None:
+    """The line under a published report read "Ancorato nel checkpoint firmato dal notaio: lgnet/… · dimensione
+    dell'albero 212 · Radice (hash) …": jargon to a council member. Said plainly first; the checkpoint's particulars,
+    which an auditor checks, folded beneath."""
+    anchor = {"origin": "lgnet.test/facts", "tree_size": 212, "root_hash": "cm9vdA==", "report_id": "r-1"}
+    me = {"actor_id": "staff-torino", "role": "staff", "city": "torino"}
+    for lang in ("it", "en"):
+        page = await _served(browser, me, {**_report("city_summary", "torino"), "anchor": anchor}, 503, [])
+        await page.goto(f"http://dashboard.test/dashboard#report=city_summary&token=t&as_of=2026-01-31&lang={lang}")
+        await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
+        assert (await page.inner_text("#anchor")).startswith(labels.term("anchored_plain", lang))
+        assert await page.inner_text("#anchor summary") == labels.term("audit_details", lang)
+        assert await page.get_attribute("#anchor details", "open") is None  # folded
+        folded = await page.eval_on_selector("#anchor details", "d => d.textContent")
+        assert "lgnet.test/facts" in folded and "212" in folded and "cm9vdA==" in folded, folded
+        await page.close()
+
+
+async def test_the_auditor_is_offered_every_city_of_the_programme(browser: Browser) -> None:
+    """The auditor's chooser listed the cities of the national aggregate only: a city of the programme with nothing
+    reported yet could not be chosen, though its report (empty) is one an auditor checks. It lists the programme's
+    cities on the cluster, as the labels name them (`GET /reports/labels`: `cities`)."""
+    me = {"actor_id": "audit-office", "role": "auditor", "city": None}
+    page = await _served(browser, me, _report("national", "national"), 200, [])  # the aggregate: Torino only
+    await page.goto("http://dashboard.test/dashboard#token=t&as_of=2026-01-31")
+    await page.wait_for_selector("body[data-loaded='national']", timeout=20000)
+    offered = await page.eval_on_selector_all("#city option", "os => os.map((o) => [o.value, o.textContent])")
+    assert offered == [["", "(scegli una città)"], *[[c, n] for c, n in PROGRAMME.items()]], offered

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from lgnet_shared import clock
+from lgnet_shared.cities import programme_cities
 from lgnet_shared.events import intake as i
 from lgnet_shared.topics import physical
 from openpyxl import load_workbook
@@ -240,6 +241,8 @@ async def test_exports_show_the_json_numbers(loaded_shared: ReportingUnderTest) 
     assert again.content == xlsx_r.content  # byte-identical downloads
     assert "persons,,total,Persons,,Total,7" in english.text
     assert labels["indicators"]["persons_by_vulnerability"]["label"] == "Persons by vulnerability"
+    # the programme's cities on the cluster, named (the auditor's chooser on the dashboard)
+    assert labels["cities"] == {c: c.title() for c in programme_cities()}, labels["cities"]
     async with loaded_shared.client("coordination") as c:
         national = await c.get("/reports/national/export", params={**params, "format": "csv"})
     assert "by_city,bologna,persons,Per città,Bologna,Persone,soppresso" in national.text

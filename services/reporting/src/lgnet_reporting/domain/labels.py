@@ -4,6 +4,7 @@ format (Babel's CLDR data). Pure: the report's numbers and digest never depend o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, Literal
@@ -163,10 +164,12 @@ def is_share(measure_code: str) -> bool:
     return measure_code.endswith("_share")
 
 
-def catalogue(lang: str = DEFAULT) -> dict[str, Any]:
-    """Every label and definition a report reader (the dashboard) needs, in one document."""
+def catalogue(lang: str = DEFAULT, cities: Sequence[str] = ()) -> dict[str, Any]:
+    """Every label and definition a report reader (the dashboard) needs, in one document; with the names of the
+    programme's `cities` (those a reader may ask a report of, reported yet or not)."""
     return {
         "lang": lang,
+        "cities": {c: category("by_city", c, lang) for c in cities},
         "indicators": {
             c: {"label": indicator(c, lang), "definition": definition(c, lang)} for c in vocabulary.codes(INDICATORS)
         },

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from lgnet_shared import clock
 from lgnet_shared.auth import Actor, Role, Who
+from lgnet_shared.cities import programme_cities
 from lgnet_shared.errors import ContractError, Forbidden, NotFound
 from lgnet_shared.events.types import IsoDate
 from lgnet_shared.http import CreateKey, idempotent, problem_responses
@@ -199,7 +200,8 @@ def router(runtime: Runtime) -> APIRouter:
         responses=r.answers(r.Labels, "The catalogue"),
     )
     async def get_labels(actor: Who, lang: Lang = "it") -> Any:
-        return labels.catalogue(lang)
+        served = runtime.settings.city_filter  # a city's own reporting reports that city only
+        return labels.catalogue(lang, programme_cities() if served is None else (served,))
 
     @api.get(
         "/financial_statement",

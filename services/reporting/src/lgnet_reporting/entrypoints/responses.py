@@ -29,6 +29,9 @@ class Labels(BaseModel):
     """Every label and definition a report's reader needs, in one language."""
 
     lang: Literal["it", "en"]
+    cities: dict[str, str] = Field(
+        description="The programme's cities on this cluster (LGNET_PROGRAMME_CITIES), reported yet or not: code -> name"
+    )
     indicators: dict[str, IndicatorLabel] = Field(description="Indicator code -> its label and definition")
     measures: dict[str, str] = Field(description="Measure code -> label")
     terms: dict[str, str] = Field(description="Term code -> label")
