@@ -438,7 +438,9 @@ def test_verify_with_the_notary_url_names_the_exact_offset_of_a_rewritten_record
     subprocess.run(run, env=env, check=True, stdout=subprocess.DEVNULL, timeout=120)  # the genuine log's trees
     asyncio.run(rewrite())
     port = free_port()
-    cmd = [*run, "--every", "1", "--http-port", str(port)]
+    # A notary whose sweep has not reached the swapped records yet (`--sweep 0`): its checkpoints cover the rewritten
+    # log, and the audit tells.
+    cmd = [*run, "--every", "1", "--http-port", str(port), "--sweep", "0"]
     proc = subprocess.Popen(cmd, env={**env, "LGNET_TOPIC_PREFIX": copy}, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -624,6 +626,39 @@ def test_the_notary_finds_a_rewrite_of_the_same_length_made_while_it_was_stopped
     assert after.read == 0 and len(after.notary.partitions[(topic, 0)].tree) == 11
     published = after.notary.partitions[(topic, 0)].published
     assert published is not None and published.size == 11
+
+
+def test_the_notary_sweeps_every_notarised_record_and_finds_two_swapped_in_the_middle_while_it_runs(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """A rewrite of the same length that keeps the first and last records (two records in the middle swapped, the
+    topic deleted and written back while the notary ran) went unseen by it: it read again only its first and last
+    notarised records, and went on signing checkpoints over a log that no longer was the one notarised (only an
+    auditor's next `verify` would tell). Each round now also reads again the next records of a sweep through every
+    partition's notarised records (`--sweep` a round, from the start again once through), compared with their
+    leaves: the swap is found within a sweep, at its offset."""
+    prefix, topic = new_topic_prefix(), "payments.events"
+    asyncio.run(publish(kafka_bootstrap, prefix, [f"p{i}" for i in range(12)], topic))
+
+    async def live() -> tuple[int, dict[tuple[str, int], str]]:
+        runner = NotaryRunner(Notary(NOTARY), kafka_bootstrap, prefix, NotaryStore(tmp_path / "notary"), sweep=4)
+        await runner.start()
+        try:
+            await runner.catch_up()
+            await runner.checkpoint()
+            assert not runner.notary.rewritten()
+            await _rewrite_topic(kafka_bootstrap, prefix, topic, lambda rs: [*rs[:9], rs[10], rs[9], rs[11]])
+            for rounds in range(1, 5):  # 12 records, 4 a round: once through in three rounds
+                await runner.checkpoint()
+                if runner.notary.rewritten():
+                    return rounds, runner.notary.rewritten()
+            return 0, runner.notary.rewritten()
+        finally:
+            await runner.stop()
+
+    rounds, why = asyncio.run(live())
+    assert list(why) == [(topic, 0)] and "offset 9" in why[(topic, 0)], why
+    assert 1 <= rounds <= 3, rounds
 
 
 def test_while_a_fact_topic_is_gone_the_notary_signs_nothing_and_says_why(

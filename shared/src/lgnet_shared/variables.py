@@ -82,6 +82,7 @@ KNOWN = PER_COMPONENT | frozenset(
         "LGNET_NOTARY_EVERY",
         "LGNET_NOTARY_KEY",
         "LGNET_NOTARY_STATE",
+        "LGNET_NOTARY_SWEEP",
         "LGNET_NOTARY_VERIFIER",
         "LGNET_PG_PORT",
         "LGNET_PG_RESTART_SCALE",

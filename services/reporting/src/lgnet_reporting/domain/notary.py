@@ -57,6 +57,8 @@ class Partition:
     jumps: list[tuple[int, int]] = field(default_factory=list)
     # Why the log under this tree was rewritten (None: it only grew): nothing more is appended or published.
     rewritten: str | None = None
+    # The next leaf the sweep reads again (`NotaryRunner.check_log`): through every notarised record, then again.
+    swept: int = 0
 
     def offset_of(self, leaf: int) -> int:
         """The offset of the record at leaf index `leaf`."""

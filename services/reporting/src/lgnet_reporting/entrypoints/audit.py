@@ -47,7 +47,7 @@ from lgnet_reporting.domain.audit import Audit, origin, table
 from lgnet_reporting.domain.notary import Notary
 from lgnet_reporting.entrypoints.notary_http import create_app
 from lgnet_reporting.service_layer.audit import NoFactTopics, NotAuthorised, default_workers, pinpoint, verify_log
-from lgnet_reporting.service_layer.notary import NotaryRunner
+from lgnet_reporting.service_layer.notary import SWEEP_RECORDS, NotaryRunner
 
 
 def _bootstrap() -> str:
@@ -293,7 +293,8 @@ async def notary(args: argparse.Namespace) -> int:
         return 0
     state = Path(args.state) if args.state else None
     metrics.DEPLOYMENT.labels("notary", settings.deployment_of(), os.environ.get("LGNET_CITY", "national")).set(1)
-    runner = NotaryRunner(Notary(signer), _bootstrap(), args.topic_prefix, NotaryStore(state) if state else None)
+    store = NotaryStore(state) if state else None
+    runner = NotaryRunner(Notary(signer), _bootstrap(), args.topic_prefix, store, args.sweep)
     try:
         await runner.start()
     except OtherKey as exc:  # before any client is made: nothing read, signed or published
@@ -452,6 +453,13 @@ def notary_main(argv: Sequence[str] | None = None) -> None:
         help="folder of the notary's trees: a restart continues from there (default: $LGNET_NOTARY_STATE;"
         " none: read from offset 0)",
     )
+    r.add_argument(
+        "--sweep",
+        type=_records,
+        default=os.environ.get("LGNET_NOTARY_SWEEP", str(SWEEP_RECORDS)),
+        help="notarised records of each partition read again and compared each round, a sweep through all of them"
+        f" (default: $LGNET_NOTARY_SWEEP, else {SWEEP_RECORDS}; 0: only the first and the last)",
+    )
     r.add_argument("--http-port", type=int, default=port, help="serve checkpoints and proofs over HTTP (with --every)")
     r.add_argument("--http-host", default=os.environ.get("LGNET_HTTP_HOST", "127.0.0.1"))
     try:
@@ -469,6 +477,13 @@ def notary_logs() -> None:
     Before, they went to stderr as plain text through logging's last resort, one per retry: 540 lines in the log of
     a one-minute broker outage."""
     logs.configure("notary", "WARNING", deployment=settings.deployment_of())
+
+
+def _records(value: str) -> int:
+    """A count of records, 0 or more (argparse names the option when this refuses)."""
+    if not value.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of records, 0 or more (LGNET_NOTARY_SWEEP)")
+    return int(value)
 
 
 def _port() -> int | None:

@@ -18,7 +18,7 @@ from prometheus_client import Counter, Gauge
 
 from lgnet_reporting.adapters import facts_log
 from lgnet_reporting.adapters.notary_store import NotaryStore
-from lgnet_reporting.domain.notary import Notary
+from lgnet_reporting.domain.notary import Notary, Partition
 
 # What operators alert on (docs/operators.md, "The notary"): a tree that grows past its newest checkpoint for long,
 # or a last checkpoint that gets old, means reports are not being anchored.
@@ -38,9 +38,16 @@ REWRITTEN = Gauge(
     "1 when the log of a fact topic-partition was rewritten under the notary (it signs no more checkpoints of it)",
     ["topic", "partition"],
 )
+SWEPT = Counter(
+    "lgnet_notary_records_read_again_total", "Notarised records read again and compared with their leaves (the sweep)"
+)
 log = logging.getLogger(__name__)
 # A record read again (the first and last notarised of each partition, before each round's checkpoints) within this.
 PROBE_TIMEOUT_S = 10.0
+# Notarised records of each partition read again a round besides the first and last (the sweep: from the first to
+# the last, then from the first again): a million-record partition is read through once every 500 rounds (8 hours at
+# a round a minute). `lgnet-notary run --sweep`, LGNET_NOTARY_SWEEP.
+SWEEP_RECORDS = 2_000
 # The follow loop fetches at least every half second; a minute without one is a stalled notary.
 STALLED_AFTER_S = 60.0
 
@@ -50,8 +57,16 @@ class NotStarted(Exception):
 
 
 class NotaryRunner:
-    def __init__(self, notary: Notary, bootstrap: str, prefix: str = "", store: NotaryStore | None = None) -> None:
+    def __init__(
+        self,
+        notary: Notary,
+        bootstrap: str,
+        prefix: str = "",
+        store: NotaryStore | None = None,
+        sweep: int = SWEEP_RECORDS,
+    ) -> None:
         self.notary, self.bootstrap, self.prefix, self.store = notary, bootstrap, prefix, store
+        self.sweep = sweep  # records of each partition read again a round (`_sweep`; 0: none)
         notary.prefix = prefix  # it signs checkpoints of the log it follows: their origins name its prefix
         self.read = 0  # records read from Kafka since start (a restart reads only what is new)
         self.restored: dict[str, int] = {}
@@ -117,9 +132,10 @@ class NotaryRunner:
                 )
 
     async def check_log(self) -> None:
-        """Each notarised partition's log against its tree: the broker's log start and end offsets, and its first and
-        last notarised records read again. A partition rewritten (the topic deleted and made anew, records written
-        back: of the same length or not) is refused (`Notary.ends`, `Notary.compare`)."""
+        """Each notarised partition's log against its tree: the broker's log start and end offsets, its first and
+        last notarised records read again, and the next records of a sweep through all of them (`_sweep`). A
+        partition rewritten (the topic deleted and made anew, records written back: of the same length or not, two
+        swapped) is refused (`Notary.ends`, `Notary.compare`)."""
         assert self._consumer is not None and self._probe is not None
         wanted = {
             self._tp(t, n): part
@@ -156,6 +172,7 @@ class NotaryRunner:
                 if part.rewritten is None
             }
             await self._read_again(last)
+            await self._sweep({tp: part for tp, part in wanted.items() if part.rewritten is None})
         self._refuse()
 
     async def _read_again(self, asked: dict[TopicPartition, tuple[int, int]]) -> None:
@@ -173,6 +190,36 @@ class NotaryRunner:
             for tp, records in got.items():
                 if records and tp in left:
                     self.notary.compare(self._logical[tp.topic], tp.partition, left.pop(tp)[1], records[0])
+
+    async def _sweep(self, parts: dict[TopicPartition, Partition]) -> None:
+        """The next `self.sweep` notarised records of each partition read again and compared with their leaves:
+        a rewrite keeping the first and last records (two in the middle swapped, one changed, the length the same)
+        is found within one sweep, while the notary runs, not only at an auditor's next `verify`."""
+        assert self._probe is not None
+        spans: dict[TopicPartition, int] = {}  # the offset of the last record to read again this round
+        for tp, part in parts.items() if self.sweep else ():
+            part.swept = part.swept if part.swept < len(part.tree) else 0
+            spans[tp] = part.offset_of(min(len(part.tree), part.swept + self.sweep) - 1)
+        if not spans:
+            return
+        self._probe.assign(list(spans))
+        for tp in spans:
+            self._probe.seek(tp, parts[tp].offset_of(parts[tp].swept))
+        deadline = time.monotonic() + PROBE_TIMEOUT_S
+        while spans and time.monotonic() < deadline:
+            got = await self._probe.getmany(*spans, timeout_ms=500)
+            for tp, records in got.items():
+                part, last = parts[tp], spans.get(tp, -1)
+                for r in (r for r in records if r.offset <= last):
+                    leaf = part.leaf_of(r.offset)  # None: an offset the tree skips (a transaction's marker)
+                    if leaf is None:
+                        continue
+                    SWEPT.inc()
+                    part.swept = leaf + 1
+                    if self.notary.compare(self._logical[tp.topic], tp.partition, leaf, r):
+                        break  # rewritten: said by `_refuse`
+                if records and (records[-1].offset >= last or part.rewritten):
+                    spans.pop(tp, None)
 
     async def stop(self) -> None:
         self.stopped = True
