@@ -4,6 +4,8 @@ route, the status and what differs; problem answers and files are not its busine
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import date
 from typing import Any
 
@@ -11,7 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Response
 from lgnet_shared import clock
-from lgnet_shared.testing.answers import AnswerCheck, AnswerMismatch, undeclared
+from lgnet_shared.testing.answers import AnswerCheck, AnswerMismatch, of_service, undeclared
 from pydantic import BaseModel
 
 
@@ -106,3 +108,24 @@ def test_undeclared_lists_json_answers_without_schema_and_stale_allowances() -> 
     allowed = {"GET /leases/{lease_id}/file": "CSV", "POST /leases": "x", "GET /anything": "x", "GET /missing": "x"}
     allowed |= {"GET /gone": "x"}
     assert undeclared(doc, allowed) == ["GET /gone (allowed a file answer, but no such route)"]
+
+
+async def test_the_services_document_is_waited_for_as_long_as_its_clients_wait() -> None:
+    """A service builds its OpenAPI document at the first `/openapi.json` (seconds of CPU on a busy machine): asked
+    with httpx's default 5 s, a CI run under load failed every test of housing's module at setup (ReadTimeout). The
+    document is waited for as long as the tests' own clients wait for an answer (30 s)."""
+    document = json.dumps(app_answering({}).openapi()).encode()
+
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(6)  # longer than httpx's default timeout
+        head = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(document)}\r\n\r\n"
+        writer.write(head.encode() + document)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(slow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        check = await of_service(f"http://127.0.0.1:{port}")
+    assert "/leases/{lease_id}" in check.openapi["paths"]

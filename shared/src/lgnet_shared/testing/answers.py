@@ -135,8 +135,10 @@ class AnswerCheck:
 
 
 async def of_service(base_url: str, **client: Any) -> AnswerCheck:
-    """The check of a running service's answers, from the OpenAPI document it serves."""
-    async with httpx.AsyncClient(base_url=base_url, **client) as c:
+    """The check of a running service's answers, from the OpenAPI document it serves: waited for as long as the tests'
+    own clients wait (`ServiceProcess.client`), the service building it at this first request (seconds of CPU on a
+    busy machine; httpx's default 5 s failed a whole module's setup under load)."""
+    async with httpx.AsyncClient(base_url=base_url, **{"timeout": 30, **client}) as c:
         answer = await c.get("/openapi.json")
         answer.raise_for_status()
         return AnswerCheck(answer.json())
