@@ -541,6 +541,16 @@ async def member_left(conn: Conn, household_id: str, person_id: str, on: date) -
     )
 
 
+async def set_reference_person(conn: Conn, household_id: str, person_id: str, on: date) -> None:
+    """Another member is the household's reference person from `on`."""
+    await conn.execute(
+        "update households set reference_person_id = $2, reference_since = $3 where household_id = $1",
+        household_id,
+        person_id,
+        on,
+    )
+
+
 # ---------------------------------------------------------------- referrals and cases
 
 

@@ -391,4 +391,12 @@ MIGRATIONS: list[tuple[str, str]] = [
             from actors x where x.actor_id = a.booked_by and x.role = 'partner' and a.operator_partner is null;
         """,
     ),
+    (
+        "intake-10",
+        """
+        -- The day the household's reference person now was named (a change of reference person); null: since the
+        -- household formed. A later change is dated on or after it, so the changes follow one another in time.
+        alter table households add column if not exists reference_since date;
+        """,
+    ),
 ]

@@ -116,6 +116,12 @@ class HouseholdChanged(BaseModel):
     change: Literal["joined", "left"]
 
 
+class ReferencePersonChanged(BaseModel):
+    household_id: str
+    person_id: str = Field(description="The household's reference person now")
+    previous_person_id: str = Field(description="Its reference person until this change, still a member")
+
+
 class ReferralReceived(BaseModel):
     referral_id: str
 
