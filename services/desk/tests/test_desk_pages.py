@@ -5072,6 +5072,19 @@ async def test_another_member_is_named_the_households_reference_person_at_the_ca
     assert [body for _, body in named] == [
         {"household_id": HOUSEHOLD, "person_id": "p-2", "reason": "moved", "on": today}
     ], named
+    # the timeline says who was named in whose place, and why
+    record = a_household_of_two(today)
+    record["households"][0]["reference_person_id"] = "p-2"
+    record["timeline"] = [{"on": today, "kind": "reference_person_named", "person_id": "p-2",
+                           "previous_person_id": "p-1", "household_id": HOUSEHOLD, "reason": "moved"}]  # fmt: skip
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    text = text_of((await desk.client.get("/persons/p-1")).text)
+    assert (
+        "Chidi Okafor è la persona di riferimento del nucleo, al posto di Amina Okafor:"
+        " La persona di riferimento si trasferisce altrove" in text
+    ), text
+    assert "Nucleo di Chidi Okafor" in text, text
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = a_household_of_two(today)
     # intake's refusal at its field, in Italian; the form open, as sent
     problem = {"status": 409, "field": "person_id", "reason": "is already the household's reference person"}
     desk.services.answers[("intake", "POST", "/households/reference-person")] = httpx.Response(409, json=problem)

@@ -903,6 +903,7 @@ IT = {
     "Name the reference person": "Nomina la persona di riferimento",
     "No other member can be named the household's reference person: a person joins the household first.": "Nessun altro componente può essere nominato persona di riferimento del nucleo: prima una persona deve entrare nel nucleo.",
     "The household's reference person changed.": "Persona di riferimento del nucleo cambiata.",
+    "%(name)s is the household's reference person, in place of %(previous)s": "%(name)s è la persona di riferimento del nucleo, al posto di %(previous)s",
     "A person already registered joins the household": "Entra nel nucleo una persona già registrata",
     "Who joins (name and surname as in her record, or her identifier)": "Chi entra (nome e cognome come nella sua cartella, o il suo identificativo)",
     "Joined on": "Data di ingresso",

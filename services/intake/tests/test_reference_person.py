@@ -76,6 +76,10 @@ async def test_over_http_another_member_is_named_reference_person_and_the_former
         folder = (await staff.get(f"/persons/{r2}/record")).json()
     [shown] = [h for h in folder["households"] if h["household_id"] == hh]
     assert shown["reference_person_id"] == r2, shown
+    # the cartella's timeline says who was named in whose place, when and why
+    named = [t for t in folder["timeline"] if t["kind"] == "reference_person_named"]
+    assert named == [{"on": str(today), "kind": "reference_person_named", "person_id": r2, "previous_person_id": r1,
+                      "household_id": hh, "reason": "moved"}], folder["timeline"]  # fmt: skip
     events = await my_events(intake, uid, want=4)
     [fact] = [e for e in events if isinstance(e, ev.HouseholdReferencePersonChanged)]
     assert (fact.household_id, fact.person_id, fact.previous_person_id, fact.reason, fact.on) == (

@@ -541,12 +541,26 @@ async def member_left(conn: Conn, household_id: str, person_id: str, on: date) -
     )
 
 
-async def set_reference_person(conn: Conn, household_id: str, person_id: str, on: date) -> None:
-    """Another member is the household's reference person from `on`."""
+async def reference_since(conn: Conn, household_id: str) -> date | None:
+    """The day the household's reference person now was named (None: she has been since it formed)."""
+    since: date | None = await conn.fetchval(
+        "select max(named_on) from household_reference_changes where household_id = $1", household_id
+    )
+    return since
+
+
+async def set_reference_person(
+    conn: Conn, household_id: str, person_id: str, previous_person_id: str, reason: str, on: date
+) -> None:
+    """Another member is the household's reference person from `on`, the change kept for the cartella."""
     await conn.execute(
-        "update households set reference_person_id = $2, reference_since = $3 where household_id = $1",
+        "with change as (insert into household_reference_changes"
+        " (household_id, person_id, previous_person_id, reason, named_on) values ($1, $2, $3, $4, $5))"
+        " update households set reference_person_id = $2 where household_id = $1",
         household_id,
         person_id,
+        previous_person_id,
+        reason,
         on,
     )
 

@@ -501,8 +501,9 @@ class Intake:
         members = await repo.current_members(self.conn, c.household_id)
         joined, _ = await repo.membership_days(self.conn, c.household_id, p["person_id"])
         previous = h["reference_person_id"]
-        households.check_new_reference(p["person_id"], previous, members, c.on, joined, h["reference_since"])
-        await repo.set_reference_person(self.conn, c.household_id, p["person_id"], c.on)
+        since = await repo.reference_since(self.conn, c.household_id)
+        households.check_new_reference(p["person_id"], previous, members, c.on, joined, since)
+        await repo.set_reference_person(self.conn, c.household_id, p["person_id"], previous, c.reason, c.on)
         await self.emit(
             ctx,
             ev.HouseholdReferencePersonChanged(
