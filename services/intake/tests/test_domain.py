@@ -313,3 +313,13 @@ def test_the_reference_person_is_told_to_name_another_before_leaving() -> None:
     with pytest.raises(Conflict) as info:
         households.check_may_leave("p-ref", "p-ref")
     assert "name another member" in info.value.reason and "has no change" not in info.value.reason, info.value
+
+
+def test_a_former_reference_person_leaves_no_earlier_than_another_was_named_in_her_place() -> None:
+    """Named out on 5 May, she leaves on 5 May or later: leaving earlier, the household would have had a reference
+    person who was no longer one of its members. Refused naming `on` and the day of the change."""
+    households.check_leaves_after_replaced(date(2026, 5, 5), date(2026, 5, 5))
+    households.check_leaves_after_replaced(date(2026, 1, 1), None)  # never its reference person
+    with pytest.raises(ContractError) as early:
+        households.check_leaves_after_replaced(date(2026, 5, 4), date(2026, 5, 5))
+    assert early.value.field == "on" and "(2026-05-05)" in early.value.reason, early.value

@@ -513,6 +513,10 @@ ITALIAN += [
     ),
     (r"is already the household's reference person", "è già la persona di riferimento del nucleo"),
     (
+        r"is before another member was named the household's reference person in her place \((\S+)\)",
+        "è precedente alla nomina di un altro componente come persona di riferimento al suo posto ({day0})",
+    ),
+    (
         r"is before the household's reference person now was named \((\S+)\)",
         "è precedente alla nomina dell'attuale persona di riferimento del nucleo ({day0})",
     ),

@@ -549,6 +549,17 @@ async def reference_since(conn: Conn, household_id: str) -> date | None:
     return since
 
 
+async def replaced_as_reference(conn: Conn, household_id: str, person_id: str) -> date | None:
+    """The day another member was last named the household's reference person in this person's place (None:
+    never)."""
+    day: date | None = await conn.fetchval(
+        "select max(named_on) from household_reference_changes where household_id = $1 and previous_person_id = $2",
+        household_id,
+        person_id,
+    )
+    return day
+
+
 async def set_reference_person(
     conn: Conn, household_id: str, person_id: str, previous_person_id: str, reason: str, on: date
 ) -> None:

@@ -20,6 +20,17 @@ def check_may_leave(person_id: str, reference_person_id: str, field: str = "pers
         raise Conflict(field, REFERENCE_LEAVES)
 
 
+def check_leaves_after_replaced(on: date, replaced_on: date | None) -> None:
+    """A former reference person leaves on or after the day another member was named in her place (`replaced_on`;
+    None: never its reference person): leaving before, the household would have had one who was no longer a member."""
+    if replaced_on is not None and on < replaced_on:
+        raise ContractError(
+            "on",
+            "is before another member was named the household's reference person in her place"
+            f" ({replaced_on.isoformat()})",
+        )
+
+
 def check_new_reference(
     person_id: str,
     reference_person_id: str,

@@ -481,6 +481,8 @@ class Intake:
             joined, _ = await repo.membership_days(self.conn, c.household_id, p["person_id"])
             if joined is not None and c.on < joined:  # the membership would end before it began
                 raise ContractError("on", f"is before the person joined the household ({joined.isoformat()})")
+            replaced = await repo.replaced_as_reference(self.conn, c.household_id, p["person_id"])
+            households.check_leaves_after_replaced(c.on, replaced)
             await repo.member_left(self.conn, c.household_id, p["person_id"], c.on)
             event = ev.HouseholdMemberLeft(
                 household_id=c.household_id, person_id=p["person_id"], reason=c.reason, on=c.on
