@@ -20,6 +20,13 @@ def check_may_leave(person_id: str, reference_person_id: str, field: str = "pers
         raise Conflict(field, REFERENCE_LEAVES)
 
 
+def check_member_on(on: date, joined: date | None) -> None:
+    """A member's change dated on or after the day her membership began (`joined`; None: not known): before it, she
+    was not a member."""
+    if joined is not None and on < joined:
+        raise ContractError("on", f"is before the person joined the household ({joined.isoformat()})")
+
+
 def check_leaves_after_replaced(on: date, replaced_on: date | None) -> None:
     """A former reference person leaves on or after the day another member was named in her place (`replaced_on`;
     None: never its reference person): leaving before, the household would have had one who was no longer a member."""
@@ -48,8 +55,7 @@ def check_new_reference(
         raise Conflict(
             "person_id", "is not a member of the household: only a current member can be its reference person"
         )
-    if joined is not None and on < joined:
-        raise ContractError("on", f"is before the person joined the household ({joined.isoformat()})")
+    check_member_on(on, joined)
     if reference_since is not None and on < reference_since:
         raise ContractError(
             "on", f"is before the household's reference person now was named ({reference_since.isoformat()})"

@@ -479,8 +479,7 @@ class Intake:
                 raise Conflict("person_id", "is not a member of the household")
             households.check_may_leave(p["person_id"], h["reference_person_id"])
             joined, _ = await repo.membership_days(self.conn, c.household_id, p["person_id"])
-            if joined is not None and c.on < joined:  # the membership would end before it began
-                raise ContractError("on", f"is before the person joined the household ({joined.isoformat()})")
+            households.check_member_on(c.on, joined)  # the membership would end before it began
             replaced = await repo.replaced_as_reference(self.conn, c.household_id, p["person_id"])
             households.check_leaves_after_replaced(c.on, replaced)
             await repo.member_left(self.conn, c.household_id, p["person_id"], c.on)
