@@ -264,7 +264,9 @@ class HouseholdReferencePersonChanged(Event):
     household_id: Id
     person_id: Id = Field(description="The new reference person, a current member of the household")
     previous_person_id: Id = Field(description="The reference person until this change")
-    reason: Code = Field(description="A code: previous_moved_out, separation, death, other, ...")
+    reason: Code = Field(
+        description="A code: moved, separation, death, household_choice, other (reference_person_change_reason)"
+    )
     on: date
 
 

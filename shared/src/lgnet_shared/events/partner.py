@@ -138,8 +138,11 @@ class HouseholdReferencePersonChangeSubmitted(Event):
     leave the household with a `household_member_change_submitted`)."""
 
     household_id: Id
-    person_id: Id
-    reason: Code
+    person_id: Id = Field(description="The new reference person, a current member of the household")
+    reason: Code = Field(
+        description="A code, in clear for good (never a person's data): moved, separation, death, household_choice,"
+        " other (reference_person_change_reason)"
+    )
     on: IsoDate
 
 
