@@ -1175,3 +1175,41 @@ async def test_no_personal_data_in_the_desks_or_the_services_logs(browser: Brows
     for name, text in logs.items():
         found = sorted(s for s in typed if s in text) + shapes.findall(text.replace(" ", ""))
         assert not found, f"identifying data in {name}: {found[:5]}"
+
+
+async def test_another_member_is_named_reference_person_and_the_former_one_leaves(browser: Browser, desk: Desk) -> None:
+    """On real intake: a household whose reference person moves out was stuck (she could not leave, and no one could
+    be named in her place). At the household's form another member is named reference person; the household is then
+    named after him, and she leaves. Checked with axe-core, the form open."""
+    maria = await logged_in(browser, desk, "maria")
+    await maria.goto(desk.url + "/persons/new")
+    for i, (given, born, sex) in enumerate((("Halima", "03/04/1979", "female"), ("Omar", "21/09/1977", "male"))):
+        await maria.fill(f"#m{i}_given_name", given)
+        await maria.fill(f"#m{i}_family_name", "Benali")
+        await maria.fill(f"#m{i}_birth_date", born)
+        await maria.select_option(f"#m{i}_sex", sex)
+        await maria.fill(f"#m{i}_nationality", "MA")
+    await maria.check("#consent_service")
+    await maria.get_by_role("button", name="Registra").click()
+    await maria.wait_for_url("**/persons/p-*")
+    assert "Cartella sociale: Halima Benali" in await maria.locator("h1").inner_text()
+    await maria.get_by_text("Cambia i componenti: Nucleo di Halima Benali").click()
+    offered = await maria.locator("select[name=ref_person] option").all_inner_texts()
+    assert offered[1:] == ["Omar Benali"], offered  # the members but the reference person
+    await maria.select_option("select[name=ref_person]", label="Omar Benali")
+    await maria.select_option("select[name=ref_reason]", "moved")
+    await shot(maria, "reference-person")
+    await maria.get_by_role("button", name="Nomina la persona di riferimento").click()
+    await maria.wait_for_load_state()
+    assert (
+        "Persona di riferimento del nucleo cambiata."
+        in await maria.locator("#h-household + p[role=status]").inner_text()
+    )
+    assert await maria.locator("#h-household ~ div[role=region] caption").first.inner_text() == "Nucleo di Omar Benali"
+    # Halima may leave now
+    await maria.get_by_text("Cambia i componenti: Nucleo di Omar Benali").click()
+    await maria.select_option("select[name=leave_person]", label="Halima Benali")
+    await maria.select_option("select[name=leave_reason]", "moved")
+    await maria.get_by_role("button", name="Registra l'uscita dal nucleo").click()
+    await maria.wait_for_load_state()
+    assert "Uscita dal nucleo registrata." in await maria.locator("#h-household + p[role=status]").inner_text()

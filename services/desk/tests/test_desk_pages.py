@@ -4970,7 +4970,9 @@ async def test_a_households_members_change_at_the_cartella_each_refusal_at_its_f
     # who may leave: not the reference person (intake refuses it: the household would be left without one), said
     leavers = re.search(r'<select id="leave_person-[^"]+" name="leave_person".*?</select>', page.text, re.S)
     assert leavers and 'value="p-1"' not in leavers[0], leavers  # Amina Okafor, the reference person
-    assert "La persona di riferimento non può uscire dal nucleo." in text_of(page.text)
+    assert "La persona di riferimento non può uscire dal nucleo: prima nomini un altro componente persona" in text_of(
+        page.text
+    )
     born = {"csrf": "csrf-maria", "form_key": "b" * 22, "new_household": HOUSEHOLD, "mn_given_name": "Grace",
             "mn_family_name": "Okafor", "mn_birth_date": typed_day(today), "mn_sex": "female",
             "mn_nationality": "Nigeria", "new_reason": "birth", "new_joined_on": typed_day(today)}  # fmt: skip
@@ -5030,6 +5032,89 @@ async def test_a_households_members_change_at_the_cartella_each_refusal_at_its_f
     assert len(persons) == 2  # nobody registered
     await desk.as_operator(NADIA)  # another cooperative: intake would refuse her, the desk offers nothing
     assert 'action="/persons/p-1/member-' not in (await desk.client.get("/persons/p-1")).text
+
+
+def a_household_of_two(today: str) -> dict[str, Any]:
+    """`a_record`'s household with a second member, Chidi Okafor, who joined it on `today`."""
+    record = a_record(today, today)
+    [household] = record["households"]
+    chidi = {"person_id": "p-2", "name": "Chidi Okafor", "birth_date": "1983-07-01", "sex": "male",
+             "joined_on": today, "left_on": None, "reason": "cohabitation"}  # fmt: skip
+    household["members"] = [*household["members"], chidi]
+    return record
+
+
+async def test_another_member_is_named_the_households_reference_person_at_the_cartella(desk: Desk) -> None:
+    """A household whose reference person moved out, separated or died was stuck: she could not leave, and no one
+    could be named in her place. The household's page has a form for it (who may change its members may): only its
+    members now other than the reference person offered; why and since when; intake's refusal said at its field in
+    Italian, the form shown again open as sent; a confirmation. The leave form's note points to it."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = a_household_of_two(today)
+    named: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/households/reference-person")] = keeping(named)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    assert 'action="/persons/p-1/reference-person"' in page, page
+    offered = re.search(r'<select id="ref_person-[^"]+" name="ref_person".*?</select>', page, re.S)
+    assert offered and 'value="p-2"' in offered[0] and 'value="p-1"' not in offered[0], offered
+    assert "Chidi Okafor" in offered[0]
+    text = text_of(page)
+    assert "Nomina un altro componente persona di riferimento" in text, text
+    # the leave form says what to do first, and links to the form
+    assert "prima nomini un altro componente persona di riferimento" in text, text
+    assert f'href="#ref_person-{HOUSEHOLD}"' in page
+    sent = {"csrf": "csrf-maria", "form_key": "f" * 22, "ref_household": HOUSEHOLD, "ref_person": "p-2",
+            "ref_reason": "moved", "named_on": typed_day(today)}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/reference-person", data=sent, follow_redirects=True)
+    assert "Persona di riferimento del nucleo cambiata." in text_of(r.text), text_of(r.text)
+    assert [body for _, body in named] == [
+        {"household_id": HOUSEHOLD, "person_id": "p-2", "reason": "moved", "on": today}
+    ], named
+    # the timeline says who was named in whose place, and why
+    record = a_household_of_two(today)
+    record["households"][0]["reference_person_id"] = "p-2"
+    record["timeline"] = [{"on": today, "kind": "reference_person_named", "person_id": "p-2",
+                           "previous_person_id": "p-1", "household_id": HOUSEHOLD, "reason": "moved"}]  # fmt: skip
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    text = text_of((await desk.client.get("/persons/p-1")).text)
+    assert (
+        "Chidi Okafor è la persona di riferimento del nucleo, al posto di Amina Okafor:"
+        " La persona di riferimento si trasferisce altrove" in text
+    ), text
+    assert "Nucleo di Chidi Okafor" in text, text
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = a_household_of_two(today)
+    # intake's refusal at its field, in Italian; the form open, as sent
+    problem = {"status": 409, "field": "person_id", "reason": "is already the household's reference person"}
+    desk.services.answers[("intake", "POST", "/households/reference-person")] = httpx.Response(409, json=problem)
+    r = await desk.client.post("/persons/p-1/reference-person", data=sent | {"form_key": "g" * 22})
+    assert r.status_code == 422, r.text
+    assert f'id="ref_person-{HOUSEHOLD}-error">è già la persona di riferimento del nucleo' in r.text, r.text
+    assert "<details open>" in r.text and '<option value="moved" selected>' in r.text, r.text
+    problem = {
+        "status": 422,
+        "field": "on",
+        "reason": f"is before the household's reference person now was named ({today})",
+    }
+    desk.services.answers[("intake", "POST", "/households/reference-person")] = httpx.Response(422, json=problem)
+    r = await desk.client.post("/persons/p-1/reference-person", data=sent | {"form_key": "h" * 22})
+    assert f'id="named_on-{HOUSEHOLD}-error">è precedente alla nomina dell' in r.text, r.text
+    # nothing chosen: said at the fields, nothing sent
+    calls = len(desk.services.calls)
+    r = await desk.client.post(
+        "/persons/p-1/reference-person", data=sent | {"form_key": "k" * 22, "ref_person": "", "ref_reason": ""}
+    )
+    assert r.status_code == 422 and f'id="ref_person-{HOUSEHOLD}-error">campo obbligatorio' in r.text, r.text
+    assert not [c for c in desk.services.calls[calls:] if c[2] == "/households/reference-person"]
+    # a household of one: nobody to name, said, no form
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = a_record(today, today)
+    page = (await desk.client.get("/persons/p-1")).text
+    assert 'action="/persons/p-1/reference-person"' not in page
+    assert "Nessun altro componente può essere nominato" in text_of(page), text_of(page)
+    await desk.as_operator(NADIA)  # another cooperative: intake would refuse her, the desk offers nothing
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = a_household_of_two(today)
+    assert 'action="/persons/p-1/reference-person"' not in (await desk.client.get("/persons/p-1")).text
 
 
 async def test_a_referral_is_recorded_with_its_source_and_its_outcome_at_the_cartella(desk: Desk) -> None:

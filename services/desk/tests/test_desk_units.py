@@ -260,6 +260,24 @@ def test_each_refusal_is_in_the_table_once() -> None:
     assert [p for p in dict.fromkeys(patterns) if patterns.count(p) > 1] == []
 
 
+def test_intakes_refusals_of_a_change_of_reference_person_are_said_in_italian() -> None:
+    """Each reason intake gives for a change of a household's reference person, and for the former one leaving."""
+    for reason, italian in (
+        ("is already the household's reference person", "è già la persona di riferimento del nucleo"),
+        ("is not a member of the household: only a current member can be its reference person",
+         "non fa parte del nucleo: solo un componente attuale può esserne la persona di riferimento"),
+        ("is before the household's reference person now was named (2026-05-01)",
+         "è precedente alla nomina dell'attuale persona di riferimento del nucleo (2026-05-01)"),
+        ("is before another member was named the household's reference person in her place (2026-05-01)",
+         "è precedente alla nomina di un altro componente come persona di riferimento al suo posto (2026-05-01)"),
+        ("is the household's reference person and cannot leave it: the household would be left without one (name"
+         " another member as reference person first, then she may leave)",
+         "è la persona di riferimento del nucleo e non può uscirne: prima nomini un altro componente persona di"
+         " riferimento"),
+    ):  # fmt: skip
+        assert say(reason, "it") == italian, reason
+
+
 def test_the_services_refusals_are_said_in_italian_and_unknown_ones_shown_as_written() -> None:
     assert (
         say("the requester cannot approve their own request", "it") == "chi ha chiesto il contributo non può approvarlo"

@@ -171,6 +171,13 @@ async def _member_leaves(w: World) -> Attempt:
     return Attempt("POST", "/households/members", json=body)
 
 
+async def _reference_person(w: World) -> Attempt:
+    """Another member named reference person: the rule of changing the household's members."""
+    c = await case(w)
+    body = {"household_id": c["household_id"], "person_id": c["kid_id"], "reason": "moved", "on": str(clock.today())}
+    return Attempt("POST", "/households/reference-person", json=body)
+
+
 async def _referral(w: World) -> Attempt:
     c = await case(w)
     body = {
@@ -417,6 +424,7 @@ RULES: dict[str, Rule] = {
     "POST /employment": rule(CASE, _employment, expect=ABSENT),
     "POST /households": rule(CASE, _form, expect=ABSENT),  # of persons the partner registered or serves
     "POST /households/members": rule(CASE, _member_leaves, expect=ABSENT),
+    "POST /households/reference-person": rule(CASE, _reference_person, expect=ABSENT),  # as its members' change
     "POST /referrals": rule(CASE, _referral, expect=ABSENT),
     "POST /referrals/{referral_id}/outcome": rule(CASE, _referral_outcome, expect=ABSENT),
     "POST /cases": rule(CASE, _open_second_case, expect=ABSENT),

@@ -285,3 +285,41 @@ def test_the_reference_person_may_not_leave_her_household() -> None:
         households.check_may_leave("p-ref", "p-ref")
     assert info.value.field == "person_id" and "reference person" in info.value.reason
     households.check_may_leave("p-other", "p-ref")
+
+
+def test_another_member_is_named_reference_person_once_she_is_a_member() -> None:
+    """A household whose reference person moved out, died or separated names another member in her place: only a
+    current member who is not the reference person already (409 at person_id), from the day she joined and not
+    before the reference person now was named (422 at on)."""
+    members = ["p-ref", "p-two"]
+    joined, since = date(2026, 3, 1), date(2026, 5, 1)
+    households.check_new_reference("p-two", "p-ref", members, date(2026, 5, 1), joined, since)
+    households.check_new_reference("p-two", "p-ref", members, date(2026, 3, 1), joined, None)
+    for person, field, words in (
+        ("p-ref", "person_id", "already the household's reference person"),
+        ("p-out", "person_id", "is not a member of the household"),
+    ):
+        with pytest.raises(Conflict) as conflict:
+            households.check_new_reference(person, "p-ref", members, date(2026, 6, 1), joined, since)
+        assert conflict.value.field == field and words in conflict.value.reason, conflict.value
+    for on, words in ((date(2026, 2, 28), "joined the household (2026-03-01)"), (date(2026, 4, 30), "(2026-05-01)")):
+        with pytest.raises(ContractError) as early:
+            households.check_new_reference("p-two", "p-ref", members, on, joined, since)
+        assert early.value.field == "on" and words in early.value.reason, early.value
+
+
+def test_the_reference_person_is_told_to_name_another_before_leaving() -> None:
+    """Leaving, the reference person is told what to do: name another member reference person first."""
+    with pytest.raises(Conflict) as info:
+        households.check_may_leave("p-ref", "p-ref")
+    assert "name another member" in info.value.reason and "has no change" not in info.value.reason, info.value
+
+
+def test_a_former_reference_person_leaves_no_earlier_than_another_was_named_in_her_place() -> None:
+    """Named out on 5 May, she leaves on 5 May or later: leaving earlier, the household would have had a reference
+    person who was no longer one of its members. Refused naming `on` and the day of the change."""
+    households.check_leaves_after_replaced(date(2026, 5, 5), date(2026, 5, 5))
+    households.check_leaves_after_replaced(date(2026, 1, 1), None)  # never its reference person
+    with pytest.raises(ContractError) as early:
+        households.check_leaves_after_replaced(date(2026, 5, 4), date(2026, 5, 5))
+    assert early.value.field == "on" and "(2026-05-05)" in early.value.reason, early.value

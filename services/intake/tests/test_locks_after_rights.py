@@ -160,6 +160,15 @@ RACES: dict[str, tuple[Call, Call]] = {
         lambda i: i.change_household(as_("coop-carso"), joining("t-1")),
         lambda i: i.change_household(as_("coop-aurora"), joining("p-2")),
     ),
+    "another partner naming a household's reference person": (
+        lambda i: i.change_reference_person(
+            as_("coop-borgo"),
+            inbound.HouseholdReferencePersonChangeSubmitted(
+                household_id="h-1", person_id="p-2", reason="moved", on=clock.today()
+            ),
+        ),
+        lambda i: i.change_household(as_("coop-aurora"), joining("p-2")),
+    ),
     "a case opened on another partner's household": (
         lambda i: i.open_case(
             as_("coop-borgo"),

@@ -160,3 +160,19 @@ async def test_a_member_known_only_after_their_erasure_still_shreds_the_househol
     formed = iev.HouseholdFormed(household_id="h2", city="torino", reference_person_id="r", member_ids=["r"])
     await payments.deliver(hs, formed, "torino")
     assert (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{other}"))["bank_data_erased"] is True
+
+
+async def test_a_former_reference_person_erased_after_she_left_still_shreds_the_households_bank_data(
+    payments: InProcessService,
+) -> None:
+    """A household's reference person changed (intake's household_reference_person_changed) and she left: payments
+    keeps everyone who ever was a member, not who is the reference person (the fact has no handler here: nothing to
+    change), so her erasure still shreds the household's names and IBANs she may have given."""
+    assert iev.HouseholdReferencePersonChanged.type not in handlers(payments)
+    rid = await pay_request(payments, 10_000)
+    hs = handlers(payments)
+    await payments.deliver(hs, iev.HouseholdMemberJoined(household_id="h1", person_id="q", reason="birth",
+                                                         on=clock.today()), "torino")  # fmt: skip
+    await payments.deliver(hs, iev.PersonErased(person_id="p", erased_on=clock.today()), "torino")  # she, once left
+    read = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{rid}")
+    assert read["bank_data_erased"] is True and read["iban_masked"] is None

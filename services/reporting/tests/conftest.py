@@ -166,6 +166,9 @@ def scenario_events(rt: ReportingUnderTest) -> list[Envelope]:
         i.HouseholdFormed(household_id="H3", city="torino", reference_person_id="P5", member_ids=["P5", "P7"]),
         i.HouseholdFormed(household_id="H4", city="torino", reference_person_id="P6", member_ids=["P6"]),
         i.HouseholdMemberJoined(household_id="H1", person_id="P8", reason="reunification", on=d(2026, 3, 15)),
+        # P8 named H1's reference person in P1's place (P1 stays a member): no count changes, the row names P8
+        i.HouseholdReferencePersonChanged(household_id="H1", person_id="P8", previous_person_id="P1", reason="moved",
+                                          on=d(2026, 4, 25)),
         i.ReferralReceived(referral_id="R-H1", household_id="H1", source=i.ReferralSource.SOCIAL_DISTRICT,
                            received_on=d(2026, 1, 5)),
         i.ReferralReceived(referral_id="R-H2", household_id="H2", source=i.ReferralSource.TERRITORY,

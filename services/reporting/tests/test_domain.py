@@ -887,3 +887,34 @@ def test_the_replay_skips_a_fact_of_another_services_type_signed_by_the_topics_w
     assert (f.applied, f.skipped) == (0, {"signature": 1})
     f.add(records[1:], signers)
     assert (f.applied, f.skipped) == (1, {"signature": 1})
+
+
+def test_a_change_of_reference_person_names_the_household_after_the_new_one_and_counts_the_same() -> None:
+    """household_reference_person_changed: the household's row names its reference person now, its city and day
+    formed kept, its memberships untouched (she was a member already), every count the same; keyed by the household,
+    the change follows its formation in the log, and applying it again (redelivery, the replay) changes nothing."""
+    formed = i.HouseholdFormed(household_id="h1", city="torino", reference_person_id="p1", member_ids=["p1", "p2"])
+    changed = i.HouseholdReferencePersonChanged(
+        household_id="h1", person_id="p2", previous_person_id="p1", reason="moved", on=date(2026, 3, 2)
+    )
+    others: list[Event] = [
+        i.CaseOpened(case_id="c1", household_id="h1", city="torino", action_area=i.ActionArea.HOUSING_INCLUSION,
+                     channel=i.Channel.DESK, partner="x", opened_on=date(2026, 1, 10)),
+        *(i.PersonRegistered(person_id=pid, household_id="h1", registered_by="x", birth_date=date(1980, 1, 1),
+                             sex=i.Sex.FEMALE, nationality="MA", third_country=True) for pid in ("p1", "p2")),
+    ]  # fmt: skip
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    before, after = Tables(), Tables()
+    for t, events in ((before, [formed, *others]), (after, [formed, *others, changed, changed])):
+        for e in events:
+            t.apply(project(to_envelope(e, source="/lgnet/intake", city="torino", time=at), e))
+    assert after.rows["households"][("h1",)] == {
+        "household_id": "h1", "city": "torino", "reference_person_id": "p2", "formed_on": date(2026, 1, 1)
+    }  # fmt: skip
+
+    def memberships(t: Tables) -> list[tuple[Any, ...]]:  # each row but its event's id (a new one each run)
+        return sorted((r["person_id"], r["household_id"], r["change"], r["on_date"]) for r in t.facts()["memberships"])
+
+    assert memberships(after) == memberships(before)
+    window = Window(date(2026, 6, 30))
+    assert summary(after.facts(), window, "torino") == summary(before.facts(), window, "torino")

@@ -1,7 +1,8 @@
 """Every indicator checked against expectations computed by hand from the scenario (conftest.scenario_events),
 through the real service (Kafka → projections in PostgreSQL → HTTP API), as of dates and for a period.
 
-The story, Torino: household H1 (P1 adult, P2 and P3 minors; P8 joins on 15 March) with case C1 (housing
+The story, Torino: household H1 (P1 adult, P2 and P3 minors; P8 joins on 15 March, its reference person from 25
+April in P1's place) with case C1 (housing
 inclusion, desk, 10 Jan - closed 20 Apr, autonomy); H2 (P4 alone) case C2 (taking charge, mobile unit, 15 Feb);
 H3 (P5 aged 17, P7) case C3 (taking charge, desk, 1 Feb); H4 (P6, a duplicate of P5, merged into P5) case C4
 (civic engagement, 1 Mar - dropped out 20 Mar). Trieste: H5 (P9, P10 minor, P10 later erased) case C5.
@@ -157,6 +158,17 @@ async def test_redelivered_and_repeated_events_change_nothing(loaded: ReportingU
     await loaded.settle()
     after = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
     assert after["digest"] == before["digest"] and after["positions"] != before["positions"]
+
+
+async def test_a_households_reference_person_changed_is_projected_through_kafka(
+    loaded_shared: ReportingUnderTest,
+) -> None:
+    """household_reference_person_changed, read from Kafka: H1's row names P8, its reference person now (P1 stays
+    a member: the memberships keep her formation row, and no leaving); counted as before (the summaries above)."""
+    async with loaded_shared.pool.acquire() as conn:
+        row = await conn.fetchrow("select city, reference_person_id from households where household_id = 'H1'")
+        left = await conn.fetchval("select count(*) from memberships where person_id = 'P1' and change = 'left'")
+    assert (row["city"], row["reference_person_id"], left) == ("torino", "P8", 0), row
 
 
 async def test_access_and_bad_input(loaded_shared: ReportingUnderTest) -> None:

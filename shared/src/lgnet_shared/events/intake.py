@@ -255,6 +255,21 @@ class HouseholdMemberLeft(Event):
     on: date
 
 
+@event("lgnet.intake.household_reference_person_changed", key="household_id")
+class HouseholdReferencePersonChanged(Event):
+    """Another member is named the household's reference person (the one it is named after and answers for its
+    cases): the previous one moved out, separated or died, or the household chose so. She stays a member until a
+    `household_member_left` of her own. Keyed by the household, so it follows the facts of its members in order."""
+
+    household_id: Id
+    person_id: Id = Field(description="The new reference person, a current member of the household")
+    previous_person_id: Id = Field(description="The reference person until this change")
+    reason: Code = Field(
+        description="A code: moved, separation, death, household_choice, other (reference_person_change_reason)"
+    )
+    on: date
+
+
 @event("lgnet.intake.referral_received", key="referral_id")
 class ReferralReceived(Event):
     referral_id: Id

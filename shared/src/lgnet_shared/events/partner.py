@@ -132,6 +132,20 @@ class HouseholdMemberChangeSubmitted(Event):
     on: IsoDate
 
 
+@event("lgnet.partner.household_reference_person_change_submitted", key="household_id", topic=INBOUND)
+class HouseholdReferencePersonChangeSubmitted(Event):
+    """Name another current member the household's reference person (the previous one stays a member, and may then
+    leave the household with a `household_member_change_submitted`)."""
+
+    household_id: Id
+    person_id: Id = Field(description="The new reference person, a current member of the household")
+    reason: Code = Field(
+        description="A code, in clear for good (never a person's data): moved, separation, death, household_choice,"
+        " other (reference_person_change_reason)"
+    )
+    on: IsoDate
+
+
 @event("lgnet.partner.referral_submitted", key="referral_id", topic=INBOUND)
 class ReferralSubmitted(Event):
     """A household referred to the network (by a social district, reception project, …)."""

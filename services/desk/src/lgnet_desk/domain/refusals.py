@@ -507,9 +507,23 @@ ITALIAN += [
         "è precedente all'ultima uscita della persona dal nucleo ({day0})",
     ),
     (r"is not a member of the household", "non fa parte del nucleo"),
-    (  # intake: the reference person may not leave her household (no change of reference person in the contract)
+    (  # intake: only a current member is named reference person
+        r"is not a member of the household: only a current member can be its reference person",
+        "non fa parte del nucleo: solo un componente attuale può esserne la persona di riferimento",
+    ),
+    (r"is already the household's reference person", "è già la persona di riferimento del nucleo"),
+    (
+        r"is before another member was named the household's reference person in her place \((\S+)\)",
+        "è precedente alla nomina di un altro componente come persona di riferimento al suo posto ({day0})",
+    ),
+    (
+        r"is before the household's reference person now was named \((\S+)\)",
+        "è precedente alla nomina dell'attuale persona di riferimento del nucleo ({day0})",
+    ),
+    (  # intake: the reference person leaves only once another member is named in her place
         r"is the household's reference person and cannot leave it.*",
-        "è la persona di riferimento del nucleo e non può uscirne: il nucleo resterebbe senza persona di riferimento",
+        "è la persona di riferimento del nucleo e non può uscirne: prima nomini un altro componente persona di"
+        " riferimento",
     ),
     (  # the desk's own (service_layer/households.py): intake shows a cooperative only its cases' referrals
         r"a cooperative sees a referral that names its case: give the outcome and the case",

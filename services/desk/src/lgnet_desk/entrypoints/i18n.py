@@ -227,6 +227,7 @@ CARTELLA_DONE = {
     "member-left": ("h-household", _("The member's leaving recorded.")),
     "member-joined": ("h-household", _("The person joined the household.")),
     "member-new": ("h-household", _("The new member registered and joined the household.")),
+    "reference-person": ("h-household", _("The household's reference person changed.")),
     "referrals": ("h-referrals", _("Referral recorded.")),
     "referral-outcome": ("h-referrals", _("Referral outcome recorded.")),
     "transfer": ("h-cases", _("Case transferred.")),

@@ -721,7 +721,7 @@ def router(settings: DeskSettings) -> APIRouter:
 
         api.post(f"/persons/{{person_id}}/{name}", response_class=HTMLResponse, name=name)(post)
 
-    for name, run in HOUSEHOLD_FORMS.items():  # a household's members changed, a referral and its outcome
+    for name, run in HOUSEHOLD_FORMS.items():  # a household's members and reference person changed, a referral
         cartella_form(name, run)
 
     @api.post("/persons/{person_id}/contributions", response_class=HTMLResponse)
@@ -1182,6 +1182,7 @@ HOUSEHOLD_FORMS: dict[str, CartellaRun] = {
     "member-left": lambda s, f, op: households.member_leaves(s, f),
     "member-joined": lambda s, f, op: households.member_joins(s, f),
     "member-new": lambda s, f, op: households.newcomer_joins(s, f, clock.today(), _partner_of(op)),
+    "reference-person": lambda s, f, op: households.reference_person_named(s, f),
     "referrals": lambda s, f, op: households.referral(s, f, _partner_of(op)),
     "referral-outcome": lambda s, f, op: households.referral_outcome(s, f),
 }

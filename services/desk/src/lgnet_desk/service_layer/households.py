@@ -1,7 +1,8 @@
 """A household's members changed and a referral recorded from the cartella (a social worker's day: a baby born, a
 relative joining, a member leaving, a household referred by the social district and taken in charge; each had to be
 asked of someone calling intake's API). Each is one call to intake as the operator, with the form's call key
-(`desk.submit`): intake's `POST /households/members`, `POST /persons` for a newcomer not on file, `POST /referrals`
+(`desk.submit`): intake's `POST /households/members`, `POST /households/reference-person` (another member named
+its reference person), `POST /persons` for a newcomer not on file, `POST /referrals`
 and `POST /referrals/{id}/outcome`. Who may is intake's rule (the city's staff, a cooperative on the households of its
 cases); every refusal is said at its field, all at once."""
 
@@ -23,6 +24,12 @@ LEAVE_FIELDS = {
     "household_id": "leave_household",
     "reason": "leave_reason",
     "on": "left_on",
+}
+REFERENCE_FIELDS = {
+    "person_id": "ref_person",
+    "household_id": "ref_household",
+    "reason": "ref_reason",
+    "on": "named_on",
 }
 REFERRAL_FIELDS = {
     "source": "referral_source",
@@ -54,6 +61,23 @@ async def member_leaves(services: Services, form: dict[str, str]) -> None:
     """A member leaves the household (moved out, separated, …): chosen among its members now."""
     body = _change(form, LEAVE_FIELDS, "left", form.get("leave_person") or None)
     await desk.submit(services, "intake", "/households/members", body, LEAVE_FIELDS, _key(form, "member-left"))
+
+
+async def reference_person_named(services: Services, form: dict[str, str]) -> None:
+    """Another member named the household's reference person (hers moved out, separated, died): chosen among its
+    members now but her. A choice left blank or a day that is no day is said at its field, all at once, nothing sent;
+    intake's refusals (not a member, the reference person already, a day before she joined) at theirs."""
+    own = _blank(form, ("ref_person", "ref_reason")) | desk.wrong_days({"named_on": form.get("named_on")})
+    if own:
+        raise FieldErrors(own)
+    body = {
+        "household_id": form.get("ref_household") or None,
+        "person_id": form.get("ref_person"),
+        "reason": form.get("ref_reason"),
+        "on": form.get("named_on") or None,
+    }
+    key = _key(form, "reference-person")
+    await desk.submit(services, "intake", "/households/reference-person", body, REFERENCE_FIELDS, key)
 
 
 async def member_joins(services: Services, form: dict[str, str]) -> None:

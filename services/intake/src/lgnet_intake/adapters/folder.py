@@ -66,6 +66,16 @@ async def membership(conn: Conn, household_id: str) -> list[Row]:
     return [dict(r) for r in rows]
 
 
+async def reference_changes(conn: Conn, household_id: str) -> list[Row]:
+    """The household's changes of reference person, in the order they were made."""
+    rows = await conn.fetch(
+        "select person_id, previous_person_id, reason, named_on from household_reference_changes"
+        " where household_id = $1 order by change_no",
+        household_id,
+    )
+    return [dict(r) for r in rows]
+
+
 async def cases_of(conn: Conn, household_ids: list[str]) -> list[Row]:
     rows = await conn.fetch(
         "select c.*, a.body as assessment, a.assessed_on from cases c left join assessments a using (case_id)"

@@ -541,6 +541,41 @@ async def member_left(conn: Conn, household_id: str, person_id: str, on: date) -
     )
 
 
+async def reference_since(conn: Conn, household_id: str) -> date | None:
+    """The day the household's reference person now was named (None: she has been since it formed)."""
+    since: date | None = await conn.fetchval(
+        "select max(named_on) from household_reference_changes where household_id = $1", household_id
+    )
+    return since
+
+
+async def replaced_as_reference(conn: Conn, household_id: str, person_id: str) -> date | None:
+    """The day another member was last named the household's reference person in this person's place (None:
+    never)."""
+    day: date | None = await conn.fetchval(
+        "select max(named_on) from household_reference_changes where household_id = $1 and previous_person_id = $2",
+        household_id,
+        person_id,
+    )
+    return day
+
+
+async def set_reference_person(
+    conn: Conn, household_id: str, person_id: str, previous_person_id: str, reason: str, on: date
+) -> None:
+    """Another member is the household's reference person from `on`, the change kept for the cartella."""
+    await conn.execute(
+        "with change as (insert into household_reference_changes"
+        " (household_id, person_id, previous_person_id, reason, named_on) values ($1, $2, $3, $4, $5))"
+        " update households set reference_person_id = $2 where household_id = $1",
+        household_id,
+        person_id,
+        previous_person_id,
+        reason,
+        on,
+    )
+
+
 # ---------------------------------------------------------------- referrals and cases
 
 

@@ -391,4 +391,21 @@ MIGRATIONS: list[tuple[str, str]] = [
             from actors x where x.actor_id = a.booked_by and x.role = 'partner' and a.operator_partner is null;
         """,
     ),
+    (
+        "intake-10",
+        """
+        -- Each change of a household's reference person (households.reference_person_id is the one now): the
+        -- cartella's timeline says who was named in whose place; a later change is dated on or after the last one.
+        create table if not exists household_reference_changes (
+            change_no bigint generated always as identity primary key,
+            household_id text not null references households,
+            person_id text not null references persons,
+            previous_person_id text not null references persons,
+            reason text not null,
+            named_on date not null
+        );
+        create index if not exists household_reference_changes_household
+            on household_reference_changes (household_id, named_on);
+        """,
+    ),
 ]

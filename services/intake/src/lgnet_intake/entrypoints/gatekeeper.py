@@ -158,6 +158,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
     use_cases: dict[type[Event], UseCase] = {
         inbound.HouseholdFormationSubmitted: lambda i, c, e: i.form_household(c, e),
         inbound.HouseholdMemberChangeSubmitted: lambda i, c, e: i.change_household(c, e),
+        inbound.HouseholdReferencePersonChangeSubmitted: lambda i, c, e: i.change_reference_person(c, e),
         inbound.ReferralSubmitted: lambda i, c, e: i.receive_referral(c, e),
         inbound.CaseOpeningSubmitted: lambda i, c, e: i.open_case(c, e),
         inbound.NeedsAssessmentSubmitted: lambda i, c, e: i.assess_needs(c, e),

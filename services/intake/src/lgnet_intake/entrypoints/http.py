@@ -153,11 +153,24 @@ def router(runtime: Runtime) -> APIRouter:
     @api.post(
         "/households/members",
         status_code=201,
-        summary="A person joins or leaves a household (its reference person does not leave it: 409 at person_id)",
+        summary="A person joins or leaves a household (its reference person does not leave it: 409 at person_id;"
+        " name another member reference person first)",
         responses=r.answers(r.HouseholdChanged, "The change recorded", 201),
     )
     async def member(body: inbound.HouseholdMemberChangeSubmitted, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.change_household(c, body))
+
+    @api.post(
+        "/households/reference-person",
+        status_code=201,
+        summary="Name another current member the household's reference person (409 at person_id: not a member, or"
+        " the reference person already; who may change its members may)",
+        responses=r.answers(r.ReferencePersonChanged, "The change recorded", 201),
+    )
+    async def reference_person(
+        body: inbound.HouseholdReferencePersonChangeSubmitted, actor: Writer, key: CreateKey
+    ) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: i.change_reference_person(c, body))
 
     @api.post(
         "/referrals",

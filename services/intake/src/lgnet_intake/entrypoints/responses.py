@@ -116,6 +116,12 @@ class HouseholdChanged(BaseModel):
     change: Literal["joined", "left"]
 
 
+class ReferencePersonChanged(BaseModel):
+    household_id: str
+    person_id: str = Field(description="The household's reference person now")
+    previous_person_id: str = Field(description="Its reference person until this change, still a member")
+
+
 class ReferralReceived(BaseModel):
     referral_id: str
 
@@ -252,6 +258,15 @@ class MemberLeft(BaseModel):
     household_id: str
 
 
+class ReferencePersonNamed(BaseModel):
+    on: date
+    kind: Literal["reference_person_named"]
+    person_id: str = Field(description="The household's reference person from `on`")
+    previous_person_id: str = Field(description="Its reference person until then, still a member unless she left")
+    household_id: str
+    reason: str
+
+
 class CaseOpened(BaseModel):
     on: date
     kind: Literal["case_opened"]
@@ -303,6 +318,7 @@ TimelineEntry = Annotated[
     Registered
     | MemberJoined
     | MemberLeft
+    | ReferencePersonNamed
     | CaseOpened
     | NeedsAssessed
     | CaseClosedEntry

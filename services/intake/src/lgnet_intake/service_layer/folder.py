@@ -164,6 +164,17 @@ class Folder:
                             "household_id": h["household_id"],
                         }
                     )
+            for change in await q.reference_changes(self.conn, h["household_id"]):  # who was named in whose place
+                timeline.append(
+                    {
+                        "on": _iso(change["named_on"]),
+                        "kind": "reference_person_named",
+                        "person_id": change["person_id"],
+                        "previous_person_id": change["previous_person_id"],
+                        "household_id": h["household_id"],
+                        "reason": change["reason"],
+                    }
+                )
             out_households.append(
                 {"household_id": h["household_id"], "reference_person_id": h["reference_person_id"], "members": members}
             )

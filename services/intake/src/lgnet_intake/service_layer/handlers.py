@@ -479,14 +479,40 @@ class Intake:
                 raise Conflict("person_id", "is not a member of the household")
             households.check_may_leave(p["person_id"], h["reference_person_id"])
             joined, _ = await repo.membership_days(self.conn, c.household_id, p["person_id"])
-            if joined is not None and c.on < joined:  # the membership would end before it began
-                raise ContractError("on", f"is before the person joined the household ({joined.isoformat()})")
+            households.check_member_on(c.on, joined)  # the membership would end before it began
+            replaced = await repo.replaced_as_reference(self.conn, c.household_id, p["person_id"])
+            households.check_leaves_after_replaced(c.on, replaced)
             await repo.member_left(self.conn, c.household_id, p["person_id"], c.on)
             event = ev.HouseholdMemberLeft(
                 household_id=c.household_id, person_id=p["person_id"], reason=c.reason, on=c.on
             )
         await self.emit(ctx, event)
         return {"household_id": c.household_id, "person_id": p["person_id"], "change": c.change}
+
+    async def change_reference_person(
+        self, ctx: Context, c: cmd_in.HouseholdReferencePersonChangeSubmitted
+    ) -> dict[str, Any]:
+        """Another current member named the household's reference person (hers moved out, separated, died): whoever
+        may change the household's members may. The former one stays a member, and may then leave."""
+        inbound.check_dated(c.on, "on", ctx.today, self.earliest_date)
+        people.check_no_identifying_text(c.reason, "reason")  # a free code, in clear on intake's topic for good
+        # Locked: a member leaving and a change of reference person at once each see the other's
+        h = await self._household_for_write(ctx, c.household_id, lock=True)
+        p = await self._person_in_city(ctx, c.person_id, "person_id")
+        members = await repo.current_members(self.conn, c.household_id)
+        joined, _ = await repo.membership_days(self.conn, c.household_id, p["person_id"])
+        previous = h["reference_person_id"]
+        since = await repo.reference_since(self.conn, c.household_id)
+        households.check_new_reference(p["person_id"], previous, members, c.on, joined, since)
+        await repo.set_reference_person(self.conn, c.household_id, p["person_id"], previous, c.reason, c.on)
+        await self.emit(
+            ctx,
+            ev.HouseholdReferencePersonChanged(
+                household_id=c.household_id, person_id=p["person_id"], previous_person_id=previous, reason=c.reason,
+                on=c.on,
+            ),
+        )  # fmt: skip
+        return {"household_id": c.household_id, "person_id": p["person_id"], "previous_person_id": previous}
 
     async def receive_referral(self, ctx: Context, c: cmd_in.ReferralSubmitted) -> dict[str, Any]:
         h = await self._household_for_write(ctx, c.household_id)

@@ -37,6 +37,7 @@ ACCEPTED: tuple[type[Event], ...] = (
     cmd_in.PersonRegistrationSubmitted,
     cmd_in.HouseholdFormationSubmitted,
     cmd_in.HouseholdMemberChangeSubmitted,
+    cmd_in.HouseholdReferencePersonChangeSubmitted,
     cmd_in.ReferralSubmitted,
     cmd_in.CaseOpeningSubmitted,
     cmd_in.NeedsAssessmentSubmitted,
@@ -332,6 +333,7 @@ DATED = {
     cmd_in.ConsentReported: "recorded_on",
     cmd_in.EmploymentReported: "as_of",
     cmd_in.HouseholdMemberChangeSubmitted: "on",
+    cmd_in.HouseholdReferencePersonChangeSubmitted: "on",
 }
 
 
@@ -355,7 +357,8 @@ def check_event(event: Event, today: date, earliest: date) -> None:
     programme's earliest date (settings.earliest_date)."""
     if (id_field := NEW_IDS.get(type(event))) is not None:
         people.check_pseudonymous_id(getattr(event, id_field), id_field)
-    if isinstance(event, cmd_in.HouseholdMemberChangeSubmitted):  # a free code, in clear for good
+    if isinstance(event, cmd_in.HouseholdMemberChangeSubmitted | cmd_in.HouseholdReferencePersonChangeSubmitted):
+        # a free code, in clear for good
         people.check_no_identifying_text(event.reason, "reason")
     check_outreach(event, today)
     if isinstance(event, cmd_in.HouseholdFormationSubmitted):

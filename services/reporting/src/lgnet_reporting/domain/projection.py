@@ -282,6 +282,10 @@ PROJECTORS: dict[str, Projector] = {
     i.HouseholdFormed.type: _household_formed,
     i.HouseholdMemberJoined.type: _member("joined"),
     i.HouseholdMemberLeft.type: _member("left"),
+    # Keyed by the household, as its formation: the row names its reference person now, whatever the replay's order
+    i.HouseholdReferencePersonChanged.type: lambda env, e: [
+        _ups("households", household_id=e.household_id, reference_person_id=e.person_id)
+    ],
     i.ReferralReceived.type: lambda env, e: [
         _ins("referrals", referral_id=e.referral_id, household_id=e.household_id, source=e.source.value,
              received_on=e.received_on)
