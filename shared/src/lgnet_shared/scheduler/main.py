@@ -53,6 +53,12 @@ class SchedulerSettings(BaseSettings):
     http_port: config.Port = Field(8006, alias="LGNET_HTTP_PORT")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="LGNET_LOG_LEVEL")
 
+    @field_validator("database_url")
+    @classmethod
+    def _pg(cls, v: SecretStr) -> SecretStr:
+        config.database_url_checked(v.get_secret_value())
+        return v
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
