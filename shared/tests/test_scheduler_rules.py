@@ -145,7 +145,7 @@ def test_the_schedulers_lines_carry_the_deployment(
     import json
     import logging
 
-    import uvicorn
+    from lgnet_shared import serving
     from lgnet_shared.scheduler import main as scheduler_main
     from lgnet_shared.testing.logs import logging_kept
 
@@ -155,7 +155,8 @@ def test_the_schedulers_lines_carry_the_deployment(
     monkeypatch.setenv("LGNET_SCHEDULER_TOKENS", json.dumps({"housing": {"torino": "t"}}))
     monkeypatch.setattr("sys.argv", ["lgnet-scheduler"])
     monkeypatch.setattr(scheduler_main, "create_app", lambda settings: "app")
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    monkeypatch.setattr(serving, "listening_socket", lambda *_: None)  # uvicorn not started, no port taken
+    monkeypatch.setattr(serving, "serve_on", lambda sock, app, **kw: None)
     with logging_kept():
         scheduler_main.main()
         capsys.readouterr()
