@@ -268,10 +268,11 @@ def test_the_deployments_own_principal_and_the_admin_start(monkeypatch: pytest.M
 @pytest.mark.parametrize(
     ("url", "why"),
     [
-        ("postgresql://lgnet:pw@db.example:notaport/lgnet", "host db.example: port 'notaport' is not a number from 1"),
-        ("postgresql://lgnet@db.example:99999/lgnet", "host db.example: port '99999' is not a number from 1"),
+        ("postgresql://lgnet:pw@db.example:notaport/lgnet", "host db.example: its port is not a number from 1"),
+        ("postgresql://lgnet@db.example:99999/lgnet", "host db.example: its port is not a number from 1"),
         ("postgresql://lgnet@[::1/lgnet", "host '[::1': an IPv6 address needs its closing ']'"),
-        ("postgresql://lgnet@pg-a:5432,pg-b:x/lgnet", "host pg-b: port 'x' is not a number from 1"),
+        ("postgresql://lgnet:pa/ss@db.example/lgnet", "host lgnet: its port is not a number from 1"),
+        ("postgresql://lgnet@pg-a:5432,pg-b:x/lgnet", "host pg-b: its port is not a number from 1"),
     ],
 )
 def test_a_database_url_asyncpg_cannot_read_is_named_at_start(
@@ -289,7 +290,9 @@ def test_a_database_url_asyncpg_cannot_read_is_named_at_start(
     monkeypatch.setenv("DATABASE_URL", url)
     with pytest.raises(ConfigError) as info:
         load()
-    assert f"  DATABASE_URL: {why}" in str(info.value) and "pw" not in str(info.value), str(info.value)
+    assert (
+        f"  DATABASE_URL: {why}" in str(info.value) and "pw" not in str(info.value) and "pa" not in str(info.value)
+    ), str(info.value)
     for settings in (SchedulerSettings, DeskSettings):
         with pytest.raises(ValueError, match=r"DATABASE_URL|database_url") as refused:
             settings()

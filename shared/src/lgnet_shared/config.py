@@ -376,7 +376,8 @@ def database_hosts(url: str) -> list[tuple[str, str]]:
         else:
             host, _, port = spec.partition(":")
         if port and not (port.isdigit() and 1 <= int(port) <= 65535):
-            raise ValueError(f"host {host}: port {port!r} is not a number from 1 to 65535")
+            # the port's text not quoted: a password with an unencoded '/' ends the host part inside the password
+            raise ValueError(f"host {host}: its port is not a number from 1 to 65535")
         found.append((host, port))
     return found
 
