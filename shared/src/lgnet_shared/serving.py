@@ -15,12 +15,12 @@ from typing import Any
 from lgnet_shared.config import ConfigError
 
 
-def listening_socket(host: str, port: int, prefix: str = "") -> socket.socket:
-    """A socket bound to `host`:`port` for uvicorn to serve on; else ConfigError naming the variable and why."""
+class Unbindable(ValueError):
+    """The HTTP address cannot be listened on: `str()` names the setting and why."""
 
-    def refused(variable: str, reason: str) -> ConfigError:
-        return ConfigError(f"{prefix}invalid configuration:\n  {variable}: {reason}")
 
+def bound(host: str, port: int, host_var: str = "LGNET_HTTP_HOST", port_var: str = "LGNET_HTTP_PORT") -> socket.socket:
+    """A socket bound to `host`:`port` for uvicorn to serve on; else Unbindable naming the setting and why."""
     # The family as uvicorn chooses it (a name such as `localhost` binds its IPv4 address, never ::1 alone).
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a restart reuses its port at once
@@ -28,19 +28,25 @@ def listening_socket(host: str, port: int, prefix: str = "") -> socket.socket:
         sock.bind((host, port))
     except (socket.gaierror, UnicodeError) as exc:
         sock.close()
-        raise refused("LGNET_HTTP_HOST", f"{host!r} is not an address this host can listen on ({exc})") from None
+        raise Unbindable(f"{host_var}: {host!r} is not an address this host can listen on ({exc})") from None
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise refused("LGNET_HTTP_PORT", f"{host}:{port} is in use (another process listens there)") from None
+            raise Unbindable(f"{port_var}: {host}:{port} is in use (another process listens there)") from None
         if exc.errno == errno.EADDRNOTAVAIL:
-            raise refused("LGNET_HTTP_HOST", f"{host} is not an address of this host") from None
+            raise Unbindable(f"{host_var}: {host} is not an address of this host") from None
         if exc.errno == errno.EACCES:
-            raise refused(
-                "LGNET_HTTP_PORT", f"{host}:{port}: not permitted (a port below 1024 needs privileges)"
-            ) from None
-        raise refused("LGNET_HTTP_HOST / LGNET_HTTP_PORT", f"{host}:{port}: {exc.strerror}") from None
+            raise Unbindable(f"{port_var}: {host}:{port}: not permitted (a port below 1024 needs privileges)") from None
+        raise Unbindable(f"{host_var} / {port_var}: {host}:{port}: {exc.strerror}") from None
     return sock
+
+
+def listening_socket(host: str, port: int, prefix: str = "") -> socket.socket:
+    """`bound`, or exit as an invalid configuration does (`prefix`: the command's name, as its other errors say)."""
+    try:
+        return bound(host, port)
+    except Unbindable as exc:
+        raise ConfigError(f"{prefix}invalid configuration:\n  {exc}") from None
 
 
 def serve_on(sock: socket.socket, app: Any, **options: Any) -> None:
