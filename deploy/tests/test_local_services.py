@@ -86,6 +86,23 @@ def test_a_wrong_name_is_named() -> None:
     assert "not a service: nosuch (choose among intake, housing, payments, reporting)" in done.stdout
 
 
+class FakePool:
+    """A service's pool as `scheduler.py` uses it: whether its actor exists already, nothing else."""
+
+    def __init__(self, actor_exists: bool) -> None:
+        self.actor_exists = actor_exists
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        yield self
+
+    async def fetchval(self, *_: Any) -> bool:
+        return self.actor_exists
+
+    async def close(self) -> None:
+        return None
+
+
 def test_the_scheduler_calls_only_the_services_that_run(
     services: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -104,21 +121,9 @@ def test_the_scheduler_calls_only_the_services_that_run(
 
     asked: list[str] = []
 
-    class Conn:
-        async def fetchval(self, *_: Any) -> bool:
-            return True
-
-    class Pool:
-        @contextlib.asynccontextmanager
-        async def acquire(self) -> AsyncIterator[Conn]:
-            yield Conn()
-
-        async def close(self) -> None:
-            return None
-
-    async def create_pool(url: str, schema: str, **_: Any) -> Pool:
+    async def create_pool(url: str, schema: str, **_: Any) -> FakePool:
         asked.append(schema)
-        return Pool()
+        return FakePool(actor_exists=True)
 
     async def issue_token(conn: Any, actor: str, *_: Any, **__: Any) -> str:
         return f"lgn_{asked[-1]}_{actor}"
@@ -318,20 +323,8 @@ def test_a_city_deployments_scheduler_and_desk_serve_its_city(
 
     cities: list[str] = []
 
-    class Conn:
-        async def fetchval(self, *_: Any) -> bool:
-            return False  # no actor yet
-
-    class Pool:
-        @contextlib.asynccontextmanager
-        async def acquire(self) -> AsyncIterator[Conn]:
-            yield Conn()
-
-        async def close(self) -> None:
-            return None
-
-    async def create_pool(url: str, schema: str, **_: Any) -> Pool:
-        return Pool()
+    async def create_pool(url: str, schema: str, **_: Any) -> FakePool:
+        return FakePool(actor_exists=False)
 
     async def add_actor(conn: Any, actor: str, role: Any, city: str, name: str) -> None:
         cities.append(city)
