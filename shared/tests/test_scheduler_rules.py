@@ -141,7 +141,10 @@ def test_a_port_that_is_none_is_refused_naming_the_variable(monkeypatch: pytest.
 def test_the_schedulers_lines_carry_the_deployment(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """docs/operators.md: every line has `deployment`, the scheduler's (uvicorn's own lines) too; they had none."""
+    """docs/operators.md: every line has `deployment`, the scheduler's (uvicorn's own lines) too; they had none. And
+    its /metrics identifies the process as the services' and the desk's do, `lgnet_deployment_info{service,
+    deployment,city} 1` ("Deployments on a shared cluster"): a city's scheduler and the national one could not be
+    told apart."""
     import json
     import logging
 
@@ -165,3 +168,7 @@ def test_the_schedulers_lines_carry_the_deployment(
     doc = json.loads(line)
     assert (doc["service"], doc["deployment"]) == ("scheduler", "torino-north"), doc
     assert doc["event"] == "Started server process [1]", doc
+    from prometheus_client import generate_latest
+
+    info = 'lgnet_deployment_info{city="torino",deployment="torino-north",service="scheduler"} 1.0'
+    assert info in generate_latest().decode(), "the scheduler's /metrics names no deployment"

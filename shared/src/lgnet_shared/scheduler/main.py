@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lgnet_shared import config, db, http, logs, serving, setup_errors
+from lgnet_shared import metrics as shared_metrics
 from lgnet_shared.cities import CITIES, NATIONAL, outside_programme
 from lgnet_shared.scheduler import ledger, metrics
 from lgnet_shared.scheduler.rules import Job
@@ -248,6 +249,8 @@ def main() -> None:
     # The port first: taken by another process, one line naming LGNET_HTTP_PORT and no schema made.
     sock = serving.listening_socket(settings.http_host, settings.http_port, "lgnet-scheduler: ")
     logs.configure("scheduler", settings.log_level, deployment=config.deployment_of())
+    # /metrics names the process as the services' and the desk's do: a city's scheduler apart from the national one
+    shared_metrics.DEPLOYMENT.labels("scheduler", config.deployment_of(), settings.city).set(1)
     serving.serve_on(sock, http.quiet_refusal(create_app(settings)), log_config=None, access_log=False)
 
 
