@@ -36,6 +36,21 @@ PROVISIONED = LOCAL / "desk-demo-services.txt"  # the services the demo operator
 SERVICES = ("intake", "housing", "payments")  # those the desk calls
 
 
+def demo() -> list[tuple[str, str, str, str, str | None]]:
+    """The demo operators of this deployment: all of DEMO for the national one (it serves both cities); a city's
+    deployment (LGNET_CITY) refuses another city's operators, so its staff and DPO are the city's, and only its own
+    partners' operators are made (it ended on a traceback, "torino's actors belong to its own")."""
+    city = os.environ.get("LGNET_CITY", "national")
+    if city == "national":
+        return DEMO
+    name = city.capitalize()
+    return [
+        (user, label.replace("Torino", name), role, city, partner)
+        for user, label, role, of, partner in DEMO
+        if role != "partner" or of == city
+    ]
+
+
 def running() -> list[str]:
     """The services the desk calls that run here: a city may run only some (one not running has no schema to hold
     the operators' actors, nor anything to answer the desk)."""
@@ -79,7 +94,7 @@ def provision(services: list[str]) -> str:
     password = secrets.token_urlsafe(12) if first else PASSWORDS.read_text().strip()
 
     async def add_all() -> None:
-        for username, name, role, city, partner in DEMO:
+        for username, name, role, city, partner in demo():
             op = Operator(username, name, OperatorRole(role), city, partner)
             logs = new if role == "dpo" else ()
             readers = {s: await read_log_token(settings.database_url, s, city, name) for s in logs}
@@ -137,8 +152,12 @@ def start() -> int:
     if len(services) < len(SERVICES):
         print(f"[desk] the city runs {', '.join(services)}: the desk shows only those (LGNET_DESK_SERVICES)")
     print(f"[desk] the desk: {DESK.url}/  (in Italian; English with ?lang=en)")
-    others = "approvatore, contabile, aurora, carso, rpd"
-    print(f"[desk] demo login: operatrice / {password}  (Torino staff; also {others};")
+    city = os.environ.get("LGNET_CITY", "national")
+    others = ", ".join(user for user, *_ in demo() if user != "operatrice")
+    print(
+        f"[desk] demo login: operatrice / {password}  ({'Torino' if city == 'national' else city.capitalize()} staff;"
+        f" also {others};"
+    )
     print(f"[desk]             same password, kept in {PASSWORDS})")
     return 0
 

@@ -2,8 +2,8 @@
 
 `start` provisions, once, a staff actor `scheduler-<city>` and its API token in the schema of each of intake, housing
 and payments that runs (`services.py start intake housing`: a city without payments) for each city the scheduler
-serves (LGNET_SCHEDULER_CITIES, default the scenario's: torino,trieste), keeps the tokens in
-.local/scheduler-tokens.json (mode 600), hands the scheduler those of the running services only
+serves (LGNET_SCHEDULER_CITIES, default LGNET_CITY for a city's deployment, else the scenario's: torino,trieste),
+keeps the tokens in .local/scheduler-tokens.json (mode 600), hands the scheduler those of the running services only
 (.local/scheduler-tokens.running.json: a service given no token is not called; one started later is given its token
 when the scheduler is started again), and starts `.venv/bin/lgnet-scheduler` on LGNET_SCHEDULER_PORT (default 8006).
 The daily run is at LGNET_SCHEDULER_AT (06:00) Europe/Rome unless LGNET_SCHEDULER_AT / LGNET_SCHEDULER_TZ say
@@ -33,7 +33,11 @@ SCHEDULER = Background("scheduler", scheduler_port())
 
 
 def cities() -> list[str]:
-    return [c.strip() for c in os.environ.get("LGNET_SCHEDULER_CITIES", "torino,trieste").split(",") if c.strip()]
+    """LGNET_SCHEDULER_CITIES, else the city a city's deployment serves (LGNET_CITY), else the scenario's two: a
+    Trieste deployment's schemas refuse another city's actor (it ended on that refusal's traceback)."""
+    city = os.environ.get("LGNET_CITY", "national")
+    default = "torino,trieste" if city == "national" else city
+    return [c.strip() for c in os.environ.get("LGNET_SCHEDULER_CITIES", default).split(",") if c.strip()]
 
 
 def env() -> dict[str, str]:

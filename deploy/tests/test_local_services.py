@@ -86,6 +86,23 @@ def test_a_wrong_name_is_named() -> None:
     assert "not a service: nosuch (choose among intake, housing, payments, reporting)" in done.stdout
 
 
+class FakePool:
+    """A service's pool as `scheduler.py` uses it: whether its actor exists already, nothing else."""
+
+    def __init__(self, actor_exists: bool) -> None:
+        self.actor_exists = actor_exists
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        yield self
+
+    async def fetchval(self, *_: Any) -> bool:
+        return self.actor_exists
+
+    async def close(self) -> None:
+        return None
+
+
 def test_the_scheduler_calls_only_the_services_that_run(
     services: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -104,21 +121,9 @@ def test_the_scheduler_calls_only_the_services_that_run(
 
     asked: list[str] = []
 
-    class Conn:
-        async def fetchval(self, *_: Any) -> bool:
-            return True
-
-    class Pool:
-        @contextlib.asynccontextmanager
-        async def acquire(self) -> AsyncIterator[Conn]:
-            yield Conn()
-
-        async def close(self) -> None:
-            return None
-
-    async def create_pool(url: str, schema: str, **_: Any) -> Pool:
+    async def create_pool(url: str, schema: str, **_: Any) -> FakePool:
         asked.append(schema)
-        return Pool()
+        return FakePool(actor_exists=True)
 
     async def issue_token(conn: Any, actor: str, *_: Any, **__: Any) -> str:
         return f"lgn_{asked[-1]}_{actor}"
@@ -296,3 +301,67 @@ def test_a_service_running_older_code_is_said_so(
     said = capsys.readouterr().out
     assert "intake already running (pid 4242) runs the code of 1e5dec28, not this checkout's 3a62062c" in said, said
     assert "make down" in said
+
+
+def test_a_city_deployments_scheduler_and_desk_serve_its_city(
+    services: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A city IT team running Trieste's own intake and payments (`LGNET_CITY=trieste services.py start intake
+    payments`): `scheduler.py start` ended on a traceback ("ContractError: city: this schema's deployment serves
+    trieste; torino's actors belong to its own"), provisioning the scenario's Torino and Trieste whatever the city,
+    and `desk.py start` the same, for its Torino demo operators. A city's deployment serves its city: the scheduler
+    calls for it alone, and the demo staff and DPO are the city's (its partners' operators only)."""
+    monkeypatch.setenv("LGNET_CITY", "trieste")
+    monkeypatch.delenv("LGNET_SCHEDULER_CITIES", raising=False)
+    monkeypatch.delenv("LGNET_DEPLOYMENT", raising=False)
+    spec = importlib.util.spec_from_file_location("lgnet_local_scheduler", LOCAL / "scheduler.py")
+    assert spec and spec.loader
+    monkeypatch.setitem(sys.modules, "services", services)
+    scheduler = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scheduler)
+    from lgnet_shared import actors, db
+
+    cities: list[str] = []
+
+    async def create_pool(url: str, schema: str, **_: Any) -> FakePool:
+        return FakePool(actor_exists=False)
+
+    async def add_actor(conn: Any, actor: str, role: Any, city: str, name: str) -> None:
+        cities.append(city)
+
+    async def issue_token(conn: Any, actor: str, *_: Any, **__: Any) -> str:
+        return f"lgn_{actor}"
+
+    monkeypatch.setattr(db, "create_pool", create_pool)
+    monkeypatch.setattr(actors, "add_actor", add_actor)
+    monkeypatch.setattr(actors, "issue_token", issue_token)
+    monkeypatch.setattr(scheduler, "pid_of", lambda name: 4242 if name in ("intake", "payments") else None)
+    started: list[dict[str, str]] = []
+    monkeypatch.setattr(scheduler.Background, "start", recording(started))
+    assert scheduler.start() == 0
+    assert set(cities) == {"trieste"}, cities
+    assert started[0]["LGNET_SCHEDULER_CITIES"] == "trieste"
+
+    desk_spec = importlib.util.spec_from_file_location("lgnet_local_desk", LOCAL / "desk.py")
+    assert desk_spec and desk_spec.loader
+    desk = importlib.util.module_from_spec(desk_spec)
+    desk_spec.loader.exec_module(desk)
+    from lgnet_desk.entrypoints import admin
+
+    operators: dict[str, str] = {}
+
+    async def add_operator(settings: Any, op: Any, *_: Any, **__: Any) -> None:
+        operators[op.username] = op.city
+
+    async def read_log_token(database_url: str, schema: str, city: str, name: str) -> str:
+        return f"lgr_{schema}"
+
+    monkeypatch.setattr(admin, "add_operator", add_operator)
+    monkeypatch.setattr(desk, "read_log_token", read_log_token)
+    monkeypatch.setattr(desk, "PASSWORDS", tmp_path / "desk-demo.txt")
+    monkeypatch.setattr(desk, "PROVISIONED", tmp_path / "desk-demo-services.txt")
+    monkeypatch.setattr(desk, "pid_of", lambda name: 4242 if name in ("intake", "payments") else None)
+    monkeypatch.setattr(desk.Background, "start", recording(started))
+    assert desk.start() == 0
+    assert set(operators.values()) == {"trieste"}, operators
+    assert "aurora" not in operators and {"operatrice", "rpd", "carso"} <= set(operators), operators

@@ -263,3 +263,51 @@ def test_the_deployments_own_principal_and_the_admin_start(monkeypatch: pytest.M
         monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
         monkeypatch.setenv("KAFKA_SASL_PASSWORD", "x")
         check_principal(load(), "intake")
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("postgresql://lgnet:pw@db.example:notaport/lgnet", "host db.example: its port is not a number from 1"),
+        ("postgresql://lgnet@db.example:99999/lgnet", "host db.example: its port is not a number from 1"),
+        ("postgresql://lgnet@[::1/lgnet", "host '[::1': an IPv6 address needs its closing ']'"),
+        ("postgresql://lgnet:pa/ss@db.example/lgnet", "host lgnet: its port is not a number from 1"),
+        ("postgresql://lgnet@pg-a:5432,pg-b:x/lgnet", "host pg-b: its port is not a number from 1"),
+    ],
+)
+def test_a_database_url_asyncpg_cannot_read_is_named_at_start(
+    monkeypatch: pytest.MonkeyPatch, url: str, why: str
+) -> None:
+    """A city IT team's DATABASE_URL with a port that is not a number (`…:notaport/lgnet`) or a broken IPv6 host
+    loaded, then ended the start on asyncpg's "ValueError: invalid literal for int()" traceback — and, with the
+    broker also unreachable, a `start refused` naming Kafka only. The services, the scheduler and the desk read it
+    alike: one line naming DATABASE_URL (never its password)."""
+    from lgnet_desk.settings import DeskSettings
+    from lgnet_shared.scheduler.main import SchedulerSettings
+
+    for k, v in GOOD.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(ConfigError) as info:
+        load()
+    assert (
+        f"  DATABASE_URL: {why}" in str(info.value) and "pw" not in str(info.value) and "pa" not in str(info.value)
+    ), str(info.value)
+    for settings in (SchedulerSettings, DeskSettings):
+        with pytest.raises(ValueError, match=r"DATABASE_URL|database_url") as refused:
+            settings()
+        assert why in str(refused.value), refused.value
+
+
+def test_a_database_url_listing_a_primary_and_its_standbys_loads_and_is_named_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """operators.md's replicated PostgreSQL: `DATABASE_URL=postgresql://lgnet:…@pg-a…:5432,pg-b…:5432/lgnet?…`. It
+    loads; a start the database refuses names it with both hosts (it said "DATABASE_URL (unparsable)")."""
+    from lgnet_shared import setup_errors
+
+    url = "postgresql://lgnet:s3cret@pg-a.example:5432,[::1]:5433/lgnet?target_session_attrs=read-write"
+    for k, v in {**GOOD, "DATABASE_URL": url}.items():
+        monkeypatch.setenv(k, v)
+    assert load().database_url.get_secret_value() == url
+    assert setup_errors.database_url(url) == "DATABASE_URL postgresql://lgnet@pg-a.example:5432,[::1]:5433/lgnet"

@@ -140,3 +140,25 @@ def test_the_clients_lines_about_a_topic_the_relay_holds_back_are_rate_limited(
         client.error("Topic %s not found in cluster metadata", "lgnet.housing.events")
         client.error("Topic %s is not authorized for this client", "lgnet.partner.rejections.coop-aurora")
     assert len(lines) == 2 * 2  # each kind: its start, one summary after 30 s
+
+
+def test_the_pools_slowing_retries_are_one_outage_not_one_that_stopped(
+    captured: tuple[list[str], Clock, ConnectionErrorThrottle],
+) -> None:
+    """A city IT team stopped PostgreSQL for 80 s: each service logged "Failed to restore the pool connection floor:
+    stopped (lasted 31 s; 4 repeated lines suppressed)" 31 s in, while the database was still down, and then the
+    outage again as a new one, with its traceback. asyncpg retries the floor after 1, 2, 4, … s, at most 60 s apart:
+    a wait of 32 s between two of its lines is not the end of the outage."""
+    lines, clock, throttle = captured
+    pool = logging.getLogger("aiokafka")  # a logger the filter watches (asyncpg's in production)
+    for at in (0, 1, 3, 7, 15, 31, 63, 123, 183):  # asyncpg's retry times while the database is down
+        clock.now = 1000.0 + at
+        throttle.check_stopped()  # what the event loop's watch does every interval
+        pool.warning("Failed to restore the pool connection floor; retrying")
+    assert not [line for line in lines if "stopped" in line], lines
+    assert len([line for line in lines if "summarised" in line]) == 1, lines
+    clock.now += 61
+    assert throttle.check_stopped() == []  # a retry may still come (60 s apart at most)
+    clock.now += 30
+    assert throttle.check_stopped() == ["Failed to restore the pool connection floor"]
+    assert "lasted 183 s" in lines[-1], lines

@@ -33,3 +33,22 @@ async def test_metrics_answer_and_readiness_names_postgres_while_it_is_down(sett
             assert ready.status_code == 503 and ready.json()["checks"]["postgres"] != "ok", ready.text
     finally:
         await app.state.pool.close()
+
+
+async def test_the_ledger_while_postgres_is_down_is_a_503_problem_not_a_500(settings: SchedulerSettings) -> None:
+    """`GET /runs` during a PostgreSQL restart answered "Internal Server Error" (text/plain 500) and logged an
+    "Exception in ASGI application" traceback; every service answers such a request 503 problem+json with
+    Retry-After. Its readiness names the failure as the services' does ("error: …")."""
+    app = create_app(settings)
+    app.state.pool = await asyncpg.create_pool(settings.database_url.get_secret_value(), min_size=0, max_size=1)
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://scheduler.test") as c:
+            runs = await c.get("/runs")
+            assert runs.status_code == 503, runs.text
+            assert runs.headers["content-type"] == "application/problem+json"
+            assert runs.json()["type"] == "urn:lgnet:problem:unavailable" and runs.headers["retry-after"] == "1"
+            ready = await c.get("/health/ready")
+            assert ready.json()["checks"]["postgres"] == "error: ConnectionRefusedError", ready.text
+    finally:
+        await app.state.pool.close()

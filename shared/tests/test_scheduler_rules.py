@@ -141,11 +141,14 @@ def test_a_port_that_is_none_is_refused_naming_the_variable(monkeypatch: pytest.
 def test_the_schedulers_lines_carry_the_deployment(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """docs/operators.md: every line has `deployment`, the scheduler's (uvicorn's own lines) too; they had none."""
+    """docs/operators.md: every line has `deployment`, the scheduler's (uvicorn's own lines) too; they had none. And
+    its /metrics identifies the process as the services' and the desk's do, `lgnet_deployment_info{service,
+    deployment,city} 1` ("Deployments on a shared cluster"): a city's scheduler and the national one could not be
+    told apart."""
     import json
     import logging
 
-    import uvicorn
+    from lgnet_shared import serving
     from lgnet_shared.scheduler import main as scheduler_main
     from lgnet_shared.testing.logs import logging_kept
 
@@ -155,7 +158,8 @@ def test_the_schedulers_lines_carry_the_deployment(
     monkeypatch.setenv("LGNET_SCHEDULER_TOKENS", json.dumps({"housing": {"torino": "t"}}))
     monkeypatch.setattr("sys.argv", ["lgnet-scheduler"])
     monkeypatch.setattr(scheduler_main, "create_app", lambda settings: "app")
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    monkeypatch.setattr(serving, "listening_socket", lambda *_: None)  # uvicorn not started, no port taken
+    monkeypatch.setattr(serving, "serve_on", lambda sock, app, **kw: None)
     with logging_kept():
         scheduler_main.main()
         capsys.readouterr()
@@ -164,3 +168,7 @@ def test_the_schedulers_lines_carry_the_deployment(
     doc = json.loads(line)
     assert (doc["service"], doc["deployment"]) == ("scheduler", "torino-north"), doc
     assert doc["event"] == "Started server process [1]", doc
+    from prometheus_client import generate_latest
+
+    info = 'lgnet_deployment_info{city="torino",deployment="torino-north",service="scheduler"} 1.0'
+    assert info in generate_latest().decode(), "the scheduler's /metrics names no deployment"

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -358,5 +359,43 @@ async def _owner(database_url: str, schema: str) -> str | None:
             return None
         owner: str | None = await conn.fetchval(f'select deployment from "{schema}".deployment_identity')
         return owner
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[str(HERE / "probe_service.py")], ["-m", "lgnet_shared.scheduler.main"], ["-m", "lgnet_desk.entrypoints.main"]],
+)
+async def test_a_port_in_use_is_named_before_anything_is_made(
+    command: list[str], kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    """A city IT team gave intake the port housing listens on: the service ran its migrations, claimed its deployment
+    name in the schema, made its topics and registered its signing key on the log for good, then uvicorn said
+    "[Errno 98] error while attempting to bind on address …" (no variable named) followed by a "Fatal error on SSL
+    protocol" traceback. Now the port is taken first: one line naming LGNET_HTTP_PORT, and nothing made."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        env = {
+            **service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix, city="torino"),
+            "LGNET_HTTP_PORT": str(port),
+            "LGNET_SCHEDULER_TOKENS": json.dumps({s: {"torino": "t"} for s in ("intake", "housing", "payments")}),
+        }
+        done = await asyncio.to_thread(
+            subprocess.run, [sys.executable, *command], env=env, capture_output=True, text=True, timeout=60
+        )
+    said = done.stdout + done.stderr
+    assert done.returncode != 0, said
+    assert f"LGNET_HTTP_PORT: 127.0.0.1:{port} is in use (another process listens there)" in said, said
+    assert "Traceback" not in said, said
+    assert await _tables(database_url, pg_schema) == 0, "the refused start migrated its schema"
+
+
+async def _tables(database_url: str, schema: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval("select count(*) from pg_tables where schemaname = $1", schema))
     finally:
         await conn.close()

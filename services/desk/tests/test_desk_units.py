@@ -19,7 +19,6 @@ from typing import Any, cast
 
 import httpx
 import pytest
-import uvicorn
 from babel.messages.pofile import read_po
 from lgnet_desk.adapters.services import ServiceRefusal, Services
 from lgnet_desk.domain import countries, erasure, fiscal_codes
@@ -870,11 +869,13 @@ def _a_log_line_of_the_desk(
     import logging
 
     from lgnet_desk.entrypoints import main as desk_main
+    from lgnet_shared import serving
     from lgnet_shared.testing.logs import logging_kept
 
     monkeypatch.setattr(sys, "argv", ["lgnet-desk"])
     monkeypatch.setattr(desk_main, "create_app", lambda settings: "app")
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: (ran if ran is not None else {}).update(kw))
+    monkeypatch.setattr(serving, "listening_socket", lambda *_: None)  # uvicorn not started, no port taken
+    monkeypatch.setattr(serving, "serve_on", lambda sock, app, **kw: (ran if ran is not None else {}).update(kw))
     with logging_kept():
         desk_main.main()
         capsys.readouterr()

@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -241,13 +242,7 @@ def test_lgnet_notary_serves_http_and_resumes_after_a_restart(
     checks the checkpoints it serves."""
     prefix, state = new_topic_prefix(), tmp_path / "notary"
     asyncio.run(publish(kafka_bootstrap, prefix, [f"c{i}" for i in range(12)]))
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "LGNET_TOPIC_PREFIX": prefix,
-        "LGNET_NOTARY_KEY": _b64(SEED),
-        "LGNET_DEPLOYMENT": "national-test",
-    }
+    env = notary_env(kafka_bootstrap, prefix)
 
     def start() -> tuple[subprocess.Popen[str], int]:
         port = free_port()
@@ -820,3 +815,39 @@ def test_a_transaction_aborted_at_a_partitions_start_is_no_rewrite(kafka_bootstr
     again = asyncio.run(runner_round(kafka_bootstrap, prefix, state))
     assert not again.notary.rewritten() and again.read == 1
     assert len(again.notary.partitions[(topic, 0)].tree) == 4
+
+
+def notary_env(kafka_bootstrap: str, prefix: str) -> dict[str, str]:
+    """A notary's environment on the test's topics, with the test's seed."""
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "LGNET_TOPIC_PREFIX": prefix,
+        "LGNET_NOTARY_KEY": _b64(SEED),
+        "LGNET_DEPLOYMENT": "national-test",
+    }
+
+
+def test_a_notary_whose_port_is_taken_says_so_before_signing_anything(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """A city IT team started the notary on a port another process listened on: it read the whole log, published a
+    checkpoint of every partition, and only then ended on uvicorn's "[Errno 98] error while attempting to bind …",
+    naming neither --http-port nor LGNET_NOTARY_PORT. The port is taken first: one line naming it, nothing signed."""
+    prefix = new_topic_prefix()
+    asyncio.run(publish(kafka_bootstrap, prefix, [f"p{i}" for i in range(3)]))
+    env = notary_env(kafka_bootstrap, prefix)
+    run = [sys.executable, "-c", "from lgnet_reporting.entrypoints.audit import notary_main; notary_main()", "run"]
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        done = subprocess.run(
+            [*run, "--every", "60", "--state", str(tmp_path / "notary"), "--http-port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode != 0, done.stdout + done.stderr
+    error = json.loads(done.stdout.strip().splitlines()[-1])["error"]
+    assert error == f"--http-port (LGNET_NOTARY_PORT): 127.0.0.1:{port} is in use (another process listens there)"
+    assert not asyncio.run(read_records(kafka_bootstrap, physical("checkpoints", prefix), missing_ok=True))

@@ -222,8 +222,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _pg(cls, v: SecretStr) -> SecretStr:
-        if not v.get_secret_value().startswith(("postgresql://", "postgres://")):
-            raise ValueError("must start with postgresql://")
+        database_url_checked(v.get_secret_value())
         return v
 
     @field_validator("city")
@@ -359,6 +358,37 @@ class Settings(BaseSettings):
         if self.signing_key is not None:
             return parse_master_key(self.signing_key.get_secret_value())
         return derive(self.master_key_bytes(), f"fact-signing:{self.deployment_name}.{service}")
+
+
+def database_hosts(url: str) -> list[tuple[str, str]]:
+    """The (host, port) pairs of a PostgreSQL URL, as asyncpg reads them (`host[:port][,host[:port]…]`, an IPv6
+    address in brackets; port "" when not given); ValueError saying which is wrong, never the password."""
+    netloc = re.split(r"[/?#]", url.partition("://")[2], maxsplit=1)[0]  # urlsplit refuses a broken IPv6 host itself
+    hosts = netloc.rpartition("@")[2]
+    found = []
+    for spec in hosts.split(",") if hosts else []:
+        if spec.startswith("["):
+            host, bracket, rest = spec[1:].partition("]")
+            if not bracket or (rest and not rest.startswith(":")):
+                raise ValueError(f"host {spec!r}: an IPv6 address needs its closing ']'")
+            port = rest[1:]
+            host = f"[{host}]"
+        else:
+            host, _, port = spec.partition(":")
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            # the port's text not quoted: a password with an unencoded '/' ends the host part inside the password
+            raise ValueError(f"host {host}: its port is not a number from 1 to 65535")
+        found.append((host, port))
+    return found
+
+
+def database_url_checked(url: str) -> str:
+    """DATABASE_URL, once asyncpg can read it: a port that is not a number, or a broken IPv6 host, was a traceback of
+    asyncpg's at start (and not named beside an unreachable broker)."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ValueError("must start with postgresql://")
+    database_hosts(url)
+    return url
 
 
 class ConfigError(SystemExit):

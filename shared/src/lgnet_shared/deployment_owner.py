@@ -77,11 +77,14 @@ async def advanced_groups(admin: AIOKafkaAdminClient, prefix: str) -> dict[str, 
 
 
 async def members(admin: AIOKafkaAdminClient, groups: Sequence[str]) -> list[str]:
-    """The processes in `groups` now: '<client id>@<host>'."""
+    """The processes in `groups` now: '<client id>@<host>'. One request per group: aiokafka cannot read the broker's
+    answer describing two groups ("Buffer underrun decoding string", then the connection closed), which made the
+    refusal of a service with two groups (payments) say the broker was unreachable."""
     found = []
-    for response in await admin.describe_consumer_groups(list(groups)):
-        for group in response.to_object()["groups"]:
-            found += [f"{m['client_id']}@{m['client_host'].lstrip('/')}" for m in group["members"]]
+    for name in groups:
+        for response in await admin.describe_consumer_groups([name]):
+            for group in response.to_object()["groups"]:
+                found += [f"{m['client_id']}@{m['client_host'].lstrip('/')}" for m in group["members"]]
     return sorted(set(found))
 
 

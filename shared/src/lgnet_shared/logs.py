@@ -160,11 +160,17 @@ CONNECTION_ERRORS = (
 )
 
 
+# Kinds whose retries space out beyond the summary interval: asyncpg retries its pool's floor after 1, 2, 4, … s, at
+# most 60 s apart, so 32 s of quiet in a PostgreSQL outage said "stopped (lasted 31 s)" while it went on.
+QUIET_BEFORE_STOPPED = {"Failed to restore the pool connection floor": 75.0}
+
+
 class ConnectionErrorThrottle(logging.Filter):
     """Rate-limits repeated connection errors of the Kafka client (loggers `aiokafka*`), and while PostgreSQL is away
     the outbox relay's and asyncpg's pool's retries: one line when a kind
     of error starts (the state change), then at most one summary every `interval` seconds while it repeats
-    ("... and N more like it in the last 30 s"), and one line when it has stopped for `interval` seconds
+    ("... and N more like it in the last 30 s"), and one line when it has stopped for `interval` seconds (longer for
+    a kind whose retries space out further: QUIET_BEFORE_STOPPED)
     ("... stopped after 37 s; 2,700 lines suppressed"). Other lines pass untouched. Installed on the root
     handlers by `configure`."""
 
@@ -205,7 +211,7 @@ class ConnectionErrorThrottle(logging.Filter):
             return True
         now = self.clock()
         episode = self.episodes.get(kind)
-        if episode is not None and now - episode[1] >= self.interval:
+        if episode is not None and now - episode[1] >= self._quiet(kind):
             self.check_stopped()  # quiet long enough: that one ended, this starts another
             episode = None
         if episode is None:  # it starts: the state change is logged, with a note that repeats will be summarised
@@ -226,10 +232,14 @@ class ConnectionErrorThrottle(logging.Filter):
         episode[4] += 1
         return False
 
+    def _quiet(self, kind: str) -> float:
+        """How long `kind` must be quiet to have stopped: the interval, or longer than its retries are apart."""
+        return max(self.interval, QUIET_BEFORE_STOPPED.get(kind, 0.0))
+
     def check_stopped(self) -> list[str]:
         """Ends the episodes quiet for `interval` seconds with one line each; returns their kinds."""
         now = self.clock()
-        ended = [k for k, e in self.episodes.items() if now - e[1] >= self.interval]
+        ended = [k for k, e in self.episodes.items() if now - e[1] >= self._quiet(k)]
         for kind in ended:
             first, last, _, _, total, name = self.episodes.pop(kind)
             logging.getLogger(name).warning(

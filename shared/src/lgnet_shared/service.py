@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import (
@@ -52,6 +51,7 @@ from lgnet_shared import (
     owned_ids,
     pii,
     runtime_schema,
+    serving,
     setup_errors,
 )
 from lgnet_shared.commits import DeferredCommits
@@ -782,13 +782,9 @@ def run(spec: ServiceSpec) -> None:
     settings = config.load()
     config.check_own(spec.variables)
     config.check_principal(settings, spec.name)
+    # The port first: taken by another process, nothing else starts (no schema, topic or signing key made).
+    sock = serving.listening_socket(settings.http_host, settings.http_port or spec.default_port)
     logs.configure(spec.name, settings.log_level, deployment=settings.deployment_name)
     configure_tracing(spec.name, settings.traces_exporter)
     app = create_app(spec, settings)
-    uvicorn.run(
-        http.quiet_refusal(app),
-        host=settings.http_host,
-        port=settings.http_port or spec.default_port,
-        log_config=None,
-        access_log=False,
-    )
+    serving.serve_on(sock, http.quiet_refusal(app), log_config=None, access_log=False)

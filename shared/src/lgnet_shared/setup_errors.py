@@ -57,11 +57,14 @@ def kafka(exc: BaseException, bootstrap: str | None = None) -> SetupError:
 
 def database_url(url: str) -> str:
     """DATABASE_URL as it may be printed: user, host, port and database, never a password."""
+    from lgnet_shared.config import database_hosts
+
     try:
         parts = urlsplit(url)
         user = f"{parts.username}@" if parts.username else ""
-        port = f":{parts.port}" if parts.port else ""
-        return f"DATABASE_URL {parts.scheme}://{user}{parts.hostname or ''}{port}{parts.path}"
+        # every host of a primary and its standbys (`pg-a:5432,pg-b:5432`, which urlsplit's port cannot read)
+        hosts = ",".join(f"{host}:{port}" if port else host for host, port in database_hosts(url))
+        return f"DATABASE_URL {parts.scheme}://{user}{hosts}{parts.path}"
     except ValueError:
         return "DATABASE_URL (unparsable)"
 

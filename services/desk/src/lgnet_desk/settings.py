@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from lgnet_shared.cities import NATIONAL, city_of
-from lgnet_shared.config import Port, city_named, deployment_named
+from lgnet_shared.config import Port, city_named, database_url_checked, deployment_named
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -69,6 +69,11 @@ class DeskSettings(BaseSettings):
     oidc_client_secret: str | None = Field(None, alias="LGNET_DESK_OIDC_CLIENT_SECRET")
     oidc_redirect_url: str | None = Field(None, alias="LGNET_DESK_OIDC_REDIRECT_URL")
     oidc_username_claim: str = Field("preferred_username", alias="LGNET_DESK_OIDC_USERNAME_CLAIM")
+
+    @field_validator("database_url")
+    @classmethod
+    def _pg(cls, v: str) -> str:
+        return database_url_checked(v)
 
     @field_validator("services_run")
     @classmethod

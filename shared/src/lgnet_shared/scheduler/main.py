@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import uvicorn
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lgnet_shared import config, db, http, logs, setup_errors
+from lgnet_shared import config, db, http, logs, serving, setup_errors
+from lgnet_shared import metrics as shared_metrics
 from lgnet_shared.cities import CITIES, NATIONAL, outside_programme
 from lgnet_shared.scheduler import ledger, metrics
 from lgnet_shared.scheduler.rules import Job
@@ -53,6 +53,12 @@ class SchedulerSettings(BaseSettings):
     http_host: str = Field("127.0.0.1", alias="LGNET_HTTP_HOST")
     http_port: config.Port = Field(8006, alias="LGNET_HTTP_PORT")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="LGNET_LOG_LEVEL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _pg(cls, v: SecretStr) -> SecretStr:
+        config.database_url_checked(v.get_secret_value())
+        return v
 
     @field_validator("timezone")
     @classmethod
@@ -187,6 +193,8 @@ def create_app(settings: SchedulerSettings, scheduler_factory: Any = None) -> Fa
             await pool.close()
 
     app = FastAPI(title="LgNet scheduler", lifespan=lifespan, version="0.1.0")
+    # problem+json answers, as the services': PostgreSQL away is a 503 with Retry-After (a 500 and a traceback before)
+    http.install_problem_handlers(app)
 
     @app.get("/health/live", summary="The process is up")
     async def live() -> dict[str, str]:
@@ -198,7 +206,7 @@ def create_app(settings: SchedulerSettings, scheduler_factory: Any = None) -> Fa
         try:
             await db.ping(app.state.pool)
         except Exception as e:  # any failure to reach the database is "not ready", named
-            checks["postgres"] = type(e).__name__
+            checks["postgres"] = f"error: {type(e).__name__}"
         last = state["last_tick"]
         if last is None or (datetime.now(UTC) - last).total_seconds() > 3 * settings.tick_s + 30:
             checks["loop"] = "not ticking"
@@ -238,14 +246,12 @@ def main() -> None:
     )
     if settings is None:
         return
+    # The port first: taken by another process, one line naming LGNET_HTTP_PORT and no schema made.
+    sock = serving.listening_socket(settings.http_host, settings.http_port, "lgnet-scheduler: ")
     logs.configure("scheduler", settings.log_level, deployment=config.deployment_of())
-    uvicorn.run(
-        http.quiet_refusal(create_app(settings)),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-    )
+    # /metrics names the process as the services' and the desk's do: a city's scheduler apart from the national one
+    shared_metrics.DEPLOYMENT.labels("scheduler", config.deployment_of(), settings.city).set(1)
+    serving.serve_on(sock, http.quiet_refusal(create_app(settings)), log_config=None, access_log=False)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from lgnet_shared import config, http, logs, metrics, runtime_schema, setup_errors
+from lgnet_shared import config, http, logs, metrics, runtime_schema, serving, setup_errors
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.schema import MIGRATIONS
@@ -73,13 +72,14 @@ def main() -> None:
     settings = config.of_command("lgnet-desk", DeskSettings, DeskSettings.master_key_bytes)
     if settings is None:
         return
+    # The port first: taken by another process, one line naming LGNET_HTTP_PORT and no schema made.
+    sock = serving.listening_socket(settings.http_host, settings.http_port, "lgnet-desk: ")
     # JSON lines, as the services log (uvicorn's own included), each naming the deployment; /metrics names it too
     logs.configure("desk", settings.log_level, deployment=settings.deployment_name)
     metrics.DEPLOYMENT.labels("desk", settings.deployment_name, settings.city).set(1)
-    uvicorn.run(
+    serving.serve_on(
+        sock,
         http.quiet_refusal(create_app(settings)),
-        host=settings.http_host,
-        port=settings.http_port,
         log_config=None,
         access_log=False,
         proxy_headers=True,  # the client's address from the proxy's X-Forwarded-For (the login throttle counts by it)

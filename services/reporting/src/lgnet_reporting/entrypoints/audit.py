@@ -35,7 +35,7 @@ from aiokafka.errors import (
     KafkaConnectionError,
     TopicAuthorizationFailedError,
 )
-from lgnet_shared import logs, metrics, tls
+from lgnet_shared import logs, metrics, serving, tls
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, NotarySigner, Verifier
 from lgnet_shared.cities import legacy_deployments
 from lgnet_shared.fact_signing import SigningKey, pinned_file, registry_contents
@@ -292,6 +292,12 @@ async def notary(args: argparse.Namespace) -> int:
         print(str(signer.verifier))
         return 0
     state = Path(args.state) if args.state else None
+    sock = None
+    if args.every and args.http_port is not None:  # the port first: taken, nothing read, signed or published
+        try:
+            sock = serving.bound(args.http_host, args.http_port, "--http-host", "--http-port (LGNET_NOTARY_PORT)")
+        except serving.Unbindable as exc:
+            raise UsageError(str(exc)) from None
     metrics.DEPLOYMENT.labels("notary", settings.deployment_of(), os.environ.get("LGNET_CITY", "national")).set(1)
     store = NotaryStore(state) if state else None
     runner = NotaryRunner(Notary(signer), _bootstrap(), args.topic_prefix, store, args.sweep)
@@ -307,7 +313,7 @@ async def notary(args: argparse.Namespace) -> int:
         if not args.every:
             return 0
         tasks = [asyncio.create_task(runner.follow(args.every, _print))]
-        if args.http_port is not None:
+        if sock is not None:
             config = uvicorn.Config(
                 create_app(runner.notary, runner),
                 host=args.http_host,
@@ -315,7 +321,7 @@ async def notary(args: argparse.Namespace) -> int:
                 log_level="warning",
                 log_config=None,  # uvicorn's lines go through the notary's JSON logs (notary_logs)
             )
-            tasks.append(asyncio.create_task(uvicorn.Server(config).serve()))
+            tasks.append(asyncio.create_task(uvicorn.Server(config).serve(sockets=[sock])))
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in tasks:
             task.cancel()
