@@ -311,3 +311,18 @@ def test_a_database_url_listing_a_primary_and_its_standbys_loads_and_is_named_wh
         monkeypatch.setenv(k, v)
     assert load().database_url.get_secret_value() == url
     assert setup_errors.database_url(url) == "DATABASE_URL postgresql://lgnet@pg-a.example:5432,[::1]:5433/lgnet"
+
+
+def test_an_admin_command_names_a_database_url_it_cannot_read(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`lgnet-admin` with a port that is not a number said "lgnet-admin: error: invalid literal for int() with base
+    10: 'notaport'" (asyncpg's words, no variable named), where the services name DATABASE_URL at start. Every
+    command that connects through `setup_errors.database` names it the same way, before any connection."""
+    from lgnet_shared import admin
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://lgnet:s3cret@127.0.0.1:notaport/lgnet")
+    assert admin.main(["--schema", "intake", "outbox"]) == 1
+    said = capsys.readouterr().err
+    assert said.startswith("lgnet-admin: error: DATABASE_URL: host 127.0.0.1: its port is not a number"), said
+    assert "s3cret" not in said and "notaport" not in said and "Traceback" not in said

@@ -72,7 +72,14 @@ def database_url(url: str) -> str:
 @contextlib.contextmanager
 def database(url: str, needs: str = "") -> Iterator[None]:
     """Connecting to DATABASE_URL (or creating what the program needs there) failed: said as such. `needs` says what
-    a refused privilege was wanted for."""
+    a refused privilege was wanted for. A URL asyncpg cannot read (a port that is not a number) is said before any
+    connection, naming DATABASE_URL (asyncpg's own words named nothing)."""
+    from lgnet_shared.config import database_url_checked
+
+    try:
+        database_url_checked(url)
+    except ValueError as exc:
+        raise SetupError(f"DATABASE_URL: {exc}") from None
     where = database_url(url)
     try:
         yield
