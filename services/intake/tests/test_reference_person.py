@@ -80,6 +80,9 @@ async def test_over_http_another_member_is_named_reference_person_and_the_former
     named = [t for t in folder["timeline"] if t["kind"] == "reference_person_named"]
     assert named == [{"on": str(today), "kind": "reference_person_named", "person_id": r2, "previous_person_id": r1,
                       "household_id": hh, "reason": "moved"}], folder["timeline"]  # fmt: skip
+    # the same day, in the order it happened: the change, then her leaving (which it allowed); it read the other way
+    kinds = [(t["kind"], t.get("person_id")) for t in folder["timeline"] if t.get("household_id") == hh]
+    assert kinds.index(("reference_person_named", r2)) < kinds.index(("member_left", r1)), kinds
     events = await my_events(intake, uid, want=4)
     [fact] = [e for e in events if isinstance(e, ev.HouseholdReferencePersonChanged)]
     assert (fact.household_id, fact.person_id, fact.previous_person_id, fact.reason, fact.on) == (

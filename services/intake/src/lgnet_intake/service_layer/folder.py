@@ -117,7 +117,9 @@ class Folder:
         timeline: list[dict[str, Any]] = [{"on": _iso(await q.registered_on(self.conn, pid)), "kind": "registered"}]
         out_households = []
         for h in households:
-            members = []
+            # Same-day entries keep the order they can have happened in (the sort below is stable): members join,
+            # another is named reference person, then members leave (a former reference person only after it).
+            members, leavings = [], []
             for m in await q.membership(self.conn, h["household_id"]):
                 if m["person_id"] not in names:
                     seen = await self._visible(ctx, m["person_id"])
@@ -156,7 +158,7 @@ class Folder:
                     }
                 )
                 if m["left_on"]:
-                    timeline.append(
+                    leavings.append(
                         {
                             "on": _iso(m["left_on"]),
                             "kind": "member_left",
@@ -175,6 +177,7 @@ class Folder:
                         "reason": change["reason"],
                     }
                 )
+            timeline += leavings
             out_households.append(
                 {"household_id": h["household_id"], "reference_person_id": h["reference_person_id"], "members": members}
             )
