@@ -1207,3 +1207,29 @@ async def test_a_reason_no_list_has_is_answered_naming_it_and_the_valid_codes(
         assert sorted(r["person_id"] for r in reasons) == [y1, y2]
         assert await conn.fetchval("select reference_person_id from households where household_id = $1", hh) == y1
 
+
+async def test_an_event_id_used_again_for_another_record_is_answered_and_the_first_record_kept(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """From an outside test: a partner sent a second registration under the id of its first. The inbox keeps one
+    record per event id, so the second was dropped as a duplicate, unanswered, and the partner took it for accepted.
+    A record whose content (type and data) differs from what was first received under its id is answered `id`
+    "already used for another record", once however often it comes; the first record stays as it was. The same
+    content again — a redelivery, or the partner's resend with a new envelope time — stays a silent duplicate."""
+    async with intake.partner("coop-aurora", "torino") as client:
+        first = client.envelope(registration(f"y-1-{uid}", client, uid))
+        other = client.envelope(registration(f"y-2-{uid}", client, uid, born=born_in(uid, 1)))
+    other = other.model_copy(update={"id": first.id})
+    resent = first.model_copy(update={"time": first.time + timedelta(minutes=5)})
+    await send_signed(intake, [first, first, resent, other, other])
+    [answer] = await rejections(intake, "coop-aurora", 1, {first.id})
+    assert (answer.kind, answer.field, answer.reason) == ("conflict", "id", "already used for another record")
+    assert answer.inbound_type == first.type
+    await asyncio.sleep(2)
+    assert await rejections_count(intake, {first.id}) == 1
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select array_agg(person_id) from persons where person_id like $1", f"%{uid}%") == [
+            f"y-1-{uid}"
+        ]
+    events = await my_events(intake, uid)
+    assert [e.person_id for e in events if isinstance(e, ev.PersonRegistered)] == [f"y-1-{uid}"]
