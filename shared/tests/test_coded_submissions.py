@@ -63,3 +63,13 @@ def test_facts_keep_plain_codes_so_old_events_decode_forever() -> None:
         {"household_id": "h-1", "person_id": "p-1", "reason": "family_reunification", "on": "2026-03-01"}
     )
     assert joined.reason == "family_reunification"
+
+
+def test_a_code_holding_a_persons_data_is_not_repeated_in_its_refusal() -> None:
+    """A partner's refusal travels on Kafka in clear: a fiscal code in lower case, a valid code's shape, is said to be
+    one, not repeated."""
+    field, message = refusal(
+        inbound.HouseholdReferencePersonChangeSubmitted, {**REFERENCE_CHANGE, "reason": "rssmra85t10a562s"}
+    )
+    assert field == "reason" and "rssmra85t10a562s" not in message, message
+    assert "unknown reference_person_change_reason code, which holds a fiscal code (not repeated here)" in message

@@ -14,8 +14,6 @@ from functools import cache, partial
 from importlib import resources
 from typing import Any, Literal
 
-from lgnet_shared.pseudonymous import identifying
-
 Locale = Literal["it", "en"]
 DEFAULT_LOCALE: Locale = "it"
 LOCALES: tuple[Locale, ...] = ("it", "en")
@@ -26,10 +24,20 @@ class UnknownCode(ValueError):
 
     def __init__(self, list_name: str, code: str, valid: frozenset[str]) -> None:
         self.list_name, self.code, self.valid = list_name, code, valid
-        # A partner's refusal travels on Kafka, in clear: a code holding a person's data is not repeated in it.
-        held = identifying(code)
+        held = _identifying(code)
         shown = f"code, which holds {held} (not repeated here)" if held else f"code {code!r}"
         super().__init__(f"unknown {list_name} {shown}; valid codes: {', '.join(sorted(valid))}")
+
+
+def _identifying(code: str) -> str | None:
+    """What a person's data the code holds, if any: a partner's refusal travels on Kafka, in clear, so such a code is
+    not repeated in it. The SDK installed alone (no `runtime` extra, no IBAN library) checks its own records on the
+    partner's machine, where nothing is published: there the code is repeated as it is."""
+    try:
+        from lgnet_shared.pseudonymous import identifying
+    except ImportError:
+        return None
+    return identifying(code)
 
 
 @dataclass(frozen=True)
