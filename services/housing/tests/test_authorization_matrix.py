@@ -229,13 +229,13 @@ async def _end(w: World) -> Attempt:
 
 async def _park(w: World) -> Attempt:
     h = await WORLDS.household(w)
-    body = {"reason": "hospital", "until": str(clock.today() + timedelta(days=30))}
+    body = {"reason": "hospitalised", "until": str(clock.today() + timedelta(days=30))}
     return Attempt("POST", f"/households/{h['household_id']}/park", json=body)
 
 
 async def _unpark(w: World) -> Attempt:
     h = await WORLDS.household(w)
-    body = {"reason": "hospital", "until": str(clock.today() + timedelta(days=30))}
+    body = {"reason": "hospitalised", "until": str(clock.today() + timedelta(days=30))}
     await w.call(STAFF_TO, "POST", f"/households/{h['household_id']}/park", body)
     return Attempt("POST", f"/households/{h['household_id']}/unpark", json={})
 

@@ -167,7 +167,7 @@ async def test_a_household_parked_twice_at_once_is_parked_once(housing: InProces
     until = str(clock.today().replace(day=1) + timedelta(days=40))
     for _ in range(ROUNDS):
         hid = await _household(housing)
-        body = {"reason": "hospital", "until": until}
+        body = {"reason": "hospitalised", "until": until}
         answers = await asyncio.gather(
             *(call(housing, STAFF, "POST", f"/households/{hid}/park", body) for _ in range(2))
         )

@@ -88,7 +88,7 @@ async def test_every_transition_repeated_is_the_success_it_was(housing: HousingU
         assert r.json()["status"] == "withdrawn"
 
         # Parking the same way again is the success it was (without a key: parking is a state, not a step).
-        park = {"reason": "hospital", "until": str(clock.today() + timedelta(days=30))}
+        park = {"reason": "hospitalised", "until": str(clock.today() + timedelta(days=30))}
         for _ in range(2):
             r = await c.post("/households/h-3/park", json=park)
             assert r.status_code == 200 and r.json()["parked"] is True, r.text

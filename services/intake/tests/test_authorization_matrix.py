@@ -191,7 +191,7 @@ async def _referral(w: World) -> Attempt:
 
 async def _referral_outcome(w: World) -> Attempt:
     r = await referral(w)
-    return Attempt("POST", f"/referrals/{r['referral_id']}/outcome", json={"outcome": "waiting_list"})
+    return Attempt("POST", f"/referrals/{r['referral_id']}/outcome", json={"outcome": "redirected"})
 
 
 async def _open_second_case(w: World) -> Attempt:

@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from codicefiscale import codicefiscale
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from lgnet_shared import clock, signing
+from lgnet_shared import clock, signing, vocabulary
 from lgnet_shared.events import Event
 from lgnet_shared.events import intake as ev
 from lgnet_shared.events import partner as inbound
@@ -932,10 +932,11 @@ async def test_a_member_who_left_and_rejoins_the_same_day_is_answered_not_dead_l
         )
         change = {"household_id": rjh, "person_id": rj2, "reason": "moved", "on": today}
         sent.append(await client.emit(inbound.HouseholdMemberChangeSubmitted(**change, change="left")))
-        back = await client.emit(inbound.HouseholdMemberChangeSubmitted(**change, change="joined"))
+        rejoins = {**change, "reason": "reunification"}  # why one joins (member_joined_reason), not why one leaves
+        back = await client.emit(inbound.HouseholdMemberChangeSubmitted(**rejoins, change="joined"))
         sent.append(await client.emit(inbound.HouseholdMemberChangeSubmitted(**change, change="left")))
         early = await client.emit(
-            inbound.HouseholdMemberChangeSubmitted(**{**change, "on": date(2026, 1, 5)}, change="joined")
+            inbound.HouseholdMemberChangeSubmitted(**{**rejoins, "on": date(2026, 1, 5)}, change="joined")
         )
         # From an outside review: the reference person left her own household; refused as over HTTP (one use case)
         alone = await client.emit(inbound.HouseholdMemberChangeSubmitted(**{**change, "person_id": rj1}, change="left"))
@@ -1168,3 +1169,67 @@ async def test_a_fault_of_a_sealed_value_does_not_hide_the_registrations_other_f
     assert (answer.field, answer.reason) == (answer.errors[0].field, answer.errors[0].reason)
     async with intake.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from persons where person_id = $1", f"sv-1-{uid}") == 0
+
+
+async def test_a_reason_no_list_has_is_answered_naming_it_and_the_valid_codes(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """From an outside test: a member change with `reason: "bogus"` was accepted, stored for good and shown raw. Why a
+    member joins (member_joined_reason) and why one leaves (member_left_reason) are two lists, by `change`; why the
+    reference person changes is a third. Each refusal names `data.reason` and every valid code; nothing changes."""
+    y1, y2, hh = f"y-1-{uid}", f"y-2-{uid}", f"hh-1-{uid}"
+    change = {"household_id": hh, "person_id": y2, "on": clock.today()}
+    async with intake.partner("coop-aurora", "torino") as client:
+        for e in (
+            registration(y1, client, uid),
+            registration(y2, client, uid, born=born_in(uid, 1)),
+            inbound.HouseholdFormationSubmitted(household_id=hh, reference_person_id=y1, member_ids=[y1]),
+        ):
+            await client.emit(e)
+        joining = inbound.HouseholdMemberChangeSubmitted(**change, change="joined", reason="reunification")
+        naming = inbound.HouseholdReferencePersonChangeSubmitted(**change, reason="household_choice")
+        # unvalidated, as partners' own code sends them
+        bogus = await client.emit(joining.model_copy(update={"reason": "bogus"}))
+        leaving = await client.emit(joining.model_copy(update={"reason": "moved"}))  # why one leaves, not joins
+        await client.emit(joining)
+        unnamed = await client.emit(naming.model_copy(update={"reason": "bogus"}))
+    answers = {
+        a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 3, {bogus.id, leaving.id, unnamed.id})
+    }
+    for env, listed in ((bogus, "member_joined_reason"), (leaving, "member_joined_reason"),
+                        (unnamed, "reference_person_change_reason")):  # fmt: skip
+        answer = answers[env.id]
+        assert (answer.kind, answer.field) == ("invalid_data", "data.reason"), answer
+        assert f"unknown {listed} code" in answer.reason, answer
+        assert all(code in answer.reason for code in vocabulary.codes(listed)), answer
+    async with intake.pool.acquire() as conn:
+        reasons = await conn.fetch("select person_id from household_members where household_id = $1", hh)
+        assert sorted(r["person_id"] for r in reasons) == [y1, y2]
+        assert await conn.fetchval("select reference_person_id from households where household_id = $1", hh) == y1
+
+
+async def test_an_event_id_used_again_for_another_record_is_answered_and_the_first_record_kept(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """From an outside test: a partner sent a second registration under the id of its first. The inbox keeps one
+    record per event id, so the second was dropped as a duplicate, unanswered, and the partner took it for accepted.
+    A record whose content (type and data) differs from what was first received under its id is answered `id`
+    "already used for another record", once however often it comes; the first record stays as it was. The same
+    content again — a redelivery, or the partner's resend with a new envelope time — stays a silent duplicate."""
+    async with intake.partner("coop-aurora", "torino") as client:
+        first = client.envelope(registration(f"y-1-{uid}", client, uid))
+        other = client.envelope(registration(f"y-2-{uid}", client, uid, born=born_in(uid, 1)))
+    other = other.model_copy(update={"id": first.id})
+    resent = first.model_copy(update={"time": first.time + timedelta(minutes=5)})
+    await send_signed(intake, [first, first, resent, other, other])
+    [answer] = await rejections(intake, "coop-aurora", 1, {first.id})
+    assert (answer.kind, answer.field, answer.reason) == ("conflict", "id", "already used for another record")
+    assert answer.inbound_type == first.type
+    await asyncio.sleep(2)
+    assert await rejections_count(intake, {first.id}) == 1
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select array_agg(person_id) from persons where person_id like $1", f"%{uid}%") == [
+            f"y-1-{uid}"
+        ]
+    events = await my_events(intake, uid)
+    assert [e.person_id for e in events if isinstance(e, ev.PersonRegistered)] == [f"y-1-{uid}"]

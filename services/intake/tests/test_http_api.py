@@ -14,7 +14,7 @@ import pytest
 from codicefiscale import codicefiscale
 from lgnet_intake.adapters import credentials
 from lgnet_intake.entrypoints import partner_admin
-from lgnet_shared import clock, pii
+from lgnet_shared import clock, pii, vocabulary
 from lgnet_shared.access import Role
 from lgnet_shared.events import intake as ev
 from lgnet_shared.events.types import DATE_REASON
@@ -909,3 +909,39 @@ async def test_a_date_of_no_calendar_day_is_refused_with_the_documented_reason(i
             r = await post(staff, path, body)
             field = "opened_on" if path == "/cases" else "recorded_on"
             assert r.status_code == 422 and {"field": field, "reason": DATE_REASON} in r.json()["errors"], r.text
+
+
+async def test_a_code_no_list_has_is_refused_with_the_valid_ones_at_every_coded_field(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """From an outside test: `bogus` was stored as why a member joined, why the reference person changed and as a
+    referral's outcome, and shown raw at the desk and on reports. Each is a code of its vocabulary list; why a
+    member joins and why one leaves are two lists, by `change`. Refused 422 naming the field and every valid code;
+    nothing stored."""
+    ids = await household_with_case(intake, uid)
+    member = {"household_id": ids["household"], "person_id": f"p-new-{uid}", "change": "joined", "on": "2026-05-01"}
+    reference = {"household_id": ids["household"], "person_id": f"p-kid-{uid}", "on": "2026-05-01"}
+    referral = {"referral_id": f"r-1-{uid}", "household_id": ids["household"], "source": "territory",
+                "received_on": "2026-02-01"}  # fmt: skip
+    async with intake.client("coop-aurora") as c:
+        assert (await post(c, "/persons", person(f"p-new-{uid}", birth="2026-05-01", sex="male"))).status_code == 201
+        assert (await post(c, "/referrals", referral)).status_code == 201
+        for path, body, listed in (
+            ("/households/members", {**member, "reason": "bogus"}, "member_joined_reason"),
+            ("/households/members", {**member, "reason": "moved"}, "member_joined_reason"),  # why one leaves
+            ("/households/reference-person", {**reference, "reason": "bogus"}, "reference_person_change_reason"),
+            (f"/referrals/r-1-{uid}/outcome", {"outcome": "bogus"}, "referral_outcome"),
+        ):
+            r = await post(c, path, body)
+            assert (r.status_code, r.headers["content-type"]) == (422, "application/problem+json"), (path, r.text)
+            problem = r.json()
+            field = "outcome" if "outcome" in body else "reason"
+            assert problem["field"] == field, (path, problem)
+            assert f"unknown {listed} code" in problem["reason"], (path, problem)
+            assert all(code in problem["reason"] for code in vocabulary.codes(listed)), (path, problem)
+        async with intake.pool.acquire() as conn:
+            assert (
+                await conn.fetchval("select count(*) from household_members where person_id = $1", f"p-new-{uid}") == 0
+            )
+        assert (await post(c, "/households/members", {**member, "reason": "birth"})).status_code == 201
+        assert (await post(c, f"/referrals/r-1-{uid}/outcome", {"outcome": "redirected"})).status_code == 201

@@ -193,7 +193,7 @@ async def test_a_rejected_change_releases_the_commitment(payments: InProcessServ
     )
     assert r["status"] == "requested" and r["bank_data_changed_since_approval"] is True
     assert r["approved_iban_masked"] is None  # approved without any bank data
-    await call_ok(payments, STAFF, "POST", f"/contribution-requests/{rid}/rejection", {"reason": "unknown_landlord"})
+    await call_ok(payments, STAFF, "POST", f"/contribution-requests/{rid}/rejection", {"reason": "wrong_details"})
     assert await available(payments) == 100_000  # the commitment is released
     reason = refused(
         await call(

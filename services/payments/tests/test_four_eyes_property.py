@@ -149,7 +149,7 @@ class World:
             rid = self.pick(op[1])
             if rid is None:
                 return
-            await self.unit(op[2], lambda u, c: contributions.reject(u, c, rid, cmd.Reject(reason="no")))
+            await self.unit(op[2], lambda u, c: contributions.reject(u, c, rid, cmd.Reject(reason="not_eligible")))
             rec = self.records[rid]
             assert rec.status == "requested" and ACTORS[op[2]].role is Role.STAFF, rec
             rec.status = "rejected"

@@ -153,11 +153,17 @@ async def test_request_approve_batch_reconcile(payments: PaymentsUnderTest) -> N
         march = {"period_from": "2026-03-01", "period_to": "2026-03-31"}
         third = await coop.post("/contribution-requests", json={**body, **march, "amount_cents": 5_000}, headers=key())
         third_id = third.json()["request_id"]
+        # From an outside test: `bogus` was a rejection reason, shown raw (contribution_rejection_reason has the codes)
+        bogus = await anna.post(f"/contribution-requests/{third_id}/rejection", json={"reason": "bogus"})
+        assert problem(bogus)[:2] == (422, "reason") and "missing_documents" in bogus.json()["reason"], bogus.text
         rejected = await anna.post(f"/contribution-requests/{third_id}/rejection", json={"reason": "duplicate"})
         assert rejected.status_code == 200 and rejected.json()["status"] == "rejected", rejected.text
         again = await anna.post(f"/contribution-requests/{third_id}/rejection", json={"reason": "duplicate"})
         assert again.status_code == 200 and again.json() == rejected.json(), again.text
-        assert problem(await bruno.post(f"/contribution-requests/{third_id}/rejection", json={"reason": "x"}))[0] == 409
+        assert (
+            problem(await bruno.post(f"/contribution-requests/{third_id}/rejection", json={"reason": "other"}))[0]
+            == 409
+        )
 
     events = await payments.events(want=10)
     types = [type(e).__name__ for e in events]

@@ -124,7 +124,7 @@ class World(CrashWorld):
         elif kind == "withdraw":
             ids = self.requests + await self._lease_requests()
             request_id = ids[op[1] % len(ids)]
-            withdrawal = cmd.Reject(reason="household_moved")
+            withdrawal = cmd.Withdraw(reason="household_moved")
             await self.unit(ANNA, lambda u, c: contributions.withdraw(u, c, request_id, withdrawal))
         elif kind == "reconcile":
             async with self.pool.acquire() as conn:

@@ -74,11 +74,23 @@ async def test_a_topic_holding_a_fiscal_code_or_iban_is_refused(
 ) -> None:
     """A DPO's review (DESIGN section 5): a session's topics travel in clear on payments' topic (tutoring_session_
     recorded) for good. A topic is a code, and a fiscal code or an IBAN in lower case is one: a partner noting the
-    person's there had it taken (201) and published. Such a topic is refused at its item; nothing is recorded."""
-    for topic in ("rssmra85t10a562s", "it60x0542811101000000123456"):
+    person's there had it taken (201) and published. Such a topic is refused at its item; nothing is recorded. It is
+    no code of the `tutoring_topic` list either, which the refusal says without repeating it."""
+    for topic, held in (("rssmra85t10a562s", "a fiscal code"), ("it60x0542811101000000123456", "an IBAN")):
         body = {"case_id": case[0], "topics": ["budgeting", topic]}
         reason = refused(await call(payments, COOP, "POST", "/tutoring-sessions", body), 422, "topics.1")
-        assert "travels in clear" in reason, reason
+        assert f"unknown tutoring_topic code, which holds {held}" in reason and topic not in reason, reason
+
+
+async def test_a_topic_no_list_has_is_refused_with_the_valid_ones(
+    payments: InProcessService, case: tuple[str, str]
+) -> None:
+    """From an outside test: `bogus` was recorded as a session's topic and shown raw at the desk and on reports.
+    Topics are codes of the `tutoring_topic` list; a refusal names the item and every valid code."""
+    body = {"case_id": case[0], "topics": ["budgeting", "bogus"]}
+    reason = refused(await call(payments, COOP, "POST", "/tutoring-sessions", body), 422, "topics.1")
+    assert "unknown tutoring_topic code 'bogus'" in reason, reason
+    assert all(code in reason for code in ("budgeting", "bills", "banking", "savings", "debt")), reason
     assert await call_ok(payments, STAFF, "GET", f"/tutoring-sessions?case_id={case[0]}") == []
 
 

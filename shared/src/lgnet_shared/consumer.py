@@ -36,7 +36,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import TypeAdapter
 
-from lgnet_shared import codec, logs, metrics, outbox, owned_ids, runtime_schema, tracing
+from lgnet_shared import codec, inbox_digest, logs, metrics, outbox, owned_ids, runtime_schema, tracing
 from lgnet_shared.db import Conn, DeferredWrites, Pool
 from lgnet_shared.deadletter import DeadLetters, Failure
 from lgnet_shared.envelope import Envelope, from_record, is_binary_mode, loggable
@@ -152,6 +152,8 @@ class Consumer:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     inbox_name: str = ""
     inbox_key: InboxKey | None = None  # None: inbox_id
+    # The inbox keeps each event's content digest: an id used again for another record is refused (inbox_digest.py).
+    digests: bool = False
     # A consumer of every city's facts (national housing, payments, reporting): a fact about an aggregate id another
     # city's facts own is refused (owned_ids.py), its effects never applied. Needs owned_ids.MIGRATION.
     guard_ids: bool = False
@@ -360,16 +362,29 @@ class Consumer:
                 (self._inbox_key(a.env), a.env, a.event, a.handler, self.guard_ids and self._judged(record, a.env))
             )
         positions = _last_offsets(records)
+        firsts: dict[str, Envelope] = {}  # once each: an upsert touches a row once
+        for event_id, env, *_ in todo:
+            firsts.setdefault(event_id, env)
+        digests = (
+            {event_id: inbox_digest.content_digest(env) for event_id, env in firsts.items()} if self.digests else {}
+        )
         fresh = set(  # one round trip: the inbox and the positions (the transaction rolls both back if need be)
             await conn.fetchval(
-                f"with {_POSITIONS_CTE}, new as (insert into inbox (consumer, event_id, outcome)"
+                f"with {_POSITIONS_CTE}, new as (insert into inbox (consumer, event_id, outcome, digest)"
+                f" select $1, e, 'processed', d from unnest($5::text[], $6::bytea[]) as x(e, d)"
+                f" {inbox_digest.CLAIM} returning event_id) select coalesce(array_agg(event_id), '{{}}') from new"
+                if self.digests
+                else f"with {_POSITIONS_CTE}, new as (insert into inbox (consumer, event_id, outcome)"
                 f" select $1, unnest($5::text[]), 'processed' {_CLAIM} returning event_id)"
                 " select coalesce(array_agg(event_id), '{}') from new",
                 self.inbox,
                 *positions,
-                list(dict.fromkeys(event_id for event_id, *_ in todo)),  # once each: an upsert touches a row once
+                list(firsts),
+                *([list(digests.values())] if self.digests else []),
             )
         )
+        if self.digests:
+            await self._same_content(conn, todo, fresh, digests)
         ready: list[tuple[Envelope, Event, Handler]] = []
         judging: list[bool] = []  # ready's: whether the owners' rule applies to each (owned_ids.judged)
         unjudged: list[str] = []
@@ -414,6 +429,29 @@ class Consumer:
             except Exception:
                 raise _NeedsCare from None
         return _Counts(outcomes, unjudged=unjudged)
+
+    async def _same_content(
+        self,
+        conn: Conn,
+        todo: list[tuple[str, Envelope, Event, Handler, bool]],
+        fresh: set[str],
+        first: dict[str, bytes],
+    ) -> None:
+        """Duplicates of the batch whose content differs from what their id was first used for — before, or earlier in
+        this batch — send it down the careful path, where each is refused (`inbox_digest`). One query, and only for a
+        batch holding duplicates."""
+        seen: set[str] = set()
+        again = []
+        for event_id, env, *_ in todo:
+            if event_id in seen or event_id not in fresh:
+                again.append((event_id, env))
+            seen.add(event_id)
+        if not again:
+            return
+        kept = await inbox_digest.stored(conn, self.inbox, [i for i, _ in again if i not in fresh])
+        kept.update((i, first[i]) for i in fresh)
+        if any(inbox_digest.differs(kept.get(i), inbox_digest.content_digest(env)) for i, env in again):
+            raise _NeedsCare
 
     async def _claim_ids(self, conn: Conn, ready: list[tuple[Envelope, Event, Handler]], judging: list[bool]) -> None:
         """The batch's facts judged in order against the ids' owners (owned_ids.py), and their new ids claimed for
@@ -569,7 +607,8 @@ class Consumer:
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 async with conn.transaction():  # savepoint: a failure undoes this record only
-                    if not await self._remember(conn, self._inbox_key(env), "processed"):
+                    if not await self._remember(conn, self._inbox_key(env), "processed", env):
+                        await self._reused(conn, env)  # raises IdReused: refused below
                         counts.outcomes.append((env.type, "duplicate"))
                         return
                     if self.guard_ids:
@@ -607,7 +646,8 @@ class Consumer:
         the same bytes again are its retry, a corrected record under that id is processed; only an authentic record
         is answered."""
         env = a.env
-        if a.authentic and await self._processed_before(conn, record, env):
+        reused = isinstance(err, inbox_digest.IdReused)  # its id was processed: for another record, not this one
+        if a.authentic and not reused and await self._processed_before(conn, record, env):
             counts.outcomes.append((_type_label(env), "duplicate"))
             return  # accepted before a rule that refuses it now: as any record read again, a duplicate
         known = env is not None and a.authentic and a.verified
@@ -641,16 +681,32 @@ class Consumer:
                 env = from_record(record.value, record.headers or (), record.key)
             except Exception:  # not even a CloudEvent: nothing was processed under any id of it
                 return False
+        key = self._inbox_key(env)
+        if self.digests:  # the same record, not another under its id (answered: `inbox_digest`)
+            kept = await inbox_digest.stored(conn, self.inbox, [key])
+            return key in kept and not inbox_digest.differs(kept[key], inbox_digest.content_digest(env))
         return bool(
             await conn.fetchval(
                 "select exists (select 1 from inbox where consumer = $1 and event_id = $2 and outcome = 'processed')",
                 self.inbox,
-                self._inbox_key(env),
+                key,
             )
         )
 
-    async def _remember(self, conn: Conn, event_id: str, outcome: str) -> bool:
-        """Claim `event_id` in the inbox; False when it was claimed before (an event processed claims its id)."""
+    async def _remember(self, conn: Conn, event_id: str, outcome: str, env: Envelope | None = None) -> bool:
+        """Claim `event_id` in the inbox; False when it was claimed before (an event processed claims its id, with its
+        content's digest for a consumer that keeps them)."""
+        if self.digests and env is not None:
+            return bool(
+                await conn.fetchval(
+                    "insert into inbox (consumer, event_id, outcome, digest) values ($1, $2, $3, $4)"
+                    f" {inbox_digest.CLAIM} returning true",
+                    self.inbox,
+                    event_id,
+                    outcome,
+                    inbox_digest.content_digest(env),
+                )
+            )
         return bool(
             await conn.fetchval(
                 "insert into inbox (consumer, event_id, outcome) values ($1, $2, $3)"
@@ -660,6 +716,14 @@ class Consumer:
                 outcome,
             )
         )
+
+    async def _reused(self, conn: Conn, env: Envelope) -> None:
+        """Raises IdReused when the event's id was processed for a record of other content (`digests` only)."""
+        if self.digests:
+            key = self._inbox_key(env)
+            kept = (await inbox_digest.stored(conn, self.inbox, [key])).get(key)
+            if inbox_digest.differs(kept, inbox_digest.content_digest(env)):
+                raise inbox_digest.IdReused()
 
     async def _dead(self, conn: Conn, record: Record, event_id: str, failure: Failure) -> None:
         """Dead-letter once: the inbox remembers it, so a redelivered batch does not dead-letter it again."""

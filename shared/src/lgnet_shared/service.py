@@ -139,6 +139,7 @@ class ConsumerSpec:
     verify: VerifyHook | None = None
     strict: bool = False
     inbox_key: InboxKey | None = None  # the inbox key of a verified event (None: its (source, id))
+    digests: bool = False  # an id used again for another record is refused (inbox_digest.py; the inbox's `digest`)
 
 
 @dataclass
@@ -423,6 +424,7 @@ class Runtime:
             prepare=prepare,
             strict=cspec.strict,
             inbox_key=cspec.inbox_key,
+            digests=cspec.digests,
             # Every city's facts kept together (a national deployment's fact consumers): one city may not fold its
             # facts over another's ids (owned_ids.py). The gatekeeper reads partners' records, keyed by partner.
             guard_ids=self.settings.city_filter is None and not cspec.strict and cspec.on_invalid is None,

@@ -19,23 +19,18 @@ from lgnet_shared import vocabulary
 from lgnet_shared.events.base import Event, Sealed, event
 from lgnet_shared.events.types import Cents, Code, Country, Id, Part
 
-
-def _known_vulnerability(code: str) -> str:
-    return vocabulary.check("vulnerability", code)  # the error names the list and every valid code
-
-
 # A code of the `vulnerability` list (lgnet_shared.vocabulary), checked where new data comes in (partners' and the
-# desk's submissions). Facts already recorded (needs_assessed) keep plain codes: old events must decode forever.
-VulnerabilityCode = Annotated[Code, AfterValidator(_known_vulnerability)]
-
-
-def _known_objective(code: str) -> str:
-    return vocabulary.check("plan_objective", code)
-
-
+# desk's submissions): the error names the list and every valid code. Facts already recorded (needs_assessed) keep
+# plain codes: old events must decode forever.
+VulnerabilityCode = Annotated[Code, AfterValidator(vocabulary.known("vulnerability"))]
 # A code of the `plan_objective` list, the one reporting labels plans from: checked where a plan is agreed (partners'
 # and the desk's submissions). `bogus` was stored and shown raw. Facts (individual_plan_agreed) keep plain codes.
-PlanObjectiveCode = Annotated[Code, AfterValidator(_known_objective)]
+PlanObjectiveCode = Annotated[Code, AfterValidator(vocabulary.known("plan_objective"))]
+# Why the reference person changed, and a referral's outcome: codes of their lists, checked likewise where they come
+# in (facts keep plain codes). Why a member joins or leaves depends on `change`: checked by the submission's model.
+ReferencePersonChangeReason = Annotated[Code, AfterValidator(vocabulary.known("reference_person_change_reason"))]
+ReferralOutcomeCode = Annotated[Code, AfterValidator(vocabulary.known("referral_outcome"))]
+MEMBER_CHANGE_REASONS = {"joined": "member_joined_reason", "left": "member_left_reason"}  # the list of each change
 
 
 class Sex(StrEnum):

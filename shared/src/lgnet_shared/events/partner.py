@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StrictBool, field_validator
+from pydantic import ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
+from lgnet_shared import vocabulary
 from lgnet_shared.events.base import Event, Sealed, event
 from lgnet_shared.events.intake import (
+    MEMBER_CHANGE_REASONS,
     ActionArea,
     CaseOutcome,
     Channel,
@@ -23,6 +25,7 @@ from lgnet_shared.events.intake import (
     EmploymentStatus,
     HousingSituation,
     PlanObjectiveCode,
+    ReferencePersonChangeReason,
     ReferralSource,
     Sex,
     VulnerabilityCode,
@@ -128,8 +131,18 @@ class HouseholdMemberChangeSubmitted(Event):
     household_id: Id
     person_id: Id
     change: Literal["joined", "left"]
-    reason: Code
+    reason: Code = Field(
+        description="A code of the vocabulary list member_joined_reason (birth, reunification, cohabitation, other)"
+        " when joining, member_left_reason (moved, separation, autonomy, death, other) when leaving"
+    )
     on: IsoDate
+
+    @field_validator("reason")
+    @classmethod
+    def _listed_for_change(cls, reason: str, info: ValidationInfo) -> str:
+        """Checked against the list its `change` says (a `change` at fault is refused on its own, not here)."""
+        listed = MEMBER_CHANGE_REASONS.get(info.data.get("change", ""))
+        return vocabulary.check(listed, reason) if listed else reason
 
 
 @event("lgnet.partner.household_reference_person_change_submitted", key="household_id", topic=INBOUND)
@@ -139,7 +152,7 @@ class HouseholdReferencePersonChangeSubmitted(Event):
 
     household_id: Id
     person_id: Id = Field(description="The new reference person, a current member of the household")
-    reason: Code = Field(
+    reason: ReferencePersonChangeReason = Field(
         description="A code, in clear for good (never a person's data): moved, separation, death, household_choice,"
         " other (reference_person_change_reason)"
     )

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
+from lgnet_shared import vocabulary
 from lgnet_shared.events.base import Event, event
 from lgnet_shared.events.types import Cents, Code, Id, PositiveCents
 
@@ -226,6 +228,12 @@ class TutoringOutcome(StrEnum):
     BILLS_UP_TO_DATE = "bills_up_to_date"
     FOLLOW_UP = "follow_up"  # work in progress: another session is planned
     NOT_ATTENDED = "not_attended"
+
+
+# A money tutoring session's topics and a contribution's rejection: codes of their lists (`tutoring_topic`,
+# `contribution_rejection_reason`), checked where they come in (the HTTP API, the desk); facts keep plain codes.
+TutoringTopicCode = Annotated[Code, AfterValidator(vocabulary.known("tutoring_topic"))]
+RejectionReasonCode = Annotated[Code, AfterValidator(vocabulary.known("contribution_rejection_reason"))]
 
 
 @event("lgnet.payments.tutoring_session_recorded", version=1, key="household_id")

@@ -9,6 +9,7 @@ from lgnet_shared.events.housing import (
     CLEARABLE,
     Clearable,
     DeclinedBy,
+    HoldReasonCode,
     HousingKind,
     LeaseType,
     PlacementEndReason,
@@ -131,7 +132,9 @@ class EndPlacement(Command):
 
 
 class ParkHousehold(Command):
-    reason: Code
+    reason: HoldReasonCode = Field(
+        description="hospitalised, temporarily_away, documents_pending, household_request, other (hold_reason)"
+    )
     until: IsoDate
 
 

@@ -408,4 +408,13 @@ MIGRATIONS: list[tuple[str, str]] = [
             on household_reference_changes (household_id, named_on);
         """,
     ),
+    (
+        "intake-11",
+        """
+        -- The gatekeeper keeps the digest of each partner record it processed (type and data): an event id used
+        -- again for another record is answered "already used for another record" (lgnet_shared.inbox_digest);
+        -- rows of before (NULL) judge any record under their id a duplicate, as then.
+        alter table inbox add column if not exists digest bytea;
+        """,
+    ),
 ]

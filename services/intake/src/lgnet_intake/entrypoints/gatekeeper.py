@@ -3,7 +3,9 @@ after the upgrade, while told to drain it, the old shared `lgnet.partner.inbound
 (Ed25519 signature), checks the claimed partner and city, validates and authorises it through the same use cases
 as the HTTP API, and answers every refusal with `lgnet.intake.inbound_rejected` naming the field and reason, on the
 partner's own topic `lgnet.partner.rejections.<partner>` (created here if the partner's provisioning has not: only
-that partner may read it). The inbox makes a replayed inbound event have one effect (or one rejection)."""
+that partner may read it). The inbox makes a replayed inbound event have one effect (or one rejection); it keeps each
+event's content digest, so that an event id used again for another record is answered `id` "already used for another
+record" (lgnet_shared.inbox_digest)."""
 
 from __future__ import annotations
 
@@ -234,6 +236,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
         verify=verify,
         on_invalid=answer,
         inbox_key=partner_inbox_id,
+        digests=True,  # an event id used again for another record is answered, not dropped (intake-11)
         handlers={
             inbound.PersonRegistrationSubmitted.type: BatchHandler(register),
             **{model.type: handler(uc) for model, uc in use_cases.items()},

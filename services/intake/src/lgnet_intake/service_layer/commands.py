@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
-from lgnet_shared.events.intake import Sex
+from lgnet_shared.events.intake import ReferralOutcomeCode, Sex
 from lgnet_shared.events.partner import CaseOpeningSubmitted
-from lgnet_shared.events.types import Code, Country, Id, IsoDate
+from lgnet_shared.events.types import Country, Id, IsoDate
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 # Surrounding spaces are not part of a name: a name of spaces only was accepted, and the person then showed as
@@ -73,5 +73,7 @@ class TransferCase(Command):
 
 
 class RecordReferralOutcome(Command):
-    outcome: Code
+    outcome: ReferralOutcomeCode = Field(
+        description="taken_in_charge, redirected, not_eligible, withdrawn (referral_outcome)"
+    )
     case_id: Id | None = None

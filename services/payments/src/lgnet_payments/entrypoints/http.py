@@ -313,7 +313,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: withdraw an approved request not yet batched, with a reason (its commitment is released)",
         responses=REQUEST,
     )
-    async def withdraw(request_id: str, body: cmd.Reject, actor: Staff, key: ChangeKey = None) -> Any:
+    async def withdraw(request_id: str, body: cmd.Withdraw, actor: Staff, key: ChangeKey = None) -> Any:
         route = f"POST /contribution-requests/{request_id}/withdrawal"
         run: Run = lambda u, c: contributions.withdraw(u, c, request_id, body)  # noqa: E731
         return await change(actor, key, route, body.model_dump(mode="json"), run, one_shot=True)

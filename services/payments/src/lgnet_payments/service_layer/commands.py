@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from lgnet_shared.events.payments import ContributionKind, TutoringOutcome, VoucherKind
+from lgnet_shared.events.payments import (
+    ContributionKind,
+    RejectionReasonCode,
+    TutoringOutcome,
+    TutoringTopicCode,
+    VoucherKind,
+)
 from lgnet_shared.events.types import Code, Id, IsoDate
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -110,6 +116,14 @@ class ApproveBankData(Command):
 
 
 class Reject(Command):
+    reason: RejectionReasonCode = Field(
+        description="wrong_details, duplicate, not_eligible, missing_documents, other (contribution_rejection_reason)"
+    )
+
+
+class Withdraw(Command):
+    """An approved request taken back before it is batched: a free code (no list names why)."""
+
     reason: Code
 
 
@@ -153,6 +167,8 @@ class Redeem(Command):
 
 class RecordTutoring(Command):
     case_id: Id
-    topics: list[Code] = Field(min_length=1, description="budgeting, bills, banking, savings, debt, ...")
+    topics: list[TutoringTopicCode] = Field(
+        min_length=1, description="budgeting, bills, banking, savings, debt (tutoring_topic)"
+    )
     on: IsoDate | None = None
     outcome: TutoringOutcome | None = Field(default=None, description="What the session led to")

@@ -406,7 +406,7 @@ async def reject(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Reject) 
     return await _end(uow, ctx, req, c.reason)
 
 
-async def withdraw(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Reject) -> dict[str, Any]:
+async def withdraw(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Withdraw) -> dict[str, Any]:
     """An approved request not yet batched, withdrawn by staff with a reason: rejected after its approval, its
     commitment released (the log says `contribution_rejected`, as for a request whose new bank data was not
     approved: reports then count it neither committed nor paid)."""
