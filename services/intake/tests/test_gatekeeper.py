@@ -1215,13 +1215,17 @@ async def test_an_event_id_used_again_for_another_record_is_answered_and_the_fir
     record per event id, so the second was dropped as a duplicate, unanswered, and the partner took it for accepted.
     A record whose content (type and data) differs from what was first received under its id is answered `id`
     "already used for another record", once however often it comes; the first record stays as it was. The same
-    content again — a redelivery, or the partner's resend with a new envelope time — stays a silent duplicate."""
+    content again — a redelivery, or the partner's resend with a new envelope time — stays a silent duplicate, and so
+    does the same record sealed again (a partner's export run twice: HPKE seals the same value to other bytes)."""
     async with intake.partner("coop-aurora", "torino") as client:
         first = client.envelope(registration(f"y-1-{uid}", client, uid))
+        sealed_again = client.envelope(registration(f"y-1-{uid}", client, uid))
         other = client.envelope(registration(f"y-2-{uid}", client, uid, born=born_in(uid, 1)))
     other = other.model_copy(update={"id": first.id})
     resent = first.model_copy(update={"time": first.time + timedelta(minutes=5)})
-    await send_signed(intake, [first, first, resent, other, other])
+    sealed_again = sealed_again.model_copy(update={"id": first.id})
+    assert sealed_again.data != first.data  # the same values, other ciphertexts
+    await send_signed(intake, [first, first, resent, sealed_again, other, other])
     [answer] = await rejections(intake, "coop-aurora", 1, {first.id})
     assert (answer.kind, answer.field, answer.reason) == ("conflict", "id", "already used for another record")
     assert answer.inbound_type == first.type
