@@ -691,6 +691,55 @@ def test_while_a_fact_topic_is_gone_the_notary_signs_nothing_and_says_why(
     assert after["log"].startswith(f"error: {topic} partition 0 rewritten"), after
 
 
+def test_the_notary_is_ready_again_within_seconds_once_kafka_answers_again(kafka_bootstrap: str) -> None:
+    """A round whose log could not be compared with the trees (Kafka away) left /health/ready at 503 until the next
+    round, up to a minute (the interval it runs at, 60 s) after Kafka was back; the round is now tried again within
+    RECHECK_S, and signs what grew meanwhile. Kafka's answers withheld from the notary's probe as during an outage,
+    then given again."""
+    from aiokafka.errors import KafkaConnectionError
+    from lgnet_reporting.service_layer import notary as notary_service
+
+    prefix = new_topic_prefix()
+    asyncio.run(publish(kafka_bootstrap, prefix, ["k1", "k2"]))
+
+    async def scenario() -> tuple[dict[str, str], dict[str, str], float, list[dict[str, Any]]]:
+        runner = NotaryRunner(Notary(NOTARY), kafka_bootstrap, prefix)
+        await runner.start()
+        rounds: list[dict[str, Any]] = []
+        follow = None
+        try:
+            await runner.catch_up()
+            await runner.checkpoint()
+            await publish(kafka_bootstrap, prefix, ["k3"])  # grows while Kafka is "away"
+            assert runner._probe is not None
+            answering = runner._probe.end_offsets
+
+            async def away(*_: Any) -> Any:
+                raise KafkaConnectionError("no broker")
+
+            runner._probe.end_offsets = away
+            follow = asyncio.create_task(runner.follow(60.0, rounds.append))
+            while not rounds:
+                await asyncio.sleep(0.05)
+            during = await runner.ready()
+            runner._probe.end_offsets = answering
+            back = time.monotonic()
+            while (after := await runner.ready())["log"] != "ok" and time.monotonic() - back < 20:
+                await asyncio.sleep(0.2)
+            while len(rounds) < 2 and time.monotonic() - back < 20:  # that round's checkpoints published
+                await asyncio.sleep(0.05)
+            return during, after, time.monotonic() - back, rounds
+        finally:
+            if follow is not None:
+                follow.cancel()
+            await runner.stop()
+
+    during, after, took, rounds = asyncio.run(scenario())
+    assert during["log"].startswith("error: the log could not be compared"), during
+    assert after["log"] == "ok" and took <= notary_service.RECHECK_S + 3, (after, took)
+    assert rounds[0]["checkpoints"] == 0 and rounds[1]["reason"] == "recheck" and rounds[1]["checkpoints"] >= 1, rounds
+
+
 def test_a_topic_rewritten_one_record_short_the_notary_refuses_it_and_verify_names_the_record(
     kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
