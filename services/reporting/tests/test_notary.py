@@ -330,6 +330,19 @@ def _unb64(items: list[str]) -> list[bytes]:
     return [base64.b64decode(i) for i in items]
 
 
+def test_the_notarys_liveness_names_it_as_the_services_do() -> None:
+    """Every service's /health/live says which it is ({"status": "ok", "service": "intake"}); the notary's said only
+    "ok", so a probe or a dashboard reading several ports could not tell which process answered."""
+
+    async def live() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(Notary(NOTARY)))
+        async with httpx.AsyncClient(transport=transport, base_url="http://notary") as http:
+            return await http.get("/health/live")
+
+    answer = asyncio.run(live())
+    assert (answer.status_code, answer.json()) == (200, {"status": "ok", "service": "notary"}), answer.text
+
+
 def test_the_notary_is_ready_while_it_follows_the_log_and_kafka_answers(kafka_bootstrap: str) -> None:
     """/health/ready: 503 naming the check until the notary's Kafka clients are started and it has read the log,
     200 while it follows it, 503 again once stopped."""
