@@ -10,22 +10,13 @@ import asyncio
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from lgnet_shared import kafka_acls as ka
-from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+from lgnet_shared.kafka import KafkaSecurity
 from lgnet_shared.kafka_admin import Admin, main
+from lgnet_shared.testing.topics import send_record
 from lgnet_shared.topics import partner_inbound
 
 pytestmark = pytest.mark.integration
-
-
-async def send(bootstrap: str, security: KafkaSecurity, topic: str, value: bytes, partition: int) -> None:
-    producer = AIOKafkaProducer(**client_kwargs(bootstrap, security))
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, value, key=b"k", partition=partition)
-    finally:
-        await producer.stop()
 
 
 async def forget(admin: Admin, *principals: ka.Principal) -> None:
@@ -54,7 +45,7 @@ async def test_a_citys_own_intake_is_refused_while_the_national_intake_serves_it
         try:
             await admin.provision(national)  # serves every city: reads trieste's partners' topic
             await admin.provision(partner)  # onboarded there
-            await send(kafka_bootstrap, security, trieste, b"a partner's record", partition=0)
+            await send_record(kafka_bootstrap, security, trieste, b"a partner's record", partition=0)
 
             assert await asyncio.to_thread(main, argv) == 1
             said = capsys.readouterr().err.strip()
@@ -90,7 +81,7 @@ async def test_a_city_new_to_the_platform_gets_its_own_intake_beside_the_nationa
             await admin.provision(national)
             assert (await admin.provision(own))[0] is not None  # new credentials
             await admin.provision(partner)
-            await send(kafka_bootstrap, security, trieste, b"a partner's record", partition=0)
+            await send_record(kafka_bootstrap, security, trieste, b"a partner's record", partition=0)
             monkeypatch.setenv("LGNET_SERVED_CITIES", "bologna,genova,roma,torino")
             await admin.provision(national)  # the city's own intake reads its topic: the national one lets go
             assert (await admin.provision(own))[0] is None  # refreshed, password kept

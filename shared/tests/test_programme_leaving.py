@@ -10,24 +10,16 @@ import re
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_admin import Admin, Fail
 from lgnet_shared.old_inbound import GATEKEEPER
+from lgnet_shared.testing.topics import send_record
 from lgnet_shared.topics import partner_inbound
 
 pytestmark = pytest.mark.integration
 VAR = "LGNET_PROGRAMME_CITIES"
-
-
-async def send(bootstrap: str, security: KafkaSecurity, topic: str, value: bytes, partition: int) -> None:
-    producer = AIOKafkaProducer(**client_kwargs(bootstrap, security))
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, value, key=b"k", partition=partition)
-    finally:
-        await producer.stop()
 
 
 async def test_a_city_leaves_only_once_its_partners_are_revoked_and_its_records_read(
@@ -43,7 +35,7 @@ async def test_a_city_leaves_only_once_its_partners_are_revoked_and_its_records_
         try:
             await admin.provision(national)
             await admin.provision(partner)
-            await send(kafka_bootstrap, admin_security, milano, b"a partner's record", partition=1)
+            await send_record(kafka_bootstrap, admin_security, milano, b"a partner's record", partition=1)
 
             monkeypatch.setenv(VAR, "torino")  # Milano leaves
             with pytest.raises(Fail) as refused:
@@ -81,7 +73,7 @@ async def test_a_city_leaves_only_once_its_partners_are_revoked_and_its_records_
             assert not [a for a in await ka.describe_acls(admin.client, national.user) if a.resource_name == milano]
             # Left: a later record there (its group's offsets on it expire) no longer stops the national intake's
             # provisioning, e.g. when another city joins.
-            await send(kafka_bootstrap, admin_security, milano, b"too late", partition=0)
+            await send_record(kafka_bootstrap, admin_security, milano, b"too late", partition=0)
             await admin.provision(national)
         finally:
             await ka.delete_credentials(admin.client, national.name)
@@ -114,7 +106,7 @@ async def test_a_city_left_out_of_the_served_cities_is_held_until_its_own_intake
         try:
             await admin.provision(national)
             await admin.provision(partner)
-            await send(kafka_bootstrap, admin_security, milano, b"a partner's record", partition=1)
+            await send_record(kafka_bootstrap, admin_security, milano, b"a partner's record", partition=1)
 
             monkeypatch.setenv("LGNET_SERVED_CITIES", "torino")  # Milano is to run its own intake
             with pytest.raises(Fail) as refused:
