@@ -179,7 +179,8 @@ def create_app(settings: SchedulerSettings, scheduler_factory: Any = None) -> Fa
                 except Exception as e:  # a database outage must not end the loop: ready says so, the next tick retries
                     if being_cancelled():
                         raise asyncio.CancelledError from e
-                    log.error("scheduler tick failed", error=f"{type(e).__name__}: {e}")
+                    if state["error"] != type(e).__name__:  # once per outage: a failed tick is tried every RETRY_S
+                        log.error("scheduler tick failed", error=f"{type(e).__name__}: {e}")
                     state["error"] = f"{type(e).__name__}"
                 state["last_tick"] = datetime.now(UTC)
                 metrics.LAST_TICK.set(state["last_tick"].timestamp())

@@ -152,10 +152,10 @@ class NotaryRunner:
                     starts = await self._probe.beginning_offsets(tps)
                     ends = await self._probe.end_offsets(tps)
             except Exception as exc:  # any failure to get an answer: the log cannot be compared, nothing is signed
-                self.unchecked = (
-                    f"the log could not be compared with the trees ({type(exc).__name__}: a fact topic gone?)"
-                )
-                log.warning("notary: %s; no checkpoint signed this round", self.unchecked)
+                why = f"the log could not be compared with the trees ({type(exc).__name__}: a fact topic gone?)"
+                if why != self.unchecked:  # once per outage: its rounds are tried again every RECHECK_S
+                    log.warning("notary: %s; no checkpoint signed until it can be", why)
+                self.unchecked = why
                 return
             self.unchecked = None
             for tp in tps:
