@@ -38,6 +38,7 @@ from lgnet_shared import auth, clock, db, signing
 from lgnet_shared.auth import Role
 from lgnet_shared.fact_signing import FactSigner, publish_key
 from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.testing import HTTP_TIMEOUT_S
 from lgnet_shared.testing.forged_answers import answer, appointment, batch, match, rejection, signer, tampered
 from lgnet_shared.testing.plugin import fresh_schema, new_topic_prefix
 from lgnet_shared.testing.process import ServiceProcess, service_env, start_all, stop_all
@@ -224,7 +225,9 @@ COUNTED = {  # what one client's sequence adds to its city's report: two persons
 
 async def counts(city: City, token: str) -> dict[tuple[str, str], int]:
     """The partner's view of its city through the reporting API (its own token)."""
-    async with httpx.AsyncClient(base_url=city.urls["reporting"], headers={"Authorization": f"Bearer {token}"}) as api:
+    async with httpx.AsyncClient(
+        base_url=city.urls["reporting"], headers={"Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT_S
+    ) as api:
         answer = await api.get("/reports/city_summary", params={"city": "torino"})
     assert answer.status_code == 200, answer.text
     indicators = answer.json()["indicators"]

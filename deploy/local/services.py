@@ -154,7 +154,13 @@ def start(names: list[str] | None = None) -> int:
         print(f"[services] {name} already running (pid {pid_of(name)}){older}")
         if older:
             print(f"[services]   `make down`, then `make up`, runs this checkout's {name} (docs/operators.md)")
-    credentials = principals(to_start, env["LGNET_CITY"]) if to_start else {}
+    from lgnet_shared.kafka_admin import Fail
+
+    try:
+        credentials = principals(to_start, env["LGNET_CITY"]) if to_start else {}
+    except Fail as refused:  # e.g. a city's intake beside the national one serving its partners: not a traceback
+        print(f"[services] not started: {refused}")
+        return 1
     for name in to_start:
         proc = Background(name, port(name)).spawn(
             [str(ROOT / ".venv" / "bin" / f"lgnet-{name}")],

@@ -365,3 +365,46 @@ def test_a_city_deployments_scheduler_and_desk_serve_its_city(
     assert desk.start() == 0
     assert set(operators.values()) == {"trieste"}, operators
     assert "aurora" not in operators and {"operatrice", "rpd", "carso"} <= set(operators), operators
+
+
+async def test_a_citys_own_intake_beside_the_national_one_serving_its_partners_is_not_started(
+    services: Any, kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """`LGNET_CITY=trieste services.py start intake` on a platform whose national intake onboarded Trieste's partners:
+    its provisioning is refused (lgnet_shared.kafka_admin, `shared/tests/test_city_served_elsewhere.py`), said in one
+    line, and nothing is started (it was a traceback from the admin code). Against the real broker."""
+    import asyncio
+    import uuid
+
+    from lgnet_shared import kafka_acls as ka
+    from lgnet_shared.kafka import KafkaSecurity
+    from lgnet_shared.kafka_admin import Admin
+
+    security, uid = KafkaSecurity.from_env(), uuid.uuid4().hex[:8]
+    national = ka.Principal.service(f"national-{uid}", "intake")
+    partner = ka.Principal.partner_(f"coop-t-{uid}", city="trieste")
+    for name, value in {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "LGNET_TOPIC_PREFIX": topic_prefix,
+        "LGNET_CITY": "trieste",
+        "LGNET_DEPLOYMENT": f"trieste-{uid}",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("LGNET_SERVED_CITIES", raising=False)
+    spawned: list[str] = []
+    monkeypatch.setattr(services, "pid_of", lambda name: None)
+    monkeypatch.setattr(services.Background, "spawn", lambda self, *_: spawned.append(self.name))
+    async with Admin(kafka_bootstrap, security, topic_prefix) as admin:
+        await admin.provision(national)
+        await admin.provision(partner)
+    try:
+        assert await asyncio.to_thread(services.start, ["intake"]) == 1
+        said = capsys.readouterr().out.strip().splitlines()
+        assert len(said) == 1 and said[0].startswith("[services] not started: service.trieste-"), said
+        assert f"trieste is already served by {national.name}" in said[0], said
+        assert spawned == []
+    finally:
+        async with Admin(kafka_bootstrap, security, topic_prefix) as admin:
+            await admin.revoke(partner)
+            await ka.delete_credentials(admin.client, national.name)
+            await ka.delete_acls(admin.client, national.user)

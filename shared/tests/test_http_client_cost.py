@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from lgnet_shared.testing import HTTP_TIMEOUT_S
 
 
 class Asked(MetaPathFinder):
@@ -43,7 +44,7 @@ async def test_requests_through_httpx_search_for_no_module() -> None:
     port = server.sockets[0].getsockname()[1]
     asked = Asked()
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=HTTP_TIMEOUT_S) as client:
             assert (await client.get("/warm-up")).status_code == 200  # what a first request imports, imported
             sys.meta_path.insert(0, asked)
             try:
@@ -71,6 +72,6 @@ def test_lgnet_http_clients_load_the_ca_bundle_once_per_process(monkeypatch: pyt
 
     monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
     clients = [sdk.http_client("https://intake.example", "token") for _ in range(3)]
-    clients += [httpx.AsyncClient(verify=tls.http_verify()) for _ in range(3)]
+    clients += [httpx.AsyncClient(verify=tls.http_verify(), timeout=HTTP_TIMEOUT_S) for _ in range(3)]
     assert loads == []
     assert tls.http_verify().verify_mode is ssl.CERT_REQUIRED and tls.http_verify().check_hostname

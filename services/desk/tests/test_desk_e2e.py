@@ -30,7 +30,7 @@ from lgnet_desk.settings import DeskSettings
 from lgnet_shared import auth, clock, db, read_log_readers, tls
 from lgnet_shared.access import Role
 from lgnet_shared.db import Conn
-from lgnet_shared.testing import schema_pool
+from lgnet_shared.testing import HTTP_TIMEOUT_S, schema_pool
 from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.process import ServiceProcess, free_port, service_env, start_all, stop_all
 from lgnet_shared.testing.topics import end_offsets, read_topics
@@ -168,7 +168,7 @@ async def _api_client(database_url: str, schema: str, url: str, actor: str) -> h
             token = await auth.issue_token(conn, actor)
     finally:
         await pool.close()
-    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"})
+    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT_S)
 
 
 async def _a_batch_for(desk: Desk, case_id: str) -> str:
@@ -207,7 +207,9 @@ async def _fund_rent(database_url: str, schema: str, url: str) -> None:
         await auth.add_actor(conn, "budget-torino", Role.STAFF, "torino", "Ufficio bilancio")
         token = await auth.issue_token(conn, "budget-torino")
     await pool.close()
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}) as c:
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT_S
+    ) as c:
         for line, cents in (("rent", 10_000_000), ("voucher_public_transport", 100_000)):
             r = await c.post(
                 "/budget-lines",
@@ -278,7 +280,7 @@ async def test_wrong_passwords_lock_the_account(browser: Browser, desk: Desk) ->
     await _fail_logins(page, desk, "nessuno")
     assert "bloccato per 15 minuti" in await page.locator("#login-error").inner_text()
     # a form posted without the CSRF token is refused
-    async with httpx.AsyncClient() as c:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as c:
         r = await c.post(desk.url + "/login", data={"username": "maria", "password": PASSWORD})
     assert r.status_code == 403
     async with desk_pool(desk) as conn:  # unlock giulia (from this address: the test's) for the journey below
@@ -624,7 +626,7 @@ async def _client_as(
     await pool.close()
     url = desk.settings.service_urls()[service]
     return httpx.AsyncClient(
-        verify=tls.http_verify(), base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=20
+        verify=tls.http_verify(), base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT_S
     )
 
 
@@ -1132,7 +1134,9 @@ async def test_an_operator_changes_her_password_and_when_she_leaves_she_is_out_e
     await shot(page, "password")
     async with desk_pool(desk) as conn:
         token = (await store.tokens(conn, "bruna", _token_key(desk.settings)))["intake"]
-    async with httpx.AsyncClient(base_url=desk.intake_url, headers={"Authorization": f"Bearer {token}"}) as c:
+    async with httpx.AsyncClient(
+        base_url=desk.intake_url, headers={"Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT_S
+    ) as c:
         assert (await c.get("/inbound-key")).status_code == 200
 
     done = await deactivate_operator(desk.settings, "bruna", {s: desk.schemas[s] for s in SERVICES})
@@ -1144,7 +1148,9 @@ async def test_an_operator_changes_her_password_and_when_she_leaves_she_is_out_e
     await page.get_by_role("button", name="Accedi").click()
     await page.wait_for_load_state()
     assert "Nome utente o password errati" in await page.locator("#login-error").inner_text()
-    async with httpx.AsyncClient(base_url=desk.intake_url, headers={"Authorization": f"Bearer {token}"}) as c:
+    async with httpx.AsyncClient(
+        base_url=desk.intake_url, headers={"Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT_S
+    ) as c:
         assert (await c.get("/inbound-key")).status_code == 401  # intake itself refuses the token she held
     # The DPO's access review shows it: Bruna's last login, and her end.
     rpd = await logged_in(browser, desk, "rpd")

@@ -23,6 +23,7 @@ from lgnet_desk.entrypoints.admin import add_operator
 from lgnet_shared import auth, clock, db, tls
 from lgnet_shared.access import Role
 from lgnet_shared.errors import Conflict
+from lgnet_shared.testing import HTTP_TIMEOUT_S
 from lgnet_shared.testing.topics import end_offsets, read_topics
 from playwright.async_api import expect
 
@@ -49,7 +50,9 @@ async def intake_staff(desk: Any) -> httpx.AsyncClient:
         token = await auth.issue_token(conn, "it-torino")
     await pool.close()
     url = desk.settings.service_urls()["intake"]
-    return httpx.AsyncClient(verify=tls.http_verify(), base_url=url, headers={"Authorization": f"Bearer {token}"})
+    return httpx.AsyncClient(
+        verify=tls.http_verify(), base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT_S
+    )
 
 
 async def created(c: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from lgnet_shared.events import intake as iev
 from lgnet_shared.scheduler import ledger, metrics
 from lgnet_shared.scheduler.rules import Job, Status
 from lgnet_shared.scheduler.runner import Scheduler
-from lgnet_shared.testing import schema_pool
+from lgnet_shared.testing import HTTP_TIMEOUT_S, schema_pool
 from lgnet_shared.testing.process import ServiceProcess, free_port
 from lgnet_shared.testing.topics import read_events
 from lgnet_shared.topics import for_partner, physical
@@ -178,7 +178,7 @@ async def test_the_scheduler_process_serves_health_metrics_and_its_ledger(
     proc = ServiceProcess([sys.executable, "-m", "lgnet_shared.scheduler.main"], env, tmp_path / "scheduler.log")
     try:
         await proc.start(timeout=60)
-        async with httpx.AsyncClient(base_url=proc.url) as c:
+        async with httpx.AsyncClient(base_url=proc.url, timeout=HTTP_TIMEOUT_S) as c:
             assert (await c.get("/health/live")).json()["status"] == "ok"
             for _ in range(40):
                 runs = (await c.get("/runs")).json()

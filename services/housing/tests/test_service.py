@@ -21,6 +21,7 @@ from lgnet_shared.events import Event
 from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
 from lgnet_shared.events.types import DATE_REASON
+from lgnet_shared.testing import HTTP_TIMEOUT_S
 from lgnet_shared.testing.inprocess import sibling_module
 from lgnet_shared.testing.plugin import seen_from_this_test
 
@@ -442,7 +443,7 @@ async def test_tenancy_and_bad_input(housing: HousingUnderTest, uid: str) -> Non
     async with housing.pool.acquire() as conn:
         assert await conn.fetchval("select status from matches where match_id = $1", p["match_id"]) == "proposed"
         assert await conn.fetchval(f"select count(*) from opportunities where opportunity_id like 'o-bad-{uid}%'") == 0
-    async with httpx.AsyncClient(base_url=housing.process.url) as anonymous:
+    async with httpx.AsyncClient(base_url=housing.process.url, timeout=HTTP_TIMEOUT_S) as anonymous:
         r = await anonymous.get("/proposals")
         assert r.status_code == 401 and r.json()["field"] == "headers.authorization"
 

@@ -18,6 +18,7 @@ from lgnet_shared import clock, pii, vocabulary
 from lgnet_shared.access import Role
 from lgnet_shared.events import intake as ev
 from lgnet_shared.events.types import DATE_REASON
+from lgnet_shared.testing import HTTP_TIMEOUT_S
 from lgnet_shared.topics import TOPICS
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ async def our_flags(staff: httpx.AsyncClient, uid: str) -> list[dict[str, Any]]:
 
 
 async def test_every_call_is_authenticated(intake: IntakeUnderTest, uid: str) -> None:
-    async with httpx.AsyncClient(base_url=intake.process.url) as anonymous:
+    async with httpx.AsyncClient(base_url=intake.process.url, timeout=HTTP_TIMEOUT_S) as anonymous:
         r = await anonymous.post("/persons", json=person(f"p1-{uid}"), headers={"Idempotency-Key": "k"})
         assert r.status_code == 401
         assert r.headers["content-type"] == "application/problem+json"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -554,7 +556,13 @@ def test_the_notary_logs_json_lines_and_rate_limits_a_broker_outage() -> None:
         "audit._run = outage\n"
         "audit.notary_main(['run'])\n"
     )
-    done = subprocess.run([sys.executable, "-c", outage], capture_output=True, text=True, timeout=60)
+    # Settings it checks before it starts (test_the_notary_names_every_bad_setting_at_once); the broker: nobody.
+    env = {
+        **os.environ,
+        "LGNET_NOTARY_KEY": base64.b64encode(bytes(32)).decode(),
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+    }
+    done = subprocess.run([sys.executable, "-c", outage], capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     assert len(lines) == 1, lines[:5]
@@ -589,6 +597,38 @@ def test_the_notarys_bad_settings_are_named_in_one_line(
     assert ended.value.code == 2 and len(out) == 1, out
     answer = json.loads(out[0])
     assert answer == {"ok": False, "error": answer["error"]} and answer["error"].startswith(expected), answer
+
+
+def test_the_notary_names_every_bad_setting_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The services name every bad variable in one go; the notary named the first it met and stopped, so a city IT
+    team fixed its settings one start at a time. Every setting `lgnet-notary run` reads is checked before it starts:
+    one JSON line, each problem naming its variable, exit 2."""
+    import json
+
+    monkeypatch.delenv("LGNET_MASTER_KEY", raising=False)
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    (a_file := tmp_path / "state").write_text("")
+    bad = {
+        "LGNET_NOTARY_PORT": "80a",
+        "LGNET_NOTARY_SWEEP": "many",
+        "LGNET_NOTARY_KEY": "abc",
+        "LGNET_LEGACY_DEPLOYMENTS": "north",
+        "KAFKA_SECURITY_PROTOCOL": "FOO",
+        "LGNET_NOTARY_STATE": str(a_file),
+    }
+    for name, value in bad.items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as ended:
+        audit_cli.notary_main(["run", "--every", "60"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert ended.value.code == 2 and len(out) == 1, out
+    error = json.loads(out[0])["error"]
+    for name in [*bad, "KAFKA_BOOTSTRAP_SERVERS"]:
+        assert error.count(f"{name}:") + error.count(f"{name} (") == 1, (name, error)
+    assert "'many' is not a number of records" in error and "is a file" in error, error
 
 
 def test_a_log_without_any_signed_checkpoint_is_no_clean_audit() -> None:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]  # ships no types
 from lgnet_shared import clock
+from lgnet_shared.testing import HTTP_TIMEOUT_S
 from playwright.async_api import Browser
 
 if TYPE_CHECKING:
@@ -327,7 +328,7 @@ async def test_the_page_cannot_be_framed_runs_only_its_own_script_and_drops_the_
     as `#token=` (as `make up` prints the link) stayed in the address bar and the browser's history. It now carries
     the desk's headers: a CSP running only the page's own script (by its hash) and framed by no one, nosniff, no
     referrer; and the script takes the token out of the address once read."""
-    async with httpx.AsyncClient() as c:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as c:
         r = await c.get(f"{loaded_shared.process.url}/dashboard")
     csp = r.headers.get("content-security-policy", "")
     script = r.text.split("<script>", 1)[1].split("</script>", 1)[0]

@@ -330,6 +330,19 @@ def _unb64(items: list[str]) -> list[bytes]:
     return [base64.b64decode(i) for i in items]
 
 
+def test_the_notarys_liveness_names_it_as_the_services_do() -> None:
+    """Every service's /health/live says which it is ({"status": "ok", "service": "intake"}); the notary's said only
+    "ok", so a probe or a dashboard reading several ports could not tell which process answered."""
+
+    async def live() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(Notary(NOTARY)))
+        async with httpx.AsyncClient(transport=transport, base_url="http://notary") as http:
+            return await http.get("/health/live")
+
+    answer = asyncio.run(live())
+    assert (answer.status_code, answer.json()) == (200, {"status": "ok", "service": "notary"}), answer.text
+
+
 def test_the_notary_is_ready_while_it_follows_the_log_and_kafka_answers(kafka_bootstrap: str) -> None:
     """/health/ready: 503 naming the check until the notary's Kafka clients are started and it has read the log,
     200 while it follows it, 503 again once stopped."""
@@ -689,6 +702,61 @@ def test_while_a_fact_topic_is_gone_the_notary_signs_nothing_and_says_why(
     assert gone == [] and while_gone["log"].startswith("error: the log could not be compared"), while_gone
     assert not [cp for cp in back if topic in cp.origin], back
     assert after["log"].startswith(f"error: {topic} partition 0 rewritten"), after
+
+
+def test_the_notary_is_ready_again_within_seconds_once_kafka_answers_again(
+    kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A round whose log could not be compared with the trees (Kafka away) left /health/ready at 503 until the next
+    round, up to a minute (the interval it runs at, 60 s) after Kafka was back; the round is now tried again within
+    RECHECK_S, and signs what grew meanwhile; the outage is logged once, not every try. Kafka's answers withheld from
+    the notary's probe as during an outage, then given again."""
+    from aiokafka.errors import KafkaConnectionError
+    from lgnet_reporting.service_layer import notary as notary_service
+
+    prefix = new_topic_prefix()
+    asyncio.run(publish(kafka_bootstrap, prefix, ["k1", "k2"]))
+
+    async def scenario() -> tuple[dict[str, str], dict[str, str], float, list[dict[str, Any]]]:
+        runner = NotaryRunner(Notary(NOTARY), kafka_bootstrap, prefix)
+        await runner.start()
+        rounds: list[dict[str, Any]] = []
+        follow = None
+        try:
+            await runner.catch_up()
+            await runner.checkpoint()
+            await publish(kafka_bootstrap, prefix, ["k3"])  # grows while Kafka is "away"
+            assert runner._probe is not None
+            answering = runner._probe.end_offsets
+
+            async def away(*_: Any) -> Any:
+                raise KafkaConnectionError("no broker")
+
+            runner._probe.end_offsets = away
+            monkeypatch.setattr(notary_service, "RECHECK_S", 0.3)
+            follow, began = asyncio.create_task(runner.follow(60.0, rounds.append)), time.monotonic()
+            while len(rounds) < 3 and time.monotonic() - began < 20:  # tried again, still away
+                await asyncio.sleep(0.05)
+            during = await runner.ready()
+            runner._probe.end_offsets = answering
+            back = time.monotonic()
+            while (after := await runner.ready())["log"] != "ok" and time.monotonic() - back < 20:
+                await asyncio.sleep(0.2)
+            while not rounds[-1]["checkpoints"] and time.monotonic() - back < 20:  # that round's checkpoints published
+                await asyncio.sleep(0.05)
+            return during, after, time.monotonic() - back, rounds
+        finally:
+            if follow is not None:
+                follow.cancel()
+            await runner.stop()
+
+    during, after, took, rounds = asyncio.run(scenario())
+    assert during["log"].startswith("error: the log could not be compared"), during
+    assert after["log"] == "ok" and took <= 3, (after, took)
+    assert [r["reason"] for r in rounds[:3]] == ["interval", "recheck", "recheck"], rounds
+    assert rounds[-1]["reason"] == "recheck" and rounds[-1]["checkpoints"] >= 1, rounds  # what grew, signed
+    said = [r for r in caplog.records if "could not be compared" in r.getMessage()]
+    assert len(said) == 1, said
 
 
 def test_a_topic_rewritten_one_record_short_the_notary_refuses_it_and_verify_names_the_record(

@@ -274,16 +274,56 @@ class Admin:
                 + ". ".join(fixes)
             )
 
-    async def unread(self, topic: str, group: str) -> int:
+    async def check_served_elsewhere(self, principal: ka.Principal) -> None:
+        """A new intake deployment of a city whose partners' topic another intake deployment already reads (the
+        national one serving the city, or another of the city's) cannot take over its partners: their records are
+        sealed to that deployment's inbound key and signed with keys registered in its schema, so every one would be
+        dead-lettered (unknown partner key) and refused again when re-driven. Refused while the city has partners on
+        record or records on the topic; a city new to the platform (neither) is not held, so that its own intake can
+        be provisioned before the national one stops serving it. Re-provisioning a deployment that already reads the
+        topic only refreshes it. No override: nothing makes those records readable by the new deployment."""
+        if principal.role != "intake" or principal.city in (None, NATIONAL):
+            return
+        city, topic = principal.city or "", partner_inbound(principal.city or "", self.prefix)
+        readers = {
+            a.principal
+            for a in await ka.describe_acls(self.client)
+            if a.operation == ka.Op.READ and a.resource_type == ka.ResourceType.TOPIC and a.resource_name == topic
+        }
+        if principal.user in readers:
+            return
+        others = sorted(_intake_name(user) for user in readers if _intake_name(user))
+        if not others:
+            return
+        named = sorted(p for p, c in (await self.partner_cities()).items() if c == city)
+        records = await self.unread(topic, None)
+        if not named and not records:
+            return
+        held = ([f"partners {', '.join(named)} on record"] if named else []) + (
+            [f"{records} record(s) on {topic}"] if records else []
+        )
+        raise Fail(
+            f"{principal.name}: {city} is already served by {', '.join(others)}, which reads {topic} ("
+            + " and ".join(held)
+            + f"): its partners' records are sealed to that deployment's key and signed with keys registered there, so"
+            f" {principal.name} would dead-letter every one. Moving a city off a deployment that serves it is not"
+            f" supported: keep {city} served there, or add its own intake only for a city new to the platform"
+            ' (docs/operators.md, "A city joins an existing cluster")'
+        )
+
+    async def unread(self, topic: str, group: str | None) -> int:
         """Records on `topic` past the consumer group's committed offsets (past the first retained one where it has
-        none)."""
+        none; None: every record retained)."""
         [described] = await self.client.describe_topics([topic])
         if described["error_code"] or not described["partitions"]:  # never counted as read for want of a look
             raise Fail(f"cannot describe {topic} (error code {described['error_code']}): its records cannot be counted")
         partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-        committed = await self.client.list_consumer_group_offsets(group, partitions=partitions)
+        read = {}
+        if group is not None:
+            committed = await self.client.list_consumer_group_offsets(group, partitions=partitions)
+            read = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
         firsts, ends = await offset_bounds(client_kwargs(self.bootstrap, self.security), partitions)
-        return unread_count(firsts, ends, {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0})
+        return unread_count(firsts, ends, read)
 
     async def take_back_answers(self, partner: str, city: str | None) -> int:
         """Delete the LITERAL ACLs on the partner's answer topics of every deployment not of `city` (None: of every
@@ -308,6 +348,7 @@ class Admin:
         WRITE on its city's partners' ones."""
         check_programme(principal)
         await self.check_leaving(principal)
+        await self.check_served_elsewhere(principal)
         await self.topics_for(principal)
         partner_of_city = principal.partner is not None and principal.city is not None
         if partner_of_city:
@@ -327,6 +368,15 @@ class Admin:
                 # Added only (never replaced): the deployment is running and keeps its other rights throughout.
                 await ka.grant(self.client, deployment, self.prefix, exclusive=False, partner_cities=cities)
         return new, acls
+
+
+def _intake_name(user: str) -> str:
+    """An intake deployment's principal name ('service.national.intake') from an ACL's 'User:…', else ''."""
+    try:
+        principal = ka.Principal.parse(user)
+    except ka.PrincipalError:
+        return ""
+    return principal.name if principal.kind == "service" and principal.role == "intake" else ""
 
 
 def _of_another_city(acl: ka.Acl, city: str) -> bool:

@@ -27,6 +27,8 @@ from lgnet_shared.scheduler.runner import Scheduler
 from lgnet_shared.tasks import being_cancelled
 
 log = logs.get_logger("lgnet.scheduler")
+# After a failed tick, the next try comes this soon (one connection attempt; a tick is one lock and a few queries).
+RETRY_S = 5.0
 
 
 class SchedulerSettings(BaseSettings):
@@ -177,11 +179,14 @@ def create_app(settings: SchedulerSettings, scheduler_factory: Any = None) -> Fa
                 except Exception as e:  # a database outage must not end the loop: ready says so, the next tick retries
                     if being_cancelled():
                         raise asyncio.CancelledError from e
-                    log.error("scheduler tick failed", error=f"{type(e).__name__}: {e}")
+                    if state["error"] != type(e).__name__:  # once per outage: a failed tick is tried every RETRY_S
+                        log.error("scheduler tick failed", error=f"{type(e).__name__}: {e}")
                     state["error"] = f"{type(e).__name__}"
                 state["last_tick"] = datetime.now(UTC)
                 metrics.LAST_TICK.set(state["last_tick"].timestamp())
-                await asyncio.sleep(settings.tick_s)
+                # A failed tick (PostgreSQL away) is tried again soon: /health/ready said "last tick failed" for up to
+                # a whole tick after the database was back.
+                await asyncio.sleep(min(settings.tick_s, RETRY_S) if state["error"] else settings.tick_s)
 
         task = asyncio.create_task(loop())
         try:

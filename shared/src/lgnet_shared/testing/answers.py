@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 from jsonschema import Draft202012Validator, FormatChecker
 
+from lgnet_shared.testing import HTTP_TIMEOUT_S
+
 JSON = "application/json"
 DOCUMENT = "/openapi.json"  # the document itself, not one of the routes it describes
 ANNOTATIONS = {"title", "description", "examples"}  # keywords that say nothing of the body
@@ -138,7 +140,7 @@ async def of_service(base_url: str, **client: Any) -> AnswerCheck:
     """The check of a running service's answers, from the OpenAPI document it serves: waited for as long as the tests'
     own clients wait (`ServiceProcess.client`), the service building it at this first request (seconds of CPU on a
     busy machine; httpx's default 5 s failed a whole module's setup under load)."""
-    async with httpx.AsyncClient(base_url=base_url, **{"timeout": 30, **client}) as c:
+    async with httpx.AsyncClient(base_url=base_url, **{"timeout": HTTP_TIMEOUT_S, **client}) as c:
         answer = await c.get("/openapi.json")
         answer.raise_for_status()
         return AnswerCheck(answer.json())

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from lgnet_shared import tls
+from lgnet_shared.testing import HTTP_TIMEOUT_S
 from lgnet_shared.testing.answers import AnswerCheck, of_service
 from lgnet_shared.testing.forkserver import ForkedProcess, ForkServer, preloaded_module
 
@@ -107,7 +108,7 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def client(self, token: str | None = None, timeout: float = 30) -> httpx.AsyncClient:
+    def client(self, token: str | None = None, timeout: float = HTTP_TIMEOUT_S) -> httpx.AsyncClient:
         """An HTTP client of the service, with `token` as its bearer (None: no Authorization header)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         hooks = {"response": [self.answers.hook]} if self.answers is not None else {}
@@ -134,7 +135,7 @@ class ServiceProcess:
                 self.proc = subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT)
         _spawned.append(self.proc)
         deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient(verify=tls.http_verify()) as client:
+        async with httpx.AsyncClient(verify=tls.http_verify(), timeout=HTTP_TIMEOUT_S) as client:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"service exited: {self.log_path.read_text()[-3000:]}")

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import UnknownTopicOrPartitionError
 from aiokafka.structs import ConsumerRecord
@@ -15,7 +15,7 @@ from aiokafka.structs import ConsumerRecord
 from lgnet_shared.codec import decode
 from lgnet_shared.envelope import Envelope, from_record
 from lgnet_shared.events import Event
-from lgnet_shared.kafka import READ_AND_GO, client_kwargs
+from lgnet_shared.kafka import READ_AND_GO, KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_health import existing_topics
 
 # (topic, partition) -> the first offset a reader takes: where the partition ended when a test began (`end_offsets`).
@@ -154,3 +154,13 @@ async def delete_topic(bootstrap: str, topic: str) -> None:
         raise AssertionError(f"{topic} still served 10 s after its deletion")
     finally:
         await admin.close()
+
+
+async def send_record(bootstrap: str, security: KafkaSecurity, topic: str, value: bytes, partition: int) -> None:
+    """One raw record on a topic's partition (a partner's, as it came: the admin command's checks count them)."""
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap, security))
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=b"k", partition=partition)
+    finally:
+        await producer.stop()

@@ -39,6 +39,7 @@ from lgnet_shared import logs, metrics, serving, tls
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, NotarySigner, Verifier
 from lgnet_shared.cities import legacy_deployments
 from lgnet_shared.fact_signing import SigningKey, pinned_file, registry_contents
+from lgnet_shared.kafka import KafkaSecurity
 
 from lgnet_reporting import settings
 from lgnet_reporting.adapters import facts_log, folders, setup_errors
@@ -438,10 +439,16 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def notary_main(argv: Sequence[str] | None = None) -> None:
+    problems = []  # the environment's bad settings, every one said at once (the services' do; it said one a start)
+    port = sweep = None
     try:
         port = _port()
     except UsageError as exc:
-        sys.exit(_refused(str(exc)))
+        problems.append(str(exc))
+    try:
+        sweep = _records(os.environ.get("LGNET_NOTARY_SWEEP") or str(SWEEP_RECORDS))
+    except argparse.ArgumentTypeError as exc:
+        problems.append(f"LGNET_NOTARY_SWEEP: {exc}")
     p = _parser("lgnet-notary")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("key", help="print the notary's verifier key (C2SP vkey) for auditors to pin")
@@ -462,7 +469,7 @@ def notary_main(argv: Sequence[str] | None = None) -> None:
     r.add_argument(
         "--sweep",
         type=_records,
-        default=os.environ.get("LGNET_NOTARY_SWEEP", str(SWEEP_RECORDS)),
+        default=SWEEP_RECORDS if sweep is None else sweep,
         help="notarised records of each partition read again and compared each round, a sweep through all of them"
         f" (default: $LGNET_NOTARY_SWEEP, else {SWEEP_RECORDS}; 0: only the first and the last)",
     )
@@ -471,9 +478,27 @@ def notary_main(argv: Sequence[str] | None = None) -> None:
     try:
         args = p.parse_args(argv)
     except setup_errors.SetupError as exc:  # a bad argument: the one JSON line too
-        sys.exit(_refused(str(exc)))
+        sys.exit(_refused("; ".join([*problems, str(exc)])))
+    if problems := problems + notary_problems(args):
+        sys.exit(_refused("; ".join(problems)))
     notary_logs()
     sys.exit(_run(notary, args))
+
+
+def notary_problems(args: argparse.Namespace) -> list[str]:
+    """The settings `notary` reads when it gets to them, each checked now, each problem naming its variable."""
+    checks: list[Callable[[], object]] = [notary_signer, legacy_deployments]
+    if args.command == "run":
+        checks += [_bootstrap, KafkaSecurity.from_env]
+        if args.state:
+            checks.append(lambda: writable_folder("LGNET_NOTARY_STATE (--state)", args.state))
+    problems = []
+    for check in checks:
+        try:
+            check()
+        except (UsageError, ValueError) as exc:  # KafkaConfigError and legacy_deployments' name their variables
+            problems.append(str(exc))
+    return problems
 
 
 def notary_logs() -> None:
@@ -488,7 +513,7 @@ def notary_logs() -> None:
 def _records(value: str) -> int:
     """A count of records, 0 or more (argparse names the option when this refuses)."""
     if not value.strip().isdigit():
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of records, 0 or more (LGNET_NOTARY_SWEEP)")
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of records, 0 or more")
     return int(value)
 
 

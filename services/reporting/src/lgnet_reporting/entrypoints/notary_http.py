@@ -79,7 +79,7 @@ def create_app(notary: Notary, runner: NotaryRunner | None = None) -> FastAPI:
 
     @app.get("/health/live", tags=["operations"], summary="The process is up")
     async def live() -> dict[str, str]:
-        return {"status": "ok"}
+        return {"status": "ok", "service": "notary"}  # as the services' (lgnet_shared.service)
 
     @app.get(
         "/health/ready",

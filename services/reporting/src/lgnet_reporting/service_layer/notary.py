@@ -50,6 +50,9 @@ PROBE_TIMEOUT_S = 10.0
 SWEEP_RECORDS = 2_000
 # The follow loop fetches at least every half second; a minute without one is a stalled notary.
 STALLED_AFTER_S = 60.0
+# A round whose log could not be compared with the trees (Kafka away) is tried again this soon instead of after a
+# whole interval: /health/ready said 503 for up to a minute after Kafka was back. One offsets request a try.
+RECHECK_S = 5.0
 
 
 class NotStarted(Exception):
@@ -149,10 +152,10 @@ class NotaryRunner:
                     starts = await self._probe.beginning_offsets(tps)
                     ends = await self._probe.end_offsets(tps)
             except Exception as exc:  # any failure to get an answer: the log cannot be compared, nothing is signed
-                self.unchecked = (
-                    f"the log could not be compared with the trees ({type(exc).__name__}: a fact topic gone?)"
-                )
-                log.warning("notary: %s; no checkpoint signed this round", self.unchecked)
+                why = f"the log could not be compared with the trees ({type(exc).__name__}: a fact topic gone?)"
+                if why != self.unchecked:  # once per outage: its rounds are tried again every RECHECK_S
+                    log.warning("notary: %s; no checkpoint signed until it can be", why)
+                self.unchecked = why
                 return
             self.unchecked = None
             for tp in tps:
@@ -323,9 +326,9 @@ class NotaryRunner:
         while True:
             n = await self.fetch()
             if self.notary.report_seen or time.monotonic() >= due:
-                reason = "report" if self.notary.report_seen else "interval"
+                reason = "report" if self.notary.report_seen else "recheck" if self.unchecked else "interval"
                 fresh = await self.checkpoint()
-                due = time.monotonic() + every
+                due = time.monotonic() + (min(every, RECHECK_S) if self.unchecked else every)
                 report({"checkpoints": len(fresh), "reason": reason, "read": self.read})
             elif n and self.store is not None:
                 await asyncio.to_thread(self.store.save, self.notary)
