@@ -1590,3 +1590,11 @@ async def test_a_cooperatives_referral_is_recorded_with_its_outcome_and_case_or_
     (created, referral), (path, outcome) = posted
     assert created == "/referrals" and path == f"/referrals/{referral['referral_id']}/outcome"
     assert outcome == {"outcome": "taken_in_charge", "case_id": "c-1"}
+
+
+def sent_form(form: dict[str, str], **more: Any) -> Any:
+    """A cartella form as its route gives it to the service layer (`cartella_forms.Sent`): the person p-1, today
+    3 December 2026, the form's key."""
+    from lgnet_desk.service_layer.cartella_forms import Sent
+
+    return Sent("p-1", {"form_key": "f" * 22} | form, date(2026, 12, 3), **more)

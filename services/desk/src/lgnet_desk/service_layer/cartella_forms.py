@@ -1,0 +1,145 @@
+"""The cartella's forms (`/persons/{id}/<form>`), as the service layer runs them: each reads the form as sent
+(`Sent`: its fields, a box group's every value, the person and the operator's cooperative), refuses what the desk
+itself can see is wrong (each refusal at its field, all at once) and makes its request to the service as the operator
+(`desk.submit`: a service's refusals at the fields they name). The web entrypoint only reads the request, runs the
+form's `FORMS` entry and renders what comes of it.
+
+A form of one request is a `Call` built from what was sent (`sending`): no HTTP in the building, so a form's body and
+its refusals are read without a service (the desk's unit tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from lgnet_desk.adapters.services import Services
+from lgnet_desk.service_layer import desk, households
+from lgnet_desk.service_layer.desk import FieldErrors
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A cartella form as its route received it."""
+
+    person_id: str  # the cartella's person (the route's)
+    form: dict[str, str]  # each field's last value, days as ISO (`forms.form_of`)
+    today: date
+    every: Mapping[str, list[str]] = field(default_factory=dict)  # each field's every value: a box group's ticks
+    at: Mapping[str, str] = field(default_factory=dict)  # the route's other path parameters (a payee's request)
+    partner: str | None = None  # the cooperative its operator acts for; None for the city's staff
+
+    def ticked(self, name: str) -> list[str]:
+        """Every value of a repeated field (a box group), in the order sent; none ticked: []."""
+        return list(self.every.get(name, ()))
+
+
+CartellaRun = Callable[[Services, Sent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Call:
+    """The one request of a cartella form: to which service, where, what, and where its refusals go."""
+
+    service: str
+    path: str
+    body: dict[str, Any]
+    fields: dict[str, str]  # the service's field → the form's (one it names that the form lacks: the first's)
+    key: str | None  # the form's call key: sent twice, the same request
+    method: str = "POST"
+
+
+def sending(build: Callable[[Sent], Call | None]) -> CartellaRun:
+    """A form of one request: `build` refuses what the desk sees or makes its `Call` (None: nothing to send)."""
+
+    async def run(services: Services, sent: Sent) -> None:
+        if (call := build(sent)) is not None:
+            await desk.submit(services, call.service, call.path, call.body, call.fields, call.key, call.method)
+
+    return run
+
+
+# The desk's own refusals, said before anything is sent (each at its field, all at once).
+
+PERIOD = ("period_from", "period_to")  # of a rent or utilities request
+PERIODIC = ("rent", "utilities")  # the kinds that pay a period (payments' rule: it refuses them without one)
+PAYEE = ("name", "iban", "bic")  # a request's `beneficiary`, as payments names its fields
+
+
+def amount_given(form: dict[str, str], name: str, also: dict[str, str] | None = None) -> None:
+    """An amount left empty is said missing ("campo obbligatorio", not "not a valid amount"), with the case if it is
+    missing too, and `also` (the form's other refusals found by the desk): one round."""
+    errors = ({name: "required"} if not form.get(name, "").strip() else {}) | (also or {})
+    if errors:
+        raise FieldErrors(errors | ({} if form.get("case_id", "").strip() else NO_CASE))
+
+
+# The IBAN may be left blank (given later), but not alone: payments' "Field required" for it read "campo
+# obbligatorio" under the label "se vuoto: da indicare in seguito".
+PAYEE_WITHOUT_IBAN = "with a payee named the IBAN is needed too, or leave both blank"
+
+
+def payee_without_iban(form: dict[str, str]) -> dict[str, str]:
+    """The refusal of a contribution's payee named (or a BIC given) with no IBAN, at the IBAN."""
+    named = any(form.get(f"beneficiary_{k}", "").strip() for k in ("name", "bic"))
+    return {"beneficiary_iban": PAYEE_WITHOUT_IBAN} if named and not form.get("beneficiary_iban", "").strip() else {}
+
+
+def chosen(form: dict[str, str], name: str) -> str | None:
+    """A select's choice; its blank first option ("— scelga —") is no choice: None, left out of the request
+    (`desk.given`), so the service says the field is required."""
+    return form.get(name) or None
+
+
+NO_CASE = {"case_id": "choose the case"}
+CHOOSE_THE_PARTNER = "choose the partner"  # a case's, or the one it is transferred to: never chosen for the operator
+
+
+def case_of(form: dict[str, str]) -> str:
+    """The case a cartella form writes to: the operator chooses it when the person has several open cases."""
+    if not (case_id := form.get("case_id", "").strip()):
+        raise FieldErrors(NO_CASE)
+    return case_id
+
+
+def case_missing(form: dict[str, str]) -> dict[str, str]:
+    return {} if form.get("case_id", "").strip() else NO_CASE
+
+
+def refuse_with_the_rest(
+    own: dict[str, str], form: dict[str, str], required: tuple[str, ...], ticked: tuple[str, ...] = ()
+) -> None:
+    """The desk's own refusals of a form (`own`: a list left on "— scelga —") said with every `required` field left
+    blank, every box group of `ticked` with none ticked and every day that is no day, in one round: raised alone, they
+    hid the rest until the next try (a case opened with everything empty said only "scelga l'ente partner"). None of
+    its own: the service says the rest."""
+    if own:
+        blank = {name: "required" for name in required if not form.get(name, "").strip()}
+        blank |= {name: CHOOSE_ONE for name in ticked if not form.get(name)}
+        raise FieldErrors(blank | desk.wrong_days({name: form.get(name) for name in required}) | own)
+
+
+def refuse_before_sending(form: dict[str, str], required: tuple[str, ...], ticked: tuple[str, ...] = ()) -> None:
+    """A case form the desk cannot send (no case chosen, a day that is no day) refused with all it can see at once
+    (`refuse_with_the_rest`): each of these said one refusal per round, an outside review."""
+    own = case_missing(form) | desk.wrong_days({name: form.get(name) for name in required})
+    refuse_with_the_rest(own, form, required, ticked)
+
+
+CHOOSE_ONE = "choose at least one"  # a box group none of which is ticked (the services: a list of at least 1 item)
+
+
+# Each cartella form by its address's last segments (`/persons/{id}/<name>`).
+FORMS: dict[str, CartellaRun] = {
+    # a household's members and reference person changed, a referral and its outcome
+    "member-left": lambda s, sent: households.member_leaves(s, sent.form),
+    "member-joined": lambda s, sent: households.member_joins(s, sent.form),
+    "member-new": lambda s, sent: households.newcomer_joins(s, sent.form, sent.today, sent.partner),
+    "reference-person": lambda s, sent: households.reference_person_named(s, sent.form),
+    "referrals": lambda s, sent: households.referral(s, sent.form, sent.partner),
+    "referral-outcome": lambda s, sent: households.referral_outcome(s, sent.form),
+}
+
+# The forms whose recording can end the operator's own access to the person (confirmed on a page of their own).
+ENDS_ACCESS: dict[str, Callable[[Sent], bool]] = {}
