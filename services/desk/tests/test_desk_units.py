@@ -21,7 +21,7 @@ import httpx
 import pytest
 from babel.messages.pofile import read_po
 from lgnet_desk.adapters.services import ServiceRefusal, Services
-from lgnet_desk.domain import countries, erasure, fiscal_codes
+from lgnet_desk.domain import countries, days, erasure, fiscal_codes
 from lgnet_desk.domain.money import cents_of
 from lgnet_desk.domain.operators import (
     LockoutPolicy,
@@ -1598,3 +1598,26 @@ def sent_form(form: dict[str, str], **more: Any) -> Any:
     from lgnet_desk.service_layer.cartella_forms import Sent
 
     return Sent("p-1", {"form_key": "f" * 22} | form, date(2026, 12, 3), **more)
+
+
+def test_an_assessment_is_built_in_the_service_layer_each_members_vulnerabilities_and_every_refusal_at_once() -> None:
+    """The assessment's body from the form as sent (a box group per member, every box ticked), with no service; a
+    form the desk cannot send refused with all it sees, each at its field."""
+    from lgnet_desk.service_layer import cartella_forms
+
+    form = {"case_id": "c-1", "housing_situation": "street", "monthly_income": "1.234,50",
+            "employment_status": "unemployed", "assessed_on": "2026-12-02"}  # fmt: skip
+    every = {"vulnerabilities.p-1": ["psychiatric", "illiterate"], "vulnerabilities.p-2": ["minor_unaccompanied"]}
+    call = cartella_forms.assessment(sent_form(form, every=every))
+    assert (call.service, call.path, call.method, call.key) == (
+        "intake", "/cases/assessments", "POST", "desk:" + "f" * 22 + ":assessment"
+    )  # fmt: skip
+    assert call.body == {"case_id": "c-1", "housing_situation": "street", "monthly_income_cents": 123_450,
+                         "employment_status": "unemployed", "assessed_on": "2026-12-02",
+                         "vulnerabilities_by_person": {"p-1": ["psychiatric", "illiterate"],
+                                                       "p-2": ["minor_unaccompanied"]}}  # fmt: skip
+    assert call.fields["vulnerabilities_by_person"] == "vulnerabilities"  # intake's refusal of one: at the boxes
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.assessment(sent_form({"housing_situation": "street", "assessed_on": "2026-02-31"}))
+    assert refused.value.errors == {"case_id": "choose the case", "monthly_income": "required",
+                                    "employment_status": "required", "assessed_on": days.NO_SUCH_DAY}  # fmt: skip

@@ -625,39 +625,6 @@ def router(settings: DeskSettings) -> APIRouter:
 
         return await act(request, person_id, _on_form(run))
 
-    @api.post("/persons/{person_id}/assessments", response_class=HTMLResponse)
-    async def assess(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            form = await request.form()
-            cartella_forms.refuse_before_sending(
-                f, ("housing_situation", "monthly_income", "employment_status", "assessed_on")
-            )
-            body = {
-                "case_id": cartella_forms.case_of(f),
-                "housing_situation": cartella_forms.chosen(f, "housing_situation"),
-                "monthly_income_cents": cents_of(f.get("monthly_income", "")),
-                "employment_status": cartella_forms.chosen(f, "employment_status"),
-                # Vulnerabilities belong to persons: one checkbox group per member (`vulnerabilities.<person id>`).
-                "vulnerabilities_by_person": {
-                    key.split(".", 1)[1]: [str(v) for v in form.getlist(key)]
-                    for key in dict.fromkeys(form.keys())
-                    if key.startswith("vulnerabilities.")
-                },
-                "assessed_on": f.get("assessed_on"),
-            }
-            fields = {
-                "monthly_income_cents": "monthly_income",
-                "housing_situation": "housing_situation",
-                "employment_status": "employment_status",
-                "assessed_on": "assessed_on",
-                "case_id": "case_id",
-                "vulnerabilities": "vulnerabilities",
-                "vulnerabilities_by_person": "vulnerabilities",
-            }
-            await desk.submit(s, "intake", "/cases/assessments", body, fields, resubmission.call_key(f, "assessment"))
-
-        return await act(request, person_id, _on_form(run))
-
     @api.post("/persons/{person_id}/plans", response_class=HTMLResponse)
     async def plan(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:

@@ -15,6 +15,8 @@ from datetime import date
 from typing import Any
 
 from lgnet_desk.adapters.services import Services
+from lgnet_desk.domain import resubmission
+from lgnet_desk.domain.money import cents_of
 from lgnet_desk.service_layer import desk, households
 from lgnet_desk.service_layer.desk import FieldErrors
 
@@ -130,6 +132,37 @@ def refuse_before_sending(form: dict[str, str], required: tuple[str, ...], ticke
 CHOOSE_ONE = "choose at least one"  # a box group none of which is ticked (the services: a list of at least 1 item)
 
 
+ASSESSMENT_FIELDS = {
+    "monthly_income_cents": "monthly_income",
+    "housing_situation": "housing_situation",
+    "employment_status": "employment_status",
+    "assessed_on": "assessed_on",
+    "case_id": "case_id",
+    "vulnerabilities": "vulnerabilities",
+    "vulnerabilities_by_person": "vulnerabilities",
+}
+
+
+def assessment(sent: Sent) -> Call:
+    """A needs assessment of the case (intake's `POST /cases/assessments`): the housing situation, income and
+    employment, and each member's vulnerabilities (one box group per member, `vulnerabilities.<person id>`)."""
+    f = sent.form
+    refuse_before_sending(f, ("housing_situation", "monthly_income", "employment_status", "assessed_on"))
+    body = {
+        "case_id": case_of(f),
+        "housing_situation": chosen(f, "housing_situation"),
+        "monthly_income_cents": cents_of(f.get("monthly_income", "")),
+        "employment_status": chosen(f, "employment_status"),
+        "vulnerabilities_by_person": {
+            name.split(".", 1)[1]: list(values)
+            for name, values in sent.every.items()
+            if name.startswith("vulnerabilities.")
+        },
+        "assessed_on": f.get("assessed_on"),
+    }
+    return Call("intake", "/cases/assessments", body, ASSESSMENT_FIELDS, resubmission.call_key(f, "assessment"))
+
+
 # Each cartella form by its address's last segments (`/persons/{id}/<name>`).
 FORMS: dict[str, CartellaRun] = {
     # a household's members and reference person changed, a referral and its outcome
@@ -139,6 +172,7 @@ FORMS: dict[str, CartellaRun] = {
     "reference-person": lambda s, sent: households.reference_person_named(s, sent.form),
     "referrals": lambda s, sent: households.referral(s, sent.form, sent.partner),
     "referral-outcome": lambda s, sent: households.referral_outcome(s, sent.form),
+    "assessments": sending(assessment),
 }
 
 # The forms whose recording can end the operator's own access to the person (confirmed on a page of their own).
