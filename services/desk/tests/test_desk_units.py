@@ -42,6 +42,7 @@ from lgnet_desk.service_layer.desk import (
     SAME_NAME_ON_FILE,
     FieldErrors,
     member_body,
+    new_id,
     register_household,
     todo,
 )
@@ -1621,3 +1622,21 @@ def test_an_assessment_is_built_in_the_service_layer_each_members_vulnerabilitie
         cartella_forms.assessment(sent_form({"housing_situation": "street", "assessed_on": "2026-02-31"}))
     assert refused.value.errors == {"case_id": "choose the case", "monthly_income": "required",
                                     "employment_status": "required", "assessed_on": days.NO_SUCH_DAY}  # fmt: skip
+
+
+def test_a_plan_is_built_in_the_service_layer_its_objectives_the_boxes_ticked() -> None:
+    """A plan's objectives are its boxes ticked (in the order sent), its id made from the form's key (sent twice, the
+    same plan); no case, no day and no box ticked refused at once, each at its field."""
+    from lgnet_desk.service_layer import cartella_forms
+
+    form = {"case_id": "c-1", "agreed_on": "2026-12-01"}
+    plan = cartella_forms.plan(sent_form(form, every={"objectives": ["find_housing", "find_work"]}))
+    assert plan.path == "/cases/plans" and plan.key == "desk:" + "f" * 22 + ":plan"
+    assert plan.body == {"case_id": "c-1", "plan_id": new_id("plan", plan.key), "agreed_on": "2026-12-01",
+                         "objectives": ["find_housing", "find_work"]}  # fmt: skip
+    again = cartella_forms.plan(sent_form(form, every={"objectives": ["find_work"]}))
+    assert again.body["plan_id"] == plan.body["plan_id"]  # sent twice: the same plan
+    with pytest.raises(FieldErrors) as refused:  # no case, no day, no box ticked: all at once
+        cartella_forms.plan(sent_form({"agreed_on": ""}))
+    assert refused.value.errors == {"case_id": "choose the case", "agreed_on": "required",
+                                    "objectives": "choose at least one"}  # fmt: skip

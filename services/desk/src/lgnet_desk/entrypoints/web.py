@@ -625,23 +625,6 @@ def router(settings: DeskSettings) -> APIRouter:
 
         return await act(request, person_id, _on_form(run))
 
-    @api.post("/persons/{person_id}/plans", response_class=HTMLResponse)
-    async def plan(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            objectives = [str(o) for o in (await request.form()).getlist("objectives")]
-            cartella_forms.refuse_before_sending(f, ("agreed_on",), ("objectives",))
-            key = resubmission.call_key(f, "plan")
-            body = {
-                "case_id": cartella_forms.case_of(f),
-                "plan_id": desk.new_id("plan", key),
-                "objectives": objectives,
-                "agreed_on": f.get("agreed_on"),
-            }
-            fields = {"objectives": "objectives", "agreed_on": "agreed_on", "case_id": "case_id"}
-            await desk.submit(s, "intake", "/cases/plans", body, fields, key)
-
-        return await act(request, person_id, _on_form(run))
-
     @api.post("/persons/{person_id}/objectives", response_class=HTMLResponse)
     async def objective(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:

@@ -163,6 +163,26 @@ def assessment(sent: Sent) -> Call:
     return Call("intake", "/cases/assessments", body, ASSESSMENT_FIELDS, resubmission.call_key(f, "assessment"))
 
 
+def plan(sent: Sent) -> Call:
+    """An individual plan agreed with the household (intake's `POST /cases/plans`): its objectives, ticked."""
+    f = sent.form
+    refuse_before_sending(f, ("agreed_on",), ("objectives",))
+    key = resubmission.call_key(f, "plan")
+    body = {
+        "case_id": case_of(f),
+        "plan_id": desk.new_id("plan", key),
+        "objectives": sent.ticked("objectives"),
+        "agreed_on": f.get("agreed_on"),
+    }
+    return Call(
+        "intake",
+        "/cases/plans",
+        body,
+        {"objectives": "objectives", "agreed_on": "agreed_on", "case_id": "case_id"},
+        key,
+    )
+
+
 # Each cartella form by its address's last segments (`/persons/{id}/<name>`).
 FORMS: dict[str, CartellaRun] = {
     # a household's members and reference person changed, a referral and its outcome
@@ -173,6 +193,7 @@ FORMS: dict[str, CartellaRun] = {
     "referrals": lambda s, sent: households.referral(s, sent.form, sent.partner),
     "referral-outcome": lambda s, sent: households.referral_outcome(s, sent.form),
     "assessments": sending(assessment),
+    "plans": sending(plan),
 }
 
 # The forms whose recording can end the operator's own access to the person (confirmed on a page of their own).
