@@ -1640,3 +1640,19 @@ def test_a_plan_is_built_in_the_service_layer_its_objectives_the_boxes_ticked() 
         cartella_forms.plan(sent_form({"agreed_on": ""}))
     assert refused.value.errors == {"case_id": "choose the case", "agreed_on": "required",
                                     "objectives": "choose at least one"}  # fmt: skip
+
+
+def test_an_objective_moved_on_is_built_in_the_service_layer_under_its_plan() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    form = {"case_id": "c-1", "plan_id": "plan-1", "objective": "find_work", "status": "achieved", "on": "2026-12-02"}
+    call = cartella_forms.objective(sent_form(form))
+    assert (call.path, call.key) == ("/cases/plans/objectives", "desk:" + "f" * 22 + ":objective:plan-1")
+    assert call.body == {"case_id": "c-1", "plan_id": "plan-1", "objective": "find_work", "status": "achieved",
+                         "on": "2026-12-02"}  # fmt: skip
+    assert call.fields["case_id"] == "objective"  # the objective's row has no case field: intake's refusal said there
+    unchosen = cartella_forms.objective(sent_form(form | {"status": ""}))  # "— scelga —": left out, intake requires it
+    assert unchosen.body["status"] is None
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.objective(sent_form(form | {"case_id": " "}))
+    assert refused.value.errors == {"case_id": "choose the case"}

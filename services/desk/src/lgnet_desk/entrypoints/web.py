@@ -625,22 +625,6 @@ def router(settings: DeskSettings) -> APIRouter:
 
         return await act(request, person_id, _on_form(run))
 
-    @api.post("/persons/{person_id}/objectives", response_class=HTMLResponse)
-    async def objective(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            body = {
-                "case_id": cartella_forms.case_of(f),
-                "plan_id": f.get("plan_id", ""),
-                "objective": cartella_forms.chosen(f, "objective"),
-                "status": cartella_forms.chosen(f, "status"),
-                "on": f.get("on"),
-            }
-            fields = {"objective": "objective", "status": "status", "on": "on", "case_id": "objective"}
-            key = resubmission.call_key(f, "objective", f.get("plan_id", ""))
-            await desk.submit(s, "intake", "/cases/plans/objectives", body, fields, key)
-
-        return await act(request, person_id, _on_form(run))
-
     @api.post("/persons/{person_id}/employment", response_class=HTMLResponse)
     async def employment(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:

@@ -183,6 +183,21 @@ def plan(sent: Sent) -> Call:
     )
 
 
+def objective(sent: Sent) -> Call:
+    """An objective of a plan moved on (intake's `POST /cases/plans/objectives`): its state now, the day."""
+    f = sent.form
+    body = {
+        "case_id": case_of(f),
+        "plan_id": f.get("plan_id", ""),
+        "objective": chosen(f, "objective"),
+        "status": chosen(f, "status"),
+        "on": f.get("on"),
+    }
+    fields = {"objective": "objective", "status": "status", "on": "on", "case_id": "objective"}
+    key = resubmission.call_key(f, "objective", f.get("plan_id", ""))
+    return Call("intake", "/cases/plans/objectives", body, fields, key)
+
+
 # Each cartella form by its address's last segments (`/persons/{id}/<name>`).
 FORMS: dict[str, CartellaRun] = {
     # a household's members and reference person changed, a referral and its outcome
@@ -194,6 +209,7 @@ FORMS: dict[str, CartellaRun] = {
     "referral-outcome": lambda s, sent: households.referral_outcome(s, sent.form),
     "assessments": sending(assessment),
     "plans": sending(plan),
+    "objectives": sending(objective),
 }
 
 # The forms whose recording can end the operator's own access to the person (confirmed on a page of their own).
