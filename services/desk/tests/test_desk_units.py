@@ -1656,3 +1656,16 @@ def test_an_objective_moved_on_is_built_in_the_service_layer_under_its_plan() ->
     with pytest.raises(FieldErrors) as refused:
         cartella_forms.objective(sent_form(form | {"case_id": " "}))
     assert refused.value.errors == {"case_id": "choose the case"}
+
+
+def test_the_persons_employment_is_built_in_the_service_layer_for_the_routes_person() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    form = {"case_id": "c-1", "employment_now": "employed", "employment_as_of": "2026-11-01"}
+    call = cartella_forms.employment(sent_form(form))
+    assert (call.service, call.path) == ("intake", "/employment")
+    assert call.body == {"person_id": "p-1", "case_id": "c-1", "status": "employed", "as_of": "2026-11-01"}
+    assert call.fields == {"status": "employment_now", "as_of": "employment_as_of", "case_id": "case_id"}
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.employment(sent_form({"employment_now": "employed"}))
+    assert refused.value.errors == {"case_id": "choose the case"}

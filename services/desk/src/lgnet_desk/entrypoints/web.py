@@ -625,20 +625,6 @@ def router(settings: DeskSettings) -> APIRouter:
 
         return await act(request, person_id, _on_form(run))
 
-    @api.post("/persons/{person_id}/employment", response_class=HTMLResponse)
-    async def employment(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            body = {
-                "person_id": person_id,
-                "case_id": cartella_forms.case_of(f),
-                "status": cartella_forms.chosen(f, "employment_now"),
-                "as_of": f.get("employment_as_of"),
-            }
-            fields = {"status": "employment_now", "as_of": "employment_as_of", "case_id": "case_id"}
-            await desk.submit(s, "intake", "/employment", body, fields, resubmission.call_key(f, "employment"))
-
-        return await act(request, person_id, _on_form(run))
-
     @api.post("/persons/{person_id}/details", response_class=HTMLResponse)
     async def details(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:

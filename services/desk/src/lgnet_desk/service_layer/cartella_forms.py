@@ -198,6 +198,19 @@ def objective(sent: Sent) -> Call:
     return Call("intake", "/cases/plans/objectives", body, fields, key)
 
 
+def employment(sent: Sent) -> Call:
+    """The person's employment and since when (intake's `POST /employment`, for the chosen case)."""
+    f = sent.form
+    body = {
+        "person_id": sent.person_id,
+        "case_id": case_of(f),
+        "status": chosen(f, "employment_now"),
+        "as_of": f.get("employment_as_of"),
+    }
+    fields = {"status": "employment_now", "as_of": "employment_as_of", "case_id": "case_id"}
+    return Call("intake", "/employment", body, fields, resubmission.call_key(f, "employment"))
+
+
 # Each cartella form by its address's last segments (`/persons/{id}/<name>`).
 FORMS: dict[str, CartellaRun] = {
     # a household's members and reference person changed, a referral and its outcome
@@ -210,6 +223,7 @@ FORMS: dict[str, CartellaRun] = {
     "assessments": sending(assessment),
     "plans": sending(plan),
     "objectives": sending(objective),
+    "employment": sending(employment),
 }
 
 # The forms whose recording can end the operator's own access to the person (confirmed on a page of their own).
