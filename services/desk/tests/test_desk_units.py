@@ -1669,3 +1669,18 @@ def test_the_persons_employment_is_built_in_the_service_layer_for_the_routes_per
     with pytest.raises(FieldErrors) as refused:
         cartella_forms.employment(sent_form({"employment_now": "employed"}))
     assert refused.value.errors == {"case_id": "choose the case"}
+
+
+def test_a_persons_details_are_patched_from_the_service_layer_only_what_changed() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    shown = {"was_phone": "+39 333 1", "was_address": "", "was_languages": "arabo", "was_literate": "yes"}
+    assert cartella_forms.details(sent_form(shown | {"phone": "+39 333 1", "languages": "arabo",
+                                                     "literate": "yes"})) is None  # fmt: skip
+    call = cartella_forms.details(sent_form(shown | {"phone": "+39 333 2", "languages": "arabo, francese",
+                                                     "literate": "no"}))  # fmt: skip
+    assert call is not None and (call.method, call.path) == ("PATCH", "/persons/p-1")
+    assert call.body == {"identity": {"phone": "+39 333 2"}, "languages": ["ar", "fr"], "literate": False}
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.details(sent_form(shown | {"languages": "xyzzy qq"}))
+    assert set(refused.value.errors) == {"languages"}

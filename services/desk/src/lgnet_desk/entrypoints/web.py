@@ -625,17 +625,6 @@ def router(settings: DeskSettings) -> APIRouter:
 
         return await act(request, person_id, _on_form(run))
 
-    @api.post("/persons/{person_id}/details", response_class=HTMLResponse)
-    async def details(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            body = desk.person_details(f)
-            if body:  # nothing changed: nothing sent
-                fields = {"identity": "phone", "languages": "languages", "literate": "literate"}
-                key = resubmission.call_key(f, "details")
-                await desk.submit(s, "intake", service_path("/persons/{}", person_id), body, fields, key, "PATCH")
-
-        return await act(request, person_id, _on_form(run))
-
     def cartella_form(name: str, run: cartella_forms.CartellaRun) -> None:
         """A cartella form run by the service layer (`cartella_forms.FORMS`): its path is `/persons/{id}/<name>`."""
 

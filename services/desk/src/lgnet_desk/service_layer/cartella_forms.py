@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from lgnet_desk.adapters.services import Services
+from lgnet_desk.adapters.services import Services, service_path
 from lgnet_desk.domain import resubmission
 from lgnet_desk.domain.money import cents_of
 from lgnet_desk.service_layer import desk, households
@@ -211,6 +211,17 @@ def employment(sent: Sent) -> Call:
     return Call("intake", "/employment", body, fields, resubmission.call_key(f, "employment"))
 
 
+def details(sent: Sent) -> Call | None:
+    """The person's phone, address, languages and literacy completed or corrected (intake's `PATCH /persons/{id}`):
+    only what changed (`desk.person_details`); nothing changed, nothing sent."""
+    f = sent.form
+    if not (body := desk.person_details(f)):
+        return None
+    fields = {"identity": "phone", "languages": "languages", "literate": "literate"}
+    path = service_path("/persons/{}", sent.person_id)
+    return Call("intake", path, body, fields, resubmission.call_key(f, "details"), "PATCH")
+
+
 # Each cartella form by its address's last segments (`/persons/{id}/<name>`).
 FORMS: dict[str, CartellaRun] = {
     # a household's members and reference person changed, a referral and its outcome
@@ -224,6 +235,7 @@ FORMS: dict[str, CartellaRun] = {
     "plans": sending(plan),
     "objectives": sending(objective),
     "employment": sending(employment),
+    "details": sending(details),
 }
 
 # The forms whose recording can end the operator's own access to the person (confirmed on a page of their own).
