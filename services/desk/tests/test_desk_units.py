@@ -1684,3 +1684,29 @@ def test_a_persons_details_are_patched_from_the_service_layer_only_what_changed(
     with pytest.raises(FieldErrors) as refused:
         cartella_forms.details(sent_form(shown | {"languages": "xyzzy qq"}))
     assert set(refused.value.errors) == {"languages"}
+
+
+def test_a_contribution_request_is_built_in_the_service_layer_its_period_and_payee_as_payments_names_them() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    rent = {"case_id": "c-1", "kind": "rent", "amount": "450", "period_from": "2026-12-01", "period_to": "2026-12-31",
+            "beneficiary_name": " Mario Rossi ", "beneficiary_iban": "IT60X0542811101000000123456",
+            "beneficiary_bic": ""}  # fmt: skip
+    call = cartella_forms.contribution(sent_form(rent))
+    assert (call.service, call.path, call.key) == (
+        "payments",
+        "/contribution-requests",
+        "desk:" + "f" * 22 + ":contribution",
+    )
+    assert call.body == {"case_id": "c-1", "kind": "rent", "amount_cents": 45_000, "period_from": "2026-12-01",
+                         "period_to": "2026-12-31", "beneficiary": {"name": "Mario Rossi",
+                                                                    "iban": "IT60X0542811101000000123456"}}  # fmt: skip
+    assert call.fields["beneficiary"] == "beneficiary_iban" and call.fields["period_from"] == "period_from"
+    # a deposit pays no period, whatever its fields hold; no payee: none sent (given later)
+    deposit = cartella_forms.contribution(sent_form(rent | {"kind": "deposit", "beneficiary_name": "",
+                                                            "beneficiary_iban": ""}))  # fmt: skip
+    assert deposit.body == {"case_id": "c-1", "kind": "deposit", "amount_cents": 45_000}
+    with pytest.raises(FieldErrors) as refused:  # no amount, a payee without IBAN, no case: one round
+        cartella_forms.contribution(sent_form({"amount": " ", "beneficiary_name": "Mario Rossi"}))
+    assert refused.value.errors == {"amount": "required", "beneficiary_iban": cartella_forms.PAYEE_WITHOUT_IBAN,
+                                    "case_id": "choose the case"}  # fmt: skip

@@ -636,32 +636,6 @@ def router(settings: DeskSettings) -> APIRouter:
     for name, run in cartella_forms.FORMS.items():
         cartella_form(name, run)
 
-    @api.post("/persons/{person_id}/contributions", response_class=HTMLResponse)
-    async def contribution(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            cartella_forms.amount_given(f, "amount", also=cartella_forms.payee_without_iban(f))
-            body: dict[str, Any] = {
-                "case_id": cartella_forms.case_of(f),
-                "kind": cartella_forms.chosen(f, "kind"),
-                "amount_cents": cents_of(f["amount"]),
-            }
-            # Rent and utilities pay a period (payments refuses them without one); other kinds send none, whatever
-            # the period fields hold (a deposit was recorded with a period).
-            if f.get("kind") in cartella_forms.PERIODIC:
-                body |= {k: f[k] for k in cartella_forms.PERIOD if f.get(k)}
-            # Who is paid (the household, a landlord, a utility): sealed by payments; left blank, given later.
-            payee = {k: v for k in cartella_forms.PAYEE if (v := f.get(f"beneficiary_{k}", "").strip())}
-            if payee:
-                body["beneficiary"] = payee
-            fields = {"amount_cents": "amount", "kind": "kind", "case_id": "case_id", "beneficiary": "beneficiary_iban"}
-            fields |= {f"beneficiary.{k}": f"beneficiary_{k}" for k in cartella_forms.PAYEE}
-            key = resubmission.call_key(f, "contribution")
-            await desk.submit(
-                s, "payments", "/contribution-requests", body, fields | {k: k for k in cartella_forms.PERIOD}, key
-            )
-
-        return await act(request, person_id, _on_form(run))
-
     @api.post("/persons/{person_id}/contributions/{request_id}/payee", response_class=HTMLResponse)
     async def payee(request: Request, person_id: str, request_id: str) -> Response:
         """The payee's bank data of a request waiting for them (given later, or refused by the payee's bank): a

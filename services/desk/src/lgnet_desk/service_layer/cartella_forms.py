@@ -222,6 +222,33 @@ def details(sent: Sent) -> Call | None:
     return Call("intake", path, body, fields, resubmission.call_key(f, "details"), "PATCH")
 
 
+CONTRIBUTION_FIELDS = {
+    "amount_cents": "amount",
+    "kind": "kind",
+    "case_id": "case_id",
+    "beneficiary": "beneficiary_iban",
+}
+CONTRIBUTION_FIELDS |= {f"beneficiary.{k}": f"beneficiary_{k}" for k in PAYEE} | {k: k for k in PERIOD}
+
+
+def contribution(sent: Sent) -> Call:
+    """A contribution requested for the case (payments' `POST /contribution-requests`): its kind and amount, the
+    period it pays (rent and utilities only) and who is paid (left blank: given later)."""
+    f = sent.form
+    amount_given(f, "amount", also=payee_without_iban(f))
+    body: dict[str, Any] = {"case_id": case_of(f), "kind": chosen(f, "kind"), "amount_cents": cents_of(f["amount"])}
+    # Rent and utilities pay a period (payments refuses them without one); other kinds send none, whatever the period
+    # fields hold (a deposit was recorded with a period).
+    if f.get("kind") in PERIODIC:
+        body |= {k: f[k] for k in PERIOD if f.get(k)}
+    # Who is paid (the household, a landlord, a utility): sealed by payments; left blank, given later.
+    if payee := {k: v for k in PAYEE if (v := f.get(f"beneficiary_{k}", "").strip())}:
+        body["beneficiary"] = payee
+    return Call(
+        "payments", "/contribution-requests", body, CONTRIBUTION_FIELDS, resubmission.call_key(f, "contribution")
+    )
+
+
 # Each cartella form by its address's last segments (`/persons/{id}/<name>`).
 FORMS: dict[str, CartellaRun] = {
     # a household's members and reference person changed, a referral and its outcome
@@ -236,6 +263,7 @@ FORMS: dict[str, CartellaRun] = {
     "objectives": sending(objective),
     "employment": sending(employment),
     "details": sending(details),
+    "contributions": sending(contribution),
 }
 
 # The forms whose recording can end the operator's own access to the person (confirmed on a page of their own).
