@@ -1710,3 +1710,30 @@ def test_a_contribution_request_is_built_in_the_service_layer_its_period_and_pay
         cartella_forms.contribution(sent_form({"amount": " ", "beneficiary_name": "Mario Rossi"}))
     assert refused.value.errors == {"amount": "required", "beneficiary_iban": cartella_forms.PAYEE_WITHOUT_IBAN,
                                     "case_id": "choose the case"}  # fmt: skip
+
+
+async def test_a_payees_bank_data_are_built_in_the_service_layer_and_refused_at_the_requests_own_fields() -> None:
+    """The payee's form is one per waiting request on the page: its fields are named after the request (the route's
+    `request_id`), and payments' refusal is said at that request's field."""
+    from lgnet_desk.service_layer import cartella_forms
+
+    form = {"payee_name": " Mario Rossi ", "payee_iban": "IT60X0542811101000000123456", "payee_bic": ""}
+    sent = sent_form(form, at={"request_id": "cr-7"})
+    call = cartella_forms.payee(sent)
+    assert (call.method, call.path, call.key) == ("PUT", "/contribution-requests/cr-7/beneficiary",
+                                                  "desk:" + "f" * 22 + ":payee-cr-7")  # fmt: skip
+    assert call.body == {"name": "Mario Rossi", "iban": "IT60X0542811101000000123456"}
+    problem = {"status": 422, "field": "iban", "reason": "not a valid IBAN"}
+    put: list[httpx.Request] = []
+
+    def payments(request: httpx.Request) -> httpx.Response:
+        put.append(request)
+        return httpx.Response(422, json=problem)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(payments)) as client:
+        services = Services({"payments": "http://payments"}, {"payments": "lgn_op"}, client)
+        with pytest.raises(FieldErrors) as refused:
+            await cartella_forms.FORMS["contributions/{request_id}/payee"](services, sent)
+    assert refused.value.errors == {"payee_iban-cr-7": "not a valid IBAN"}
+    assert [(r.method, r.url.path) for r in put] == [("PUT", "/contribution-requests/cr-7/beneficiary")]
+    assert put[0].headers["Idempotency-Key"] == call.key

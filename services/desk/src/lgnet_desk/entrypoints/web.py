@@ -636,20 +636,6 @@ def router(settings: DeskSettings) -> APIRouter:
     for name, run in cartella_forms.FORMS.items():
         cartella_form(name, run)
 
-    @api.post("/persons/{person_id}/contributions/{request_id}/payee", response_class=HTMLResponse)
-    async def payee(request: Request, person_id: str, request_id: str) -> Response:
-        """The payee's bank data of a request waiting for them (given later, or refused by the payee's bank): a
-        change, which payments has approved again by someone other than who gave it."""
-
-        async def run(s: Services, f: dict[str, str]) -> None:
-            body = {k: v for k in cartella_forms.PAYEE if (v := f.get(f"payee_{k}", "").strip())}
-            fields = {k: f"payee_{k}-{request_id}" for k in cartella_forms.PAYEE}
-            key = resubmission.call_key(f, f"payee-{request_id}")
-            path = service_path("/contribution-requests/{}/beneficiary", request_id)
-            await desk.submit(s, "payments", path, body, fields | {"": fields["iban"]}, key, method="PUT")
-
-        return await act(request, person_id, _on_form(run))
-
     @api.post("/persons/{person_id}/vouchers", response_class=HTMLResponse)
     async def voucher(request: Request, person_id: str) -> Response:
         """A voucher for the case's household (babysitting, public transport, cleaning): payments issues it from the

@@ -249,6 +249,18 @@ def contribution(sent: Sent) -> Call:
     )
 
 
+def payee(sent: Sent) -> Call:
+    """The payee's bank data of a request waiting for them (given later, or refused by the payee's bank; payments'
+    `PUT /contribution-requests/{id}/beneficiary`): a change, which payments has approved again by someone other
+    than who gave it. The request's form is one of several on the page: its fields are named after it."""
+    f, request_id = sent.form, sent.at["request_id"]
+    body = {k: v for k in PAYEE if (v := f.get(f"payee_{k}", "").strip())}
+    fields = {k: f"payee_{k}-{request_id}" for k in PAYEE}
+    path = service_path("/contribution-requests/{}/beneficiary", request_id)
+    key = resubmission.call_key(f, f"payee-{request_id}")
+    return Call("payments", path, body, fields | {"": fields["iban"]}, key, "PUT")
+
+
 # Each cartella form by its address's last segments (`/persons/{id}/<name>`).
 FORMS: dict[str, CartellaRun] = {
     # a household's members and reference person changed, a referral and its outcome
@@ -264,6 +276,7 @@ FORMS: dict[str, CartellaRun] = {
     "employment": sending(employment),
     "details": sending(details),
     "contributions": sending(contribution),
+    "contributions/{request_id}/payee": sending(payee),
 }
 
 # The forms whose recording can end the operator's own access to the person (confirmed on a page of their own).
