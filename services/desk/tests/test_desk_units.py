@@ -1737,3 +1737,16 @@ async def test_a_payees_bank_data_are_built_in_the_service_layer_and_refused_at_
     assert refused.value.errors == {"payee_iban-cr-7": "not a valid IBAN"}
     assert [(r.method, r.url.path) for r in put] == [("PUT", "/contribution-requests/cr-7/beneficiary")]
     assert put[0].headers["Idempotency-Key"] == call.key
+
+
+def test_a_voucher_is_built_in_the_service_layer_its_value_required() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    form = {"case_id": "c-1", "voucher_kind": "public_transport", "voucher_value": "35,50", "valid_until": ""}
+    call = cartella_forms.voucher(sent_form(form))
+    assert (call.service, call.path) == ("payments", "/vouchers")
+    assert call.body == {"case_id": "c-1", "kind": "public_transport", "value_cents": 3_550, "valid_until": None}
+    assert call.fields["value_cents"] == "voucher_value"
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.voucher(sent_form({"voucher_kind": "cleaning", "voucher_value": ""}))
+    assert refused.value.errors == {"voucher_value": "required", "case_id": "choose the case"}

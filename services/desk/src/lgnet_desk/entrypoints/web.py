@@ -29,7 +29,6 @@ from lgnet_desk.domain import countries, fiscal_codes, languages, resubmission, 
 from lgnet_desk.domain.days import typed_day
 from lgnet_desk.domain.erasure import may_erase
 from lgnet_desk.domain.households import reference_name, shown
-from lgnet_desk.domain.money import cents_of
 from lgnet_desk.domain.operators import SERVICES, LockoutPolicy, Operator, OperatorRole, codes_named
 from lgnet_desk.domain.persons import full_name
 from lgnet_desk.entrypoints import civic_pages, i18n
@@ -635,25 +634,6 @@ def router(settings: DeskSettings) -> APIRouter:
 
     for name, run in cartella_forms.FORMS.items():
         cartella_form(name, run)
-
-    @api.post("/persons/{person_id}/vouchers", response_class=HTMLResponse)
-    async def voucher(request: Request, person_id: str) -> Response:
-        """A voucher for the case's household (babysitting, public transport, cleaning): payments issues it from the
-        city's budget line for its kind, or refuses at the value when the line cannot hold it."""
-
-        async def run(s: Services, f: dict[str, str]) -> None:
-            cartella_forms.amount_given(f, "voucher_value")
-            body = {
-                "case_id": cartella_forms.case_of(f),
-                "kind": cartella_forms.chosen(f, "voucher_kind"),
-                "value_cents": cents_of(f["voucher_value"]),
-                "valid_until": f.get("valid_until") or None,
-            }
-            fields = {"kind": "voucher_kind", "value_cents": "voucher_value", "valid_until": "valid_until"}
-            key = resubmission.call_key(f, "voucher")
-            await desk.submit(s, "payments", "/vouchers", body, fields | {"case_id": "case_id"}, key)
-
-        return await act(request, person_id, _on_form(run))
 
     @api.post("/persons/{person_id}/notes", response_class=HTMLResponse)
     async def note(request: Request, person_id: str) -> Response:

@@ -261,6 +261,27 @@ def payee(sent: Sent) -> Call:
     return Call("payments", path, body, fields | {"": fields["iban"]}, key, "PUT")
 
 
+def voucher(sent: Sent) -> Call:
+    """A voucher for the case's household (babysitting, public transport, cleaning; payments' `POST /vouchers`):
+    payments issues it from the city's budget line for its kind, or refuses at the value when the line cannot hold
+    it."""
+    f = sent.form
+    amount_given(f, "voucher_value")
+    body = {
+        "case_id": case_of(f),
+        "kind": chosen(f, "voucher_kind"),
+        "value_cents": cents_of(f["voucher_value"]),
+        "valid_until": f.get("valid_until") or None,
+    }
+    fields = {
+        "kind": "voucher_kind",
+        "value_cents": "voucher_value",
+        "valid_until": "valid_until",
+        "case_id": "case_id",
+    }
+    return Call("payments", "/vouchers", body, fields, resubmission.call_key(f, "voucher"))
+
+
 # Each cartella form by its address's last segments (`/persons/{id}/<name>`).
 FORMS: dict[str, CartellaRun] = {
     # a household's members and reference person changed, a referral and its outcome
@@ -277,6 +298,7 @@ FORMS: dict[str, CartellaRun] = {
     "details": sending(details),
     "contributions": sending(contribution),
     "contributions/{request_id}/payee": sending(payee),
+    "vouchers": sending(voucher),
 }
 
 # The forms whose recording can end the operator's own access to the person (confirmed on a page of their own).
