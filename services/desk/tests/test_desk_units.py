@@ -1750,3 +1750,11 @@ def test_a_voucher_is_built_in_the_service_layer_its_value_required() -> None:
     with pytest.raises(FieldErrors) as refused:
         cartella_forms.voucher(sent_form({"voucher_kind": "cleaning", "voucher_value": ""}))
     assert refused.value.errors == {"voucher_value": "required", "case_id": "choose the case"}
+
+
+def test_a_note_is_built_in_the_service_layer_for_the_routes_person() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    call = cartella_forms.note(sent_form({"text": "Colloquio con la madre."}))
+    assert (call.service, call.path, call.body) == ("intake", "/persons/p-1/notes", {"text": "Colloquio con la madre."})
+    assert call.key == "desk:" + "f" * 22 + ":note"

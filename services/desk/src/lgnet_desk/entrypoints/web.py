@@ -635,14 +635,6 @@ def router(settings: DeskSettings) -> APIRouter:
     for name, run in cartella_forms.FORMS.items():
         cartella_form(name, run)
 
-    @api.post("/persons/{person_id}/notes", response_class=HTMLResponse)
-    async def note(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            at, key = service_path("/persons/{}/notes", person_id), resubmission.call_key(f, "note")
-            await desk.submit(s, "intake", at, {"text": f.get("text", "")}, {"text": "text"}, key)
-
-        return await act(request, person_id, _on_form(run))
-
     @api.post("/persons/{person_id}/documents", response_class=HTMLResponse)
     async def upload(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:

@@ -282,6 +282,13 @@ def voucher(sent: Sent) -> Call:
     return Call("payments", "/vouchers", body, fields, resubmission.call_key(f, "voucher"))
 
 
+def note(sent: Sent) -> Call:
+    """A note in the person's diary (intake's `POST /persons/{id}/notes`, sealed with her key)."""
+    path = service_path("/persons/{}/notes", sent.person_id)
+    body = {"text": sent.form.get("text", "")}
+    return Call("intake", path, body, {"text": "text"}, resubmission.call_key(sent.form, "note"))
+
+
 # Each cartella form by its address's last segments (`/persons/{id}/<name>`).
 FORMS: dict[str, CartellaRun] = {
     # a household's members and reference person changed, a referral and its outcome
@@ -299,6 +306,7 @@ FORMS: dict[str, CartellaRun] = {
     "contributions": sending(contribution),
     "contributions/{request_id}/payee": sending(payee),
     "vouchers": sending(voucher),
+    "notes": sending(note),
 }
 
 # The forms whose recording can end the operator's own access to the person (confirmed on a page of their own).
