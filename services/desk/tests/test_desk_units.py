@@ -1758,3 +1758,18 @@ def test_a_note_is_built_in_the_service_layer_for_the_routes_person() -> None:
     call = cartella_forms.note(sent_form({"text": "Colloquio con la madre."}))
     assert (call.service, call.path, call.body) == ("intake", "/persons/p-1/notes", {"text": "Colloquio con la madre."})
     assert call.key == "desk:" + "f" * 22 + ":note"
+
+
+def test_a_money_tutoring_session_is_built_in_the_service_layer_its_topics_ticked() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    form = {"case_id": "c-1", "on": "2026-12-02", "outcome": "budget_agreed"}
+    call = cartella_forms.tutoring(sent_form(form, every={"topics": ["budgeting", "debt"]}))
+    assert (call.service, call.path) == ("payments", "/tutoring-sessions")
+    assert call.body == {"case_id": "c-1", "topics": ["budgeting", "debt"], "on": "2026-12-02",
+                         "outcome": "budget_agreed"}  # fmt: skip
+    assert call.fields["outcome"] == "tutoring_outcome"
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.tutoring(sent_form({"on": "2026-13-01"}))
+    assert refused.value.errors == {"case_id": "choose the case", "on": days.NO_SUCH_DAY,
+                                    "topics": "choose at least one"}  # fmt: skip

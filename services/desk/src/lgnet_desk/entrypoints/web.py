@@ -669,23 +669,6 @@ def router(settings: DeskSettings) -> APIRouter:
             content, media_type=media_type, headers={"Content-Disposition": disposition, **SECURITY_HEADERS}
         )
 
-    @api.post("/persons/{person_id}/tutoring", response_class=HTMLResponse)
-    async def tutoring(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            topics = [str(t) for t in (await request.form()).getlist("topics")]
-            cartella_forms.refuse_before_sending(f, ("on",), ("topics",))
-            body = {
-                "case_id": cartella_forms.case_of(f),
-                "topics": topics,
-                "on": f.get("on") or None,
-                "outcome": f.get("outcome"),
-            }
-            key = resubmission.call_key(f, "tutoring")
-            fields = {"topics": "topics", "on": "on", "case_id": "case_id", "outcome": "tutoring_outcome"}
-            await desk.submit(s, "payments", "/tutoring-sessions", body, fields, key)
-
-        return await act(request, person_id, _on_form(run))
-
     @api.post("/persons/{person_id}/transfer", response_class=HTMLResponse)
     async def transfer(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:

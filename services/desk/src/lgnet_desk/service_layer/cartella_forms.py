@@ -289,6 +289,21 @@ def note(sent: Sent) -> Call:
     return Call("intake", path, body, {"text": "text"}, resubmission.call_key(sent.form, "note"))
 
 
+def tutoring(sent: Sent) -> Call:
+    """A money-tutoring session of the case's household (payments' `POST /tutoring-sessions`): its topics, ticked,
+    and its outcome if there is one yet."""
+    f = sent.form
+    refuse_before_sending(f, ("on",), ("topics",))
+    body = {
+        "case_id": case_of(f),
+        "topics": sent.ticked("topics"),
+        "on": f.get("on") or None,
+        "outcome": f.get("outcome"),
+    }
+    fields = {"topics": "topics", "on": "on", "case_id": "case_id", "outcome": "tutoring_outcome"}
+    return Call("payments", "/tutoring-sessions", body, fields, resubmission.call_key(f, "tutoring"))
+
+
 # Each cartella form by its address's last segments (`/persons/{id}/<name>`).
 FORMS: dict[str, CartellaRun] = {
     # a household's members and reference person changed, a referral and its outcome
@@ -307,6 +322,7 @@ FORMS: dict[str, CartellaRun] = {
     "contributions/{request_id}/payee": sending(payee),
     "vouchers": sending(voucher),
     "notes": sending(note),
+    "tutoring": sending(tutoring),
 }
 
 # The forms whose recording can end the operator's own access to the person (confirmed on a page of their own).
