@@ -1773,3 +1773,16 @@ def test_a_money_tutoring_session_is_built_in_the_service_layer_its_topics_ticke
         cartella_forms.tutoring(sent_form({"on": "2026-13-01"}))
     assert refused.value.errors == {"case_id": "choose the case", "on": days.NO_SUCH_DAY,
                                     "topics": "choose at least one"}  # fmt: skip
+
+
+def test_a_cases_transfer_is_built_in_the_service_layer_its_partner_never_chosen_for_the_operator() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    call = cartella_forms.transfer(
+        sent_form({"case_id": "c-1", "to_partner": "coop-carso", "transfer_on": "2026-12-02"})
+    )
+    assert (call.path, call.body) == ("/cases/c-1/transfer", {"to_partner": "coop-carso", "on": "2026-12-02"})
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.transfer(sent_form({"to_partner": "", "transfer_on": ""}))
+    assert refused.value.errors == {"to_partner": cartella_forms.CHOOSE_THE_PARTNER, "case_id": "choose the case",
+                                    "transfer_on": "required"}  # fmt: skip

@@ -669,21 +669,6 @@ def router(settings: DeskSettings) -> APIRouter:
             content, media_type=media_type, headers={"Content-Disposition": disposition, **SECURITY_HEADERS}
         )
 
-    @api.post("/persons/{person_id}/transfer", response_class=HTMLResponse)
-    async def transfer(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            own = (
-                {} if f.get("to_partner") else {"to_partner": cartella_forms.CHOOSE_THE_PARTNER}
-            ) | cartella_forms.case_missing(f)
-            cartella_forms.refuse_with_the_rest(own, f, ("transfer_on",))
-            body = {"to_partner": f.get("to_partner"), "on": f.get("transfer_on")}
-            at = service_path("/cases/{}/transfer", cartella_forms.case_of(f))
-            fields = {"to_partner": "to_partner", "on": "transfer_on", "case_id": "case_id"}
-            key = resubmission.call_key(f, "transfer")
-            await desk.submit(s, "intake", at, body, fields, key)
-
-        return await act(request, person_id, _on_form(run))
-
     @api.post("/persons/{person_id}/closures", response_class=HTMLResponse)
     async def close_case(request: Request, person_id: str) -> Response:
         """Close a case with its outcome (intake's rule: the city's staff, or the case's cooperative; on or after its

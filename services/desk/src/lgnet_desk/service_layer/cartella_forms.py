@@ -304,6 +304,18 @@ def tutoring(sent: Sent) -> Call:
     return Call("payments", "/tutoring-sessions", body, fields, resubmission.call_key(f, "tutoring"))
 
 
+def transfer(sent: Sent) -> Call:
+    """The case transferred to another partner (intake's `POST /cases/{id}/transfer`: the city's staff, or the case's
+    partner), chosen, never chosen for the operator."""
+    f = sent.form
+    own = ({} if f.get("to_partner") else {"to_partner": CHOOSE_THE_PARTNER}) | case_missing(f)
+    refuse_with_the_rest(own, f, ("transfer_on",))
+    body = {"to_partner": f.get("to_partner"), "on": f.get("transfer_on")}
+    path = service_path("/cases/{}/transfer", case_of(f))
+    fields = {"to_partner": "to_partner", "on": "transfer_on", "case_id": "case_id"}
+    return Call("intake", path, body, fields, resubmission.call_key(f, "transfer"))
+
+
 # Each cartella form by its address's last segments (`/persons/{id}/<name>`).
 FORMS: dict[str, CartellaRun] = {
     # a household's members and reference person changed, a referral and its outcome
@@ -323,6 +335,7 @@ FORMS: dict[str, CartellaRun] = {
     "vouchers": sending(voucher),
     "notes": sending(note),
     "tutoring": sending(tutoring),
+    "transfer": sending(transfer),
 }
 
 # The forms whose recording can end the operator's own access to the person (confirmed on a page of their own).
