@@ -1786,3 +1786,15 @@ def test_a_cases_transfer_is_built_in_the_service_layer_its_partner_never_chosen
         cartella_forms.transfer(sent_form({"to_partner": "", "transfer_on": ""}))
     assert refused.value.errors == {"to_partner": cartella_forms.CHOOSE_THE_PARTNER, "case_id": "choose the case",
                                     "transfer_on": "required"}  # fmt: skip
+
+
+def test_a_cases_closure_is_built_in_the_service_layer_never_without_its_outcome() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    call = cartella_forms.closure(sent_form({"case_id": "c-1", "case_outcome": "autonomy", "closed_on": "2026-12-02"}))
+    assert (call.path, call.body) == ("/cases/closures", {"case_id": "c-1", "outcome": "autonomy",
+                                                          "closed_on": "2026-12-02"})  # fmt: skip
+    assert call.fields["outcome"] == "case_outcome" and call.key == "desk:" + "f" * 22 + ":closure"
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.closure(sent_form({"case_id": "c-1", "case_outcome": "", "closed_on": "2026-02-30"}))
+    assert refused.value.errors == {"case_outcome": "required", "closed_on": days.NO_SUCH_DAY}

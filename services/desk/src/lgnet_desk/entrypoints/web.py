@@ -669,21 +669,6 @@ def router(settings: DeskSettings) -> APIRouter:
             content, media_type=media_type, headers={"Content-Disposition": disposition, **SECURITY_HEADERS}
         )
 
-    @api.post("/persons/{person_id}/closures", response_class=HTMLResponse)
-    async def close_case(request: Request, person_id: str) -> Response:
-        """Close a case with its outcome (intake's rule: the city's staff, or the case's cooperative; on or after its
-        opening, not in the future)."""
-
-        async def run(s: Services, f: dict[str, str]) -> None:
-            # no outcome chosen: a case is never closed without one (not sent)
-            own = ({} if f.get("case_outcome") else {"case_outcome": "required"}) | cartella_forms.case_missing(f)
-            cartella_forms.refuse_with_the_rest(own, f, ("closed_on",))
-            body = {"case_id": cartella_forms.case_of(f), "outcome": f["case_outcome"], "closed_on": f.get("closed_on")}
-            fields = {"case_id": "case_id", "outcome": "case_outcome", "closed_on": "closed_on"}
-            await desk.submit(s, "intake", "/cases/closures", body, fields, resubmission.call_key(f, "closure"))
-
-        return await act(request, person_id, _on_form(run))
-
     @api.post("/persons/{person_id}/consents", response_class=HTMLResponse)
     async def consent(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:

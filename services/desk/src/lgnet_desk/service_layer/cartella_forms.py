@@ -316,6 +316,17 @@ def transfer(sent: Sent) -> Call:
     return Call("intake", path, body, fields, resubmission.call_key(f, "transfer"))
 
 
+def closure(sent: Sent) -> Call:
+    """A case closed with its outcome (intake's `POST /cases/closures`; its rule: the city's staff, or the case's
+    cooperative; on or after its opening, not in the future). No outcome chosen: never closed without one."""
+    f = sent.form
+    own = ({} if f.get("case_outcome") else {"case_outcome": "required"}) | case_missing(f)
+    refuse_with_the_rest(own, f, ("closed_on",))
+    body = {"case_id": case_of(f), "outcome": f["case_outcome"], "closed_on": f.get("closed_on")}
+    fields = {"case_id": "case_id", "outcome": "case_outcome", "closed_on": "closed_on"}
+    return Call("intake", "/cases/closures", body, fields, resubmission.call_key(f, "closure"))
+
+
 # Each cartella form by its address's last segments (`/persons/{id}/<name>`).
 FORMS: dict[str, CartellaRun] = {
     # a household's members and reference person changed, a referral and its outcome
@@ -336,6 +347,7 @@ FORMS: dict[str, CartellaRun] = {
     "notes": sending(note),
     "tutoring": sending(tutoring),
     "transfer": sending(transfer),
+    "closures": sending(closure),
 }
 
 # The forms whose recording can end the operator's own access to the person (confirmed on a page of their own).
