@@ -1798,3 +1798,21 @@ def test_a_cases_closure_is_built_in_the_service_layer_never_without_its_outcome
     with pytest.raises(FieldErrors) as refused:
         cartella_forms.closure(sent_form({"case_id": "c-1", "case_outcome": "", "closed_on": "2026-02-30"}))
     assert refused.value.errors == {"case_outcome": "required", "closed_on": days.NO_SUCH_DAY}
+
+
+def test_a_consent_is_built_in_the_service_layer_recorded_today_never_a_withdrawal_by_default() -> None:
+    """A consent recorded on the day the route gives (`Sent.today`); no decision chosen, nothing sent; a cooperative's
+    operator withdrawing the sharing consent ends her own access (her confirmation page, the cartella not read)."""
+    from lgnet_desk.service_layer import cartella_forms
+
+    withdrawn = sent_form({"purpose": "partner_sharing", "granted": "false"}, partner="coop-aurora")
+    call = cartella_forms.consent(withdrawn)
+    assert (call.path, call.body) == ("/consents", {"person_id": "p-1", "purpose": "partner_sharing",
+                                                    "granted": False, "recorded_on": "2026-12-03"})  # fmt: skip
+    ends = cartella_forms.ENDS_ACCESS["consents"]
+    assert ends(withdrawn)
+    assert not ends(sent_form({"purpose": "partner_sharing", "granted": "false"}))  # the city's staff: she still sees
+    assert not ends(sent_form({"purpose": "service", "granted": "false"}, partner="coop-aurora"))
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.consent(sent_form({"purpose": "service", "granted": ""}))
+    assert refused.value.errors == {"granted": "required"}

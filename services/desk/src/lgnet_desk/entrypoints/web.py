@@ -669,22 +669,6 @@ def router(settings: DeskSettings) -> APIRouter:
             content, media_type=media_type, headers={"Content-Disposition": disposition, **SECURITY_HEADERS}
         )
 
-    @api.post("/persons/{person_id}/consents", response_class=HTMLResponse)
-    async def consent(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            if f.get("granted") not in ("true", "false"):  # no decision chosen: never recorded as a withdrawal
-                raise desk.FieldErrors({"granted": "required"})
-            body = {
-                "person_id": person_id,
-                "purpose": cartella_forms.chosen(f, "purpose"),
-                "granted": f.get("granted") == "true",
-                "recorded_on": clock.today().isoformat(),
-            }
-            fields, key = {"purpose": "purpose", "granted": "purpose"}, resubmission.call_key(f, "consent")
-            await desk.submit(s, "intake", "/consents", body, fields, key)
-
-        return await act(request, person_id, _on_form(run), ends_access=_sharing_withdrawn_by_a_partner)
-
     @api.get("/persons/{person_id}/privacy-notice", response_class=HTMLResponse)
     async def privacy_notice(request: Request, person_id: str) -> Response:
         """The privacy notice (GDPR art. 13) to print and hand over when consent is captured, naming the person. Read
@@ -965,13 +949,6 @@ def _on_form(run: Callable[[Services, dict[str, str]], Awaitable[None]]) -> cart
 def _partner_of(op: Operator) -> str | None:
     """The cooperative a partner's operator acts for; None for the city's staff."""
     return op.partner if op.role is OperatorRole.PARTNER else None
-
-
-def _sharing_withdrawn_by_a_partner(sent: cartella_forms.Sent) -> bool:
-    """A cooperative sees a person only while she consents to sharing with partners (intake's rule): its operator
-    recording the withdrawal sees her no more."""
-    form = sent.form
-    return sent.partner is not None and form.get("purpose") == "partner_sharing" and form.get("granted") == "false"
 
 
 def install(app: FastAPI, settings: DeskSettings) -> None:

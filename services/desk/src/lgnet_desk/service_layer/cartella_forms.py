@@ -327,6 +327,30 @@ def closure(sent: Sent) -> Call:
     return Call("intake", "/cases/closures", body, fields, resubmission.call_key(f, "closure"))
 
 
+def consent(sent: Sent) -> Call:
+    """A consent of the person's granted or withdrawn today (intake's `POST /consents`): the decision chosen, never
+    preset (none chosen is never recorded as a withdrawal)."""
+    f = sent.form
+    if f.get("granted") not in ("true", "false"):
+        raise FieldErrors({"granted": "required"})
+    body = {
+        "person_id": sent.person_id,
+        "purpose": chosen(f, "purpose"),
+        "granted": f.get("granted") == "true",
+        "recorded_on": sent.today.isoformat(),
+    }
+    return Call(
+        "intake", "/consents", body, {"purpose": "purpose", "granted": "purpose"}, resubmission.call_key(f, "consent")
+    )
+
+
+def sharing_withdrawn_by_a_partner(sent: Sent) -> bool:
+    """A cooperative sees a person only while she consents to sharing with partners (intake's rule): its operator
+    recording the withdrawal sees her no more."""
+    f = sent.form
+    return sent.partner is not None and f.get("purpose") == "partner_sharing" and f.get("granted") == "false"
+
+
 # Each cartella form by its address's last segments (`/persons/{id}/<name>`).
 FORMS: dict[str, CartellaRun] = {
     # a household's members and reference person changed, a referral and its outcome
@@ -348,7 +372,8 @@ FORMS: dict[str, CartellaRun] = {
     "tutoring": sending(tutoring),
     "transfer": sending(transfer),
     "closures": sending(closure),
+    "consents": sending(consent),
 }
 
 # The forms whose recording can end the operator's own access to the person (confirmed on a page of their own).
-ENDS_ACCESS: dict[str, Callable[[Sent], bool]] = {}
+ENDS_ACCESS: dict[str, Callable[[Sent], bool]] = {"consents": sharing_withdrawn_by_a_partner}
