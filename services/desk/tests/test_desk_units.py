@@ -1816,3 +1816,28 @@ def test_a_consent_is_built_in_the_service_layer_recorded_today_never_a_withdraw
     with pytest.raises(FieldErrors) as refused:
         cartella_forms.consent(sent_form({"purpose": "service", "granted": ""}))
     assert refused.value.errors == {"granted": "required"}
+
+
+def test_a_case_is_opened_from_the_service_layer_its_household_and_partner_never_chosen_for_the_operator() -> None:
+    """The case's body from the form (its id from the form's key: sent twice, the same case; the housing need a box);
+    a household or a partner left on "— scelga —" refused with every blank and every day that is no day, at once."""
+    from lgnet_desk.service_layer import cartella_forms
+
+    form = {"household_id": "h-1", "action_area": "taking_charge", "channel": "desk", "opened_on": "2026-12-01",
+            "partner": "coop-aurora", "housing_need": "on"}  # fmt: skip
+    call = cartella_forms.case(sent_form(form))
+    assert (call.path, call.key) == ("/cases", "desk:" + "f" * 22 + ":case")
+    assert call.body == {"case_id": new_id("c", call.key), "household_id": "h-1", "action_area": "taking_charge",
+                         "channel": "desk", "opened_on": "2026-12-01", "housing_need": True,
+                         "partner": "coop-aurora"}  # fmt: skip
+    cooperatives = cartella_forms.case(
+        sent_form({k: v for k, v in form.items() if k not in ("partner", "housing_need")})
+    )
+    assert "partner" not in cooperatives.body and cooperatives.body["housing_need"] is False  # a cooperative's: its own
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.case(
+            sent_form({"household_id": "", "partner": "", "channel": "desk", "opened_on": "2026-02-30"})
+        )
+    partner = cartella_forms.CHOOSE_THE_PARTNER
+    assert refused.value.errors == {"household_id": "choose the household", "partner": partner,
+                                    "action_area": "required", "opened_on": days.NO_SUCH_DAY}  # fmt: skip

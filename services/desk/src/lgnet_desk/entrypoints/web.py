@@ -593,37 +593,6 @@ def router(settings: DeskSettings) -> APIRouter:
             on_file=on_file or {},
         )
 
-    @api.post("/persons/{person_id}/cases", response_class=HTMLResponse)
-    async def open_case(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            key = resubmission.call_key(f, "case")
-            own: dict[str, str] = {}
-            if not f.get("household_id"):  # several households: the operator chooses (none chosen beforehand)
-                own["household_id"] = "choose the household"
-            if "partner" in f and not f["partner"]:  # the staff's list left on "— choose —": none chosen for her
-                own["partner"] = cartella_forms.CHOOSE_THE_PARTNER
-            cartella_forms.refuse_with_the_rest(own, f, ("action_area", "channel", "opened_on"))
-            body: dict[str, Any] = {
-                "case_id": desk.new_id("c", key),
-                "household_id": f.get("household_id"),
-                "action_area": cartella_forms.chosen(f, "action_area"),
-                "channel": cartella_forms.chosen(f, "channel"),
-                "opened_on": f.get("opened_on"),
-                "housing_need": f.get("housing_need") == "on",
-            }
-            if f.get("partner"):
-                body["partner"] = f["partner"]
-            fields = {
-                "action_area": "action_area",
-                "channel": "channel",
-                "opened_on": "opened_on",
-                "partner": "partner",
-                "household_id": "household_id",
-            }
-            await desk.submit(s, "intake", "/cases", body, fields, key)
-
-        return await act(request, person_id, _on_form(run))
-
     def cartella_form(name: str, run: cartella_forms.CartellaRun) -> None:
         """A cartella form run by the service layer (`cartella_forms.FORMS`): its path is `/persons/{id}/<name>`."""
 

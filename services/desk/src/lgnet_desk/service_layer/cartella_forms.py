@@ -132,6 +132,41 @@ def refuse_before_sending(form: dict[str, str], required: tuple[str, ...], ticke
 CHOOSE_ONE = "choose at least one"  # a box group none of which is ticked (the services: a list of at least 1 item)
 
 
+CASE_FIELDS = {
+    "action_area": "action_area",
+    "channel": "channel",
+    "opened_on": "opened_on",
+    "partner": "partner",
+    "household_id": "household_id",
+}
+
+
+def case(sent: Sent) -> Call:
+    """A case opened for a household the person is a member of now (intake's `POST /cases`): its household (chosen
+    when she is in several, none chosen beforehand), action area, channel, opening day, whether it needs housing and,
+    for the city's staff, the partner that follows it (chosen, never chosen for her). Its id made from the form's key:
+    sent twice, the same case."""
+    f = sent.form
+    key = resubmission.call_key(f, "case")
+    own: dict[str, str] = {}
+    if not f.get("household_id"):
+        own["household_id"] = "choose the household"
+    if "partner" in f and not f["partner"]:  # the staff's list left on "— choose —"
+        own["partner"] = CHOOSE_THE_PARTNER
+    refuse_with_the_rest(own, f, ("action_area", "channel", "opened_on"))
+    body: dict[str, Any] = {
+        "case_id": desk.new_id("c", key),
+        "household_id": f.get("household_id"),
+        "action_area": chosen(f, "action_area"),
+        "channel": chosen(f, "channel"),
+        "opened_on": f.get("opened_on"),
+        "housing_need": f.get("housing_need") == "on",
+    }
+    if f.get("partner"):
+        body["partner"] = f["partner"]
+    return Call("intake", "/cases", body, CASE_FIELDS, key)
+
+
 ASSESSMENT_FIELDS = {
     "monthly_income_cents": "monthly_income",
     "housing_situation": "housing_situation",
@@ -353,6 +388,7 @@ def sharing_withdrawn_by_a_partner(sent: Sent) -> bool:
 
 # Each cartella form by its address's last segments (`/persons/{id}/<name>`).
 FORMS: dict[str, CartellaRun] = {
+    "cases": sending(case),
     # a household's members and reference person changed, a referral and its outcome
     "member-left": lambda s, sent: households.member_leaves(s, sent.form),
     "member-joined": lambda s, sent: households.member_joins(s, sent.form),
