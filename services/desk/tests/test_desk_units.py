@@ -4,6 +4,7 @@ catalogues (every message has its Italian text), Italian formats and labels."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import re
@@ -1841,3 +1842,37 @@ def test_a_case_is_opened_from_the_service_layer_its_household_and_partner_never
     partner = cartella_forms.CHOOSE_THE_PARTNER
     assert refused.value.errors == {"household_id": "choose the household", "partner": partner,
                                     "action_area": "required", "opened_on": days.NO_SUCH_DAY}  # fmt: skip
+
+
+async def test_a_document_is_uploaded_from_the_service_layer_its_kind_and_file_each_required() -> None:
+    """The document's kind and file each required, said together, nothing read or sent; a file input left empty (a
+    part with no file name) is no file; chosen, the file is sent to intake as the person's, its type as declared."""
+    from lgnet_desk.service_layer import cartella_forms
+
+    class Chosen:
+        def __init__(self, filename: str | None, data: bytes, content_type: str | None = "application/pdf") -> None:
+            self.filename, self.content_type, self.data, self.reads = filename, content_type, data, 0
+
+        async def read(self, size: int = -1) -> bytes:
+            self.reads += 1
+            return self.data[:size]
+
+    posted: list[tuple[str, dict[str, Any]]] = []
+    async with httpx.AsyncClient(transport=httpx.MockTransport(intake_keeping(posted))) as client:
+        services = Services({"intake": "http://intake"}, {"intake": "lgn_op"}, client)
+        empty = Chosen(None, b"")
+        with pytest.raises(FieldErrors) as refused:
+            await cartella_forms.FORMS["documents"](
+                services, sent_form({"document_kind": ""}, files={"document": empty})
+            )
+        assert refused.value.errors == {"document": "choose a file", "document_kind": "required"}
+        permit = Chosen("permesso.pdf", b"%PDF-1.7 permesso")
+        with pytest.raises(FieldErrors) as refused:
+            await cartella_forms.document(services, sent_form({"document_kind": ""}, files={"document": permit}))
+        assert refused.value.errors == {"document_kind": "required"} and permit.reads == 0 and posted == []
+        await cartella_forms.document(services, sent_form({"document_kind": "residence_permit"},
+                                                          files={"document": permit}))  # fmt: skip
+    [(path, body)] = posted
+    assert path == "/persons/p-1/documents"
+    assert body == {"kind": "residence_permit", "filename": "permesso.pdf", "media_type": "application/pdf",
+                    "content_base64": base64.b64encode(b"%PDF-1.7 permesso").decode()}  # fmt: skip

@@ -540,11 +540,14 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None and p.op is not None
         form = await form_of(request)
         every: dict[str, list[str]] = {}
+        files = {}
         for name, value in (await request.form()).multi_items():
             if isinstance(value, str):
                 every.setdefault(name, []).append(value)
+            else:
+                files[name] = value
         at = {k: v for k, v in request.path_params.items() if k != "person_id"}
-        sent = cartella_forms.Sent(person_id, form, clock.today(), every, at, _partner_of(p.op))
+        sent = cartella_forms.Sent(person_id, form, clock.today(), every, at, _partner_of(p.op), files)
         try:
             await run(p.services, sent)
         except desk.FieldErrors as e:  # what was recorded before the refusal kept on the form (a newcomer registered)
@@ -603,23 +606,6 @@ def router(settings: DeskSettings) -> APIRouter:
 
     for name, run in cartella_forms.FORMS.items():
         cartella_form(name, run)
-
-    @api.post("/persons/{person_id}/documents", response_class=HTMLResponse)
-    async def upload(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            file = (await request.form()).get("document")
-            kind, key = f.get("document_kind", ""), resubmission.call_key(f, "document")
-            # A file input left empty still sends a part, with no file name and no bytes: no file was chosen.
-            chosen = file is not None and not isinstance(file, str) and bool(file.filename)
-            missing = {} if chosen else {"document": "choose a file"}
-            if missing or not kind:
-                raise desk.FieldErrors(missing | ({} if kind else {"document_kind": "required"}))
-            assert file is not None and not isinstance(file, str)
-            data = await file.read(desk.MAX_UPLOAD + 1)
-            media_type = file.content_type or "application/octet-stream"
-            await desk.upload(s, person_id, kind, file.filename or "", media_type, data, key)
-
-        return await act(request, person_id, _on_form(run))
 
     @api.get("/persons/{person_id}/documents/{document_id}")
     async def download(request: Request, person_id: str, document_id: str) -> Response:
@@ -908,11 +894,6 @@ def _kept_key(settings: DeskSettings) -> bytes:
     from lgnet_shared import pii
 
     return pii.derive(settings.master_key_bytes(), "desk-kept-forms")
-
-
-def _on_form(run: Callable[[Services, dict[str, str]], Awaitable[None]]) -> cartella_forms.CartellaRun:
-    """A cartella form still made here, on the form's fields alone."""
-    return lambda s, sent: run(s, sent.form)
 
 
 def _partner_of(op: Operator) -> str | None:

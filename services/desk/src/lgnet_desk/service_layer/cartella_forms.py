@@ -12,13 +12,25 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from lgnet_desk.adapters.services import Services, service_path
 from lgnet_desk.domain import resubmission
 from lgnet_desk.domain.money import cents_of
 from lgnet_desk.service_layer import desk, households
 from lgnet_desk.service_layer.desk import FieldErrors
+
+
+class SentFile(Protocol):
+    """A file sent with a form (the web framework's upload is one): its name, its declared type, its bytes."""
+
+    @property
+    def filename(self) -> str | None: ...
+
+    @property
+    def content_type(self) -> str | None: ...
+
+    async def read(self, size: int = -1) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,7 @@ class Sent:
     every: Mapping[str, list[str]] = field(default_factory=dict)  # each field's every value: a box group's ticks
     at: Mapping[str, str] = field(default_factory=dict)  # the route's other path parameters (a payee's request)
     partner: str | None = None  # the cooperative its operator acts for; None for the city's staff
+    files: Mapping[str, SentFile] = field(default_factory=dict)  # each file field's file (read only when sent on)
 
     def ticked(self, name: str) -> list[str]:
         """Every value of a repeated field (a box group), in the order sent; none ticked: []."""
@@ -386,6 +399,22 @@ def sharing_withdrawn_by_a_partner(sent: Sent) -> bool:
     return sent.partner is not None and f.get("purpose") == "partner_sharing" and f.get("granted") == "false"
 
 
+async def document(services: Services, sent: Sent) -> None:
+    """A document of the person's uploaded (intake's `POST /persons/{id}/documents`, `desk.upload`): its kind and the
+    file chosen, each required (a file input left empty still sends a part, with no file name and no bytes: no file
+    was chosen); the file read only then, up to one byte more than intake takes (`desk.upload` says it too large)."""
+    f = sent.form
+    file = sent.files.get("document")
+    kind, key = f.get("document_kind", ""), resubmission.call_key(f, "document")
+    missing = {} if file is not None and file.filename else {"document": "choose a file"}
+    if missing or not kind:
+        raise FieldErrors(missing | ({} if kind else {"document_kind": "required"}))
+    assert file is not None
+    data = await file.read(desk.MAX_UPLOAD + 1)
+    media_type = file.content_type or "application/octet-stream"
+    await desk.upload(services, sent.person_id, kind, file.filename or "", media_type, data, key)
+
+
 # Each cartella form by its address's last segments (`/persons/{id}/<name>`).
 FORMS: dict[str, CartellaRun] = {
     "cases": sending(case),
@@ -396,6 +425,7 @@ FORMS: dict[str, CartellaRun] = {
     "reference-person": lambda s, sent: households.reference_person_named(s, sent.form),
     "referrals": lambda s, sent: households.referral(s, sent.form, sent.partner),
     "referral-outcome": lambda s, sent: households.referral_outcome(s, sent.form),
+    "documents": document,
     "assessments": sending(assessment),
     "plans": sending(plan),
     "objectives": sending(objective),
