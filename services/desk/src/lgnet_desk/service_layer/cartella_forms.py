@@ -1,8 +1,9 @@
 """The cartella's forms (`/persons/{id}/<form>`), as the service layer runs them: each reads the form as sent
-(`Sent`: its fields, a box group's every value, the person and the operator's cooperative), refuses what the desk
-itself can see is wrong (each refusal at its field, all at once) and makes its request to the service as the operator
-(`desk.submit`: a service's refusals at the fields they name). The web entrypoint only reads the request, runs the
-form's `FORMS` entry and renders what comes of it.
+(`Sent`: its fields, a box group's every value, its files, the person, the route's other parameters, the operator's
+cooperative, the day), refuses what the desk itself can see is wrong (each refusal at its field, all at once) and
+makes its request to the service as the operator (`desk.submit`: a service's refusals at the fields they name). The
+web entrypoint only reads the request, runs the form's `FORMS` entry and renders what comes of it: back at the
+section showing what was recorded, or the form shown again with its refusals (`FieldErrors`).
 
 A form of one request is a `Call` built from what was sent (`sending`): no HTTP in the building, so a form's body and
 its refusals are read without a service (the desk's unit tests)."""
@@ -87,7 +88,7 @@ def amount_given(form: dict[str, str], name: str, also: dict[str, str] | None = 
     missing too, and `also` (the form's other refusals found by the desk): one round."""
     errors = ({name: "required"} if not form.get(name, "").strip() else {}) | (also or {})
     if errors:
-        raise FieldErrors(errors | ({} if form.get("case_id", "").strip() else NO_CASE))
+        raise FieldErrors(errors | case_missing(form))
 
 
 # The IBAN may be left blank (given later), but not alone: payments' "Field required" for it read "campo
@@ -114,12 +115,13 @@ CHOOSE_THE_PARTNER = "choose the partner"  # a case's, or the one it is transfer
 def case_of(form: dict[str, str]) -> str:
     """The case a cartella form writes to: the operator chooses it when the person has several open cases."""
     if not (case_id := form.get("case_id", "").strip()):
-        raise FieldErrors(NO_CASE)
+        raise FieldErrors(dict(NO_CASE))
     return case_id
 
 
 def case_missing(form: dict[str, str]) -> dict[str, str]:
-    return {} if form.get("case_id", "").strip() else NO_CASE
+    """The refusal of a case form sent with no case chosen; none when one is."""
+    return {} if form.get("case_id", "").strip() else dict(NO_CASE)
 
 
 def refuse_with_the_rest(
@@ -417,28 +419,31 @@ async def document(services: Services, sent: Sent) -> None:
 
 # Each cartella form by its address's last segments (`/persons/{id}/<name>`).
 FORMS: dict[str, CartellaRun] = {
-    "cases": sending(case),
-    # a household's members and reference person changed, a referral and its outcome
+    # the person: her details, consents, diary and documents
+    "details": sending(details),
+    "consents": sending(consent),
+    "notes": sending(note),
+    "documents": document,
+    # a household's members and reference person changed, a referral and its outcome (`households`)
     "member-left": lambda s, sent: households.member_leaves(s, sent.form),
     "member-joined": lambda s, sent: households.member_joins(s, sent.form),
     "member-new": lambda s, sent: households.newcomer_joins(s, sent.form, sent.today, sent.partner),
     "reference-person": lambda s, sent: households.reference_person_named(s, sent.form),
     "referrals": lambda s, sent: households.referral(s, sent.form, sent.partner),
     "referral-outcome": lambda s, sent: households.referral_outcome(s, sent.form),
-    "documents": document,
+    # a case: opened, assessed, planned, the person's employment, transferred, closed (intake)
+    "cases": sending(case),
     "assessments": sending(assessment),
     "plans": sending(plan),
     "objectives": sending(objective),
     "employment": sending(employment),
-    "details": sending(details),
+    "transfer": sending(transfer),
+    "closures": sending(closure),
+    # the case's money: contributions and their payees, vouchers, money tutoring (payments)
     "contributions": sending(contribution),
     "contributions/{request_id}/payee": sending(payee),
     "vouchers": sending(voucher),
-    "notes": sending(note),
     "tutoring": sending(tutoring),
-    "transfer": sending(transfer),
-    "closures": sending(closure),
-    "consents": sending(consent),
 }
 
 # The forms whose recording can end the operator's own access to the person (confirmed on a page of their own).
