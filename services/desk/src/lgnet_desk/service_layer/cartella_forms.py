@@ -86,7 +86,7 @@ PAYEE = ("name", "iban", "bic")  # a request's `beneficiary`, as payments names 
 def amount_given(form: dict[str, str], name: str, also: dict[str, str] | None = None) -> None:
     """An amount left empty is said missing ("campo obbligatorio", not "not a valid amount"), with the case if it is
     missing too, and `also` (the form's other refusals found by the desk): one round."""
-    errors = ({name: "required"} if not form.get(name, "").strip() else {}) | (also or {})
+    errors = desk.blank(form, (name,)) | (also or {})
     if errors:
         raise FieldErrors(errors | case_missing(form))
 
@@ -132,8 +132,7 @@ def refuse_with_the_rest(
     hid the rest until the next try (a case opened with everything empty said only "scelga l'ente partner"). None of
     its own: the service says the rest."""
     if own:
-        blank = {name: "required" for name in required if not form.get(name, "").strip()}
-        blank |= {name: CHOOSE_ONE for name in ticked if not form.get(name)}
+        blank = desk.blank(form, required) | {name: CHOOSE_ONE for name in ticked if not form.get(name)}
         raise FieldErrors(blank | desk.wrong_days({name: form.get(name) for name in required}) | own)
 
 
