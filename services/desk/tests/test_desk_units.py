@@ -4,6 +4,7 @@ catalogues (every message has its Italian text), Italian formats and labels."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import re
@@ -21,7 +22,7 @@ import httpx
 import pytest
 from babel.messages.pofile import read_po
 from lgnet_desk.adapters.services import ServiceRefusal, Services
-from lgnet_desk.domain import countries, erasure, fiscal_codes
+from lgnet_desk.domain import countries, days, erasure, fiscal_codes
 from lgnet_desk.domain.money import cents_of
 from lgnet_desk.domain.operators import (
     LockoutPolicy,
@@ -42,6 +43,7 @@ from lgnet_desk.service_layer.desk import (
     SAME_NAME_ON_FILE,
     FieldErrors,
     member_body,
+    new_id,
     register_household,
     todo,
 )
@@ -1590,3 +1592,287 @@ async def test_a_cooperatives_referral_is_recorded_with_its_outcome_and_case_or_
     (created, referral), (path, outcome) = posted
     assert created == "/referrals" and path == f"/referrals/{referral['referral_id']}/outcome"
     assert outcome == {"outcome": "taken_in_charge", "case_id": "c-1"}
+
+
+def sent_form(form: dict[str, str], **more: Any) -> Any:
+    """A cartella form as its route gives it to the service layer (`cartella_forms.Sent`): the person p-1, today
+    3 December 2026, the form's key."""
+    from lgnet_desk.service_layer.cartella_forms import Sent
+
+    return Sent("p-1", {"form_key": "f" * 22} | form, date(2026, 12, 3), **more)
+
+
+def test_an_assessment_is_built_in_the_service_layer_each_members_vulnerabilities_and_every_refusal_at_once() -> None:
+    """The assessment's body from the form as sent (a box group per member, every box ticked), with no service; a
+    form the desk cannot send refused with all it sees, each at its field."""
+    from lgnet_desk.service_layer import cartella_forms
+
+    form = {"case_id": "c-1", "housing_situation": "street", "monthly_income": "1.234,50",
+            "employment_status": "unemployed", "assessed_on": "2026-12-02"}  # fmt: skip
+    every = {"vulnerabilities.p-1": ["psychiatric", "illiterate"], "vulnerabilities.p-2": ["minor_unaccompanied"]}
+    call = cartella_forms.assessment(sent_form(form, every=every))
+    assert (call.service, call.path, call.method, call.key) == (
+        "intake", "/cases/assessments", "POST", "desk:" + "f" * 22 + ":assessment"
+    )  # fmt: skip
+    assert call.body == {"case_id": "c-1", "housing_situation": "street", "monthly_income_cents": 123_450,
+                         "employment_status": "unemployed", "assessed_on": "2026-12-02",
+                         "vulnerabilities_by_person": {"p-1": ["psychiatric", "illiterate"],
+                                                       "p-2": ["minor_unaccompanied"]}}  # fmt: skip
+    assert call.fields["vulnerabilities_by_person"] == "vulnerabilities"  # intake's refusal of one: at the boxes
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.assessment(sent_form({"housing_situation": "street", "assessed_on": "2026-02-31"}))
+    assert refused.value.errors == {"case_id": "choose the case", "monthly_income": "required",
+                                    "employment_status": "required", "assessed_on": days.NO_SUCH_DAY}  # fmt: skip
+
+
+def test_a_plan_is_built_in_the_service_layer_its_objectives_the_boxes_ticked() -> None:
+    """A plan's objectives are its boxes ticked (in the order sent), its id made from the form's key (sent twice, the
+    same plan); no case, no day and no box ticked refused at once, each at its field."""
+    from lgnet_desk.service_layer import cartella_forms
+
+    form = {"case_id": "c-1", "agreed_on": "2026-12-01"}
+    plan = cartella_forms.plan(sent_form(form, every={"objectives": ["find_housing", "find_work"]}))
+    assert plan.path == "/cases/plans" and plan.key == "desk:" + "f" * 22 + ":plan"
+    assert plan.body == {"case_id": "c-1", "plan_id": new_id("plan", plan.key), "agreed_on": "2026-12-01",
+                         "objectives": ["find_housing", "find_work"]}  # fmt: skip
+    again = cartella_forms.plan(sent_form(form, every={"objectives": ["find_work"]}))
+    assert again.body["plan_id"] == plan.body["plan_id"]  # sent twice: the same plan
+    with pytest.raises(FieldErrors) as refused:  # no case, no day, no box ticked: all at once
+        cartella_forms.plan(sent_form({"agreed_on": ""}))
+    assert refused.value.errors == {"case_id": "choose the case", "agreed_on": "required",
+                                    "objectives": "choose at least one"}  # fmt: skip
+
+
+def test_an_objective_moved_on_is_built_in_the_service_layer_under_its_plan() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    form = {"case_id": "c-1", "plan_id": "plan-1", "objective": "find_work", "status": "achieved", "on": "2026-12-02"}
+    call = cartella_forms.objective(sent_form(form))
+    assert (call.path, call.key) == ("/cases/plans/objectives", "desk:" + "f" * 22 + ":objective:plan-1")
+    assert call.body == {"case_id": "c-1", "plan_id": "plan-1", "objective": "find_work", "status": "achieved",
+                         "on": "2026-12-02"}  # fmt: skip
+    assert call.fields["case_id"] == "objective"  # the objective's row has no case field: intake's refusal said there
+    unchosen = cartella_forms.objective(sent_form(form | {"status": ""}))  # "— scelga —": left out, intake requires it
+    assert unchosen.body["status"] is None
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.objective(sent_form(form | {"case_id": " "}))
+    assert refused.value.errors == {"case_id": "choose the case"}
+
+
+def test_the_persons_employment_is_built_in_the_service_layer_for_the_routes_person() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    form = {"case_id": "c-1", "employment_now": "employed", "employment_as_of": "2026-11-01"}
+    call = cartella_forms.employment(sent_form(form))
+    assert (call.service, call.path) == ("intake", "/employment")
+    assert call.body == {"person_id": "p-1", "case_id": "c-1", "status": "employed", "as_of": "2026-11-01"}
+    assert call.fields == {"status": "employment_now", "as_of": "employment_as_of", "case_id": "case_id"}
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.employment(sent_form({"employment_now": "employed"}))
+    assert refused.value.errors == {"case_id": "choose the case"}
+
+
+def test_a_persons_details_are_patched_from_the_service_layer_only_what_changed() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    shown = {"was_phone": "+39 333 1", "was_address": "", "was_languages": "arabo", "was_literate": "yes"}
+    assert cartella_forms.details(sent_form(shown | {"phone": "+39 333 1", "languages": "arabo",
+                                                     "literate": "yes"})) is None  # fmt: skip
+    call = cartella_forms.details(sent_form(shown | {"phone": "+39 333 2", "languages": "arabo, francese",
+                                                     "literate": "no"}))  # fmt: skip
+    assert call is not None and (call.method, call.path) == ("PATCH", "/persons/p-1")
+    assert call.body == {"identity": {"phone": "+39 333 2"}, "languages": ["ar", "fr"], "literate": False}
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.details(sent_form(shown | {"languages": "xyzzy qq"}))
+    assert set(refused.value.errors) == {"languages"}
+
+
+def test_a_contribution_request_is_built_in_the_service_layer_its_period_and_payee_as_payments_names_them() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    rent = {"case_id": "c-1", "kind": "rent", "amount": "450", "period_from": "2026-12-01", "period_to": "2026-12-31",
+            "beneficiary_name": " Mario Rossi ", "beneficiary_iban": "IT60X0542811101000000123456",
+            "beneficiary_bic": ""}  # fmt: skip
+    call = cartella_forms.contribution(sent_form(rent))
+    assert (call.service, call.path, call.key) == (
+        "payments",
+        "/contribution-requests",
+        "desk:" + "f" * 22 + ":contribution",
+    )
+    assert call.body == {"case_id": "c-1", "kind": "rent", "amount_cents": 45_000, "period_from": "2026-12-01",
+                         "period_to": "2026-12-31", "beneficiary": {"name": "Mario Rossi",
+                                                                    "iban": "IT60X0542811101000000123456"}}  # fmt: skip
+    assert call.fields["beneficiary"] == "beneficiary_iban" and call.fields["period_from"] == "period_from"
+    # a deposit pays no period, whatever its fields hold; no payee: none sent (given later)
+    deposit = cartella_forms.contribution(sent_form(rent | {"kind": "deposit", "beneficiary_name": "",
+                                                            "beneficiary_iban": ""}))  # fmt: skip
+    assert deposit.body == {"case_id": "c-1", "kind": "deposit", "amount_cents": 45_000}
+    with pytest.raises(FieldErrors) as refused:  # no amount, a payee without IBAN, no case: one round
+        cartella_forms.contribution(sent_form({"amount": " ", "beneficiary_name": "Mario Rossi"}))
+    assert refused.value.errors == {"amount": "required", "beneficiary_iban": cartella_forms.PAYEE_WITHOUT_IBAN,
+                                    "case_id": "choose the case"}  # fmt: skip
+
+
+async def test_a_payees_bank_data_are_built_in_the_service_layer_and_refused_at_the_requests_own_fields() -> None:
+    """The payee's form is one per waiting request on the page: its fields are named after the request (the route's
+    `request_id`), and payments' refusal is said at that request's field."""
+    from lgnet_desk.service_layer import cartella_forms
+
+    form = {"payee_name": " Mario Rossi ", "payee_iban": "IT60X0542811101000000123456", "payee_bic": ""}
+    sent = sent_form(form, at={"request_id": "cr-7"})
+    call = cartella_forms.payee(sent)
+    assert (call.method, call.path, call.key) == ("PUT", "/contribution-requests/cr-7/beneficiary",
+                                                  "desk:" + "f" * 22 + ":payee-cr-7")  # fmt: skip
+    assert call.body == {"name": "Mario Rossi", "iban": "IT60X0542811101000000123456"}
+    problem = {"status": 422, "field": "iban", "reason": "not a valid IBAN"}
+    put: list[httpx.Request] = []
+
+    def payments(request: httpx.Request) -> httpx.Response:
+        put.append(request)
+        return httpx.Response(422, json=problem)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(payments)) as client:
+        services = Services({"payments": "http://payments"}, {"payments": "lgn_op"}, client)
+        with pytest.raises(FieldErrors) as refused:
+            await cartella_forms.FORMS["contributions/{request_id}/payee"](services, sent)
+    assert refused.value.errors == {"payee_iban-cr-7": "not a valid IBAN"}
+    assert [(r.method, r.url.path) for r in put] == [("PUT", "/contribution-requests/cr-7/beneficiary")]
+    assert put[0].headers["Idempotency-Key"] == call.key
+
+
+def test_a_voucher_is_built_in_the_service_layer_its_value_required() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    form = {"case_id": "c-1", "voucher_kind": "public_transport", "voucher_value": "35,50", "valid_until": ""}
+    call = cartella_forms.voucher(sent_form(form))
+    assert (call.service, call.path) == ("payments", "/vouchers")
+    assert call.body == {"case_id": "c-1", "kind": "public_transport", "value_cents": 3_550, "valid_until": None}
+    assert call.fields["value_cents"] == "voucher_value"
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.voucher(sent_form({"voucher_kind": "cleaning", "voucher_value": ""}))
+    assert refused.value.errors == {"voucher_value": "required", "case_id": "choose the case"}
+
+
+def test_a_note_is_built_in_the_service_layer_for_the_routes_person() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    call = cartella_forms.note(sent_form({"text": "Colloquio con la madre."}))
+    assert (call.service, call.path, call.body) == ("intake", "/persons/p-1/notes", {"text": "Colloquio con la madre."})
+    assert call.key == "desk:" + "f" * 22 + ":note"
+
+
+def test_a_money_tutoring_session_is_built_in_the_service_layer_its_topics_ticked() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    form = {"case_id": "c-1", "on": "2026-12-02", "outcome": "budget_agreed"}
+    call = cartella_forms.tutoring(sent_form(form, every={"topics": ["budgeting", "debt"]}))
+    assert (call.service, call.path) == ("payments", "/tutoring-sessions")
+    assert call.body == {"case_id": "c-1", "topics": ["budgeting", "debt"], "on": "2026-12-02",
+                         "outcome": "budget_agreed"}  # fmt: skip
+    assert call.fields["outcome"] == "tutoring_outcome"
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.tutoring(sent_form({"on": "2026-13-01"}))
+    assert refused.value.errors == {"case_id": "choose the case", "on": days.NO_SUCH_DAY,
+                                    "topics": "choose at least one"}  # fmt: skip
+
+
+def test_a_cases_transfer_is_built_in_the_service_layer_its_partner_never_chosen_for_the_operator() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    call = cartella_forms.transfer(
+        sent_form({"case_id": "c-1", "to_partner": "coop-carso", "transfer_on": "2026-12-02"})
+    )
+    assert (call.path, call.body) == ("/cases/c-1/transfer", {"to_partner": "coop-carso", "on": "2026-12-02"})
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.transfer(sent_form({"to_partner": "", "transfer_on": ""}))
+    assert refused.value.errors == {"to_partner": cartella_forms.CHOOSE_THE_PARTNER, "case_id": "choose the case",
+                                    "transfer_on": "required"}  # fmt: skip
+
+
+def test_a_cases_closure_is_built_in_the_service_layer_never_without_its_outcome() -> None:
+    from lgnet_desk.service_layer import cartella_forms
+
+    call = cartella_forms.closure(sent_form({"case_id": "c-1", "case_outcome": "autonomy", "closed_on": "2026-12-02"}))
+    assert (call.path, call.body) == ("/cases/closures", {"case_id": "c-1", "outcome": "autonomy",
+                                                          "closed_on": "2026-12-02"})  # fmt: skip
+    assert call.fields["outcome"] == "case_outcome" and call.key == "desk:" + "f" * 22 + ":closure"
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.closure(sent_form({"case_id": "c-1", "case_outcome": "", "closed_on": "2026-02-30"}))
+    assert refused.value.errors == {"case_outcome": "required", "closed_on": days.NO_SUCH_DAY}
+
+
+def test_a_consent_is_built_in_the_service_layer_recorded_today_never_a_withdrawal_by_default() -> None:
+    """A consent recorded on the day the route gives (`Sent.today`); no decision chosen, nothing sent; a cooperative's
+    operator withdrawing the sharing consent ends her own access (her confirmation page, the cartella not read)."""
+    from lgnet_desk.service_layer import cartella_forms
+
+    withdrawn = sent_form({"purpose": "partner_sharing", "granted": "false"}, partner="coop-aurora")
+    call = cartella_forms.consent(withdrawn)
+    assert (call.path, call.body) == ("/consents", {"person_id": "p-1", "purpose": "partner_sharing",
+                                                    "granted": False, "recorded_on": "2026-12-03"})  # fmt: skip
+    ends = cartella_forms.ENDS_ACCESS["consents"]
+    assert ends(withdrawn)
+    assert not ends(sent_form({"purpose": "partner_sharing", "granted": "false"}))  # the city's staff: she still sees
+    assert not ends(sent_form({"purpose": "service", "granted": "false"}, partner="coop-aurora"))
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.consent(sent_form({"purpose": "service", "granted": ""}))
+    assert refused.value.errors == {"granted": "required"}
+
+
+def test_a_case_is_opened_from_the_service_layer_its_household_and_partner_never_chosen_for_the_operator() -> None:
+    """The case's body from the form (its id from the form's key: sent twice, the same case; the housing need a box);
+    a household or a partner left on "— scelga —" refused with every blank and every day that is no day, at once."""
+    from lgnet_desk.service_layer import cartella_forms
+
+    form = {"household_id": "h-1", "action_area": "taking_charge", "channel": "desk", "opened_on": "2026-12-01",
+            "partner": "coop-aurora", "housing_need": "on"}  # fmt: skip
+    call = cartella_forms.case(sent_form(form))
+    assert (call.path, call.key) == ("/cases", "desk:" + "f" * 22 + ":case")
+    assert call.body == {"case_id": new_id("c", call.key), "household_id": "h-1", "action_area": "taking_charge",
+                         "channel": "desk", "opened_on": "2026-12-01", "housing_need": True,
+                         "partner": "coop-aurora"}  # fmt: skip
+    cooperatives = cartella_forms.case(
+        sent_form({k: v for k, v in form.items() if k not in ("partner", "housing_need")})
+    )
+    assert "partner" not in cooperatives.body and cooperatives.body["housing_need"] is False  # a cooperative's: its own
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.case(
+            sent_form({"household_id": "", "partner": "", "channel": "desk", "opened_on": "2026-02-30"})
+        )
+    partner = cartella_forms.CHOOSE_THE_PARTNER
+    assert refused.value.errors == {"household_id": "choose the household", "partner": partner,
+                                    "action_area": "required", "opened_on": days.NO_SUCH_DAY}  # fmt: skip
+
+
+async def test_a_document_is_uploaded_from_the_service_layer_its_kind_and_file_each_required() -> None:
+    """The document's kind and file each required, said together, nothing read or sent; a file input left empty (a
+    part with no file name) is no file; chosen, the file is sent to intake as the person's, its type as declared."""
+    from lgnet_desk.service_layer import cartella_forms
+
+    class Chosen:
+        def __init__(self, filename: str | None, data: bytes, content_type: str | None = "application/pdf") -> None:
+            self.filename, self.content_type, self.data, self.reads = filename, content_type, data, 0
+
+        async def read(self, size: int = -1) -> bytes:
+            self.reads += 1
+            return self.data[:size]
+
+    posted: list[tuple[str, dict[str, Any]]] = []
+    async with httpx.AsyncClient(transport=httpx.MockTransport(intake_keeping(posted))) as client:
+        services = Services({"intake": "http://intake"}, {"intake": "lgn_op"}, client)
+        empty = Chosen(None, b"")
+        with pytest.raises(FieldErrors) as refused:
+            await cartella_forms.FORMS["documents"](
+                services, sent_form({"document_kind": ""}, files={"document": empty})
+            )
+        assert refused.value.errors == {"document": "choose a file", "document_kind": "required"}
+        permit = Chosen("permesso.pdf", b"%PDF-1.7 permesso")
+        with pytest.raises(FieldErrors) as refused:
+            await cartella_forms.document(services, sent_form({"document_kind": ""}, files={"document": permit}))
+        assert refused.value.errors == {"document_kind": "required"} and permit.reads == 0 and posted == []
+        await cartella_forms.document(services, sent_form({"document_kind": "residence_permit"},
+                                                          files={"document": permit}))  # fmt: skip
+    [(path, body)] = posted
+    assert path == "/persons/p-1/documents"
+    assert body == {"kind": "residence_permit", "filename": "permesso.pdf", "media_type": "application/pdf",
+                    "content_base64": base64.b64encode(b"%PDF-1.7 permesso").decode()}  # fmt: skip

@@ -29,14 +29,13 @@ from lgnet_desk.domain import countries, fiscal_codes, languages, resubmission, 
 from lgnet_desk.domain.days import typed_day
 from lgnet_desk.domain.erasure import may_erase
 from lgnet_desk.domain.households import reference_name, shown
-from lgnet_desk.domain.money import cents_of
 from lgnet_desk.domain.operators import SERVICES, LockoutPolicy, Operator, OperatorRole, codes_named
 from lgnet_desk.domain.persons import full_name
 from lgnet_desk.entrypoints import civic_pages, i18n
 from lgnet_desk.entrypoints.forms import UNSTORABLE, as_days, form_of, storable
 from lgnet_desk.metrics import LOGINS
 from lgnet_desk.service_layer import access_log as access_log_uc
-from lgnet_desk.service_layer import approvals, desk, households, kept_forms, login, oidc
+from lgnet_desk.service_layer import approvals, cartella_forms, desk, kept_forms, login, oidc
 from lgnet_desk.settings import DeskSettings
 
 SESSION_COOKIE, LOGIN_CSRF_COOKIE, LANG_COOKIE = "desk_session", "desk_login_csrf", "desk_lang"
@@ -50,9 +49,6 @@ TEMPLATES.globals["may_erase"] = may_erase  # who is offered a person's erasure 
 CSRF_REFUSED = "CSRF token missing or wrong"
 PURPOSES = ("case_work", "case_review", "subject_access")
 FAMILY_SIZE = 6  # rows of the registration form
-PERIOD = ("period_from", "period_to")  # of a rent or utilities request
-PERIODIC = ("rent", "utilities")  # the kinds that pay a period (payments' rule: it refuses them without one)
-PAYEE = ("name", "iban", "bic")  # a request's `beneficiary`, as payments names its fields
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
@@ -532,25 +528,33 @@ def router(settings: DeskSettings) -> APIRouter:
     async def act(
         request: Request,
         person_id: str,
-        run: Any,
-        ends_access: Callable[[Operator, dict[str, str]], bool] | None = None,
-        as_operator: bool = False,
+        run: cartella_forms.CartellaRun,
+        ends_access: Callable[[cartella_forms.Sent], bool] | None = None,
     ) -> Response:
-        """A cartella form: sent, back at the section showing what it recorded; refused or its service away, shown
-        again. `ends_access`: whether what was recorded ends the operator's own access to the person (a cooperative
-        recording the withdrawal of the sharing consent): confirmed on its own page, the cartella not read again (it
-        was, refused as "access denied", and logged as a denied attempt she never made). `as_operator`: `run` is
-        given the operator too."""
+        """A cartella form: read as sent (`cartella_forms.Sent`) and run; sent, back at the section showing what it
+        recorded; refused or its service away, shown again. `ends_access`: whether what was recorded ends the
+        operator's own access to the person (a cooperative recording the withdrawal of the sharing consent): confirmed
+        on its own page, the cartella not read again (it was, refused as "access denied", and logged as a denied
+        attempt she never made)."""
         p = await page(request, csrf_check=True)
         assert p.services is not None and p.op is not None
         form = await form_of(request)
+        every: dict[str, list[str]] = {}
+        files = {}
+        for name, value in (await request.form()).multi_items():
+            if isinstance(value, str):
+                every.setdefault(name, []).append(value)
+            else:
+                files[name] = value
+        at = {k: v for k, v in request.path_params.items() if k != "person_id"}
+        sent = cartella_forms.Sent(person_id, form, clock.today(), every, at, _partner_of(p.op), files)
         try:
-            await (run(p.services, form, p.op) if as_operator else run(p.services, form))
+            await run(p.services, sent)
         except desk.FieldErrors as e:  # what was recorded before the refusal kept on the form (a newcomer registered)
             return await shown_again(request, p, person_id, form | e.kept, 422, e.errors, on_file=e.on_file)
         except ServiceUnavailable as e:  # nothing recorded: the form as typed, saying which service is away
             return await shown_again(request, p, person_id, form, 503, {}, away=e.service)
-        if ends_access is not None and ends_access(p.op, form):
+        if ends_access is not None and ends_access(sent):
             return p.render("access_ended.html", person_id=person_id)
         done = request.url.path.rsplit("/", 1)[-1]  # the page opens where what was recorded is shown, saying so
         section = i18n.CARTELLA_DONE[done][0] if done in i18n.CARTELLA_DONE else "h-person"
@@ -592,219 +596,16 @@ def router(settings: DeskSettings) -> APIRouter:
             on_file=on_file or {},
         )
 
-    @api.post("/persons/{person_id}/cases", response_class=HTMLResponse)
-    async def open_case(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            key = resubmission.call_key(f, "case")
-            own: dict[str, str] = {}
-            if not f.get("household_id"):  # several households: the operator chooses (none chosen beforehand)
-                own["household_id"] = "choose the household"
-            if "partner" in f and not f["partner"]:  # the staff's list left on "— choose —": none chosen for her
-                own["partner"] = CHOOSE_THE_PARTNER
-            _refuse_with_the_rest(own, f, ("action_area", "channel", "opened_on"))
-            body: dict[str, Any] = {
-                "case_id": desk.new_id("c", key),
-                "household_id": f.get("household_id"),
-                "action_area": _chosen(f, "action_area"),
-                "channel": _chosen(f, "channel"),
-                "opened_on": f.get("opened_on"),
-                "housing_need": f.get("housing_need") == "on",
-            }
-            if f.get("partner"):
-                body["partner"] = f["partner"]
-            fields = {
-                "action_area": "action_area",
-                "channel": "channel",
-                "opened_on": "opened_on",
-                "partner": "partner",
-                "household_id": "household_id",
-            }
-            await desk.submit(s, "intake", "/cases", body, fields, key)
-
-        return await act(request, person_id, run)
-
-    @api.post("/persons/{person_id}/assessments", response_class=HTMLResponse)
-    async def assess(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            form = await request.form()
-            _refuse_before_sending(f, ("housing_situation", "monthly_income", "employment_status", "assessed_on"))
-            body = {
-                "case_id": _case_of(f),
-                "housing_situation": _chosen(f, "housing_situation"),
-                "monthly_income_cents": cents_of(f.get("monthly_income", "")),
-                "employment_status": _chosen(f, "employment_status"),
-                # Vulnerabilities belong to persons: one checkbox group per member (`vulnerabilities.<person id>`).
-                "vulnerabilities_by_person": {
-                    key.split(".", 1)[1]: [str(v) for v in form.getlist(key)]
-                    for key in dict.fromkeys(form.keys())
-                    if key.startswith("vulnerabilities.")
-                },
-                "assessed_on": f.get("assessed_on"),
-            }
-            fields = {
-                "monthly_income_cents": "monthly_income",
-                "housing_situation": "housing_situation",
-                "employment_status": "employment_status",
-                "assessed_on": "assessed_on",
-                "case_id": "case_id",
-                "vulnerabilities": "vulnerabilities",
-                "vulnerabilities_by_person": "vulnerabilities",
-            }
-            await desk.submit(s, "intake", "/cases/assessments", body, fields, resubmission.call_key(f, "assessment"))
-
-        return await act(request, person_id, run)
-
-    @api.post("/persons/{person_id}/plans", response_class=HTMLResponse)
-    async def plan(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            objectives = [str(o) for o in (await request.form()).getlist("objectives")]
-            _refuse_before_sending(f, ("agreed_on",), ("objectives",))
-            key = resubmission.call_key(f, "plan")
-            body = {
-                "case_id": _case_of(f),
-                "plan_id": desk.new_id("plan", key),
-                "objectives": objectives,
-                "agreed_on": f.get("agreed_on"),
-            }
-            fields = {"objectives": "objectives", "agreed_on": "agreed_on", "case_id": "case_id"}
-            await desk.submit(s, "intake", "/cases/plans", body, fields, key)
-
-        return await act(request, person_id, run)
-
-    @api.post("/persons/{person_id}/objectives", response_class=HTMLResponse)
-    async def objective(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            body = {
-                "case_id": _case_of(f),
-                "plan_id": f.get("plan_id", ""),
-                "objective": _chosen(f, "objective"),
-                "status": _chosen(f, "status"),
-                "on": f.get("on"),
-            }
-            fields = {"objective": "objective", "status": "status", "on": "on", "case_id": "objective"}
-            key = resubmission.call_key(f, "objective", f.get("plan_id", ""))
-            await desk.submit(s, "intake", "/cases/plans/objectives", body, fields, key)
-
-        return await act(request, person_id, run)
-
-    @api.post("/persons/{person_id}/employment", response_class=HTMLResponse)
-    async def employment(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            body = {
-                "person_id": person_id,
-                "case_id": _case_of(f),
-                "status": _chosen(f, "employment_now"),
-                "as_of": f.get("employment_as_of"),
-            }
-            fields = {"status": "employment_now", "as_of": "employment_as_of", "case_id": "case_id"}
-            await desk.submit(s, "intake", "/employment", body, fields, resubmission.call_key(f, "employment"))
-
-        return await act(request, person_id, run)
-
-    @api.post("/persons/{person_id}/details", response_class=HTMLResponse)
-    async def details(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            body = desk.person_details(f)
-            if body:  # nothing changed: nothing sent
-                fields = {"identity": "phone", "languages": "languages", "literate": "literate"}
-                key = resubmission.call_key(f, "details")
-                await desk.submit(s, "intake", service_path("/persons/{}", person_id), body, fields, key, "PATCH")
-
-        return await act(request, person_id, run)
-
-    def cartella_form(name: str, run: CartellaRun) -> None:
-        """A cartella form whose requests are made in the service layer (`run`, as the operator): its path is
-        `/persons/{id}/<name>`."""
+    def cartella_form(name: str, run: cartella_forms.CartellaRun) -> None:
+        """A cartella form run by the service layer (`cartella_forms.FORMS`): its path is `/persons/{id}/<name>`."""
 
         async def post(request: Request, person_id: str) -> Response:
-            return await act(request, person_id, run, as_operator=True)
+            return await act(request, person_id, run, cartella_forms.ENDS_ACCESS.get(name))
 
         api.post(f"/persons/{{person_id}}/{name}", response_class=HTMLResponse, name=name)(post)
 
-    for name, run in HOUSEHOLD_FORMS.items():  # a household's members and reference person changed, a referral
+    for name, run in cartella_forms.FORMS.items():
         cartella_form(name, run)
-
-    @api.post("/persons/{person_id}/contributions", response_class=HTMLResponse)
-    async def contribution(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            _amount_given(f, "amount", also=_payee_without_iban(f))
-            body: dict[str, Any] = {
-                "case_id": _case_of(f),
-                "kind": _chosen(f, "kind"),
-                "amount_cents": cents_of(f["amount"]),
-            }
-            # Rent and utilities pay a period (payments refuses them without one); other kinds send none, whatever
-            # the period fields hold (a deposit was recorded with a period).
-            if f.get("kind") in PERIODIC:
-                body |= {k: f[k] for k in PERIOD if f.get(k)}
-            # Who is paid (the household, a landlord, a utility): sealed by payments; left blank, given later.
-            payee = {k: v for k in PAYEE if (v := f.get(f"beneficiary_{k}", "").strip())}
-            if payee:
-                body["beneficiary"] = payee
-            fields = {"amount_cents": "amount", "kind": "kind", "case_id": "case_id", "beneficiary": "beneficiary_iban"}
-            fields |= {f"beneficiary.{k}": f"beneficiary_{k}" for k in PAYEE}
-            key = resubmission.call_key(f, "contribution")
-            await desk.submit(s, "payments", "/contribution-requests", body, fields | {k: k for k in PERIOD}, key)
-
-        return await act(request, person_id, run)
-
-    @api.post("/persons/{person_id}/contributions/{request_id}/payee", response_class=HTMLResponse)
-    async def payee(request: Request, person_id: str, request_id: str) -> Response:
-        """The payee's bank data of a request waiting for them (given later, or refused by the payee's bank): a
-        change, which payments has approved again by someone other than who gave it."""
-
-        async def run(s: Services, f: dict[str, str]) -> None:
-            body = {k: v for k in PAYEE if (v := f.get(f"payee_{k}", "").strip())}
-            fields = {k: f"payee_{k}-{request_id}" for k in PAYEE}
-            key = resubmission.call_key(f, f"payee-{request_id}")
-            path = service_path("/contribution-requests/{}/beneficiary", request_id)
-            await desk.submit(s, "payments", path, body, fields | {"": fields["iban"]}, key, method="PUT")
-
-        return await act(request, person_id, run)
-
-    @api.post("/persons/{person_id}/vouchers", response_class=HTMLResponse)
-    async def voucher(request: Request, person_id: str) -> Response:
-        """A voucher for the case's household (babysitting, public transport, cleaning): payments issues it from the
-        city's budget line for its kind, or refuses at the value when the line cannot hold it."""
-
-        async def run(s: Services, f: dict[str, str]) -> None:
-            _amount_given(f, "voucher_value")
-            body = {
-                "case_id": _case_of(f),
-                "kind": _chosen(f, "voucher_kind"),
-                "value_cents": cents_of(f["voucher_value"]),
-                "valid_until": f.get("valid_until") or None,
-            }
-            fields = {"kind": "voucher_kind", "value_cents": "voucher_value", "valid_until": "valid_until"}
-            key = resubmission.call_key(f, "voucher")
-            await desk.submit(s, "payments", "/vouchers", body, fields | {"case_id": "case_id"}, key)
-
-        return await act(request, person_id, run)
-
-    @api.post("/persons/{person_id}/notes", response_class=HTMLResponse)
-    async def note(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            at, key = service_path("/persons/{}/notes", person_id), resubmission.call_key(f, "note")
-            await desk.submit(s, "intake", at, {"text": f.get("text", "")}, {"text": "text"}, key)
-
-        return await act(request, person_id, run)
-
-    @api.post("/persons/{person_id}/documents", response_class=HTMLResponse)
-    async def upload(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            file = (await request.form()).get("document")
-            kind, key = f.get("document_kind", ""), resubmission.call_key(f, "document")
-            # A file input left empty still sends a part, with no file name and no bytes: no file was chosen.
-            chosen = file is not None and not isinstance(file, str) and bool(file.filename)
-            missing = {} if chosen else {"document": "choose a file"}
-            if missing or not kind:
-                raise desk.FieldErrors(missing | ({} if kind else {"document_kind": "required"}))
-            assert file is not None and not isinstance(file, str)
-            data = await file.read(desk.MAX_UPLOAD + 1)
-            media_type = file.content_type or "application/octet-stream"
-            await desk.upload(s, person_id, kind, file.filename or "", media_type, data, key)
-
-        return await act(request, person_id, run)
 
     @api.get("/persons/{person_id}/documents/{document_id}")
     async def download(request: Request, person_id: str, document_id: str) -> Response:
@@ -822,62 +623,6 @@ def router(settings: DeskSettings) -> APIRouter:
         return Response(
             content, media_type=media_type, headers={"Content-Disposition": disposition, **SECURITY_HEADERS}
         )
-
-    @api.post("/persons/{person_id}/tutoring", response_class=HTMLResponse)
-    async def tutoring(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            topics = [str(t) for t in (await request.form()).getlist("topics")]
-            _refuse_before_sending(f, ("on",), ("topics",))
-            body = {"case_id": _case_of(f), "topics": topics, "on": f.get("on") or None, "outcome": f.get("outcome")}
-            key = resubmission.call_key(f, "tutoring")
-            fields = {"topics": "topics", "on": "on", "case_id": "case_id", "outcome": "tutoring_outcome"}
-            await desk.submit(s, "payments", "/tutoring-sessions", body, fields, key)
-
-        return await act(request, person_id, run)
-
-    @api.post("/persons/{person_id}/transfer", response_class=HTMLResponse)
-    async def transfer(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            own = ({} if f.get("to_partner") else {"to_partner": CHOOSE_THE_PARTNER}) | _case_missing(f)
-            _refuse_with_the_rest(own, f, ("transfer_on",))
-            body = {"to_partner": f.get("to_partner"), "on": f.get("transfer_on")}
-            at = service_path("/cases/{}/transfer", _case_of(f))
-            fields = {"to_partner": "to_partner", "on": "transfer_on", "case_id": "case_id"}
-            key = resubmission.call_key(f, "transfer")
-            await desk.submit(s, "intake", at, body, fields, key)
-
-        return await act(request, person_id, run)
-
-    @api.post("/persons/{person_id}/closures", response_class=HTMLResponse)
-    async def close_case(request: Request, person_id: str) -> Response:
-        """Close a case with its outcome (intake's rule: the city's staff, or the case's cooperative; on or after its
-        opening, not in the future)."""
-
-        async def run(s: Services, f: dict[str, str]) -> None:
-            # no outcome chosen: a case is never closed without one (not sent)
-            own = ({} if f.get("case_outcome") else {"case_outcome": "required"}) | _case_missing(f)
-            _refuse_with_the_rest(own, f, ("closed_on",))
-            body = {"case_id": _case_of(f), "outcome": f["case_outcome"], "closed_on": f.get("closed_on")}
-            fields = {"case_id": "case_id", "outcome": "case_outcome", "closed_on": "closed_on"}
-            await desk.submit(s, "intake", "/cases/closures", body, fields, resubmission.call_key(f, "closure"))
-
-        return await act(request, person_id, run)
-
-    @api.post("/persons/{person_id}/consents", response_class=HTMLResponse)
-    async def consent(request: Request, person_id: str) -> Response:
-        async def run(s: Services, f: dict[str, str]) -> None:
-            if f.get("granted") not in ("true", "false"):  # no decision chosen: never recorded as a withdrawal
-                raise desk.FieldErrors({"granted": "required"})
-            body = {
-                "person_id": person_id,
-                "purpose": _chosen(f, "purpose"),
-                "granted": f.get("granted") == "true",
-                "recorded_on": clock.today().isoformat(),
-            }
-            fields, key = {"purpose": "purpose", "granted": "purpose"}, resubmission.call_key(f, "consent")
-            await desk.submit(s, "intake", "/consents", body, fields, key)
-
-        return await act(request, person_id, run, ends_access=_sharing_withdrawn_by_a_partner)
 
     @api.get("/persons/{person_id}/privacy-notice", response_class=HTMLResponse)
     async def privacy_notice(request: Request, person_id: str) -> Response:
@@ -1151,93 +896,9 @@ def _kept_key(settings: DeskSettings) -> bytes:
     return pii.derive(settings.master_key_bytes(), "desk-kept-forms")
 
 
-def _amount_given(form: dict[str, str], name: str, also: dict[str, str] | None = None) -> None:
-    """An amount left empty is said missing ("campo obbligatorio", not "not a valid amount"), with the case if it is
-    missing too, and `also` (the form's other refusals found by the desk): one round."""
-    errors = ({name: "required"} if not form.get(name, "").strip() else {}) | (also or {})
-    if errors:
-        raise desk.FieldErrors(errors | ({} if form.get("case_id", "").strip() else _NO_CASE))
-
-
-# The IBAN may be left blank (given later), but not alone: payments' "Field required" for it read "campo
-# obbligatorio" under the label "se vuoto: da indicare in seguito".
-PAYEE_WITHOUT_IBAN = "with a payee named the IBAN is needed too, or leave both blank"
-
-
-def _payee_without_iban(form: dict[str, str]) -> dict[str, str]:
-    """The refusal of a contribution's payee named (or a BIC given) with no IBAN, at the IBAN."""
-    named = any(form.get(f"beneficiary_{k}", "").strip() for k in ("name", "bic"))
-    return {"beneficiary_iban": PAYEE_WITHOUT_IBAN} if named and not form.get("beneficiary_iban", "").strip() else {}
-
-
-CartellaRun = Callable[[Services, dict[str, str], Operator], Awaitable[None]]
-
-
 def _partner_of(op: Operator) -> str | None:
     """The cooperative a partner's operator acts for; None for the city's staff."""
     return op.partner if op.role is OperatorRole.PARTNER else None
-
-
-HOUSEHOLD_FORMS: dict[str, CartellaRun] = {
-    "member-left": lambda s, f, op: households.member_leaves(s, f),
-    "member-joined": lambda s, f, op: households.member_joins(s, f),
-    "member-new": lambda s, f, op: households.newcomer_joins(s, f, clock.today(), _partner_of(op)),
-    "reference-person": lambda s, f, op: households.reference_person_named(s, f),
-    "referrals": lambda s, f, op: households.referral(s, f, _partner_of(op)),
-    "referral-outcome": lambda s, f, op: households.referral_outcome(s, f),
-}
-
-
-def _chosen(form: dict[str, str], name: str) -> str | None:
-    """A select's choice; its blank first option ("— scelga —") is no choice: None, left out of the request
-    (`desk.given`), so the service says the field is required."""
-    return form.get(name) or None
-
-
-def _sharing_withdrawn_by_a_partner(op: Operator, form: dict[str, str]) -> bool:
-    """A cooperative sees a person only while she consents to sharing with partners (intake's rule): its operator
-    recording the withdrawal sees her no more."""
-    return (
-        op.role is OperatorRole.PARTNER and form.get("purpose") == "partner_sharing" and form.get("granted") == "false"
-    )
-
-
-_NO_CASE = {"case_id": "choose the case"}
-CHOOSE_THE_PARTNER = "choose the partner"  # a case's, or the one it is transferred to: never chosen for the operator
-
-
-def _case_of(form: dict[str, str]) -> str:
-    """The case a cartella form writes to: the operator chooses it when the person has several open cases."""
-    if not (case_id := form.get("case_id", "").strip()):
-        raise desk.FieldErrors(_NO_CASE)
-    return case_id
-
-
-def _case_missing(form: dict[str, str]) -> dict[str, str]:
-    return {} if form.get("case_id", "").strip() else _NO_CASE
-
-
-def _refuse_with_the_rest(
-    own: dict[str, str], form: dict[str, str], required: tuple[str, ...], ticked: tuple[str, ...] = ()
-) -> None:
-    """The desk's own refusals of a form (`own`: a list left on "— scelga —") said with every `required` field left
-    blank, every box group of `ticked` with none ticked and every day that is no day, in one round: raised alone, they
-    hid the rest until the next try (a case opened with everything empty said only "scelga l'ente partner"). None of
-    its own: the service says the rest."""
-    if own:
-        blank = {name: "required" for name in required if not form.get(name, "").strip()}
-        blank |= {name: CHOOSE_ONE for name in ticked if not form.get(name)}
-        raise desk.FieldErrors(blank | desk.wrong_days({name: form.get(name) for name in required}) | own)
-
-
-def _refuse_before_sending(form: dict[str, str], required: tuple[str, ...], ticked: tuple[str, ...] = ()) -> None:
-    """A case form the desk cannot send (no case chosen, a day that is no day) refused with all it can see at once
-    (`_refuse_with_the_rest`): each of these said one refusal per round, an outside review."""
-    own = _case_missing(form) | desk.wrong_days({name: form.get(name) for name in required})
-    _refuse_with_the_rest(own, form, required, ticked)
-
-
-CHOOSE_ONE = "choose at least one"  # a box group none of which is ticked (the services: a list of at least 1 item)
 
 
 def install(app: FastAPI, settings: DeskSettings) -> None:

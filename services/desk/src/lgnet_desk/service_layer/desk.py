@@ -547,6 +547,12 @@ def wrong_days(values: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def blank(form: dict[str, str], names: tuple[str, ...]) -> dict[str, str]:
+    """{form field: "required"} of the fields among `names` left blank (or only spaces): the desk's own refusal, said
+    with the form's others before anything is sent."""
+    return {name: "required" for name in names if not form.get(name, "").strip()}
+
+
 MAX_UPLOAD = 10 * 1024 * 1024
 
 

@@ -53,10 +53,6 @@ def _change(form: dict[str, str], fields: dict[str, str], change: str, person_id
     }
 
 
-def _blank(form: dict[str, str], names: tuple[str, ...]) -> dict[str, str]:
-    return {name: "required" for name in names if not form.get(name, "").strip()}
-
-
 async def member_leaves(services: Services, form: dict[str, str]) -> None:
     """A member leaves the household (moved out, separated, …): chosen among its members now."""
     body = _change(form, LEAVE_FIELDS, "left", form.get("leave_person") or None)
@@ -67,7 +63,7 @@ async def reference_person_named(services: Services, form: dict[str, str]) -> No
     """Another member named the household's reference person (hers moved out, separated, died): chosen among its
     members now but her. A choice left blank or a day that is no day is said at its field, all at once, nothing sent;
     intake's refusals (not a member, the reference person already, a day before she joined) at theirs."""
-    own = _blank(form, ("ref_person", "ref_reason")) | desk.wrong_days({"named_on": form.get("named_on")})
+    own = desk.blank(form, ("ref_person", "ref_reason")) | desk.wrong_days({"named_on": form.get("named_on")})
     if own:
         raise FieldErrors(own)
     body = {
@@ -85,7 +81,7 @@ async def member_joins(services: Services, form: dict[str, str]) -> None:
     record, or by her identifier (`persons.typed`); a name of nobody or of several said at the field with the rest of
     the form's blanks, nothing sent."""
     typed = form.get("join_person", "").strip()
-    own = _blank(form, ("join_person",))
+    own = desk.blank(form, ("join_person",))
     person = None
     if typed:
         try:
@@ -93,7 +89,9 @@ async def member_joins(services: Services, form: dict[str, str]) -> None:
         except FieldErrors as e:
             own |= e.errors
     if own:
-        raise FieldErrors(_blank(form, ("join_reason",)) | desk.wrong_days({"joined_on": form.get("joined_on")}) | own)
+        raise FieldErrors(
+            desk.blank(form, ("join_reason",)) | desk.wrong_days({"joined_on": form.get("joined_on")}) | own
+        )
     body = _change(form, JOIN_FIELDS, "joined", person)
     await desk.submit(services, "intake", "/households/members", body, JOIN_FIELDS, _key(form, "member-joined"))
 
@@ -109,12 +107,12 @@ async def newcomer_joins(services: Services, form: dict[str, str], today: date, 
     code, intake's `same_as`."""
     person = form.get("mn_person_id") or None
     if person is None:
-        own = _blank(form, tuple(f"mn_{name}" for name in desk.NAMING_FIELDS))
+        own = desk.blank(form, tuple(f"mn_{name}" for name in desk.NAMING_FIELDS))
         own |= desk.wrong_days({"mn_birth_date": form.get("mn_birth_date"), "new_joined_on": form.get("new_joined_on")})
         if partner is not None and not form.get("mn_consent_partner_sharing"):
             own["mn_consent_partner_sharing"] = desk.SHARING_NEEDED
         if own:  # said before she is registered: no one registered for a household she does not join
-            raise FieldErrors(own | _blank(form, ("new_reason",)))
+            raise FieldErrors(own | desk.blank(form, ("new_reason",)))
         if found := await desk.row_on_file(services, form, "n"):  # on file: looked up as the registration does
             field, reason, on_file = found
             raise FieldErrors({f"mn_{field}": reason}, {}, {"mn": on_file})
@@ -139,7 +137,7 @@ async def referral(services: Services, form: dict[str, str], partner: str | None
     if partner is not None and None in outcome.values():
         own = {NEW_OUTCOME_FIELDS[k]: CASE_FOR_A_PARTNER for k, v in outcome.items() if v is None}
         raise FieldErrors(
-            _blank(form, ("referral_source",)) | desk.wrong_days({"received_on": form.get("received_on")}) | own
+            desk.blank(form, ("referral_source",)) | desk.wrong_days({"received_on": form.get("received_on")}) | own
         )
     body = {
         "referral_id": referral_id,
