@@ -2564,7 +2564,9 @@ async def test_withdrawing_the_sharing_consent_says_first_who_stops_seeing_the_p
     assert r.status_code == 422 and recorded == [] and 'id="granted-error"' in r.text
 
 
-async def test_readiness_is_503_naming_postgres_while_it_does_not_answer(database_url: str, pg_schema: str) -> None:
+async def test_readiness_is_503_naming_postgres_while_it_does_not_answer_and_liveness_stays_200(
+    database_url: str, pg_schema: str
+) -> None:
     """As the services' /health/ready (docs/operators.md, "Health and metrics"): a city IT team stopping PostgreSQL
     got a plain-text 500 "Internal Server Error" and a traceback in the desk's log."""
     settings = DeskSettings(
@@ -2580,6 +2582,9 @@ async def test_readiness_is_503_naming_postgres_while_it_does_not_answer(databas
             r = await c.get("/health/ready")
             assert (r.status_code, r.json()) == (200, {"status": "ok", "service": "desk", "checks": {"postgres": "ok"}})
             app.state.pool = down
+            # Liveness names the desk as the services' does: a probe reading several ports tells which answered.
+            r = await c.get("/health/live")
+            assert (r.status_code, r.json()) == (200, {"status": "ok", "service": "desk"})
             r = await c.get("/health/ready")
             assert r.status_code == 503 and r.json()["status"] == "unavailable", r.text
             assert r.json()["checks"]["postgres"].startswith("error: "), r.text

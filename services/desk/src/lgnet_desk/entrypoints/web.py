@@ -961,7 +961,7 @@ def install(app: FastAPI, settings: DeskSettings) -> None:
 
     @app.get("/health/live")
     async def live() -> dict[str, str]:
-        return {"status": "ok"}
+        return {"status": "ok", "service": "desk"}  # as the services' and the notary's: which process answered
 
     @app.get("/metrics")
     async def prometheus(request: Request) -> Response:
