@@ -1090,6 +1090,15 @@ async def test_an_outreach_id_taken_by_another_party_is_answered_as_one_the_call
         assert answer(again) == (409, "unit_id", f"mobile unit {taken['unit_id']} already exists")
 
 
+async def met_by_the_citys_unit(staff: httpx.AsyncClient, uid: str, contact_id: str) -> dict[str, Any]:
+    """A street person met (no nickname) by the city's own unit (`unit-sud-<uid>`), which no partner runs: the
+    contact recorded."""
+    await post(staff, "/mobile-units", {"unit_id": f"unit-sud-{uid}", "name": "Unità Sud", "vehicle": "camper",
+                                         "area": "Circoscrizione 8", "partner": None, "team_size": 2})  # fmt: skip
+    await post(staff, "/outings", outing(uid, f"o-2-{uid}", EARLIER) | {"unit_id": f"unit-sud-{uid}"})
+    return await post(staff, "/street-contacts", contact(contact_id, f"o-2-{uid}", EARLIER))
+
+
 async def test_nicknames_of_many_street_persons_are_one_call_with_the_read_log_of_each(
     intake: IntakeUnderTest, uid: str
 ) -> None:
@@ -1103,11 +1112,7 @@ async def test_nicknames_of_many_street_persons_are_one_call_with_the_read_log_o
         met = await post(
             staff, "/street-contacts", contact(f"ct-1-{uid}", f"o-1-{uid}", EARLIER, nickname=nickname(uid))
         )
-        await post(staff, "/mobile-units", {"unit_id": f"unit-sud-{uid}", "name": "Unità Sud", "vehicle": "camper",
-                                             "area": "Circoscrizione 8", "partner": None, "team_size": 2})  # fmt: skip
-        theirs = outing(uid, f"o-2-{uid}", EARLIER) | {"unit_id": f"unit-sud-{uid}"}
-        await post(staff, "/outings", theirs)
-        unnamed = await post(staff, "/street-contacts", contact(f"ct-2-{uid}", f"o-2-{uid}", EARLIER))
+        unnamed = await met_by_the_citys_unit(staff, uid, f"ct-2-{uid}")
     ids = [met["street_id"], unnamed["street_id"], f"sp-nobody-{uid}"]
     async with intake.pool.acquire() as conn:
         start = await conn.fetchval("select now()")
@@ -1161,10 +1166,7 @@ async def test_nicknames_of_many_street_persons_are_read_and_logged_in_one_trans
         for n in range(30):
             named = {"nickname": f"{nickname(uid)} {n}"} if n % 2 == 0 else {}
             met.append(await post(staff, "/street-contacts", contact(f"ct-{n}-{uid}", f"o-1-{uid}", EARLIER, **named)))
-        await post(staff, "/mobile-units", {"unit_id": f"unit-sud-{uid}", "name": "Unità Sud", "vehicle": "camper",
-                                             "area": "Circoscrizione 8", "partner": None, "team_size": 2})  # fmt: skip
-        await post(staff, "/outings", outing(uid, f"o-2-{uid}", EARLIER) | {"unit_id": f"unit-sud-{uid}"})
-        theirs = await post(staff, "/street-contacts", contact(f"ct-sud-{uid}", f"o-2-{uid}", EARLIER))
+        theirs = await met_by_the_citys_unit(staff, uid, f"ct-sud-{uid}")
     ids = [m["street_id"] for m in met] + [theirs["street_id"], f"sp-nobody-{uid}"]
 
     async def rows_of(principal: str) -> list[tuple[str, str, str]]:

@@ -41,7 +41,7 @@ import getpass
 import os
 import secrets
 import sys
-from collections.abc import Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -221,23 +221,34 @@ async def deactivate_operator(settings: DeskSettings, username: str, schemas: di
     op, revoked, gone = found[0], set(), set()
     for key, token in tokens.items():
         service = key.removesuffix("-read-log")
-        if not await db.schema_exists(settings.database_url, schemas[service]):
-            gone.add(service)
-            continue
-        pool = await service_pool(settings, service, schemas[service])
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                if key != service:
-                    done = await read_log_readers.revoke_reader_token(conn, token)
-                elif op.role is OperatorRole.STAFF and op.service_actor:
-                    done = await actors.revoke_tokens(conn, op.service_actor) > 0
-                else:
-                    done = await actors.revoke_token(conn, token)
-            if done:
-                revoked.add(service)
-        finally:
-            await pool.close()
+        async with _in_service(settings, service, schemas[service]) as conn:
+            if conn is None:
+                gone.add(service)
+                continue
+            if key != service:
+                done = await read_log_readers.revoke_reader_token(conn, token)
+            elif op.role is OperatorRole.STAFF and op.service_actor:
+                done = await actors.revoke_tokens(conn, op.service_actor) > 0
+            else:
+                done = await actors.revoke_token(conn, token)
+        if done:
+            revoked.add(service)
     return Deactivation(sorted(revoked), sorted(gone))
+
+
+@contextlib.asynccontextmanager
+async def _in_service(settings: DeskSettings, service: str, schema: str) -> AsyncIterator[Any | None]:
+    """A connection to `service`'s schema in a transaction (committed on leaving); None when the schema is gone (the
+    city no longer runs the service): nothing of an operator's is left there."""
+    if not await db.schema_exists(settings.database_url, schema):
+        yield None
+        return
+    pool = await service_pool(settings, service, schema)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            yield conn
+    finally:
+        await pool.close()
 
 
 async def set_password(settings: DeskSettings, username: str, password: str) -> int:
@@ -285,16 +296,11 @@ async def rename_operator(settings: DeskSettings, username: str, name: str, sche
     renamed, gone = set(), set()
     if op.role is OperatorRole.STAFF and op.service_actor:
         for service, schema in schemas.items():
-            if not await db.schema_exists(settings.database_url, schema):
-                gone.add(service)
-                continue
-            pool = await service_pool(settings, service, schema)
-            try:
-                async with pool.acquire() as conn:
-                    if await actors.rename_actor(conn, op.service_actor, name):
-                        renamed.add(service)
-            finally:
-                await pool.close()
+            async with _in_service(settings, service, schema) as conn:
+                if conn is None:
+                    gone.add(service)
+                elif await actors.rename_actor(conn, op.service_actor, name):
+                    renamed.add(service)
     return Renaming(previous, sorted(renamed), sorted(gone))
 
 
