@@ -42,7 +42,7 @@ class Folder:
         referrals: the rule those writes apply (`access.may_act_on_household`), so the desk offers its forms to
         exactly who may send them (it cannot tell otherwise: a partner's cartella shows its own cases only)."""
         partners = await repo.open_case_partners(self.conn, household["household_id"])
-        absent = NotFound("household_id", "")
+        absent = NotFound("household_id", f"no household {household['household_id']}")  # never answered: a False
         try:
             access.may_act_on_household(ctx.actor, household["city"], household["created_by"], partners, absent)
         except (Forbidden, NotFound):
