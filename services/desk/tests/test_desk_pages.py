@@ -5073,6 +5073,25 @@ async def test_the_cooperative_that_formed_a_household_without_a_case_yet_is_off
     assert 'action="/persons/p-1/member-' not in (await desk.client.get("/persons/p-1")).text
 
 
+async def test_two_households_named_after_the_same_person_are_two_boxes_a_screen_reader_tells_apart(
+    desk: Desk, browser: Any
+) -> None:
+    """Noticed while testing the household forms: a person who is the reference person of two households (registered
+    twice, or a second household formed with her) had two "Nucleo di Amina Okafor" tables, each in a scrollable box
+    named by its caption: two regions of one name (axe `landmark-unique`). Each box is named by its caption and the
+    household's id now."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    record = a_record(today, today)
+    [first] = record["households"]
+    record["households"] = [first, first | {"household_id": "h-0b7e5d2c9a41"}]
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1?lang=it")
+    assert page.status_code == 200, page.text
+    assert await axe_problems(desk, browser, {"cartella-two-households": page.text}) == []
+
+
 def a_household_of_two(today: str) -> dict[str, Any]:
     """`a_record`'s household with a second member, Chidi Okafor, who joined it on `today`."""
     record = a_record(today, today)
