@@ -5039,6 +5039,59 @@ async def test_a_households_members_change_at_the_cartella_each_refusal_at_its_f
     assert 'action="/persons/p-1/member-' not in (await desk.client.get("/persons/p-1")).text
 
 
+async def test_the_cooperative_that_formed_a_household_without_a_case_yet_is_offered_its_forms(
+    desk: Desk, browser: Any
+) -> None:
+    """Intake lets the cooperative that formed a household change its members while no other cooperative has an open
+    case on it (`access.may_act_on_household`); the desk offered the forms only to the city's staff and the
+    cooperative of the household's open case, so a baby born in a family the cooperative registered, no case opened
+    yet, could not be recorded. Intake's cartella says it of each household for the reader (`may_change_members`):
+    the desk offers exactly that (the page passing axe-core), and nothing to a cooperative intake would refuse."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    record = a_record(today, today)
+    [served] = record["households"]
+    formed = {"household_id": "h-0b7e5d2c9a41", "reference_person_id": "p-2",
+              "members": [{"person_id": "p-2", "name": "Chidi Okafor", "birth_date": "1983-07-01", "sex": "male",
+                           "joined_on": today, "left_on": None, "reason": None},
+                          {"person_id": "p-1", "name": "Amina Okafor", "birth_date": "1985-03-14", "sex": "female",
+                           "joined_on": today, "left_on": None, "reason": "cohabitation"}]}  # fmt: skip
+    # Borgo formed the second household, no case on it: intake lets Borgo act on it, not on Aurora's household
+    record["households"] = [served | {"may_change_members": False}, formed | {"may_change_members": True}]
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    await desk.as_operator(NADIA)
+    page = await desk.client.get("/persons/p-1?lang=it")
+    assert page.status_code == 200, page.text
+    assert 'name="leave_household" value="h-0b7e5d2c9a41"' in page.text, page.text
+    assert 'name="leave_household" value="h-5f1c0a9e7b2d"' not in page.text, page.text
+    assert "Cambia i componenti: Nucleo di Chidi Okafor" in text_of(page.text)
+    assert "Cambia i componenti: Nucleo di Amina Okafor" not in text_of(page.text)
+    assert await axe_problems(desk, browser, {"cartella-formed": page.text}) == []
+    # another cooperative (intake would refuse it either household): nothing offered, though it serves one of them
+    record["households"] = [served | {"may_change_members": False}, formed | {"may_change_members": False}]
+    await desk.as_operator(LUCA)
+    assert 'action="/persons/p-1/member-' not in (await desk.client.get("/persons/p-1")).text
+
+
+async def test_two_households_named_after_the_same_person_are_two_boxes_a_screen_reader_tells_apart(
+    desk: Desk, browser: Any
+) -> None:
+    """Noticed while testing the household forms: a person who is the reference person of two households (registered
+    twice, or a second household formed with her) had two "Nucleo di Amina Okafor" tables, each in a scrollable box
+    named by its caption: two regions of one name (axe `landmark-unique`). Each box is named by its caption and the
+    household's id now."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    record = a_record(today, today)
+    [first] = record["households"]
+    record["households"] = [first, first | {"household_id": "h-0b7e5d2c9a41"}]
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1?lang=it")
+    assert page.status_code == 200, page.text
+    assert await axe_problems(desk, browser, {"cartella-two-households": page.text}) == []
+
+
 def a_household_of_two(today: str) -> dict[str, Any]:
     """`a_record`'s household with a second member, Chidi Okafor, who joined it on `today`."""
     record = a_record(today, today)

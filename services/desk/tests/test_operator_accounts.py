@@ -5,6 +5,7 @@ hers; an operator changes her own at the desk. In-process on real PostgreSQL, th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import sys
 from collections.abc import AsyncIterator
@@ -585,3 +586,57 @@ async def test_lgnet_admin_refuses_a_schema_that_is_no_one_services(
             said = capsys.readouterr().err.strip()
             assert code == 1 and said.startswith(f"lgnet-admin: error: --schema {schema}: holds {held}"), said
             assert "\n" not in said and await written_in(database_url, schema) == before, "nothing written"
+
+
+async def test_it_corrects_an_operators_name_her_username_role_and_actor_unchanged(
+    desk: Desk, database_url: str, capsys: Any, monkeypatch: Any
+) -> None:
+    """A name misspelt when she was added, or changed (marriage), could not be corrected: `lgnet-desk-admin` only added
+    and deactivated operators. `rename-operator` changes her display name, nothing else (username, role, actor and
+    code stay: the access log and the services' facts keep naming her by them); when, and the name before, are kept
+    and shown on the DPO's "Operatori dello sportello"; a staff operator's actor is named anew on the services (their
+    access review showed the old name); a cooperative's actor is the cooperative's and stays."""
+    from test_desk_pages import RPD
+
+    async with service_schemas(database_url) as schemas:
+        for op in (NADIA, PIA):
+            await admin.add_operator(desk.settings, op, PASSWORD, schemas)
+        async with desk.pool.acquire() as conn:
+            before = {op.username: (await store.operator(conn, op.username)) for op in (NADIA, PIA)}
+        tokens = {op.username: await tokens_of(desk, op.username) for op in (NADIA, PIA)}
+        for name, value in (("DATABASE_URL", desk.settings.database_url), ("LGNET_DB_SCHEMA", desk.settings.db_schema),
+                            ("LGNET_MASTER_KEY", desk.settings.master_key)):  # fmt: skip
+            monkeypatch.setenv(name, value)  # the command's settings: the desk's
+        args = [f"--{s}-schema={schema}" for s, schema in schemas.items()]
+        rename = ["rename-operator", "nadia", "--name", "Nadia Ferri Bruno", *args]
+        assert await asyncio.to_thread(admin.main, rename) == 0, capsys.readouterr().err
+        assert "operator nadia renamed" in capsys.readouterr().out
+        assert await asyncio.to_thread(admin.main, ["rename-operator", "pia", "--name", "Pia Conti Sala", *args]) == 0
+        async with desk.pool.acquire() as conn:
+            after = {op.username: (await store.operator(conn, op.username)) for op in (NADIA, PIA)}
+        for username, new in (("nadia", "Nadia Ferri Bruno"), ("pia", "Pia Conti Sala")):
+            was, now = before[username], after[username]
+            assert was is not None and now is not None
+            assert now[0].display_name == new
+            assert now[0] == dataclasses.replace(was[0], display_name=new)  # nothing else changed
+        for service, schema in schemas.items():  # the services name her staff actor anew; the cooperative's stays
+            assert (await actor_of(database_url, schema, tokens["nadia"][service]))["name"] == "Nadia Ferri Bruno"
+            assert (await actor_of(database_url, schema, tokens["pia"][service]))["name"] == "coop-aurora"
+        # refused, said in one line, nothing changed: nobody of that username, a blank name, a deactivated operator
+        assert await asyncio.to_thread(admin.main, ["rename-operator", "nobody-at-all", "--name", "X Y", *args]) == 1
+        assert "username: no operator nobody-at-all" in capsys.readouterr().err
+        assert await asyncio.to_thread(admin.main, ["rename-operator", "nadia", "--name", "  ", *args]) == 1
+        assert "name:" in capsys.readouterr().err
+        await desk.as_operator(RPD)
+        page = await desk.client.get("/operators?lang=it")
+        rows = {
+            m.group(1): text_of(m.group(0)) for m in re.finditer(r'<tr id="op-([a-z0-9]+)">.*?</tr>', page.text, re.S)
+        }
+        assert "Nadia Ferri Bruno" in rows["nadia"] and "prima Nadia Ferri, fino al" in rows["nadia"], rows["nadia"]
+        english = text_of((await desk.client.get("/operators?lang=en")).text)
+        assert "formerly Nadia Ferri, until" in english, english
+        desk.client.cookies.delete("desk_lang")
+        csv_text = (await desk.client.get("/operators.csv")).text
+        assert "Nomi precedenti" in csv_text.splitlines()[0], csv_text
+        assert any(line.startswith("nadia,Nadia Ferri Bruno,") and '"prima Nadia Ferri, fino al' in line
+                   for line in csv_text.splitlines()), csv_text  # fmt: skip

@@ -889,6 +889,8 @@ IT = {
     "Referral outcome recorded.": "Esito della segnalazione registrato.",
     "Lease recorded.": "Contratto registrato.",
     "Change the members: %(household)s": "Cambia i componenti: %(household)s",
+    "formerly %(name)s, until %(day)s": "prima %(name)s, fino al %(day)s",
+    "Earlier names": "Nomi precedenti",
     "A member leaves the household": "Un componente esce dal nucleo",
     "Who leaves": "Chi esce",
     "Why": "Motivo",

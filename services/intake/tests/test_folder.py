@@ -582,3 +582,45 @@ async def test_a_member_shown_without_a_name_keeps_her_birth_date(intake: InProc
     await w.call(A, "POST", "/households", {"household_id": hid, "reference_person_id": mum, "member_ids": [mum, son]})
     members = await members_read_by(intake, STAFF, son)
     assert (members[mum]["name"], members[mum]["birth_date"], members[mum]["sex"]) == (None, "1980-01-01", "female")
+
+
+async def test_each_household_of_the_cartella_says_whether_the_reader_may_change_its_members(
+    intake: InProcessService, uid: str
+) -> None:
+    """The desk offered a household's forms (members, reference person, referrals) to the city's staff and the
+    cooperative of its open case only: the cooperative that formed a household with no case on it yet was offered
+    nothing, though intake lets it act (`access.may_act_on_household`), and the desk cannot tell (a partner's
+    cartella shows only its own cases). Each household now says it, by intake's own rule, for the reader."""
+    w = World(intake)
+    f = await family(w, uid)  # Aurora's household, with Aurora's open case
+    formed = w.id("h")  # Aurora forms another household with the mother: no case on it yet
+    await w.call(A, "POST", "/households", {"household_id": formed, "reference_person_id": f["mum"],
+                                           "member_ids": [f["mum"]]})  # fmt: skip
+
+    async def may_change(actor: str) -> dict[str, bool]:
+        async with intake.client(actor) as c:
+            r = await c.get(f"/persons/{f['mum']}/record")
+        assert r.status_code == 200, r.text
+        return {h["household_id"]: h["may_change_members"] for h in r.json()["households"]}
+
+    assert await may_change(A) == {f["household_id"]: True, formed: True}
+    assert await may_change(STAFF) == {f["household_id"]: True, formed: True}
+    # the city assigns the formed household's case to Borgo: Aurora may no longer act on it (intake refuses it)
+    await open_case(w, w.id("c"), formed, B, "civic_engagement")
+    assert await may_change(A) == {f["household_id"]: True, formed: False}
+    assert await may_change(B) == {f["household_id"]: False, formed: True}
+    assert (
+        await w.call(
+            A,
+            "POST",
+            "/households/members",
+            {
+                "household_id": formed,
+                "person_id": f["son"],
+                "change": "joined",
+                "reason": "cohabitation",
+                "on": str(clock.today()),
+            },
+            ok=499,
+        )
+    )["status"] == 403

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from time import perf_counter as time_counter
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -1089,6 +1090,15 @@ async def test_an_outreach_id_taken_by_another_party_is_answered_as_one_the_call
         assert answer(again) == (409, "unit_id", f"mobile unit {taken['unit_id']} already exists")
 
 
+async def met_by_the_citys_unit(staff: httpx.AsyncClient, uid: str, contact_id: str) -> dict[str, Any]:
+    """A street person met (no nickname) by the city's own unit (`unit-sud-<uid>`), which no partner runs: the
+    contact recorded."""
+    await post(staff, "/mobile-units", {"unit_id": f"unit-sud-{uid}", "name": "Unità Sud", "vehicle": "camper",
+                                         "area": "Circoscrizione 8", "partner": None, "team_size": 2})  # fmt: skip
+    await post(staff, "/outings", outing(uid, f"o-2-{uid}", EARLIER) | {"unit_id": f"unit-sud-{uid}"})
+    return await post(staff, "/street-contacts", contact(contact_id, f"o-2-{uid}", EARLIER))
+
+
 async def test_nicknames_of_many_street_persons_are_one_call_with_the_read_log_of_each(
     intake: IntakeUnderTest, uid: str
 ) -> None:
@@ -1102,11 +1112,7 @@ async def test_nicknames_of_many_street_persons_are_one_call_with_the_read_log_o
         met = await post(
             staff, "/street-contacts", contact(f"ct-1-{uid}", f"o-1-{uid}", EARLIER, nickname=nickname(uid))
         )
-        await post(staff, "/mobile-units", {"unit_id": f"unit-sud-{uid}", "name": "Unità Sud", "vehicle": "camper",
-                                             "area": "Circoscrizione 8", "partner": None, "team_size": 2})  # fmt: skip
-        theirs = outing(uid, f"o-2-{uid}", EARLIER) | {"unit_id": f"unit-sud-{uid}"}
-        await post(staff, "/outings", theirs)
-        unnamed = await post(staff, "/street-contacts", contact(f"ct-2-{uid}", f"o-2-{uid}", EARLIER))
+        unnamed = await met_by_the_citys_unit(staff, uid, f"ct-2-{uid}")
     ids = [met["street_id"], unnamed["street_id"], f"sp-nobody-{uid}"]
     async with intake.pool.acquire() as conn:
         start = await conn.fetchval("select now()")
@@ -1144,3 +1150,50 @@ async def test_nicknames_of_many_street_persons_are_one_call_with_the_read_log_o
         ("staff-trieste", met["street_id"], "street_person", "denied"),
         ("staff-trieste", unnamed["street_id"], "street_person", "denied"),
     ], rows
+
+
+async def test_nicknames_of_many_street_persons_are_read_and_logged_in_one_transaction(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """`POST /street-persons/nicknames` (up to 100 ids, the desk's agenda and to-do list) ran one read-logged
+    transaction per id: a connection, BEGIN, the read, an insert into the read log and COMMIT, a hundred times. The
+    whole call is one transaction now (its read-log rows share one transaction id, `xmin`), with the same rows as
+    before: one per person shown, one per person refused, none for an id that exists nowhere; the same answers."""
+    await unit(intake, uid)
+    met = []
+    async with intake.client("staff-torino") as staff:
+        await post(staff, "/outings", outing(uid, f"o-1-{uid}", EARLIER))
+        for n in range(30):
+            named = {"nickname": f"{nickname(uid)} {n}"} if n % 2 == 0 else {}
+            met.append(await post(staff, "/street-contacts", contact(f"ct-{n}-{uid}", f"o-1-{uid}", EARLIER, **named)))
+        theirs = await met_by_the_citys_unit(staff, uid, f"ct-sud-{uid}")
+    ids = [m["street_id"] for m in met] + [theirs["street_id"], f"sp-nobody-{uid}"]
+
+    async def rows_of(principal: str) -> list[tuple[str, str, str]]:
+        async with intake.pool.acquire() as conn:
+            found = await conn.fetch(
+                "select person_id, outcome, xmin::text as tx from read_log where principal = $1"
+                " and person_id = any($2::text[]) order by entry_id",
+                principal,
+                ids,
+            )
+        return [(r["person_id"], r["outcome"], r["tx"]) for r in found]
+
+    assert await rows_of("coop-aurora") == []  # none before
+    async with intake.client("coop-aurora") as aurora:  # its unit met the 30, not the southern unit's one
+        began = time_counter()
+        r = await send(aurora, "/street-persons/nicknames", {"street_ids": ids})
+        took = time_counter() - began
+    print(f"POST /street-persons/nicknames, {len(ids)} ids: {took * 1000:.0f} ms")  # a note, not a timed assertion
+    assert r.status_code == 200, r.text
+    assert r.json() == [
+        {"street_id": m["street_id"], "nickname": f"{nickname(uid)} {n}" if n % 2 == 0 else None,
+         "nickname_erased_on": None}
+        for n, m in enumerate(met)
+    ], r.json()  # fmt: skip
+    rows = await rows_of("coop-aurora")
+    assert [(p, outcome) for p, outcome, _ in rows] == [
+        *((m["street_id"], "shown") for m in met),
+        (theirs["street_id"], "denied"),
+    ], rows
+    assert len({tx for _, _, tx in rows}) == 1, rows  # one transaction for the whole call

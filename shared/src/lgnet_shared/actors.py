@@ -124,6 +124,13 @@ async def issue_token(conn: Conn, actor_id: str, days: int | None = None) -> str
 LIVE = "t.revoked_at is null and (t.expires_at is null or t.expires_at > now())"  # a token that opens the API
 
 
+async def rename_actor(conn: Conn, actor_id: str, display_name: str) -> bool:
+    """The name the service's access review shows for an actor (a staff operator renamed at the desk); its id, which
+    the facts carry, never changes. False if the service knows no such actor."""
+    status: str = await conn.execute("update actors set display_name = $2 where actor_id = $1", actor_id, display_name)
+    return status.split()[-1] != "0"
+
+
 async def revoke_tokens(conn: Conn, actor_id: str) -> int:
     status = await conn.execute(
         "update api_tokens set revoked_at = now() where actor_id = $1 and revoked_at is null", actor_id

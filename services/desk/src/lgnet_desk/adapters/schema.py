@@ -151,4 +151,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         alter table operators add constraint operators_code check ((role in ('staff', 'partner')) = (code is not null));
         """,
     ),
+    (
+        "desk-10",
+        """
+        -- an operator's earlier display names (`lgnet-desk-admin rename-operator`: misspelt, or changed by
+        -- marriage) and until when each was hers, for the DPO's access review; her username, role, actor and code
+        -- never change, so the access log and the services' facts keep naming her by them
+        create table operator_names (
+            username text not null references operators,
+            display_name text not null,
+            until timestamptz not null default now()
+        );
+        create index operator_names_of on operator_names (username, until);
+        """,
+    ),
 ]

@@ -41,7 +41,8 @@ async def any_operator(conn: Conn, username: str) -> tuple[Operator, bool] | Non
 
 async def access_review(conn: Conn, city: str) -> list[dict[str, Any]]:
     """The city's operators for the DPO's access review: active ones first, each with whether she has a password here
-    (else she logs in through the identity provider), since when, her last login the log still holds, her end."""
+    (else she logs in through the identity provider), since when, her last login the log still holds, her end, and her
+    earlier names with until when (`former_names`, latest first)."""
     rows = await conn.fetch(
         "select o.username, o.display_name, o.role, o.partner, o.password_hash is not null as has_password,"
         " o.created_at, o.deactivated_at, o.actor, o.code,"
@@ -50,7 +51,17 @@ async def access_review(conn: Conn, city: str) -> list[dict[str, Any]]:
         " order by o.deactivated_at is not null, o.deactivated_at, o.role, o.display_name",
         city,
     )
-    return [{**r, "in_the_log": ids_in_the_log(r["actor"], r["code"])} for r in rows]
+    former: dict[str, list[dict[str, Any]]] = {}
+    for n in await conn.fetch(
+        "select n.username, n.display_name, n.until from operator_names n join operators o using (username)"
+        " where o.city = $1 order by n.until desc",
+        city,
+    ):
+        former.setdefault(n["username"], []).append({"name": n["display_name"], "until": n["until"]})
+    return [
+        {**r, "in_the_log": ids_in_the_log(r["actor"], r["code"]), "former_names": former.get(r["username"], [])}
+        for r in rows
+    ]
 
 
 async def city_operators(conn: Conn, city: str) -> list[Operator]:
@@ -173,6 +184,19 @@ async def deactivate(conn: Conn, username: str) -> bool:
     await conn.execute("delete from sessions where username = $1", username)
     await conn.execute("delete from kept_forms where username = $1", username)
     return True
+
+
+async def rename(conn: Conn, username: str, display_name: str) -> str | None:
+    """The operator's display name changed, the one before kept with when it ended (`operator_names`); her previous
+    name, or None if no active operator has that username. Nothing else of her changes."""
+    previous = await conn.fetchval(
+        "select display_name from operators where username = $1 and deactivated_at is null for update", username
+    )
+    if previous is None:
+        return None
+    await conn.execute("update operators set display_name = $2 where username = $1", username, display_name)
+    await conn.execute("insert into operator_names (username, display_name) values ($1, $2)", username, previous)
+    return str(previous)
 
 
 async def new_session(conn: Conn, session_hash: str, username: str, csrf: str, expires_at: datetime) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import cast
+from typing import Any, cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -102,7 +102,8 @@ def router(settings: DeskSettings) -> APIRouter:
         t, out = p.t.gettext, io.StringIO()
         w = csv.writer(out)
         w.writerow([t("Username"), t("Name"), t("Role"), t("Organisation"), t("In the event log as"),
-                    t("Logs in with"), t("Since"), t("Last login"), t("State")])  # fmt: skip
+                    t("Logs in with"), t("Since"), t("Last login"), t("State"),
+                    p.t.gettext("Earlier names")])  # fmt: skip
         for a in accounts:
             ended = a["deactivated_at"]
             row = [
@@ -115,6 +116,10 @@ def router(settings: DeskSettings) -> APIRouter:
                 a["created_at"].isoformat(),  # type: ignore[attr-defined]
                 a["last_login"].isoformat() if a["last_login"] else t("never"),  # type: ignore[attr-defined]
                 t("deactivated on %(day)s") % {"day": ended.date().isoformat()} if ended else t("active"),  # type: ignore[attr-defined]
+                "; ".join(
+                    t("formerly %(name)s, until %(day)s") % {"name": f["name"], "day": f["until"].date().isoformat()}
+                    for f in cast(list[dict[str, Any]], a["former_names"])
+                ),
             ]
             w.writerow([spreadsheet.cell(str(v)) for v in row])
         return Response(

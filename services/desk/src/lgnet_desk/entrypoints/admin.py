@@ -6,6 +6,7 @@
     lgnet-desk-admin purge [--days 730] [--login-days 90]   (daily, from cron: the retention of the desk's logs)
     lgnet-desk-admin deactivate-operator maria   (she left: no login, her sessions end, her tokens revoked)
     lgnet-desk-admin set-password maria   (a forgotten or seen password; new one from stdin; her sessions end)
+    lgnet-desk-admin rename-operator maria --name "Maria Rossi Verdi"   (her name corrected; username and role stay)
     lgnet-desk-admin give-services maria   (her token on a service the city runs now: LGNET_DESK_SERVICES)
     lgnet-desk-admin give-services --all   (every operator's who may log in)
 
@@ -40,7 +41,7 @@ import getpass
 import os
 import secrets
 import sys
-from collections.abc import Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -220,23 +221,34 @@ async def deactivate_operator(settings: DeskSettings, username: str, schemas: di
     op, revoked, gone = found[0], set(), set()
     for key, token in tokens.items():
         service = key.removesuffix("-read-log")
-        if not await db.schema_exists(settings.database_url, schemas[service]):
-            gone.add(service)
-            continue
-        pool = await service_pool(settings, service, schemas[service])
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                if key != service:
-                    done = await read_log_readers.revoke_reader_token(conn, token)
-                elif op.role is OperatorRole.STAFF and op.service_actor:
-                    done = await actors.revoke_tokens(conn, op.service_actor) > 0
-                else:
-                    done = await actors.revoke_token(conn, token)
-            if done:
-                revoked.add(service)
-        finally:
-            await pool.close()
+        async with _in_service(settings, service, schemas[service]) as conn:
+            if conn is None:
+                gone.add(service)
+                continue
+            if key != service:
+                done = await read_log_readers.revoke_reader_token(conn, token)
+            elif op.role is OperatorRole.STAFF and op.service_actor:
+                done = await actors.revoke_tokens(conn, op.service_actor) > 0
+            else:
+                done = await actors.revoke_token(conn, token)
+        if done:
+            revoked.add(service)
     return Deactivation(sorted(revoked), sorted(gone))
+
+
+@contextlib.asynccontextmanager
+async def _in_service(settings: DeskSettings, service: str, schema: str) -> AsyncIterator[Any | None]:
+    """A connection to `service`'s schema in a transaction (committed on leaving); None when the schema is gone (the
+    city no longer runs the service): nothing of an operator's is left there."""
+    if not await db.schema_exists(settings.database_url, schema):
+        yield None
+        return
+    pool = await service_pool(settings, service, schema)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            yield conn
+    finally:
+        await pool.close()
 
 
 async def set_password(settings: DeskSettings, username: str, password: str) -> int:
@@ -252,6 +264,44 @@ async def set_password(settings: DeskSettings, username: str, password: str) -> 
             return await store.end_sessions(conn, username)
     finally:
         await pool.close()
+
+
+@dataclass(frozen=True)
+class Renaming:
+    previous: str  # her name until now
+    renamed: list[str]  # the services where her staff actor is now named so, sorted
+    without_schema: list[str]  # services whose schema is gone (the city stopped them): nothing to rename there
+
+
+async def rename_operator(settings: DeskSettings, username: str, name: str, schemas: dict[str, str]) -> Renaming:
+    """Her display name corrected (misspelt, or changed by marriage), the one before kept with when it ended; nothing
+    else changes (username, role, actor, code: what the access log and the services' facts name her by). A staff
+    operator's actor is hers, so each service's access review names it anew; a cooperative's operator acts as the
+    cooperative, whose actor keeps its name. Run again with the same name, nothing is recorded twice."""
+    name = " ".join(name.split())
+    if not name:
+        raise ValueError("name: an operator's name cannot be blank")
+    pool = await desk_pool(settings)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            found = await store.operator(conn, username)
+            if found is None:
+                raise ValueError(f"username: no operator {username} (or deactivated)")
+            op = found[0]
+            previous = op.display_name
+            if previous != name:
+                await store.rename(conn, username, name)
+    finally:
+        await pool.close()
+    renamed, gone = set(), set()
+    if op.role is OperatorRole.STAFF and op.service_actor:
+        for service, schema in schemas.items():
+            async with _in_service(settings, service, schema) as conn:
+                if conn is None:
+                    gone.add(service)
+                elif await actors.rename_actor(conn, op.service_actor, name):
+                    renamed.add(service)
+    return Renaming(previous, sorted(renamed), sorted(gone))
 
 
 async def purge(settings: DeskSettings, days: int, login_days: int) -> tuple[int, int]:
@@ -308,10 +358,13 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--partner-name", help="the cooperative's name, when its first operator is added (default: its id)")
     d = sub.add_parser("deactivate-operator", help="an operator who left: no login, sessions ended, tokens revoked")
     d.add_argument("username")
+    rn = sub.add_parser("rename-operator", help="an operator's name corrected: username and role stay")
+    rn.add_argument("username")
+    rn.add_argument("--name", required=True)
     g = sub.add_parser("give-services", help="an operator's tokens on the services of LGNET_DESK_SERVICES she lacks")
     g.add_argument("username", nargs="?")
     g.add_argument("--all", action="store_true", help="every operator who may log in (a service the city started)")
-    for command in (a, d, g):
+    for command in (a, d, g, rn):
         for s in SERVICES:
             command.add_argument(f"--{s}-schema", default=s)
     for command in (a, g):
@@ -365,6 +418,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"operator {args.username} deactivated, her sessions ended; tokens revoked on: {where}")
         if done.without_schema:
             print(f"no schema any more (nothing to revoke): {', '.join(done.without_schema)}")
+        return 0
+    if args.command == "rename-operator":
+        schemas = {s: getattr(args, f"{s}_schema") for s in settings.services}
+        named = _run(settings, rename_operator(settings, args.username, args.name, schemas))
+        if named is None:
+            return 1
+        # the names stay out of the output: an operator's name is personal data, and this output ends up in logs
+        print(f"operator {args.username} renamed; her actor renamed on: {', '.join(named.renamed) or 'none'}")
+        if named.without_schema:
+            print(f"no schema any more (nothing to rename): {', '.join(named.without_schema)}")
         return 0
     readers = {s: os.environ.get(f"LGNET_DESK_{pre}READ_LOG_TOKEN", "") for s, pre in READ_LOG_ENV.items()}
     if args.command == "give-services":

@@ -17,7 +17,7 @@ from lgnet_shared.service import Runtime
 
 from lgnet_intake.domain.access import Actor, in_a_city
 from lgnet_intake.service_layer.handlers import Context
-from lgnet_intake.service_layer.read_log import logged
+from lgnet_intake.service_layer.read_log import logged, logged_each
 
 
 class UsesConnection(Protocol):
@@ -26,6 +26,7 @@ class UsesConnection(Protocol):
 
 
 U = TypeVar("U", bound=UsesConnection)
+T = TypeVar("T")
 Run = Callable[[U, Context], Awaitable[Any]]
 
 
@@ -79,3 +80,17 @@ class Calls(Generic[U]):
         async with self.runtime.pool.acquire() as conn:
             use, ctx = self.build(conn), Context(actor, clock.today())
             return await logged(conn, actor, client, kind, person_id, lambda: run(use, ctx), shown)
+
+    async def read_each(
+        self,
+        actor: Actor,
+        client: str | None,
+        kind: str,
+        person_ids: list[str],
+        run: Callable[[U, Context, str], Awaitable[T]],
+    ) -> list[T]:
+        """Reads of many persons' data, one transaction for all, each in the read log as `read` logs it; those refused
+        or that exist nowhere left out (service_layer/read_log.py, `logged_each`)."""
+        async with self.runtime.pool.acquire() as conn:
+            use, ctx = self.build(conn), Context(actor, clock.today())
+            return await logged_each(conn, actor, client, kind, person_ids, lambda pid: run(use, ctx, pid))

@@ -13,7 +13,6 @@ from fastapi.responses import JSONResponse
 from lgnet_shared import clock, pii
 from lgnet_shared.auth import Client, Staff, Who, Writer
 from lgnet_shared.db import Conn
-from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.events import outreach as ev
 from lgnet_shared.events.types import IsoDate
 from lgnet_shared.http import ChangeKey, CreateKey, problem_responses, request_secret, transition
@@ -148,20 +147,15 @@ def router(runtime: Runtime) -> APIRouter:
     )
     async def street_nicknames(body: uc.StreetPersonIds, actor: Writer, client: Client = None) -> Any:
         # The national role refused whole, as each read would be, and before the body is read (`Writer`, as the
-        # persons' search, another read by POST).
-
-        async def one(street_id: str) -> dict[str, Any] | None:
-            # each read as GET /street-persons/{id}: shown, or refused (denied in the read log) and left out; one
-            # that does not exist is no one's read, left out too
-            try:
-                return dict(await calls.read(actor, client, "street_person", street_id, nickname_of(street_id)))
-            except (Forbidden, NotFound):
-                return None
-
-        def nickname_of(street_id: str) -> Run:
-            return lambda o, c: o.street_nickname(c, street_id)
-
-        return [n for n in [await one(sid) for sid in dict.fromkeys(body.street_ids)] if n is not None]
+        # persons' search, another read by POST). Each read as GET /street-persons/{id}: shown, or refused (denied in
+        # the read log) and left out; one that does not exist is no one's read, left out too. One transaction for all.
+        return await calls.read_each(
+            actor,
+            client,
+            "street_person",
+            list(dict.fromkeys(body.street_ids)),
+            lambda o, c, street_id: o.street_nickname(c, street_id),
+        )
 
     @api.post(
         "/street-persons/{street_id}/erasure",

@@ -204,6 +204,11 @@ class HouseholdOfRecord(BaseModel):
     household_id: str
     reference_person_id: str
     members: list[Member] = Field(description="Every membership, past ones too")
+    may_change_members: bool = Field(
+        description="Whether the reader may change its members, name its reference person and record its referrals"
+        " (POST /households/members, /households/reference-person, /referrals): the city's staff, the partner of"
+        " its open case, or the partner that formed it while no other partner has an open case on it"
+    )
 
 
 class PlanOfRecord(BaseModel):

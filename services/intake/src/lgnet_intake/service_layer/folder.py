@@ -14,7 +14,8 @@ from lgnet_shared.errors import ContractError, Forbidden, NotFound
 from lgnet_shared.events import Sealed
 
 from lgnet_intake.adapters import folder as q
-from lgnet_intake.domain import needs, search
+from lgnet_intake.adapters import repository as repo
+from lgnet_intake.domain import access, needs, search
 from lgnet_intake.domain.access import Role
 from lgnet_intake.service_layer.handlers import Context, Intake
 
@@ -35,6 +36,18 @@ class Folder:
             return await self.intake.read_person(ctx, person_id)
         except (Forbidden, NotFound):
             return None
+
+    async def _may_act_on(self, ctx: Context, household: dict[str, Any]) -> bool:
+        """Whether the reader may change the household's members, name its reference person and record its
+        referrals: the rule those writes apply (`access.may_act_on_household`), so the desk offers its forms to
+        exactly who may send them (it cannot tell otherwise: a partner's cartella shows its own cases only)."""
+        partners = await repo.open_case_partners(self.conn, household["household_id"])
+        absent = NotFound("household_id", f"no household {household['household_id']}")  # never answered: a False
+        try:
+            access.may_act_on_household(ctx.actor, household["city"], household["created_by"], partners, absent)
+        except (Forbidden, NotFound):
+            return False
+        return True
 
     async def search(
         self,
@@ -179,7 +192,12 @@ class Folder:
                 )
             timeline += leavings
             out_households.append(
-                {"household_id": h["household_id"], "reference_person_id": h["reference_person_id"], "members": members}
+                {
+                    "household_id": h["household_id"],
+                    "reference_person_id": h["reference_person_id"],
+                    "members": members,
+                    "may_change_members": await self._may_act_on(ctx, h),
+                }
             )
         cases = await q.cases_of(self.conn, hids)
         if ctx.actor.role is Role.PARTNER:  # a household may have cases of other partners: `GET /cases` refuses them
