@@ -631,7 +631,6 @@ class Housing:
         if held is not None and (held["reason"], held["until"], held["parked_by"]) == (c.reason, c.until, ctx.actor.id):
             # The same actor parking the same way again (a retry after a lost answer): the success it was.
             return {"household_id": household_id, "parked": True, "reason": c.reason, "until": c.until.isoformat()}
-        check_no_identifying_text(c.reason, "reason")  # a new hold's: in clear on housing's topic
         live = await repo.live_match_of(self.conn, household_id)
         if live is not None and live["status"] != "proposed":
             raise Conflict("household_id", f"the household has an {live['status']} match")

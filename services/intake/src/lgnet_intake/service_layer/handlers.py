@@ -449,7 +449,6 @@ class Intake:
 
     async def change_household(self, ctx: Context, c: cmd_in.HouseholdMemberChangeSubmitted) -> dict[str, Any]:
         inbound.check_dated(c.on, "on", ctx.today, self.earliest_date)
-        people.check_no_identifying_text(c.reason, "reason")  # a free code, in clear on intake's topic for good
         # Locked: two changes of the members at once (one person joining twice) each see the other's.
         h = await self._household_for_write(ctx, c.household_id, lock=True)
         if c.change == "joined":  # a partner brings in only a person of its own
@@ -495,7 +494,6 @@ class Intake:
         """Another current member named the household's reference person (hers moved out, separated, died): whoever
         may change the household's members may. The former one stays a member, and may then leave."""
         inbound.check_dated(c.on, "on", ctx.today, self.earliest_date)
-        people.check_no_identifying_text(c.reason, "reason")  # a free code, in clear on intake's topic for good
         # Locked: a member leaving and a change of reference person at once each see the other's
         h = await self._household_for_write(ctx, c.household_id, lock=True)
         p = await self._person_in_city(ctx, c.person_id, "person_id")
@@ -542,7 +540,6 @@ class Intake:
         absent = NotFound("referral_id", f"no referral {referral_id}")
         r = access.of_city(await repo.referral(self.conn, referral_id), ctx.actor, absent)
         await self._household_for_write(ctx, r["household_id"], absent)
-        people.check_no_identifying_text(c.outcome, "outcome")  # a free code, in clear on intake's topic for good
         # An open case of the referral's household (it named any id, a closed case too)
         if c.case_id is not None and (await self._case_for_write(ctx, c.case_id))["household_id"] != r["household_id"]:
             raise ContractError("case_id", "is not a case of the referral's household")
