@@ -20,6 +20,7 @@ from lgnet_intake.adapters.schema import MIGRATIONS
 from lgnet_intake.domain.access import Actor, Role
 from lgnet_intake.entrypoints.main import SPEC
 from lgnet_intake.service_layer import commands as cmd
+from lgnet_intake.service_layer import read_log as read_log_service
 from lgnet_intake.service_layer.handlers import Context, Intake
 from lgnet_shared import db, pii
 from lgnet_shared.errors import Conflict
@@ -299,3 +300,39 @@ async def test_the_upgrade_to_one_person_per_fiscal_code_names_those_to_merge_fi
         assert await db.migrate(pool, all_migrations(MIGRATIONS)) == ["intake-3"]
     finally:
         await pool.close()
+
+
+async def test_a_read_of_many_persons_finds_who_each_is_shown_as_in_one_query(pool: Any) -> None:
+    """`logged_each` (the street persons' nicknames, up to 100 ids a call) looked up each id's surviving person one
+    query at a time, a chain of merges one more each. One query now finds every id's: a registration merged into
+    another is logged under the survivor (through a chain too) with the id named beside it; any other id (a street
+    person's) under itself."""
+    await register(pool, together=True)
+    async with pool.acquire() as conn:  # a chain: n-6 was merged into n-5, which is merged into old-amina here
+        await conn.execute("update persons set merged_into = 'old-amina' where person_id = 'n-5'")
+    statements: list[str] = []
+    asked = ["n-2", "n-6", "n-1", "sp-street", "old-amina"]
+    staff = Actor("staff-torino", Role.STAFF, "torino")
+
+    async def run(person_id: str) -> str:
+        return person_id
+
+    async with pool.acquire() as conn:
+
+        def logger(record: Any) -> None:
+            statements.append(record.query)
+
+        conn.add_query_logger(logger)
+        answers = await read_log_service.logged_each(conn, staff, None, "person", asked, run)
+        conn.remove_query_logger(logger)
+        rows = await conn.fetch("select person_id, requested_id from read_log order by entry_id")
+    assert answers == asked
+    assert [(r["person_id"], r["requested_id"]) for r in rows] == [
+        ("old-amina", "n-2"),
+        ("old-amina", "n-6"),
+        ("n-1", None),
+        ("sp-street", None),
+        ("old-amina", None),
+    ], rows
+    lookups = [s for s in statements if "merged_into" in s]
+    assert len(lookups) == 1, lookups

@@ -4,7 +4,7 @@ here, where it was first."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -94,9 +94,18 @@ async def entries(
 async def shown_as(conn: Conn, person_id: str) -> str:
     """The id a person's data is answered under: the surviving person of a registration merged into another (merges
     may chain), else the id itself (a street person's too)."""
-    for _ in range(10):
-        survivor = await conn.fetchval("select merged_into from persons where person_id = $1", person_id)
-        if survivor is None:
-            break
-        person_id = survivor
-    return person_id
+    return (await shown_as_each(conn, [person_id]))[person_id]
+
+
+async def shown_as_each(conn: Conn, person_ids: Sequence[str]) -> dict[str, str]:
+    """`shown_as` of every id, in one query (a chain of merges followed at most ten deep, as before)."""
+    rows = await conn.fetch(
+        "with recursive chain(asked, person_id, depth) as ("
+        " select person_id, merged_into, 1 from persons where person_id = any($1::text[]) and merged_into is not null"
+        " union all select c.asked, p.merged_into, c.depth + 1 from chain c join persons p on p.person_id = c.person_id"
+        " where p.merged_into is not null and c.depth < 10"
+        ") select distinct on (asked) asked, person_id from chain order by asked, depth desc",
+        list(person_ids),
+    )
+    survivors = {r["asked"]: r["person_id"] for r in rows}
+    return {p: survivors.get(p, p) for p in person_ids}

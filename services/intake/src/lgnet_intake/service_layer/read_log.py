@@ -64,19 +64,18 @@ async def logged_each(
     denied and left out, an id that exists nowhere left out unrecorded. The answers, in the order asked. `run` only
     reads, so a refusal leaves nothing of its own to roll back."""
     answers: list[T] = []
-    reads = []
+    outcomes: list[tuple[str, Literal["shown", "denied"]]] = []
     async with conn.transaction():
         in_a_city(actor)
         for person_id in person_ids:
-            outcome: Literal["shown", "denied"]
             try:
                 answers.append(await run(person_id))
-                outcome = "shown"
+                outcomes.append((person_id, "shown"))
             except (Forbidden, Elsewhere):
-                outcome = "denied"
+                outcomes.append((person_id, "denied"))
             except NotFound:
                 continue
-            subject = await read_log.shown_as(conn, person_id)
-            reads.append(read_by(actor, kind, subject, outcome, client, person_id))
+        subjects = await read_log.shown_as_each(conn, [p for p, _ in outcomes])
+        reads = [read_by(actor, kind, subjects[p], outcome, client, p) for p, outcome in outcomes]
         await read_log.record(conn, reads)
     return answers
