@@ -6,7 +6,7 @@ effect, all real), against raw aiokafka produce + consume of the same payloads i
 Environment: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL; BENCH_EVENTS (default 20000), BENCH_RUNS (default 3);
 BENCH_WARMUP (default 5): untimed raw runs first — a fresh broker's JIT compiler took the raw baseline from 11,849
 to 35,049 events/s over its first six runs, while the backbone's paths, bound by this process, hardly moved
-(docs/benchmarks.md, "Fifteenth pass");
+(docs/benchmarks-history.md, "Fifteenth pass");
 BENCH_TRACING=1 records every span (SDK with a batch processor) as a service with an exporter would.
 The consumer runs with a per-event handler (one insert per event), the same handler pipelined (its inserts sent
 together, `consumer.PipelinedHandler`), and a batch handler (one `executemany` per run of events, as reporting's

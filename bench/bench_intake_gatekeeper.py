@@ -22,7 +22,7 @@ the canonical event in a record batch (the canonical record's timestamp: intake'
 relay's pick-up), and from there until it is read back (the relay's produce and the reader's fetch). BENCH_WARMUP_RUNS
 (default 1): whole runs first, untimed, with the last of BENCH_PROCESSES — a broker started minutes before runs its
 code interpreted at first: in the first run after `make infra` it spent 0.79 ms of CPU per event, in the next 0.25 to
-0.38, and the latency followed (docs/benchmarks.md, "Twenty-fifth pass"); a city's broker runs for months.
+0.38, and the latency followed (docs/benchmarks-history.md, "Twenty-fifth pass"); a city's broker runs for months.
 BENCH_BURST=0 skips the burst (latency only). BENCH_TENTHS=1 prints the p50 of each tenth of the steady phase (rising
 tenths: intake falls behind and a queue builds). Over the steady phase the bench also reports the intake processes'
 CPU time per event (user + system, all threads, from /proc), the share of their wall time it is, and the events per

@@ -1,6 +1,6 @@
 """What one round trip to PostgreSQL costs this process, the unit in which a consumer's fixed cost per fetch is
-counted (docs/benchmarks.md, "Twentieth pass"): per call, the process's user and system CPU (from getrusage) and the
-wall time, medians of BENCH_RUNS (default 3) runs of BENCH_CALLS (default 5000) calls each, for
+counted (docs/benchmarks-history.md, "Twentieth pass"): per call, the process's user and system CPU (from
+getrusage) and the wall time, medians of BENCH_RUNS (default 3) runs of BENCH_CALLS (default 5000) calls each, for
 
 - `select 1` on one connection (one round trip);
 - an empty transaction, `BEGIN` and `COMMIT` (two);

@@ -1,7 +1,7 @@
 """Where a whole run's CPU goes, by kind of process: runs a command (the suite, `make up`, …) and samples every
 process's CPU time from /proc once a second while it runs, then prints CPU-seconds per kind (Kafka brokers,
 PostgreSQL, service processes, pytest workers, Chromium, …). The suite is bound by its two cores' CPU, so this, not
-wall time, says what a change saved (docs/benchmarks.md, "Twenty-ninth pass").
+wall time, says what a change saved (docs/benchmarks-history.md, "Twenty-ninth pass").
 
     .venv/bin/python bench/suite_cpu.py -- bash -c \
         'd=$(mktemp -d) && git clone -q . $d/p && cd $d/p && CI=true bash .ci/run'

@@ -147,7 +147,7 @@ async def payments_schema(database_url: str, schema: str) -> Any:
 def test_intake_case_handlers_are_registered_pipelined() -> None:
     handlers = registered()
     assert {t for t, h in handlers.items() if isinstance(h, PipelinedHandler)} == PIPELINED
-    # Reads, and the money path, stay plain (docs/benchmarks.md, "Which service handlers are pipelined").
+    # Reads, and the money path, stay plain (docs/benchmarks-history.md, "Which service handlers are pipelined").
     for read in (iev.PersonErased, iev.HouseholdFormed, iev.HouseholdMemberJoined):
         assert not isinstance(handlers[read.type], PipelinedHandler)
     runtime: Any = SimpleNamespace(keys=None)

@@ -490,9 +490,9 @@ _CODECS = {
 }
 BATCH_BYTES = 256 * 1024
 # lz4's fast level. aiokafka compresses at level 9 (LZ4 HC, what the broker uses when it recompresses itself): 4.5 µs
-# of the relay's CPU per signed fact, against 0.35 µs here for about 5 % more bytes (docs/benchmarks.md, "Fifteenth
-# pass"). aiokafka has no setting for it: its record-batch builders call the module's `lz4_encode`, which is given this
-# level below. The frames are lz4's either way: every consumer and the broker read them alike.
+# of the relay's CPU per signed fact, against 0.35 µs here for about 5 % more bytes (docs/benchmarks-history.md,
+# "Fifteenth pass"). aiokafka has no setting for it: its record-batch builders call the module's `lz4_encode`,
+# which is given this level below. The frames are lz4's either way: every consumer and the broker read them alike.
 LZ4_LEVEL = 1
 
 

@@ -1,7 +1,7 @@
 """Where Kafka's default partitioner puts a record's key: murmur2 (the Java client's, aiokafka's), taken modulo the
 topic's partitions. The relay places every record it publishes with it (its batches are built per partition), and
 the auditor checks every record's place. Computed by `murmurhash2` (compiled): 0.15 µs for a UUID key against 5.3 µs
-in aiokafka's pure-Python murmur2 (docs/benchmarks.md, "Thirty-first pass")."""
+in aiokafka's pure-Python murmur2 (docs/benchmarks-history.md, "Thirty-first pass")."""
 
 from __future__ import annotations
 

@@ -124,8 +124,8 @@ async def claim_schema(pool: Any, schema: str, deployment: str, city: str) -> No
 # every 10 of those, a full one every 10 of the older) the batch was scanned again and again and promoted, and full
 # collections took 50-105 ms of CPU each, a pause in a partner's p99 (intake: ≈ 0.1 ms of CPU per event). With a
 # young collection every 20,000 allocations most of a batch is freed by reference counting before any scan: intake
-# 0.03-0.04 ms per event, the longest pause 13-22 ms (docs/benchmarks.md, "Intake: a partner's answer at a steady
-# rate").
+# 0.03-0.04 ms per event, the longest pause 13-22 ms (docs/benchmarks-history.md, "Intake: a partner's answer at a
+# steady rate").
 GC_THRESHOLDS = (20_000, 20, 100)
 
 

@@ -2,8 +2,8 @@
 
 A service process spends 1.5 to 2 s of CPU importing FastAPI, FastStream, pydantic models and the rest before its
 `main()` runs, and the test suite starts ≈ 200-260 of them (one per intake test, a platform per e2e module, every
-restart of the crash test); forking them took a fifth off the suite's time (docs/benchmarks.md, "Eighth pass"). The
-fork server imports the four services once per test process; each service process is then a `fork()` of it that
+restart of the crash test); forking them took a fifth off the suite's time (docs/benchmarks-history.md, "Eighth pass").
+The fork server imports the four services once per test process; each service process is then a `fork()` of it that
 takes its own environment, log file and `python -m <module>` entry point, and runs `main()` as `python -m` would. It
 is a real OS process as before: its own pid, killed with SIGKILL, restarted from nothing but the same imports.
 

@@ -67,7 +67,7 @@ def database_url() -> Iterator[str]:
 # Consumers under test fetch as a city's do (fetch.Pace: 64 KiB or 10 ms while busy, 1 byte or 500 ms once a fetch
 # comes back empty). The suite used to force 1 byte / 500 ms at all times, from before the idle pace; at the
 # product's settings the scenario's end-to-end module takes less CPU and time (fuller batches, fewer transactions:
-# docs/benchmarks.md, "Tenth pass"), and the tests exercise what cities run. A test may still set its own.
+# docs/benchmarks-history.md, "Tenth pass"), and the tests exercise what cities run. A test may still set its own.
 
 
 # Topic prefixes handed out this session: their topics are deleted when it ends, so the local broker does not
@@ -89,7 +89,7 @@ def topic_prefix() -> str:
 
 
 # A module's shared service. Starting a service for each test (its topics made, its consumers joined, then stopped)
-# cost ≈ 0.5 CPU-s; ≈ 300 tests did (docs/benchmarks.md, "The suite at the session of 2026-12-06 14:57 UTC"). A
+# cost ≈ 0.5 CPU-s; ≈ 300 tests did (docs/benchmarks-history.md, "The suite at the session of 2026-12-06 14:57 UTC"). A
 # module marked `shared_service` starts one for all its tests; each test sees it through `since` (what its topics
 # held when the test began is not its), makes its own ids (`uid`) and asserts on them, never on whole tables. A
 # test that kills, reconfigures or counts a whole service is marked `own_service` and gets one of its own.

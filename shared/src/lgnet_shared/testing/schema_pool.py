@@ -4,7 +4,7 @@ Every test of a service gets a fresh schema and runs the service's migrations in
 110 tables, indexes and sequences, made and dropped ≈ 740 times a run. Emptying a migrated schema costs PostgreSQL
 about a tenth of making and dropping it, so a schema the test is done with is emptied and kept, and the next
 migration of the same migrations into an empty schema takes it instead (the suite's CPU ≈ 5 % less:
-docs/benchmarks.md, "The suite's schemas"):
+docs/benchmarks-history.md, "The suite's schemas"):
 
 - `migrate` (installed over `lgnet_shared.db.migrate` in the test processes and the fork server's service
   processes): an empty schema whose migrations a kept schema has is swapped for it (the empty one dropped, the kept

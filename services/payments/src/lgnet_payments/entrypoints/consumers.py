@@ -16,7 +16,7 @@ def consumers(runtime: Runtime) -> list[ConsumerSpec]:
     not per event. PersonErased reads (the person's households, their batches; the key store's erase reads
     `execute`'s status), the household facts read whether a member was erased before them (and then erase), and
     LeaseSigned is the money path (reads the case, policy, budget lines and existing requests before it writes):
-    plain handlers (docs/benchmarks.md, "Fifth pass")."""
+    plain handlers (docs/benchmarks-history.md, #22's fifth pass)."""
     return [
         ConsumerSpec(
             name="intake",
