@@ -13,8 +13,8 @@ import httpx
 import pytest
 from fastapi import FastAPI, Response
 from lgnet_shared import clock
-from lgnet_shared.testing.answers import AnswerCheck, AnswerMismatch, of_service, undeclared
-from pydantic import BaseModel
+from lgnet_shared.testing.answers import AnswerCheck, AnswerMismatch, of_service, open_request_bodies, undeclared
+from pydantic import BaseModel, ConfigDict
 
 
 class Lease(BaseModel):
@@ -129,3 +129,30 @@ async def test_the_services_document_is_waited_for_as_long_as_its_clients_wait()
     async with server:
         check = await of_service(f"http://127.0.0.1:{port}")
     assert "/leases/{lease_id}" in check.openapi["paths"]
+
+
+class Room(BaseModel):  # open: a nested object that ignores what it does not know
+    beds: int
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rooms: list[Room]
+
+
+class Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+
+
+def test_a_request_body_that_ignores_unknown_members_is_named_with_where() -> None:
+    """`open_request_bodies` names the body objects without `additionalProperties: false`, nested ones too."""
+    app = FastAPI()
+
+    @app.post("/strict")
+    async def strict(body: Strict) -> None: ...
+
+    @app.post("/closed")
+    async def closed_(body: Closed) -> None: ...
+
+    assert open_request_bodies(app.openapi()) == ["POST /strict: Room"]

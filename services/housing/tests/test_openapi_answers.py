@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from lgnet_housing.entrypoints.main import SPEC
 from lgnet_shared.service import create_app
-from lgnet_shared.testing.answers import undeclared
+from lgnet_shared.testing.answers import open_request_bodies, undeclared
 from lgnet_shared.testing.inprocess import settings_for
 from lgnet_shared.testing.openapi_auth import PROBES, auth_gaps
 
@@ -26,3 +26,9 @@ def test_every_operation_of_housing_declares_the_token_and_the_key_it_needs() ->
     """A client generated from the document sends a bearer token and, to a create, its Idempotency-Key."""
     openapi = create_app(SPEC, settings_for("postgresql://unused", "unused")).openapi()
     assert auth_gaps(openapi, PUBLIC) == []
+
+
+def test_every_json_body_housing_takes_refuses_members_it_does_not_know() -> None:
+    """A member no body of housing's has (misspelt, or another route's) is answered 422 naming it, never ignored."""
+    openapi = create_app(SPEC, settings_for("postgresql://unused", "unused")).openapi()
+    assert open_request_bodies(openapi) == []

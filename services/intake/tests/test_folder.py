@@ -150,6 +150,9 @@ async def test_find_by_name_fiscal_code_and_case_within_what_the_caller_may_read
         too_long = await c.post("/persons/search", json={"name": "x" * 201})
     assert r.status_code == 422 and r.json()["field"] == "name"  # a body's field, bare
     assert too_long.status_code == 422 and too_long.json()["field"] == "name"
+    async with intake.client(STAFF) as c:  # a filter search does not have was ignored: Torino's Diaye found
+        unknown = await c.post("/persons/search", json={"name": "N'Diaye", "birth_date": "1900-01-01"})
+    assert unknown.status_code == 422 and unknown.json()["field"] == "birth_date", unknown.text
     # a withdrawn consent hides the person from the partner, not from the city's staff
     await w.call(
         A,

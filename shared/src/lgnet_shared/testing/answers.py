@@ -164,3 +164,39 @@ def undeclared(openapi: dict[str, Any], files: dict[str, str]) -> list[str]:
                 if status.startswith("2") and not declares_body(schema):
                     missing.append(f"{route} {status}")
     return missing + [f"{route} (allowed a file answer, but no such route)" for route in files if route not in routes]
+
+
+def open_request_bodies(openapi: dict[str, Any]) -> list[str]:
+    """Every object of a JSON request body ("METHOD /template: where") that does not refuse members it does not know
+    (`additionalProperties: false`): a member misspelt or the wrong API's (`birth_date` to a search) was ignored, and
+    the call answered as if it had not been sent, where every other body answers 422 naming it."""
+    schemas = openapi.get("components", {}).get("schemas", {})
+    found: list[str] = []
+
+    def walk(schema: Any, where: str, seen: frozenset[str]) -> None:
+        if not isinstance(schema, dict):
+            return
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            name = ref.rsplit("/", 1)[-1]
+            if name not in seen:
+                walk(schemas.get(name), name, seen | {name})
+            return
+        if schema.get("type") == "object" or "properties" in schema:
+            if "properties" in schema and schema.get("additionalProperties") is not False:
+                found.append(where)
+            for member, sub in schema.get("properties", {}).items():
+                walk(sub, f"{where}.{member}", seen)
+            walk(schema.get("additionalProperties"), f"{where}.*", seen)
+        for key in ("items", "anyOf", "oneOf", "allOf"):
+            subs = schema.get(key)
+            for sub in subs if isinstance(subs, list) else [subs]:
+                walk(sub, where, seen)
+
+    for template, operations in openapi.get("paths", {}).items():
+        for method, operation in operations.items():
+            body = ((operation.get("requestBody") or {}).get("content") or {}).get(JSON) or {}
+            before = len(found)
+            walk(body.get("schema"), "body", frozenset())
+            found[before:] = [f"{method.upper()} {template}: {where}" for where in dict.fromkeys(found[before:])]
+    return found

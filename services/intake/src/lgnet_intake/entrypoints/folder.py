@@ -14,7 +14,7 @@ from lgnet_shared.auth import Client, Who, Writer
 from lgnet_shared.db import Conn
 from lgnet_shared.http import CreateKey, idempotent, problem_responses, request_secret
 from lgnet_shared.service import Runtime
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lgnet_intake.domain.access import in_a_city
 from lgnet_intake.entrypoints import responses as r
@@ -171,8 +171,15 @@ def router(runtime: Runtime) -> APIRouter:
     return api
 
 
+# A member a body does not have (misspelt, another route's) is answered 422 naming it, as every other body of
+# intake's is (`additionalProperties: false`): a search ignored `birth_date` and answered as if unasked.
+CLOSED = ConfigDict(extra="forbid")
+
+
 class PersonSearch(BaseModel):
     """What to look for: a name, a fiscal code, a case number or persons' identifiers (one is enough)."""
+
+    model_config = CLOSED
 
     name: str | None = Field(default=None, max_length=200, description="fuzzy and accent-insensitive")
     fiscal_code: str | None = Field(default=None, max_length=32)
@@ -189,10 +196,14 @@ class PersonSearch(BaseModel):
 
 
 class NewNote(BaseModel):
+    model_config = CLOSED
+
     text: str = Field(min_length=1, max_length=10_000)
 
 
 class NewDocument(BaseModel):
+    model_config = CLOSED
+
     kind: str = Field(min_length=1, max_length=40, description="document_kind code (lgnet_shared.vocabulary)")
     filename: str = Field(min_length=1, max_length=200)
     media_type: str = Field(description="application/pdf, image/jpeg or image/png")
