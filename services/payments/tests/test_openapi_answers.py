@@ -35,3 +35,12 @@ def test_every_json_body_payments_takes_refuses_members_it_does_not_know() -> No
     """A member no body of payments's has (misspelt, or another route's) is answered 422 naming it, never ignored."""
     openapi = create_app(SPEC, settings_for("postgresql://unused", "unused")).openapi()
     assert open_request_bodies(openapi) == []
+
+
+def test_a_contribution_request_offers_only_the_kinds_it_takes() -> None:
+    """A voucher is issued (`POST /vouchers`), never asked: a client generated from the document offered `voucher`
+    as a request's kind, which the service always refuses (422 `kind`)."""
+    openapi = create_app(SPEC, settings_for("postgresql://unused", "unused")).openapi()
+    body = openapi["paths"]["/contribution-requests"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    kind = openapi["components"]["schemas"][body["$ref"].rsplit("/", 1)[-1]]["properties"]["kind"]
+    assert kind["enum"] == ["lease_activation", "deposit", "rent", "utilities"], kind

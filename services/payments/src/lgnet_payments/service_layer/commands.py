@@ -12,7 +12,7 @@ from lgnet_shared.events.payments import (
     VoucherKind,
 )
 from lgnet_shared.events.types import Code, Id, IsoDate
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, WithJsonSchema
 
 Cents = Annotated[StrictInt, Field(gt=0, description="Integer euro cents, more than zero")]
 AnyCents = Annotated[StrictInt, Field(ge=0, description="Integer euro cents")]
@@ -76,9 +76,18 @@ class RegisterSharedPayee(Command):
     )
 
 
+# The kinds a request may have, as the OpenAPI document offers them: a voucher is a contribution kind of the facts
+# (a voucher issued) but is issued with `POST /vouchers`, never asked; the handler refuses it naming that route.
+REQUESTED_KINDS = [k.value for k in ContributionKind if k is not ContributionKind.VOUCHER]
+RequestedKind = Annotated[
+    ContributionKind,
+    WithJsonSchema({"type": "string", "enum": REQUESTED_KINDS, "title": "ContributionRequestKind"}),
+]
+
+
 class RequestContribution(Command):
     case_id: Id
-    kind: ContributionKind
+    kind: RequestedKind
     amount_cents: Cents
     lease_id: Id | None = None
     period_from: IsoDate | None = None
