@@ -231,7 +231,8 @@ class PartnerClient:
         return env.model_copy(update={"partitionkey": self.partner})
 
     async def emit(self, event: Event, *, correlation_id: str | None = None) -> Envelope:
-        """Send one event to the inbound topic; returns its envelope (keep `id` to match a rejection)."""
+        """Send one event to the inbound topic; returns its envelope (keep `id` to match a rejection). The envelope's
+        `data` is the event's JSON as sent, a dict (`sent.data["person_id"]`); `event` stays the model."""
         if event.topic != INBOUND:  # e.g. intake's fact EmploymentRecorded for the partner's EmploymentReported
             raise ValueError(
                 f"type: {event.type} is not an event partners send: intake accepts lgnet.partner.* types only"
