@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +148,32 @@ def test_old_assessments_with_codes_no_list_holds_still_decode() -> None:
     env = from_record((CONTRACTS / "examples" / "needs_assessed_v2.json").read_bytes(), [], None)
     event = decode(env)
     assert event.model_dump()["vulnerabilities"] == ["psychiatric_condition", "anything_goes_xyz"]
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [
+        ("partner", None),  # required, and a partner id: not null
+        ("traceparent", "hello"),  # W3C trace context or absent
+        ("traceparent", "00-" + "g" * 32 + "-" + "0" * 16 + "-01"),  # hex only
+    ],
+)
+def test_the_partner_envelope_schema_refuses_what_intake_refuses(attribute: str, value: Any) -> None:
+    """A partner validating its records against contracts/envelope.partner.schema.json (and the AsyncAPI inbound
+    payloads, made the same way) learnt nothing of what the gatekeeper then refused as `not_cloudevent`: the schema
+    took a null `partner` and any `traceparent` of up to 55 characters. Both say the same now."""
+    import jsonschema
+    from lgnet_shared.envelope import Envelope, check_partner_record
+    from lgnet_shared.errors import NotACloudEvent
+
+    schema = json.loads((CONTRACTS / "envelope.partner.schema.json").read_text())
+    record = {"specversion": "1.0", "id": "e-1", "source": "coop-aurora", "type": "lgnet.partner.x.v1",
+              "time": "2026-12-07T09:00:00Z", "city": "torino", "partner": "coop-aurora", "partitionkey": "coop-aurora",
+              "traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01", "data": {}}  # fmt: skip
+    jsonschema.validate(record, schema)  # the good one passes both
+    check_partner_record(Envelope.model_validate({**record, "time": datetime(2026, 12, 7, 9, tzinfo=UTC)}))
+    bad = {**record, attribute: value}
+    with pytest.raises(NotACloudEvent):
+        check_partner_record(Envelope.model_validate({**bad, "time": datetime(2026, 12, 7, 9, tzinfo=UTC)}))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)

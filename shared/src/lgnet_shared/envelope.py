@@ -147,9 +147,25 @@ def loggable(env: Envelope) -> Envelope:
 
 
 def partner_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """The envelope's JSON Schema as a partner's record must meet it (`check_partner_record`)."""
+    """The envelope's JSON Schema as a partner's record must meet it (`check_partner_record`): the attributes it
+    requires present and not null, no attribute only facts carry, a `traceparent` of the W3C form."""
     props = {k: v for k, v in schema["properties"].items() if k not in FACTS_ONLY}
+    for name in PARTNER_REQUIRED:
+        props[name] = _not_null(props[name])
+    hex_any_case = f"^{TRACEPARENT.pattern.replace('[0-9a-f]', '[0-9a-fA-F]')}$"  # a schema's pattern has no flags
+    trace = props["traceparent"]
+    props["traceparent"] = {
+        **trace,
+        "anyOf": [o if o.get("type") == "null" else {**o, "pattern": hex_any_case} for o in trace["anyOf"]],
+    }
     return {**schema, "properties": props, "required": [*schema.get("required", []), *PARTNER_REQUIRED]}
+
+
+def _not_null(prop: dict[str, Any]) -> dict[str, Any]:
+    """A property `X | None = None` as pydantic writes it (anyOf the type and null, a default) as the type alone."""
+    typed = [option for option in prop.get("anyOf", [prop]) if option.get("type") != "null"]
+    assert len(typed) == 1, prop
+    return {**typed[0], **{k: v for k, v in prop.items() if k not in ("anyOf", "default")}}
 
 
 def _header(headers: Headers, name: str) -> str | None:
