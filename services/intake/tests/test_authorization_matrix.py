@@ -329,6 +329,18 @@ async def _download(w: World) -> Attempt:
     return Attempt("GET", f"/persons/{pid}/documents/{doc['document_id']}")
 
 
+async def _note_withdrawal(w: World) -> Attempt:
+    pid = (await case(w))["person_id"]
+    note = await w.call(A, "POST", f"/persons/{pid}/notes", {"text": "Colloquio"})  # the case's partner's own
+    return Attempt("POST", f"/persons/{pid}/notes/{note['note_id']}/withdrawal", json={"reason": "wrong_person"})
+
+
+async def _document_withdrawal(w: World) -> Attempt:
+    pid = (await case(w))["person_id"]
+    doc = await w.call(A, "POST", f"/persons/{pid}/documents", _document_body())
+    return Attempt("POST", f"/persons/{pid}/documents/{doc['document_id']}/withdrawal", json={"reason": "duplicate"})
+
+
 async def activity(w: World) -> dict[str, Any]:
     """A's peer group with one session held today, attended by a person of the city."""
     aid, sid, pid = w.id("act"), w.id("ses"), await registered(w, consent=False)
@@ -415,6 +427,10 @@ RULES: dict[str, Rule] = {
     "POST /persons/{person_id}/documents": rule(CASE, _upload, expect=ABSENT),
     "GET /persons/{person_id}/documents": rule(CASE, _documents, expect=ABSENT),
     "GET /persons/{person_id}/documents/{document_id}": rule(CASE, _download, expect=ABSENT),
+    # what the case's partner wrote: it and the city's staff withdraw it (a partner not what others wrote:
+    # test_diary_withdrawal.py)
+    "POST /persons/{person_id}/notes/{note_id}/withdrawal": rule(CASE, _note_withdrawal, expect=ABSENT),
+    "POST /persons/{person_id}/documents/{document_id}/withdrawal": rule(CASE, _document_withdrawal, expect=ABSENT),
     "PATCH /persons/{person_id}": rule(CASE, _person_patch, expect=ABSENT),
     "POST /persons/{person_id}/merge": rule(STAFF, _merge, expect=STAFF_ABSENT),
     "POST /persons/{person_id}/erasure": rule(STAFF, _erase, expect=STAFF_ABSENT),

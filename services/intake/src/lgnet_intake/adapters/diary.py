@@ -60,6 +60,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         {FORGET_HASHES.format(persons=ERASED_BEFORE)};
         """,
     ),
+    (
+        "intake-desk-3",
+        """
+        -- a note or document withdrawn (written in the wrong cartella, the wrong one, a duplicate): its content gone,
+        -- who withdrew it, when and why kept
+        alter table diary_notes alter column sealed drop not null,
+            add column withdrawn_at timestamptz, add column withdrawn_by text, add column withdrawal_reason text;
+        alter table documents alter column sealed drop not null, alter column sealed_name drop not null,
+            add column withdrawn_at timestamptz, add column withdrawn_by text, add column withdrawal_reason text;
+        """,
+    ),
 ]
 
 
@@ -100,6 +111,43 @@ async def add_document(conn: Conn, row: dict[str, Any]) -> None:
     )
 
 
+async def note(conn: Conn, note_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow("select * from diary_notes where note_id = $1", note_id)
+    return dict(row) if row else None
+
+
+# A withdrawal answers when it was made, or None when another made it first (the row is then left as it was).
+
+
+async def withdraw_note(conn: Conn, note_id: str, by: str, reason: str) -> datetime | None:
+    at: datetime | None = await conn.fetchval(
+        "update diary_notes set sealed = null, withdrawn_at = now(), withdrawn_by = $2, withdrawal_reason = $3"
+        " where note_id = $1 and withdrawn_at is null returning withdrawn_at",
+        note_id,
+        by,
+        reason,
+    )
+    return at
+
+
+async def withdraw_document(conn: Conn, document_id: str, by: str, reason: str) -> datetime | None:
+    """The content, its name and its hash destroyed; the upload's stored answer forgets the hash as an erasure does."""
+    await conn.execute(
+        "update idempotency_keys set request_hash = 'erased', response = response - 'sha256'"
+        " where response ? 'sha256' and key not like 'transition:%' and response->>'document_id' = $1",
+        document_id,
+    )
+    at: datetime | None = await conn.fetchval(
+        "update documents set sealed = null, sealed_name = null, sha256 = null, withdrawn_at = now(),"
+        " withdrawn_by = $2, withdrawal_reason = $3 where document_id = $1 and withdrawn_at is null"
+        " returning withdrawn_at",
+        document_id,
+        by,
+        reason,
+    )
+    return at
+
+
 async def forget_documents(conn: Conn, person_id: str) -> None:
     """At the person's erasure (the sealed bytes stay, unreadable without the key)."""
     for sql in (FORGET_UPLOADS, FORGET_HASHES):  # the uploads first: they are found by the documents' person
@@ -108,8 +156,8 @@ async def forget_documents(conn: Conn, person_id: str) -> None:
 
 async def documents(conn: Conn, person_id: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "select document_id, person_id, kind, media_type, size_bytes, sha256, uploaded_by, uploaded_at, sealed_name"
-        " from documents where person_id = $1 order by uploaded_at",
+        "select document_id, person_id, kind, media_type, size_bytes, sha256, uploaded_by, uploaded_at, sealed_name,"
+        " withdrawn_at, withdrawn_by, withdrawal_reason from documents where person_id = $1 order by uploaded_at",
         person_id,
     )
     return [dict(r) for r in rows]

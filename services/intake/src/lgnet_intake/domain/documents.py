@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from lgnet_shared.errors import ContractError
+from lgnet_shared.access import Actor, Role
+from lgnet_shared.errors import ContractError, Forbidden
 
 MAX_BYTES = 10 * 1024 * 1024  # a scanned multi-page PDF; larger files are refused, naming the limit
 MAX_NOTE_CHARS = 10_000
@@ -36,3 +37,10 @@ def check_note(text: str) -> str:
     if len(text) > MAX_NOTE_CHARS:
         raise ContractError("text", f"is longer than {MAX_NOTE_CHARS} characters")
     return text
+
+
+def may_withdraw(actor: Actor, written_by: str, field: str) -> None:
+    """A note or document is withdrawn by the city's staff (any of the city's persons'), or by the partner that wrote
+    or attached it: a partner serving the case does not destroy what the city or another partner recorded."""
+    if actor.role is Role.PARTNER and written_by != actor.id:
+        raise Forbidden(field, "only the city's staff or the partner that wrote it may withdraw it")

@@ -9,12 +9,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from lgnet_shared import clock, pii
+from lgnet_shared import clock, pii, vocabulary
 from lgnet_shared.auth import Client, Who, Writer
 from lgnet_shared.db import Conn
-from lgnet_shared.http import CreateKey, idempotent, problem_responses, request_secret
+from lgnet_shared.events.types import Code
+from lgnet_shared.http import ChangeKey, CreateKey, idempotent, problem_responses, request_secret, transition
 from lgnet_shared.service import Runtime
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from lgnet_intake.domain.access import in_a_city
 from lgnet_intake.entrypoints import responses as r
@@ -111,6 +112,13 @@ def router(runtime: Runtime) -> APIRouter:
             request = {"person_id": person_id, **body.model_dump(mode="json")}
             return await idempotent(d.intake.conn, actor.id, key, request, lambda: run(d, ctx), secret=secret)
 
+    async def withdrawn(
+        actor: Any, key: str | None, route: str, body: Withdrawal, run: Callable[[Diary, Context], Awaitable[Any]]
+    ) -> Any:
+        """A withdrawal, once: the same caller repeating it gets the answer it had; anyone else a 409."""
+        async with diary(actor) as (d, ctx):
+            return await transition(d.intake.conn, actor.id, key, route, body.model_dump(), lambda: run(d, ctx))
+
     @api.post(
         "/persons/{person_id}/notes",
         status_code=201,
@@ -143,6 +151,34 @@ def router(runtime: Runtime) -> APIRouter:
             lambda d, ctx: d.add_document(
                 ctx, person_id, body.kind, body.filename, body.media_type, body.content_base64
             ),
+        )
+
+    @api.post(
+        "/persons/{person_id}/notes/{note_id}/withdrawal",
+        summary="Withdraw a note written by mistake (its text destroyed; who, when and why kept): the city's staff,"
+        " or the partner that wrote it",
+        responses=r.answers(r.NoteWithdrawn, "The note withdrawn"),
+    )
+    async def withdraw_note(
+        person_id: str, note_id: str, body: Withdrawal, actor: Writer, key: ChangeKey = None
+    ) -> Any:
+        route = f"withdraw note {person_id} {note_id}"
+        return await withdrawn(
+            actor, key, route, body, lambda d, ctx: d.withdraw(ctx, person_id, "note", note_id, body.reason)
+        )
+
+    @api.post(
+        "/persons/{person_id}/documents/{document_id}/withdrawal",
+        summary="Withdraw a document attached by mistake (its content, name and hash destroyed; who, when and why"
+        " kept): the city's staff, or the partner that attached it",
+        responses=r.answers(r.DocumentWithdrawn, "The document withdrawn"),
+    )
+    async def withdraw_document(
+        person_id: str, document_id: str, body: Withdrawal, actor: Writer, key: ChangeKey = None
+    ) -> Any:
+        route = f"withdraw document {person_id} {document_id}"
+        return await withdrawn(
+            actor, key, route, body, lambda d, ctx: d.withdraw(ctx, person_id, "document", document_id, body.reason)
         )
 
     @api.get(
@@ -199,6 +235,14 @@ class NewNote(BaseModel):
     model_config = CLOSED
 
     text: str = Field(min_length=1, max_length=10_000)
+
+
+class Withdrawal(BaseModel):
+    model_config = CLOSED
+
+    reason: Annotated[Code, AfterValidator(vocabulary.known("record_withdrawal_reason"))] = Field(
+        description="Why: a record_withdrawal_reason code (wrong_person, wrong_content, duplicate, not_needed, other)"
+    )
 
 
 class NewDocument(BaseModel):

@@ -352,23 +352,43 @@ class NoteWritten(BaseModel):
     written_at: datetime
 
 
-class Note(NoteWritten):
+class Withdrawal(BaseModel):
+    """Who withdrew a note or document, when and why: all null while it stands."""
+
+    withdrawn_at: datetime | None = Field(description="When it was withdrawn (its content destroyed); null if not")
+    withdrawn_by: str | None
+    withdrawal_reason: Code | None = Field(description="A record_withdrawal_reason code")
+
+
+class Note(NoteWritten, Withdrawal):
     written_by: str
-    text: str | None = Field(description="Null once the person is erased")
+    text: str | None = Field(description="Null once the person is erased or the note withdrawn")
+
+
+class NoteWithdrawn(BaseModel):
+    note_id: str
+    withdrawn_at: datetime
 
 
 class DocumentAttached(BaseModel):
     document_id: str
-    sha256: str | None = Field(description="Hex SHA-256 of the content; null once the person is erased")
+    sha256: str | None = Field(
+        description="Hex SHA-256 of the content; null once the person is erased or the document withdrawn"
+    )
     size_bytes: int
 
 
-class Document(DocumentAttached):
+class Document(DocumentAttached, Withdrawal):
     kind: Code
     media_type: Literal["application/pdf", "image/jpeg", "image/png"]
     uploaded_by: str
     uploaded_at: datetime
-    filename: str | None = Field(description="Null once the person is erased")
+    filename: str | None = Field(description="Null once the person is erased or the document withdrawn")
+
+
+class DocumentWithdrawn(BaseModel):
+    document_id: str
+    withdrawn_at: datetime
 
 
 # ---------------------------------------------------------------- civic engagement (civic_http.py)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lgnet_shared import vocabulary
-from lgnet_shared.errors import ContractError, NotFound
+from lgnet_shared.errors import Conflict, ContractError, NotFound
 
 from lgnet_intake.adapters import diary as store
 from lgnet_intake.domain import documents as rules
@@ -33,8 +34,8 @@ class Diary:
         nonce = os.urandom(12)
         return nonce + AESGCM(key).encrypt(nonce, data, aad.encode())
 
-    def _open(self, key: bytes | None, aad: str, sealed: bytes) -> bytes | None:
-        if key is None:
+    def _open(self, key: bytes | None, aad: str, sealed: bytes | None) -> bytes | None:
+        if key is None or sealed is None:  # the person erased, or the note or document withdrawn
             return None
         try:
             return AESGCM(key).decrypt(sealed[:12], sealed[12:], aad.encode())
@@ -68,6 +69,7 @@ class Diary:
                     "written_by": n["written_by"],
                     "written_at": n["written_at"].isoformat(),
                     "text": None if text is None else text.decode(),
+                    **withdrawal(n),
                 }
             )
         return out
@@ -118,6 +120,7 @@ class Diary:
                     "uploaded_by": d["uploaded_by"],
                     "uploaded_at": d["uploaded_at"].isoformat(),
                     "filename": None if name is None else name.decode(),
+                    **withdrawal(d),
                 }
             )
         return out
@@ -127,9 +130,50 @@ class Diary:
         d = await store.document(self.conn, document_id)
         if d is None or d["person_id"] != pid:
             raise NotFound("document_id", f"no document {document_id} of this person")
+        if d["withdrawn_at"] is not None:
+            raise NotFound("document_id", f"the document was withdrawn on {d['withdrawn_at']:%Y-%m-%d}")
         key = await self._key(pid)
         content = self._open(key, f"{pid}|document|{document_id}", d["sealed"])
         name = self._open(key, f"{pid}|document-name|{document_id}", d["sealed_name"])
         if content is None or name is None:
             raise Erased("document_id", "the person was erased: the document cannot be read any more")
         return name.decode(), d["media_type"], content
+
+    async def withdraw(
+        self, ctx: Context, person_id: str, what: Literal["note", "document"], item_id: str, reason: str
+    ) -> dict[str, Any]:
+        """Withdraw the person's note or document `item_id` (`store.WITHDRAWABLE`)."""
+        find, withdraw, author = WITHDRAWABLE[what]
+        field = f"{what}_id"
+        pid, _ = await self._writable(ctx, person_id)
+        row = await find(self.conn, item_id)
+        if row is None or row["person_id"] != pid:
+            raise NotFound(field, f"no {what} {item_id} of this person")
+        rules.may_withdraw(ctx.actor, row[author], field)
+        at = await withdraw(self.conn, item_id, ctx.actor.id, reason)
+        return {field: item_id, "withdrawn_at": withdrawn(at, row, field).isoformat()}
+
+
+# What is withdrawn: how it is found, how withdrawn, and the column naming who wrote it.
+WITHDRAWABLE = {
+    "note": (store.note, store.withdraw_note, "written_by"),
+    "document": (store.document, store.withdraw_document, "uploaded_by"),
+}
+
+
+def withdrawal(row: dict[str, Any]) -> dict[str, Any]:
+    """Who withdrew a note or document, when and why (all None while it stands)."""
+    at = row["withdrawn_at"]
+    return {
+        "withdrawn_at": None if at is None else at.isoformat(),
+        "withdrawn_by": row["withdrawn_by"],
+        "withdrawal_reason": row["withdrawal_reason"],
+    }
+
+
+def withdrawn(at: datetime | None, row: dict[str, Any], field: str) -> datetime:
+    """When this withdrawal was made; a second one of the same is a conflict naming the first's day."""
+    if at is None:
+        first = row["withdrawn_at"] or datetime.now(UTC)
+        raise Conflict(field, f"already withdrawn on {first:%Y-%m-%d}")
+    return at
