@@ -1536,6 +1536,22 @@ async def test_the_refusal_page_says_what_was_refused_and_logged_only_where_it_w
         assert [e["outcome"] for e in await store.access_entries(conn, "torino", "p-1")] == ["denied"]
 
 
+async def test_a_cartella_not_found_is_titled_so_and_says_it_may_be_one_the_operator_may_not_see(desk: Desk) -> None:
+    """A cooperative's cartella of another cooperative's person (intake: 404, as an id that exists nowhere) read
+    "Accesso negato" in the page's title, "Non trovato" as its heading and "Il servizio ha rifiutato: nessuna
+    persona …" below: three things at once. Now one: not found, and why that may be so."""
+    problem = {"status": 404, "field": "person_id", "reason": "no person p-9"}
+    desk.services.answers |= {("intake", "GET", "/persons/p-9/record"): httpx.Response(404, json=problem)}
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-9")
+    text = text_of(page.text)
+    assert page.status_code == 404, text
+    assert "<title>Non trovato · LgNet</title>" in page.text, page.text[:300]
+    assert "Accesso negato" not in page.text and "Il servizio ha rifiutato" not in text, text
+    assert "Non trovato Nessuna persona p-9." in text, text
+    assert "potrebbe non essere tra quelli che può vedere" in text, text
+
+
 async def test_a_read_refused_for_what_was_asked_says_why_not_that_the_service_is_away(desk: Desk) -> None:
     """A document of a person erased meanwhile (intake: 409) and the agenda refused with 422 were shown as "Il servizio
     non è disponibile … riprovi più tardi" (502): the operator was sent to try again what will never work. A refusal

@@ -571,6 +571,9 @@ IT = {
     "A service the page reads from did not answer as it should. Try again later.": "Un servizio da cui la pagina prende i dati non ha risposto come previsto. Riprovi più tardi.",
     "You may not see this page": "Non può vedere questa pagina",
     "Not found": "Non trovato",
+    "If you expected to find it, it may be one you may not see (another cooperative's case, or another city's): ask"
+    " the city's staff.": "Se si aspettava di trovarlo, potrebbe non essere tra quelli che può vedere (la pratica di"
+    " un'altra cooperativa, o di un altro Comune): chieda al personale del Comune.",
     "This page is not for your role.": "Questa pagina non è per il suo ruolo.",
     "Page not found.": "Pagina non trovata.",
     "This address does not take this request.": "Questo indirizzo non accetta questa richiesta.",

@@ -457,6 +457,14 @@ ITALIAN += [
     (r"no referral of this household with this id", "nessuna segnalazione di questo nucleo con questo identificativo"),
     (r"no referral (\S+)", "nessuna segnalazione {0}"),
     (r"no document (\S+) of this person", "nessun documento {0} di questa persona"),
+    (r"no note (\S+) of this person", "nessuna nota {0} di questa persona"),
+    # a note or document withdrawn by mistake (intake's withdrawal)
+    (
+        r"only the city's staff or the partner that wrote it may withdraw it",
+        "solo il personale del Comune o l'ente che l'ha scritto o allegato può ritirarlo",
+    ),
+    (r"already withdrawn on (\S+)", "già ritirato il {day0}"),
+    (r"the document was withdrawn on (\S+)", "il documento è stato ritirato il {day0}"),
     (r"no session (\S+) of activity (\S+)", "nessun incontro {0} dell'attività"),
     (r"no plan (\S+) for this case", "nessun progetto individuale {0} per questa pratica"),
     (r"plan (\S+) already agreed for this case", "il progetto individuale {0} è già concordato per questa pratica"),

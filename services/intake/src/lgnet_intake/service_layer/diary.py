@@ -143,21 +143,21 @@ class Diary:
         self, ctx: Context, person_id: str, what: Literal["note", "document"], item_id: str, reason: str
     ) -> dict[str, Any]:
         """Withdraw the person's note or document `item_id` (`store.WITHDRAWABLE`)."""
-        find, withdraw, author = WITHDRAWABLE[what]
+        find, withdraw, author, absent = WITHDRAWABLE[what]
         field = f"{what}_id"
         pid, _ = await self._writable(ctx, person_id)
         row = await find(self.conn, item_id)
         if row is None or row["person_id"] != pid:
-            raise NotFound(field, f"no {what} {item_id} of this person")
+            raise NotFound(field, absent.format(item_id))
         rules.may_withdraw(ctx.actor, row[author], field)
         at = await withdraw(self.conn, item_id, ctx.actor.id, reason)
         return {field: item_id, "withdrawn_at": withdrawn(at, row, field).isoformat()}
 
 
-# What is withdrawn: how it is found, how withdrawn, and the column naming who wrote it.
+# What is withdrawn: how it is found, how withdrawn, the column naming who wrote it, and an id not the person's.
 WITHDRAWABLE = {
-    "note": (store.note, store.withdraw_note, "written_by"),
-    "document": (store.document, store.withdraw_document, "uploaded_by"),
+    "note": (store.note, store.withdraw_note, "written_by", "no note {} of this person"),
+    "document": (store.document, store.withdraw_document, "uploaded_by", "no document {} of this person"),
 }
 
 
