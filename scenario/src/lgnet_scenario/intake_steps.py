@@ -268,7 +268,7 @@ async def wait_for_members(platform: Platform, households: list[Household], time
             if answer.status_code == 200 and set(answer.json()["member_ids"]) == want:
                 break
             if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"household {h.household_id}: intake has not {want} after {timeout:.0f} s")
+                raise TimeoutError(f"household {h.household_id}: joined members not at intake after {timeout:.0f} s")
             await asyncio.sleep(0.5)
 
 
