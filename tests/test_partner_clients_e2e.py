@@ -2,8 +2,10 @@
 from docs/partners.md alone, against the real platform: a city's intake and reporting as processes on the secured
 broker, the partner onboarded with `lgnet-partner-admin`. Each client seals, signs and produces a small
 registration sequence over TLS + SASL/SCRAM with its client's default compression, books an appointment for
-tomorrow, reads its rejections and (once the city's staff sent the day's reminders) its reminder of the appointment;
-the result is checked through the reporting API (two persons, one a minor, one household, one case).
+tomorrow, changes the household (a baby joins by birth, the father by reunification, the father is named reference
+person; the reference person's leaving is refused), reads its rejections and (once the city's staff sent the day's
+reminders) its reminder of the appointment; the result is checked through the reporting API (four persons, two of
+them minors, one household, one case) and the household's record at intake (its members and reference person).
 
 Before the clients read, forged answers wait on their topics, written as the cluster's administrator (or a
 compromised deployment) could: unsigned, signed by a key nobody registered, a registered writer's record changed after
@@ -215,9 +217,9 @@ async def pin_keys(city: City, folder: Path) -> Path:
     return out
 
 
-COUNTED = {  # what one client's sequence adds to its city's report: two persons (one a minor), a household, a case
-    ("persons", "total"): 2,
-    ("persons", "minors"): 1,
+COUNTED = {  # what one client's sequence adds to its city's report: four persons (two minors), a household, a case
+    ("persons", "total"): 4,
+    ("persons", "minors"): 2,
     ("households", "total"): 1,
     ("cases", "opened"): 1,
 }
@@ -252,6 +254,17 @@ async def remind_when_booked(city: City, appointment_id: str, at: datetime) -> N
     raise AssertionError(f"intake never booked {appointment_id}")
 
 
+async def household_at_intake(city: City, person_id: str, household_id: str) -> dict[str, Any]:
+    """The household as intake holds it (the city's staff reading the reference person's record), once intake has
+    applied the client's changes (the refused one comes back after them)."""
+    headers = {"Authorization": f"Bearer {city.staff_token}"}
+    async with httpx.AsyncClient(base_url=city.urls["intake"], headers=headers, timeout=HTTP_TIMEOUT_S) as staff:
+        answer = await staff.get(f"/persons/{person_id}/record")
+    assert answer.status_code == 200, answer.text
+    (household,) = [h for h in answer.json()["households"] if h["household_id"] == household_id]
+    return household  # type: ignore[no-any-return]
+
+
 async def counted(city: City, token: str, want: dict[tuple[str, str], int]) -> None:
     got: dict[tuple[str, str], int] = {}
     for _ in range(120):  # reporting projects intake's facts a moment after intake accepted the events
@@ -282,9 +295,27 @@ async def test_a_reference_client_onboards_sends_and_reads_its_answers(
     summary, logged = await play(command, bundle, seed, run, at, pinned)
     await reminding
     sent, rejections = summary["sent"], summary["rejections"]
-    assert [(r["inbound_event_id"], r["kind"], r["field"]) for r in rejections] == [
-        (sent["refused"], "not_found", "data.household_id")
-    ], rejections
+    assert sorted((r["inbound_event_id"], r["kind"], r["field"]) for r in rejections) == sorted(
+        [
+            (sent["refused"], "not_found", "data.household_id"),
+            (sent["refused_leave"], "conflict", "data.person_id"),  # the reference person may not leave
+        ]
+    ), rejections
+    # The household's changes as the client says it sent them, and as intake holds them.
+    ids = {n: f"{language}-{run}-{n}" for n in ("p1", "p2", "p3", "p4", "h1")}
+    assert [(c["sent"], c["person_id"], c["change"], c["reason"]) for c in summary["household_changes"]] == [
+        ("baby_joined", ids["p4"], "joined", "birth"),
+        ("father_joined", ids["p3"], "joined", "reunification"),
+        ("reference_person", ids["p3"], "reference_person", "household_choice"),
+        ("refused_leave", ids["p3"], "left", "moved"),
+    ], summary["household_changes"]
+    household = await household_at_intake(city, ids["p1"], ids["h1"])
+    assert household["reference_person_id"] == ids["p3"], household
+    members = {m["person_id"]: (m["reason"], m["left_on"]) for m in household["members"]}
+    assert {members[ids[p]] for p in ("p3", "p4")} == {("reunification", None), ("birth", None)}, household
+    assert set(members) == {ids[p] for p in ("p1", "p2", "p3", "p4")} and all(
+        left is None for _, left in members.values()
+    ), household
     # Its reminder, read from its own topic: the appointment with its case's person, ids and codes only.
     (reminder,) = summary["reminders"]
     assert reminder["partner"] == partner and reminder["appointment_id"] == f"{language}-{run}-a1"

@@ -308,3 +308,27 @@ async def test_street_outreach_and_the_agenda_equal_the_scenario_truth(played: d
         assert t.reminders_sent == min(4, t.taken_in_charge)  # tomorrow's appointments, reminded once today
         months = [m for m in ind["outreach_monthly"] if m["outings"]]
         assert sum(m["contacts"] for m in months) == t.contacts and len(months) >= 12
+
+
+async def test_the_households_changes_were_applied_and_counted(
+    played: dict[str, Any], platform_endpoints: Endpoints, actors: Actors
+) -> None:
+    """Some households changed during the year (a baby born, a relative reunited, an adult who left on reaching
+    autonomy), sent as partners and the desk send them: intake holds each household as it now stands, and the
+    reports count everyone the case reached (the published figures, asserted above, include them)."""
+    truth: driver.Truth = played["truth"]
+    platform = Platform(platform_endpoints, actors)
+    try:
+        for city, t in truth.cities.items():
+            assert {(c["change"], c["reason"]) for c in t.household_changes} == {
+                ("joined", "birth"), ("joined", "reunification"), ("left", "autonomy")
+            }, city  # fmt: skip
+            staff = platform.http("intake", f"staff-{city}")
+            for c in t.household_changes:
+                case = await call(staff, "GET", f"/cases/{c['case_id']}")
+                assert case["household_id"] == c["household_id"]
+                assert (c["person_id"] in case["member_ids"]) == (c["change"] == "joined"), (city, c, case)
+            ind = played["reports"][city]["indicators"]
+            assert ind["persons"]["total"] == t.persons  # the joined and the one who left: all reached by the case
+    finally:
+        await platform.close()

@@ -84,6 +84,16 @@ const startsAt = process.env.LGNET_APPOINTMENT_AT
 const mother = `node-${run}-p1`;
 const child = `node-${run}-p2`;
 const household = `node-${run}-h1`;
+const father = `node-${run}-p3`;
+const baby = `node-${run}-p4`;
+const babyBorn = new Date(Date.now() - 20 * 86400000).toISOString().slice(0, 10); // born three weeks ago
+const changes = [
+  { sent: "baby_joined", person_id: baby, change: "joined", reason: "birth" },
+  { sent: "father_joined", person_id: father, change: "joined", reason: "reunification" },
+  { sent: "reference_person", person_id: father, change: "reference_person", reason: "household_choice" },
+  // Must be refused: the reference person (the father, now) leaving (conflict at data.person_id).
+  { sent: "refused_leave", person_id: father, change: "left", reason: "moved" },
+];
 const sent = {
   mother: record("lgnet.partner.person_registration_submitted", 3, {
     person_id: mother,
@@ -121,6 +131,43 @@ const sent = {
     opened_on: today,
     housing_need: true,
   }),
+  // The household changes (docs/partners.md, "Events you send"; `reason` from its list, "Codes and their lists"):
+  // the father and a newborn are registered, the baby joins (`birth`), the father joins (`reunification`) and is
+  // named reference person (`household_choice`); the mother stays a member.
+  father: record("lgnet.partner.person_registration_submitted", 3, {
+    person_id: father,
+    sex: "male",
+    nationality: "NG",
+    languages: ["en"],
+    identity: {
+      all: await seal("all", JSON.stringify({ given_name: "Emeka", family_name: "Okafor", birth_date: "1987-11-20" })),
+    },
+  }),
+  baby: record("lgnet.partner.person_registration_submitted", 3, {
+    person_id: baby,
+    sex: "female",
+    nationality: "NG",
+    identity: { all: await seal("all", JSON.stringify({ given_name: "Ada", birth_date: babyBorn })) },
+  }),
+  ...Object.fromEntries(
+    changes.map(({ sent: name, person_id, change, reason }) => [
+      name,
+      change === "reference_person"
+        ? record("lgnet.partner.household_reference_person_change_submitted", 1, {
+            household_id: household,
+            person_id,
+            reason,
+            on: today,
+          })
+        : record("lgnet.partner.household_member_change_submitted", 1, {
+            household_id: household,
+            person_id,
+            change,
+            reason,
+            on: today,
+          }),
+    ]),
+  ),
   appointment: record("lgnet.partner.appointment_booking_submitted", 1, {
     appointment_id: `node-${run}-a1`,
     agenda: "desk",
@@ -404,4 +451,13 @@ const reminders = await readOwn(bundle.kafka.reminders_topic, "reminders", ({ ty
   return "last";
 }, 120000);
 const ids = Object.fromEntries(Object.entries(sent).map(([name, r]) => [name, r.id]));
-console.log(JSON.stringify({ client: "node", sent: ids, rejections, reminders, refused_answers: refusedAnswers }));
+console.log(
+  JSON.stringify({
+    client: "node",
+    sent: ids,
+    household_changes: changes,
+    rejections,
+    reminders,
+    refused_answers: refusedAnswers,
+  }),
+);

@@ -35,6 +35,8 @@ class CityTruth:
     contributions_paid_cents: int
     vouchers_issued: int
     civic: dict[str, dict[str, int]] = field(default_factory=dict)  # activity kind (and `total`) -> figures
+    # The households' changes during the year, as sent: household_id, case_id, person_id, change, reason, on
+    household_changes: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -89,7 +91,8 @@ async def run(
             housing = await housing_steps.play(platform, plan.city, plan.partners, households, seed, progress)
             payments = await payments_steps.play(platform, plan.city, households, housing, progress)
             closed = await _close_cases(platform, plan.city, households, housing)
-            progress(f"{plan.city}: {closed} cases closed with outcomes")
+            changes = _changes_made(households, housing_steps.today())
+            progress(f"{plan.city}: {closed} cases closed with outcomes; {len(changes)} household changes")
             truth.cities[plan.city] = CityTruth(
                 **city_truth(households),
                 cases_closed=closed,
@@ -98,6 +101,7 @@ async def run(
                 contributions_paid_cents=sum(payments.paid.values()),
                 vouchers_issued=payments.vouchers_issued,
                 civic=civic[plan.city],
+                household_changes=changes,
             )
         for plan in cities:
             street = await outreach_steps.play(platform, plan.city, plan.partners, plan.persons, seed)
@@ -138,7 +142,13 @@ async def _take_in_charge(
     await asyncio.gather(*(partner_work(plan, p) for plan in cities for p in plan.partners))
     everyone = [h for plan in cities for h in people[plan.city]]
     await intake_steps.wait_for_cases(platform, everyone)
-    progress(f"intake: {sum(len(h.members) for h in everyone)} persons in {len(everyone)} households taken in charge")
+    await intake_steps.wait_for_members(platform, everyone)
+    joined = [c for h in everyone for c in h.changes if c.change == "joined"]
+    progress(
+        f"intake: {sum(len(h.members) for h in everyone)} persons in {len(everyone)} households taken in charge"
+        f" ({sum(c.reason == 'birth' for c in joined)} born and {sum(c.reason != 'birth' for c in joined)} reunited"
+        " during the year)"
+    )
 
 
 async def _misbehave(
@@ -175,11 +185,15 @@ async def _misbehave(
 async def _close_cases(
     platform: Platform, city: str, households: list[Household], housing: housing_steps.HousingOutcome
 ) -> int:
-    """Placements end, employment at close is recorded and cases close, each partner through one SDK client."""
+    """An adult leaves her household (today), placements end, employment at close is recorded and cases close, each
+    partner through one SDK client."""
     closed = 0
     on = housing_steps.today()
     for partner in sorted({h.partner for h in households}):
         async with await platform.partner_client(partner, city) as client:
+            for h in (h for h in households if h.partner == partner):  # an adult leaves, reaching autonomy
+                for c in (c for c in h.changes if c.change == "left"):
+                    await client.emit(intake_steps.member_change(h, c, on))
             for h in (h for h in households if h.partner == partner and h.closes):
                 if h.household_id in housing.placements:
                     await housing_steps.end_placement(platform, h, housing.placements[h.household_id], on)
@@ -187,6 +201,15 @@ async def _close_cases(
                     await client.emit(event)
                 closed += 1
     return closed
+
+
+def _changes_made(households: list[Household], today: date) -> list[dict[str, str]]:
+    return [
+        {"household_id": h.household_id, "case_id": h.case_id, "person_id": c.person.person_id, "change": c.change,
+         "reason": c.reason, "on": str(c.on or today)}
+        for h in households
+        for c in h.changes
+    ]  # fmt: skip
 
 
 async def _erase_one(platform: Platform, households: list[Household]) -> str:

@@ -24,7 +24,7 @@ from lgnet_shared.sdk import PartnerClient
 from lgnet_shared.topics import partner_inbound
 
 from lgnet_scenario.platform import Platform
-from lgnet_scenario.population import LANGUAGES, Household, Person
+from lgnet_scenario.population import LANGUAGES, Household, MemberChange, Person
 
 CONSENTS = ("service", "partner_sharing", "reporting")
 
@@ -33,27 +33,13 @@ def household_events(h: Household, sealer: Any) -> list[Event]:
     """What a partner sends to take a household in charge, in order. `sealer(field, value)` seals identity: the
     whole of it at once (registration v3, `identity.all`)."""
     events: list[Event] = []
-    for p in h.members:
-        whole = {"given_name": p.given_name, "family_name": p.family_name, "birth_date": p.birth_date.isoformat()}
-        events.append(
-            inbound.PersonRegistrationSubmitted(
-                person_id=p.person_id,
-                sex=p.sex,
-                nationality=p.nationality,
-                languages=[LANGUAGES[p.nationality]],
-                literate="illiterate" not in h.vulnerabilities_by_person.get(p.person_id, []),
-                identity=inbound.PartnerIdentityV3(all=sealer("all", json.dumps(whole))),
-            )
-        )
-        events += [
-            inbound.ConsentReported(person_id=p.person_id, purpose=c, granted=True, recorded_on=h.opened_on)
-            for c in CONSENTS
-        ]
+    for p in h.initial_members:
+        events += person_events(p, h, sealer, h.opened_on)
     events += [
         inbound.HouseholdFormationSubmitted(
             household_id=h.household_id,
             reference_person_id=h.reference.person_id,
-            member_ids=[m.person_id for m in h.members],
+            member_ids=[m.person_id for m in h.initial_members],
         ),
         inbound.ReferralSubmitted(
             referral_id=h.referral_id,
@@ -72,6 +58,41 @@ def household_events(h: Household, sealer: Any) -> list[Event]:
         ),
         *opening_follow_up(h),
     ]
+    return events
+
+
+def person_events(p: Person, h: Household, sealer: Any, on: date) -> list[Event]:
+    """A person registered (her identity sealed at once) and her consents, recorded on `on`."""
+    whole = {"given_name": p.given_name, "family_name": p.family_name, "birth_date": p.birth_date.isoformat()}
+    return [
+        inbound.PersonRegistrationSubmitted(
+            person_id=p.person_id,
+            sex=p.sex,
+            nationality=p.nationality,
+            languages=[LANGUAGES[p.nationality]],
+            literate="illiterate" not in h.vulnerabilities_by_person.get(p.person_id, []),
+            identity=inbound.PartnerIdentityV3(all=sealer("all", json.dumps(whole))),
+        ),
+        *(inbound.ConsentReported(person_id=p.person_id, purpose=c, granted=True, recorded_on=on) for c in CONSENTS),
+    ]
+
+
+def member_change(h: Household, c: MemberChange, on: date) -> inbound.HouseholdMemberChangeSubmitted:
+    return inbound.HouseholdMemberChangeSubmitted(
+        household_id=h.household_id, person_id=c.person.person_id, change=c.change, reason=c.reason, on=on
+    )
+
+
+def joins(h: Household) -> list[tuple[MemberChange, date]]:
+    """Who joins the household during the year, after its case opened, and on which day."""
+    return [(c, c.on) for c in h.changes if c.change == "joined" and c.on is not None]
+
+
+def joining_events(h: Household, sealer: Any) -> list[Event]:
+    """Who joins the household during the year: registered then, and her joining."""
+    events: list[Event] = []
+    for c, on in joins(h):
+        events += [*person_events(c.person, h, sealer, on), member_change(h, c, on)]
     return events
 
 
@@ -103,7 +124,7 @@ def opening_follow_up(h: Household) -> list[Event]:
 
 
 async def via_sdk(client: PartnerClient, h: Household) -> None:
-    for event in household_events(h, client.seal):
+    for event in [*household_events(h, client.seal), *joining_events(h, client.seal)]:
         await client.emit(event)
 
 
@@ -122,7 +143,7 @@ class RawPartner:
         def seal(field: str, value: str) -> Any:  # the partner's HPKE library
             return pii.seal_for(key["public_key"], key["key_id"], field, value)
 
-        for event in household_events(h, seal):
+        for event in [*household_events(h, seal), *joining_events(h, seal)]:
             await self.send_raw(event.type, event.model_dump(mode="json", exclude_none=True), signed=True)
 
     async def send_raw(self, type_: str, data: Any, *, signed: bool, city: str | None = None) -> str:
@@ -160,18 +181,19 @@ async def via_http(platform: Platform, h: Household) -> None:
         if answer.status_code not in (200, 201):
             raise RuntimeError(f"intake {path} answered {answer.status_code}: {answer.text}")
 
-    for p in h.members:
+    async def register(p: Person, on: date) -> None:
         await post("/persons", _person_body(p, h))
         for c in CONSENTS:
-            await post(
-                "/consents", {"person_id": p.person_id, "purpose": c, "granted": True, "recorded_on": str(h.opened_on)}
-            )
+            await post("/consents", {"person_id": p.person_id, "purpose": c, "granted": True, "recorded_on": str(on)})
+
+    for p in h.initial_members:
+        await register(p, h.opened_on)
     await post(
         "/households",
         {
             "household_id": h.household_id,
             "reference_person_id": h.reference.person_id,
-            "member_ids": [m.person_id for m in h.members],
+            "member_ids": [m.person_id for m in h.initial_members],
         },
     )
     await post(
@@ -203,6 +225,9 @@ async def via_http(platform: Platform, h: Household) -> None:
     }
     for event in opening_follow_up(h):
         await post(paths[event.type.rsplit(".", 1)[1]], event.model_dump(mode="json", exclude_none=True))
+    for c, on in joins(h):  # later in the year
+        await register(c.person, on)
+        await post("/households/members", member_change(h, c, on).model_dump(mode="json"))
 
 
 def _person_body(p: Person, h: Household) -> dict[str, Any]:
@@ -228,6 +253,22 @@ async def wait_for_cases(platform: Platform, households: list[Household], timeou
                 break
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"case {h.case_id} of {h.partner} not opened after {timeout:.0f} s: {answer.text}")
+            await asyncio.sleep(0.5)
+
+
+async def wait_for_members(platform: Platform, households: list[Household], timeout: float = 120) -> None:
+    """Wait until intake holds the members of every household that someone joined (its case's current members):
+    everyone, no one having left yet."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    for h in filter(joins, households):
+        staff = platform.http("intake", f"staff-{h.city}")
+        want = {p.person_id for p in h.members}
+        while True:
+            answer = await staff.get(f"/cases/{h.case_id}")
+            if answer.status_code == 200 and set(answer.json()["member_ids"]) == want:
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"household {h.household_id}: joined members not at intake after {timeout:.0f} s")
             await asyncio.sleep(0.5)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 THIRD_COUNTRIES = ["NG", "AF", "PK", "BD", "MA", "TN", "EG", "SN", "AL", "ER", "SO", "GM", "ML", "CI", "PE", "GN"]
@@ -115,6 +115,17 @@ class Person:
 
 
 @dataclass
+class MemberChange:
+    """A change of a household's members during the year: `person` joins (`birth`, `reunification`) on `on`, after
+    the case opened, or leaves (`autonomy`) on the day the case closes (`on` None: today, when the scenario plays)."""
+
+    person: Person
+    change: str  # joined | left
+    reason: str  # a code of member_joined_reason / member_left_reason
+    on: date | None
+
+
+@dataclass
 class Household:
     household_id: str
     case_id: str
@@ -137,6 +148,13 @@ class Household:
     will_decline_first: bool = False
     outcome: str = "housing_autonomy"
     closes: bool = True
+    changes: list[MemberChange] = field(default_factory=list)  # `members` are everyone the case reaches
+
+    @property
+    def initial_members(self) -> list[Person]:
+        """The members the household is formed with: not those who join later."""
+        later = {c.person.person_id for c in self.changes if c.change == "joined"}
+        return [p for p in self.members if p.person_id not in later]
 
     @property
     def vulnerabilities_by_person(self) -> dict[str, list[str]]:
@@ -225,7 +243,37 @@ def city_households(plan: CityPlan, opened_from: date, seed: int) -> list[Househ
                 closes=rng.random() < 0.6,
             )
         )
+    _changes(households, random.Random(f"{seed}:{plan.city}:changes"))
     return households
+
+
+def _changes(households: list[Household], rng: random.Random) -> None:
+    """Some households change during the year, chosen from the seed with an rng of their own (the people drawn
+    before stay the same): two babies are born (a family's youngest child, born after the case opened, joins), a
+    relative is reunited (an adult of the household joins after the opening) and an adult leaves on reaching
+    autonomy. Only adults other than the reference person with no vulnerability of their own join or leave (the
+    assessment at the opening names members only), never in the last household (its last member is erased)."""
+    candidates = households[:-1]
+
+    def free_adults(h: Household) -> list[Person]:
+        taken = {c.person.person_id for c in h.changes}
+        return [
+            p for p in h.members[1:]
+            if not p.minor and p.person_id not in h.vulnerabilities_by_person and p.person_id not in taken
+        ]  # fmt: skip
+
+    families = [h for h in candidates if h.members[-1].minor]
+    for h in rng.sample(families, min(2, len(families))):
+        baby = h.members[-1]
+        baby.birth_date = h.opened_on + timedelta(days=rng.randrange(20, 120))
+        h.changes.append(MemberChange(baby, "joined", "birth", baby.birth_date + timedelta(days=rng.randrange(3, 15))))
+    for change, reason in (("joined", "reunification"), ("left", "autonomy")):
+        pool = [h for h in candidates if free_adults(h) and not h.changes]
+        if pool:
+            h = rng.choice(pool)
+            person = free_adults(h)[-1]
+            on = h.opened_on + timedelta(days=rng.randrange(30, 150)) if change == "joined" else None
+            h.changes.append(MemberChange(person, change, reason, on))
 
 
 def _person(rng: random.Random, family: str, nationality: str, on: date, age: int) -> Person:

@@ -198,6 +198,45 @@ public final class Partner {
     caseData.put("housing_need", true);
     add(ids, records, "case", "lgnet.partner.case_opening_submitted", 1, caseData);
 
+    // The household changes (docs/partners.md, "Events you send"; `reason` from its list, "Codes and their
+    // lists"): the father and a newborn are registered, the baby joins (birth), the father joins (reunification)
+    // and is named reference person (household_choice); the mother stays a member.
+    String father = "java-" + run + "-p3";
+    String baby = "java-" + run + "-p4";
+    ObjectNode fatherData = JSON.createObjectNode();
+    fatherData.put("person_id", father).put("sex", "male").put("nationality", "NG");
+    fatherData.putArray("languages").add("en");
+    ObjectNode fatherIdentity = JSON.createObjectNode();
+    fatherIdentity.put("given_name", "Obinna").put("family_name", "Nwosu").put("birth_date", "1985-05-30");
+    fatherData.putObject("identity").set("all", seal("all", JSON.writeValueAsString(fatherIdentity)));
+    add(ids, records, "father", "lgnet.partner.person_registration_submitted", 3, fatherData);
+
+    ObjectNode babyData = JSON.createObjectNode();
+    babyData.put("person_id", baby).put("sex", "female").put("nationality", "NG");
+    ObjectNode babyIdentity = JSON.createObjectNode(); // born three weeks ago
+    babyIdentity.put("given_name", "Ngozi").put("birth_date", LocalDate.now(ZoneOffset.UTC).minusDays(20).toString());
+    babyData.putObject("identity").set("all", seal("all", JSON.writeValueAsString(babyIdentity)));
+    add(ids, records, "baby", "lgnet.partner.person_registration_submitted", 3, babyData);
+
+    ArrayNode changes = JSON.createArrayNode();
+    change(changes, "baby_joined", baby, "joined", "birth");
+    change(changes, "father_joined", father, "joined", "reunification");
+    change(changes, "reference_person", father, "reference_person", "household_choice");
+    // Must be refused: the reference person (the father, now) leaving (conflict at data.person_id).
+    change(changes, "refused_leave", father, "left", "moved");
+    for (JsonNode c : changes) {
+      ObjectNode data = JSON.createObjectNode();
+      data.put("household_id", household).put("person_id", c.path("person_id").asText());
+      boolean reference = c.path("change").asText().equals("reference_person");
+      if (!reference) {
+        data.put("change", c.path("change").asText());
+      }
+      data.put("reason", c.path("reason").asText()).put("on", today);
+      add(ids, records, c.path("sent").asText(), reference
+          ? "lgnet.partner.household_reference_person_change_submitted"
+          : "lgnet.partner.household_member_change_submitted", 1, data);
+    }
+
     String appointment = "java-" + run + "-a1";
     String at = System.getenv("LGNET_APPOINTMENT_AT");
     OffsetDateTime startsAt = at != null
@@ -250,6 +289,7 @@ public final class Partner {
     summary.put("client", "java");
     ObjectNode sent = summary.putObject("sent");
     ids.forEach(sent::put);
+    summary.set("household_changes", changes);
     summary.putArray("rejections").addAll(rejections);
     summary.putArray("reminders").addAll(reminders);
     summary.set("refused_answers", JSON.valueToTree(answers.refused()));
@@ -261,6 +301,11 @@ public final class Partner {
     String id = UUID.randomUUID().toString();
     ids.put(name, id);
     records.add(record(id, type, version, data));
+  }
+
+  /** One household change as the summary lists it: the name it was sent under, whom it names, what and why. */
+  static void change(ArrayNode changes, String sent, String person, String change, String reason) {
+    changes.addObject().put("sent", sent).put("person_id", person).put("change", change).put("reason", reason);
   }
 
   enum Verdict { SKIP, KEEP, LAST }
