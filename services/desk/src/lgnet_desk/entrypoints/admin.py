@@ -251,7 +251,7 @@ async def deactivate_operator(
                 raise ValueError(f"username: no operator {username}")
             await store.deactivate(conn, username)
             tokens = await store.tokens(conn, username, _token_key(settings))
-            action.outcome = "deactivated, sessions ended" + _on("; tokens revoked on", tokens)
+            action.outcome = "deactivated, sessions ended" + _on("; revoking her tokens on", tokens)  # next
     finally:
         await pool.close()
     op, revoked, gone = found[0], set(), set()
