@@ -126,3 +126,32 @@ def test_who_is_the_option_then_the_variable_then_the_os_login(monkeypatch: Any)
     assert admin_actions.who(None) == f"uid {os.getuid()}"
     with pytest.raises(ValueError, match="--by"):
         admin_actions.who("  ")
+
+
+async def test_a_change_and_its_record_are_one_transaction(database_url: str, pg_schema: str, capsys: Any) -> None:
+    """What fails inside the block (after the change was written) leaves neither the change nor the record, and logs
+    nothing; what succeeds leaves both, and one log line."""
+    pool = await db.create_pool(database_url, pg_schema, max_size=1)
+    try:
+        await db.migrate(pool, [admin_actions.MIGRATION, ("test-changes-1", "create table changes (n int)")])
+        async with pool.acquire() as conn:
+
+            async def failing() -> None:
+                async with admin_actions.recorded(conn, "anna", "lgnet-admin", "test", "t") as action:
+                    await conn.execute("insert into changes values (1)")
+                    action.outcome = "changed"
+                    raise RuntimeError("the command fails after its change")
+
+            with pytest.raises(RuntimeError):
+                await failing()
+            assert await conn.fetchval("select count(*) from changes") == 0
+            assert await conn.fetchval("select count(*) from admin_actions") == 0
+            assert not capsys.readouterr().err
+            async with admin_actions.recorded(conn, "anna", "lgnet-admin", "test", "t") as action:
+                await conn.execute("insert into changes values (2)")
+                action.outcome = "changed"
+            assert await conn.fetchval("select count(*) from changes") == 1
+            assert [r["outcome"] for r in await admin_actions.history(conn, 10)] == ["changed"]
+            assert len(_log_lines(capsys.readouterr().err)) == 1
+    finally:
+        await pool.close()
