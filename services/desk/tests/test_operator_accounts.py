@@ -697,6 +697,21 @@ async def test_the_desks_admin_changes_say_who_made_them_and_the_dpo_reads_them(
         assert await main("history", "--limit", "1") == 0
         lines = capsys.readouterr().out.splitlines()
         assert len(lines) == 2 and "purge" in lines[1], lines
+        # each service's schema keeps what the command did there, under the actor the service knows (not her name)
+        async with desk.pool.acquire() as conn:
+            actor = (await store.any_operator(conn, "nadia"))[0].service_actor  # type: ignore[index]
+        for schema in schemas.values():
+            conn = await asyncpg.connect(database_url, server_settings={"search_path": schema})
+            try:
+                there = await conn.fetch("select * from admin_actions order by id")
+            finally:
+                await conn.close()
+            assert [(r["run_by"], r["program"], r["command"], r["target"]) for r in there] == [
+                ("it-anna", "lgnet-desk-admin", "add-operator", actor),
+                ("it-marco", "lgnet-desk-admin", "rename-operator", actor),
+                ("os-login", "lgnet-desk-admin", "deactivate-operator", actor),
+            ], there
+            assert [r["outcome"] for r in there] == ["actor added, token issued", "actor renamed", "revoked 1 token(s)"]
 
     await desk.as_operator(RPD)
     page = await desk.client.get("/operators")

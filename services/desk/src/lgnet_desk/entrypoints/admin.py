@@ -109,8 +109,11 @@ async def desk_pool(settings: DeskSettings) -> Any:
 
 async def service_pool(settings: DeskSettings, service: str, schema: str) -> Any:
     """`service`'s schema (`--<service>-schema`: one that is not there, or holds another's tables, refused naming the
-    flag): an operator's actor and token on housing were made among intake's tables."""
-    return await runtime_schema.pool_of(settings.database_url, schema, service, f"--{service}-schema", create=False)
+    flag): an operator's actor and token on housing were made among intake's tables. Its record of admin actions made
+    if the service has not yet (it makes it at its start)."""
+    return await runtime_schema.pool_of(
+        settings.database_url, schema, service, f"--{service}-schema", [admin_actions.MIGRATION], create=False
+    )
 
 
 async def add_operator(
@@ -133,7 +136,7 @@ async def add_operator(
     pool = await desk_pool(settings)  # refused before any token is issued when it is another program's schema
     try:
         tokens = await _service_tokens(
-            settings, op, schemas, settings.services, partner_name, read_log_tokens, deployment
+            settings, op, schemas, settings.services, partner_name, read_log_tokens, deployment, by
         )
         async with pool.acquire() as conn, recorded(conn, by, "add-operator", op.username) as action:
             await store.add_operator(conn, op, HASHER.hash(password), tokens, _token_key(settings))
@@ -151,9 +154,12 @@ async def _service_tokens(
     partner_name: str | None = None,
     read_log_tokens: Mapping[str, str] | None = None,
     deployment: str | None = None,
+    by: str | None = None,
+    command: str = "add-operator",
 ) -> dict[str, str]:
     """The operator's tokens on `services`, by the name the desk keeps them under: a staff or partner operator's actor
-    and a token in each one's schema (lgnet-admin's code); a DPO's read-log tokens given of those."""
+    and a token in each one's schema (lgnet-admin's code), recorded there as `command` by `by` on the actor; a DPO's
+    read-log tokens given of those."""
     tokens: dict[str, str] = {}
     if op.role is OperatorRole.DPO:
         given = (read_log_tokens or {}).items()
@@ -167,9 +173,12 @@ async def _service_tokens(
             for service in services:  # every schema checked before an actor is made in any
                 pools[service] = await service_pool(settings, service, schemas[service])
             for service, pool in pools.items():
-                async with pool.acquire() as conn, conn.transaction():
-                    with contextlib.suppress(Conflict):  # the partner's actor exists already: one more token for it
+                async with pool.acquire() as conn, recorded(conn, by, command, actor) as action:
+                    action.outcome = "actor added, token issued"
+                    try:
                         await actors.add_actor(conn, actor, role, op.city, op.service_actor_name(partner_name))
+                    except Conflict:  # the partner's actor exists already: one more token for it
+                        action.outcome = "token issued"
                     tokens[service] = await actors.issue_token(conn, actor)
         finally:
             for pool in pools.values():
@@ -210,7 +219,9 @@ async def give_services(
             held = {key.removesuffix("-read-log") for key in await store.tokens(conn, username, _token_key(settings))}
         op = found[0]
         missing = [s for s in settings.services if s not in held]
-        tokens = await _service_tokens(settings, op, schemas, missing, None, read_log_tokens, deployment)
+        tokens = await _service_tokens(
+            settings, op, schemas, missing, None, read_log_tokens, deployment, by, "give-services"
+        )
         async with pool.acquire() as conn, recorded(conn, by, "give-services", username) as action:
             for key, token in tokens.items():
                 await store.set_token(conn, username, key, token, _token_key(settings))
@@ -257,32 +268,39 @@ async def deactivate_operator(
     op, revoked, gone = found[0], set(), set()
     for key, token in tokens.items():
         service = key.removesuffix("-read-log")
-        async with _in_service(settings, service, schemas[service]) as conn:
-            if conn is None:
+        target = f"read-log of {op.city}" if key != service else op.service_actor or str(op.partner)
+        async with _in_service(settings, service, schemas[service], by, "deactivate-operator", target) as there:
+            if there is None:
                 gone.add(service)
                 continue
+            conn, action = there
             if key != service:
-                done = await read_log_readers.revoke_reader_token(conn, token)
+                n = int(await read_log_readers.revoke_reader_token(conn, token))
             elif op.role is OperatorRole.STAFF and op.service_actor:
-                done = await actors.revoke_tokens(conn, op.service_actor) > 0
+                n = await actors.revoke_tokens(conn, op.service_actor)
             else:
-                done = await actors.revoke_token(conn, token)
+                n = int(await actors.revoke_token(conn, token))
+            action.outcome = f"revoked {n} {'read-log ' if key != service else ''}token(s)"
+            done = n > 0
         if done:
             revoked.add(service)
     return Deactivation(sorted(revoked), sorted(gone))
 
 
 @contextlib.asynccontextmanager
-async def _in_service(settings: DeskSettings, service: str, schema: str) -> AsyncIterator[Any | None]:
-    """A connection to `service`'s schema in a transaction (committed on leaving); None when the schema is gone (the
-    city no longer runs the service): nothing of an operator's is left there."""
+async def _in_service(
+    settings: DeskSettings, service: str, schema: str, by: str | None, command: str, target: str
+) -> AsyncIterator[tuple[Any, admin_actions.Action] | None]:
+    """A connection to `service`'s schema in a transaction (committed on leaving) that records there `command` by `by`
+    on `target` (the caller sets the outcome); None when the schema is gone (the city no longer runs the service):
+    nothing of an operator's is left there."""
     if not await db.schema_exists(settings.database_url, schema):
         yield None
         return
     pool = await service_pool(settings, service, schema)
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            yield conn
+        async with pool.acquire() as conn, recorded(conn, by, command, target) as action:
+            yield conn, action
     finally:
         await pool.close()
 
@@ -337,10 +355,14 @@ async def rename_operator(
     renamed, gone = set(), set()
     if op.role is OperatorRole.STAFF and op.service_actor:
         for service, schema in schemas.items():
-            async with _in_service(settings, service, schema) as conn:
-                if conn is None:
+            async with _in_service(settings, service, schema, by, "rename-operator", op.service_actor) as there:
+                if there is None:
                     gone.add(service)
-                elif await actors.rename_actor(conn, op.service_actor, name):
+                    continue
+                conn, action = there
+                action.outcome = "actor's name unchanged"  # the names stay out
+                if await actors.rename_actor(conn, op.service_actor, name):
+                    action.outcome = "actor renamed"
                     renamed.add(service)
     return Renaming(previous, sorted(renamed), sorted(gone))
 
