@@ -431,6 +431,7 @@ def test_the_logs_retention_and_the_inbound_key_rotation_run_as_cron_jobs(
         assert container["securityContext"]["readOnlyRootFilesystem"]
         env = {e["name"]: e for e in container["env"]}
         assert env["LGNET_DB_SCHEMA"]["value"] == schema
+        assert env["LGNET_ADMIN_BY"]["value"] == f"cronjob/{job}"  # who ran it, in the record of admin actions
         for secret in ("DATABASE_URL", "LGNET_MASTER_KEY"):
             assert "secretKeyRef" in env[secret]["valueFrom"]
 
@@ -508,6 +509,9 @@ async def test_each_cron_job_does_its_work_with_the_environment_the_chart_gives_
                 for table in tables:
                     left = [r["at"] for r in await conn.fetch(f"select at from {table}")]
                     assert left == [recent], (component, table, left)
+                ran = {(r["run_by"], r["command"]) for r in await conn.fetch("select * from admin_actions")}
+                jobs = {(f"cronjob/{job}", cmd[1]) for job, (cmd, home, _) in CRON_JOBS.items() if home == component}
+                assert ran == jobs, (component, ran)  # who ran each job, in its component's record of admin actions
             finally:
                 await conn.close()
 

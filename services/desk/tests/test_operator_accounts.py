@@ -640,3 +640,91 @@ async def test_it_corrects_an_operators_name_her_username_role_and_actor_unchang
         assert "Nomi precedenti" in csv_text.splitlines()[0], csv_text
         assert any(line.startswith("nadia,Nadia Ferri Bruno,") and '"prima Nadia Ferri, fino al' in line
                    for line in csv_text.splitlines()), csv_text  # fmt: skip
+
+
+async def test_the_desks_admin_changes_say_who_made_them_and_the_dpo_reads_them(
+    desk: Desk, database_url: str, monkeypatch: Any, capsys: Any, browser: Any
+) -> None:
+    """An operator added, renamed, her password set, deactivated, the access log purged: nothing said which of the
+    city's IT team did it (GDPR art. 5(2)). Each is kept in the desk's schema with who (`--by`, else LGNET_ADMIN_BY,
+    else the OS login), the command, the operator's username and the outcome — never a password or a name — read
+    back by `history` and on the DPO's "Operatori dello sportello" page. A refused command records nothing."""
+    import getpass
+    import json
+
+    from test_desk_pages import MARIA, RPD, axe_problems
+
+    async with service_schemas(database_url) as schemas:
+        env = {"DATABASE_URL": desk.settings.database_url, "LGNET_DB_SCHEMA": desk.settings.db_schema,
+               "LGNET_MASTER_KEY": desk.settings.master_key, "LGNET_DESK_PASSWORD": PASSWORD}  # fmt: skip
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("LGNET_ADMIN_BY", raising=False)
+        monkeypatch.setattr(getpass, "getuser", lambda: "os-login")
+        args = [f"--{s}-schema={schema}" for s, schema in schemas.items()]
+
+        def main(*argv: str) -> Any:
+            return asyncio.to_thread(admin.main, list(argv))  # it runs its own event loop
+
+        add = ["add-operator", "nadia", "--name", "Nadia Ferri", "--role", "staff", "--city", "torino", *args]
+        assert await main("--by", "it-anna", *add) == 0
+        monkeypatch.setenv("LGNET_ADMIN_BY", "it-marco")
+        assert await main("rename-operator", "nadia", "--name", "Nadia Ferri Verdi", *args) == 0
+        assert await main("set-password", "nadia") == 0
+        monkeypatch.delenv("LGNET_ADMIN_BY")
+        assert await main("deactivate-operator", "nadia", *args) == 0
+        capsys.readouterr()
+        assert await main("deactivate-operator", "nobody-at-all", *args) == 1  # refused: said, not recorded
+        refused = capsys.readouterr().err
+        assert "no operator nobody-at-all" in refused and '"admin action"' not in refused
+        assert await main("purge", "--by", "it-anna") == 0
+        said = capsys.readouterr()
+        logged = [json.loads(line) for line in said.err.splitlines() if line.startswith('{"event"')]
+        assert [(line["by"], line["command"]) for line in logged] == [("it-anna", "purge")], said.err
+        assert await main("history", "--json") == 0
+        listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [(r["by"], r["program"], r["command"], r["target"]) for r in listed] == [
+            ("it-anna", "lgnet-desk-admin", "purge", "access log and login attempts"),
+            ("os-login", "lgnet-desk-admin", "deactivate-operator", "nadia"),
+            ("it-marco", "lgnet-desk-admin", "set-password", "nadia"),
+            ("it-marco", "lgnet-desk-admin", "rename-operator", "nadia"),
+            ("it-anna", "lgnet-desk-admin", "add-operator", "nadia"),
+        ]
+        assert listed[-1]["outcome"].startswith("added staff of torino; tokens on housing, intake, payments")
+        assert listed[2]["outcome"] == "password set, 0 session(s) ended", listed
+        kept = json.dumps(listed)
+        assert PASSWORD not in kept and "Nadia Ferri" not in kept
+        assert await main("history", "--limit", "1") == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert len(lines) == 2 and "purge" in lines[1], lines
+        # each service's schema keeps what the command did there, under the actor the service knows (not her name)
+        async with desk.pool.acquire() as conn:
+            actor = (await store.any_operator(conn, "nadia"))[0].service_actor  # type: ignore[index]
+        for schema in schemas.values():
+            conn = await asyncpg.connect(database_url, server_settings={"search_path": schema})
+            try:
+                there = await conn.fetch("select * from admin_actions order by id")
+            finally:
+                await conn.close()
+            assert [(r["run_by"], r["program"], r["command"], r["target"]) for r in there] == [
+                ("it-anna", "lgnet-desk-admin", "add-operator", actor),
+                ("it-marco", "lgnet-desk-admin", "rename-operator", actor),
+                ("os-login", "lgnet-desk-admin", "deactivate-operator", actor),
+            ], there
+            assert [r["outcome"] for r in there] == ["actor added, token issued", "actor renamed", "revoked 1 token(s)"]
+
+    await desk.as_operator(RPD)
+    page = await desk.client.get("/operators")
+    assert page.status_code == 200, page.text
+    text = text_of(page.text)
+    assert "Modifiche amministrative" in text
+    rows = re.findall(r'<tr class="admin-action">.*?</tr>', page.text, re.S)
+    assert len(rows) == 5, rows  # latest first
+    assert "deactivate-operator" in text_of(rows[1]) and "os-login" in text_of(rows[1]) and "nadia" in rows[1]
+    assert "it-anna" in text_of(rows[4]) and "add-operator" in text_of(rows[4])
+    english = text_of((await desk.client.get("/operators?lang=en")).text)
+    assert "Administrative changes" in english
+    desk.client.cookies.delete("desk_lang")
+    assert await axe_problems(desk, browser, {"operators": page.text}) == []
+    await desk.as_operator(MARIA)
+    assert (await desk.client.get("/operators")).status_code == 403

@@ -144,3 +144,36 @@ def test_the_admin_commands_start_without_the_web_framework_the_kafka_runtime_or
     probe = f"import sys, {module}; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "", f"{module} imports {loaded}"
+
+
+def test_each_change_says_who_made_it_and_history_reads_them_back(
+    schema_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A partner's signing key registered, the inbound key retired: no one could tell which of the IT team did it.
+    Each change is kept in intake's schema with who (`--by`, else LGNET_ADMIN_BY, else the OS login), never a key;
+    `history` reads them, latest first. A refused command records nothing."""
+    import getpass
+    import json
+
+    monkeypatch.delenv("LGNET_ADMIN_BY", raising=False)
+    monkeypatch.setattr(getpass, "getuser", lambda: "os-login")
+    assert run(capsys, "--by", "anna", "add-actor", "coop-aurora", "--role", "partner", "--city", "torino")[0] == 0
+    monkeypatch.setenv("LGNET_ADMIN_BY", "it-marco")
+    assert run(capsys, "add-signing-key", "k-1", "coop-aurora", PUBLIC)[0] == 0
+    assert run(capsys, "add-signing-key", "k-1", "coop-aurora", PUBLIC)[0] == 2  # refused: nothing recorded
+    monkeypatch.delenv("LGNET_ADMIN_BY")
+    assert run(capsys, "rotate-inbound-key", "--now")[0] == 0
+    assert run(capsys, "issue-read-log-token", "--city", "torino", "--name", "RPD Torino")[0] == 0
+    assert admin.main(["history", "--json"]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if not line.startswith('{"event"')]
+    assert [(r["by"], r["program"], r["command"], r["target"]) for r in listed] == [
+        ("os-login", "lgnet-intake-admin", "issue-read-log-token", "read-log of torino"),
+        ("os-login", "lgnet-intake-admin", "rotate-inbound-key", "inbound key"),
+        ("it-marco", "lgnet-intake-admin", "add-signing-key", "k-1 of coop-aurora"),
+        ("anna", "lgnet-intake-admin", "add-actor", "coop-aurora"),
+    ]
+    assert listed[1]["outcome"].startswith("retired ") and PUBLIC not in json.dumps(listed)
+    assert "RPD Torino" not in json.dumps(listed)
+    assert admin.main(["history", "--limit", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and "issue-read-log-token" in lines[1], lines

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -310,3 +311,31 @@ async def test_another_deployments_schema_is_refused_and_fewer_services_revoke_t
     assert await actor_of(env["DATABASE_URL"], intake, intake_token) == f"{partner}/partner/bologna"
     assert await asyncio.to_thread(partner_admin.main, ["offboard", partner, "--deployment", "national"], env) == 0
     assert await actor_of(env["DATABASE_URL"], intake, intake_token) is None
+
+
+async def test_onboarding_and_offboarding_say_who_did_it_in_each_schema_they_change(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A partner's tokens and keys issued or revoked in every service, and nothing said which of the IT team did it:
+    each schema the command changes keeps it (`admin_actions`: who, the command, the partner, the outcome), never a
+    token or a key."""
+    partner = f"coop-{uuid.uuid4().hex[:6]}"
+    argv = ["onboard", partner, "--city", "torino", "--signing-key-id", f"{partner}-2026"]
+    argv += ["--signing-public-key", PUBLIC, "--out", str(tmp_path / "b.json"), "--services", "intake,reporting"]
+    assert await asyncio.to_thread(partner_admin.main, ["--by", "it-anna", *argv], env) == 0, capsys.readouterr().err
+    tokens = json.loads((tmp_path / "b.json").read_text())["services"]
+    off = ["offboard", partner, "--services", "intake,reporting"]
+    assert await asyncio.to_thread(partner_admin.main, off, {**env, "LGNET_ADMIN_BY": "it-marco"}) == 0
+    for service in ("intake", "reporting"):
+        conn = await asyncpg.connect(env["DATABASE_URL"])
+        try:
+            schema = env[f"LGNET_{service.upper()}_DB_SCHEMA"]
+            rows = await conn.fetch(f'select * from "{schema}".admin_actions where target = $1 order by id', partner)
+        finally:
+            await conn.close()
+        assert [(r["run_by"], r["program"], r["command"]) for r in rows] == [
+            ("it-anna", "lgnet-partner-admin", "onboard"),
+            ("it-marco", "lgnet-partner-admin", "offboard"),
+        ], rows
+        assert rows[0]["outcome"].startswith("partner of torino: ") and "1 token(s)" in rows[1]["outcome"]
+        assert tokens[service]["token"] not in str([dict(r) for r in rows]) and PUBLIC not in str(rows)

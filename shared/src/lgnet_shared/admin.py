@@ -9,6 +9,10 @@
     lgnet-admin --schema intake list-actors [--city torino] [--json]  # who may call it: an access review
     lgnet-admin --schema intake outbox [--json]            # what the outbox relay has not published, per topic
     lgnet-admin --schema intake drop-answers coop-aurora [--yes]  # a departed partner's waiting answers, only those
+    lgnet-admin --schema intake history [--limit 50] [--json]  # who changed what with these commands, latest first
+
+Every change is recorded in the schema's `admin_actions` with who ran it: `--by NAME` (before or after the command),
+else LGNET_ADMIN_BY, else the OS login (docs/operators.md, "Who ran which admin command").
 
 DATABASE_URL is read from the environment; --schema defaults to LGNET_DB_SCHEMA.
 """
@@ -23,7 +27,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lgnet_shared import actors, db, outbox_waiting, read_log_readers, runtime_schema, setup_errors
+from lgnet_shared import actors, admin_actions, db, outbox_waiting, read_log_readers, runtime_schema, setup_errors
 from lgnet_shared.errors import ContractError
 
 
@@ -40,46 +44,100 @@ async def run(args: argparse.Namespace) -> str:
     # A service creates its schema at its first start: one that is not there is a typo ("housng").
     # Refused when it holds another program's tables (the desk's, two services'): a service's schema, one service's.
     pool = await runtime_schema.pool_of(
-        os.environ["DATABASE_URL"], args.schema, None, "--schema", [actors.MIGRATION], create=False
+        os.environ["DATABASE_URL"],
+        args.schema,
+        None,
+        "--schema",
+        [actors.MIGRATION, admin_actions.MIGRATION],
+        create=False,
     )
     try:
         async with pool.acquire() as conn:
-            if args.command == "add-actor":
-                if args.role == actors.Role.AUDITOR.value:  # it would open nothing there (auth.refuse_auditor)
-                    await auditor_schema(conn, args.schema)
-                await actors.add_actor(
-                    conn, args.actor_id, actors.Role(args.role), args.city, args.name or args.actor_id
-                )
-                return f"added {args.role} {args.actor_id} to {args.schema}"
-            if args.command == "issue-token":
-                token = await actors.issue_token(conn, args.actor_id, args.days)
-                if args.days:  # the token alone on stdout (scripts read it), its end beside it
-                    ends = (datetime.now(UTC) + timedelta(days=args.days)).date().isoformat()
-                    print(f"lgnet-admin: the token expires on {ends}", file=sys.stderr)
-                return token
-            if args.command in ("outbox", "drop-answers"):
-                return await outbox_command(conn, args)
-            if args.command == "list-actors":
-                rows = await actors.review(conn, args.city)
-                if await conn.fetchval("select to_regclass('read_log_readers')") is not None:
-                    rows += await read_log_readers.review(conn, args.city)
-                return access_review(rows, as_json=args.json)
+            if args.command in READ_ONLY:
+                return await read_only(conn, args)
+            if args.command == "drop-answers" and not args.yes:
+                return await outbox_command(conn, args)  # says what it would drop: no change
             if "read-log" in args.command:
                 # the service made the table at its start: one without it (reporting) keeps no read log
                 if await conn.fetchval("select to_regclass('read_log_readers')") is None:
                     raise ValueError(f"--schema: {args.schema} keeps no read log (intake, housing and payments do)")
-                if args.command == "issue-read-log-token":
-                    return await read_log_readers.issue_reader_token(conn, args.city, args.name)
-                if args.command == "purge-read-log":
-                    if await conn.fetchval("select to_regclass('read_log')") is None:  # payments': kept with its files
-                        raise ValueError(f"--schema: {args.schema} keeps no read log to purge (intake and housing do)")
-                    before = datetime.now(UTC) - timedelta(days=args.days)
-                    deleted = await read_log_readers.purge(conn, before)
-                    return f"deleted {deleted} entries before {before.date().isoformat()}"
-                return f"revoked {await read_log_readers.revoke_reader_tokens(conn, args.city)} read-log token(s)"
-            return f"revoked {await actors.revoke_tokens(conn, args.actor_id)} token(s) of {args.actor_id}"
+                if args.command == "purge-read-log" and await conn.fetchval("select to_regclass('read_log')") is None:
+                    # payments': kept with its files
+                    raise ValueError(f"--schema: {args.schema} keeps no read log to purge (intake and housing do)")
+            async with admin_actions.recorded(conn, args.by, PROG, args.command, target_of(args)) as action:
+                return await change(conn, args, action)
     finally:
         await pool.close()
+
+
+PROG = "lgnet-admin"
+READ_ONLY = ("outbox", "list-actors", "history")
+
+
+def target_of(args: argparse.Namespace) -> str:
+    """What a command acts on, for the record: an actor's id, a partner's, a city's read log (never a name)."""
+    if args.command in ("add-actor", "issue-token", "revoke-tokens"):
+        return str(args.actor_id)
+    if args.command == "drop-answers":
+        return str(args.partner)
+    if args.command == "purge-read-log":
+        return "read log"
+    return f"read-log of {args.city}"
+
+
+async def change(conn: db.Conn, args: argparse.Namespace, action: admin_actions.Action) -> str:
+    """The command's change, its outcome set on `action` (recorded with it); what it prints."""
+    if args.command == "add-actor":
+        if args.role == actors.Role.AUDITOR.value:  # it would open nothing there (auth.refuse_auditor)
+            await auditor_schema(conn, args.schema)
+        await actors.add_actor(conn, args.actor_id, actors.Role(args.role), args.city, args.name or args.actor_id)
+        action.outcome = f"added {args.role}" + (f" of {args.city}" if args.city else "")
+        return f"added {args.role} {args.actor_id} to {args.schema}"
+    if args.command == "issue-token":
+        token = await actors.issue_token(conn, args.actor_id, args.days)
+        action.outcome = "token issued"
+        if args.days:  # the token alone on stdout (scripts read it), its end beside it
+            ends = (datetime.now(UTC) + timedelta(days=args.days)).date().isoformat()
+            action.outcome += f", expires on {ends}"
+            print(f"lgnet-admin: the token expires on {ends}", file=sys.stderr)
+        return token
+    if args.command == "drop-answers":
+        said = await outbox_command(conn, args)
+        action.outcome = said.replace(f" of {args.partner}", "")  # "dropped 4 waiting row(s) {topic: rows}"
+        return said
+    if args.command == "issue-read-log-token":
+        token = await read_log_readers.issue_reader_token(conn, args.city, args.name)
+        action.outcome = "read-log token issued"
+        return token
+    if args.command == "purge-read-log":
+        before = datetime.now(UTC) - timedelta(days=args.days)
+        deleted = await read_log_readers.purge(conn, before)
+        action.outcome = f"deleted {deleted} entries before {before.date().isoformat()}"
+        return action.outcome
+    if args.command == "revoke-read-log-tokens":
+        action.outcome = f"revoked {await read_log_readers.revoke_reader_tokens(conn, args.city)} read-log token(s)"
+        return action.outcome
+    action.outcome = f"revoked {await actors.revoke_tokens(conn, args.actor_id)} token(s)"
+    return f"{action.outcome} of {args.actor_id}"
+
+
+async def read_only(conn: db.Conn, args: argparse.Namespace) -> str:
+    if args.command == "outbox":
+        return await outbox_command(conn, args)
+    if args.command == "history":
+        return await history(conn, args)
+    rows = await actors.review(conn, args.city)
+    if await conn.fetchval("select to_regclass('read_log_readers')") is not None:
+        rows += await read_log_readers.review(conn, args.city)
+    return access_review(rows, as_json=args.json)
+
+
+async def history(conn: db.Conn, args: argparse.Namespace) -> str:
+    """`history`: the schema's recorded admin actions, latest first, to the second (every admin CLI's)."""
+    rows = await admin_actions.history(conn, args.limit)
+    for r in rows:
+        r["at"] = r["at"].astimezone(UTC).isoformat(timespec="seconds")
+    return table(rows, admin_actions.COLUMNS, as_json=args.json)
 
 
 async def outbox_command(conn: db.Conn, args: argparse.Namespace) -> str:
@@ -163,11 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     da = sub.add_parser("drop-answers", help="delete a departed partner's waiting answers and reminders, only those")
     da.add_argument("partner")
     da.add_argument("--yes", action="store_true", help="drop them (without it: say what would be dropped)")
+    admin_actions.add_history_command(sub, "the service's schema")
+    admin_actions.add_by_option(parser, sub)
     args = parser.parse_args(argv)
     if not args.schema or "DATABASE_URL" not in os.environ:
         print("lgnet-admin: error: set DATABASE_URL and pass --schema (or set LGNET_DB_SCHEMA)", file=sys.stderr)
         return 2
     try:
+        args.by = admin_actions.who(args.by)
         with setup_errors.database(os.environ["DATABASE_URL"]):
             print(asyncio.run(run(args)))
     except setup_errors.SetupError as exc:  # PostgreSQL not answering or refusing: DATABASE_URL named, no traceback

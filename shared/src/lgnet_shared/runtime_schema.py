@@ -176,10 +176,33 @@ MASTER_KEY_CHECK = (
 )
 
 
+# Who ran which admin command, when, on what, and its outcome (admin_actions.py): `lgnet-admin`, `lgnet-intake-admin`,
+# `lgnet-partner-admin` and `lgnet-desk-admin` record each change they make in the schema they make it in, in the same
+# transaction (GDPR art. 5(2)). Never a password, a token, a key or a person's data: ids, usernames, counts.
+ADMIN_ACTIONS = (
+    "lgnet-admin-actions-1",
+    """
+    create table if not exists admin_actions (
+        id bigserial primary key,
+        at timestamptz not null default clock_timestamp(),
+        run_by text not null check (run_by <> ''),
+        program text not null,
+        command text not null,
+        target text not null default '',
+        outcome text not null
+    );
+    create index if not exists admin_actions_latest on admin_actions (at desc, id desc)
+    """,
+)
+
+
 def all_migrations(own: Sequence[Migration]) -> list[Migration]:
     """The runtime's tables, then the service's own: what a service applies at start, and what its tests and admin
     commands apply to use its adapters without the process."""
-    return [*OUTBOX, INBOX, PERSON_KEYS, IDEMPOTENCY, ACTORS, DEPLOYMENT, KAFKA_CLUSTER, MASTER_KEY_CHECK, *own]
+    return [
+        *OUTBOX, INBOX, PERSON_KEYS, IDEMPOTENCY, ACTORS, DEPLOYMENT, KAFKA_CLUSTER, MASTER_KEY_CHECK, ADMIN_ACTIONS,
+        *own,
+    ]  # fmt: skip
 
 
 # The programs whose own migrations are named `<program>-…` (`intake-3`, `intake-read-log-1`, `desk-9`): which one a

@@ -15,6 +15,7 @@ PER_COMPONENT = frozenset(f"LGNET_{c}_{what}" for c in COMPONENTS for what in ("
 
 KNOWN = PER_COMPONENT | frozenset(
     {
+        "LGNET_ADMIN_BY",
         "LGNET_ANSWER_KEYS",
         "LGNET_APPOINTMENT_AT",
         "LGNET_BROKER_LOSS_SCALE",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from lgnet_shared.runtime_schema import ADMIN_ACTIONS
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "desk-1",
@@ -165,4 +167,6 @@ MIGRATIONS: list[tuple[str, str]] = [
         create index operator_names_of on operator_names (username, until);
         """,
     ),
+    # who ran which `lgnet-desk-admin` command (lgnet_shared.admin_actions): the services' table, the same migration
+    ADMIN_ACTIONS,
 ]

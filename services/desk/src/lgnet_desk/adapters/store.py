@@ -64,6 +64,19 @@ async def access_review(conn: Conn, city: str) -> list[dict[str, Any]]:
     ]
 
 
+async def admin_actions(conn: Conn, city: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest `limit` changes `lgnet-desk-admin` recorded (lgnet_shared.admin_actions), latest first, for the
+    city's DPO: those on her city's operators and those on no operator (the logs' purge), never another city's."""
+    rows = await conn.fetch(
+        "select a.at, a.run_by as by, a.command, a.target, a.outcome from admin_actions a"
+        " where not exists (select 1 from operators o where o.username = a.target and o.city <> $1)"
+        " order by a.at desc, a.id desc limit $2",
+        city,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
 async def city_operators(conn: Conn, city: str) -> list[Operator]:
     """The city's operators, so pages name who wrote, uploaded, booked or requested rather than print an id."""
     return [_operator(row) for row in await conn.fetch("select * from operators where city = $1", city)]

@@ -94,7 +94,10 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.get("/operators", response_class=HTMLResponse)
     async def operators(request: Request) -> Response:
         p, accounts = await review(request)
-        return p.render("operators.html", accounts=accounts)
+        assert p.op is not None
+        async with request.app.state.pool.acquire() as conn:
+            changes = await store.admin_actions(conn, p.op.city)
+        return p.render("operators.html", accounts=accounts, admin_actions=changes)
 
     @api.get("/operators.csv")
     async def operators_csv(request: Request) -> Response:

@@ -9,6 +9,11 @@
     lgnet-desk-admin rename-operator maria --name "Maria Rossi Verdi"   (her name corrected; username and role stay)
     lgnet-desk-admin give-services maria   (her token on a service the city runs now: LGNET_DESK_SERVICES)
     lgnet-desk-admin give-services --all   (every operator's who may log in)
+    lgnet-desk-admin history [--limit 50] [--json]   (who changed what with these commands, latest first)
+
+Every change is recorded in the desk's `admin_actions` with who ran it: `--by NAME` (before or after the command), else
+LGNET_ADMIN_BY, else the OS login (docs/operators.md, "Who ran which admin command"); the DPO reads them on
+"Operatori dello sportello".
 
 The DPO has no identity on the services; to read intake's and housing's read logs and payments' download log of its
 SEPA files beside the desk's access log, her operator keeps the city's read-log token of each
@@ -47,7 +52,8 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import asyncpg
-from lgnet_shared import actors, clock, config, db, read_log_readers, runtime_schema, setup_errors
+from lgnet_shared import actors, admin_actions, clock, config, db, read_log_readers, runtime_schema, setup_errors
+from lgnet_shared import admin as shared_admin
 from lgnet_shared.access import Role
 from lgnet_shared.admin import days as whole_days
 from lgnet_shared.errors import Conflict
@@ -70,6 +76,29 @@ from lgnet_desk.settings import DeskSettings
 T = TypeVar("T")
 # LGNET_DESK_READ_LOG_TOKEN (intake's, the first), LGNET_DESK_HOUSING_READ_LOG_TOKEN, LGNET_DESK_PAYMENTS_READ_LOG_TOKEN
 READ_LOG_ENV = {"intake": "", "housing": "HOUSING_", "payments": "PAYMENTS_"}
+PROG = "lgnet-desk-admin"
+
+
+def recorded(conn: Any, by: str | None, command: str, target: str) -> Any:
+    """The command's change and its record in the desk's `admin_actions`, one transaction (lgnet_shared.admin_actions):
+    who ran it (`by`; None: LGNET_ADMIN_BY, else the OS login), on which operator's username, its outcome."""
+    return admin_actions.recorded(conn, admin_actions.who(by), PROG, command, target)
+
+
+def _on(what: str, tokens: Mapping[str, str]) -> str:
+    """`{what} intake, housing`: the services whose tokens a change touched (never a token), or "" for none."""
+    services = sorted({key.removesuffix("-read-log") for key in tokens})
+    return f"{what} {', '.join(services)}" if services else ""
+
+
+async def history(settings: DeskSettings, args: argparse.Namespace) -> str:
+    """`history`: the desk's recorded admin actions, latest first (read-only)."""
+    pool = await desk_pool(settings)
+    try:
+        async with pool.acquire() as conn:
+            return await shared_admin.history(conn, args)
+    finally:
+        await pool.close()
 
 
 async def desk_pool(settings: DeskSettings) -> Any:
@@ -80,8 +109,11 @@ async def desk_pool(settings: DeskSettings) -> Any:
 
 async def service_pool(settings: DeskSettings, service: str, schema: str) -> Any:
     """`service`'s schema (`--<service>-schema`: one that is not there, or holds another's tables, refused naming the
-    flag): an operator's actor and token on housing were made among intake's tables."""
-    return await runtime_schema.pool_of(settings.database_url, schema, service, f"--{service}-schema", create=False)
+    flag): an operator's actor and token on housing were made among intake's tables. Its record of admin actions made
+    if the service has not yet (it makes it at its start)."""
+    return await runtime_schema.pool_of(
+        settings.database_url, schema, service, f"--{service}-schema", [admin_actions.MIGRATION], create=False
+    )
 
 
 async def add_operator(
@@ -92,6 +124,7 @@ async def add_operator(
     partner_name: str | None = None,
     read_log_tokens: Mapping[str, str] | None = None,
     deployment: str | None = None,
+    by: str | None = None,
 ) -> Operator:
     """`read_log_tokens`: the DPO's read-log tokens by service (`intake`, `payments`; the DPO's only: ignored for
     anyone else). `deployment`: the one whose schemas get her actor (None: one of her city; `check_owners`). The
@@ -103,10 +136,11 @@ async def add_operator(
     pool = await desk_pool(settings)  # refused before any token is issued when it is another program's schema
     try:
         tokens = await _service_tokens(
-            settings, op, schemas, settings.services, partner_name, read_log_tokens, deployment
+            settings, op, schemas, settings.services, partner_name, read_log_tokens, deployment, by
         )
-        async with pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn, recorded(conn, by, "add-operator", op.username) as action:
             await store.add_operator(conn, op, HASHER.hash(password), tokens, _token_key(settings))
+            action.outcome = f"added {op.role.value} of {op.city}" + _on("; tokens on", tokens)
     finally:
         await pool.close()
     return op
@@ -120,9 +154,12 @@ async def _service_tokens(
     partner_name: str | None = None,
     read_log_tokens: Mapping[str, str] | None = None,
     deployment: str | None = None,
+    by: str | None = None,
+    command: str = "add-operator",
 ) -> dict[str, str]:
     """The operator's tokens on `services`, by the name the desk keeps them under: a staff or partner operator's actor
-    and a token in each one's schema (lgnet-admin's code); a DPO's read-log tokens given of those."""
+    and a token in each one's schema (lgnet-admin's code), recorded there as `command` by `by` on the actor; a DPO's
+    read-log tokens given of those."""
     tokens: dict[str, str] = {}
     if op.role is OperatorRole.DPO:
         given = (read_log_tokens or {}).items()
@@ -136,9 +173,12 @@ async def _service_tokens(
             for service in services:  # every schema checked before an actor is made in any
                 pools[service] = await service_pool(settings, service, schemas[service])
             for service, pool in pools.items():
-                async with pool.acquire() as conn, conn.transaction():
-                    with contextlib.suppress(Conflict):  # the partner's actor exists already: one more token for it
+                async with pool.acquire() as conn, recorded(conn, by, command, actor) as action:
+                    action.outcome = "actor added, token issued"
+                    try:
                         await actors.add_actor(conn, actor, role, op.city, op.service_actor_name(partner_name))
+                    except Conflict:  # the partner's actor exists already: one more token for it
+                        action.outcome = "token issued"
                     tokens[service] = await actors.issue_token(conn, actor)
         finally:
             for pool in pools.values():
@@ -166,6 +206,7 @@ async def give_services(
     schemas: dict[str, str],
     read_log_tokens: Mapping[str, str] | None = None,
     deployment: str | None = None,
+    by: str | None = None,
 ) -> list[str]:
     """An operator added before the city ran a service of LGNET_DESK_SERVICES (payments started later): her token on
     each such service she has none on yet (a DPO: the read-log tokens given of those). The services given, sorted."""
@@ -178,10 +219,13 @@ async def give_services(
             held = {key.removesuffix("-read-log") for key in await store.tokens(conn, username, _token_key(settings))}
         op = found[0]
         missing = [s for s in settings.services if s not in held]
-        tokens = await _service_tokens(settings, op, schemas, missing, None, read_log_tokens, deployment)
-        async with pool.acquire() as conn, conn.transaction():
+        tokens = await _service_tokens(
+            settings, op, schemas, missing, None, read_log_tokens, deployment, by, "give-services"
+        )
+        async with pool.acquire() as conn, recorded(conn, by, "give-services", username) as action:
             for key, token in tokens.items():
                 await store.set_token(conn, username, key, token, _token_key(settings))
+            action.outcome = "tokens given" + (_on(" on", tokens) or " on none")
         return sorted(key.removesuffix("-read-log") for key in tokens)
     finally:
         await pool.close()
@@ -203,65 +247,77 @@ class Deactivation:
     without_schema: list[str]  # services she had a token on whose schema is gone (the city stopped them): nothing left
 
 
-async def deactivate_operator(settings: DeskSettings, username: str, schemas: dict[str, str]) -> Deactivation:
+async def deactivate_operator(
+    settings: DeskSettings, username: str, schemas: dict[str, str], by: str | None = None
+) -> Deactivation:
     """An operator who left: deactivated in the desk (no login; her sessions end at once), then her tokens revoked on
     each service — a staff operator's actor's every token, a cooperative's operator's own token only (her colleagues
     use the same actor), a DPO's read-log tokens. Run again, it revokes what a failed run left. A service whose schema
     was dropped (the city no longer runs it) holds no token to revoke: named, not a stop before the others."""
     pool = await desk_pool(settings)
     try:
-        async with pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn, recorded(conn, by, "deactivate-operator", username) as action:
             found = await store.any_operator(conn, username)
             if found is None:
                 raise ValueError(f"username: no operator {username}")
             await store.deactivate(conn, username)
             tokens = await store.tokens(conn, username, _token_key(settings))
+            action.outcome = "deactivated, sessions ended" + _on("; revoking her tokens on", tokens)  # next
     finally:
         await pool.close()
     op, revoked, gone = found[0], set(), set()
     for key, token in tokens.items():
         service = key.removesuffix("-read-log")
-        async with _in_service(settings, service, schemas[service]) as conn:
-            if conn is None:
+        target = f"read-log of {op.city}" if key != service else op.service_actor or str(op.partner)
+        async with _in_service(settings, service, schemas[service], by, "deactivate-operator", target) as there:
+            if there is None:
                 gone.add(service)
                 continue
+            conn, action = there
             if key != service:
-                done = await read_log_readers.revoke_reader_token(conn, token)
+                n = int(await read_log_readers.revoke_reader_token(conn, token))
             elif op.role is OperatorRole.STAFF and op.service_actor:
-                done = await actors.revoke_tokens(conn, op.service_actor) > 0
+                n = await actors.revoke_tokens(conn, op.service_actor)
             else:
-                done = await actors.revoke_token(conn, token)
+                n = int(await actors.revoke_token(conn, token))
+            action.outcome = f"revoked {n} {'read-log ' if key != service else ''}token(s)"
+            done = n > 0
         if done:
             revoked.add(service)
     return Deactivation(sorted(revoked), sorted(gone))
 
 
 @contextlib.asynccontextmanager
-async def _in_service(settings: DeskSettings, service: str, schema: str) -> AsyncIterator[Any | None]:
-    """A connection to `service`'s schema in a transaction (committed on leaving); None when the schema is gone (the
-    city no longer runs the service): nothing of an operator's is left there."""
+async def _in_service(
+    settings: DeskSettings, service: str, schema: str, by: str | None, command: str, target: str
+) -> AsyncIterator[tuple[Any, admin_actions.Action] | None]:
+    """A connection to `service`'s schema in a transaction (committed on leaving) that records there `command` by `by`
+    on `target` (the caller sets the outcome); None when the schema is gone (the city no longer runs the service):
+    nothing of an operator's is left there."""
     if not await db.schema_exists(settings.database_url, schema):
         yield None
         return
     pool = await service_pool(settings, service, schema)
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            yield conn
+        async with pool.acquire() as conn, recorded(conn, by, command, target) as action:
+            yield conn, action
     finally:
         await pool.close()
 
 
-async def set_password(settings: DeskSettings, username: str, password: str) -> int:
+async def set_password(settings: DeskSettings, username: str, password: str, by: str | None = None) -> int:
     """A new password set by IT (one forgotten, or seen): the old one stops working and her sessions end (how
     many). The rule is the one of a new operator's password."""
     check_password(password)
     pool = await desk_pool(settings)
     try:
-        async with pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn, recorded(conn, by, "set-password", username) as action:
             if await store.operator(conn, username) is None:
                 raise ValueError(f"username: no operator {username} (or deactivated)")
             await store.set_password_hash(conn, username, HASHER.hash(password))
-            return await store.end_sessions(conn, username)
+            ended = await store.end_sessions(conn, username)
+            action.outcome = f"password set, {ended} session(s) ended"
+        return ended
     finally:
         await pool.close()
 
@@ -273,7 +329,9 @@ class Renaming:
     without_schema: list[str]  # services whose schema is gone (the city stopped them): nothing to rename there
 
 
-async def rename_operator(settings: DeskSettings, username: str, name: str, schemas: dict[str, str]) -> Renaming:
+async def rename_operator(
+    settings: DeskSettings, username: str, name: str, schemas: dict[str, str], by: str | None = None
+) -> Renaming:
     """Her display name corrected (misspelt, or changed by marriage), the one before kept with when it ended; nothing
     else changes (username, role, actor, code: what the access log and the services' facts name her by). A staff
     operator's actor is hers, so each service's access review names it anew; a cooperative's operator acts as the
@@ -283,12 +341,13 @@ async def rename_operator(settings: DeskSettings, username: str, name: str, sche
         raise ValueError("name: an operator's name cannot be blank")
     pool = await desk_pool(settings)
     try:
-        async with pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn, recorded(conn, by, "rename-operator", username) as action:
             found = await store.operator(conn, username)
             if found is None:
                 raise ValueError(f"username: no operator {username} (or deactivated)")
             op = found[0]
             previous = op.display_name
+            action.outcome = "renamed" if previous != name else "the same name: unchanged"  # the names stay out
             if previous != name:
                 await store.rename(conn, username, name)
     finally:
@@ -296,33 +355,45 @@ async def rename_operator(settings: DeskSettings, username: str, name: str, sche
     renamed, gone = set(), set()
     if op.role is OperatorRole.STAFF and op.service_actor:
         for service, schema in schemas.items():
-            async with _in_service(settings, service, schema) as conn:
-                if conn is None:
+            async with _in_service(settings, service, schema, by, "rename-operator", op.service_actor) as there:
+                if there is None:
                     gone.add(service)
-                elif await actors.rename_actor(conn, op.service_actor, name):
+                    continue
+                conn, action = there
+                action.outcome = "actor's name unchanged"  # the names stay out
+                if await actors.rename_actor(conn, op.service_actor, name):
+                    action.outcome = "actor renamed"
                     renamed.add(service)
     return Renaming(previous, sorted(renamed), sorted(gone))
 
 
-async def purge(settings: DeskSettings, days: int, login_days: int) -> tuple[int, int]:
+async def purge(settings: DeskSettings, days: int, login_days: int, by: str | None = None) -> tuple[int, int]:
     """The access log's entries older than `days` and the login attempts older than `login_days`, deleted."""
     pool = await desk_pool(settings)
     try:
         now = clock.now()
-        async with pool.acquire() as conn, conn.transaction():
-            return await store.purge(conn, now - timedelta(days=days), now - timedelta(days=login_days))
+        async with pool.acquire() as conn, recorded(conn, by, "purge", "access log and login attempts") as action:
+            entries, attempts = await store.purge(conn, now - timedelta(days=days), now - timedelta(days=login_days))
+            action.outcome = (
+                f"deleted {entries} access log entries older than {days} days, {attempts} login attempts older than"
+                f" {login_days} days"
+            )
+        return entries, attempts
     finally:
         await pool.close()
 
 
-async def set_read_log_token(settings: DeskSettings, username: str, token: str, service: str = "intake") -> None:
+async def set_read_log_token(
+    settings: DeskSettings, username: str, token: str, service: str = "intake", by: str | None = None
+) -> None:
     pool = await desk_pool(settings)
     try:
-        async with pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn, recorded(conn, by, "set-read-log-token", username) as action:
             found = await store.operator(conn, username)
             if found is None or not found[0].reads_access_log:
                 raise ValueError(f"username: {username} is no DPO of the desk")
             await store.set_token(conn, username, READ_LOGS[service], token, _token_key(settings))
+            action.outcome = f"read-log token of {service} set"
     finally:
         await pool.close()
 
@@ -384,16 +455,28 @@ def main(argv: list[str] | None = None) -> int:
     pg.add_argument(
         "--login-days", type=whole_days, default=90, help="the login attempts' retention in days (default 90)"
     )
+    admin_actions.add_history_command(sub, "the desk's schema")
+    admin_actions.add_by_option(parser, sub)
     args = parser.parse_args(argv)
     try:
         settings = config.load_as(DeskSettings)
+        by = admin_actions.who(args.by)
     except config.ConfigError as e:
         print(f"lgnet-desk-admin: {e.code}", file=sys.stderr)
         return 2
+    except ValueError as e:  # a blank --by
+        print(f"lgnet-desk-admin: {e}", file=sys.stderr)
+        return 2
+    if args.command == "history":
+        listed = _run(settings, history(settings, args))
+        if listed is None:
+            return 1
+        print(listed)
+        return 0
     if args.command == "purge":
         try:
             with setup_errors.database(settings.database_url):
-                entries, attempts = asyncio.run(purge(settings, args.days, args.login_days))
+                entries, attempts = asyncio.run(purge(settings, args.days, args.login_days, by))
         except setup_errors.SetupError as e:
             print(f"lgnet-desk-admin: {e}", file=sys.stderr)
             return 2
@@ -403,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "set-read-log-token":
         token = sys.stdin.readline().strip()
         try:
-            asyncio.run(set_read_log_token(settings, args.username, token, args.service))
+            asyncio.run(set_read_log_token(settings, args.username, token, args.service, by))
         except ValueError as e:
             print(f"lgnet-desk-admin: {e}", file=sys.stderr)
             return 1
@@ -411,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "deactivate-operator":
         schemas = {s: getattr(args, f"{s}_schema") for s in SERVICES}
-        done = _run(settings, deactivate_operator(settings, args.username, schemas))
+        done = _run(settings, deactivate_operator(settings, args.username, schemas, by))
         if done is None:
             return 1
         where = ", ".join(done.revoked) or "none"
@@ -421,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "rename-operator":
         schemas = {s: getattr(args, f"{s}_schema") for s in settings.services}
-        named = _run(settings, rename_operator(settings, args.username, args.name, schemas))
+        named = _run(settings, rename_operator(settings, args.username, args.name, schemas, by))
         if named is None:
             return 1
         # the names stay out of the output: an operator's name is personal data, and this output ends up in logs
@@ -439,14 +522,14 @@ def main(argv: list[str] | None = None) -> int:
         if usernames is None:
             return 1
         for username in usernames:
-            given = _run(settings, give_services(settings, username, schemas, readers, args.deployment))
+            given = _run(settings, give_services(settings, username, schemas, readers, args.deployment, by))
             if given is None:
                 return 1
             print(f"{username}: tokens given on {', '.join(given) or 'none'}")
         return 0
     password = _password()
     if args.command == "set-password":
-        ended = _run(settings, set_password(settings, args.username, password))
+        ended = _run(settings, set_password(settings, args.username, password, by))
         if ended is None:
             return 1
         print(f"password of {args.username} set; {ended} session(s) ended")
@@ -455,7 +538,9 @@ def main(argv: list[str] | None = None) -> int:
     schemas = {s: getattr(args, f"{s}_schema") for s in SERVICES}
     try:
         with setup_errors.database(settings.database_url):
-            op = asyncio.run(add_operator(settings, op, password, schemas, args.partner_name, readers, args.deployment))
+            op = asyncio.run(
+                add_operator(settings, op, password, schemas, args.partner_name, readers, args.deployment, by)
+            )
     except setup_errors.SetupError as e:  # PostgreSQL not answering or refusing: DATABASE_URL named
         print(f"lgnet-desk-admin: {e}", file=sys.stderr)
         return 1

@@ -7,6 +7,10 @@ lgnet-intake-admin rotate-inbound-key [--now]        # the inbound key's schedul
 lgnet-intake-admin issue-read-log-token --city torino --name "RPD Torino"  # the DPO's: opens GET /read-log only
 lgnet-intake-admin revoke-read-log-tokens --city torino
 lgnet-intake-admin purge-read-log [--days 730]       # entries older than the retention (cron, daily)
+lgnet-intake-admin history [--limit 50] [--json]     # who changed what with these commands, latest first
+
+Every change is recorded in intake's `admin_actions` with who ran it: `--by NAME` (before or after the command), else
+LGNET_ADMIN_BY, else the OS login (docs/operators.md, "Who ran which admin command").
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from lgnet_shared import db, read_log_readers, setup_errors
+from lgnet_shared import admin as shared_admin
+from lgnet_shared import admin_actions, db, read_log_readers, setup_errors
 from lgnet_shared.admin import days as whole_days
 from lgnet_shared.errors import ContractError
 from lgnet_shared.runtime_schema import all_migrations, pool_of
@@ -65,28 +70,52 @@ async def run(args: argparse.Namespace) -> str:
     pool = await pool_of(url, schema, "intake", migrations=own)
     try:
         async with pool.acquire() as conn:
-            if args.command == "add-actor":
-                await credentials.add_actor(conn, args.actor_id, Role(args.role), args.city, args.name or args.actor_id)
-                return f"added {args.role} {args.actor_id}"
-            if args.command == "issue-token":
-                return await credentials.issue_token(conn, args.actor_id)
-            if args.command == "issue-read-log-token":
-                return await read_log_readers.issue_reader_token(conn, args.city, args.name)
-            if args.command == "revoke-read-log-tokens":
-                return f"revoked {await read_log_readers.revoke_reader_tokens(conn, args.city)}"
-            if args.command == "purge-read-log":
-                before = datetime.now(UTC) - timedelta(days=args.days)
-                deleted = await read_log_readers.purge(conn, before)
-                return f"deleted {deleted} entries before {before.date().isoformat()}"
-            if args.command == "rotate-inbound-key":
-                async with conn.transaction():
-                    retired = await credentials.retire_inbound_key(conn) if args.now else []
-                    destroyed = await credentials.rotate_inbound_keys(conn, settings.inbound_key_policy())
-                return f"retired {retired or 'none'}; destroyed {destroyed or 'none'}"
-            await credentials.add_signing_key(conn, args.key_id, args.actor_id, public)
-            return f"added signing key {args.key_id} for {args.actor_id}"
+            if args.command == "history":
+                return await shared_admin.history(conn, args)
+            async with admin_actions.recorded(conn, args.by, PROG, args.command, target_of(args)) as action:
+                said, action.outcome = await change(conn, args, public)
+                return said
     finally:
         await pool.close()
+
+
+def target_of(args: argparse.Namespace) -> str:
+    """What a command acts on, for the record: an actor's id, a key's, a city's read log (never a key or a name)."""
+    if args.command in ("add-actor", "issue-token"):
+        return str(args.actor_id)
+    if args.command == "add-signing-key":
+        return f"{args.key_id} of {args.actor_id}"
+    if args.command == "rotate-inbound-key":
+        return "inbound key"
+    if args.command == "purge-read-log":
+        return "read log"
+    return f"read-log of {args.city}"
+
+
+async def change(conn: asyncpg.Connection, args: argparse.Namespace, public: bytes) -> tuple[str, str]:
+    """The command's change: what it prints, and its outcome for the record (never the token it prints)."""
+    if args.command == "add-actor":
+        await credentials.add_actor(conn, args.actor_id, Role(args.role), args.city, args.name or args.actor_id)
+        return f"added {args.role} {args.actor_id}", f"added {args.role}" + (f" of {args.city}" if args.city else "")
+    if args.command == "issue-token":
+        return await credentials.issue_token(conn, args.actor_id), "token issued"
+    if args.command == "issue-read-log-token":
+        return await read_log_readers.issue_reader_token(conn, args.city, args.name), "read-log token issued"
+    if args.command == "revoke-read-log-tokens":
+        said = f"revoked {await read_log_readers.revoke_reader_tokens(conn, args.city)}"
+        return said, f"{said} read-log token(s)"
+    if args.command == "purge-read-log":
+        before = datetime.now(UTC) - timedelta(days=args.days)
+        deleted = await read_log_readers.purge(conn, before)
+        said = f"deleted {deleted} entries before {before.date().isoformat()}"
+        return said, said
+    if args.command == "rotate-inbound-key":
+        retired = await credentials.retire_inbound_key(conn) if args.now else []
+        destroyed = await credentials.rotate_inbound_keys(conn, settings.inbound_key_policy())
+        said = f"retired {retired or 'none'}; destroyed {destroyed or 'none'}"
+        return said, said
+    await credentials.add_signing_key(conn, args.key_id, args.actor_id, public)
+    return f"added signing key {args.key_id} for {args.actor_id}", "signing key added"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,8 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     rv.add_argument("--city", required=True)
     pr = sub.add_parser("purge-read-log", help="delete the read log's entries older than the retention")
     pr.add_argument("--days", type=whole_days, default=settings.READ_LOG_DAYS)
+    admin_actions.add_history_command(sub, "intake's schema")
+    admin_actions.add_by_option(parser, sub)
     args = parser.parse_args(argv)
     try:
+        args.by = admin_actions.who(args.by)
         print(asyncio.run(run(args)))
     except (ContractError, ValueError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

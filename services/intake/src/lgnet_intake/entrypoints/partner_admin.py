@@ -18,6 +18,8 @@ city): another deployment's schema is refused, naming it and the variable to set
 `offboard` revokes everything: tokens in every service, signing keys, Kafka credentials and ACLs; its schemas are held
 to the same rule (the partner's city read off its actor; `--deployment` alike), refused before anything is revoked:
 offboarding from another deployment's schemas revoked nothing there and left the partner's real tokens working.
+Both are recorded in each schema they change (`admin_actions`, read with `lgnet-intake-admin history` or `lgnet-admin
+--schema <schema> history`) with who ran them: `--by NAME`, else LGNET_ADMIN_BY, else the OS login.
 
 Environment: DATABASE_URL (or LGNET_<SERVICE>_DATABASE_URL for a service in another database),
 LGNET_<SERVICE>_DB_SCHEMA (default: the service's name), KAFKA_BOOTSTRAP_SERVERS with the cluster admin's
@@ -40,7 +42,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka.errors import KafkaError
-from lgnet_shared import actors, db
+from lgnet_shared import actors, admin_actions, db
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared.admin import days as whole_days
 from lgnet_shared.cities import CITIES
@@ -144,14 +146,23 @@ def places(services: Sequence[str], env: dict[str, str]) -> list[Place]:
     return found
 
 
-async def _in_schema(place: Place, work: Any, migrate: bool = True) -> Any:
+async def _in_schema(place: Place, work: Any, migrate: bool = True, action: tuple[str, str, str] | None = None) -> Any:
+    """`work(conn)` in one transaction of the place's schema. With `action` (who, the command, the partner) it is
+    recorded there in the same transaction (lgnet_shared.admin_actions): `work` answers (its result, the outcome)."""
     pool = await db.create_pool(place.database_url, place.schema)
     try:
         # The whole schema as the service makes it (intake), or the actors' tables: provisioning may come first.
         if migrate:
-            await db.migrate(pool, all_migrations(MIGRATIONS) if place.service == "intake" else [actors.MIGRATION])
-        async with pool.acquire() as conn, conn.transaction():
-            return await work(conn)
+            own = [actors.MIGRATION, admin_actions.MIGRATION]
+            await db.migrate(pool, all_migrations(MIGRATIONS) if place.service == "intake" else own)
+        async with pool.acquire() as conn:
+            if action is None:
+                async with conn.transaction():
+                    return await work(conn)
+            by, command, target = action
+            async with admin_actions.recorded(conn, by, PROG, command, target) as recording:
+                result, recording.outcome = await work(conn)
+                return result
     finally:
         await pool.close()
 
@@ -193,14 +204,16 @@ async def onboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
     async with Admin(bootstrap, security, prefix, int(env.get("LGNET_TOPIC_REPLICATION") or 1)) as admin:
         for place in where:  # the databases first: a refusal there leaves Kafka untouched
 
-            async def provision(conn: Any, place: Place = place) -> str:
+            async def provision(conn: Any, place: Place = place) -> tuple[str, str]:
                 await _ensure_actor(conn, partner, city, args.name or partner)
                 if place.service == "intake":
                     await _ensure_signing_key(conn, args.signing_key_id, partner, public)
-                await actors.revoke_tokens(conn, partner)
-                return await actors.issue_token(conn, partner, args.token_days)
+                revoked = await actors.revoke_tokens(conn, partner)
+                token = await actors.issue_token(conn, partner, args.token_days)
+                key = f"signing key {args.signing_key_id}, " if place.service == "intake" else ""
+                return token, f"partner of {city}: {key}token issued, {revoked} earlier token(s) revoked"
 
-            tokens[place.service] = await _in_schema(place, provision)
+            tokens[place.service] = await _in_schema(place, provision, action=(args.by, "onboard", partner))
         password, acls = await admin.provision(principal, password=ka.new_password())
     assert password is not None
     dropped = await revoke_elsewhere(partner, args.services, env) if args.services is not None else []
@@ -266,13 +279,13 @@ async def offboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
             await check_owner(place, city or "", deployment, named=args.services is not None)
     for place in where:
 
-        async def revoke(conn: Any, place: Place = place) -> tuple[bool, int, int]:
+        async def revoke(conn: Any, place: Place = place) -> tuple[tuple[bool, int, int], str]:
             exists = bool(await conn.fetchval("select exists (select 1 from actors where actor_id = $1)", args.partner))
             tokens = await actors.revoke_tokens(conn, args.partner)
             keys = await credentials.revoke_signing_keys(conn, args.partner) if place.service == "intake" else 0
-            return exists, tokens, keys
+            return (exists, tokens, keys), f"{tokens} token(s) and {keys} signing key(s) revoked"
 
-        exists, tokens, keys = await _in_schema(place, revoke)
+        exists, tokens, keys = await _in_schema(place, revoke, action=(args.by, "offboard", args.partner))
         known = known or exists
         said.append(f"{place.service}: {tokens} token(s) revoked" + (f", {keys} signing key(s)" if keys else ""))
     async with Admin(bootstrap, security, prefix) as admin:
@@ -331,6 +344,7 @@ def parser() -> argparse.ArgumentParser:
         " national one (`national`) on purpose",
     )
     services(f)
+    admin_actions.add_by_option(p, sub)
     return p
 
 
@@ -342,6 +356,7 @@ def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -
         p.error(f"--services: choose among {', '.join(SERVICES)}, intake included (got {', '.join(args.services)})")
     environment = dict(os.environ if env is None else env)
     try:
+        args.by = admin_actions.who(args.by, environment)
         work = onboard if args.command == "onboard" else offboard
         lines = asyncio.run(work(args, environment))
     except (ContractError, ka.PrincipalError, KafkaConfigError) as exc:
