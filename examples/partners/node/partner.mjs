@@ -171,7 +171,8 @@ const sent = {
   appointment: record("lgnet.partner.appointment_booking_submitted", 1, {
     appointment_id: `node-${run}-a1`,
     agenda: "desk",
-    operator: "op-node",
+    // One operator per run: a second run the same day books no time that overlaps the first's.
+    operator: `op-node-${run}`,
     person_id: mother,
     purpose: "plan_review",
     starts_at: startsAt.toISOString(),

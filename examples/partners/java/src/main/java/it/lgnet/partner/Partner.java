@@ -243,7 +243,8 @@ public final class Partner {
         ? OffsetDateTime.parse(at)
         : LocalDate.now(ZoneOffset.UTC).plusDays(1).atTime(10, 0).atOffset(ZoneOffset.UTC);
     ObjectNode booking = JSON.createObjectNode();
-    booking.put("appointment_id", appointment).put("agenda", "desk").put("operator", "op-java");
+    // One operator per run: a second run the same day books no time that overlaps the first's.
+    booking.put("appointment_id", appointment).put("agenda", "desk").put("operator", "op-java-" + run);
     booking.put("person_id", mother).put("purpose", "plan_review");
     DateTimeFormatter rfc3339 = DateTimeFormatter.ISO_OFFSET_DATE_TIME; // seconds always (toString drops ":00")
     booking.put("starts_at", rfc3339.format(startsAt)).put("ends_at", rfc3339.format(startsAt.plusMinutes(30)));
