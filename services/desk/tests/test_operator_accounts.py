@@ -380,6 +380,29 @@ async def test_a_new_staff_operators_actor_on_the_services_is_opaque_and_stored_
             assert await token_works(database_url, schemas[service], token), service
 
 
+async def test_a_username_taken_is_refused_before_any_service_is_given_an_actor(desk: Desk, database_url: str) -> None:
+    """`add-operator` drew the new operator's actor and issued her tokens on every service, then failed on the desk's
+    own row (the username taken: a unique violation, "UniqueViolationError: duplicate key …"): the services kept an
+    actor and live tokens nobody holds. The username is checked first now, named, and nothing is issued."""
+    bianchi = Operator("maria.bianchi", "Maria Bianchi", OperatorRole.STAFF, "torino", None)
+    async with service_schemas(database_url) as schemas:
+        await admin.add_operator(desk.settings, bianchi, PASSWORD, schemas)
+
+        async def actors_on(schema: str) -> int:
+            pool = await db.create_pool(database_url, schema, max_size=1)
+            try:
+                async with pool.acquire() as conn:
+                    return int(await conn.fetchval("select count(*) from actors"))
+            finally:
+                await pool.close()
+
+        before = {service: await actors_on(schema) for service, schema in schemas.items()}
+        again = Operator("maria.bianchi", "Maria Bianchi (bis)", OperatorRole.STAFF, "torino", None)
+        with pytest.raises(ContractError, match=r"username: maria\.bianchi is already an operator"):
+            await admin.add_operator(desk.settings, again, PASSWORD, schemas)
+        assert {service: await actors_on(schema) for service, schema in schemas.items()} == before
+
+
 async def test_an_operator_added_before_actors_were_opaque_keeps_desk_username(desk: Desk, database_url: str) -> None:
     """The operators added before migration desk-7 keep `desk.<username>`: their facts already carry it, and the
     services' actors, tokens and four-eyes rules use it. The migration stores it explicitly; nothing already recorded

@@ -56,7 +56,7 @@ from lgnet_shared import actors, admin_actions, clock, config, db, read_log_read
 from lgnet_shared import admin as shared_admin
 from lgnet_shared.access import Role
 from lgnet_shared.admin import days as whole_days
-from lgnet_shared.errors import Conflict
+from lgnet_shared.errors import Conflict, ContractError
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.schema import MIGRATIONS
@@ -135,6 +135,9 @@ async def add_operator(
     # a service the city does not run has no schema: nothing issued there
     pool = await desk_pool(settings)  # refused before any token is issued when it is another program's schema
     try:
+        async with pool.acquire() as conn:  # before her actor and tokens exist on any service
+            if await store.operator(conn, op.username) is not None:
+                raise ContractError("username", f"{op.username} is already an operator (one who left keeps hers)")
         tokens = await _service_tokens(
             settings, op, schemas, settings.services, partner_name, read_log_tokens, deployment, by
         )
