@@ -109,6 +109,10 @@ IT = {
     "Left": "Uscita",
     "(not visible to you)": "(non visibile per Lei)",
     "reference person": "persona di riferimento",
+    "born on %(day)s": "nato/a il %(day)s",
+    "Correct this case's needs assessment": "Correggi la valutazione dei bisogni di questa pratica",
+    "Record this case's needs assessment": "Registra la valutazione dei bisogni di questa pratica",
+    "The form shows the assessment on file: change only what is to be corrected.": "Il modulo riporta la valutazione registrata: modifichi solo ciò che va corretto.",
     "Not in a household yet.": "Non ancora in un nucleo.",
     "Timeline": "Cronologia",
     "person registered": "persona registrata",
@@ -985,4 +989,6 @@ IT_CONTEXTS = {
     ("male", "%(name)s joined the household"): "%(name)s è entrato nel nucleo",
     ("female", "left the household"): "è uscita dal nucleo",
     ("male", "left the household"): "è uscito dal nucleo",
+    ("female", "born on %(day)s"): "nata il %(day)s",
+    ("male", "born on %(day)s"): "nato il %(day)s",
 }

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from lgnet_desk.adapters.services import Services, service_path
 from lgnet_desk.domain import resubmission
-from lgnet_desk.domain.money import cents_of
+from lgnet_desk.domain.money import cents_of, typed_euros
 from lgnet_desk.service_layer import desk, households
 from lgnet_desk.service_layer.desk import FieldErrors
 
@@ -210,6 +210,33 @@ def assessment(sent: Sent) -> Call:
         "assessed_on": f.get("assessed_on"),
     }
     return Call("intake", "/cases/assessments", body, ASSESSMENT_FIELDS, resubmission.call_key(f, "assessment"))
+
+
+def assessment_on_file(
+    record: Mapping[str, Any], case_id: str | None = None
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """What the assessment's form opens with (its fields, its boxes ticked: as `Sent.form` and `Sent.every`): the
+    assessment on file of the open case it writes to — the only one, or the one the operator chose (`case_id`) — so a
+    correction changes only what the operator changes (an outside test: the form opened empty, and sent to fix the
+    income it erased the vulnerabilities recorded). Several open cases and none chosen, or a case not open: nothing
+    (the form cannot know whose assessment it corrects)."""
+    open_cases = [c for c in record.get("cases", []) if not c.get("closed_on")]
+    if case_id is None and len(open_cases) == 1:
+        case_id = str(open_cases[0]["case_id"])
+    case = next((c for c in open_cases if c["case_id"] == case_id), None)
+    if case is None:
+        return {}, {}
+    form, now = {"case_id": str(case["case_id"])}, case.get("assessment") or {}
+    for name in ("housing_situation", "employment_status"):
+        if now.get(name):
+            form[name] = str(now[name])
+    if isinstance(cents := now.get("monthly_income_cents"), int):
+        form["monthly_income"] = typed_euros(cents)
+    erased = {m["person_id"] for h in record.get("households", []) for m in h.get("members", []) if m.get("erased")}
+    by_person = now.get("vulnerabilities_by_person") or {}
+    return form, {
+        f"vulnerabilities.{pid}": list(codes) for pid, codes in by_person.items() if codes and pid not in erased
+    }
 
 
 def plan(sent: Sent) -> Call:
