@@ -12,7 +12,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import pytest
 from lgnet_desk.service_layer import cartella_forms
+from lgnet_desk.service_layer.desk import FieldErrors
 from lgnet_shared import clock
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -191,3 +193,77 @@ async def test_two_members_of_the_same_name_are_told_apart_by_their_birth_date(d
     assert text.count("Jamila Okafor, nata il 3 mar 2018") >= 3  # legend, what was recorded, the member lists
     english = text_of((await desk.client.get("/persons/p-1?lang=en")).text)
     assert "Vulnerabilities of Jamila Okafor, born on 3 Mar 2018" in english, english
+
+
+# --- 3. every registration field corrected from the cartella ------------------------------------------------------
+
+ON_FILE = {"given_name": "Mariam", "family_name": "Diallo", "birth_date": "1990-05-01", "sex": "female",
+           "nationality": "Guinea", "fiscal_code": "", "phone": "+39 333 1234567", "address": "Via Roma 1, Torino",
+           "languages": "francese", "literate": "yes"}  # fmt: skip
+
+
+def details_form(**typed: str) -> dict[str, str]:
+    """The details form as the cartella opens it (each field with what is on file, `was_<field>` what it showed),
+    with `typed` typed over."""
+    return ON_FILE | {f"was_{k}": v for k, v in ON_FILE.items()} | typed
+
+
+def test_every_registration_field_is_corrected_and_only_what_changed_is_sent() -> None:
+    """Name, surname, birth date, sex, nationality (typed by its name) and fiscal code were not on the form: a mistyped
+    one could not be corrected at the desk. Each is sent when changed, and only then."""
+    typed = {"given_name": "Mariama", "birth_date": "1990-05-11", "sex": "male", "nationality": "Mali",
+             "fiscal_code": "DLLMRM90E51Z319X"}  # fmt: skip
+    call = cartella_forms.details(sent_form(details_form(**typed)))
+    assert call is not None and (call.method, call.path) == ("PATCH", "/persons/p-1")
+    assert call.body == {"identity": {"given_name": "Mariama", "fiscal_code": "DLLMRM90E51Z319X"},
+                         "birth_date": "1990-05-11", "sex": "male", "nationality": "ML"}  # fmt: skip
+    for field in ("given_name", "family_name", "fiscal_code", "phone", "address"):
+        assert call.fields[f"identity.{field}"] == field  # intake's refusal of one: at its field
+    assert (call.fields["birth_date"], call.fields["nationality"]) == ("birth_date", "nationality")
+    assert cartella_forms.details(sent_form(details_form())) is None  # nothing changed: nothing sent
+
+
+def test_an_emptied_phone_or_address_is_cleared_and_a_field_that_cannot_be_emptied_is_refused() -> None:
+    """The phone emptied said "Dati della persona registrati." and stayed: an emptied phone or address is cleared
+    (intake's `clear`); a name, a birth date, a sex, a nationality, a fiscal code or the literacy on file emptied is
+    refused at its field, all at once, nothing sent."""
+    call = cartella_forms.details(sent_form(details_form(phone="")))
+    assert call is not None and call.body == {"clear": ["identity.phone"]}, call
+    call = cartella_forms.details(sent_form(details_form(phone="+39 347 7654321", address="")))
+    assert call is not None and call.body == {"identity": {"phone": "+39 347 7654321"}, "clear": ["identity.address"]}
+    emptied = {k: "" for k in ("given_name", "family_name", "birth_date", "sex", "nationality", "literate")}
+    on_file = details_form(**emptied) | {"was_fiscal_code": "DLLMRM90E41Z319T"}
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.details(sent_form(on_file))
+    assert refused.value.errors == {k: cartella_forms.CANNOT_BE_EMPTIED for k in [*emptied, "fiscal_code"]}
+    with pytest.raises(FieldErrors) as refused:
+        cartella_forms.details(sent_form(details_form(nationality="Atlantide")))
+    assert list(refused.value.errors) == ["nationality"]
+
+
+async def test_the_persons_data_are_corrected_at_the_cartella_and_an_emptied_phone_removed(
+    desk: Desk, browser: Any
+) -> None:
+    """From an outside test: "Completa o correggi recapiti…" had only phone, address, languages and literacy, and the
+    phone emptied said "Dati della persona registrati." while it stayed. The form opens with every field of her
+    registration as on file (the page passing axe-core); the phone emptied is cleared; a name emptied is refused at
+    its field in Italian, nothing sent, never a success."""
+    today = clock.today().isoformat()
+    record = a_record(today, today)
+    record["person"] |= {"languages": ["fr"], "literate": True}
+    record["person"]["identity"] |= {"phone": "+39 333 1234567", "address": "Via Roma 1, Torino"}
+    sent: list[tuple[str, dict[str, Any]]] = []
+    page = await opened(desk, record, **{"PATCH /persons/p-1": keeping(sent, 200)})
+    fields = dict(form_as_sent(page, "/persons/p-1/details"))
+    assert {k: fields[k] for k in ("given_name", "family_name", "birth_date", "sex", "nationality", "phone")} == {
+        "given_name": "Amina", "family_name": "Okafor", "birth_date": "14/03/1985", "sex": "female",
+        "nationality": "Nigeria", "phone": "+39 333 1234567"}, fields  # fmt: skip
+    r = await desk.client.post("/persons/p-1/details", data=as_data(page, "/persons/p-1/details", phone=""))
+    assert r.status_code == 303, r.text
+    assert sent == [(sent[0][0], {"clear": ["identity.phone"]})], sent
+    r = await desk.client.post("/persons/p-1/details", data=as_data(page, "/persons/p-1/details", given_name=""))
+    assert r.status_code == 422 and len(sent) == 1, r.text
+    assert 'id="given_name-error">non si può lasciare vuoto' in r.text, r.text
+    assert await axe_problems(desk, browser, {"cartella-details-refused": r.text}) == []
+    english = (await desk.client.get("/persons/p-1?lang=en")).text
+    assert "Correct the person's data" in text_of(english)

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from lgnet_desk.adapters.services import Services, service_path
-from lgnet_desk.domain import resubmission
+from lgnet_desk.domain import countries, resubmission
 from lgnet_desk.domain.money import cents_of, typed_euros
 from lgnet_desk.service_layer import desk, households
 from lgnet_desk.service_layer.desk import FieldErrors
@@ -287,15 +287,40 @@ def employment(sent: Sent) -> Call:
     return Call("intake", "/employment", body, fields, resubmission.call_key(f, "employment"))
 
 
+CANNOT_BE_EMPTIED = "cannot be emptied: correct it instead"  # a field of the person intake keeps once given
+IDENTITY = ("given_name", "family_name", "fiscal_code")  # corrected, never emptied (duplicates are found by them)
+REGISTERED = ("birth_date", "sex", "nationality")  # required at the registration
+DETAILS_FIELDS = {f"identity.{k}": k for k in (*IDENTITY, "phone", "address")} | {k: k for k in REGISTERED}
+DETAILS_FIELDS |= {"identity": "phone", "clear": "phone", "languages": "languages", "literate": "literate"}
+
+
 def details(sent: Sent) -> Call | None:
-    """The person's phone, address, languages and literacy completed or corrected (intake's `PATCH /persons/{id}`):
-    only what changed (`desk.person_details`); nothing changed, nothing sent."""
+    """Every field of the person's registration corrected or completed (intake's `PATCH /persons/{id}`): only what
+    differs from what the form opened with (`was_<field>`: what is on file); an emptied phone or address cleared
+    (`desk.person_details`), a field intake keeps once given emptied refused at its field (they were not on the form,
+    and an emptied phone said "registered" while it stayed: an outside test). Nothing changed, nothing sent."""
     f = sent.form
-    if not (body := desk.person_details(f)):
+    typed = {k: f.get(k, "").strip() for k in (*IDENTITY, *REGISTERED)}
+    changed = [k for k, v in typed.items() if k in f and v != f.get(f"was_{k}", "")]  # a field not sent: unchanged
+    refused = {k: CANNOT_BE_EMPTIED for k in changed if not typed[k]}
+    if f.get("was_literate") in ("yes", "no") and f.get("literate", "yes").strip() not in ("yes", "no"):
+        refused["literate"] = CANNOT_BE_EMPTIED
+    try:
+        nationality = countries.country_code(typed["nationality"]) if "nationality" in changed else None
+    except ValueError as unknown:
+        refused["nationality"] = str(unknown)
+    if refused:
+        raise FieldErrors(refused)
+    body = desk.person_details(f)
+    if identity := {k: typed[k] for k in IDENTITY if k in changed}:
+        body["identity"] = identity | body.get("identity", {})
+    body |= {k: typed[k] for k in ("birth_date", "sex") if k in changed}
+    if nationality:
+        body["nationality"] = nationality
+    if not body:
         return None
-    fields = {"identity": "phone", "languages": "languages", "literate": "literate"}
     path = service_path("/persons/{}", sent.person_id)
-    return Call("intake", path, body, fields, resubmission.call_key(f, "details"), "PATCH")
+    return Call("intake", path, body, DETAILS_FIELDS, resubmission.call_key(f, "details"), "PATCH")
 
 
 CONTRIBUTION_FIELDS = {
