@@ -22,7 +22,7 @@ DAY_FIELDS = frozenset(
      "period_from", "period_to", "valid_until", "held_on", "issued_on", "starts_on", "ends_on", "transfer_on",
      "ended_on", "started_on", "execution_date", "available_from", "available_until", "new_until", "closed_on",
      "employment_as_of", "start_date", "end_date", "signed_on", "joined_on", "new_joined_on", "left_on",
-     "received_on", "named_on"}
+     "received_on", "named_on", "birth_date"}
 )  # fmt: skip
 MEMBER_DAY = re.compile(r"m(\d+|n)_birth_date")  # the registration form's members' birth dates, a newcomer's
 TIME_FIELDS = frozenset({"time", "new_time", "start_time", "end_time"})  # class `time`: hh:mm, the 24-hour clock

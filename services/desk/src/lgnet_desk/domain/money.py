@@ -18,3 +18,10 @@ def cents_of(euros: str) -> int | str:
         return euros
     whole, frac = match.group(1).replace(".", ""), match.group(2) or ""
     return int(whole) * 100 + int(frac.ljust(2, "0"))
+
+
+def typed_euros(cents: int) -> str:
+    """Cents as an operator types the amount in Italy ("1.200,50"), which `cents_of` reads back: a form opened with
+    an amount on file."""
+    whole, frac = divmod(cents, 100)
+    return f"{whole:,}".replace(",", ".") + f",{frac:02d}"

@@ -201,6 +201,8 @@ ITALIAN: list[tuple[str, str]] = [
         "questo modulo è già stato inviato con altri dati: riapra la pagina e lo compili di nuovo",
     ),
     (r"required", "campo obbligatorio"),
+    (r"cannot be emptied: correct it instead", "non si può lasciare vuoto: lo corregga"),
+    (r"identity\.\w+ is given and cleared at once", "è indicato e insieme tolto: lo indichi oppure lo tolga"),
     (r"Field required", "campo obbligatorio"),
     (r"List should have at least 1 item.*", "scelga almeno una voce"),
     (r"Input should be a valid date.*", NOT_A_DAY),

@@ -521,8 +521,16 @@ def router(settings: DeskSettings) -> APIRouter:
             except ServiceRefusal as r:
                 return p.denied(r, logged=True)
         done = i18n.CARTELLA_DONE.get(request.query_params.get("done", ""))  # a form just sent: said at its section
+        # the correcting forms open with what is on file (the assessment of the case chosen by `?assessment_of=`)
+        assessed = cartella_forms.assessment_on_file(record, request.query_params.get("assessment_of"))
         return p.render(
-            "cartella.html", r=record, errors={}, today=clock.today().isoformat(), purpose=purpose, done=done
+            "cartella.html",
+            r=record,
+            errors={},
+            today=clock.today().isoformat(),
+            purpose=purpose,
+            done=done,
+            assessed=assessed,
         )
 
     async def act(
@@ -594,6 +602,7 @@ def router(settings: DeskSettings) -> APIRouter:
             today=clock.today().isoformat(),
             purpose="case_work",
             on_file=on_file or {},
+            assessed=cartella_forms.assessment_on_file(record),
         )
 
     def cartella_form(name: str, run: cartella_forms.CartellaRun) -> None:

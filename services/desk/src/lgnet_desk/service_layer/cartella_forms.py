@@ -16,8 +16,8 @@ from datetime import date
 from typing import Any, Protocol
 
 from lgnet_desk.adapters.services import Services, service_path
-from lgnet_desk.domain import resubmission
-from lgnet_desk.domain.money import cents_of
+from lgnet_desk.domain import countries, resubmission
+from lgnet_desk.domain.money import cents_of, typed_euros
 from lgnet_desk.service_layer import desk, households
 from lgnet_desk.service_layer.desk import FieldErrors
 
@@ -212,6 +212,33 @@ def assessment(sent: Sent) -> Call:
     return Call("intake", "/cases/assessments", body, ASSESSMENT_FIELDS, resubmission.call_key(f, "assessment"))
 
 
+def assessment_on_file(
+    record: Mapping[str, Any], case_id: str | None = None
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """What the assessment's form opens with (its fields, its boxes ticked: as `Sent.form` and `Sent.every`): the
+    assessment on file of the open case it writes to — the only one, or the one the operator chose (`case_id`) — so a
+    correction changes only what the operator changes (an outside test: the form opened empty, and sent to fix the
+    income it erased the vulnerabilities recorded). Several open cases and none chosen, or a case not open: nothing
+    (the form cannot know whose assessment it corrects)."""
+    open_cases = [c for c in record.get("cases", []) if not c.get("closed_on")]
+    if case_id is None and len(open_cases) == 1:
+        case_id = str(open_cases[0]["case_id"])
+    case = next((c for c in open_cases if c["case_id"] == case_id), None)
+    if case is None:
+        return {}, {}
+    form, now = {"case_id": str(case["case_id"])}, case.get("assessment") or {}
+    for name in ("housing_situation", "employment_status"):
+        if now.get(name):
+            form[name] = str(now[name])
+    if isinstance(cents := now.get("monthly_income_cents"), int):
+        form["monthly_income"] = typed_euros(cents)
+    erased = {m["person_id"] for h in record.get("households", []) for m in h.get("members", []) if m.get("erased")}
+    by_person = now.get("vulnerabilities_by_person") or {}
+    return form, {
+        f"vulnerabilities.{pid}": list(codes) for pid, codes in by_person.items() if codes and pid not in erased
+    }
+
+
 def plan(sent: Sent) -> Call:
     """An individual plan agreed with the household (intake's `POST /cases/plans`): its objectives, ticked."""
     f = sent.form
@@ -260,15 +287,40 @@ def employment(sent: Sent) -> Call:
     return Call("intake", "/employment", body, fields, resubmission.call_key(f, "employment"))
 
 
+CANNOT_BE_EMPTIED = "cannot be emptied: correct it instead"  # a field of the person intake keeps once given
+IDENTITY = ("given_name", "family_name", "fiscal_code")  # corrected, never emptied (duplicates are found by them)
+REGISTERED = ("birth_date", "sex", "nationality")  # required at the registration
+DETAILS_FIELDS = {f"identity.{k}": k for k in (*IDENTITY, "phone", "address")} | {k: k for k in REGISTERED}
+DETAILS_FIELDS |= {"identity": "phone", "clear": "phone", "languages": "languages", "literate": "literate"}
+
+
 def details(sent: Sent) -> Call | None:
-    """The person's phone, address, languages and literacy completed or corrected (intake's `PATCH /persons/{id}`):
-    only what changed (`desk.person_details`); nothing changed, nothing sent."""
+    """Every field of the person's registration corrected or completed (intake's `PATCH /persons/{id}`): only what
+    differs from what the form opened with (`was_<field>`: what is on file); an emptied phone or address cleared
+    (`desk.person_details`), a field intake keeps once given emptied refused at its field (they were not on the form,
+    and an emptied phone said "registered" while it stayed: an outside test). Nothing changed, nothing sent."""
     f = sent.form
-    if not (body := desk.person_details(f)):
+    typed = {k: f.get(k, "").strip() for k in (*IDENTITY, *REGISTERED)}
+    changed = [k for k, v in typed.items() if k in f and v != f.get(f"was_{k}", "")]  # a field not sent: unchanged
+    refused = {k: CANNOT_BE_EMPTIED for k in changed if not typed[k]}
+    if f.get("was_literate") in ("yes", "no") and f.get("literate", "yes").strip() not in ("yes", "no"):
+        refused["literate"] = CANNOT_BE_EMPTIED
+    try:
+        nationality = countries.country_code(typed["nationality"]) if "nationality" in changed else None
+    except ValueError as unknown:
+        refused["nationality"] = str(unknown)
+    if refused:
+        raise FieldErrors(refused)
+    body = desk.person_details(f)
+    if identity := {k: typed[k] for k in IDENTITY if k in changed}:
+        body["identity"] = identity | body.get("identity", {})
+    body |= {k: typed[k] for k in ("birth_date", "sex") if k in changed}
+    if nationality:
+        body["nationality"] = nationality
+    if not body:
         return None
-    fields = {"identity": "phone", "languages": "languages", "literate": "literate"}
     path = service_path("/persons/{}", sent.person_id)
-    return Call("intake", path, body, fields, resubmission.call_key(f, "details"), "PATCH")
+    return Call("intake", path, body, DETAILS_FIELDS, resubmission.call_key(f, "details"), "PATCH")
 
 
 CONTRIBUTION_FIELDS = {

@@ -430,15 +430,19 @@ async def register_row(services: Services, form: dict[str, str], i: int | str) -
 
 
 def person_details(form: dict[str, str], row: str = "") -> dict[str, Any]:
-    """intake's PATCH of a person from the cartella's details form: only what differs from what the page showed
-    (`was_<field>`); languages typed by name, sent as codes (a name no language has: refused at the field). With a
+    """intake's PATCH of a person's contact, languages and literacy from the cartella's details form: only what
+    differs from what the page showed (`was_<field>`), an emptied phone or address cleared; languages typed by name,
+    sent as codes (a name no language has: refused at the field). With a
     `row` (`m0_`: a member of the registration form, where nothing was shown), what its fields hold, for her
     registration."""
     typed = {k: form.get(f"{row}{k}", "").strip() for k in ("phone", "address", "languages", "literate")}
-    changed = {k for k, v in typed.items() if v != form.get(f"was_{row}{k}", "")}
+    # a field the form sent that differs from what it showed (one it did not send: unchanged, never emptied)
+    changed = {k for k, v in typed.items() if f"{row}{k}" in form and v != form.get(f"was_{row}{k}", "")}
     body: dict[str, Any] = {}
     if identity := {k: typed[k] for k in ("phone", "address") if k in changed and typed[k]}:
         body["identity"] = identity
+    if cleared := [f"identity.{k}" for k in ("phone", "address") if k in changed and not typed[k]]:
+        body["clear"] = cleared  # emptied: taken away (it was dropped, the form saying "registered")
     if "languages" in changed:
         try:
             body["languages"] = languages.codes_of(typed["languages"])
@@ -533,8 +537,8 @@ async def submit(
         return await send(service, path, given(body), key)
     except ServiceRefusal as r:
         errors: dict[str, str] = {}
-        for field, reason in r.each:  # every field the service names, at once
-            errors.setdefault(fields.get(field.split(".")[0], next(iter(fields.values()))), reason)
+        for field, reason in r.each:  # every field the service names, at once (`identity.phone`, else `identity`)
+            errors.setdefault(fields.get(field, fields.get(field.split(".")[0], next(iter(fields.values())))), reason)
         raise FieldErrors(errors) from None
 
 

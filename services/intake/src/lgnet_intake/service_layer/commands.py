@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from lgnet_shared.events.intake import ReferralOutcomeCode, Sex
 from lgnet_shared.events.partner import CaseOpeningSubmitted
@@ -48,6 +48,11 @@ class SealedRegistration(RegisterPerson):
     birth_date_field: ClassVar[str] = "identity.birth_date"
 
 
+# The identity fields a correction may take away: a wrong phone or address could be replaced, never removed (an
+# outside test at the desk). A name or a fiscal code is corrected, not removed: duplicates are found by them.
+Clearable = Literal["identity.phone", "identity.address"]
+
+
 class UpdatePerson(Command):
     birth_date: IsoDate | None = None
     sex: Sex | None = None
@@ -55,6 +60,9 @@ class UpdatePerson(Command):
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] | None = None
     literate: StrictBool | None = None
     identity: PlainIdentity | None = None
+    clear: list[Clearable] | None = Field(
+        default=None, description="identity fields to take away (identity.phone, identity.address)"
+    )
 
 
 class MergePersons(Command):

@@ -269,6 +269,8 @@ class Intake:
             sealed.update(names)
         if sealed:
             event["identity"] = ev.IdentityV2(**sealed)
+        if gone := self._cleared(c) & p["identity"].keys():  # the event says she changed, nothing of what went
+            changes["identity"] = {f: v for f, v in changes.get("identity", p["identity"]).items() if f not in gone}
         if not changes:
             raise ContractError("", "nothing to update")
         if c.birth_date is not None or (c.identity is not None and ({"given_name", "family_name"} & plain.keys())):
@@ -285,6 +287,14 @@ class Intake:
         await repo.update_person(self.conn, pid, changes)
         await self.emit(ctx, ev.PersonUpdated(**event))
         return {"person_id": pid}
+
+    @staticmethod
+    def _cleared(c: cmd.UpdatePerson) -> set[str]:
+        """The identity fields `c.clear` names (`phone`, `address`); one also given in `c.identity` is refused."""
+        names = {field.removeprefix("identity.") for field in c.clear or ()}
+        if c.identity is not None and (both := names & c.identity.model_dump(exclude_none=True).keys()):
+            raise ContractError("clear", f"identity.{min(both)} is given and cleared at once")
+        return names
 
     async def merge_persons(self, ctx: Context, surviving_id: str, c: cmd.MergePersons) -> dict[str, Any]:
         self._staff_only(ctx, "merging persons")
