@@ -882,7 +882,7 @@ async def test_a_household_housing_does_not_know_for_the_operator_is_the_refusal
     assert r.status_code == 404, (r.status_code, text_of(r.text))
     text = text_of(r.text)
     assert "Ancora nessuna proposta" not in text and "Non trovato" in text, text
-    assert "nessuna pratica con bisogno abitativo per questo nucleo a Torino" in text and "among" not in text, text
+    assert "Nessuna pratica con bisogno abitativo per questo nucleo a Torino" in text and "among" not in text, text
 
 
 NADIA = Operator("nadia", "Nadia Borgo", OperatorRole.PARTNER, "torino", "coop-borgo", code="nadia")

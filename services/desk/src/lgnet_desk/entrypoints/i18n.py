@@ -238,6 +238,8 @@ CARTELLA_DONE = {
     "tutoring": ("h-tutoring", _("Tutoring session recorded.")),
     "notes": ("h-diary", _("Note added.")),
     "documents": ("h-documents", _("Document uploaded.")),
+    "note-withdrawn": ("h-diary", _("Note withdrawn: its text is destroyed.")),
+    "document-withdrawn": ("h-documents", _("Document withdrawn: its content is destroyed.")),
     "consents": ("h-consent", _("Consent recorded.")),
 }
 # A household's housing step just taken (housing_web's redirect `?done=`): said at the page's top, as the cartella's.

@@ -538,6 +538,7 @@ def router(settings: DeskSettings) -> APIRouter:
         person_id: str,
         run: cartella_forms.CartellaRun,
         ends_access: Callable[[cartella_forms.Sent], bool] | None = None,
+        done_as: str | None = None,
     ) -> Response:
         """A cartella form: read as sent (`cartella_forms.Sent`) and run; sent, back at the section showing what it
         recorded; refused or its service away, shown again. `ends_access`: whether what was recorded ends the
@@ -564,7 +565,7 @@ def router(settings: DeskSettings) -> APIRouter:
             return await shown_again(request, p, person_id, form, 503, {}, away=e.service)
         if ends_access is not None and ends_access(sent):
             return p.render("access_ended.html", person_id=person_id)
-        done = request.url.path.rsplit("/", 1)[-1]  # the page opens where what was recorded is shown, saying so
+        done = done_as or request.url.path.rsplit("/", 1)[-1]  # the page opens where it is shown, saying so
         section = i18n.CARTELLA_DONE[done][0] if done in i18n.CARTELLA_DONE else "h-person"
         return RedirectResponse(f"/persons/{person_id}?purpose=case_work&done={done}#{section}", status_code=303)
 
@@ -609,7 +610,8 @@ def router(settings: DeskSettings) -> APIRouter:
         """A cartella form run by the service layer (`cartella_forms.FORMS`): its path is `/persons/{id}/<name>`."""
 
         async def post(request: Request, person_id: str) -> Response:
-            return await act(request, person_id, run, cartella_forms.ENDS_ACCESS.get(name))
+            ends_access = cartella_forms.ENDS_ACCESS.get(name)
+            return await act(request, person_id, run, ends_access, cartella_forms.DONE_AS.get(name))
 
         api.post(f"/persons/{{person_id}}/{name}", response_class=HTMLResponse, name=name)(post)
 

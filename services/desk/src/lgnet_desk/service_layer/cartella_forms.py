@@ -390,6 +390,27 @@ def note(sent: Sent) -> Call:
     return Call("intake", path, body, {"text": "text"}, resubmission.call_key(sent.form, "note"))
 
 
+def note_withdrawal(sent: Sent) -> Call:
+    """A note written by mistake withdrawn (intake's `POST /persons/{id}/notes/{note_id}/withdrawal`)."""
+    return _withdrawal(sent, "note")
+
+
+def document_withdrawal(sent: Sent) -> Call:
+    """A document attached by mistake withdrawn (intake's `POST /persons/{id}/documents/{document_id}/withdrawal`)."""
+    return _withdrawal(sent, "document")
+
+
+def _withdrawal(sent: Sent, what: str) -> Call:
+    """Its reason chosen from `record_withdrawal_reason`, never preset; intake's refusals (the reason, the note or
+    document: another's, withdrawn already) said at the row's reason, the one field of its form."""
+    item, reason = sent.at[f"{what}_id"], chosen(sent.form, "withdrawal_reason")
+    if reason is None:
+        raise FieldErrors({"withdrawal_reason": "required"})
+    path = service_path(f"/persons/{{}}/{what}s/{{}}/withdrawal", sent.person_id, item)
+    fields = {"reason": "withdrawal_reason", f"{what}_id": "withdrawal_reason", "": "withdrawal_reason"}
+    return Call("intake", path, {"reason": reason}, fields, resubmission.call_key(sent.form, f"withdraw-{item}"))
+
+
 def tutoring(sent: Sent) -> Call:
     """A money-tutoring session of the case's household (payments' `POST /tutoring-sessions`): its topics, ticked,
     and its outcome if there is one yet."""
@@ -475,6 +496,8 @@ FORMS: dict[str, CartellaRun] = {
     "consents": sending(consent),
     "notes": sending(note),
     "documents": document,
+    "notes/{note_id}/withdrawal": sending(note_withdrawal),
+    "documents/{document_id}/withdrawal": sending(document_withdrawal),
     # a household's members and reference person changed, a referral and its outcome (`households`)
     "member-left": lambda s, sent: households.member_leaves(s, sent.form),
     "member-joined": lambda s, sent: households.member_joins(s, sent.form),
@@ -496,6 +519,9 @@ FORMS: dict[str, CartellaRun] = {
     "vouchers": sending(voucher),
     "tutoring": sending(tutoring),
 }
+
+# What a form recorded is said as, where its address's last segment does not say it (`i18n.CARTELLA_DONE`).
+DONE_AS = {"notes/{note_id}/withdrawal": "note-withdrawn", "documents/{document_id}/withdrawal": "document-withdrawn"}
 
 # The forms whose recording can end the operator's own access to the person (confirmed on a page of their own).
 ENDS_ACCESS: dict[str, Callable[[Sent], bool]] = {"consents": sharing_withdrawn_by_a_partner}
