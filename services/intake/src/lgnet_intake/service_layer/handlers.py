@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -368,7 +368,7 @@ class Intake:
 
     async def read_person(self, ctx: Context, person_id: str) -> dict[str, Any]:
         access.in_a_city(ctx.actor)  # before the lookup: else its 403 and a 404 told which ids exist
-        p = await repo.person(self.conn, person_id, caller=ctx.actor)
+        p = await self._own_registration(ctx, person_id, await repo.person(self.conn, person_id, caller=ctx.actor))
         serving = await repo.partners_serving(self.conn, p["person_id"]) if ctx.actor.role is Role.PARTNER else set()
         sharing = await repo.consent(self.conn, p["person_id"], ev.ConsentPurpose.PARTNER_SHARING.value)
         absent = NotFound("person_id", f"no person {person_id}")
@@ -451,11 +451,11 @@ class Intake:
         inbound.check_dated(c.on, "on", ctx.today, self.earliest_date)
         # Locked: two changes of the members at once (one person joining twice) each see the other's.
         h = await self._household_for_write(ctx, c.household_id, lock=True)
+        members = await repo.current_members(self.conn, c.household_id)
         if c.change == "joined":  # a partner brings in only a person of its own
             p = await self._person_for_write(ctx, c.person_id)
         else:
-            p = await self._person_in_city(ctx, c.person_id, "person_id")
-        members = await repo.current_members(self.conn, c.household_id)
+            p = await self._member_named(ctx, c.person_id, members)
         if c.change == "joined":
             if p["person_id"] in members:
                 raise Conflict("person_id", "is already a member of the household")
@@ -496,8 +496,8 @@ class Intake:
         inbound.check_dated(c.on, "on", ctx.today, self.earliest_date)
         # Locked: a member leaving and a change of reference person at once each see the other's
         h = await self._household_for_write(ctx, c.household_id, lock=True)
-        p = await self._person_in_city(ctx, c.person_id, "person_id")
         members = await repo.current_members(self.conn, c.household_id)
+        p = await self._member_named(ctx, c.person_id, members)
         joined, _ = await repo.membership_days(self.conn, c.household_id, p["person_id"])
         previous = h["reference_person_id"]
         since = await repo.reference_since(self.conn, c.household_id)
@@ -722,6 +722,40 @@ class Intake:
             raise Conflict(field, "the person was erased")
         return p
 
+    async def _person_named(self, ctx: Context, person_id: str, field: str, lock: bool = False) -> dict[str, Any]:
+        """The record the caller acts on by the id it named: the person on file (following merges), or a partner's
+        own registration merged into a record it has no hand in (`_own_registration`)."""
+        p = await self._person_in_city(ctx, person_id, field, lock)
+        return await self._own_registration(ctx, person_id, p, lock)
+
+    async def _own_registration(
+        self, ctx: Context, named: str, p: dict[str, Any], lock: bool = False
+    ) -> dict[str, Any]:
+        """`p`, the person on file that the id `named` leads to — unless the caller is a partner that registered
+        `named` itself and has no hand in `p` (another party's record of the person, merged by the fiscal code or by
+        the city's staff): then its own registration, as if nothing were on file. One human all the same (the merge
+        stands, for the city's staff and reports), but a partner's answers never depend on what other parties hold
+        of her (docs/partners.md, "What is not yours": a 404 for its own id told it her fiscal code was on file), and
+        through its id it reaches only what it sent and recorded itself."""
+        if ctx.actor.role is not Role.PARTNER or p["person_id"] == named:
+            return p
+        if await self._partner_refusal(ctx, p["person_id"], p) is not NOT_THEIRS:
+            return p  # hers to know of (it registered or serves her): `same_as` named her to it
+        own = await repo.person(self.conn, named, resolve=False, caller=ctx.actor, lock=lock)
+        return own if own["registered_by"] == ctx.actor.id else p
+
+    async def _member_named(
+        self, ctx: Context, person_id: str, members: Collection[str], field: str = "person_id"
+    ) -> dict[str, Any]:
+        """A current member of a household by the id named: a registration merged into another record is a member
+        under its own id when the household was formed with it (a partner's own registration: `_own_registration`)."""
+        if person_id in members:
+            p = await repo.person(self.conn, person_id, resolve=False, caller=ctx.actor)
+            if p["erased_at"] is not None:
+                raise Conflict(field, "the person was erased")
+            return p
+        return await self._person_named(ctx, person_id, field)
+
     async def _members_named(
         self, ctx: Context, by_person: dict[str, list[str]], members: Sequence[str]
     ) -> dict[str, list[str]]:
@@ -748,11 +782,11 @@ class Intake:
         partner has one — when it registered the person on file itself (before the case). A registration of its own
         merged into another party's record of the person (the same fiscal code) gives it nothing: anyone knowing a
         fiscal code could otherwise take the person on file over; the city's staff assign her case."""
-        p = await self._person_in_city(ctx, person_id, field)
+        p = await self._person_named(ctx, person_id, field)
         await self._partner_may_write(ctx, p, field, person_id)
         # Locked once the caller may (`lgnet_shared.db.checked_then_locked`); checked again if she changed meanwhile
         if lock:
-            locked = await self._person_in_city(ctx, person_id, field, lock=True)
+            locked = await self._person_named(ctx, person_id, field, lock=True)
             if locked != p:
                 await self._partner_may_write(ctx, locked, field, person_id)
             p = locked
