@@ -577,6 +577,42 @@ async def test_a_partner_cannot_tell_whether_a_fiscal_code_is_on_file_under_anot
         assert [n["text"] for n in r.json()] == ["nota di Aurora"], r.text
 
 
+async def test_a_partner_correcting_a_fiscal_code_cannot_tell_whether_it_is_on_file(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """From an outside test: Aurora corrected its own person's fiscal code to one only Borgo's person has — 409
+    "another person of the city has this fiscal code: merge them" — and to one nobody has, 200. A partner's
+    correction that finds the person on file is taken as a registration with it would be: one person, merged into
+    the record on file, answered as any correction. The city's staff are still told precisely (they merge)."""
+    borgos, nobodys = fiscal_code(uid, "85C52"), fiscal_code(uid[::-1], "85C52")
+    async with intake.client("coop-borgo") as b:
+        luca = {"given_name": "Luca", "family_name": "Bianco", "fiscal_code": borgos}
+        assert (
+            await post(b, "/persons", person(f"b-luca-{uid}", birth="1985-03-12", identity=luca))
+        ).status_code == 201
+    answers = []
+    async with intake.client("coop-aurora") as a:
+        for run, code in (("on-file", borgos), ("nobodys", nobodys)):
+            pid = f"a-{run}-{uid}"
+            assert (await post(a, "/persons", person(pid, birth="1985-03-12"))).status_code == 201
+            r = await a.patch(f"/persons/{pid}", json={"identity": {"fiscal_code": code}})
+            answers.append(_same_but_ids(r, pid))
+            household = {"household_id": f"h-{run}-{uid}", "reference_person_id": pid, "member_ids": [pid]}
+            answers.append(_same_but_ids(await post(a, "/households", household), pid, f"h-{run}-{uid}"))
+            answers.append(_same_but_ids(await a.get(f"/persons/{pid}"), pid))
+    assert answers[:3] == answers[3:] and answers[0][0] == 200, answers
+    merges = [e for e in mine(await intake.events(), uid) if isinstance(e, ev.PersonsMerged)]
+    assert [(e.surviving_person_id, e.merged_person_id, e.decided_by) for e in merges] == [
+        (f"b-luca-{uid}", f"a-on-file-{uid}", "fiscal_code_match")
+    ]
+    async with intake.client("staff-torino") as staff:
+        assert (await staff.get(f"/persons/a-on-file-{uid}")).json()["person_id"] == f"b-luca-{uid}"
+        zara = person(f"s-zara-{uid}", birth="1985-03-12", identity={"given_name": "Zara"})
+        assert (await post(staff, "/persons", zara)).status_code == 201
+        r = await staff.patch(f"/persons/s-zara-{uid}", json={"identity": {"fiscal_code": borgos}})
+        assert (r.status_code, r.json()["field"]) == (409, "identity.fiscal_code") and "merge" in r.json()["reason"]
+
+
 async def test_consent_is_enforced_for_partners(intake: IntakeUnderTest, uid: str) -> None:
     await household_with_case(intake, uid)
     async with intake.client("coop-aurora") as c:

@@ -282,8 +282,16 @@ class Intake:
                     now[f] = await self.keys.open(self.conn, Sealed(**p["identity"][f]), f)
             born = c.birth_date or p["birth_date"]
             changes["name_key_hash"] = self._name_hash(now["given_name"], now["family_name"], born)
-        await repo.update_person(self.conn, pid, changes)
-        await self.emit(ctx, ev.PersonUpdated(**event))
+        # A partner's fiscal code that another person of the city has makes them one person, as a registration with
+        # it would (merged into hers), answered as any correction: a 409 "merge them" told it the code was on file
+        # under another partner (docs/partners.md, "What is not yours"). The city's staff are told, and merge.
+        same = await repo.update_person(self.conn, p, changes, merge_same_fiscal_code=ctx.actor.role is Role.PARTNER)
+        events: list[Event] = [ev.PersonUpdated(**event)]
+        if same is not None:
+            events.append(
+                ev.PersonsMerged(surviving_person_id=same, merged_person_id=pid, decided_by="fiscal_code_match")
+            )
+        await self.emit(ctx, *events)
         return {"person_id": pid}
 
     async def merge_persons(self, ctx: Context, surviving_id: str, c: cmd.MergePersons) -> dict[str, Any]:
