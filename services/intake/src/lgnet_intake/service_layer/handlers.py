@@ -285,7 +285,8 @@ class Intake:
         # A partner's fiscal code that another person of the city has makes them one person, as a registration with
         # it would (merged into hers), answered as any correction: a 409 "merge them" told it the code was on file
         # under another partner (docs/partners.md, "What is not yours"). The city's staff are told, and merge.
-        same = await repo.update_person(self.conn, p, changes, merge_same_fiscal_code=ctx.actor.role is Role.PARTNER)
+        merging = not access.told_of_a_fiscal_code_on_file(ctx.actor)
+        same = await repo.update_person(self.conn, p, changes, merge_same_fiscal_code=merging)
         events: list[Event] = [ev.PersonUpdated(**event)]
         if same is not None:
             events.append(
@@ -739,18 +740,16 @@ class Intake:
     async def _own_registration(
         self, ctx: Context, named: str, p: dict[str, Any], lock: bool = False
     ) -> dict[str, Any]:
-        """`p`, the person on file that the id `named` leads to — unless the caller is a partner that registered
-        `named` itself and has no hand in `p` (another party's record of the person, merged by the fiscal code or by
-        the city's staff): then its own registration, as if nothing were on file. One human all the same (the merge
-        stands, for the city's staff and reports), but a partner's answers never depend on what other parties hold
-        of her (docs/partners.md, "What is not yours": a 404 for its own id told it her fiscal code was on file), and
-        through its id it reaches only what it sent and recorded itself."""
+        """`p`, the person on file that the id `named` leads to — or, to a partner that registered `named` and has no
+        hand in `p` (another party's record of the person, merged by the fiscal code or by the city's staff), its own
+        registration (`access.on_own_registration`). One human all the same: the merge stands, for the city's staff
+        and reports (docs/partners.md, "What is not yours")."""
         if ctx.actor.role is not Role.PARTNER or p["person_id"] == named:
             return p
-        if await self._partner_refusal(ctx, p["person_id"], p) is not NOT_THEIRS:
-            return p  # hers to know of (it registered or serves her): `same_as` named her to it
+        # Hers to know of when it registered or serves her (`same_as` named her to it)
+        theirs = await self._partner_refusal(ctx, p["person_id"], p) is not NOT_THEIRS
         own = await repo.person(self.conn, named, resolve=False, caller=ctx.actor, lock=lock)
-        return own if own["registered_by"] == ctx.actor.id else p
+        return own if access.on_own_registration(ctx.actor, own["registered_by"], theirs) else p
 
     async def _member_named(
         self, ctx: Context, person_id: str, members: Collection[str], field: str = "person_id"
@@ -788,8 +787,9 @@ class Intake:
     ) -> dict[str, Any]:
         """A partner writes a person's data while it has an open case on the person's household, or — while no
         partner has one — when it registered the person on file itself (before the case). A registration of its own
-        merged into another party's record of the person (the same fiscal code) gives it nothing: anyone knowing a
-        fiscal code could otherwise take the person on file over; the city's staff assign her case."""
+        merged into another party's record of the person (the same fiscal code) gives it nothing over her (anyone
+        knowing a fiscal code could otherwise take the person on file over; the city's staff assign her case): it
+        works on its own registration instead (`_own_registration`)."""
         p = await self._person_named(ctx, person_id, field)
         await self._partner_may_write(ctx, p, field, person_id)
         # Locked once the caller may (`lgnet_shared.db.checked_then_locked`); checked again if she changed meanwhile
