@@ -66,6 +66,27 @@ async def test_a_households_entry_is_its_element_of_the_waiting_list(housing: In
     assert blocked["blocked"].startswith("needs_not_assessed:") and "priority" not in blocked, blocked
 
 
+async def test_a_household_formed_with_a_registration_merged_before_it_is_complete(
+    housing: InProcessService, uid: str
+) -> None:
+    """Intake (docs/partners.md, "What is not yours"): a partner whose registration was merged into another partner's
+    person by her fiscal code forms its household with its own registration's id, after the merge. Housing deleted
+    the merged person at the merge, so that household named a member it did not know: blocked for good,
+    "composition_incomplete". The merged registration stays known (households formed before the merge name her
+    survivor, as before)."""
+    await on_the_list(housing, f"h-first-{uid}")
+    events = matrix.intake_events(f"h-later-{uid}", f"h-later-{uid}-case")
+    merged = iev.PersonsMerged(
+        surviving_person_id=f"h-first-{uid}-p", merged_person_id=f"h-later-{uid}-p", decided_by="fiscal_code_match"
+    )
+    for e in [events[0], merged, *events[1:]]:
+        await housing.deliver(HANDLERS, e, "torino", A)
+    entry = (await get(housing, STAFF_TO, f"/households/h-later-{uid}")).json()
+    assert entry["blocked"] is None and entry["size"] == 1, entry
+    first = (await get(housing, STAFF_TO, f"/households/h-first-{uid}")).json()
+    assert first["blocked"] is None and first["size"] == 1, first
+
+
 async def test_a_household_off_the_callers_list_is_not_found_and_its_existence_not_told(
     housing: InProcessService,
     uid: str,

@@ -90,6 +90,19 @@ def test_partner_acts_only_in_its_city_and_on_its_cases() -> None:
         access.may_act_on_case(NATIONAL, "torino", "coop-torino", absent)
 
 
+def test_a_partner_works_on_its_own_registration_merged_into_a_record_it_has_no_hand_in() -> None:
+    """docs/partners.md, "What is not yours": a partner's registration merged into another party's record is the
+    partner's to work on under its own id (its answers then never say the fiscal code was on file); a record of the
+    person it registered or serves is hers, as `same_as` tells it; staff always act on the person on file."""
+    assert access.on_own_registration(TORINO_PARTNER, "coop-torino", survivor_is_theirs=False)
+    assert not access.on_own_registration(TORINO_PARTNER, "coop-torino", survivor_is_theirs=True)
+    assert not access.on_own_registration(TORINO_PARTNER, "coop-other", survivor_is_theirs=False)  # not its own
+    assert not access.on_own_registration(TORINO_STAFF, TORINO_STAFF.id, survivor_is_theirs=False)
+    # a fiscal code on file is told to the city's staff (409 "merge them"), never to a partner (merged, answered 200)
+    assert access.told_of_a_fiscal_code_on_file(TORINO_STAFF)
+    assert not access.told_of_a_fiscal_code_on_file(TORINO_PARTNER)
+
+
 def test_partner_reads_a_person_only_with_a_case_and_consent() -> None:
     absent = NotFound("person_id", "no person p1")
     access.may_read_person(TORINO_PARTNER, "torino", {"coop-torino"}, True, absent)

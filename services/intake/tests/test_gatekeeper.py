@@ -1237,3 +1237,43 @@ async def test_an_event_id_used_again_for_another_record_is_answered_and_the_fir
         ]
     events = await my_events(intake, uid)
     assert [e.person_id for e in events if isinstance(e, ev.PersonRegistered)] == [f"y-1-{uid}"]
+
+
+async def test_a_partner_cannot_tell_over_kafka_whether_a_fiscal_code_is_on_file_under_another_partner(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """From an outside test: Borgo's registration with the fiscal code of Aurora's person was accepted (no
+    rejection), then its household naming that registration refused `not_found` `data.member_ids.0` "no person …";
+    with a fiscal code nobody has, both accepted. What Borgo sends about its own registration is now taken alike
+    whether or not the fiscal code is on file under another partner (one person all the same: merged, for the city)."""
+    born = born_in(uid)  # the fiscal codes this test's own
+    taken = codicefiscale.encode("Haddad", "Yusuf", "M", born.strftime("%d/%m/%Y"), "Z240")
+    fresh = codicefiscale.encode("Bianchi", "Luca", "M", born.strftime("%d/%m/%Y"), "Z240")
+    async with intake.partner("coop-aurora", "torino") as aurora:
+        await aurora.emit(registration(f"or-a-{uid}", aurora, uid, fiscal_code=taken, born=born))
+        await aurora.emit(inbound.HouseholdFormationSubmitted(household_id=f"or-ah-{uid}",
+                                                              reference_person_id=f"or-a-{uid}",
+                                                              member_ids=[f"or-a-{uid}"]))  # fmt: skip
+    await wait_rows(intake, "select count(*) from households where household_id = $1", 1, f"or-ah-{uid}")
+    sent: list[str] = []
+    async with intake.partner("coop-borgo", "torino") as borgo:
+        for run, code in (("on-file", taken), ("nobodys", fresh)):
+            pid, hh, case = f"or-{run}-{uid}", f"or-h-{run}-{uid}", f"or-c-{run}-{uid}"
+            for record in (
+                registration(pid, borgo, uid, fiscal_code=code, born=born),
+                inbound.HouseholdFormationSubmitted(household_id=hh, reference_person_id=pid, member_ids=[pid]),
+                inbound.CaseOpeningSubmitted(case_id=case, household_id=hh, action_area="taking_charge",
+                                             channel="desk", opened_on=date(2026, 2, 1)),
+                inbound.ConsentReported(person_id=pid, purpose="partner_sharing", granted=True,
+                                        recorded_on=date(2026, 2, 1)),
+                inbound.EmploymentReported(person_id=pid, case_id=case, status="training", as_of=date(2026, 2, 2)),
+            ):  # fmt: skip
+                sent.append((await borgo.emit(record)).id)
+    for run in ("on-file", "nobodys"):
+        await wait_rows(intake, "select count(*) from employment where person_id = $1", 1, f"or-{run}-{uid}")
+    assert await answers_about(intake, "coop-borgo", set(sent)) == []
+    events = await my_events(intake, uid, want=13)
+    merges = [(e.surviving_person_id, e.merged_person_id) for e in events if isinstance(e, ev.PersonsMerged)]
+    assert merges == [(f"or-a-{uid}", f"or-on-file-{uid}")]  # one human, for the city and its reports
+    formed = {e.household_id: e.member_ids for e in events if isinstance(e, ev.HouseholdFormed)}
+    assert formed[f"or-h-on-file-{uid}"] == [f"or-on-file-{uid}"], formed

@@ -405,7 +405,7 @@ async def test_a_partner_registering_a_known_fiscal_code_gains_no_access_to_the_
     registered registered a stub with it, was answered her id (`same_as`), then — its registration merged into her
     record — recorded her consent, formed a household of her, opened a case on it and read her whole identity (phone,
     address). A registration merged by its fiscal code gives a partner nothing over the person on file: it is told
-    nothing of her, and it works on her once the city's staff assign her case to it."""
+    nothing of her, and works on its own registration only — what it reads through that id is what it sent itself."""
     async with intake.client("staff-torino") as staff:
         assert (await post(staff, "/persons", person(f"s-amina-{uid}", identity=amina(uid)))).status_code == 201
     async with intake.client("coop-aurora") as a:
@@ -418,25 +418,199 @@ async def test_a_partner_registering_a_known_fiscal_code_gains_no_access_to_the_
             "same_as": None,
             "possible_duplicates": [],
         }
+        household = {
+            "household_id": f"h-stub-{uid}",
+            "reference_person_id": f"a-stub-{uid}",
+            "member_ids": [f"a-stub-{uid}"],
+        }
+        r = await post(a, "/households", household)  # its own registration's id, as it named it
+        assert r.status_code == 201 and r.json()["member_ids"] == [f"a-stub-{uid}"], r.text
+        opening = {"case_id": f"c-stub-{uid}", "household_id": f"h-stub-{uid}", "action_area": "taking_charge",
+                   "channel": "desk", "opened_on": "2026-01-15"}  # fmt: skip
+        assert (await post(a, "/cases", opening)).status_code == 201
         consent = {
             "person_id": f"a-stub-{uid}",
             "purpose": "partner_sharing",
             "granted": True,
             "recorded_on": "2026-01-15",
         }
-        r = await post(a, "/consents", consent)  # as a person that exists nowhere, by the id it named
-        assert (r.status_code, r.json()["field"], r.json()["reason"]) == (404, "person_id", f"no person a-stub-{uid}")
+        r = await post(a, "/consents", consent)
+        assert r.status_code == 201 and r.json()["person_id"] == f"a-stub-{uid}", r.text
+        r = await a.get(f"/persons/a-stub-{uid}")  # what it registered itself, never the desk's record of her
+        assert r.status_code == 200 and r.json()["person_id"] == f"a-stub-{uid}", r.text
+        assert {k: v for k, v in r.json()["identity"].items() if v} == stub["identity"], r.text
+        assert "Okonkwo" not in r.text and "Roma" not in r.text and "s-amina" not in r.text
+        r = await a.get(f"/persons/s-amina-{uid}")
+        assert (r.status_code, r.json()["reason"]) == (404, f"no person s-amina-{uid}"), r.text
+    async with intake.client("staff-torino") as staff:  # the desk's record: her consent is not the stub's
+        assert (await staff.get(f"/persons/a-stub-{uid}")).json()["person_id"] == f"s-amina-{uid}"
+    async with intake.pool.acquire() as conn:
+        assert not await conn.fetchval("select exists(select from consents where person_id = $1)", f"s-amina-{uid}")
+
+
+def _same_but_ids(r: httpx.Response, *ids: str) -> tuple[int, str]:
+    """An answer with the test's ids taken out: two runs under different ids compare equal if they said the same."""
+    text = r.text
+    for n, i in enumerate(ids):
+        text = text.replace(i, f"<id{n}>")
+    return r.status_code, text
+
+
+async def _a_partners_journey(c: httpx.AsyncClient, run: str, fiscal: str) -> list[tuple[int, str]]:
+    """Everything a partner does with a person it registers with `fiscal` — every route naming her id — and what it
+    was answered, ids taken out."""
+    pid, kid, hh, case = (f"{x}-{run}" for x in ("p", "k", "h", "c"))
+    ids = (pid, kid, hh, case, fiscal)
+    answers = []
+    today = str(clock.today())  # the household is formed today: its members change from then
+
+    async def step(method: str, path: str, body: dict[str, Any] | None = None) -> None:
+        if method == "GET":
+            r = await c.get(path)
+        elif method == "PATCH":
+            r = await c.patch(path, json=body)
+        else:
+            assert body is not None
+            r = await post(c, path, body)
+        answers.append(_same_but_ids(r, *ids))
+
+    me = {"given_name": "Lucia", "family_name": "Bianchi", "fiscal_code": fiscal}
+    await step("POST", "/persons", person(pid, birth="1985-03-12", identity=me))
+    await step("GET", f"/persons/{pid}")
+    await step("POST", "/persons", person(kid, birth="2015-03-02", sex="male"))
+    await step("POST", "/households", {"household_id": hh, "reference_person_id": pid, "member_ids": [pid]})
+    await step("POST", "/cases", {"case_id": case, "household_id": hh, "action_area": "taking_charge",
+                                  "channel": "desk", "opened_on": "2026-01-15"})  # fmt: skip
+    await step("GET", f"/persons/{pid}")
+    consent = {"person_id": pid, "purpose": "partner_sharing", "granted": True, "recorded_on": "2026-01-15"}
+    await step("POST", "/consents", consent)
+    await step("POST", "/consents", {**consent, "person_id": kid})
+    await step("GET", f"/persons/{pid}")
+    await step("POST", "/employment", {"person_id": pid, "case_id": case, "status": "training",
+                                       "as_of": "2026-01-20"})  # fmt: skip
+    await step("PATCH", f"/persons/{pid}", {"languages": ["it", "en"]})
+    await step("POST", f"/persons/{pid}/notes", {"text": "colloquio"})
+    if answers[-1][0] == 201:
+        answers[-1] = (201, "")  # a note's id and time are its own
+    await step("GET", f"/persons/{pid}/notes")
+    if answers[-1][0] == 200:  # the notes' texts (their ids and times are their own)
+        answers[-1] = (200, str([n["text"] for n in json.loads(answers[-1][1])]))
+    await step("POST", "/persons/search", {"fiscal_code": fiscal})
+    await step("POST", "/persons/search", {"name": "Lucia Bianchi"})
+    await step("GET", f"/persons/{pid}/record")
+    await step("POST", "/households/members", {"household_id": hh, "person_id": kid, "change": "joined",
+                                               "reason": "cohabitation", "on": today})  # fmt: skip
+    await step("POST", "/households/reference-person", {"household_id": hh, "person_id": kid,
+                                                        "reason": "household_choice", "on": today})  # fmt: skip
+    await step("POST", "/households/members", {"household_id": hh, "person_id": pid, "change": "left",
+                                               "reason": "moved", "on": today})  # fmt: skip
+    await step("GET", f"/cases/{case}")
+    return answers
+
+
+async def test_a_partner_cannot_tell_whether_a_fiscal_code_is_on_file_under_another_partner(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """From an outside test (Torino, two unrelated cooperatives): Borgo registered a person with the fiscal code of
+    Aurora's person — 201 — and was then told 404 "no person <the id just created>" when it formed a household with
+    her (consent, case, employment alike); with a fiscal code nobody has, 201 then 201. Any partner could so learn
+    whether a fiscal code is on file in its city. Its registration is now its own to work on whatever the city holds
+    (one person all the same: merged into Aurora's, for the city's staff and reports), and every answer is the same
+    with a fiscal code on file under another partner and with one nobody has."""
+    taken, fresh = fiscal_code(uid, "85C52"), fiscal_code(uid[::-1], "85C52")
+    async with intake.client("coop-aurora") as a:
+        mario = {"given_name": "Mario", "family_name": "Rossi", "fiscal_code": taken, "phone": "+39 333 7654321"}
+        assert (
+            await post(a, "/persons", person(f"a-mario-{uid}", birth="1985-03-12", identity=mario))
+        ).status_code == 201
         household = {
-            "household_id": f"h-stub-{uid}",
-            "reference_person_id": f"a-stub-{uid}",
-            "member_ids": [f"a-stub-{uid}"],
+            "household_id": f"a-h-{uid}",
+            "reference_person_id": f"a-mario-{uid}",
+            "member_ids": [f"a-mario-{uid}"],
         }
-        r = await post(a, "/households", household)
-        assert r.status_code == 404 and f"s-amina-{uid}" not in r.text, r.text
-        for path in (f"/persons/s-amina-{uid}", f"/persons/a-stub-{uid}"):
-            r = await a.get(path)
-            assert r.status_code == 404 and "Okonkwo" not in r.text, (path, r.text)
-            assert r.json()["reason"] == f"no person {path.removeprefix('/persons/')}", r.text
+        assert (await post(a, "/households", household)).status_code == 201
+        opening = {"case_id": f"a-c-{uid}", "household_id": f"a-h-{uid}", "action_area": "taking_charge",
+                   "channel": "desk", "opened_on": "2026-01-10"}  # fmt: skip
+        assert (await post(a, "/cases", opening)).status_code == 201
+        consent = {"person_id": f"a-mario-{uid}", "purpose": "partner_sharing", "granted": True,
+                   "recorded_on": "2026-01-12"}  # fmt: skip
+        assert (await post(a, "/consents", consent)).status_code == 201
+        assert (await post(a, f"/persons/a-mario-{uid}/notes", {"text": "nota di Aurora"})).status_code == 201
+    async with intake.client("coop-borgo") as b:
+        on_file = await _a_partners_journey(b, f"on-file-{uid}", taken)
+        nobodys = await _a_partners_journey(b, f"nobodys-{uid}", fresh)
+    assert on_file == nobodys
+    assert [s for s, _ in on_file] == [
+        201,
+        403,
+        201,
+        201,
+        201,
+        403,
+        201,
+        201,
+        200,
+        201,
+        200,
+        201,
+        200,
+        200,
+        200,
+        200,
+        201,
+        201,
+        201,
+        200,
+    ]
+    assert on_file[12][1] == "['colloquio']" and '"<id0>"' in on_file[13][1] and '"<id0>"' in on_file[14][1]
+    assert "Mario" not in str(on_file) and "a-mario" not in str(on_file) and "7654321" not in str(on_file)
+    merges = [e for e in mine(await intake.events(), uid) if isinstance(e, ev.PersonsMerged)]
+    # One human all the same: the city's staff and the reports see her once.
+    assert [(e.surviving_person_id, e.merged_person_id) for e in merges] == [(f"a-mario-{uid}", f"p-on-file-{uid}")]
+    async with intake.client("staff-torino") as staff:
+        assert (await staff.get(f"/persons/p-on-file-{uid}")).json()["person_id"] == f"a-mario-{uid}"
+    assert "nota di Aurora" not in str(on_file)
+    async with intake.client("coop-aurora") as a:  # Aurora's person is untouched by Borgo's work on its own id
+        r = await a.get(f"/persons/a-mario-{uid}")
+        assert r.json()["identity"]["given_name"] == "Mario" and r.json()["languages"] == ["en", "yo"], r.text
+        r = await a.get(f"/persons/a-mario-{uid}/notes")
+        assert [n["text"] for n in r.json()] == ["nota di Aurora"], r.text
+
+
+async def test_a_partner_correcting_a_fiscal_code_cannot_tell_whether_it_is_on_file(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """From an outside test: Aurora corrected its own person's fiscal code to one only Borgo's person has — 409
+    "another person of the city has this fiscal code: merge them" — and to one nobody has, 200. A partner's
+    correction that finds the person on file is taken as a registration with it would be: one person, merged into
+    the record on file, answered as any correction. The city's staff are still told precisely (they merge)."""
+    borgos, nobodys = fiscal_code(uid, "85C52"), fiscal_code(uid[::-1], "85C52")
+    async with intake.client("coop-borgo") as b:
+        luca = {"given_name": "Luca", "family_name": "Bianco", "fiscal_code": borgos}
+        assert (
+            await post(b, "/persons", person(f"b-luca-{uid}", birth="1985-03-12", identity=luca))
+        ).status_code == 201
+    answers = []
+    async with intake.client("coop-aurora") as a:
+        for run, code in (("on-file", borgos), ("nobodys", nobodys)):
+            pid = f"a-{run}-{uid}"
+            assert (await post(a, "/persons", person(pid, birth="1985-03-12"))).status_code == 201
+            r = await a.patch(f"/persons/{pid}", json={"identity": {"fiscal_code": code}})
+            answers.append(_same_but_ids(r, pid))
+            household = {"household_id": f"h-{run}-{uid}", "reference_person_id": pid, "member_ids": [pid]}
+            answers.append(_same_but_ids(await post(a, "/households", household), pid, f"h-{run}-{uid}"))
+            answers.append(_same_but_ids(await a.get(f"/persons/{pid}"), pid))
+    assert answers[:3] == answers[3:] and answers[0][0] == 200, answers
+    merges = [e for e in mine(await intake.events(), uid) if isinstance(e, ev.PersonsMerged)]
+    assert [(e.surviving_person_id, e.merged_person_id, e.decided_by) for e in merges] == [
+        (f"b-luca-{uid}", f"a-on-file-{uid}", "fiscal_code_match")
+    ]
+    async with intake.client("staff-torino") as staff:
+        assert (await staff.get(f"/persons/a-on-file-{uid}")).json()["person_id"] == f"b-luca-{uid}"
+        zara = person(f"s-zara-{uid}", birth="1985-03-12", identity={"given_name": "Zara"})
+        assert (await post(staff, "/persons", zara)).status_code == 201
+        r = await staff.patch(f"/persons/s-zara-{uid}", json={"identity": {"fiscal_code": borgos}})
+        assert (r.status_code, r.json()["field"]) == (409, "identity.fiscal_code") and "merge" in r.json()["reason"]
 
 
 async def test_consent_is_enforced_for_partners(intake: IntakeUnderTest, uid: str) -> None:

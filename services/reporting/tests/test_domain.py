@@ -918,3 +918,27 @@ def test_a_change_of_reference_person_names_the_household_after_the_new_one_and_
     assert memberships(after) == memberships(before)
     window = Window(date(2026, 6, 30))
     assert summary(after.facts(), window, "torino") == summary(before.facts(), window, "torino")
+
+
+def test_a_partners_own_registration_merged_into_another_partners_person_counts_her_once() -> None:
+    """Intake (docs/partners.md, "What is not yours"): a partner whose registration was merged into another
+    partner's person by her fiscal code forms its household and opens its case under its own registration's id — the
+    merge comes before them, and they name the merged id. One woman all the same: one person, two households, two
+    cases; her sex and nationality from the surviving record."""
+    events: list[Event] = []
+    for pid, partner, day in (("p-a", "coop-a", 5), ("p-c", "coop-c", 8)):
+        events.append(i.PersonRegistered(person_id=pid, registered_by=partner, sex=i.Sex.FEMALE, nationality="NG",
+                                         third_country=True, minor=False))  # fmt: skip
+        if pid == "p-c":  # merged at its registration, before anything names it
+            events.append(i.PersonsMerged(surviving_person_id="p-a", merged_person_id="p-c",
+                                          decided_by="fiscal_code_match"))  # fmt: skip
+        hh = f"h-{pid}"
+        events += [
+            i.HouseholdFormed(household_id=hh, city="torino", reference_person_id=pid, member_ids=[pid]),
+            i.CaseOpened(case_id=f"c-{pid}", household_id=hh, city="torino", action_area=i.ActionArea.TAKING_CHARGE,
+                         channel=i.Channel.DESK, partner=partner, opened_on=date(2026, 1, day), minors={pid: False}),
+        ]  # fmt: skip
+    ind = summary(_facts_of(events), Window(date(2026, 6, 30)), None)
+    assert ind["persons"]["total"] == 1, ind["persons"]
+    assert ind["persons_by_sex"] == {"female": 1}
+    assert ind["households"]["total"] == 2 and ind["cases"]["opened"] == 2, (ind["households"], ind["cases"])

@@ -123,8 +123,11 @@ async def case_closed(conn: Conn, env: Envelope, e: Any) -> None:
 
 
 async def persons_merged(conn: Conn, env: Envelope, e: Any) -> None:
+    """The households naming the merged record name her survivor. The merged record is kept: a partner whose
+    registration was merged into another party's person forms its household with its own registration's id after the
+    merge (intake, docs/partners.md "What is not yours"), and housing, having deleted her, blocked that household for
+    good as `composition_incomplete`. Her erasure erases every record of hers (intake's `person_erased` for each)."""
     households = await repo.replace_member(conn, e.merged_person_id, e.surviving_person_id)
-    await repo.delete_person(conn, e.merged_person_id)
     await _changed(conn, env, households)
 
 

@@ -10,11 +10,16 @@ Row = dict[str, Any]
 
 
 async def persons_of_city(conn: Conn, city: str, partner: str | None) -> list[Row]:
-    """The city's living persons (not merged away, not erased); for a partner only those of its open cases."""
-    sql = "select person_id, identity from persons p where city = $1 and merged_into is null and erased_at is null"
+    """The city's living persons (not merged away, not erased); for a partner only those of its open cases, its own
+    registrations merged into another party's record among them (it works on them under their own id:
+    `Intake._own_registration`)."""
+    sql = "select person_id, identity from persons p where city = $1 and erased_at is null"
     args: list[Any] = [city]
-    if partner is not None:
+    if partner is None:
+        sql += " and merged_into is null"
+    else:
         sql += (
+            " and (merged_into is null or registered_by = $2)"
             " and exists (select 1 from cases c join household_members m using (household_id)"
             " where m.person_id = p.person_id and m.left_on is null and c.partner = $2 and c.closed_on is null)"
         )
@@ -22,13 +27,17 @@ async def persons_of_city(conn: Conn, city: str, partner: str | None) -> list[Ro
     return [dict(r) for r in await conn.fetch(sql + " order by person_id", *args)]
 
 
-async def person_by_fiscal_hash(conn: Conn, city: str, fiscal_hash: str) -> str | None:
-    return await conn.fetchval(  # type: ignore[no-any-return]
-        "select person_id from persons where city = $1 and fiscal_code_hash = $2 and merged_into is null"
-        " and erased_at is null",
+async def persons_by_fiscal_hash(conn: Conn, city: str, fiscal_hash: str, partner: str | None) -> list[str]:
+    """The city's living person with the fiscal code; for a partner also its own registrations with it merged into
+    another party's record (`persons_of_city`)."""
+    rows = await conn.fetch(
+        "select person_id from persons where city = $1 and fiscal_code_hash = $2 and erased_at is null"
+        " and (merged_into is null or registered_by = $3) order by created_at, person_id",
         city,
         fiscal_hash,
+        partner,
     )
+    return [r["person_id"] for r in rows]
 
 
 async def members_of_case(conn: Conn, case_id: str) -> list[str]:

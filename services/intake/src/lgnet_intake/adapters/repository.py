@@ -319,18 +319,42 @@ async def replace_assessment(conn: Conn, case_id: str, body: Row | None) -> None
         await conn.execute("update assessments set body = $2::jsonb where case_id = $1", case_id, body)
 
 
-async def update_person(conn: Conn, person_id: str, changes: Row) -> None:
+_SAME_FISCAL_CODE = f"""
+select person_id from persons where {_SURVIVING} and fiscal_code_hash = $3 order by created_at limit 1 for share
+"""
+
+
+async def update_person(conn: Conn, p: Row, changes: Row, *, merge_same_fiscal_code: bool = False) -> str | None:
+    """`changes` to the person `p` (her row as read). A fiscal code another surviving person of her city has is a
+    conflict ("merge them"), or with `merge_same_fiscal_code` (and `p` surviving) merges `p` into that person, as a
+    registration with it is (`insert_person`): her id is returned, else None."""
     if not changes:
-        return
-    cols = list(changes)
-    sets = ", ".join(f"{c} = ${i + 2}" + ("::jsonb" if c == "identity" else "") for i, c in enumerate(cols))
-    values = [changes[c] for c in cols]
-    try:
-        await conn.execute(f"update persons set {sets} where person_id = $1", person_id, *values)
-    except asyncpg.UniqueViolationError as err:
-        if err.constraint_name != FISCAL_CODE_INDEX:
-            raise
-        raise Conflict("identity.fiscal_code", "another person of the city has this fiscal code: merge them") from None
+        return None
+    merging = merge_same_fiscal_code and p["merged_into"] is None and changes.get("fiscal_code_hash") is not None
+    for attempt in range(1, 4):
+        now, same = dict(changes), None
+        if merging:
+            # Locked as a registration locks her: her erasure at this moment is waited for, then she is not found.
+            same = await conn.fetchval(_SAME_FISCAL_CODE, p["person_id"], p["city"], changes["fiscal_code_hash"])
+            if same is not None:
+                now["merged_into"] = same
+        cols = list(now)
+        sets = ", ".join(f"{c} = ${i + 2}" + ("::jsonb" if c == "identity" else "") for i, c in enumerate(cols))
+        try:
+            async with conn.transaction():  # a savepoint, to try again
+                await conn.execute(f"update persons set {sets} where person_id = $1", p["person_id"], *now.values())
+            break
+        except asyncpg.UniqueViolationError as err:
+            if err.constraint_name != FISCAL_CODE_INDEX:
+                raise
+            # The same fiscal code given to another person by a transaction that has now committed: the next
+            # attempt finds her and merges into her.
+            if not merging or attempt == 3:
+                reason = "another person of the city has this fiscal code: merge them"
+                raise Conflict("identity.fiscal_code", reason) from None
+    if same is not None:
+        await merge(conn, same, p["person_id"])  # her open duplicate flags with this record are settled too
+    return same
 
 
 async def partners_serving(conn: Conn, person_id: str) -> set[str]:

@@ -39,7 +39,9 @@ __all__ = [
     "may_write_in_city",
     "not_theirs",
     "of_city",
+    "on_own_registration",
     "party_of",
+    "told_of_a_fiscal_code_on_file",
 ]
 
 
@@ -142,3 +144,19 @@ def may_open_case(actor: Actor, city: str, formed_by: str, case_partners: set[st
             absent.field, "another partner has an open case on this household: the city's staff assign cases"
         )
     may_act_on_household(actor, city, formed_by, case_partners, absent)
+
+
+def on_own_registration(actor: Actor, registered_by: str, survivor_is_theirs: bool) -> bool:
+    """Whether `actor`, naming a registration (`registered_by`) merged into another record of the person (the survivor,
+    `survivor_is_theirs`: it registered or serves her), acts on that registration itself rather than on the survivor:
+    a partner that registered it and has no hand in the survivor works on its own registration under its own id, as
+    if nothing were on file. Its answers never depend on what other parties hold of her (a 404 for the id it had just
+    registered told it her fiscal code was on file), and it reaches only what it sent and recorded itself."""
+    return actor.role is Role.PARTNER and registered_by == actor.id and not survivor_is_theirs
+
+
+def told_of_a_fiscal_code_on_file(actor: Actor) -> bool:
+    """Whether a correction giving a person a fiscal code another person of the city has is refused saying so (409
+    "merge them"): to the city's staff, who merge. A partner's is taken as a registration with that code is (the two
+    merged), answered as any correction: the 409 told it the code was on file under another partner."""
+    return actor.role is not Role.PARTNER

@@ -82,7 +82,11 @@ def router(runtime: Runtime) -> APIRouter:
         responses=r.answers(r.Person, "The person"),
     )
     async def read_person(person_id: str, actor: Who, client: Client = None) -> Any:
-        return await calls.read(actor, client, "person", person_id, lambda i, c: i.read_person(c, person_id))
+        # Logged as the record shown: a partner's own registration merged into another party's record is read as
+        # itself (`Intake.read_person`), not as that record.
+        return await calls.read(
+            actor, client, "person", person_id, lambda i, c: i.read_person(c, person_id), lambda p: [p["person_id"]]
+        )
 
     @api.patch(
         "/persons/{person_id}",

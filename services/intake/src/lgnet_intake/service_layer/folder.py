@@ -70,6 +70,7 @@ class Folder:
         if name is not None and len(search.fold(name)) == 0:
             raise ContractError(f"{at}name", "has no letters or digits")
         ids: list[str] = []
+        partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
         if case_id:
             # By a case number, the case's own rule first: another party's case is a 403, one nobody has a 404, as
             # `GET /cases/{id}` answers (they were `200 []`, telling nothing apart from a case without members).
@@ -81,13 +82,13 @@ class Folder:
             reference = await q.reference_of_case(self.conn, case_id.strip())
         elif fiscal_code:
             code = fiscal_code.strip().upper().replace(" ", "")
-            found = await q.person_by_fiscal_hash(self.conn, ctx.city, pii.keyed_hash(self.intake.fiscal_secret, code))
-            ids = [found] if found else []
+            ids = await q.persons_by_fiscal_hash(
+                self.conn, ctx.city, pii.keyed_hash(self.intake.fiscal_secret, code), partner
+            )
         else:
             reference = None
         results: list[dict[str, Any]] = []
         if name and not ids and not (case_id or fiscal_code):
-            partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
             scored: list[tuple[float, str]] = []
             rows = await q.persons_of_city(self.conn, ctx.city, partner)
             # A person may have a surname only (or a name only): found by what they have.
@@ -105,9 +106,11 @@ class Folder:
                     scored.append((score, row["person_id"]))
             scored.sort(key=lambda s: (-s[0], s[1]))
             ids = [pid for _, pid in scored[:MAX_RESULTS]]
+        shown: set[str] = set()
         for pid in ids:
             person = await self._visible(ctx, pid)
-            if person is not None and not person["erased"]:
+            if person is not None and not person["erased"] and person["person_id"] not in shown:
+                shown.add(person["person_id"])  # two of a partner's own registrations merged: one person
                 if case_id:  # the household's name is its reference person's: the one a page needs, no more
                     person["household_reference"] = pid == reference
                 results.append(person)

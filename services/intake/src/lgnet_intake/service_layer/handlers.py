@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -284,8 +284,17 @@ class Intake:
                     now[f] = await self.keys.open(self.conn, Sealed(**p["identity"][f]), f)
             born = c.birth_date or p["birth_date"]
             changes["name_key_hash"] = self._name_hash(now["given_name"], now["family_name"], born)
-        await repo.update_person(self.conn, pid, changes)
-        await self.emit(ctx, ev.PersonUpdated(**event))
+        # A partner's fiscal code that another person of the city has makes them one person, as a registration with
+        # it would (merged into hers), answered as any correction: a 409 "merge them" told it the code was on file
+        # under another partner (docs/partners.md, "What is not yours"). The city's staff are told, and merge.
+        merging = not access.told_of_a_fiscal_code_on_file(ctx.actor)
+        same = await repo.update_person(self.conn, p, changes, merge_same_fiscal_code=merging)
+        events: list[Event] = [ev.PersonUpdated(**event)]
+        if same is not None:
+            events.append(
+                ev.PersonsMerged(surviving_person_id=same, merged_person_id=pid, decided_by="fiscal_code_match")
+            )
+        await self.emit(ctx, *events)
         return {"person_id": pid}
 
     @staticmethod
@@ -378,7 +387,7 @@ class Intake:
 
     async def read_person(self, ctx: Context, person_id: str) -> dict[str, Any]:
         access.in_a_city(ctx.actor)  # before the lookup: else its 403 and a 404 told which ids exist
-        p = await repo.person(self.conn, person_id, caller=ctx.actor)
+        p = await self._own_registration(ctx, person_id, await repo.person(self.conn, person_id, caller=ctx.actor))
         serving = await repo.partners_serving(self.conn, p["person_id"]) if ctx.actor.role is Role.PARTNER else set()
         sharing = await repo.consent(self.conn, p["person_id"], ev.ConsentPurpose.PARTNER_SHARING.value)
         absent = NotFound("person_id", f"no person {person_id}")
@@ -461,11 +470,11 @@ class Intake:
         inbound.check_dated(c.on, "on", ctx.today, self.earliest_date)
         # Locked: two changes of the members at once (one person joining twice) each see the other's.
         h = await self._household_for_write(ctx, c.household_id, lock=True)
+        members = await repo.current_members(self.conn, c.household_id)
         if c.change == "joined":  # a partner brings in only a person of its own
             p = await self._person_for_write(ctx, c.person_id)
         else:
-            p = await self._person_in_city(ctx, c.person_id, "person_id")
-        members = await repo.current_members(self.conn, c.household_id)
+            p = await self._member_named(ctx, c.person_id, members)
         if c.change == "joined":
             if p["person_id"] in members:
                 raise Conflict("person_id", "is already a member of the household")
@@ -506,8 +515,8 @@ class Intake:
         inbound.check_dated(c.on, "on", ctx.today, self.earliest_date)
         # Locked: a member leaving and a change of reference person at once each see the other's
         h = await self._household_for_write(ctx, c.household_id, lock=True)
-        p = await self._person_in_city(ctx, c.person_id, "person_id")
         members = await repo.current_members(self.conn, c.household_id)
+        p = await self._member_named(ctx, c.person_id, members)
         joined, _ = await repo.membership_days(self.conn, c.household_id, p["person_id"])
         previous = h["reference_person_id"]
         since = await repo.reference_since(self.conn, c.household_id)
@@ -732,6 +741,38 @@ class Intake:
             raise Conflict(field, "the person was erased")
         return p
 
+    async def _person_named(self, ctx: Context, person_id: str, field: str, lock: bool = False) -> dict[str, Any]:
+        """The record the caller acts on by the id it named: the person on file (following merges), or a partner's
+        own registration merged into a record it has no hand in (`_own_registration`)."""
+        p = await self._person_in_city(ctx, person_id, field, lock)
+        return await self._own_registration(ctx, person_id, p, lock)
+
+    async def _own_registration(
+        self, ctx: Context, named: str, p: dict[str, Any], lock: bool = False
+    ) -> dict[str, Any]:
+        """`p`, the person on file that the id `named` leads to — or, to a partner that registered `named` and has no
+        hand in `p` (another party's record of the person, merged by the fiscal code or by the city's staff), its own
+        registration (`access.on_own_registration`). One human all the same: the merge stands, for the city's staff
+        and reports (docs/partners.md, "What is not yours")."""
+        if ctx.actor.role is not Role.PARTNER or p["person_id"] == named:
+            return p
+        # Hers to know of when it registered or serves her (`same_as` named her to it)
+        theirs = await self._partner_refusal(ctx, p["person_id"], p) is not NOT_THEIRS
+        own = await repo.person(self.conn, named, resolve=False, caller=ctx.actor, lock=lock)
+        return own if access.on_own_registration(ctx.actor, own["registered_by"], theirs) else p
+
+    async def _member_named(
+        self, ctx: Context, person_id: str, members: Collection[str], field: str = "person_id"
+    ) -> dict[str, Any]:
+        """A current member of a household by the id named: a registration merged into another record is a member
+        under its own id when the household was formed with it (a partner's own registration: `_own_registration`)."""
+        if person_id in members:
+            p = await repo.person(self.conn, person_id, resolve=False, caller=ctx.actor)
+            if p["erased_at"] is not None:
+                raise Conflict(field, "the person was erased")
+            return p
+        return await self._person_named(ctx, person_id, field)
+
     async def _members_named(
         self, ctx: Context, by_person: dict[str, list[str]], members: Sequence[str]
     ) -> dict[str, list[str]]:
@@ -756,13 +797,14 @@ class Intake:
     ) -> dict[str, Any]:
         """A partner writes a person's data while it has an open case on the person's household, or — while no
         partner has one — when it registered the person on file itself (before the case). A registration of its own
-        merged into another party's record of the person (the same fiscal code) gives it nothing: anyone knowing a
-        fiscal code could otherwise take the person on file over; the city's staff assign her case."""
-        p = await self._person_in_city(ctx, person_id, field)
+        merged into another party's record of the person (the same fiscal code) gives it nothing over her (anyone
+        knowing a fiscal code could otherwise take the person on file over; the city's staff assign her case): it
+        works on its own registration instead (`_own_registration`)."""
+        p = await self._person_named(ctx, person_id, field)
         await self._partner_may_write(ctx, p, field, person_id)
         # Locked once the caller may (`lgnet_shared.db.checked_then_locked`); checked again if she changed meanwhile
         if lock:
-            locked = await self._person_in_city(ctx, person_id, field, lock=True)
+            locked = await self._person_named(ctx, person_id, field, lock=True)
             if locked != p:
                 await self._partner_may_write(ctx, locked, field, person_id)
             p = locked
