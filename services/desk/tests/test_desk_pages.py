@@ -1380,6 +1380,42 @@ async def test_each_request_to_approve_says_who_it_is_for_and_the_period_it_pays
     assert "Deposito cauzionale" in row and " dal " not in row, row
 
 
+async def test_the_approver_sees_whom_the_money_goes_to_by_name_never_the_household_for_a_landlord(
+    desk: Desk, browser: Any
+) -> None:
+    """An outside tester asked for 450 € of rent paid to "Immobiliare Po srl": /approvals said "A favore del nucleo di
+    Mariam Traoré Koné: IBAN ••••3456" and the landlord's name was nowhere, on the approvals nor on the cartella. The
+    row names the payee as payments reads it to the city's staff (`payee_name`) beside the masked IBAN, says whose
+    contribution it is ("per il nucleo di …"), never that the money is in the household's favour; so does the
+    cartella's table of contributions."""
+    answers = two_rents()
+    [dec, jun] = answers[("payments", "GET", "/contribution-requests")]
+    payee = {"payee_name": "Immobiliare Po srl", "iban_masked": "••••3456", "has_beneficiary": True,
+             "bank_data_version": 1, "bank_data_changed_by": "desk.maria"}  # fmt: skip
+    answers[("payments", "GET", "/contribution-requests")] = [dec | payee, jun]
+    desk.services.answers |= answers
+    await desk.as_operator(GIULIA)
+    page = (await desk.client.get("/approvals")).text
+    row = text_of(approvals_row(page, "r-dec"))
+    assert "Immobiliare Po srl, IBAN ••••3456, inserito da Maria Rossi" in row, row
+    assert "per il nucleo di Amina Okafor" in row and "A favore" not in page, row
+    assert "Immobiliare Po srl" not in text_of(approvals_row(page, "r-jun"))  # no payee yet
+    english = text_of(approvals_row((await desk.client.get("/approvals?lang=en")).text, "r-dec"))
+    assert "Immobiliare Po srl, IBAN ••••3456, entered by Maria Rossi" in english, english
+    assert "for the household of Amina Okafor" in english, english
+    assert await axe_problems(desk, browser, {"approvals-payee": page}) == []
+
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    requests = [dec | payee, jun | {"has_beneficiary": False}]
+    desk.services.answers[("payments", "GET", "/contribution-requests")] = requests
+    await desk.as_operator(MARIA)
+    cartella = await desk.client.get("/persons/p-1?lang=it")
+    text = text_of(cartella.text)
+    assert "Beneficiario" in text and "Immobiliare Po srl, IBAN ••••3456" in text, text
+    assert await axe_problems(desk, browser, {"cartella-payee": cartella.text}) == []
+
+
 async def test_a_request_whose_household_cannot_be_named_shows_its_id(desk: Desk) -> None:
     """No member of the household visible (intake's search by the case finds nobody), or intake away: the row names
     the household by its id, the rest of the page as usual."""
@@ -2484,7 +2520,8 @@ async def test_the_first_of_two_approvers_is_not_offered_the_second_approval(des
 async def test_the_second_approver_reads_whom_the_money_is_for_and_who_approved_first(desk: Desk) -> None:
     """From an outside review: the second approver could not see whom she approved money for (the beneficiary's
     cell said an IBAN's last characters only) nor who gave the first approval. Both said, Italian first: the household
-    by its reference person as the desk names it elsewhere (payments gives no payee's name, the IBAN stays masked)."""
+    by its reference person as the desk names it elsewhere, whose contribution it is (the IBAN stays masked; a payee
+    payments names is named beside it: test_the_approver_sees_whom_the_money_goes_to_by_name…)."""
     answers = two_rents("coop-aurora")
     dec = answers[("payments", "GET", "/contribution-requests")][0]
     dec |= {"first_approver": "desk.giulia", "has_beneficiary": True, "iban_masked": "••••3000",
@@ -2494,11 +2531,11 @@ async def test_the_second_approver_reads_whom_the_money_is_for_and_who_approved_
     await desk.as_operator(MARIA)
     page = (await desk.client.get("/approvals")).text
     row = text_of(approvals_row(page, "r-dec"))
-    assert "A favore del nucleo di Amina Okafor: IBAN ••••3000" in row, row
+    assert "IBAN ••••3000, inserito da coop-aurora Contributo per il nucleo di Amina Okafor" in row, row
     assert "Prima approvazione data da Giulia Verdi; serve una seconda approvazione." in row, row
     assert "Prima approvazione" not in text_of(approvals_row(page, "r-jun"))
     row = text_of(approvals_row((await desk.client.get("/approvals?lang=en")).text, "r-dec"))
-    assert "For the household of Amina Okafor: IBAN ••••3000" in row, row
+    assert "IBAN ••••3000, entered by coop-aurora Contribution for the household of Amina Okafor" in row, row
     assert "First approval given by Giulia Verdi; a second approval is needed." in row, row
 
 

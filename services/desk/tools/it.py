@@ -662,7 +662,7 @@ IT = {
     "First approval recorded: another operator must give the second.": "Prima approvazione registrata: serve quella di un altro operatore.",
     "You gave the first approval: another operator must give the second.": "Ha dato Lei la prima approvazione: serve quella di un altro operatore.",
     "First approval given by %(who)s; a second approval is needed.": "Prima approvazione data da %(who)s; serve una seconda approvazione.",
-    "For the household of %(name)s:": "A favore del nucleo di %(name)s:",
+    "Contribution for the household of %(name)s": "Contributo per il nucleo di %(name)s",
     "Approve: %(what)s": "Approva: %(what)s",
     "Reject: %(what)s": "Respingi: %(what)s",
     "Reject": "Respingi",
