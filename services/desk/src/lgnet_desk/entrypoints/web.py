@@ -121,6 +121,7 @@ class Page:
             time_of_day=lambda v: i18n.time_of_day(v, lang),
             euros=lambda v: i18n.euros(v, lang),
             size=lambda v: i18n.size(v, lang),
+            points=lambda v: i18n.points(v, lang),  # a housing score's points
             # `said`: the name the service gave the actor (its read log's `principal_name`), when the desk knows none
             who=lambda actor, said=None: (self.actor_names.get(actor) or said or actor) if actor else "—",
             operator=lambda username: self.operator_names.get(username, username) if username else "—",
