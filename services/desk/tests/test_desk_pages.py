@@ -3311,7 +3311,8 @@ async def test_intakes_read_log_is_on_the_dpos_page_and_csv_beside_the_desks(des
     assert "API della presa in carico" in text and "Sportello" in text, text
     assert "Cartella sociale (API)" in text and "Diario (API)" in text, text
     assert "coop-aurora" in text and "negato" in text
-    only_api = text_of((await desk.client.get("/access-log?person_id=p-1&source=intake")).text)
+    # the table's rows (the operator filter's list names every operator of the city)
+    only_api = text_of((await desk.client.get("/access-log?person_id=p-1&source=intake")).text.split("<table")[1])
     assert "API della presa in carico" in only_api and "Maria Rossi" not in only_api, only_api
     rows = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?person_id=p-1")).text)))
     assert rows[0][-1] == "Fonte", rows[0]
@@ -3434,6 +3435,58 @@ async def test_a_reversed_period_is_said_and_the_csv_gives_the_screens_time(desk
     assert "11:17:20" in page, page
     rows = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv")).text)))
     assert rows[1][0] == "2026-12-07T11:17:20+01:00", rows
+
+
+async def test_the_dpo_filters_the_access_log_by_operator_and_is_told_a_name_is_no_identifier(
+    desk: Desk, browser: Any
+) -> None:
+    """An outside tester as the DPO: "what did this operator look at?" had no filter (person, source, days only), and
+    "Traoré" in the person's identifier box gave "Nessuna voce." and still offered the printout "for the person" named
+    Traoré. The operator is chosen among the city's operators (by name, the username beside it): the desk's entries
+    are hers, the services' logs are asked for her actor (`principal`: a staff operator's own; a cooperative's
+    operator acts as the cooperative, which the page says). A name typed for a person is said at the field, nothing
+    read, no printout offered."""
+    async with desk.pool.acquire() as conn:
+        await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
+        await store.log_access(conn, GIULIA, "p-2", "case_work", "cartella", "shown")
+        await _dpo_token(conn, desk, "intake", "lgr_rpd")
+    asked: list[httpx.Request] = []
+
+    def read_log(request: httpx.Request) -> Any:
+        asked.append(request)
+        return [{"at": "2026-12-05T09:00:00+00:00", "principal": "desk.maria", "role": "staff", "partner": None,
+                 "city": "torino", "person_id": "p-3", "kind": "record", "outcome": "shown",
+                 "via": "desk"}]  # fmt: skip
+
+    desk.services.answers[("intake", "GET", "/read-log")] = read_log
+    await desk.as_operator(LUCA)  # a cooperative's operator, among the city's
+    await desk.as_operator(RPD)
+    page = await desk.client.get("/access-log?operator=maria&lang=it")
+    assert page.status_code == 200, page.text
+    assert '<option value="maria" selected>Maria Rossi (maria)</option>' in page.text, page.text
+    assert '<option value="luca">Luca Bianchi (luca)</option>' in page.text, page.text
+    text = text_of(page.text)
+    assert "p-1" in text and "p-3" in text and "p-2" not in text, text  # Maria's, at the desk and through intake
+    assert asked and asked[-1].url.params["principal"] == "desk.maria", asked
+    rows = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?operator=maria")).text)))
+    assert {r[3] for r in rows[1:]} == {"p-1", "p-3"}, rows
+    assert await axe_problems(desk, browser, {"access-log-operator": page.text}) == []
+    coop = text_of((await desk.client.get("/access-log?operator=luca")).text)
+    assert asked[-1].url.params["principal"] == "coop-aurora", asked
+    assert "agisce come il suo ente" in coop, coop
+    unknown = await desk.client.get("/access-log?operator=nobody")
+    assert unknown.status_code == 422 and 'id="operator-error"' in unknown.text, unknown.text
+
+    calls = len(asked)
+    named = await desk.client.get("/access-log?person_id=Traoré")
+    said = text_of(named.text)
+    assert named.status_code == 422 and 'id="person_id-error"' in named.text, said
+    assert "indichi l'identificativo della persona (dalla sua cartella), non il nome" in said, said
+    assert "Stampa per l'interessato" not in said and "/access-log/subject/" not in named.text, said
+    assert 'value="Traoré"' in named.text and len(asked) == calls  # kept in its field, nothing read
+    for name in ("Mariam Traore", "Okafor"):
+        assert (await desk.client.get("/access-log", params={"person_id": name})).status_code == 422, name
+    assert (await desk.client.get("/access-log?person_id=p-1")).status_code == 200
 
 
 async def test_the_access_log_says_so_when_intakes_read_log_cannot_be_read(desk: Desk) -> None:

@@ -1923,3 +1923,15 @@ def test_a_proposals_explanation_is_read_rule_by_rule_with_its_numbers_and_the_p
     }
     # the provider-side partner's breakdown (fit only): no priority said
     assert priority_parts({"fit": 1.0, "fit_unused_capacity": 0.0, "fit_language": 0.0})["priority"] is None
+
+
+def test_a_name_in_the_access_logs_identifier_box_is_said_to_be_no_identifier() -> None:
+    """A name typed for a person ("Traoré") gave "Nessuna voce." and a printout "for the person" named so: a name (a
+    space, a letter outside ASCII, no digit) is said at the field; the ids the desk and the partners make pass."""
+    from lgnet_desk.domain.access_log import NOT_AN_ID, person_error
+
+    for name in ("Traoré", "Mariam Traore", "Okafor", "N'Diaye"):
+        assert person_error(name) == {"person_id": NOT_AN_ID}, name
+    for pid in ("p-1", "h-5f1c0a9e7b2d", "3f2b8c1e-9a7d-4c2b-8e1f-0a9b8c7d6e5f", "", None, " p-9 "):
+        assert person_error(pid) == {}, pid
+    assert say(NOT_AN_ID, "it") == "indichi l'identificativo della persona (dalla sua cartella), non il nome"

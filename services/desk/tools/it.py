@@ -640,6 +640,8 @@ IT = {
     "Deposit": "Deposito cauzionale",
     "Term": "Durata",
     "from %(day)s, open-ended": "dal %(day)s, senza scadenza",
+    "All operators": "Tutti gli operatori",
+    "%(name)s acts as her organisation on the services: their logs' entries are %(partner)s's, of all its operators and its own software.": "%(name)s agisce come il suo ente sui servizi: le voci dei loro registri sono di %(partner)s, di tutti i suoi operatori e del suo programma informatico.",
     "Why this housing was proposed": "Perché è stato proposto questo alloggio",
     "Household's priority: %(points)s points": "Priorità del nucleo: %(points)s punti",
     "%(points)s base": "%(points)s di base",
