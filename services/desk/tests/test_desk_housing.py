@@ -38,6 +38,7 @@ from test_desk_pages import (
     serve_the_cartella,
     text_of,
 )
+from test_desk_units import A_PROPOSALS_EXPLANATION, A_SCORE_BREAKDOWN
 
 pytestmark = pytest.mark.integration
 __all__ = ["desk"]  # a fixture, used by name
@@ -116,20 +117,9 @@ async def test_a_proposal_says_why_it_was_made_rule_by_rule_and_the_prioritys_pa
                              "opportunity_id": "o-3b9d", "status": "proposed", "proposed_on": today,
                              "declined_by": None, "decline_reason": None}  # fmt: skip
     match |= {
-        "explanation": [
-            {"rule": "city", "passed": True, "detail": "household in torino, opportunity in torino"},
-            {"rule": "availability", "passed": True, "detail": "available from 2026-12-01 until open end"},
-            {"rule": "capacity", "passed": True, "detail": "2 person(s) for 2 place(s)"},
-            {"rule": "families_only", "passed": True, "detail": "restricted to families: household is"},
-            {"rule": "women_only", "passed": True, "detail": "no such restriction"},
-            {"rule": "specialist_support", "passed": True,
-             "detail": "needs a specialist team; support level: specialist_team"},
-            {"rule": "affordability", "passed": True, "detail": "rent 300.00 EUR vs affordable 400.00 EUR (40% of"
-             " income 1000.00 EUR + planned contribution 0.00 EUR)"},
-        ],
+        "explanation": A_PROPOSALS_EXPLANATION,
         "score": 8.25,
-        "score_breakdown": {"vulnerability": 2.0, "situation": 3.0, "waiting": 0.5, "urgency": 0.0, "minors": 1.0,
-                            "priority": 7.5, "fit_unused_capacity": 0.0, "fit_language": 0.1, "fit": 1.1},
+        "score_breakdown": A_SCORE_BREAKDOWN,
     }  # fmt: skip
     desk.services.answers[("housing", "GET", "/proposals")] = housing_matches(match)
     await desk.as_operator(MARIA)

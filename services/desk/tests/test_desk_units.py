@@ -1878,6 +1878,25 @@ async def test_a_document_is_uploaded_from_the_service_layer_its_kind_and_file_e
                     "content_base64": base64.b64encode(b"%PDF-1.7 permesso").decode()}  # fmt: skip
 
 
+# A proposal's explanation as housing answers it (domain/rules.py's details): this module's and the housing page's
+A_PROPOSALS_EXPLANATION = [
+    {"rule": "city", "passed": True, "detail": "household in torino, opportunity in torino"},
+    {"rule": "availability", "passed": True, "detail": "available from 2026-12-01 until open end"},
+    {"rule": "capacity", "passed": True, "detail": "2 person(s) for 2 place(s)"},
+    {"rule": "bedrooms", "passed": True, "detail": "2 person(s), 1 bedroom(s) house at most 2"},
+    {"rule": "women_only", "passed": True, "detail": "no such restriction"},
+    {"rule": "families_only", "passed": True, "detail": "restricted to families: household is"},
+    {"rule": "accessibility", "passed": True, "detail": "no accessibility needs"},
+    {"rule": "specialist_support", "passed": True,
+     "detail": "needs a specialist team; support level: specialist_team"},
+    {"rule": "affordability", "passed": True,
+     "detail": "rent 300.00 EUR vs affordable 400.00 EUR (40% of income 1000.00 EUR"
+               " + planned contribution 0.00 EUR)"},
+]  # fmt: skip
+A_SCORE_BREAKDOWN = {"vulnerability": 2.0, "situation": 3.0, "waiting": 0.5, "urgency": 0.0, "minors": 1.0,
+                     "priority": 7.5, "fit_unused_capacity": 0.0, "fit_language": 0.1, "fit": 1.1}  # fmt: skip
+
+
 def test_a_proposals_explanation_is_read_rule_by_rule_with_its_numbers_and_the_prioritys_parts() -> None:
     """Housing explains each proposal rule by rule in English details ("2 person(s) for 2 place(s)") and with its score
     breakdown: the page says them in the operator's language from the rule's code and the numbers its detail gives; a
@@ -1885,20 +1904,7 @@ def test_a_proposals_explanation_is_read_rule_by_rule_with_its_numbers_and_the_p
     left out; a detail withheld from the reader is said as the rule met, nothing more."""
     from lgnet_desk.domain.housing_steps import priority_parts, proposal_reasons
 
-    explanation = [
-        {"rule": "city", "passed": True, "detail": "household in torino, opportunity in torino"},
-        {"rule": "availability", "passed": True, "detail": "available from 2026-12-01 until open end"},
-        {"rule": "capacity", "passed": True, "detail": "2 person(s) for 2 place(s)"},
-        {"rule": "bedrooms", "passed": True, "detail": "2 person(s), 1 bedroom(s) house at most 2"},
-        {"rule": "women_only", "passed": True, "detail": "no such restriction"},
-        {"rule": "families_only", "passed": True, "detail": "restricted to families: household is"},
-        {"rule": "accessibility", "passed": True, "detail": "no accessibility needs"},
-        {"rule": "specialist_support", "passed": True,
-         "detail": "needs a specialist team; support level: specialist_team"},
-        {"rule": "affordability", "passed": True,
-         "detail": "rent 300.00 EUR vs affordable 400.00 EUR (40% of income 1000.00 EUR"
-                   " + planned contribution 0.00 EUR)"},
-    ]  # fmt: skip
+    explanation = A_PROPOSALS_EXPLANATION
     assert proposal_reasons(explanation) == [
         {"code": "city", "passed": True},
         {"code": "availability", "passed": True, "start": "2026-12-01", "end": None},
@@ -1912,8 +1918,7 @@ def test_a_proposals_explanation_is_read_rule_by_rule_with_its_numbers_and_the_p
     withheld = [{"rule": "affordability", "passed": True, "detail": "withheld: the household's need-to-know data"}]
     assert proposal_reasons(withheld) == [{"code": "affordability", "passed": True, "withheld": True}]
     assert proposal_reasons(None) == []
-    breakdown = {"vulnerability": 2.0, "situation": 3.0, "waiting": 0.5, "urgency": 0.0, "minors": 1.0,
-                 "priority": 7.5, "fit_unused_capacity": 0.0, "fit_language": 0.1, "fit": 1.1}  # fmt: skip
+    breakdown = A_SCORE_BREAKDOWN
     assert priority_parts(breakdown) == {
         "priority": 7.5,
         "base": 1.0,

@@ -389,13 +389,8 @@ async def test_whom_a_request_pays_is_named_to_the_staff_and_the_cases_cooperati
     landlord (an outside test). A read of a request (`GET`, one or the listing) names its payee (`payee_name`) to the
     city's staff, who approve and pay it, and to the case's cooperative, which gives and corrects it; the answers kept
     for a retry (creation, `PUT …/beneficiary`) never hold it, nor does the event log."""
-    body = {
-        "case_id": "c1",
-        "kind": "rent",
-        "amount_cents": 45_000,
-        **a_month(),
-        "beneficiary": {"name": "Immobiliare Po srl", "iban": LANDLORD_IBAN},
-    }
+    payee = {"name": "Immobiliare Po srl", "iban": LANDLORD_IBAN}
+    body = {"case_id": "c1", "kind": "rent", "amount_cents": 45_000, **a_month(), "beneficiary": payee}
     made = await call_ok(payments, COOP, "POST", "/contribution-requests", body)
     assert made["payee_name"] is None  # a stored answer: the name stays sealed in the request's row
     rid = made["request_id"]
