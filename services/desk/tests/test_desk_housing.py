@@ -31,12 +31,14 @@ from test_desk_pages import (
     Desk,
     FakeServices,
     a_record,
+    axe_problems,
     desk,
     housing_matches,
     housing_reads,
     serve_the_cartella,
     text_of,
 )
+from test_desk_units import A_PROPOSALS_EXPLANATION, A_SCORE_BREAKDOWN
 
 pytestmark = pytest.mark.integration
 __all__ = ["desk"]  # a fixture, used by name
@@ -100,6 +102,49 @@ async def test_the_housing_page_names_the_proposal_and_says_why_in_italian_and_e
     assert "Collective facility, barriera_milano, 2 places" in english, english
     assert "Why is this household not matching?" not in english, english
     assert "Accept the proposal" in english and "Too far" in english, english
+
+
+async def test_a_proposal_says_why_it_was_made_rule_by_rule_and_the_prioritys_parts_in_italian(
+    desk: Desk, browser: Any
+) -> None:
+    """An outside tester opened the housing page of a mother and her 8-year-old child: "Struttura collettiva, 2 posti
+    … Supporto: Équipe specialistica" and only the forms to accept or decline, nothing to tell the household why this
+    place (DESIGN: "an explanation for every proposal"). Housing answers each proposal's explanation (the rules met)
+    and its score breakdown: the page says them in the operator's language."""
+    serve_housing(desk.services)
+    today = clock.today().isoformat()
+    match: dict[str, Any] = {"match_id": "m-1", "household_id": HOUSEHOLD, "case_id": CASE,
+                             "opportunity_id": "o-3b9d", "status": "proposed", "proposed_on": today,
+                             "declined_by": None, "decline_reason": None}  # fmt: skip
+    match |= {
+        "explanation": A_PROPOSALS_EXPLANATION,
+        "score": 8.25,
+        "score_breakdown": A_SCORE_BREAKDOWN,
+    }  # fmt: skip
+    desk.services.answers[("housing", "GET", "/proposals")] = housing_matches(match)
+    await desk.as_operator(MARIA)
+    page = await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=it")
+    text = text_of(page.text).replace("\xa0", " ")
+    assert "Perché è stato proposto questo alloggio" in text, text
+    for said in (
+        "Città: il nucleo vive nella città dell'alloggio",
+        "Disponibilità: dal 1 dic 2026, senza scadenza",
+        "Capienza: 2 persone per 2 posti",
+        "Solo famiglie con minori: il nucleo risponde al requisito",
+        "Supporto specialistico: il nucleo ne ha bisogno e l'alloggio offre un'équipe specialistica",
+        "Sostenibilità economica: canone di 300,00 € entro i 400,00 € sostenibili (il 40% del reddito di 1.000,00 €,"
+        " più il contributo previsto di 0,00 €)",
+        "Priorità del nucleo: 7,5 punti (1 di base; vulnerabilità 2; situazione abitativa 3; attesa 0,5;"
+        " urgenza (sfratto) 0; minori 1)",
+        "Adattamento all'alloggio: 1,1 (posti lasciati vuoti 0; lingua in comune 0,1)",
+    ):
+        assert said in text, (said, text)
+    assert "Solo donne" not in text and "no such restriction" not in text and "EUR" not in text, text
+    english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
+    english = english.replace("\xa0", " ")
+    assert "Why this housing was proposed" in english and "Capacity: 2 persons for 2 places" in english, english
+    assert "Household's priority: 7.5 points" in english, english
+    assert await axe_problems(desk, browser, {"housing-explained": page.text}) == []
 
 
 async def test_the_housing_page_asks_housing_for_its_households_matches_only(desk: Desk) -> None:

@@ -1380,6 +1380,42 @@ async def test_each_request_to_approve_says_who_it_is_for_and_the_period_it_pays
     assert "Deposito cauzionale" in row and " dal " not in row, row
 
 
+async def test_the_approver_sees_whom_the_money_goes_to_by_name_never_the_household_for_a_landlord(
+    desk: Desk, browser: Any
+) -> None:
+    """An outside tester asked for 450 € of rent paid to "Immobiliare Po srl": /approvals said "A favore del nucleo di
+    Mariam Traoré Koné: IBAN ••••3456" and the landlord's name was nowhere, on the approvals nor on the cartella. The
+    row names the payee as payments reads it to the city's staff (`payee_name`) beside the masked IBAN, says whose
+    contribution it is ("per il nucleo di …"), never that the money is in the household's favour; so does the
+    cartella's table of contributions."""
+    answers = two_rents()
+    [dec, jun] = answers[("payments", "GET", "/contribution-requests")]
+    payee = {"payee_name": "Immobiliare Po srl", "iban_masked": "••••3456", "has_beneficiary": True,
+             "bank_data_version": 1, "bank_data_changed_by": "desk.maria"}  # fmt: skip
+    answers[("payments", "GET", "/contribution-requests")] = [dec | payee, jun]
+    desk.services.answers |= answers
+    await desk.as_operator(GIULIA)
+    page = (await desk.client.get("/approvals")).text
+    row = text_of(approvals_row(page, "r-dec"))
+    assert "Immobiliare Po srl, IBAN ••••3456, inserito da Maria Rossi" in row, row
+    assert "per il nucleo di Amina Okafor" in row and "A favore" not in page, row
+    assert "Immobiliare Po srl" not in text_of(approvals_row(page, "r-jun"))  # no payee yet
+    english = text_of(approvals_row((await desk.client.get("/approvals?lang=en")).text, "r-dec"))
+    assert "Immobiliare Po srl, IBAN ••••3456, entered by Maria Rossi" in english, english
+    assert "for the household of Amina Okafor" in english, english
+    assert await axe_problems(desk, browser, {"approvals-payee": page}) == []
+
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    requests = [dec | payee, jun | {"has_beneficiary": False}]
+    desk.services.answers[("payments", "GET", "/contribution-requests")] = requests
+    await desk.as_operator(MARIA)
+    cartella = await desk.client.get("/persons/p-1?lang=it")
+    text = text_of(cartella.text)
+    assert "Beneficiario" in text and "Immobiliare Po srl, IBAN ••••3456" in text, text
+    assert await axe_problems(desk, browser, {"cartella-payee": cartella.text}) == []
+
+
 async def test_a_request_whose_household_cannot_be_named_shows_its_id(desk: Desk) -> None:
     """No member of the household visible (intake's search by the case finds nobody), or intake away: the row names
     the household by its id, the rest of the page as usual."""
@@ -2500,7 +2536,8 @@ async def test_the_first_of_two_approvers_is_not_offered_the_second_approval(des
 async def test_the_second_approver_reads_whom_the_money_is_for_and_who_approved_first(desk: Desk) -> None:
     """From an outside review: the second approver could not see whom she approved money for (the beneficiary's
     cell said an IBAN's last characters only) nor who gave the first approval. Both said, Italian first: the household
-    by its reference person as the desk names it elsewhere (payments gives no payee's name, the IBAN stays masked)."""
+    by its reference person as the desk names it elsewhere, whose contribution it is (the IBAN stays masked; a payee
+    payments names is named beside it: test_the_approver_sees_whom_the_money_goes_to_by_name…)."""
     answers = two_rents("coop-aurora")
     dec = answers[("payments", "GET", "/contribution-requests")][0]
     dec |= {"first_approver": "desk.giulia", "has_beneficiary": True, "iban_masked": "••••3000",
@@ -2510,11 +2547,11 @@ async def test_the_second_approver_reads_whom_the_money_is_for_and_who_approved_
     await desk.as_operator(MARIA)
     page = (await desk.client.get("/approvals")).text
     row = text_of(approvals_row(page, "r-dec"))
-    assert "A favore del nucleo di Amina Okafor: IBAN ••••3000" in row, row
+    assert "IBAN ••••3000, inserito da coop-aurora Contributo per il nucleo di Amina Okafor" in row, row
     assert "Prima approvazione data da Giulia Verdi; serve una seconda approvazione." in row, row
     assert "Prima approvazione" not in text_of(approvals_row(page, "r-jun"))
     row = text_of(approvals_row((await desk.client.get("/approvals?lang=en")).text, "r-dec"))
-    assert "For the household of Amina Okafor: IBAN ••••3000" in row, row
+    assert "IBAN ••••3000, entered by coop-aurora Contribution for the household of Amina Okafor" in row, row
     assert "First approval given by Giulia Verdi; a second approval is needed." in row, row
 
 
@@ -3290,7 +3327,8 @@ async def test_intakes_read_log_is_on_the_dpos_page_and_csv_beside_the_desks(des
     assert "API della presa in carico" in text and "Sportello" in text, text
     assert "Cartella sociale (API)" in text and "Diario (API)" in text, text
     assert "coop-aurora" in text and "negato" in text
-    only_api = text_of((await desk.client.get("/access-log?person_id=p-1&source=intake")).text)
+    # the table's rows (the operator filter's list names every operator of the city)
+    only_api = text_of((await desk.client.get("/access-log?person_id=p-1&source=intake")).text.split("<table")[1])
     assert "API della presa in carico" in only_api and "Maria Rossi" not in only_api, only_api
     rows = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?person_id=p-1")).text)))
     assert rows[0][-1] == "Fonte", rows[0]
@@ -3413,6 +3451,58 @@ async def test_a_reversed_period_is_said_and_the_csv_gives_the_screens_time(desk
     assert "11:17:20" in page, page
     rows = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv")).text)))
     assert rows[1][0] == "2026-12-07T11:17:20+01:00", rows
+
+
+async def test_the_dpo_filters_the_access_log_by_operator_and_is_told_a_name_is_no_identifier(
+    desk: Desk, browser: Any
+) -> None:
+    """An outside tester as the DPO: "what did this operator look at?" had no filter (person, source, days only), and
+    "Traoré" in the person's identifier box gave "Nessuna voce." and still offered the printout "for the person" named
+    Traoré. The operator is chosen among the city's operators (by name, the username beside it): the desk's entries
+    are hers, the services' logs are asked for her actor (`principal`: a staff operator's own; a cooperative's
+    operator acts as the cooperative, which the page says). A name typed for a person is said at the field, nothing
+    read, no printout offered."""
+    async with desk.pool.acquire() as conn:
+        await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
+        await store.log_access(conn, GIULIA, "p-2", "case_work", "cartella", "shown")
+        await _dpo_token(conn, desk, "intake", "lgr_rpd")
+    asked: list[httpx.Request] = []
+
+    def read_log(request: httpx.Request) -> Any:
+        asked.append(request)
+        return [{"at": "2026-12-05T09:00:00+00:00", "principal": "desk.maria", "role": "staff", "partner": None,
+                 "city": "torino", "person_id": "p-3", "kind": "record", "outcome": "shown",
+                 "via": "desk"}]  # fmt: skip
+
+    desk.services.answers[("intake", "GET", "/read-log")] = read_log
+    await desk.as_operator(LUCA)  # a cooperative's operator, among the city's
+    await desk.as_operator(RPD)
+    page = await desk.client.get("/access-log?operator=maria&lang=it")
+    assert page.status_code == 200, page.text
+    assert '<option value="maria" selected>Maria Rossi (maria)</option>' in page.text, page.text
+    assert '<option value="luca">Luca Bianchi (luca)</option>' in page.text, page.text
+    text = text_of(page.text)
+    assert "p-1" in text and "p-3" in text and "p-2" not in text, text  # Maria's, at the desk and through intake
+    assert asked and asked[-1].url.params["principal"] == "desk.maria", asked
+    rows = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?operator=maria")).text)))
+    assert {r[3] for r in rows[1:]} == {"p-1", "p-3"}, rows
+    assert await axe_problems(desk, browser, {"access-log-operator": page.text}) == []
+    coop = text_of((await desk.client.get("/access-log?operator=luca")).text)
+    assert asked[-1].url.params["principal"] == "coop-aurora", asked
+    assert "agisce come il suo ente" in coop, coop
+    unknown = await desk.client.get("/access-log?operator=nobody")
+    assert unknown.status_code == 422 and 'id="operator-error"' in unknown.text, unknown.text
+
+    calls = len(asked)
+    named = await desk.client.get("/access-log?person_id=Traoré")
+    said = text_of(named.text)
+    assert named.status_code == 422 and 'id="person_id-error"' in named.text, said
+    assert "indichi l'identificativo della persona (dalla sua cartella), non il nome" in said, said
+    assert "Stampa per l'interessato" not in said and "/access-log/subject/" not in named.text, said
+    assert 'value="Traoré"' in named.text and len(asked) == calls  # kept in its field, nothing read
+    for name in ("Mariam Traore", "Okafor"):
+        assert (await desk.client.get("/access-log", params={"person_id": name})).status_code == 422, name
+    assert (await desk.client.get("/access-log?person_id=p-1")).status_code == 200
 
 
 async def test_the_access_log_says_so_when_intakes_read_log_cannot_be_read(desk: Desk) -> None:

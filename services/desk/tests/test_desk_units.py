@@ -1876,3 +1876,67 @@ async def test_a_document_is_uploaded_from_the_service_layer_its_kind_and_file_e
     assert path == "/persons/p-1/documents"
     assert body == {"kind": "residence_permit", "filename": "permesso.pdf", "media_type": "application/pdf",
                     "content_base64": base64.b64encode(b"%PDF-1.7 permesso").decode()}  # fmt: skip
+
+
+# A proposal's explanation as housing answers it (domain/rules.py's details): this module's and the housing page's
+A_PROPOSALS_EXPLANATION = [
+    {"rule": "city", "passed": True, "detail": "household in torino, opportunity in torino"},
+    {"rule": "availability", "passed": True, "detail": "available from 2026-12-01 until open end"},
+    {"rule": "capacity", "passed": True, "detail": "2 person(s) for 2 place(s)"},
+    {"rule": "bedrooms", "passed": True, "detail": "2 person(s), 1 bedroom(s) house at most 2"},
+    {"rule": "women_only", "passed": True, "detail": "no such restriction"},
+    {"rule": "families_only", "passed": True, "detail": "restricted to families: household is"},
+    {"rule": "accessibility", "passed": True, "detail": "no accessibility needs"},
+    {"rule": "specialist_support", "passed": True,
+     "detail": "needs a specialist team; support level: specialist_team"},
+    {"rule": "affordability", "passed": True,
+     "detail": "rent 300.00 EUR vs affordable 400.00 EUR (40% of income 1000.00 EUR"
+               " + planned contribution 0.00 EUR)"},
+]  # fmt: skip
+A_SCORE_BREAKDOWN = {"vulnerability": 2.0, "situation": 3.0, "waiting": 0.5, "urgency": 0.0, "minors": 1.0,
+                     "priority": 7.5, "fit_unused_capacity": 0.0, "fit_language": 0.1, "fit": 1.1}  # fmt: skip
+
+
+def test_a_proposals_explanation_is_read_rule_by_rule_with_its_numbers_and_the_prioritys_parts() -> None:
+    """Housing explains each proposal rule by rule in English details ("2 person(s) for 2 place(s)") and with its score
+    breakdown: the page says them in the operator's language from the rule's code and the numbers its detail gives; a
+    restriction the housing does not have, or a need the household does not have, says nothing of the pair and is
+    left out; a detail withheld from the reader is said as the rule met, nothing more."""
+    from lgnet_desk.domain.housing_steps import priority_parts, proposal_reasons
+
+    explanation = A_PROPOSALS_EXPLANATION
+    assert proposal_reasons(explanation) == [
+        {"code": "city", "passed": True},
+        {"code": "availability", "passed": True, "start": "2026-12-01", "end": None},
+        {"code": "capacity", "passed": True, "size": 2, "places": 2},
+        {"code": "bedrooms", "passed": True, "size": 2, "bedrooms": 1, "limit": 2},
+        {"code": "families_only", "passed": True},
+        {"code": "specialist_support", "passed": True, "needed": True},
+        {"code": "affordability", "passed": True, "rent": 30000, "limit": 40000, "share": 40, "income": 100000,
+         "contribution": 0},
+    ]  # fmt: skip
+    withheld = [{"rule": "affordability", "passed": True, "detail": "withheld: the household's need-to-know data"}]
+    assert proposal_reasons(withheld) == [{"code": "affordability", "passed": True, "withheld": True}]
+    assert proposal_reasons(None) == []
+    breakdown = A_SCORE_BREAKDOWN
+    assert priority_parts(breakdown) == {
+        "priority": 7.5,
+        "base": 1.0,
+        "parts": [("vulnerability", 2.0), ("situation", 3.0), ("waiting", 0.5), ("urgency", 0.0), ("minors", 1.0)],
+        "fit": 1.1,
+        "fit_parts": [("fit_unused_capacity", 0.0), ("fit_language", 0.1)],
+    }
+    # the provider-side partner's breakdown (fit only): no priority said
+    assert priority_parts({"fit": 1.0, "fit_unused_capacity": 0.0, "fit_language": 0.0})["priority"] is None
+
+
+def test_a_name_in_the_access_logs_identifier_box_is_said_to_be_no_identifier() -> None:
+    """A name typed for a person ("Traoré") gave "Nessuna voce." and a printout "for the person" named so: a name (a
+    space, a letter outside ASCII, no digit) is said at the field; the ids the desk and the partners make pass."""
+    from lgnet_desk.domain.access_log import NOT_AN_ID, person_error
+
+    for name in ("Traoré", "Mariam Traore", "Okafor", "N'Diaye"):
+        assert person_error(name) == {"person_id": NOT_AN_ID}, name
+    for pid in ("p-1", "h-5f1c0a9e7b2d", "3f2b8c1e-9a7d-4c2b-8e1f-0a9b8c7d6e5f", "", None, " p-9 "):
+        assert person_error(pid) == {}, pid
+    assert say(NOT_AN_ID, "it") == "indichi l'identificativo della persona (dalla sua cartella), non il nome"

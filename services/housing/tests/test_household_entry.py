@@ -157,6 +157,9 @@ async def test_every_api_read_of_a_household_is_in_housings_read_log_for_the_cit
     assert [e["kind"] for e in await log(torino, household_id=f"h-log-{uid}", since="2020-01-01T00:00:00+00:00")] == [
         "household", "household", "why", "waiting_list"]  # fmt: skip
     assert await log(trieste, since=start) == []
+    # one reader's ("what did this operator look at?")
+    assert [e["kind"] for e in await log(torino, since=start, principal=A)] == ["why", "waiting_list"]
+    assert [e["outcome"] for e in await log(torino, since=start, principal=B)] == ["denied"]
     assert (await get(housing, STAFF_TO, "/read-log")).status_code == 403  # an actor's token never opens it
 
 

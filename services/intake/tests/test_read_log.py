@@ -212,3 +212,21 @@ async def test_the_read_logs_period_is_two_rfc_3339_instants_not_timestamps(inta
         async with intake.client() as c:
             r = await c.get("/read-log", params={name: value}, headers={"Authorization": f"Bearer {token}"})
         assert (r.status_code, r.json().get("field")) == (422, f"query.{name}"), (name, value, r.text)
+
+
+async def test_the_dpo_reads_what_one_principal_looked_at(intake: InProcessService) -> None:
+    """The DPO asks "what did this operator look at?": her page filtered the log by person, source and dates only.
+    The read log is asked for one principal (`principal`: a desk operator's actor, a partner's id), with a person and
+    a period or alone; a principal who read nothing has no entries."""
+    w = World(intake)
+    pid = (await amina(w))["person"]
+    async with intake.client(A) as c:
+        assert (await c.get(f"/persons/{pid}/record")).status_code == 200
+    async with intake.client(STAFF) as c:
+        assert (await c.get(f"/persons/{pid}")).status_code == 200
+    token = await reader_token(intake)
+    staff = await log_of(intake, token, principal=STAFF)
+    assert staff and {e["principal"] for e in staff} == {STAFF}, staff
+    assert (STAFF, "person") in {(e["principal"], e["kind"]) for e in staff}
+    assert {e["principal"] for e in await log_of(intake, token, principal=A, person_id=pid)} == {A}
+    assert await log_of(intake, token, principal=B) == []

@@ -380,3 +380,27 @@ async def test_a_requests_every_field_at_fault_is_answered_at_once(payments: InP
     assert [e["field"] for e in r.json()["errors"]] == ["kind", "period_to"], r.text
     async with payments.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from contribution_requests") == 0
+
+
+async def test_whom_a_request_pays_is_named_to_the_staff_and_the_cases_cooperative_only_when_read(
+    payments: InProcessService,
+) -> None:
+    """The approver saw `••••3000` and no name, and the desk said the money went "to the household" when it went to a
+    landlord (an outside test). A read of a request (`GET`, one or the listing) names its payee (`payee_name`) to the
+    city's staff, who approve and pay it, and to the case's cooperative, which gives and corrects it; the answers kept
+    for a retry (creation, `PUT …/beneficiary`) never hold it, nor does the event log."""
+    payee = {"name": "Immobiliare Po srl", "iban": LANDLORD_IBAN}
+    body = {"case_id": "c1", "kind": "rent", "amount_cents": 45_000, **a_month(), "beneficiary": payee}
+    made = await call_ok(payments, COOP, "POST", "/contribution-requests", body)
+    assert made["payee_name"] is None  # a stored answer: the name stays sealed in the request's row
+    rid = made["request_id"]
+    for actor in (STAFF, COOP):
+        (listed,) = await call_ok(payments, actor, "GET", "/contribution-requests?status=requested")
+        assert (listed["payee_name"], listed["iban_masked"]) == ("Immobiliare Po srl", "••••3000")
+        assert (await call_ok(payments, actor, "GET", f"/contribution-requests/{rid}"))["payee_name"] == (
+            "Immobiliare Po srl"
+        )
+    async with payments.pool.acquire() as conn:
+        stored = [r["j"] for r in await conn.fetch("select row_to_json(k)::text as j from idempotency_keys k")]
+        logged = [r["j"] for r in await conn.fetch("select row_to_json(o)::text as j from outbox o")]
+    assert stored and not [s for s in stored + logged if "Immobiliare" in s]

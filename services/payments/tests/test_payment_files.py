@@ -670,6 +670,10 @@ async def test_the_citys_dpo_reads_every_download_of_its_payment_files_with_a_re
     november = await download_log(payments, torino, since=since, before=before)
     assert [e["principal"] for e in november] == ["script-nov"], november
     assert "script-nov" not in {e["principal"] for e in await download_log(payments, torino, since=before)}
+    # one principal's downloads ("what did this operator look at?"), alone or with the period
+    assert [e["principal"] for e in await download_log(payments, torino, principal="script-nov")] == ["script-nov"]
+    assert {e["principal"] for e in await download_log(payments, torino, principal=STAFF)} == {STAFF}
+    assert await download_log(payments, torino, principal=STAFF, since=since, before=before) == []
     assert await download_log(payments, trieste) == []  # another city's DPO: nothing of Torino's
     async with payments.client(STAFF) as c:  # an actor's token never opens the log
         r = await c.get("/download-log")

@@ -159,5 +159,8 @@ LogLimit = Annotated[int, Query(ge=1, le=100_000)]
 LogSubject = Annotated[
     str | None, Query(max_length=200, description="A person's id (a household's at `household_id`): her entries")
 ]
+LogPrincipal = Annotated[
+    str | None, Query(max_length=200, description="A reader's id (a staff actor, a partner): its entries only")
+]
 Since = Annotated[Instant | None, Query(description="Entries at or after this time (ISO 8601 with its offset)")]
 Before = Annotated[Instant | None, Query(description="Entries before this time (ISO 8601 with its offset)")]

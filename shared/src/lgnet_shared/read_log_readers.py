@@ -92,17 +92,20 @@ async def newest_entries(
     since: datetime | None,
     before: datetime | None,
     also: Sequence[tuple[str, str | None]] = (),
+    principal: str | None = None,
 ) -> list[dict[str, Any]]:
     """A service's `read_log` (intake's by person, housing's by household: `subject` is its column and the id asked
     for, if any), the city's entries (`city_where` names the city as `$1`), newest first, `since` (included) to
     `before` (not), each with its principal's name in that service. `also`: more columns answered, each with the id
     looked for in it if any (housing's `person_ids`, an array: the members when it was read). A subject given as
-    several ids (a person's records, merged into one) finds the entries of any of them."""
+    several ids (a person's records, merged into one) finds the entries of any of them. `principal`: that reader's
+    entries only ("what did this operator look at?")."""
     column, subject_id = subject
     args: list[Any] = [city]
     match = f"{column} = {{}}" if subject_id is None or isinstance(subject_id, str) else f"{column} = any({{}}::text[])"
     conditions = [(match, subject_id), *((f"{{}} = any({c})", v) for c, v in also)]
-    where = where_given(city_where, args, [*conditions, ("at >= {}", since), ("at < {}", before)])
+    bounds = [("principal = {}", principal), ("at >= {}", since), ("at < {}", before)]
+    where = where_given(city_where, args, [*conditions, *bounds])
     columns = ", ".join([column, *(c for c, _ in also)])
     rows = await conn.fetch(
         "select at, principal, (select display_name from actors where actor_id = principal) as principal_name,"

@@ -348,7 +348,9 @@ async def access_entries(
     limit: int = 500,
     since: datetime | None = None,
     before: datetime | None = None,
+    operator: str | None = None,
 ) -> list[dict[str, Any]]:
+    # `operator`: her entries only (the DPO's "what did this operator look at?").
     # About one person: the entries of the DPO's city, and another city's operators' refused attempts on a person her
     # city's operators were shown (such an attempt is logged with that operator's city: the desk cannot know the
     # person's city when the service refuses to tell). Every city's entries about the id let Trieste's DPO read who
@@ -363,7 +365,7 @@ async def access_entries(
         )
     else:
         who = "city = $1"
-    where = where_given(who, args, [("at >= {}", since), ("at < {}", before)])
+    where = where_given(who, args, [("operator = {}", operator), ("at >= {}", since), ("at < {}", before)])
     rows = await conn.fetch(
         f"select * from access_log where {where} order by at desc, entry_id desc limit {int(limit)}", *args
     )

@@ -20,6 +20,8 @@ SOURCES = ("desk", "intake", "housing", "payments")
 CITY_ZONE = ZoneInfo("Europe/Rome")  # a period's days are the city's, as the page shows its times
 NOT_A_DAY = "Input should be a valid date"
 REVERSED = "the end of the period is before its start"
+NOT_AN_ID = "give the person's identifier (from her cartella), not her name"
+NO_SUCH_OPERATOR = "no operator of the city has this username"
 INTAKE_ACTION = "api "  # intake's kinds, as actions: `api record`, `api notes`, …
 HOUSING_ACTION = "api housing "  # with the kind and the household's id: `api housing why h-1`
 PAYMENTS_ACTION = "api sepa file "  # with the batch's (or reimbursement run's) id, as the desk's `sepa file <id>`
@@ -91,6 +93,17 @@ def period(
     if since_ and until_ and until_ <= since_:  # "Nessuna voce." read as nobody having looked
         errors["until"] = REVERSED
     return since_, until_, errors
+
+
+def person_error(typed: str | None) -> dict[str, str]:
+    """The identifier box's error, if what was typed is a name rather than an identifier: a space, a letter outside
+    ASCII ("Traoré") or no digit at all ("Okafor") — the ids of persons and households hold digits (the desk's and
+    the partners' are hex or UUIDs). A name gave "Nessuna voce." and a printout offered "for the person" named so;
+    the DPO sees no person's data and takes the identifier from the operator who checked the person's identity."""
+    value = (typed or "").strip()
+    if value and (not value.isascii() or any(c.isspace() for c in value) or not any(c.isdigit() for c in value)):
+        return {"person_id": NOT_AN_ID}
+    return {}
 
 
 def csv_time(at: datetime, zone: ZoneInfo = CITY_ZONE) -> str:

@@ -108,3 +108,79 @@ def why_lines(why: dict[str, Any]) -> list[dict[str, Any]]:
             line |= {"until": m.group(1)}
         lines.append(line)
     return lines
+
+
+# A proposal's explanation (housing's `explanation`: each rule checked for the pair, passed, and an English detail).
+# The page says each rule from its code and the numbers its detail gives (domain/rules.py in housing writes them).
+_NOT_APPLICABLE = ("no such restriction", "no accessibility needs", "no specialist support needed")
+_WITHHELD = "withheld:"  # a detail housing keeps from the reader (the provider side: the household's needs)
+_EUR = r"(\d+(?:\.\d{1,2})?) EUR"
+_DETAILS: dict[str, re.Pattern[str]] = {
+    "availability": re.compile(r"^available from (\d{4}-\d{2}-\d{2}) until (\d{4}-\d{2}-\d{2}|open end)$"),
+    "capacity": re.compile(r"^(\d+) person\(s\) for (\d+) place\(s\)$"),
+    "bedrooms": re.compile(r"^(\d+) person\(s\), (\d+) bedroom\(s\) house at most (\d+)$"),
+    "affordability": re.compile(
+        rf"^rent {_EUR} vs affordable {_EUR} \((\d+)% of income {_EUR} \+ planned contribution {_EUR}\)$"
+    ),
+}
+
+
+def proposal_reasons(explanation: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Housing's explanation of a proposal as the page says it: each rule with `code`, `passed` and the numbers its
+    detail gives (capacity: `size`, `places`; bedrooms: `size`, `bedrooms`, `limit`; availability: `start`, `end` or
+    None; affordability: `rent`, `limit`, `income`, `contribution` in cents and `share` in percent; accessibility and
+    specialist support: `needed`), or `withheld` where housing keeps the detail from the reader. A restriction the
+    housing does not have, or a need the household does not have, says nothing of the pair: left out. The English
+    detail itself is never shown."""
+    lines: list[dict[str, Any]] = []
+    for check in explanation or []:
+        code, detail = str(check.get("rule", "")), str(check.get("detail", ""))
+        if detail in _NOT_APPLICABLE:
+            continue
+        line: dict[str, Any] = {"code": code, "passed": bool(check.get("passed"))}
+        if detail.startswith(_WITHHELD):
+            line["withheld"] = True
+        elif code in ("accessibility", "specialist_support"):
+            line["needed"] = True
+        elif (pattern := _DETAILS.get(code)) and (m := pattern.match(detail)):
+            line |= _numbers(code, m.groups())
+        lines.append(line)
+    return lines
+
+
+def _numbers(code: str, g: tuple[str, ...]) -> dict[str, Any]:
+    if code == "availability":
+        return {"start": g[0], "end": None if g[1] == "open end" else g[1]}
+    if code == "capacity":
+        return {"size": int(g[0]), "places": int(g[1])}
+    if code == "bedrooms":
+        return {"size": int(g[0]), "bedrooms": int(g[1]), "limit": int(g[2])}
+    rent, limit, share, income, contribution = g  # affordability: housing writes euros with a point, "300.00"
+    return {"rent": _cents(rent), "limit": _cents(limit), "share": int(share), "income": _cents(income),
+            "contribution": _cents(contribution)}  # fmt: skip
+
+
+def _cents(euros: str) -> int:
+    whole, _, frac = euros.partition(".")
+    return int(whole) * 100 + int(frac.ljust(2, "0"))
+
+
+PRIORITY_PARTS = ("vulnerability", "situation", "waiting", "urgency", "minors")  # housing's priority terms, in order
+FIT_PARTS = ("fit_unused_capacity", "fit_language")
+
+
+def priority_parts(breakdown: dict[str, float] | None) -> dict[str, Any]:
+    """A proposal's score breakdown as the page says it: the household's priority (None where housing does not give
+    it to the reader: the provider side), its base and its terms, and how the household fits the housing and its
+    terms."""
+    b = breakdown or {}
+    parts = [(k, b[k]) for k in PRIORITY_PARTS if k in b]
+    priority = b.get("priority")
+    return {
+        "priority": priority,
+        # what every household has (1 by default, docs/housing.md): the priority less its terms
+        "base": round(priority - sum(v for _, v in parts), 6) if priority is not None else None,
+        "parts": parts,
+        "fit": b.get("fit"),
+        "fit_parts": [(k, b[k]) for k in FIT_PARTS if k in b],
+    }

@@ -169,6 +169,11 @@ ITALIAN: list[tuple[str, str]] = [
     (r"choose at least one", "scelga almeno una voce"),  # the desk's own: a box group none of which is ticked
     (r"the end of the period is before its start", "la fine del periodo è precedente all'inizio"),
     (
+        r"give the person's identifier \(from her cartella\), not her name",
+        "indichi l'identificativo della persona (dalla sua cartella), non il nome",
+    ),
+    (r"no operator of the city has this username", "nessun operatore del Comune ha questo nome utente"),
+    (
         r"with a payee named the IBAN is needed too, or leave both blank",
         "se indica il beneficiario serve anche l'IBAN, oppure lasci vuoti entrambi",
     ),

@@ -13,7 +13,7 @@ from babel import Locale
 from babel.dates import format_date, format_datetime, format_time, get_datetime_format, get_timezone
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 from babel.support import Translations
 from babel.units import format_unit
 from lgnet_shared import vocabulary
@@ -78,6 +78,11 @@ def euros(cents: int | None, lang: str) -> str:
     if cents is None:
         return "—"
     return str(format_currency(cents / 100, "EUR", locale=BABEL_LOCALE[lang]))
+
+
+def points(value: float, lang: str) -> str:
+    """A score's points in the locale's way, at most two decimals ('7,5', '0,1', '0')."""
+    return str(format_decimal(value, format="#,##0.##", locale=BABEL_LOCALE[lang]))
 
 
 def size(size_bytes: int | None, lang: str) -> str:

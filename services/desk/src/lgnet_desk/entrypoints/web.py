@@ -121,6 +121,7 @@ class Page:
             time_of_day=lambda v: i18n.time_of_day(v, lang),
             euros=lambda v: i18n.euros(v, lang),
             size=lambda v: i18n.size(v, lang),
+            points=lambda v: i18n.points(v, lang),  # a housing score's points
             # `said`: the name the service gave the actor (its read log's `principal_name`), when the desk knows none
             who=lambda actor, said=None: (self.actor_names.get(actor) or said or actor) if actor else "—",
             operator=lambda username: self.operator_names.get(username, username) if username else "—",
@@ -243,6 +244,7 @@ class LogQuery:
     """The access log's filters, as its form sends them (the page's and the CSV's)."""
 
     person_id: str | None = None
+    operator: str | None = None  # a username of the city's operators: what she looked at
     source: str | None = None
     since: str | None = None  # days, gg/mm/aaaa
     until: str | None = None
@@ -795,20 +797,28 @@ def router(settings: DeskSettings) -> APIRouter:
 
     async def log_entries(
         request: Request, q: LogQuery, limit: int = 500
-    ) -> tuple[Page, list[dict[str, Any]], list[str], dict[str, str]]:
+    ) -> tuple[Page, list[dict[str, Any]], list[str], dict[str, str], list[Operator]]:
         p = await page(request, need=OperatorRole.DPO)
         assert p.op is not None and p.services is not None
         start, before, errors = access_log_domain.period(q.since, q.until)  # a day that is no day: said at its field
+        errors |= access_log_domain.person_error(q.person_id)  # a name is no identifier: said, nothing read
         async with request.app.state.pool.acquire() as conn:
+            operators = sorted(await store.city_operators(conn, p.op.city), key=lambda o: o.display_name.casefold())
+            chosen = next((o for o in operators if o.username == q.operator), None)
+            if q.operator and chosen is None:
+                errors["operator"] = access_log_domain.NO_SUCH_OPERATOR
+            if "person_id" in errors or "operator" in errors:
+                return p, [], [], errors, operators
             entries, unread = await access_log_uc.entries(
-                conn, p.services, p.op.city, q.person_id or None, q.source, limit, start, before
+                conn, p.services, p.op.city, q.person_id or None, q.source, limit, start, before, chosen
             )
-        return p, entries, unread, errors
+        return p, entries, unread, errors, operators
 
     @api.get("/access-log", response_class=HTMLResponse)
     async def access_log(request: Request, q: Annotated[LogQuery, Depends()]) -> Response:
-        p, entries, unread, errors = await log_entries(request, q)
+        p, entries, unread, errors, operators = await log_entries(request, q)
         filters = {k: v or "" for k, v in asdict(q).items()}
+        filters["chosen_operator"] = filters.pop("operator")  # `operator` names one by her username on every page
         return p.render(
             "access_log.html",
             status=422 if errors else 200,
@@ -816,12 +826,13 @@ def router(settings: DeskSettings) -> APIRouter:
             errors=errors,
             unread=unread,
             purposes=PURPOSES,
+            operators=operators,
             **filters,
         )
 
     @api.get("/access-log.csv")
     async def access_log_csv(request: Request, q: Annotated[LogQuery, Depends()]) -> Response:
-        p, entries, _, _ = await log_entries(request, q, limit=100_000)
+        p, entries, _, _, _ = await log_entries(request, q, limit=100_000)
         out = io.StringIO()
         w = csv.writer(out)
         # In the DPO's language, as her page says it (the time in ISO 8601, sortable; the account beside the name).

@@ -14,6 +14,7 @@ from lgnet_shared.db import Conn
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services
 from lgnet_desk.domain import access_log
+from lgnet_desk.domain.operators import Operator
 
 # The services' logs, each read with the DPO's read-log token of that service (kept under these names).
 READ_LOGS = {"intake": "intake-read-log", "housing": "housing-read-log", "payments": "payments-read-log"}
@@ -29,14 +30,23 @@ async def entries(
     limit: int = 500,
     since: datetime | None = None,
     before: datetime | None = None,
+    operator: Operator | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """(the rows, newest first, `since` (included) to `before` (not) when given; the services whose log could not be
     read — away, or no read-log token of the DPO's —, which the page says). Payments' log names files, each with the
     members of the households it pays; housing's names households and their members when read: an identifier is
-    looked for there as either."""
+    looked for there as either. `operator`: what she looked at — the desk's entries of hers, and the services'
+    entries of her actor there (`principal`: a cooperative's operator's is the cooperative's; the DPO, who acts on
+    no service, has none there)."""
     source = source if source in access_log.SOURCES else None
-    desk = await store.access_entries(conn, city, person_id, limit, since, before) if source in (None, "desk") else []
+    username = operator.username if operator else None
+    at_desk = source in (None, "desk")
+    desk = await store.access_entries(conn, city, person_id, limit, since, before, username) if at_desk else []
     bounds = {k: v.isoformat() for k, v in (("since", since), ("before", before)) if v is not None}
+    if operator is not None:
+        if operator.service_actor is None:  # she reads no service: none of their entries are hers
+            return access_log.merged(desk, {}, source)[:limit], []
+        bounds["principal"] = operator.service_actor
 
     async def read(service: str) -> list[dict[str, Any]] | None:
         # housing's log is by household, each entry with its members when read: the identifier typed is looked for

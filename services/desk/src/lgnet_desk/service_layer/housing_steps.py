@@ -12,21 +12,32 @@ from lgnet_shared.db import Conn
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import resubmission
-from lgnet_desk.domain.housing_steps import PLACED, STEPS, steps_for, why_lines
+from lgnet_desk.domain.housing_steps import (
+    PLACED,
+    STEPS,
+    priority_parts,
+    proposal_reasons,
+    steps_for,
+    why_lines,
+)
 from lgnet_desk.domain.operators import Operator
 from lgnet_desk.domain.persons import full_name
 from lgnet_desk.service_layer import desk
 
 
 async def household(services: Services, household_id: str) -> dict[str, Any]:
-    """The household's matches (each with its opportunity and the steps it may take), the cases they belong to (to
-    name them) and housing's why, or the refusal of it where housing shows one of the household's matches."""
+    """The household's matches (each with its opportunity, the steps it may take and why it was proposed), the cases
+    they belong to (to name them) and housing's why, or the refusal of it where housing shows one of the household's
+    matches."""
     matches = await desk.household_matches(services, {household_id})
     for m in matches:
         if m.get("status") in PLACED:  # the placement and its lease are read from the match
             read = await services.get("housing", service_path("/matches/{}", m["match_id"]))
             m["placement"] = read.get("placement")
         m["steps"] = steps_for(str(m.get("status")), m.get("placement"))
+        # why it was proposed, to tell the household: the rules met and the priority's parts (housing's explanation)
+        m["reasons"] = proposal_reasons(m.get("explanation"))
+        m["score_parts"] = priority_parts(m.get("score_breakdown"))
     view: dict[str, Any] = {"matches": matches, "why": None, "why_refused": None}
     try:
         view["why"] = why_lines(await services.get("housing", service_path("/households/{}/why", household_id)))

@@ -69,9 +69,11 @@ async def entries(
     since: datetime | None = None,
     before: datetime | None = None,
     person_id: str | None = None,
+    principal: str | None = None,
 ) -> list[dict[str, Any]]:
     """The city's entries (reads of its households), newest first; `person_id`: those of the households she was a
-    member of when read."""
+    member of when read; `principal`: that reader's only."""
+    subject, members = ("household_id", household_id), [("person_ids", person_id)]
     return await read_log_readers.newest_entries(
-        conn, "city = $1", city, ("household_id", household_id), limit, since, before, [("person_ids", person_id)]
+        conn, "city = $1", city, subject, limit, since, before, members, principal
     )

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock
-from lgnet_shared.auth import Before, Client, LogLimit, LogSubject, ReaderCity, Since, Staff, Who, Writer
+from lgnet_shared.auth import Before, Client, LogLimit, LogPrincipal, LogSubject, ReaderCity, Since, Staff, Who, Writer
 from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.http import (
     IF_MATCH_FIELD,
@@ -278,12 +278,15 @@ def router(runtime: Runtime) -> APIRouter:
         city: ReaderCity,
         household_id: LogSubject = None,
         person_id: LogSubject = None,  # a member's: the reads of her households when read
+        principal: LogPrincipal = None,  # one reader's ("what did this operator look at?")
         limit: LogLimit = 500,
         since: Since = None,
         before: Before = None,
     ) -> Any:
         async with runtime.pool.acquire() as conn:
-            rows = await read_log.entries(conn, city, household_id or None, limit, since, before, person_id or None)
+            rows = await read_log.entries(
+                conn, city, household_id or None, limit, since, before, person_id or None, principal or None
+            )
         return jsonable_encoder(rows)
 
     # ------------------------------------------------------------ workflow

@@ -79,16 +79,19 @@ async def entries(
     limit: int = 500,
     since: datetime | None = None,
     before: datetime | None = None,
+    principal: str | None = None,
 ) -> list[dict[str, Any]]:
     """The city's entries (its principals' reads and any read of its persons), newest first; `since` (included) to
-    `before` (not included) when given. A person asked for by any of her records' ids (merged into one) finds the
-    entries of all of them: a read is kept under the person shown, older entries under the id asked for."""
+    `before` (not included) when given; `principal`: that reader's only. A person asked for by any of her records'
+    ids (merged into one) finds the entries of all of them: a read is kept under the person shown, older entries under
+    the id asked for."""
     where = "(city = $1 or person_city = $1)"
     ids = None
     if person_id is not None:
         survivor = await shown_as(conn, person_id)
         ids = [survivor, *await repository.merged_into(conn, survivor)]
-    return await newest_entries(conn, where, city, ("person_id", ids), limit, since, before, [("requested_id", None)])
+    also = [("requested_id", None)]
+    return await newest_entries(conn, where, city, ("person_id", ids), limit, since, before, also, principal)
 
 
 async def shown_as(conn: Conn, person_id: str) -> str:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
-from lgnet_shared.auth import Before, LogLimit, LogSubject, ReaderCity, Since
+from lgnet_shared.auth import Before, LogLimit, LogPrincipal, LogSubject, ReaderCity, Since
 from lgnet_shared.http import problem_responses
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel, Field
@@ -48,12 +48,13 @@ def router(runtime: Runtime) -> APIRouter:
     async def read_log_entries(
         city: ReaderCity,
         person_id: LogSubject = None,
+        principal: LogPrincipal = None,  # "what did this operator look at?"
         limit: LogLimit = 500,
         since: Since = None,
         before: Before = None,
     ) -> Any:
         async with runtime.pool.acquire() as conn:
-            rows = await read_log.entries(conn, city, person_id or None, limit, since, before)
+            rows = await read_log.entries(conn, city, person_id or None, limit, since, before, principal or None)
         return [{**r, "at": r["at"].isoformat()} for r in rows]
 
     return api

@@ -74,12 +74,14 @@ async def download_log(
     since: datetime | None = None,
     before: datetime | None = None,
     person_id: str | None = None,
+    principal: str | None = None,
 ) -> list[dict[str, Any]]:
     """The city's downloads of every file it made, newest first (the DPO's log); `since` (included) to `before`;
-    `person_id`: of the files paying her households when downloaded."""
+    `person_id`: of the files paying her households when downloaded; `principal`: that downloader's only."""
     args: list[Any] = [city]
     optional = [
         ("{} = any(d.person_ids)", person_id),
+        ("d.downloaded_by = {}", principal),
         ("d.downloaded_at >= {}", since),
         ("d.downloaded_at < {}", before),
     ]

@@ -16,7 +16,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from lgnet_shared import clock
 from lgnet_shared.access import Actor
-from lgnet_shared.auth import Before, Client, LogLimit, LogSubject, ReaderCity, Since, Staff, Who, Writer
+from lgnet_shared.auth import Before, Client, LogLimit, LogPrincipal, LogSubject, ReaderCity, Since, Staff, Who, Writer
 from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.events.types import IsoDate
 from lgnet_shared.http import (
@@ -369,12 +369,15 @@ def router(runtime: Runtime) -> APIRouter:
     async def download_log(
         city: ReaderCity,
         person_id: LogSubject = None,  # the files paying her households
+        principal: LogPrincipal = None,  # one downloader's ("what did this operator look at?")
         limit: LogLimit = 500,
         since: Since = None,
         before: Before = None,
     ) -> Any:
         async with runtime.pool.acquire() as conn:
-            rows = await payment_files.download_log(conn, city, limit, since, before, person_id or None)
+            rows = await payment_files.download_log(
+                conn, city, limit, since, before, person_id or None, principal or None
+            )
         return jsonable_encoder(rows)
 
     @api.post(

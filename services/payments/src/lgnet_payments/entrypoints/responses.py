@@ -138,6 +138,11 @@ class ContributionRequest(BaseModel):
     approved_bank_data_version: int | None = Field(description="The version the last approval approved")
     has_beneficiary: bool
     iban_masked: str | None = Field(description="The beneficiary's IBAN, its last four characters only")
+    payee_name: str | None = Field(
+        default=None,
+        description="Whom it pays (a landlord, a utility, the household's member), in a read (`GET`) only: to the"
+        " city's staff and the case's partner; null in the answers of a change (kept for a retry) and when erased",
+    )
     bic: str | None
     bank_data_erased: bool = Field(description="The household's key was erased: the bank data cannot be read")
     bank_data_changed_by: str | None = Field(description="Who last set the bank data")

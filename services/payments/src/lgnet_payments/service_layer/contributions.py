@@ -435,10 +435,10 @@ async def _end(uow: UnitOfWork, ctx: Context, req: requests.ContributionRequest,
     return await view(uow, request_id)
 
 
-async def view(uow: UnitOfWork, request_id: str, partner: str | None = None) -> dict[str, Any]:
+async def view(uow: UnitOfWork, request_id: str, partner: str | None = None, payee: bool = False) -> dict[str, Any]:
     row = await repo.request_row(uow.conn, request_id)
     assert row is not None
-    return (await shown(uow, [row], partner))[0]
+    return (await shown(uow, [row], partner, payee))[0]
 
 
 BANK_COLUMNS = (
@@ -454,10 +454,14 @@ BANK_COLUMNS = (
 )
 
 
-async def shown(uow: UnitOfWork, rows: list[dict[str, Any]], partner: str | None = None) -> list[dict[str, Any]]:
+async def shown(
+    uow: UnitOfWork, rows: list[dict[str, Any]], partner: str | None = None, payee: bool = False
+) -> list[dict[str, Any]]:
     """Requests as answered: bank data never, the IBAN masked (last four characters), who last set the bank data
     and whether it changed since the last approval (then also the approved IBAN, masked); the requests it may
-    duplicate (a partner: among its own cases') and the latest confirmation that it does not."""
+    duplicate (a partner: among its own cases') and the latest confirmation that it does not. `payee`: a read
+    (`GET`) by the city's staff or the case's cooperative, the only callers: the payee's name too (`payee_name`,
+    a landlord's, a utility's), so the approver sees whom she approves; never in an answer kept for a retry."""
     keys: dict[str, bytes | None] = {}  # one key lookup per household
     ids = [row["request_id"] for row in rows]
     duplicates = await repo.possible_duplicates(uow.conn, ids, partner)
@@ -478,6 +482,7 @@ async def shown(uow: UnitOfWork, rows: list[dict[str, Any]], partner: str | None
             | {
                 "has_beneficiary": row["beneficiary"] is not None,
                 "iban_masked": requests.mask_iban(current.get("iban")),
+                "payee_name": current.get("name") if payee else None,
                 "bic": current.get("bic"),
                 "bank_data_erased": row["beneficiary"] is not None and key is None,
                 "bank_data_changed_by": row["bank_data_set_by"],
@@ -526,7 +531,7 @@ async def read(uow: UnitOfWork, ctx: Context, request_id: str) -> dict[str, Any]
     if req is None or ctx.elsewhere(req.city):
         raise no_request(request_id)
     ctx.on_case(await repo.case(uow.conn, req.case_id), "request_id", read=True, absent=no_request(request_id))
-    return await view(uow, request_id, ctx.partner)
+    return await view(uow, request_id, ctx.partner, payee=True)  # staff, or the case's cooperative: named
 
 
 async def listing(uow: UnitOfWork, ctx: Context, status: str | None, case_id: str | None) -> list[dict[str, Any]]:
@@ -534,4 +539,5 @@ async def listing(uow: UnitOfWork, ctx: Context, status: str | None, case_id: st
     read of it: another partner's case is refused, not answered with an empty list."""
     if case_id is not None:
         ctx.on_case(await repo.case(uow.conn, case_id), "query.case_id", read=True)
-    return await shown(uow, await repo.requests(uow.conn, ctx.city, status, case_id, ctx.partner), ctx.partner)
+    listed = await repo.requests(uow.conn, ctx.city, status, case_id, ctx.partner)  # a partner: its own cases'
+    return await shown(uow, listed, ctx.partner, payee=True)
