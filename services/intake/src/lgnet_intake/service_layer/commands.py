@@ -25,7 +25,8 @@ class PlainIdentity(Command):
     given_name: Text | None = None
     family_name: Text | None = None
     fiscal_code: Annotated[str, Field(min_length=16, max_length=16)] | None = None
-    phone: Annotated[str, Field(min_length=5, max_length=30)] | None = None
+    # its shape is a rule of the person's (`lgnet_shared.phones`), checked with the others: `inbound.checked_person`
+    phone: Annotated[str, Field(min_length=1, max_length=30)] | None = None
     address: Text | None = None
 
 

@@ -279,9 +279,10 @@ def sealed_registration(
 
 
 def checked_person(c: cmd.RegisterPerson, today: date) -> tuple[str, bool, dict[str, str]]:
-    """The rules of a person: birth date, nationality, fiscal code (format, check character, birthplace, agreement
-    with birth date and sex). Returns the normalised nationality, whether it is a third country, the plain identity.
-    Every rule is checked: the error raised is the first broken, carrying the others (`ContractError.all_of`)."""
+    """The rules of a person: birth date, nationality, phone, fiscal code (format, check character, birthplace,
+    agreement with birth date and sex). Returns the normalised nationality, whether it is a third country, the plain
+    identity. Every rule is checked: the error raised is the first broken, carrying the others
+    (`ContractError.all_of`)."""
     broken: list[ContractError] = []
     with noted(broken):
         people.check_pseudonymous_id(c.person_id, "person_id")
@@ -293,6 +294,9 @@ def checked_person(c: cmd.RegisterPerson, today: date) -> tuple[str, bool, dict[
     with noted(broken):
         check_languages(c.languages)
     plain = c.identity.model_dump(exclude_none=True)
+    if "phone" in plain:
+        with noted(broken):
+            plain["phone"] = people.phone(plain["phone"])
     if "fiscal_code" in plain:
         with noted(broken):
             plain["fiscal_code"] = people.fiscal_code(
