@@ -592,6 +592,33 @@ async def test_a_newcomer_joining_at_the_cartella_is_looked_up_on_file_as_at_the
     assert [path for path, _ in posted] == ["/persons", "/households/members"]  # told: not looked up again
 
 
+async def test_a_person_on_file_chosen_for_the_household_is_neither_registered_nor_consented_again() -> None:
+    """A person left without a household (a half-finished registration) could be put in none: registering her again
+    was refused as on file. The operator ticks "use this person" (`m<i>_use_on_file`): she joins as she is on file,
+    not looked up, checked or registered again, her consents not recorded again; a fault elsewhere keeps her chosen."""
+    posted: list[tuple[str, dict[str, Any]]] = []
+    form = {
+        "m0_given_name": "Aissatou", "m0_family_name": "Diallo", "m0_birth_date": "1990-03-12", "m0_sex": "female",
+        "m0_nationality": "SN", "m0_use_on_file": "p-aissatou",
+        "m1_given_name": "Mariama", "m1_family_name": "Diallo", "m1_birth_date": "2015-05-04", "m1_sex": "female",
+        "m1_nationality": "SN", "m1_phone": "abc", "consent_service": "on",
+    }  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.MockTransport(intake_with_one_person(posted))) as client:
+        services = Services({"intake": "http://intake"}, {"intake": "lgn_op"}, client)
+        with pytest.raises(FieldErrors) as refused:
+            await register_household(services, form, 6, date(2026, 12, 3))
+        assert refused.value.errors == {"m1_phone": PHONE_REASON}
+        assert refused.value.kept == {"m0_person_id": "p-aissatou"}  # shown again as chosen
+        posted.clear()
+        reference = await register_household(services, form | {"m1_phone": ""}, 6, date(2026, 12, 3))
+    assert reference == "p-aissatou"
+    assert [body["identity"]["given_name"] for path, body in posted if path == "/persons"] == ["Mariama"]
+    assert all(body.get("name") != "Aissatou Diallo" for path, body in posted if path == "/persons/search")
+    [household] = [body for path, body in posted if path == "/households"]
+    assert household["member_ids"][0] == "p-aissatou" and len(household["member_ids"]) == 2
+    assert [body["person_id"] for path, body in posted if path == "/consents"] == [household["member_ids"][1]]
+
+
 async def test_a_member_intake_finds_on_file_by_her_fiscal_code_stops_the_household() -> None:
     """Should intake find her on file all the same (her fiscal code in a registration the search did not show), the
     household is not formed with her: the operator is told, the members registered kept."""

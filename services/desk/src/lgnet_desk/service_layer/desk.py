@@ -315,7 +315,10 @@ async def register_household(
     form shown again (`m<i>_person_id`, their fields read-only) and not registered a second time when it is sent
     corrected (an outside test found the resubmission made a duplicate of every member accepted the first time, and
     the first copies stayed without a household or a consent)."""
+    chosen = persons_chosen(form, members)  # persons on file put in the household: not registered again
+    form = form | chosen
     if refused := await registration_faults(services, form, members, partner):  # before anyone is registered
+        refused.kept = chosen | refused.kept
         raise refused
     kept: dict[str, str] = {}
     try:
@@ -355,6 +358,34 @@ async def registration_faults(
     if not errors:
         return None
     return FieldErrors(errors, {}, {row: person for row, (_, _, person) in found.items()})
+
+
+def persons_chosen(form: dict[str, str], members: int) -> dict[str, str]:
+    """The rows filled with a person on file, {`m<i>_person_id`: her id}: the operator ticked "use this person in
+    the household" where the form named her (`m<i>_use_on_file`), or the form came from her cartella
+    (`household_with`). She is neither looked up, nor checked, nor registered again, nor are her consents recorded
+    again: a person left without a household by a half-finished registration could be put in none (registering her
+    again was refused as on file, and "another person" made a deliberate duplicate)."""
+    return {
+        f"m{i}_person_id": form[f"m{i}_use_on_file"]
+        for i in range(members)
+        if form.get(f"m{i}_use_on_file") and not form.get(f"m{i}_person_id")
+    }
+
+
+async def household_with(
+    conn: Conn, services: Services, op: Operator, person_id: str, as_member: bool
+) -> dict[str, str]:
+    """The registration form with a person on file in it, from her cartella (a person in no household): the
+    reference person's row, or the first member's (`as_member`); read as the cartella reads her, the view in the
+    access log (`household forming`)."""
+    path = service_path("/persons/{}", person_id)
+    person = await read_logged(conn, services, op, person_id, path, "household forming")
+    row, pid = ("m1" if as_member else "m0"), str(person["person_id"])
+    identity = person.get("identity") or {}
+    shown = {k: identity.get(k) for k in ("given_name", "family_name")}
+    shown |= {k: person.get(k) for k in ("birth_date", "sex", "nationality")}
+    return {f"{row}_person_id": pid, f"{row}_use_on_file": pid} | {f"{row}_{k}": str(v) for k, v in shown.items() if v}
 
 
 def row_faults(form: dict[str, str], i: int | str) -> dict[str, str]:
@@ -447,8 +478,9 @@ async def _register_each(
         raise FieldErrors(errors, kept, on_file)
     if not ids:
         raise FieldErrors({"m0_given_name": "required"})
+    chosen = {form[f"m{i}_use_on_file"] for i in range(members) if form.get(f"m{i}_use_on_file")}
     try:
-        return await _register_together(services, form, ids, today, partner)
+        return await _register_together(services, form, ids, today, partner, chosen)
     except FieldErrors as e:  # the members stay registered: shown as such, so a resend does not register them again
         raise FieldErrors(e.errors, {**kept, **e.kept}) from None
     except ServiceRefusal as r:
@@ -542,11 +574,18 @@ async def record_consents(services: Services, form: dict[str, str], pid: str, to
 
 
 async def _register_together(
-    services: Services, form: dict[str, str], ids: list[str], today: date, partner: str | None
+    services: Services,
+    form: dict[str, str],
+    ids: list[str],
+    today: date,
+    partner: str | None,
+    on_file: set[str],
 ) -> str:
-    """The registered members' consents, their household and (a cooperative's) its case."""
+    """The registered members' consents (not those of the persons on file put in the household: theirs are on file),
+    their household and (a cooperative's) its case."""
     for pid in ids:
-        await record_consents(services, form, pid, today)
+        if pid not in on_file:
+            await record_consents(services, form, pid, today)
     household = new_id("h", resubmission.call_key(form, "household"))
     await services.post(
         "intake",
