@@ -78,10 +78,11 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.post(
         "/persons/check",
-        summary="Check a registration without registering it: every rule of POST /persons, nothing stored",
+        summary="Check a registration without registering it: the rules of POST /persons on what is given, nothing"
+        " stored",
         responses=r.answers(r.PersonRef, "The registration would be accepted (duplicates aside)"),
     )
-    async def check_person(body: cmd.RegisterPerson, actor: Writer) -> Any:
+    async def check_person(body: cmd.CheckRegistration, actor: Writer) -> Any:
         return await act(actor, lambda i, c: i.check_person(c, body))
 
     @api.get(

@@ -42,6 +42,16 @@ class RegisterPerson(Command):
     birth_date_field: ClassVar[str] = "birth_date"  # what a refusal of the birth date names: the field as sent
 
 
+class CheckRegistration(RegisterPerson):
+    """`POST /persons/check`'s body: a registration whose birth date, sex or nationality may be left out (a field its
+    caller refused already: a day the calendar has not, a country's name no country has), so that the rules of the
+    rest are checked all the same (`inbound.checked_person`)."""
+
+    birth_date: IsoDate | None = None  # type: ignore[assignment]
+    sex: Sex | None = None  # type: ignore[assignment]
+    nationality: Country | None = None  # type: ignore[assignment]
+
+
 class SealedRegistration(RegisterPerson):
     """A partner's registration whose birth date came sealed (`identity.birth_date`, alone or in `identity.all`): its
     refusals name that field, the one the partner sent."""

@@ -104,9 +104,9 @@ class Intake:
     async def register_person(self, ctx: Context, c: cmd.RegisterPerson) -> dict[str, Any]:
         return await self._store_one(ctx, self._new_person(ctx, c))
 
-    async def check_person(self, ctx: Context, c: cmd.RegisterPerson) -> dict[str, Any]:
-        """A registration's every rule (`register_person`'s), nothing stored: a household's members are checked
-        first, so that a member refused does not leave the others registered without a household."""
+    async def check_person(self, ctx: Context, c: cmd.CheckRegistration) -> dict[str, Any]:
+        """A registration's every rule (`register_person`'s) on what it gives, nothing stored: a household's members
+        are checked first, so that a member refused does not leave the others registered without a household."""
         access.may_write_in_city(ctx.actor, ctx.city)
         inbound.checked_person(c, ctx.today)
         return {"person_id": c.person_id}
