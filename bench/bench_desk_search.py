@@ -3,6 +3,7 @@ registered in Torino (given and family names sealed with each person's key), the
 each kind, timed through intake's HTTP app in-process on real PostgreSQL:
 
 - a fuzzy name search by the city's staff (opens the sealed names of every person the caller may see),
+- a search by a name's beginning ("dia": its first three letters, matched before any fuzzy match),
 - a fiscal-code search (one keyed-hash lookup),
 - the baseline: reading one person (`GET /persons/{id}`), measured in the same run.
 
@@ -55,10 +56,12 @@ async def one(database_url: str, persons: int, queries: int) -> None:
                 first = first or pid
             read = await timed(c, f"/persons/{first}", None, queries)
             fuzzy = await timed(c, "/persons", {"name": "amina okafr"}, queries)
+            prefix = await timed(c, "/persons", {"name": "dia"}, queries)
             fiscal = await timed(c, "/persons", {"fiscal_code": "NDYLDE80A41Z330Z"}, queries)
         print(
             f"persons={persons:6d}  read one (baseline) {read:7.1f} ms  fiscal code {fiscal:7.1f} ms "
-            f"({fiscal / read:4.1f}x)  fuzzy name {fuzzy:8.1f} ms ({fuzzy / read:6.1f}x)   medians of {queries}"
+            f"({fiscal / read:4.1f}x)  fuzzy name {fuzzy:8.1f} ms ({fuzzy / read:6.1f}x)  name's beginning"
+            f" {prefix:8.1f} ms ({prefix / read:6.1f}x)   medians of {queries}"
         )
 
 

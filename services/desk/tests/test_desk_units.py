@@ -48,6 +48,7 @@ from lgnet_desk.service_layer.desk import (
     todo,
 )
 from lgnet_shared import vocabulary
+from lgnet_shared.phones import PHONE_REASON
 from lgnet_shared.pseudonymous import check_pseudonymous_id
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -237,6 +238,14 @@ def test_times_are_romes_hours_and_minutes_with_seconds_only_in_the_access_log()
     assert i18n.moment(at, "en") == "2 Mar 2026, 10:00"
     assert i18n.moment(datetime(2026, 7, 1, 22, 30, 5, tzinfo=UTC), "it", seconds=True) == "2 lug 2026, 00:30:05"
     assert i18n.time_of_day(at, "it") == "10:00"
+
+
+def test_a_phone_that_is_no_phone_number_is_said_in_italian() -> None:
+    """The phone's rule (`lgnet_shared.phones`: the desk's check and intake's) in the operator's language."""
+    assert say(PHONE_REASON, "it") == (
+        "non è un numero di telefono: cifre (da 6 a 15), un + iniziale facoltativo e tra le cifre spazi, trattini,"
+        " punti o parentesi"
+    )
 
 
 def test_intakes_refusal_of_identifying_data_in_clear_is_said_in_italian() -> None:
@@ -531,7 +540,7 @@ async def test_a_person_on_file_by_her_fiscal_code_is_not_registered_again_nor_p
             await register_household(services, form, 6, date(2026, 12, 3))
     assert refused.value.errors == {"m0_fiscal_code": ALREADY_ON_FILE}
     assert refused.value.on_file == {"m0": "p-aissatou"}  # the page links her cartella
-    assert [path for path, _ in posted] == ["/persons/search"]  # nothing registered, no household, no consent
+    assert {path for path, _ in posted} == {"/persons/search", "/persons/check"}  # nothing registered, no household
 
 
 async def test_a_namesake_born_the_same_day_is_registered_only_once_the_operator_says_she_is_another() -> None:
@@ -549,12 +558,13 @@ async def test_a_namesake_born_the_same_day_is_registered_only_once_the_operator
             await register_household(services, form, 6, date(2026, 12, 3))
         assert refused.value.errors == {"m0_given_name": SAME_NAME_ON_FILE}
         assert refused.value.on_file == {"m0": "p-aissatou"}
-        assert [path for path, _ in posted] == ["/persons/search"]
+        assert {path for path, _ in posted} == {"/persons/search", "/persons/check"}  # checked, nobody registered
         other_day = form | {"m0_birth_date": "1991-03-12"}  # the same name, born another day: another person
         await register_household(services, other_day, 6, date(2026, 12, 3))
         posted.clear()
         await register_household(services, form | {"m0_not_on_file": "on"}, 6, date(2026, 12, 3))
-    assert [path for path, _ in posted] == ["/persons", "/consents", "/households"]  # told: not looked up again
+    registered = [path for path, _ in posted if path != "/persons/check"]
+    assert registered == ["/persons", "/consents", "/households"]  # told: not looked up again
 
 
 async def test_a_newcomer_joining_at_the_cartella_is_looked_up_on_file_as_at_the_registration() -> None:
@@ -582,13 +592,40 @@ async def test_a_newcomer_joining_at_the_cartella_is_looked_up_on_file_as_at_the
     assert [path for path, _ in posted] == ["/persons", "/households/members"]  # told: not looked up again
 
 
+async def test_a_person_on_file_chosen_for_the_household_is_neither_registered_nor_consented_again() -> None:
+    """A person left without a household (a half-finished registration) could be put in none: registering her again
+    was refused as on file. The operator ticks "use this person" (`m<i>_use_on_file`): she joins as she is on file,
+    not looked up, checked or registered again, her consents not recorded again; a fault elsewhere keeps her chosen."""
+    posted: list[tuple[str, dict[str, Any]]] = []
+    form = {
+        "m0_given_name": "Aissatou", "m0_family_name": "Diallo", "m0_birth_date": "1990-03-12", "m0_sex": "female",
+        "m0_nationality": "SN", "m0_use_on_file": "p-aissatou",
+        "m1_given_name": "Mariama", "m1_family_name": "Diallo", "m1_birth_date": "2015-05-04", "m1_sex": "female",
+        "m1_nationality": "SN", "m1_phone": "abc", "consent_service": "on",
+    }  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.MockTransport(intake_with_one_person(posted))) as client:
+        services = Services({"intake": "http://intake"}, {"intake": "lgn_op"}, client)
+        with pytest.raises(FieldErrors) as refused:
+            await register_household(services, form, 6, date(2026, 12, 3))
+        assert refused.value.errors == {"m1_phone": PHONE_REASON}
+        assert refused.value.kept == {"m0_person_id": "p-aissatou"}  # shown again as chosen
+        posted.clear()
+        reference = await register_household(services, form | {"m1_phone": ""}, 6, date(2026, 12, 3))
+    assert reference == "p-aissatou"
+    assert [body["identity"]["given_name"] for path, body in posted if path == "/persons"] == ["Mariama"]
+    assert all(body.get("name") != "Aissatou Diallo" for path, body in posted if path == "/persons/search")
+    [household] = [body for path, body in posted if path == "/households"]
+    assert household["member_ids"][0] == "p-aissatou" and len(household["member_ids"]) == 2
+    assert [body["person_id"] for path, body in posted if path == "/consents"] == [household["member_ids"][1]]
+
+
 async def test_a_member_intake_finds_on_file_by_her_fiscal_code_stops_the_household() -> None:
     """Should intake find her on file all the same (her fiscal code in a registration the search did not show), the
     household is not formed with her: the operator is told, the members registered kept."""
     posted: list[tuple[str, dict[str, Any]]] = []
     form = {
         "m0_given_name": "Awa", "m0_family_name": "Ndiaye", "m0_birth_date": "1980-01-02", "m0_sex": "female",
-        "m0_nationality": "SN", "m0_fiscal_code": "NDYWAA80A42Z343X", "consent_service": "on",
+        "m0_nationality": "SN", "m0_fiscal_code": "NDYWAA80A42Z343M", "consent_service": "on",
     }  # fmt: skip
     transport = httpx.MockTransport(intake_with_one_person(posted, same_as="p-awa"))
     async with httpx.AsyncClient(transport=transport) as client:
@@ -629,9 +666,87 @@ async def test_every_field_intake_refuses_is_said_on_the_form_at_once() -> None:
             await register_household(services, form, 6, date(2026, 12, 3))
     assert refused.value.errors == {
         "m1_birth_date": "Input should be a valid date",
-        "m1_fiscal_code": "not a valid fiscal code",
+        "m1_fiscal_code": fiscal_codes.SHAPE,  # the desk's own check, as intake's (`fiscal_codes.problem`)
         "m1_given_name": "reused",  # a field the row does not have: said at its first field
     }
+
+
+def intake_checking(posted: list[tuple[str, dict[str, Any]]], today: date) -> Any:
+    """Intake with nobody on file, whose `POST /persons/check` refuses a birth date after `today`, as it does."""
+
+    def intake(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        posted.append((request.url.path, body))
+        if request.url.path == "/persons/search":
+            return httpx.Response(200, json=[])
+        if request.url.path == "/persons/check":
+            if body.get("birth_date", "") > today.isoformat():
+                errors = [{"field": "birth_date", "reason": "is in the future"}]
+                return httpx.Response(422, json={"status": 422, **errors[0], "errors": errors})
+            return httpx.Response(200, json={"person_id": body["person_id"]})
+        return httpx.Response(201, json={"person_id": body.get("person_id"), "same_as": None})
+
+    return intake
+
+
+async def test_every_fault_of_every_member_is_said_in_one_round_before_anyone_is_registered() -> None:
+    """From an outside test: a household with two impossible birth dates, one in the future, a nationality no country
+    has and the phone "abc" took three rounds — the impossible dates, then the phone and the country, then the future
+    — and the members accepted in the earlier rounds were already registered, without a household. Now the desk
+    checks every member first (its own checks and intake's `POST /persons/check`), and registers nobody until all
+    are right; a phone must look like one (`lgnet_shared.phones`, intake's rule too). The days as the page reads
+    them (`form_of`: a day typed gg/mm/aaaa is ISO, one the calendar has not stays as typed)."""
+    posted: list[tuple[str, dict[str, Any]]] = []
+    today = date(2026, 12, 3)
+    form = {
+        "m0_given_name": "Fatou", "m0_family_name": "Sarr", "m0_birth_date": "31/02/1988", "m0_sex": "female",
+        "m0_nationality": "Senegall",
+        "m1_given_name": "Awa", "m1_family_name": "Sarr", "m1_birth_date": "12/13/2015", "m1_sex": "female",
+        "m1_nationality": "SN", "m1_phone": "abc",
+        "m2_given_name": "Modou", "m2_family_name": "Sarr", "m2_birth_date": "2030-03-01", "m2_sex": "male",
+        "m2_nationality": "SN",
+        "m3_given_name": "Ibou", "m3_family_name": "Sarr", "m3_birth_date": "2019-03-01", "m3_sex": "male",
+        "m3_nationality": "SN", "m3_phone": "abcde", "consent_service": "on",
+    }  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.MockTransport(intake_checking(posted, today))) as client:
+        services = Services({"intake": "http://intake"}, {"intake": "lgn_op"}, client)
+        with pytest.raises(FieldErrors) as refused:
+            await register_household(services, form, 6, today)
+        assert refused.value.errors == {
+            "m0_birth_date": days.NO_SUCH_DAY,
+            "m0_nationality": countries.UNKNOWN,
+            "m1_birth_date": days.NO_SUCH_DAY,
+            "m1_phone": PHONE_REASON,
+            "m2_birth_date": "is in the future",
+            "m3_phone": PHONE_REASON,
+        }
+        assert refused.value.kept == {}
+        assert {path for path, _ in posted} <= {"/persons/search", "/persons/check"}  # nobody registered
+        posted.clear()
+        right = form | {"m0_birth_date": "1988-02-28", "m0_nationality": "Senegal", "m1_birth_date": "2015-11-12",
+                        "m1_phone": "+221 77 123 45 67", "m2_birth_date": "2020-03-01", "m3_phone": ""}  # fmt: skip
+        reference = await register_household(services, right, 6, today)
+    registered = [body for path, body in posted if path == "/persons"]
+    assert [p["identity"]["given_name"] for p in registered] == ["Fatou", "Awa", "Modou", "Ibou"]
+    assert registered[1]["identity"]["phone"] == "+221 77 123 45 67"
+    [household] = [body for path, body in posted if path == "/households"]
+    assert household["reference_person_id"] == reference and len(household["member_ids"]) == 4
+
+
+async def test_a_member_without_sex_or_nationality_is_refused_before_anyone_is_registered() -> None:
+    """intake requires a member's sex and nationality: a row without them was refused by intake after the members
+    before it had been registered."""
+    posted: list[tuple[str, dict[str, Any]]] = []
+    form = {
+        "m0_given_name": "Fatou", "m0_family_name": "Sarr", "m0_birth_date": "1988-02-28", "m0_sex": "female",
+        "m0_nationality": "SN", "m1_given_name": "Awa", "m1_birth_date": "2015-11-12",
+    }  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.MockTransport(intake_checking(posted, date(2026, 12, 3)))) as client:
+        services = Services({"intake": "http://intake"}, {"intake": "lgn_op"}, client)
+        with pytest.raises(FieldErrors) as refused:
+            await register_household(services, form, 6, date(2026, 12, 3))
+    assert refused.value.errors == {"m1_sex": "required", "m1_nationality": "required"}
+    assert "/persons" not in {path for path, _ in posted}
 
 
 async def test_a_cooperative_registering_a_household_opens_its_case_and_needs_the_sharing_consent() -> None:
@@ -651,7 +766,9 @@ async def test_a_cooperative_registering_a_household_opens_its_case_and_needs_th
         services = Services({"intake": "http://intake"}, {"intake": "lgn_op"}, client)
         with pytest.raises(FieldErrors) as refused:
             await register_household(services, form, 6, date(2026, 12, 3), "coop-aurora")
-        assert list(refused.value.errors) == ["consent_partner_sharing"] and posted == []  # nothing registered
+        assert list(refused.value.errors) == ["consent_partner_sharing"]
+        assert {path for path, _ in posted} == {"/persons/check", "/persons/search"}  # nothing registered
+        posted.clear()
         form["consent_partner_sharing"] = "on"
         person = await register_household(services, form, 6, date(2026, 12, 3), "coop-aurora")
     [household] = [body for path, body in posted if path == "/households"]

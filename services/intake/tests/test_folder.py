@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from codicefiscale import codicefiscale
 from lgnet_intake.adapters import diary, schema
-from lgnet_intake.domain.search import name_score
+from lgnet_intake.domain.search import MIN_SCORE, name_score
 from lgnet_intake.entrypoints.main import SPEC
 from lgnet_shared import clock
 from lgnet_shared.testing.authz import World
@@ -33,6 +33,19 @@ def test_name_score_ignores_accents_case_order_and_small_typos() -> None:
     assert name_score("elodie ndiaye", "Élodie", "N'Diaye") > 0.9
     assert name_score("Ndiaie", "Élodie", "N'Diaye") > 0.75
     assert name_score("Rossi Anna", "Élodie", "N'Diaye") < 0.75
+
+
+def test_a_names_beginning_finds_the_person_first_over_fuzzy_matches() -> None:
+    """From an outside test: "Oka" found none of the Okafor ("oka" against "okafor": difflib ratio 0.67, under 0.75)
+    and "Dia" found eight persons named Nadia ("dia" against "nadia": 0.75) before Nadia Diallo. The first three
+    letters of a name's word or more match it (`PREFIX_SCORE`): above any fuzzy match, below the whole word."""
+    assert name_score("Oka", "Amina", "Okafor") >= MIN_SCORE
+    assert name_score("dia", "Amina", "Diallo") > name_score("dia", "Nadia", "Rossi")
+    assert name_score("dia", "Nadia", "Diallo") > name_score("dia", "Nadia", "Rossi")
+    assert name_score("amina oka", "Amina", "Okafor") > name_score("amina okafr", "Amina", "Okafor")  # fuzzy below
+    assert name_score("ali", "Ali", "Haile") > name_score("ali", "Alina", "Haile")  # the whole word above
+    assert name_score("ndia", "Élodie", "N'Diaye") >= MIN_SCORE  # the words joined: "ndiaye"
+    assert name_score("di", "Amina", "Diallo") < MIN_SCORE  # two letters are no name's beginning
 
 
 # The module's intake, in process: one on the module's schema (`shared_service`), or a test's own (`own_service`);
@@ -178,6 +191,23 @@ async def test_a_person_with_a_surname_only_is_found_and_a_name_of_spaces_is_ref
         spaces = body | {"person_id": w.id("p"), "identity": {"given_name": "   ", "family_name": "Rossa"}}
         r = await c.post("/persons", json=spaces, headers={"Idempotency-Key": w.id("k")})
     assert (r.status_code, r.json()["field"]) == (422, "identity.given_name"), r.text
+
+
+async def test_a_search_by_a_names_beginning_finds_the_person_ranked_first(intake: InProcessService, uid: str) -> None:
+    """From an outside test: "Oka" gave no result while "Okaf" found the Okafor; "Dia" gave persons all named Nadia,
+    Nadia Diallo fourth, found through "Nadia". A name's beginning finds the person, before the fuzzy matches."""
+    w = World(intake)
+    body = {"birth_date": "1980-01-01", "sex": "female", "nationality": "NG"}
+    ids = {}
+    for given, surname in [("Nadia", "Rossi"), ("Nadia", "Bianchi"), ("Nadia", "Diallo"), ("Amina", "Okafor")]:
+        ids[given, surname] = w.id("p")
+        identity = {"given_name": given, "family_name": surname}
+        await w.call(STAFF, "POST", "/persons", body | {"person_id": ids[given, surname], "identity": identity})
+    assert ids["Amina", "Okafor"] in await found(intake, STAFF, name="Oka")
+    by_dia = await found(intake, STAFF, name="Dia")
+    assert ids["Nadia", "Diallo"] in by_dia
+    only_nadia = [by_dia.index(ids["Nadia", s]) for s in ("Rossi", "Bianchi") if ids["Nadia", s] in by_dia]
+    assert all(by_dia.index(ids["Nadia", "Diallo"]) < at for at in only_nadia), by_dia
 
 
 async def test_the_cartella_sociale_holds_household_case_assessment_plan_and_timeline(

@@ -183,6 +183,54 @@ async def test_bad_input_names_the_field_and_changes_nothing(intake: IntakeUnder
         )
 
 
+async def test_a_phone_must_look_like_a_phone_said_with_the_registrations_other_faults(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """From an outside test: "abcde" was registered as a phone (the rule was five characters of anything) and "abc"
+    was refused alone, before the birth date in the future was looked at. The phone's rule
+    (`lgnet_shared.phones`) is one of the person's rules, said with the others."""
+    async with intake.client("staff-torino") as c:
+        r = await post(c, "/persons", person(f"ph-1-{uid}", identity={"phone": "abcde"}))
+        assert r.status_code == 422 and r.json()["field"] == "identity.phone", r.text
+        wrong = person(f"ph-1-{uid}", birth="2090-01-01", nat="XX", identity={"phone": "abc"})
+        r = await post(c, "/persons", wrong)
+        assert [e["field"] for e in r.json()["errors"]] == ["birth_date", "nationality", "identity.phone"], r.json()
+        r = await post(c, "/persons", person(f"ph-2-{uid}", identity={"phone": "+39 (011) 555-01.01"}))
+        assert r.status_code == 201, r.text
+        r = await c.patch(f"/persons/ph-2-{uid}", json={"identity": {"phone": "call me"}})
+        assert r.status_code == 422 and r.json()["field"] == "identity.phone", r.text
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from persons where person_id = $1", f"ph-1-{uid}") == 0
+
+
+async def test_a_registration_is_checked_without_being_registered(intake: IntakeUnderTest, uid: str) -> None:
+    """`POST /persons/check`: the registration's every rule, nothing stored (no key, no fact). The desk checks each
+    member of a household first: a member refused left the others registered without a household."""
+    async with intake.client("staff-torino") as c:
+        wrong = person(f"ck-1-{uid}", birth="2090-01-01", nat="XX", identity={"phone": "abc"})
+        r = await c.post("/persons/check", json=wrong)
+        assert r.status_code == 422, r.text
+        assert [e["field"] for e in r.json()["errors"]] == ["birth_date", "nationality", "identity.phone"]
+        r = await c.post("/persons/check", json=person(f"ck-2-{uid}", identity=amina(uid)))
+        assert r.status_code == 200 and r.json() == {"person_id": f"ck-2-{uid}"}, r.text
+        # a caller that refused the birth date or the nationality itself (a day the calendar has not, a country's
+        # name no country has) leaves it out: the rules of the rest are checked all the same, not "Field required"
+        partial = {k: v for k, v in person(f"ck-4-{uid}", identity={"phone": "abc"}).items() if k != "nationality"}
+        r = await c.post("/persons/check", json={k: v for k, v in partial.items() if k != "birth_date"})
+        assert [e["field"] for e in r.json()["errors"]] == ["identity.phone"], r.json()
+        wrong_code = {**partial, "identity": {"fiscal_code": amina(uid)["fiscal_code"]}, "birth_date": "1991-05-01"}
+        r = await c.post("/persons/check", json=wrong_code)
+        assert [e["field"] for e in r.json()["errors"]] == ["identity.fiscal_code"], r.json()
+        r = await post(c, "/persons", partial)  # a registration still needs them
+        assert [e["field"] for e in r.json()["errors"]] == ["nationality"], r.json()
+    async with intake.client("coop-aurora") as c:  # a partner checks its own registrations too
+        assert (await c.post("/persons/check", json=person(f"ck-3-{uid}"))).status_code == 200
+    async with intake.pool.acquire() as conn:
+        stored = "select count(*) from persons where person_id like 'ck-%' and person_id like $1"
+        assert await conn.fetchval(stored, f"%{uid}") == 0
+    assert not mine(await intake.events(), uid)
+
+
 async def test_idempotency_key_replays_the_first_answer(intake: IntakeUnderTest, uid: str) -> None:
     async with intake.client("coop-aurora") as c:
         first = await post(c, "/persons", person(f"p1-{uid}"), key=f"k-1-{uid}")

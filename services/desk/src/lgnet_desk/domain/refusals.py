@@ -109,6 +109,13 @@ ITALIAN: list[tuple[str, str]] = [
     (r"must be after today", "deve essere successiva a oggi"),
     (r"is in the future", "è nel futuro"),
     (r"is more than 120 years ago", "è di oltre 120 anni fa"),
+    # a phone (`lgnet_shared.phones`: the desk's check and intake's)
+    (
+        r"is not a phone number: digits \((\d+) to (\d+)\), an optional leading \+, and spaces, dashes, dots or"
+        r" parentheses between them",
+        "non è un numero di telefono: cifre (da {0} a {1}), un + iniziale facoltativo e tra le cifre spazi, trattini,"
+        " punti o parentesi",
+    ),
     # the agenda: an appointment starts at most a year ahead; its outcome is dated on or after its day
     (
         r"is more than (\d+) days ahead$",

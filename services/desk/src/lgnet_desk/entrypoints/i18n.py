@@ -161,6 +161,7 @@ def _(message: str) -> str:
 ACCESS_ACTIONS = {
     "cartella": _("Social record"),
     "privacy notice": _("Privacy notice"),
+    "household forming": _("Registration form of a household, with the person in it"),
     "street person": _("Street person"),
     "housing": _("Household's housing steps"),
     "approvals": _("Contribution approvals"),
@@ -319,6 +320,7 @@ SUBJECT_ACTIONS = {
     "api person": _("Your personal details"),
     "api case": _("Your case"),
     "privacy notice": _("The privacy notice given to you"),
+    "household forming": _("The form putting you in a household"),
     "street person": _("Your record from the street outreach"),
     "api street_person": _("Your record from the street outreach"),
     "housing": _("Your household's search for housing"),

@@ -486,9 +486,20 @@ def router(settings: DeskSettings) -> APIRouter:
         )
 
     @api.get("/persons/new", response_class=HTMLResponse)
-    async def new_household(request: Request) -> Response:
+    async def new_household(request: Request, person_id: str = "") -> Response:
+        """The registration form; `?person_id=` (from the cartella of a person in no household): with her in it, as
+        the reference person or, `&as=member`, as a member."""
         p = await page(request)
-        return p.render("register.html", form={}, errors={}, rows=range(FAMILY_SIZE))
+        form: dict[str, str] = {}
+        if person_id:
+            assert p.services is not None and p.op is not None
+            as_member = request.query_params.get("as") == "member"
+            async with request.app.state.pool.acquire() as conn:
+                try:
+                    form = await desk.household_with(conn, p.services, p.op, person_id, as_member)
+                except ServiceRefusal as r:
+                    return p.denied(r, logged=True)
+        return p.render("register.html", form=form, errors={}, rows=range(FAMILY_SIZE))
 
     @api.post("/persons/new", response_class=HTMLResponse)
     async def register(request: Request) -> Response:

@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from lgnet_shared.db import Conn
+from lgnet_shared.phones import phone_problem
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, ServiceUnavailable, service_path
-from lgnet_desk.domain import countries, days, languages, resubmission
+from lgnet_desk.domain import countries, days, fiscal_codes, languages, resubmission
 from lgnet_desk.domain.operators import Operator
 from lgnet_desk.domain.persons import full_name, same_person
 
@@ -306,22 +307,19 @@ async def register_household(
     sees only persons of its own cases who consent to sharing with partners, so without the case the cooperative
     was refused the person it had just registered. The sharing consent is therefore required first.
 
-    Intake registers one person at a time: when a member is refused, those accepted before are kept on the form shown
-    again (`m<i>_person_id`, their fields read-only) and not registered a second time when it is sent corrected (an
-    outside test found the resubmission made a duplicate of every member accepted the first time, and the first
-    copies stayed without a household or a consent)."""
-    if partner is not None and not form.get("consent_partner_sharing"):
-        raise FieldErrors({"consent_partner_sharing": SHARING_NEEDED})
-    if incomplete := unnamed_members(form, members):  # said before anyone is registered: the household is whole
-        raise FieldErrors(incomplete)
-    if wrong := wrong_days(form):  # a birth date that is no day, likewise
-        raise FieldErrors(wrong)
-    if found := await _rows_on_file(services, form, members):  # before anyone is registered: no one left alone
-        raise FieldErrors(
-            {f"{row}_{name}": reason for row, (name, reason, _) in found.items()},
-            {},
-            {row: person for row, (_, _, person) in found.items()},
-        )
+    Every fault of every member is found first, and nobody is registered while there is one
+    (`registration_faults`: a member refused left those accepted before registered without a household, and the
+    operator learnt the faults in stages, one kind per round).
+
+    Intake registers one person at a time: should it still refuse a member, those accepted before are kept on the
+    form shown again (`m<i>_person_id`, their fields read-only) and not registered a second time when it is sent
+    corrected (an outside test found the resubmission made a duplicate of every member accepted the first time, and
+    the first copies stayed without a household or a consent)."""
+    chosen = persons_chosen(form, members)  # persons on file put in the household: not registered again
+    form = form | chosen
+    if refused := await registration_faults(services, form, members, partner):  # before anyone is registered
+        refused.kept = chosen | refused.kept
+        raise refused
     kept: dict[str, str] = {}
     try:
         return await _register_each(services, form, members, today, partner, kept)
@@ -338,6 +336,88 @@ SAME_NAME_ON_FILE = (
     "a person with this name and birth date is already registered: open the record (link below), or tick that this"
     " is another person"
 )
+
+
+async def registration_faults(
+    services: Services, form: dict[str, str], members: int, partner: str | None = None
+) -> FieldErrors | None:
+    """Every fault of the registration form at once, each at its field, or None: the sharing consent a cooperative
+    needs, each member's required fields, what the desk checks itself (`row_faults`), intake's rules for each member
+    (`POST /persons/check`, registering nobody) and the members on file (`row_on_file`)."""
+    errors: dict[str, str] = {}
+    if partner is not None and not form.get("consent_partner_sharing"):
+        errors["consent_partner_sharing"] = SHARING_NEEDED
+    errors |= unnamed_members(form, members)
+    rows = [i for i in range(members) if not form.get(f"m{i}_person_id") and typed_member(form, i)]
+    for i in rows:
+        errors = row_faults(form, i) | errors
+    checked = await asyncio.gather(*(_intake_check(services, form, i, errors) for i in rows))
+    found = await _rows_on_file(services, form, members)
+    for more in [*checked, {f"{row}_{name}": reason for row, (name, reason, _) in found.items()}]:
+        errors = more | errors  # the desk's own reason first, where both name a field
+    if not errors:
+        return None
+    return FieldErrors(errors, {}, {row: person for row, (_, _, person) in found.items()})
+
+
+def persons_chosen(form: dict[str, str], members: int) -> dict[str, str]:
+    """The rows filled with a person on file, {`m<i>_person_id`: her id}: the operator ticked "use this person in
+    the household" where the form named her (`m<i>_use_on_file`), or the form came from her cartella
+    (`household_with`). She is neither looked up, nor checked, nor registered again, nor are her consents recorded
+    again: a person left without a household by a half-finished registration could be put in none (registering her
+    again was refused as on file, and "another person" made a deliberate duplicate)."""
+    return {
+        f"m{i}_person_id": form[f"m{i}_use_on_file"]
+        for i in range(members)
+        if form.get(f"m{i}_use_on_file") and not form.get(f"m{i}_person_id")
+    }
+
+
+async def household_with(
+    conn: Conn, services: Services, op: Operator, person_id: str, as_member: bool
+) -> dict[str, str]:
+    """The registration form with a person on file in it, from her cartella (a person in no household): the
+    reference person's row, or the first member's (`as_member`); read as the cartella reads her, the view in the
+    access log (`household forming`)."""
+    path = service_path("/persons/{}", person_id)
+    person = await read_logged(conn, services, op, person_id, path, "household forming")
+    row, pid = ("m1" if as_member else "m0"), str(person["person_id"])
+    identity = person.get("identity") or {}
+    shown = {k: identity.get(k) for k in ("given_name", "family_name")}
+    shown |= {k: person.get(k) for k in ("birth_date", "sex", "nationality")}
+    return {f"{row}_person_id": pid, f"{row}_use_on_file": pid} | {f"{row}_{k}": str(v) for k, v in shown.items() if v}
+
+
+def row_faults(form: dict[str, str], i: int | str) -> dict[str, str]:
+    """What the desk sees wrong in the form's row `i` itself, {field: reason}: a birth date that is no day, a
+    nationality no country has, a phone that is no phone number (`lgnet_shared.phones`, intake's own rule), a fiscal
+    code of the wrong shape or check character (`fiscal_codes.problem`, as intake checks it)."""
+    errors: dict[str, str] = {}
+    if problem := days.day_problem(form.get(f"m{i}_birth_date", "")):
+        errors[f"m{i}_birth_date"] = problem
+    try:
+        countries.country_code(form.get(f"m{i}_nationality", ""))
+    except ValueError as unknown:
+        errors[f"m{i}_nationality"] = str(unknown)
+    if (phone := form.get(f"m{i}_phone", "").strip()) and (problem := phone_problem(phone)):
+        errors[f"m{i}_phone"] = problem
+    if problem := fiscal_codes.problem(form.get(f"m{i}_fiscal_code", "")):
+        errors[f"m{i}_fiscal_code"] = problem
+    return errors
+
+
+async def _intake_check(services: Services, form: dict[str, str], i: int, faults: dict[str, str]) -> dict[str, str]:
+    """intake's refusals of the row `i` as a registration (`POST /persons/check`: nothing registered), the fields
+    already at fault left out, so that what intake says is about the rest. An intake without the check: none."""
+    try:
+        await services.post(
+            "intake", "/persons/check", member_body({k: v for k, v in form.items() if k not in faults}, i)
+        )
+    except ServiceRefusal as r:
+        if r.status in (404, 405):
+            return {}
+        return row_refusals(r, i)
+    return {}
 
 
 async def _rows_on_file(services: Services, form: dict[str, str], members: int) -> dict[str, tuple[str, str, str]]:
@@ -398,8 +478,9 @@ async def _register_each(
         raise FieldErrors(errors, kept, on_file)
     if not ids:
         raise FieldErrors({"m0_given_name": "required"})
+    chosen = {form[f"m{i}_use_on_file"] for i in range(members) if form.get(f"m{i}_use_on_file")}
     try:
-        return await _register_together(services, form, ids, today, partner)
+        return await _register_together(services, form, ids, today, partner, chosen)
     except FieldErrors as e:  # the members stay registered: shown as such, so a resend does not register them again
         raise FieldErrors(e.errors, {**kept, **e.kept}) from None
     except ServiceRefusal as r:
@@ -417,16 +498,21 @@ async def register_row(services: Services, form: dict[str, str], i: int | str) -
     try:
         answer = await services.post("intake", "/persons", body, resubmission.call_key(form, f"m{i}"))
     except ServiceRefusal as r:
-        errors: dict[str, str] = {}
-        for field, reason in r.each:  # every field intake names, at once
-            name = field.removeprefix("identity.").split(".")[0]
-            # A field the row does not have (the 409 of a key reused with other data, `headers.idempotency-key`)
-            # is said at its first field: it was said at none.
-            errors.setdefault(f"m{i}_{name if name in MEMBER_FIELDS else 'given_name'}", reason)
-        raise FieldErrors(errors) from None
+        raise FieldErrors(row_refusals(r, i)) from None
     if same := answer.get("same_as"):  # on file all the same: not put in a household as someone new
         raise FieldErrors({f"m{i}_fiscal_code": ALREADY_ON_FILE}, {}, {f"m{i}": same})
     return str(body["person_id"])
+
+
+def row_refusals(refusal: ServiceRefusal, i: int | str) -> dict[str, str]:
+    """intake's refusal of the row `i`'s registration at the row's fields, every field intake names at once."""
+    errors: dict[str, str] = {}
+    for at, reason in refusal.each:
+        name = at.removeprefix("identity.").split(".")[0]
+        # A field the row does not have (the 409 of a key reused with other data, `headers.idempotency-key`) is said
+        # at its first field: it was said at none.
+        errors.setdefault(f"m{i}_{name if name in MEMBER_FIELDS else 'given_name'}", reason)
+    return errors
 
 
 def person_details(form: dict[str, str], row: str = "") -> dict[str, Any]:
@@ -457,6 +543,7 @@ MEMBER_FIELDS = frozenset(
     {"given_name", "family_name", "fiscal_code", "birth_date", "sex", "nationality", "phone", "address"}
 )
 NAMING_FIELDS = ("given_name", "birth_date")  # what the desk registers a household member by (intake: the birth date)
+REQUIRED_FIELDS = (*NAMING_FIELDS, "sex", "nationality")  # a registration's: intake requires sex and nationality
 
 
 def typed_member(form: dict[str, str], i: int | str) -> bool:
@@ -465,14 +552,15 @@ def typed_member(form: dict[str, str], i: int | str) -> bool:
 
 
 def unnamed_members(form: dict[str, str], members: int) -> dict[str, str]:
-    """The missing name and birth date of each row typed in part and not registered yet: {field: "required"}. A row
-    with neither was left out without a word (a review: the second member, surname, sex, nationality and fiscal code
-    typed, missing from the household registered)."""
+    """The missing name, birth date, sex and nationality of each row typed in part and not registered yet: {field:
+    "required"}. A row with neither name nor birth date was left out without a word (a review: the second member,
+    surname, sex, nationality and fiscal code typed, missing from the household registered); one without sex or
+    nationality was refused by intake after the members before it were registered."""
     return {
         f"m{i}_{name}": "required"
         for i in range(members)
         if not form.get(f"m{i}_person_id") and typed_member(form, i)
-        for name in NAMING_FIELDS
+        for name in REQUIRED_FIELDS
         if not form.get(f"m{i}_{name}", "").strip()
     }
 
@@ -490,11 +578,18 @@ async def record_consents(services: Services, form: dict[str, str], pid: str, to
 
 
 async def _register_together(
-    services: Services, form: dict[str, str], ids: list[str], today: date, partner: str | None
+    services: Services,
+    form: dict[str, str],
+    ids: list[str],
+    today: date,
+    partner: str | None,
+    on_file: set[str],
 ) -> str:
-    """The registered members' consents, their household and (a cooperative's) its case."""
+    """The registered members' consents (not those of the persons on file put in the household: theirs are on file),
+    their household and (a cooperative's) its case."""
     for pid in ids:
-        await record_consents(services, form, pid, today)
+        if pid not in on_file:
+            await record_consents(services, form, pid, today)
     household = new_id("h", resubmission.call_key(form, "household"))
     await services.post(
         "intake",

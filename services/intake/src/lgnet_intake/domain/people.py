@@ -12,6 +12,7 @@ from datetime import date, datetime
 from codicefiscale import codicefiscale
 from lgnet_shared.countries import is_third_country, is_valid_country
 from lgnet_shared.errors import ContractError
+from lgnet_shared.phones import phone_problem
 from lgnet_shared.pseudonymous import check_no_identifying_text as check_no_identifying_text
 from lgnet_shared.pseudonymous import check_pseudonymous_id as check_pseudonymous_id
 from lgnet_shared.pseudonymous import identifying as identifying
@@ -41,6 +42,13 @@ def nationality(alpha2: str, field: str = "nationality") -> tuple[str, bool]:
     if not is_valid_country(code):
         raise ContractError(field, f"{code!r} is not an ISO 3166-1 alpha-2 country code")
     return code, is_third_country(code)
+
+
+def phone(value: str, field: str = "identity.phone") -> str:
+    """The phone as typed, once it looks like one (`lgnet_shared.phones`, the rule the desk checks too)."""
+    if (problem := phone_problem(value)) is not None:
+        raise ContractError(field, problem)
+    return value.strip()
 
 
 def fiscal_code(code: str, *, birth_date: date, sex: str, field: str = "fiscal_code") -> str:

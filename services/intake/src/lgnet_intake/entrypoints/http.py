@@ -76,6 +76,15 @@ def router(runtime: Runtime) -> APIRouter:
     async def register_person(body: cmd.RegisterPerson, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.register_person(c, body))
 
+    @api.post(
+        "/persons/check",
+        summary="Check a registration without registering it: the rules of POST /persons on what is given, nothing"
+        " stored",
+        responses=r.answers(r.PersonRef, "The registration would be accepted (duplicates aside)"),
+    )
+    async def check_person(body: cmd.CheckRegistration, actor: Writer) -> Any:
+        return await act(actor, lambda i, c: i.check_person(c, body))
+
     @api.get(
         "/persons/{person_id}",
         summary="A person, with identity if allowed and consented",

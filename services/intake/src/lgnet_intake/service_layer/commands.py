@@ -25,7 +25,8 @@ class PlainIdentity(Command):
     given_name: Text | None = None
     family_name: Text | None = None
     fiscal_code: Annotated[str, Field(min_length=16, max_length=16)] | None = None
-    phone: Annotated[str, Field(min_length=5, max_length=30)] | None = None
+    # its shape is a rule of the person's (`lgnet_shared.phones`), checked with the others: `inbound.checked_person`
+    phone: Annotated[str, Field(min_length=1, max_length=30)] | None = None
     address: Text | None = None
 
 
@@ -39,6 +40,16 @@ class RegisterPerson(Command):
     identity: PlainIdentity = Field(default_factory=PlainIdentity)
 
     birth_date_field: ClassVar[str] = "birth_date"  # what a refusal of the birth date names: the field as sent
+
+
+class CheckRegistration(RegisterPerson):
+    """`POST /persons/check`'s body: a registration whose birth date, sex or nationality may be left out (a field its
+    caller refused already: a day the calendar has not, a country's name no country has), so that the rules of the
+    rest are checked all the same (`inbound.checked_person`)."""
+
+    birth_date: IsoDate | None = None  # type: ignore[assignment]
+    sex: Sex | None = None  # type: ignore[assignment]
+    nationality: Country | None = None  # type: ignore[assignment]
 
 
 class SealedRegistration(RegisterPerson):

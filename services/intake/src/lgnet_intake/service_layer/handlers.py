@@ -104,6 +104,13 @@ class Intake:
     async def register_person(self, ctx: Context, c: cmd.RegisterPerson) -> dict[str, Any]:
         return await self._store_one(ctx, self._new_person(ctx, c))
 
+    async def check_person(self, ctx: Context, c: cmd.CheckRegistration) -> dict[str, Any]:
+        """A registration's every rule (`register_person`'s) on what it gives, nothing stored: a household's members
+        are checked first, so that a member refused does not leave the others registered without a household."""
+        access.may_write_in_city(ctx.actor, ctx.city)
+        inbound.checked_person(c, ctx.today)
+        return {"person_id": c.person_id}
+
     async def _store_one(self, ctx: Context, new: NewPerson) -> dict[str, Any]:
         """Store a registration and act on the duplicates it finds: same fiscal code → merged; same name and birth
         date → flagged for review."""
@@ -255,6 +262,8 @@ class Intake:
             changes["literate"] = event["literate"] = c.literate
         if c.identity is not None:
             plain = c.identity.model_dump(exclude_none=True)
+            if "phone" in plain:
+                plain["phone"] = people.phone(plain["phone"])
             if "fiscal_code" in plain:
                 plain["fiscal_code"] = people.fiscal_code(
                     plain["fiscal_code"],

@@ -279,24 +279,32 @@ def sealed_registration(
 
 
 def checked_person(c: cmd.RegisterPerson, today: date) -> tuple[str, bool, dict[str, str]]:
-    """The rules of a person: birth date, nationality, fiscal code (format, check character, birthplace, agreement
-    with birth date and sex). Returns the normalised nationality, whether it is a third country, the plain identity.
-    Every rule is checked: the error raised is the first broken, carrying the others (`ContractError.all_of`)."""
+    """The rules of a person: birth date, nationality, phone, fiscal code (format, check character, birthplace,
+    agreement with birth date and sex). Returns the normalised nationality, whether it is a third country, the plain
+    identity. Every rule is checked: the error raised is the first broken, carrying the others
+    (`ContractError.all_of`)."""
     broken: list[ContractError] = []
     with noted(broken):
         people.check_pseudonymous_id(c.person_id, "person_id")
-    with noted(broken):
-        people.check_birth_date(c.birth_date, today, c.birth_date_field)
+    born: date | None = c.birth_date  # left out of a check only (`cmd.CheckRegistration`), as are sex and nationality
+    if born is not None:
+        with noted(broken):
+            people.check_birth_date(born, today, c.birth_date_field)
     nationality, third = "", False
-    with noted(broken):
-        nationality, third = people.nationality(c.nationality)
+    if c.nationality is not None:
+        with noted(broken):
+            nationality, third = people.nationality(c.nationality)
     with noted(broken):
         check_languages(c.languages)
     plain = c.identity.model_dump(exclude_none=True)
-    if "fiscal_code" in plain:
+    if "phone" in plain:
+        with noted(broken):
+            plain["phone"] = people.phone(plain["phone"])
+    if "fiscal_code" in plain and born is not None:
+        sex = c.sex.value if c.sex is not None else ""
         with noted(broken):
             plain["fiscal_code"] = people.fiscal_code(
-                plain["fiscal_code"], birth_date=c.birth_date, sex=c.sex.value, field="identity.fiscal_code"
+                plain["fiscal_code"], birth_date=born, sex=sex, field="identity.fiscal_code"
             )
     if broken:
         raise ContractError.all_of(broken)
