@@ -611,8 +611,11 @@ def span(starts: datetime, begin: int, end: int) -> dict[str, str]:
 
 
 def in_three_days() -> datetime:
-    """A start time three days ahead, on the hour's minute (the city's agenda of that day holds it)."""
-    return datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=3)
+    """09:00 in Rome three days ahead: the tests' appointments from it (up to five and a half hours later) stay on
+    that day of the city's agenda. It was now + 3 days, and from 22:00 UTC on (23:00 in Rome) a booking an hour
+    later fell on the next day's agenda, not the one the test read."""
+    day = datetime.now(ZoneInfo("Europe/Rome")).date() + timedelta(days=3)
+    return datetime.combine(day, time(9), tzinfo=ZoneInfo("Europe/Rome")).astimezone(UTC)
 
 
 async def test_two_cooperatives_book_their_own_operators_of_one_name_at_one_time(
