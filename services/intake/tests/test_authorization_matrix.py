@@ -255,6 +255,10 @@ async def _register(w: World) -> Attempt:
     return Attempt("POST", "/persons", json=person(w.id("p")))
 
 
+async def _check(w: World) -> Attempt:
+    return Attempt("POST", "/persons/check", json=person(w.id("p")))
+
+
 async def _live(_: World) -> Attempt:
     return Attempt("GET", "/health/live")
 
@@ -416,6 +420,7 @@ RULES: dict[str, Rule] = {
     "GET /inbound-key": rule(AUTHENTICATED, _inbound_key),  # a public key
     "GET /partners": rule(CITY | {Caller.NATIONAL}, _partners),  # the city's organisations, by name
     "POST /persons": rule(OWN_CITY_CREATE, _register),
+    "POST /persons/check": rule(OWN_CITY_CREATE, _check),  # what POST /persons would say, nothing stored
     "GET /persons/{person_id}": rule(CASE, _person_read, expect=ABSENT),
     # by a case number, the case's rule (as GET /cases/{id}: it answered another party's `200 []`); by a name or a
     # fiscal code each finds only whom they may read (test_folder.py)
