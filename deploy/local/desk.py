@@ -15,6 +15,7 @@ a city's desk runs behind TLS with the default."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 from unittest.mock import patch
@@ -109,7 +110,15 @@ def provision(services: list[str]) -> str:
             else:
                 await admin.give_services(settings, username, schemas, readers, deployment=deployment)
 
-    asyncio.run(add_all())
+    # Each operator added is recorded with who ran it (`admin_actions`) and said as a JSON line on stderr: `make up`
+    # records itself as `make up` and keeps those lines in the desk's log, not among the reports it prints.
+    (LOCAL / "logs").mkdir(parents=True, exist_ok=True)
+    with (
+        patch.dict(os.environ, {"LGNET_ADMIN_BY": os.environ.get("LGNET_ADMIN_BY", "make up")}),
+        open(LOCAL / "logs" / "desk-admin.log", "a") as log,
+        contextlib.redirect_stderr(log),
+    ):
+        asyncio.run(add_all())
     if first:
         fd = os.open(PASSWORDS, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:

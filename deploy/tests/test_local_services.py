@@ -152,7 +152,7 @@ def test_the_scheduler_calls_only_the_services_that_run(
 
 
 def test_the_local_desk_provisions_and_shows_only_the_services_that_run(
-    services: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    services: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """After `services.py start intake housing` (a city without payments), `desk.py start` stopped on "no schema
     'payments'" provisioning the demo operators' tokens and the DPO's read-log tokens, and the desk it would have
@@ -170,9 +170,13 @@ def test_the_local_desk_provisions_and_shows_only_the_services_that_run(
 
     deployments: set[str | None] = set()  # whose schemas get the demo operators: the services' deployment, said
 
+    recorded_by: set[str | None] = set()
+
     async def add_operator(settings: Any, op: Any, password: str, schemas: Any, *_: Any, **kw: Any) -> None:
         provisioned.append((op.username, settings.services, sorted(kw.get("read_log_tokens") or {})))
         deployments.add(kw.get("deployment"))
+        recorded_by.add(os.environ.get("LGNET_ADMIN_BY"))  # who `admin_actions` says added her
+        print('{"event": "admin action", "command": "add-operator"}', file=sys.stderr)  # as the real one says
 
     async def read_log_token(database_url: str, schema: str, city: str, name: str) -> str:
         logs.append(schema)
@@ -191,6 +195,7 @@ def test_the_local_desk_provisions_and_shows_only_the_services_that_run(
     monkeypatch.setattr(admin, "give_services", give_services)
     monkeypatch.setattr(desk, "read_log_token", read_log_token)
     monkeypatch.setattr(desk, "PASSWORDS", tmp_path / "desk-demo.txt")
+    monkeypatch.setattr(desk, "LOCAL", tmp_path)
     monkeypatch.setattr(desk, "PROVISIONED", tmp_path / "desk-demo-services.txt", raising=False)
     monkeypatch.setattr(desk, "pid_of", lambda name: 4242 if name in ("intake", "housing") else None, raising=False)
     started: list[dict[str, str]] = []
@@ -206,6 +211,11 @@ def test_the_local_desk_provisions_and_shows_only_the_services_that_run(
     assert [tokens for name, _, tokens in provisioned if name == "rpd"] == [["housing", "intake"]]
     assert started[0]["LGNET_DESK_SERVICES"] == "intake,housing"
     assert deployments == {config.deployment_of()}  # national unless LGNET_CITY/LGNET_DEPLOYMENT say otherwise
+    # `make up` records itself as who added the demo operators, and keeps the records' lines out of its output
+    # (21 JSON lines came between the reports and the desk's address)
+    assert recorded_by == {"make up"}, recorded_by
+    assert '"admin action"' not in capsys.readouterr().err
+    assert '"admin action"' in (tmp_path / "logs" / "desk-admin.log").read_text()
 
     assert desk.start() == 0 and not given  # started again: nothing new to provision
     # Payments starts later: the demo operators are given their token there (the DPO her read-log token), once.

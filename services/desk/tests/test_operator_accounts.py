@@ -745,8 +745,12 @@ async def test_the_desks_admin_changes_say_who_made_them_and_the_dpo_reads_them(
     assert len(rows) == 5, rows  # latest first
     assert "deactivate-operator" in text_of(rows[1]) and "os-login" in text_of(rows[1]) and "nadia" in rows[1]
     assert "it-anna" in text_of(rows[4]) and "add-operator" in text_of(rows[4])
+    # each outcome said in Italian, as the rest of the page (they were shown as recorded, in English)
+    assert "nuovo operatore: personale del Comune, Torino; token su housing, intake, payments" in text_of(rows[4])
+    assert "disattivazione: sessioni chiuse" in text_of(rows[1]) and "password impostata" in text_of(rows[2])
+    assert "nome corretto" in text_of(rows[3]) and "cancellate 0 voci del registro degli accessi" in text_of(rows[0])
     english = text_of((await desk.client.get("/operators?lang=en")).text)
-    assert "Administrative changes" in english
+    assert "Administrative changes" in english and "added staff of torino" in english
     desk.client.cookies.delete("desk_lang")
     assert await axe_problems(desk, browser, {"operators": page.text}) == []
     await desk.as_operator(MARIA)

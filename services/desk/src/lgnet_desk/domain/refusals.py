@@ -759,6 +759,38 @@ ITALIAN += [
     )
     for en, it in _IDENTIFYING.items()
 ]
+# What the desk's admin commands recorded they did (`admin_actions.outcome`, lgnet-desk-admin), said on "Operatori
+# dello sportello" in the page's language as everything else there: recorded in English, as the program said it.
+_ROLES = {
+    "staff": "personale del Comune",
+    "partner": "personale dell'ente partner",
+    "dpo": "responsabile della protezione dei dati",
+}
+ITALIAN += (
+    [
+        (rf"added {role} of (\w+); tokens on (.+)", f"nuovo operatore: {it}, {{city0}}; token su {{1}}")
+        for role, it in _ROLES.items()
+    ]
+    + [(rf"added {role} of (\w+)", f"nuovo operatore: {it}, {{city0}}") for role, it in _ROLES.items()]
+    + [
+        (r"tokens given on none", "nessun token dato"),
+        (r"tokens given on (.+)", "token dati su {0}"),
+        (
+            r"deactivated, sessions ended; revoking her tokens on (.+)",
+            "disattivazione: sessioni chiuse; revoca dei token su {0}",
+        ),
+        (r"deactivated, sessions ended", "disattivazione: sessioni chiuse"),
+        (r"password set, (\d+) session\(s\) ended", "password impostata; sessioni chiuse: {0}"),
+        (r"renamed", "nome corretto"),
+        (r"the same name: unchanged", "lo stesso nome: nessuna modifica"),
+        (
+            r"deleted (\d+) access log entries older than (\d+) days, (\d+) login attempts older than (\d+) days",
+            "cancellate {0} voci del registro degli accessi più vecchie di {1} giorni e {2} tentativi di accesso più"
+            " vecchi di {3} giorni",
+        ),
+        (r"read-log token of (\w+) set", "token del registro delle letture di {0} impostato"),
+    ]
+)
 # Payments' reasons give amounts in integer cents: in English too they are said in euros ({euros<n>}: group n); a
 # city's code is its name as the header writes it ({city<n>}), a field's id is said in words.
 ENGLISH: list[tuple[str, str]] = [
