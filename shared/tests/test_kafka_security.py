@@ -7,10 +7,13 @@ attempted with the role's own credentials, and the outcome must be exactly what 
 from __future__ import annotations
 
 import asyncio
+import getpass
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -426,6 +429,56 @@ async def test_admin_cli_provisions_rotates_and_revokes(
     assert await refused_soon(kafka_bootstrap, as_user(admin_security, user, second)) != ""
     assert await run(admin_main, [*base, "revoke", user]) == 1
     assert "neither credentials nor ACLs" in capsys.readouterr().err
+
+
+async def test_each_change_lgnet_kafka_admin_makes_says_who_made_it(
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A partner was granted the inbound topic, its password rotated, its access revoked, and nothing said which of
+    the IT team did it (the other admin commands record it). Each change is one JSON line on stderr naming who
+    (`--by`, else LGNET_ADMIN_BY, else the OS login), the command and the principal — never the password; a read or
+    a refused command says nothing."""
+    monkeypatch.delenv("LGNET_ADMIN_BY", raising=False)
+    monkeypatch.setattr(getpass, "getuser", lambda: "os-login")
+    partner = f"coop-by-{uuid.uuid4().hex[:6]}"
+    user = f"partner.{partner}"
+    base = ["--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix]
+    run = asyncio.to_thread
+
+    def said(err: str) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+
+    capsys.readouterr()
+    assert await run(admin_main, ["--by", "anna", *base, "add-partner", partner, "--city", "torino"]) == 0
+    out, err = capsys.readouterr()
+    password = next(line.split("=", 1)[1] for line in out.splitlines() if line.startswith("KAFKA_SASL_PASSWORD="))
+    [line] = said(err)
+    assert (line["event"], line["by"], line["program"], line["command"], line["target"], line["outcome"]) == (
+        "admin action",
+        "anna",
+        "lgnet-kafka-admin",
+        "add-partner",
+        user,
+        "done",
+    )
+    assert password not in err
+    monkeypatch.setenv("LGNET_ADMIN_BY", "it-marco")
+    assert await run(admin_main, [*base, "rotate", user]) == 0
+    assert [(x["by"], x["command"], x["target"]) for x in said(capsys.readouterr().err)] == [
+        ("it-marco", "rotate", user)
+    ]
+    monkeypatch.delenv("LGNET_ADMIN_BY")
+    assert await run(admin_main, [*base, "acls", user]) == 0
+    assert said(capsys.readouterr().err) == []
+    assert await run(admin_main, [*base, "revoke", user]) == 0
+    assert [(x["by"], x["command"], x["outcome"]) for x in said(capsys.readouterr().err)] == [
+        ("os-login", "revoke", "done")
+    ]
+    assert await run(admin_main, [*base, "revoke", user, "--by", "anna"]) == 1
+    assert said(capsys.readouterr().err) == []
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """Who ran which admin command: the record every state-changing command of `lgnet-admin`, `lgnet-intake-admin`,
-`lgnet-partner-admin` and `lgnet-desk-admin` keeps (GDPR art. 5(2), accountability).
+`lgnet-partner-admin` and `lgnet-desk-admin` keeps (GDPR art. 5(2), accountability); `lgnet-kafka-admin`, whose
+changes live in the broker and no schema of ours, says them in the JSON line alone (`log(…, cluster=…)`).
 
 Each change is one row of the schema's `admin_actions` (`runtime_schema.ADMIN_ACTIONS`), written in the same
 transaction as the change (`recorded`): when (UTC), by whom (`--by`, else LGNET_ADMIN_BY, else the OS login: `who`),
@@ -96,9 +97,11 @@ async def recorded(conn: Any, by: str, program: str, command: str, target: str =
         log(action, schema)
 
 
-def log(action: Action, schema: str) -> None:
+def log(action: Action, schema: str | None = None, cluster: str | None = None) -> None:
     """The action as one JSON line on stderr, as the services log (structlog: level, UTC timestamp), to whatever
-    `sys.stderr` is now (a test's, an embedding program's)."""
+    `sys.stderr` is now (a test's, an embedding program's): where it was recorded (`schema`), or, for a change to
+    the Kafka cluster, which has no table of ours to keep it, the cluster (`cluster`): the line is its record."""
+    where = {"schema": schema} if cluster is None else {"cluster": cluster}
     structlog.wrap_logger(structlog.PrintLogger(sys.stderr), processors=_PROCESSORS).info(
         "admin action",
         by=action.by,
@@ -106,7 +109,7 @@ def log(action: Action, schema: str) -> None:
         command=action.command,
         target=action.target,
         outcome=action.outcome,
-        schema=schema,
+        **where,
     )
 
 

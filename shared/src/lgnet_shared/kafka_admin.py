@@ -39,7 +39,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
-from lgnet_shared import broker_time, old_inbound
+from lgnet_shared import admin_actions, broker_time, old_inbound
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared.cities import (
     CITIES,
@@ -610,7 +610,25 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tls", help="make (or renew) a CA and the broker's certificate; needs no broker")
     t.add_argument("--out", required=True, type=Path, help="folder for ca.pem (public), ca.key and broker.pem")
     t.add_argument("--host", action="append", required=True, help="a name or IP address clients reach the broker by")
+    admin_actions.add_by_option(p, sub)
     return p
+
+
+CHANGES = ("add-deployment", "add-partner", "add-auditor", "add-national", "add-notary", "rotate", "revoke")
+
+
+def said(args: argparse.Namespace) -> None:
+    """A change to the cluster as the admin commands record theirs (who, the command, its target), in the JSON line
+    alone: the cluster keeps no table of ours. Reads (`acls`, `list`, `old-inbound` without `--delete`) say nothing."""
+    if args.command in CHANGES:
+        target = principal_of(args).name
+    elif args.command == "create-topics" or (args.command == "old-inbound" and args.delete):
+        target = f"{args.topic_prefix}*" if args.topic_prefix else "the registry's topics"
+    else:
+        return
+    command = "old-inbound --delete" if args.command == "old-inbound" else args.command
+    action = admin_actions.Action(args.by, "lgnet-kafka-admin", command, target)
+    admin_actions.log(action, cluster=args.bootstrap)
 
 
 def drain_old_inbound(sp: argparse.ArgumentParser) -> None:
@@ -637,6 +655,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.bootstrap:
         p.error("no Kafka: pass --bootstrap or set KAFKA_BOOTSTRAP_SERVERS")
     try:
+        args.by = admin_actions.who(args.by)
         security = KafkaSecurity.from_env()
         if args.command not in ("list", "create-topics", "old-inbound"):
             principal = principal_of(args)  # a bad name fails before any connection
@@ -654,6 +673,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lgnet-kafka-admin: error: {exc}", file=sys.stderr)
         return 1
     print("\n".join(lines))
+    said(args)
     return 0
 
 
