@@ -82,6 +82,25 @@ def test_a_pdf_exports_font_subsetting_does_not_fill_the_log(capsys: pytest.Capt
     assert lines == ["a font table could not be subset", "exported"]
 
 
+async def test_the_http_clients_calls_are_not_a_trail_of_whose_record_was_read(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """From the DPO's review: the desk's log held a line per call to a service ("HTTP Request: GET
+    http://…/persons/<id>/record "HTTP/1.1 200 OK""): which person's record was read, when — kept outside the access
+    log's purge and the DPO's view (the access log is where reads are recorded). httpx's warnings still show."""
+    import httpx
+
+    logs.configure("desk")
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake.test") as client:
+        await client.get("/persons/3f2a9c1e-person/record")
+    logging.getLogger("httpx").warning("a warning of the client")
+    logging.getLogger("lgnet.desk").info("page shown")
+    out = capsys.readouterr().out
+    assert "3f2a9c1e-person" not in out
+    assert [json.loads(line)["event"] for line in out.strip().splitlines()] == ["a warning of the client", "page shown"]
+
+
 @pytest.mark.integration
 async def test_at_debug_the_kafka_clients_lines_never_hold_a_records_bytes(
     kafka_bootstrap: str, topic_prefix: str, capsys: pytest.CaptureFixture[str]

@@ -113,6 +113,10 @@ def configure(service: str, level: str = "INFO", deployment: str | None = None) 
     # request's bytes): a dead letter is a partner's record as it came, in clear where it was not sealed, and a key is
     # an aggregate's id. Personal data never reaches a log (DESIGN section 5): its lines stay at INFO and above.
     logging.getLogger("aiokafka").setLevel(max(logging.INFO, root.level))
+    # httpx says every call at INFO with its URL ("HTTP Request: GET …/persons/<id>/record"): the desk's log was a
+    # trail of whose record was read and when, outside the access log (where reads are recorded, purged on its
+    # schedule, shown to the DPO). Its warnings still show.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
     if deployment is not None:  # on a shared cluster, which city's (or national) deployment wrote the line
