@@ -679,6 +679,35 @@ async def test_consent_is_enforced_for_partners(intake: IntakeUnderTest, uid: st
         assert r.status_code == 404 and r.json()["reason"] == f"no person p-amina-{uid}", r.text
 
 
+async def test_a_partner_corrects_a_person_the_city_registered_only_with_her_consent_to_sharing(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """From the DPO's review: the cooperative following a person the city's staff registered, without her consent to
+    sharing with partners, was refused her record, her notes and documents (403 "has not consented"), yet overwrote
+    her name and phone (200), blind to what it replaced. Now refused the same way until she consents; a partner
+    correcting a person it registered itself (data it sent) still may (its own registration, docs/partners.md)."""
+    pid, hh = f"p-city-{uid}", f"h-city-{uid}"
+    opening = {"case_id": f"c-city-{uid}", "household_id": hh, "action_area": "taking_charge", "channel": "desk",
+               "opened_on": "2026-02-01", "partner": "coop-aurora"}  # fmt: skip
+    async with intake.client("staff-torino") as staff:
+        assert (await post(staff, "/persons", person(pid, identity={"given_name": "Aisha"}))).status_code == 201
+        household = {"household_id": hh, "reference_person_id": pid, "member_ids": [pid]}
+        assert (await post(staff, "/households", household)).status_code == 201
+        assert (await post(staff, "/cases", opening)).status_code == 201
+    correction = {"identity": {"given_name": "Changed", "phone": "3330001111"}}
+    async with intake.client("coop-aurora") as c:
+        r = await c.patch(f"/persons/{pid}", json=correction)
+        assert (r.status_code, r.json()["field"]) == (403, "person_id"), r.text
+        assert r.json()["reason"] == "the person has not consented to sharing data with partners", r.text
+    async with intake.client("staff-torino") as staff:
+        assert (await staff.get(f"/persons/{pid}")).json()["identity"]["given_name"] == "Aisha"
+    consent = {"person_id": pid, "purpose": "partner_sharing", "granted": True, "recorded_on": "2026-02-01"}
+    async with intake.client("coop-aurora") as c:
+        assert (await post(c, "/consents", consent)).status_code == 201
+        assert (await c.patch(f"/persons/{pid}", json=correction)).status_code == 200
+        assert (await c.get(f"/persons/{pid}")).json()["identity"]["given_name"] == "Changed"
+
+
 async def test_a_person_a_partner_registered_is_known_to_it_before_her_case(intake: IntakeUnderTest, uid: str) -> None:
     """docs/partners.md: registering a person is not enough to read her data — before its case and the consent, 403
     `person_id` — and what a partner knows exists (a person it registered) keeps its precise 403. A partner was told

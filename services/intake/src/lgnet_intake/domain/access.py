@@ -115,8 +115,13 @@ def may_read_person(
                 "no case of yours on the person's household yet: a partner reads a person's data for"
                 " its own case, with her consent to sharing",
             )
-        if not sharing_consent:
-            raise Forbidden("person_id", "the person has not consented to sharing data with partners")
+        may_correct_person(sharing_consent)
+
+
+def may_correct_person(sharing_consent: bool) -> None:
+    """A partner serving a person reads and corrects her data only with her consent to sharing with partners."""
+    if not sharing_consent:
+        raise Forbidden("person_id", "the person has not consented to sharing data with partners")
 
 
 def may_act_on_household(actor: Actor, city: str, formed_by: str, case_partners: set[str], absent: NotFound) -> None:

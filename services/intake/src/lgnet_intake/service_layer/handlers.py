@@ -236,6 +236,10 @@ class Intake:
         # was erased)
         p = await self._person_for_write(ctx, person_id, lock=True)
         pid = p["person_id"]
+        if ctx.actor.role is Role.PARTNER and p["registered_by"] != ctx.actor.id:
+            # What it may not read it may not overwrite blind; what it registered itself it sent (docs/partners.md)
+            sharing = await repo.consent(self.conn, pid, ev.ConsentPurpose.PARTNER_SHARING.value)
+            access.may_correct_person(sharing)
         changes: dict[str, Any] = {}
         event: dict[str, Any] = {"person_id": pid}
         sealed: dict[str, Sealed] = {}
