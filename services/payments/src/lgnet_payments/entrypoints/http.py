@@ -36,7 +36,7 @@ from lgnet_shared.http import (
 from lgnet_shared.read_log_readers import via_of
 from lgnet_shared.service import Runtime
 
-from lgnet_payments.adapters import bank_files
+from lgnet_payments.adapters import bank_files, read_log
 from lgnet_payments.entrypoints import responses as r
 from lgnet_payments.service_layer import (
     budgets,
@@ -85,6 +85,11 @@ def file_response(file: dict[str, Any], xml: bytes, filename: str) -> Response:
     )
 
 
+def shows_payee(answer: dict[str, Any]) -> bool:
+    """Whether a request as answered shows something of its payee: the name, the IBAN masked (now or approved)."""
+    return any(answer.get(k) is not None for k in ("payee_name", "iban_masked", "approved_iban_masked"))
+
+
 def router(runtime: Runtime) -> APIRouter:
     api = APIRouter(tags=["payments"], responses=ERRORS)
     # A request's body may hold a payee's name and IBAN: the stored fingerprint that recognises a retry is keyed.
@@ -131,6 +136,22 @@ def router(runtime: Runtime) -> APIRouter:
     async def act(actor: Actor, run: Run, *, totals: bool = False) -> Any:
         async with unit(actor, totals=totals) as (uow, ctx):
             return jsonable_encoder(await run(uow, ctx))
+
+    async def payee_read(actor: Actor, client: str | None, run: Run, request_id: str | None = None) -> Any:
+        """A read answering requests' payees (the name, the IBAN masked): one entry per request whose payee it shows
+        in payments' read log, in the read's transaction (no entry, no answer); refused, for `request_id` if it
+        exists, `denied` in a transaction of its own."""
+        try:
+            async with unit(actor) as (uow, ctx):
+                answer = await run(uow, ctx)
+                shown = [r["request_id"] for r in (answer if isinstance(answer, list) else [answer]) if shows_payee(r)]
+                await read_log.record(uow.conn, actor, "payee", shown, "shown", via_of(client))
+                return jsonable_encoder(answer)
+        except (Forbidden, NotFound):
+            if request_id is not None:
+                async with runtime.pool.acquire() as conn:
+                    await read_log.record(conn, actor, "payee", [request_id], "denied", via_of(client))
+            raise
 
     async def change(
         actor: Actor,
@@ -260,8 +281,10 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Contribution requests of the actor's city",
         responses={200: {"model": list[r.ContributionRequest], "description": "By request_id"}},
     )
-    async def list_requests(actor: Who, status: RequestStatus | None = None, case_id: str | None = None) -> Any:
-        return await act(actor, lambda u, c: contributions.listing(u, c, status, case_id))
+    async def list_requests(
+        actor: Who, status: RequestStatus | None = None, case_id: str | None = None, client: Client = None
+    ) -> Any:
+        return await payee_read(actor, client, lambda u, c: contributions.listing(u, c, status, case_id))
 
     @api.get(
         "/reminders",
@@ -273,8 +296,8 @@ def router(runtime: Runtime) -> APIRouter:
         return await act(actor, lambda u, c: contributions.reminders(u, c))
 
     @api.get("/contribution-requests/{request_id}", summary="A contribution request", responses=REQUEST)
-    async def read_request(request_id: str, actor: Who) -> Any:
-        return await act(actor, lambda u, c: contributions.read(u, c, request_id))
+    async def read_request(request_id: str, actor: Who, client: Client = None) -> Any:
+        return await payee_read(actor, client, lambda u, c: contributions.read(u, c, request_id), request_id)
 
     @api.put(
         "/contribution-requests/{request_id}/beneficiary",
@@ -377,6 +400,28 @@ def router(runtime: Runtime) -> APIRouter:
         async with runtime.pool.acquire() as conn:
             rows = await payment_files.download_log(
                 conn, city, limit, since, before, person_id or None, principal or None
+            )
+        return jsonable_encoder(rows)
+
+    @api.get(
+        "/read-log",
+        summary="The city's read log (DPO): who read which request's payee (its name, its IBAN masked) through the API,"
+        " newest first; read with a read-log token (`lgnet-admin --schema payments issue-read-log-token`), never an"
+        " actor's",
+        responses={200: {"model": list[r.ReadLogEntry], "description": "Newest first"}},
+    )
+    async def read_log_entries(
+        city: ReaderCity,
+        person_id: LogSubject = None,  # a member's: the reads of her households' payees when read
+        household_id: LogSubject = None,
+        principal: LogPrincipal = None,  # one reader's ("what did this operator look at?")
+        limit: LogLimit = 500,
+        since: Since = None,
+        before: Before = None,
+    ) -> Any:
+        async with runtime.pool.acquire() as conn:
+            rows = await read_log.entries(
+                conn, city, limit, since, before, person_id or None, household_id or None, principal or None
             )
         return jsonable_encoder(rows)
 
