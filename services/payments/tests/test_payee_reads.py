@@ -65,13 +65,20 @@ async def test_a_read_of_a_payee_is_kept_in_payments_read_log_for_the_dpo(paymen
         ("staff-trieste", "payee", rid, "c1", "h1", "denied", "api"),
         (COOP, "payee", rid, "c1", "h1", "shown", "api"),
         (STAFF, "payee", rid, "c1", "h1", "shown", "desk"),
+        (COOP, "iban_masked", rid, "c1", "h1", "shown", "api"),  # the creation's answer: the IBAN masked alone
     ], entries
-    assert [e["person_ids"] for e in entries] == [["p"]] * 3
-    assert [(e["role"], e["partner"]) for e in entries[1:]] == [("partner", COOP), ("staff", None)]
-    assert [e["principal"] for e in await read_log(payments, token, person_id="p", principal=COOP)] == [COOP]
-    assert len(await read_log(payments, token, household_id="h1")) == 3
+    assert [e["person_ids"] for e in entries] == [["p"]] * 4
+    assert [(e["role"], e["partner"]) for e in entries[1:3]] == [("partner", COOP), ("staff", None)]
+    assert [e["principal"] for e in await read_log(payments, token, person_id="p", principal=COOP)] == [COOP, COOP]
+    assert len(await read_log(payments, token, household_id="h1")) == 4
     assert await read_log(payments, token, person_id="someone-else") == []
     assert await read_log(payments, await dpo(payments, "trieste")) == []  # another city's DPO: none of Torino's
+    # a change's answer shows the IBAN masked (the name stays out of an answer kept for a retry): kept too
+    body = {"name": "Immobiliare Po srl", "iban": "GB33BUKB20201555555555"}
+    await call_ok(payments, COOP, "PUT", f"/contribution-requests/{rid}/beneficiary", body)
+    await call_ok(payments, STAFF, "POST", f"/contribution-requests/{rid}/approval")
+    changes = [(e["principal"], e["kind"], e["request_id"]) for e in (await read_log(payments, token))[:2]]
+    assert changes == [(STAFF, "iban_masked", rid), (COOP, "iban_masked", rid)], changes
     async with payments.client(STAFF) as c:  # an actor's token never opens the log
         assert (await c.get("/read-log")).status_code == 403
     async with payments.pool.acquire() as conn:  # no entry is changed (past its retention one is deleted)

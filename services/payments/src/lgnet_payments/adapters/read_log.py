@@ -14,14 +14,16 @@ from typing import Any
 
 from lgnet_shared.db import Conn, where_given
 
-KINDS = ("payee",)  # the payee's name and its IBAN masked (its migration: schema.py, `payments-21`)
+# `payee`: the payee's name and its IBAN masked (a read's answer); `iban_masked`: the IBAN masked alone (a change's
+# answer: creation, `PUT …/beneficiary`, approval, rejection, withdrawal). Its migration: schema.py, `payments-21`.
+KINDS = ("payee", "iban_masked")
 
 
-async def record(conn: Conn, actor: Any, kind: str, request_ids: Iterable[str], outcome: str, via: str) -> None:
-    """One entry per request read, with its city, case, household and the household's members from payments' own
-    tables (a refused caller's may be another city's)."""
-    assert kind in KINDS, kind
-    rows = [(actor.id, actor.role.value, actor.partner, r, kind, outcome, via) for r in dict.fromkeys(request_ids)]
+async def record(conn: Conn, actor: Any, shown: Iterable[tuple[str, str]], outcome: str, via: str) -> None:
+    """One entry per (request, kind) read, with its city, case, household and the household's members from payments'
+    own tables (a refused caller's may be another city's)."""
+    rows = [(actor.id, actor.role.value, actor.partner, r, kind, outcome, via) for r, kind in dict.fromkeys(shown)]
+    assert all(row[4] in KINDS for row in rows), rows
     await conn.executemany(
         "insert into read_log (principal, role, partner, city, request_id, case_id, household_id, kind, outcome,"
         " via, person_ids) select $1, $2, $3, r.city, r.request_id, r.case_id, r.household_id, $5, $6, $7,"

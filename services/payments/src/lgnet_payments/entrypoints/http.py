@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -85,9 +86,18 @@ def file_response(file: dict[str, Any], xml: bytes, filename: str) -> Response:
     )
 
 
-def shows_payee(answer: dict[str, Any]) -> bool:
-    """Whether a request as answered shows something of its payee: the name, the IBAN masked (now or approved)."""
-    return any(answer.get(k) is not None for k in ("payee_name", "iban_masked", "approved_iban_masked"))
+def payees_shown(answer: Any) -> list[tuple[str, str]]:
+    """The requests an answer (one, a list, or a replay's JSONResponse) shows something of the payee of, each with
+    what (read_log.KINDS): `payee`, the name (and the IBAN masked); `iban_masked`, the IBAN masked alone."""
+    seen = json.loads(bytes(answer.body)) if isinstance(answer, JSONResponse) else answer
+    shown = []
+    for one in seen if isinstance(seen, list) else [seen]:
+        if isinstance(one, dict) and "request_id" in one:
+            if one.get("payee_name") is not None:
+                shown.append((str(one["request_id"]), "payee"))
+            elif one.get("iban_masked") is not None or one.get("approved_iban_masked") is not None:
+                shown.append((str(one["request_id"]), "iban_masked"))
+    return shown
 
 
 def router(runtime: Runtime) -> APIRouter:
@@ -115,15 +125,25 @@ def router(runtime: Runtime) -> APIRouter:
             raise
 
     async def create(
-        actor: Actor, key: str | None, body: Any, run: Run, sealed: Callable[[UnitOfWork], Sealed] | None = None
+        actor: Actor,
+        key: str | None,
+        body: Any,
+        run: Run,
+        sealed: Callable[[UnitOfWork], Sealed] | None = None,
+        payee: str | Literal[False] | None = False,
     ) -> JSONResponse:
+        """`payee`: the answer may show a request's payee (the IBAN masked): kept in the read log, `payee` the
+        caller's `LgNet-Client` (False: not such a route)."""
         async with unit(actor) as (uow, ctx):
 
             async def once() -> dict[str, Any]:
                 return jsonable_encoder(await run(uow, ctx))  # type: ignore[no-any-return]
 
             apart = sealed(uow) if sealed is not None else None
-            return await idempotent(uow.conn, actor.id, key, body, once, secret=secret, sealed=apart)
+            answer = await idempotent(uow.conn, actor.id, key, body, once, secret=secret, sealed=apart)
+            if payee is not False:
+                await read_log.record(uow.conn, actor, payees_shown(answer), "shown", via_of(payee))
+            return answer
 
     def provider_name(uow: UnitOfWork) -> Sealed:
         """A provider's name is sealed in its row (a babysitter is a natural person): not kept in the stored answer."""
@@ -143,14 +163,13 @@ def router(runtime: Runtime) -> APIRouter:
         exists, `denied` in a transaction of its own."""
         try:
             async with unit(actor) as (uow, ctx):
-                answer = await run(uow, ctx)
-                shown = [r["request_id"] for r in (answer if isinstance(answer, list) else [answer]) if shows_payee(r)]
-                await read_log.record(uow.conn, actor, "payee", shown, "shown", via_of(client))
-                return jsonable_encoder(answer)
+                answer = jsonable_encoder(await run(uow, ctx))
+                await read_log.record(uow.conn, actor, payees_shown(answer), "shown", via_of(client))
+                return answer
         except (Forbidden, NotFound):
             if request_id is not None:
                 async with runtime.pool.acquire() as conn:
-                    await read_log.record(conn, actor, "payee", [request_id], "denied", via_of(client))
+                    await read_log.record(conn, actor, [(request_id, "payee")], "denied", via_of(client))
             raise
 
     async def change(
@@ -164,12 +183,13 @@ def router(runtime: Runtime) -> APIRouter:
         status: int = 200,
         subject: Subject | None = None,
         sealed: Callable[[UnitOfWork], Sealed] | None = None,
+        payee: str | Literal[False] | None = False,
     ) -> Any:
         """A state change other than a create: replayed with an Idempotency-Key; a one-shot transition repeated
         by the same actor without a key is answered as the success it was. `subject`: what the transition acts on
         when it can be taken again later on something new (an approval, of bank data changed since): without a key,
-        the same transition of another subject is a new one, not the first one's answer replayed. `sealed`: as
-        `create`'s."""
+        the same transition of another subject is a new one, not the first one's answer replayed. `sealed`,
+        `payee`: as `create`'s (the first answer or a replay of it: both show the payee)."""
         async with unit(actor) as (uow, ctx):
 
             async def once() -> Any:
@@ -179,8 +199,14 @@ def router(runtime: Runtime) -> APIRouter:
             if one_shot:
                 if key is None and subject is not None:
                     route = f"{route} ({await subject(uow, ctx)})"
-                return await transition(uow.conn, actor.id, key, route, body, once, status, apart)
-            return await replayable(uow.conn, actor.id, key, {"route": route, **body}, once, status, secret, apart)
+                answer = await transition(uow.conn, actor.id, key, route, body, once, status, apart)
+            else:
+                answer = await replayable(
+                    uow.conn, actor.id, key, {"route": route, **body}, once, status, secret, apart
+                )
+            if payee is not False:
+                await read_log.record(uow.conn, actor, payees_shown(answer), "shown", via_of(payee))
+            return answer
 
     # ------------------------------------------------------------ policy and budgets
 
@@ -272,9 +298,12 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Request a contribution for a case",
         responses={201: {"model": r.ContributionRequest, "description": "The request"}},
     )
-    async def request(body: cmd.RequestContribution, actor: Writer, key: CreateKey) -> JSONResponse:
+    async def request(
+        body: cmd.RequestContribution, actor: Writer, key: CreateKey, client: Client = None
+    ) -> JSONResponse:
         payload = body.model_dump(mode="json")
-        return await create(actor, key, payload, lambda u, c: contributions.request_contribution(u, c, body))
+        run: Run = lambda u, c: contributions.request_contribution(u, c, body)  # noqa: E731
+        return await create(actor, key, payload, run, payee=client)
 
     @api.get(
         "/contribution-requests",
@@ -305,41 +334,48 @@ def router(runtime: Runtime) -> APIRouter:
         " a batched or paid request refuses it (409)",
         responses=REQUEST,
     )
-    async def beneficiary(request_id: str, body: cmd.Beneficiary, actor: Writer, key: ChangeKey = None) -> Any:
+    async def beneficiary(
+        request_id: str, body: cmd.Beneficiary, actor: Writer, key: ChangeKey = None, client: Client = None
+    ) -> Any:
         # The body carries the IBAN: only its digest is kept with the key.
         payload = {"sha256": hashlib.sha256(body.model_dump_json().encode()).hexdigest()}
         route = f"PUT /contribution-requests/{request_id}/beneficiary"
-        return await change(
-            actor, key, route, payload, lambda u, c: contributions.set_beneficiary(u, c, request_id, body)
-        )
+        run: Run = lambda u, c: contributions.set_beneficiary(u, c, request_id, body)  # noqa: E731
+        return await change(actor, key, route, payload, run, payee=client)
 
     @api.post(
         "/contribution-requests/{request_id}/approval",
         summary="Staff: approve (second approver above threshold); a possible duplicate only with duplicate_reason",
         responses=REQUEST,
     )
-    async def approve(request_id: str, actor: Staff, body: cmd.Approve | None = None, key: ChangeKey = None) -> Any:
+    async def approve(
+        request_id: str, actor: Staff, body: cmd.Approve | None = None, key: ChangeKey = None, client: Client = None
+    ) -> Any:
         route = f"POST /contribution-requests/{request_id}/approval"
         payload = body.model_dump(mode="json", exclude_none=True) if body else {}
         run: Run = lambda u, c: contributions.approve(u, c, request_id, body)  # noqa: E731
         subject: Subject = lambda u, c: contributions.approval_subject(u, c, request_id)  # noqa: E731
-        return await change(actor, key, route, payload, run, one_shot=True, subject=subject)
+        return await change(actor, key, route, payload, run, one_shot=True, subject=subject, payee=client)
 
     @api.post("/contribution-requests/{request_id}/rejection", summary="Staff: reject with a reason", responses=REQUEST)
-    async def reject(request_id: str, body: cmd.Reject, actor: Staff, key: ChangeKey = None) -> Any:
+    async def reject(
+        request_id: str, body: cmd.Reject, actor: Staff, key: ChangeKey = None, client: Client = None
+    ) -> Any:
         route = f"POST /contribution-requests/{request_id}/rejection"
         run: Run = lambda u, c: contributions.reject(u, c, request_id, body)  # noqa: E731
-        return await change(actor, key, route, body.model_dump(mode="json"), run, one_shot=True)
+        return await change(actor, key, route, body.model_dump(mode="json"), run, one_shot=True, payee=client)
 
     @api.post(
         "/contribution-requests/{request_id}/withdrawal",
         summary="Staff: withdraw an approved request not yet batched, with a reason (its commitment is released)",
         responses=REQUEST,
     )
-    async def withdraw(request_id: str, body: cmd.Withdraw, actor: Staff, key: ChangeKey = None) -> Any:
+    async def withdraw(
+        request_id: str, body: cmd.Withdraw, actor: Staff, key: ChangeKey = None, client: Client = None
+    ) -> Any:
         route = f"POST /contribution-requests/{request_id}/withdrawal"
         run: Run = lambda u, c: contributions.withdraw(u, c, request_id, body)  # noqa: E731
-        return await change(actor, key, route, body.model_dump(mode="json"), run, one_shot=True)
+        return await change(actor, key, route, body.model_dump(mode="json"), run, one_shot=True, payee=client)
 
     # ------------------------------------------------------------ batches and reconciliation
 

@@ -207,7 +207,10 @@ class ReadLogEntry(BaseModel):
     case_id: str
     household_id: str = Field(description="The household the request pays for")
     person_ids: list[str] = Field(description="The household's members when it was read (a subject-access request's)")
-    kind: Literal["payee"] = Field(description="payee: the payee's name and its IBAN masked")
+    kind: Literal["payee", "iban_masked"] = Field(
+        description="payee: the payee's name and its IBAN masked (a read); iban_masked: the IBAN masked alone (the"
+        " answer to a change: creation, PUT …/beneficiary, approval, rejection, withdrawal)"
+    )
     outcome: Literal["shown", "denied"] = Field(description="denied: refused (404 to a caller it is not for, 403)")
     via: Literal["desk", "api"] = Field(description="desk (the desk said it called) or api")
 
