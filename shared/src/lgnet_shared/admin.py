@@ -63,7 +63,7 @@ async def run(args: argparse.Namespace) -> str:
                     raise ValueError(f"--schema: {args.schema} keeps no read log (intake, housing and payments do)")
                 if args.command == "purge-read-log" and await conn.fetchval("select to_regclass('read_log')") is None:
                     # payments': kept with its files
-                    raise ValueError(f"--schema: {args.schema} keeps no read log to purge (intake and housing do)")
+                    raise ValueError(f"--schema: {args.schema} keeps no read log to purge (intake, housing and payments do)")
             async with admin_actions.recorded(conn, args.by, PROG, args.command, target_of(args)) as action:
                 return await change(conn, args, action)
     finally:
