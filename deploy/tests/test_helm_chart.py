@@ -395,6 +395,7 @@ def test_each_component_runs_from_its_own_image_when_the_city_builds_one_per_ser
     assert torino["scheduler"] == torino["housing"]
     assert torino["intake-purge-read-log"] == torino["intake-rotate-inbound-key"] == torino["intake"]
     assert torino["housing-purge-read-log"] == torino["housing"] and torino["desk-purge"] == torino["desk"]
+    assert torino["payments-purge-read-log"] == torino["payments"]
     national = images("national", values)
     assert national["notary"] == national["reporting"] == ("registry.comune.torino.it/lgnet-reporting:2.1.0",
                                                            "IfNotPresent")  # fmt: skip
@@ -404,6 +405,8 @@ def test_each_component_runs_from_its_own_image_when_the_city_builds_one_per_ser
 CRON_JOBS = {
     "intake-purge-read-log": (["lgnet-admin", "purge-read-log", "--days", "730"], "intake", "15 3 * * *"),
     "housing-purge-read-log": (["lgnet-admin", "purge-read-log", "--days", "730"], "housing", "20 3 * * *"),
+    # payments' read log of payees (payments-21); its download log goes with its files
+    "payments-purge-read-log": (["lgnet-admin", "purge-read-log", "--days", "730"], "payments", "30 3 * * *"),
     "desk-purge": (["lgnet-desk-admin", "purge", "--days", "730", "--login-days", "90"], "desk", "25 3 * * *"),
     "intake-rotate-inbound-key": (["lgnet-intake-admin", "rotate-inbound-key"], "intake", "5 * * * *"),
 }
@@ -443,6 +446,8 @@ SEEDS = {
                " 'shown', 'api')"],
     "housing": [LOG_ROW.format("household_id, person_ids") + " 'partner', 'coop', 'torino', 'h-1', '{p-1}', 'why',"
                 " 'shown', 'api')"],
+    "payments": [LOG_ROW.format("request_id, case_id, household_id, person_ids") + " 'partner', 'coop', 'torino',"
+                 " 'r-1', 'c-1', 'h-1', '{p-1}', 'payee', 'shown', 'api')"],
     "desk": ["insert into access_log (at, operator, city, person_id, purpose, action, outcome)"
              " values ($1, 'maria', 'torino', 'p-1', 'case_work', 'cartella', 'shown')",
              "insert into login_attempts (at, username, succeeded) values ($1, 'maria', true)"],
@@ -466,6 +471,7 @@ async def test_each_cron_job_does_its_work_with_the_environment_the_chart_gives_
     from lgnet_desk.adapters.schema import MIGRATIONS as DESK
     from lgnet_housing.entrypoints.main import SPEC as HOUSING
     from lgnet_intake.entrypoints.main import SPEC as INTAKE
+    from lgnet_payments.entrypoints.main import SPEC as PAYMENTS
     from lgnet_shared import db
     from lgnet_shared.runtime_schema import all_migrations
     from lgnet_shared.testing.plugin import fresh_schema
@@ -477,11 +483,12 @@ async def test_each_cron_job_does_its_work_with_the_environment_the_chart_gives_
     async with (
         fresh_schema(database_url) as intake,
         fresh_schema(database_url) as housing,
+        fresh_schema(database_url) as payments,
         fresh_schema(database_url) as desk,
     ):
-        schemas = {"intake": intake, "housing": housing, "desk": desk}
+        schemas = {"intake": intake, "housing": housing, "payments": payments, "desk": desk}
         migrations = {"intake": all_migrations(INTAKE.migrations), "housing": all_migrations(HOUSING.migrations),
-                      "desk": DESK}  # fmt: skip
+                      "payments": all_migrations(PAYMENTS.migrations), "desk": DESK}  # fmt: skip
         for component, schema in schemas.items():
             pool = await db.create_pool(database_url, schema, max_size=1)
             try:

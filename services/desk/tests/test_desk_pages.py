@@ -3958,7 +3958,8 @@ async def test_each_request_waiting_for_bank_data_folds_its_form_under_a_line_sa
             request("r-1", "rent", 45000, period_from="2026-11-01", period_to="2026-11-30"),
             request("r-2", "utilities", 12000, has_beneficiary=True, payee_refused={"reason": "ac04", "on": today}),
             request("r-3", "deposit", 8000),
-            request("r-4", "deposit", 5000, has_beneficiary=True),  # its bank data given: no form
+            # its bank data given: folded too, to correct them (test_desk_payee: the form opens with them)
+            request("r-4", "deposit", 5000, has_beneficiary=True, payee_name="Mario Rossi", iban_masked="••••3456"),
         ],
         ("payments", "PUT", "/contribution-requests/r-2/beneficiary"): httpx.Response(422, json=refused),
     }
@@ -3967,7 +3968,10 @@ async def test_each_request_waiting_for_bank_data_folds_its_form_under_a_line_sa
     folds = re.findall(r"<details[^>]*>\s*<summary>(.*?)</summary>", page.text, re.S)
     bank_data = "Coordinate bancarie del beneficiario per"
     said = [s for f in folds if (s := text_of(f).strip()).startswith(bank_data)]  # not the person's details' fold
-    assert len(said) == 3, said
+    assert (
+        len(said) == 4
+        and said[3] == f"{bank_data} deposito cauzionale, 50,00 €: registrate, da correggere qui se serve"
+    )
     assert said[0] == f"{bank_data} canone di affitto, 450,00 €, dal 1 nov 2026 al 30 nov 2026: ancora da indicare"
     assert said[1] == (
         f"{bank_data} utenze, 120,00 €: la banca ha respinto il bonifico (conto chiuso), servono nuove coordinate"

@@ -222,6 +222,15 @@ IT = {
     "Payments' download log of its SEPA files cannot be read now: its entries are not shown.": "Il registro dei download dei file SEPA del servizio pagamenti non è leggibile ora: le sue voci non sono mostrate.",
     "Payments API": "API dei pagamenti",
     "SEPA payment file (API)": "File SEPA dei pagamenti (API)",
+    "A contribution request's payee (name, masked IBAN) (API)": (
+        "Beneficiario di una richiesta di contributo (nome, IBAN mascherato) (API)"
+    ),
+    "A contribution request's payee's IBAN, masked (API)": (
+        "IBAN del beneficiario di una richiesta di contributo, mascherato (API)"
+    ),
+    "The IBAN (masked) of whoever is paid for your household": (
+        "L'IBAN (mascherato) di chi riceve i pagamenti per il suo nucleo"
+    ),
     "Who looked at your data": "Chi ha consultato i suoi dati",
     "printed on": "stampato il",
     "Each row is a time your data was looked at: when, who (an operator by name, or an organisation), why, what of yours and how, and whether it was allowed.": "Ogni riga è una volta in cui i suoi dati sono stati consultati: quando, chi (un operatore per nome, o un ente), perché, che cosa e come, e se è stato consentito.",
@@ -367,6 +376,13 @@ IT = {
         "la banca ha respinto il bonifico (%(why)s), servono nuove coordinate"
     ),
     "still to be given": "ancora da indicare",
+    "on file, to be corrected here if needed": "registrate, da correggere qui se serve",
+    "IBAN on file: %(iban)s — leave it empty to keep it, or type the new one": (
+        "IBAN registrato: %(iban)s — lo lasci vuoto per mantenerlo, o scriva quello nuovo"
+    ),
+    "The name and IBAN (masked) of whoever is paid for your household": (
+        "Il nome e l'IBAN (mascherato) di chi riceve i pagamenti per il suo nucleo"
+    ),
     "Payee's IBAN": "IBAN del beneficiario",
     "Save the bank data": "Salva le coordinate",
     "wrong account number": "numero di conto errato",

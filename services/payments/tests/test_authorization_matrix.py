@@ -389,6 +389,7 @@ RULES: dict[str, Rule] = {
     "GET /reimbursement-runs": Rule(STAFF_OWN_CITY, fixed("GET", "/reimbursement-runs")),
     # a DPO's read-log token only (test_payment_files.py): no actor's
     "GET /download-log": Rule(NOBODY, fixed("GET", "/download-log")),
+    "GET /read-log": Rule(NOBODY, fixed("GET", "/read-log")),  # a read-log token only: the DPO's
     "GET /reimbursement-runs/{run_id}": Rule(STAFF, _read_run, expect=ABSENT),
     "GET /reimbursement-runs/{run_id}/pain.001": Rule(STAFF, _run_pain001, expect=ABSENT),
     "POST /tutoring-sessions": Rule(CASE, _tutoring, expect=OTHERS),

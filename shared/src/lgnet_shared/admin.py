@@ -62,8 +62,9 @@ async def run(args: argparse.Namespace) -> str:
                 if await conn.fetchval("select to_regclass('read_log_readers')") is None:
                     raise ValueError(f"--schema: {args.schema} keeps no read log (intake, housing and payments do)")
                 if args.command == "purge-read-log" and await conn.fetchval("select to_regclass('read_log')") is None:
-                    # payments': kept with its files
-                    raise ValueError(f"--schema: {args.schema} keeps no read log to purge (intake and housing do)")
+                    # (payments' download log is kept with its files; its read log of payees is purged so)
+                    said = "keeps no read log to purge (intake, housing and payments do)"
+                    raise ValueError(f"--schema: {args.schema} {said}")
             async with admin_actions.recorded(conn, args.by, PROG, args.command, target_of(args)) as action:
                 return await change(conn, args, action)
     finally:

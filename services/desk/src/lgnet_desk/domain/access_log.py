@@ -1,5 +1,6 @@
-"""The DPO's access log: the desk's own entries, intake's and housing's read logs (reads through their APIs) and
-payments' download log (its SEPA files, which hold payees' names and IBANs), one list. Pure: rows as the page and its
+"""The DPO's access log: the desk's own entries, intake's, housing's and payments' read logs (reads through their
+APIs: payments' of a request's payee) and payments' download log (its SEPA files, which hold payees' names and
+IBANs), one list. Pure: rows as the page and its
 CSV show them, newest first.
 
 An entry of the desk says the operator and the purpose; one of intake says the principal (a partner's id, a staff
@@ -25,12 +26,17 @@ NO_SUCH_OPERATOR = "no operator of the city has this username"
 INTAKE_ACTION = "api "  # intake's kinds, as actions: `api record`, `api notes`, …
 HOUSING_ACTION = "api housing "  # with the kind and the household's id: `api housing why h-1`
 PAYMENTS_ACTION = "api sepa file "  # with the batch's (or reimbursement run's) id, as the desk's `sepa file <id>`
+# payments' read log, by its kind: a request's payee read (its name and IBAN masked; a change's answer: the IBAN
+# masked alone), with the request's id
+PAYEE_ACTIONS = {"payee": "api payee ", "iban_masked": "api iban masked "}
 
 
 def from_service(source: str, entry: dict[str, Any]) -> dict[str, Any]:
     """An entry of a service's log as a row of the page: intake's `GET /read-log` (a person), housing's (a household,
-    named by its id in the action, its members then as the row's persons) or payments' `GET /download-log` (a file,
-    the members of the households it pays as its persons)."""
+    named by its id in the action, its members then as the row's persons), payments' `GET /download-log` (a file,
+    the members of the households it pays as its persons) or payments' `GET /read-log` (a request's payee — a
+    landlord, a company, a member —, the request named by its id in the action, the members of the household it pays
+    for as its persons: the payee is never named in the log)."""
     person = str(entry["person_id"]) if source == "intake" else None
     # housing's: the household's members when it was read; payments': those of the households its file pays (none
     # from a service older than housing-read-log-2 / payments-18)
@@ -38,7 +44,12 @@ def from_service(source: str, entry: dict[str, Any]) -> dict[str, Any]:
     action = {
         "intake": lambda: INTAKE_ACTION + str(entry["kind"]),
         "housing": lambda: f"{HOUSING_ACTION}{entry['kind']} {entry['household_id']}",
-        "payments": lambda: PAYMENTS_ACTION + str(entry["batch_id"]),
+        # payments' two logs: a file downloaded (`batch_id`), or a request's payee read (`request_id`)
+        "payments": lambda: (
+            PAYEE_ACTIONS.get(str(entry.get("kind")), f"api payments {entry.get('kind')} ") + str(entry["request_id"])
+            if "request_id" in entry
+            else PAYMENTS_ACTION + str(entry["batch_id"])
+        ),
     }[source]()
     return {
         "at": datetime.fromisoformat(str(entry["at"])),

@@ -212,6 +212,8 @@ ITALIAN: list[tuple[str, str]] = [
         r"already used for a different request",
         "questo modulo è già stato inviato con altri dati: riapra la pagina e lo compili di nuovo",
     ),
+    # payments: a payee's change without an IBAN keeps the one on file; none on file, one is needed
+    (r"required: no IBAN on file to keep", "campo obbligatorio: nessun IBAN registrato da mantenere"),
     (r"required", "campo obbligatorio"),
     (r"cannot be emptied: correct it instead", "non si può lasciare vuoto: lo corregga"),
     (r"identity\.\w+ is given and cleared at once", "è indicato e insieme tolto: lo indichi oppure lo tolga"),

@@ -270,6 +270,9 @@ ACCESS_ACTIONS_WITH_ID = {
     "member of ": _("Social record of a household member"),
     "sepa file ": _("SEPA payment file (payees' names and IBANs)"),
     "api sepa file ": _("SEPA payment file (API)"),
+    # payments' read log: a contribution request's payee read (a landlord, a company, a member), with the request's id
+    "api payee ": _("A contribution request's payee (name, masked IBAN) (API)"),
+    "api iban masked ": _("A contribution request's payee's IBAN, masked (API)"),
     # housing's read log: what was read of a household, with its id
     "api housing waiting_list ": _("The waiting list, showing the household (API)"),
     "api housing household ": _("The household's place on the waiting list (API)"),
@@ -334,6 +337,8 @@ SUBJECT_ACTIONS = {
     "civic activity": _("The certificates of a civic activity"),
     "sepa file ": _("A bank payment file, with the name and IBAN of whoever is paid for your household"),
     "api sepa file ": _("A bank payment file, with the name and IBAN of whoever is paid for your household"),
+    "api payee ": _("The name and IBAN (masked) of whoever is paid for your household"),
+    "api iban masked ": _("The IBAN (masked) of whoever is paid for your household"),
 }
 SUBJECT_OUTCOMES = {"shown": _("access allowed"), "denied": _("access refused")}
 

@@ -1,6 +1,7 @@
-"""The DPO's access log: the desk's own table, intake's and housing's read logs (`GET /read-log`) and payments'
-download log of its SEPA files (`GET /download-log`), the services' with the DPO's read-log tokens; each found by a
-person's id (housing's and payments' by the members they keep of the households read or paid)."""
+"""The DPO's access log: the desk's own table, intake's, housing's and payments' read logs (`GET /read-log`:
+payments' the reads of a request's payee) and payments' download log of its SEPA files (`GET /download-log`), the
+services' with the DPO's read-log tokens; each found by a person's id (housing's and payments' by the members they
+keep of the households read or paid)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from lgnet_desk.domain.operators import Operator
 
 # The services' logs, each read with the DPO's read-log token of that service (kept under these names).
 READ_LOGS = {"intake": "intake-read-log", "housing": "housing-read-log", "payments": "payments-read-log"}
-PATHS = {"intake": "/read-log", "housing": "/read-log", "payments": "/download-log"}
+PATHS = {"intake": ("/read-log",), "housing": ("/read-log",), "payments": ("/download-log", "/read-log")}
+# A log a service older than it has not (payments before payments-21 kept no read log): none of its entries, not the
+# service's logs unread.
+NEWER = {("payments", "/read-log")}
 
 
 async def entries(
@@ -51,12 +55,26 @@ async def entries(
     async def read(service: str) -> list[dict[str, Any]] | None:
         # housing's log is by household, each entry with its members when read: the identifier typed is looked for
         # as a household's and as a member's there (an id is one or the other: no entry comes twice)
-        keys = ["household_id", "person_id"] if service == "housing" and person_id else ["person_id"]
-        asked: list[dict[str, Any]] = [
-            {"limit": limit, **({key: person_id} if person_id else {}), **bounds} for key in keys
+        # (payments' read log too: by the household paid for and by its members when read)
+        def keys(path: str) -> list[str]:
+            by_household = person_id and (service == "housing" or (service, path) == ("payments", "/read-log"))
+            return ["household_id", "person_id"] if by_household else ["person_id"]
+
+        async def one(path: str, params: dict[str, Any]) -> Any:
+            try:
+                return await services.get(READ_LOGS[service], path, **params)
+            except ServiceRefusal as refused:
+                if (service, path) in NEWER and refused.status == 404:
+                    return []
+                raise
+
+        asked = [
+            (path, {"limit": limit, **({key: person_id} if person_id else {}), **bounds})
+            for path in PATHS[service]
+            for key in keys(path)
         ]
         try:
-            answers = await asyncio.gather(*(services.get(READ_LOGS[service], PATHS[service], **p) for p in asked))
+            answers = await asyncio.gather(*(one(path, p) for path, p in asked))
         except (ServiceRefusal, httpx.HTTPError):
             return None
         return [e for answer in answers for e in answer or []]

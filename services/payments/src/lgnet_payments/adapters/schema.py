@@ -581,4 +581,36 @@ MIGRATIONS: list[tuple[str, str]] = [
     # The owners of the ids already kept (owned_ids.backfill): a national payments upgraded with its records refuses
     # another city's fact about them from its first one on.
     owned_ids.backfill("payments-20", "select household_id, city from households", "select case_id, city from cases"),
+    (
+        "payments-21",
+        """
+        -- Who read a request's payee (its name, its IBAN masked) through the API, for the city's DPO, as intake's and
+        -- housing's read logs keep the reads of their data. No entry is changed; past its retention one is deleted
+        -- (`lgnet-admin --schema payments purge-read-log`).
+        create table read_log (
+            entry_id bigserial primary key,
+            at timestamptz not null default now(),
+            principal text not null,
+            role text not null,
+            partner text,
+            city text not null,  -- the request's
+            request_id text not null,
+            case_id text not null,
+            household_id text not null,
+            person_ids text[] not null default '{}',  -- the household's members when read
+            kind text not null,
+            outcome text not null check (outcome in ('shown', 'denied')),
+            via text not null check (via in ('desk', 'api'))
+        );
+        create index read_log_city on read_log (city, at);
+        create index read_log_household on read_log (household_id, at);
+        create index read_log_persons on read_log using gin (person_ids);
+        create function read_log_append_only() returns trigger language plpgsql as $$
+        begin
+            raise exception 'the read log is append-only: % on % refused', tg_op, tg_table_name;
+        end $$;
+        create trigger read_log_append_only before update on read_log
+            for each row execute function read_log_append_only();
+        """,
+    ),
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -36,7 +37,7 @@ from lgnet_shared.http import (
 from lgnet_shared.read_log_readers import via_of
 from lgnet_shared.service import Runtime
 
-from lgnet_payments.adapters import bank_files
+from lgnet_payments.adapters import bank_files, read_log
 from lgnet_payments.entrypoints import responses as r
 from lgnet_payments.service_layer import (
     budgets,
@@ -85,6 +86,20 @@ def file_response(file: dict[str, Any], xml: bytes, filename: str) -> Response:
     )
 
 
+def payees_shown(answer: Any) -> list[tuple[str, str]]:
+    """The requests an answer (one, a list, or a replay's JSONResponse) shows something of the payee of, each with
+    what (read_log.KINDS): `payee`, the name (and the IBAN masked); `iban_masked`, the IBAN masked alone."""
+    seen = json.loads(bytes(answer.body)) if isinstance(answer, JSONResponse) else answer
+    shown = []
+    for one in seen if isinstance(seen, list) else [seen]:
+        if isinstance(one, dict) and "request_id" in one:
+            if one.get("payee_name") is not None:
+                shown.append((str(one["request_id"]), "payee"))
+            elif one.get("iban_masked") is not None or one.get("approved_iban_masked") is not None:
+                shown.append((str(one["request_id"]), "iban_masked"))
+    return shown
+
+
 def router(runtime: Runtime) -> APIRouter:
     api = APIRouter(tags=["payments"], responses=ERRORS)
     # A request's body may hold a payee's name and IBAN: the stored fingerprint that recognises a retry is keyed.
@@ -110,15 +125,25 @@ def router(runtime: Runtime) -> APIRouter:
             raise
 
     async def create(
-        actor: Actor, key: str | None, body: Any, run: Run, sealed: Callable[[UnitOfWork], Sealed] | None = None
+        actor: Actor,
+        key: str | None,
+        body: Any,
+        run: Run,
+        sealed: Callable[[UnitOfWork], Sealed] | None = None,
+        payee: str | Literal[False] | None = False,
     ) -> JSONResponse:
+        """`payee`: the answer may show a request's payee (the IBAN masked): kept in the read log, `payee` the
+        caller's `LgNet-Client` (False: not such a route)."""
         async with unit(actor) as (uow, ctx):
 
             async def once() -> dict[str, Any]:
                 return jsonable_encoder(await run(uow, ctx))  # type: ignore[no-any-return]
 
             apart = sealed(uow) if sealed is not None else None
-            return await idempotent(uow.conn, actor.id, key, body, once, secret=secret, sealed=apart)
+            answer = await idempotent(uow.conn, actor.id, key, body, once, secret=secret, sealed=apart)
+            if payee is not False:
+                await read_log.record(uow.conn, actor, payees_shown(answer), "shown", via_of(payee))
+            return answer
 
     def provider_name(uow: UnitOfWork) -> Sealed:
         """A provider's name is sealed in its row (a babysitter is a natural person): not kept in the stored answer."""
@@ -132,6 +157,21 @@ def router(runtime: Runtime) -> APIRouter:
         async with unit(actor, totals=totals) as (uow, ctx):
             return jsonable_encoder(await run(uow, ctx))
 
+    async def payee_read(actor: Actor, client: str | None, run: Run, request_id: str | None = None) -> Any:
+        """A read answering requests' payees (the name, the IBAN masked): one entry per request whose payee it shows
+        in payments' read log, in the read's transaction (no entry, no answer); refused, for `request_id` if it
+        exists, `denied` in a transaction of its own."""
+        try:
+            async with unit(actor) as (uow, ctx):
+                answer = jsonable_encoder(await run(uow, ctx))
+                await read_log.record(uow.conn, actor, payees_shown(answer), "shown", via_of(client))
+                return answer
+        except (Forbidden, NotFound):
+            if request_id is not None:
+                async with runtime.pool.acquire() as conn:
+                    await read_log.record(conn, actor, [(request_id, "payee")], "denied", via_of(client))
+            raise
+
     async def change(
         actor: Actor,
         key: str | None,
@@ -143,12 +183,13 @@ def router(runtime: Runtime) -> APIRouter:
         status: int = 200,
         subject: Subject | None = None,
         sealed: Callable[[UnitOfWork], Sealed] | None = None,
+        payee: str | Literal[False] | None = False,
     ) -> Any:
         """A state change other than a create: replayed with an Idempotency-Key; a one-shot transition repeated
         by the same actor without a key is answered as the success it was. `subject`: what the transition acts on
         when it can be taken again later on something new (an approval, of bank data changed since): without a key,
-        the same transition of another subject is a new one, not the first one's answer replayed. `sealed`: as
-        `create`'s."""
+        the same transition of another subject is a new one, not the first one's answer replayed. `sealed`,
+        `payee`: as `create`'s (the first answer or a replay of it: both show the payee)."""
         async with unit(actor) as (uow, ctx):
 
             async def once() -> Any:
@@ -158,8 +199,14 @@ def router(runtime: Runtime) -> APIRouter:
             if one_shot:
                 if key is None and subject is not None:
                     route = f"{route} ({await subject(uow, ctx)})"
-                return await transition(uow.conn, actor.id, key, route, body, once, status, apart)
-            return await replayable(uow.conn, actor.id, key, {"route": route, **body}, once, status, secret, apart)
+                answer = await transition(uow.conn, actor.id, key, route, body, once, status, apart)
+            else:
+                answer = await replayable(
+                    uow.conn, actor.id, key, {"route": route, **body}, once, status, secret, apart
+                )
+            if payee is not False:
+                await read_log.record(uow.conn, actor, payees_shown(answer), "shown", via_of(payee))
+            return answer
 
     # ------------------------------------------------------------ policy and budgets
 
@@ -251,17 +298,22 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Request a contribution for a case",
         responses={201: {"model": r.ContributionRequest, "description": "The request"}},
     )
-    async def request(body: cmd.RequestContribution, actor: Writer, key: CreateKey) -> JSONResponse:
+    async def request(
+        body: cmd.RequestContribution, actor: Writer, key: CreateKey, client: Client = None
+    ) -> JSONResponse:
         payload = body.model_dump(mode="json")
-        return await create(actor, key, payload, lambda u, c: contributions.request_contribution(u, c, body))
+        run: Run = lambda u, c: contributions.request_contribution(u, c, body)  # noqa: E731
+        return await create(actor, key, payload, run, payee=client)
 
     @api.get(
         "/contribution-requests",
         summary="Contribution requests of the actor's city",
         responses={200: {"model": list[r.ContributionRequest], "description": "By request_id"}},
     )
-    async def list_requests(actor: Who, status: RequestStatus | None = None, case_id: str | None = None) -> Any:
-        return await act(actor, lambda u, c: contributions.listing(u, c, status, case_id))
+    async def list_requests(
+        actor: Who, status: RequestStatus | None = None, case_id: str | None = None, client: Client = None
+    ) -> Any:
+        return await payee_read(actor, client, lambda u, c: contributions.listing(u, c, status, case_id))
 
     @api.get(
         "/reminders",
@@ -273,8 +325,8 @@ def router(runtime: Runtime) -> APIRouter:
         return await act(actor, lambda u, c: contributions.reminders(u, c))
 
     @api.get("/contribution-requests/{request_id}", summary="A contribution request", responses=REQUEST)
-    async def read_request(request_id: str, actor: Who) -> Any:
-        return await act(actor, lambda u, c: contributions.read(u, c, request_id))
+    async def read_request(request_id: str, actor: Who, client: Client = None) -> Any:
+        return await payee_read(actor, client, lambda u, c: contributions.read(u, c, request_id), request_id)
 
     @api.put(
         "/contribution-requests/{request_id}/beneficiary",
@@ -282,41 +334,48 @@ def router(runtime: Runtime) -> APIRouter:
         " a batched or paid request refuses it (409)",
         responses=REQUEST,
     )
-    async def beneficiary(request_id: str, body: cmd.Beneficiary, actor: Writer, key: ChangeKey = None) -> Any:
+    async def beneficiary(
+        request_id: str, body: cmd.Beneficiary, actor: Writer, key: ChangeKey = None, client: Client = None
+    ) -> Any:
         # The body carries the IBAN: only its digest is kept with the key.
         payload = {"sha256": hashlib.sha256(body.model_dump_json().encode()).hexdigest()}
         route = f"PUT /contribution-requests/{request_id}/beneficiary"
-        return await change(
-            actor, key, route, payload, lambda u, c: contributions.set_beneficiary(u, c, request_id, body)
-        )
+        run: Run = lambda u, c: contributions.set_beneficiary(u, c, request_id, body)  # noqa: E731
+        return await change(actor, key, route, payload, run, payee=client)
 
     @api.post(
         "/contribution-requests/{request_id}/approval",
         summary="Staff: approve (second approver above threshold); a possible duplicate only with duplicate_reason",
         responses=REQUEST,
     )
-    async def approve(request_id: str, actor: Staff, body: cmd.Approve | None = None, key: ChangeKey = None) -> Any:
+    async def approve(
+        request_id: str, actor: Staff, body: cmd.Approve | None = None, key: ChangeKey = None, client: Client = None
+    ) -> Any:
         route = f"POST /contribution-requests/{request_id}/approval"
         payload = body.model_dump(mode="json", exclude_none=True) if body else {}
         run: Run = lambda u, c: contributions.approve(u, c, request_id, body)  # noqa: E731
         subject: Subject = lambda u, c: contributions.approval_subject(u, c, request_id)  # noqa: E731
-        return await change(actor, key, route, payload, run, one_shot=True, subject=subject)
+        return await change(actor, key, route, payload, run, one_shot=True, subject=subject, payee=client)
 
     @api.post("/contribution-requests/{request_id}/rejection", summary="Staff: reject with a reason", responses=REQUEST)
-    async def reject(request_id: str, body: cmd.Reject, actor: Staff, key: ChangeKey = None) -> Any:
+    async def reject(
+        request_id: str, body: cmd.Reject, actor: Staff, key: ChangeKey = None, client: Client = None
+    ) -> Any:
         route = f"POST /contribution-requests/{request_id}/rejection"
         run: Run = lambda u, c: contributions.reject(u, c, request_id, body)  # noqa: E731
-        return await change(actor, key, route, body.model_dump(mode="json"), run, one_shot=True)
+        return await change(actor, key, route, body.model_dump(mode="json"), run, one_shot=True, payee=client)
 
     @api.post(
         "/contribution-requests/{request_id}/withdrawal",
         summary="Staff: withdraw an approved request not yet batched, with a reason (its commitment is released)",
         responses=REQUEST,
     )
-    async def withdraw(request_id: str, body: cmd.Withdraw, actor: Staff, key: ChangeKey = None) -> Any:
+    async def withdraw(
+        request_id: str, body: cmd.Withdraw, actor: Staff, key: ChangeKey = None, client: Client = None
+    ) -> Any:
         route = f"POST /contribution-requests/{request_id}/withdrawal"
         run: Run = lambda u, c: contributions.withdraw(u, c, request_id, body)  # noqa: E731
-        return await change(actor, key, route, body.model_dump(mode="json"), run, one_shot=True)
+        return await change(actor, key, route, body.model_dump(mode="json"), run, one_shot=True, payee=client)
 
     # ------------------------------------------------------------ batches and reconciliation
 
@@ -377,6 +436,28 @@ def router(runtime: Runtime) -> APIRouter:
         async with runtime.pool.acquire() as conn:
             rows = await payment_files.download_log(
                 conn, city, limit, since, before, person_id or None, principal or None
+            )
+        return jsonable_encoder(rows)
+
+    @api.get(
+        "/read-log",
+        summary="The city's read log (DPO): who read which request's payee (its name, its IBAN masked) through the API,"
+        " newest first; read with a read-log token (`lgnet-admin --schema payments issue-read-log-token`), never an"
+        " actor's",
+        responses={200: {"model": list[r.ReadLogEntry], "description": "Newest first"}},
+    )
+    async def read_log_entries(
+        city: ReaderCity,
+        person_id: LogSubject = None,  # a member's: the reads of her households' payees when read
+        household_id: LogSubject = None,
+        principal: LogPrincipal = None,  # one reader's ("what did this operator look at?")
+        limit: LogLimit = 500,
+        since: Since = None,
+        before: Before = None,
+    ) -> Any:
+        async with runtime.pool.acquire() as conn:
+            rows = await read_log.entries(
+                conn, city, limit, since, before, person_id or None, household_id or None, principal or None
             )
         return jsonable_encoder(rows)
 

@@ -192,6 +192,29 @@ class DownloadLogEntry(BaseModel):
     outcome: Literal["shown", "denied"] = Field(description="denied: refused (403, or 404 to another city's caller)")
 
 
+class ReadLogEntry(BaseModel):
+    """One read of a contribution request's payee through payments' API (the DPO's log): ids, never the payee's name
+    or IBAN. The payee may be a landlord or a company, no person of intake: the subject is the request's household
+    (its members when read), the payee the party read."""
+
+    at: datetime
+    principal: str = Field(description="The actor whose token read: a partner's id, a staff actor (desk.op-…)")
+    principal_name: str | None = Field(description="Its name in payments (`lgnet-admin add-actor --name`)")
+    role: str
+    partner: str | None
+    city: str = Field(description="The request's city")
+    request_id: str
+    case_id: str
+    household_id: str = Field(description="The household the request pays for")
+    person_ids: list[str] = Field(description="The household's members when it was read (a subject-access request's)")
+    kind: Literal["payee", "iban_masked"] = Field(
+        description="payee: the payee's name and its IBAN masked (a read); iban_masked: the IBAN masked alone (the"
+        " answer to a change: creation, PUT …/beneficiary, approval, rejection, withdrawal)"
+    )
+    outcome: Literal["shown", "denied"] = Field(description="denied: refused (404 to a caller it is not for, 403)")
+    via: Literal["desk", "api"] = Field(description="desk (the desk said it called) or api")
+
+
 class StoredPaymentFile(PaymentFile):
     created_at: datetime
     retained_until: date = Field(description="Kept ten years (art. 2220 c.c.); shredded only after")

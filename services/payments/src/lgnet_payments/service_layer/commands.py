@@ -58,7 +58,11 @@ class Beneficiary(Command):
     """Who receives the transfer (the household, a landlord, a utility). Sealed at rest, never on Kafka."""
 
     name: str = Field(min_length=1, max_length=70)
-    iban: str
+    iban: str | None = Field(
+        default=None,
+        description="The payee's IBAN; left out of a change (`PUT …/beneficiary`), the IBAN on file is kept (a new"
+        " request, or one without an IBAN on file, needs it)",
+    )
     bic: str | None = Field(default=None, description="The payee bank's BIC (optional within SEPA)")
 
 

@@ -58,15 +58,24 @@ async def _lease_of_household(uow: UnitOfWork, lease_id: str, household_id: str)
         raise NotFound("lease_id", f"no lease {lease_id} of the case's household (learnt from housing once signed)")
 
 
-def bank_data(b: cmd.Beneficiary, field: str) -> dict[str, str]:
-    """The bank data as it is kept: IBAN and BIC in electronic form (a ContractError names each field at fault)."""
+NO_IBAN_ON_FILE = "required: no IBAN on file to keep"
+
+
+def bank_data(b: cmd.Beneficiary, field: str, iban_on_file: str | None = None) -> dict[str, str]:
+    """The bank data as it is kept: IBAN and BIC in electronic form (a ContractError names each field at fault).
+    No IBAN given: `iban_on_file`, the request's (a change of the name or BIC alone), else an error at the field."""
     prefix = f"{field}." if field else ""
     data: dict[str, str] = {}
     broken: list[ContractError] = []
     with noted(broken):
         data["name"] = check_name(b.name, f"{prefix}name")
     with noted(broken):
-        data["iban"] = normalise_iban(b.iban, f"{prefix}iban")
+        if b.iban is not None:
+            data["iban"] = normalise_iban(b.iban, f"{prefix}iban")
+        elif iban_on_file is not None:
+            data["iban"] = iban_on_file
+        else:
+            raise ContractError(f"{prefix}iban", NO_IBAN_ON_FILE)
     if b.bic:
         with noted(broken):
             data["bic"] = normalise_bic(b.bic, f"{prefix}bic")
@@ -277,16 +286,17 @@ async def requests_for_signed_lease(
 
 async def set_beneficiary(uow: UnitOfWork, ctx: Context, request_id: str, b: cmd.Beneficiary) -> dict[str, Any]:
     """Set or change who is paid. The same data again changes nothing; other data is a new version that needs a
-    new approval by someone else (an approved request returns to requested); a batched or paid request: 409."""
+    new approval by someone else (an approved request returns to requested); a batched or paid request: 409. No IBAN
+    given keeps the one on file (the desk's form shows it masked and sends none unless a new one is typed)."""
     seen = await _request_for(uow, ctx, request_id)
     # the case's partner or the city's staff
     ctx.on_case(await repo.case(uow.conn, seen.case_id), "request_id", absent=no_request(request_id))
     req = await _request_for(uow, ctx, request_id, lock=True, seen=seen)
-    data = bank_data(b, "")
     row = await repo.request_row(uow.conn, request_id)
     assert row is not None
     key = await uow.key_store().key(uow.conn, f"household:{req.household_id}")
     current = open_sealed(row["beneficiary"], key)
+    data = bank_data(b, "", current.get("iban"))  # no IBAN given: the one on file is kept
     changed = [f for f in requests.BANK_FIELDS if data.get(f) != current.get(f)]
     change = requests.change_bank_data(req, changed)
     if not change.fields:
