@@ -169,7 +169,8 @@ def test_admin_cli_issues_a_dpos_read_log_token_only_where_the_service_keeps_a_r
     assert admin.main(["--schema", pg_schema, "revoke-read-log-tokens", "--city", "torino"]) == 0
     assert capsys.readouterr().out.strip() == "revoked 1 read-log token(s)"
     assert asyncio.run(as_payments_made_it()) is None
-    # Retention: a schema with a read log (intake's, housing's) has its old entries purged; payments' has none to purge.
+    # Retention: a schema with a read log (intake's, housing's, payments') has its old entries purged; one without
+    # (this bare schema, not migrated) is told it keeps none.
     purge = ["--schema", pg_schema, "purge-read-log", "--days", "730"]
     assert admin.main(purge) == 2 and "keeps no read log to purge" in capsys.readouterr().err
 
