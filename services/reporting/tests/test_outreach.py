@@ -241,9 +241,9 @@ async def test_hidden_street_contacts_read_suppressed_in_every_export_and_on_the
         r = await c.post("/reports/national/publish", json=params, headers={"Idempotency-Key": "sc-1"})
     assert r.status_code in (200, 201), r.text
     lines = files["csv"].text.splitlines()
-    months = [x.rsplit(",", 1)[1] for x in lines if x.startswith("outreach_monthly,") and ",contacts," in x]
+    months = [x.rsplit(";", 1)[1] for x in lines if x.startswith("outreach_monthly;") and ";contacts;" in x]
     assert months == ["soppresso"] * 2
-    assert [x.rsplit(",", 1)[1] for x in lines if x.startswith("contacts_by_service_offered,")] == ["6", "soppresso",
+    assert [x.rsplit(";", 1)[1] for x in lines if x.startswith("contacts_by_service_offered;")] == ["6", "soppresso",
                                                                                                      "6"]  # fmt: skip
 
     import io
