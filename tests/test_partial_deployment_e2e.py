@@ -62,11 +62,11 @@ async def test_a_city_without_payments_is_ready_and_reports_its_payments_as_not_
             f"{trieste.urls['reporting']}/reports/city_summary/export?format=csv",
             headers={"Authorization": f"Bearer {token}"},
         )
-        paid = [line for line in csv.text.splitlines() if line.startswith("contributions_paid,")]
-        assert paid and all(line.endswith(",n.d.") for line in paid), (csv.status_code, paid)
+        paid = [line for line in csv.text.splitlines() if line.startswith("contributions_paid;")]
+        assert paid and all(line.endswith(";n.d.") for line in paid), (csv.status_code, paid)  # Italian: ";"
         # Housing runs, but has listed no opportunity and housed nobody: reporting cannot tell it from no housing
         # service, so its placements read n.d. (method 9), and the PDF's cover names both services not reported.
         assert body["housing_not_reported"] == ["trieste"]
         assert "indicators.placements.started" in body["no_data"]
         params = [line for line in csv.text.splitlines() if line.startswith("# ")]
-        assert "# Pagamenti non rilevati,Trieste" in params and "# Alloggi non rilevati,Trieste" in params, params
+        assert "# Pagamenti non rilevati;Trieste" in params and "# Alloggi non rilevati;Trieste" in params, params

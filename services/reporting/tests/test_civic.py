@@ -106,8 +106,8 @@ def test_a_fund_indicator_a_reports_method_never_counted_reads_no_data_not_suppr
     civic = next(f for f in fund.figures(old) if f["code"] == "AMIF.O.2.3.1")
     assert civic["value"] is None and civic["no_data"] is True and "metodo" in civic["why_not"], civic
     rows = exports.fund_csv(old, fund.figures(old)).decode().splitlines()
-    [row] = [r for r in rows if r.startswith("AMIF.O.2.3.1,")]
-    assert ",n.d.," in row and "soppresso" not in row, row
+    [row] = [r for r in rows if r.startswith("AMIF.O.2.3.1;")]
+    assert ";n.d.;" in row and "soppresso" not in row, row
 
 
 def test_fund_indicators_read_language_and_orientation_participants_and_cefr_progress() -> None:

@@ -245,8 +245,8 @@ def test_a_city_that_runs_no_payments_is_not_reported_as_paying_nothing() -> Non
     assert nat["by_city"]["torino"]["paid_cents"] == nat["indicators"]["contributions_paid"]["amount_cents"] == 30_000
     from lgnet_reporting.adapters import exports
 
-    rows = [line for line in exports.to_csv(nat).decode().splitlines() if line.startswith("by_city,trieste,paid")]
-    assert len(rows) == 2 and all(line.endswith(",n.d.") for line in rows), rows
+    rows = [line for line in exports.to_csv(nat).decode().splitlines() if line.startswith("by_city;trieste;paid")]
+    assert len(rows) == 2 and all(line.endswith(";n.d.") for line in rows), rows
     # Torino's payments began on 1 November: a report as of 31 October has no payments fact of Torino either.
     assert national(facts, Window(d(2025, 10, 31)), 0)["payments_not_reported"] == ["torino", "trieste"]
     # Reports of an earlier method replay as they were published: no such key.

@@ -225,7 +225,7 @@ async def test_the_summary_names_the_cities_its_totals_leave_out(
         f"&lang={lang}"
     )
     await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
-    fund = {row[0]: row[-1] for row in [[await c.inner_text() for c in await r.query_selector_all("td")]
+    fund = {row[0]: row[-1] for row in [[await c.inner_text() for c in await r.query_selector_all("th, td")]
                                         for r in await page.query_selector_all("#fund tbody tr")]}  # fmt: skip
     assert fund["FAMI.contributi_erogati"] == words[2], fund
     assert words[0].split(" (")[0] + ": Trieste" in await page.inner_text("#not-reported")
@@ -396,8 +396,62 @@ async def test_days_and_months_are_written_as_the_exports_write_them(
     period = f"{labels.day('2026-01-01', lang)} \u2013 {labels.day('2026-06-30', lang)}"
     assert period in await page.inner_text("#meta")
     months = [m["month"] for m in city["indicators"]["outreach_monthly"]]
-    shown = [await c.inner_text() for c in await page.query_selector_all("#outreach tbody tr td:first-child")]
+    shown = [await c.inner_text() for c in await page.query_selector_all("#outreach tbody tr th:first-child")]
     assert shown == [labels.month(m, lang) for m in months] != []
     axis = [await t.text_content() for t in await page.query_selector_all("#chart-time svg > text")]  # the months
     ends = [m["month"] for m in city["indicators"]["monthly"]]
     assert axis == [labels.month(ends[0], lang), labels.month(ends[-1], lang)]
+
+
+async def _cells(page: Any, selector: str) -> list[list[str]]:
+    """A table's body as a reader of it gets it: each row's header and data cells, in order."""
+    return [[await c.inner_text() for c in await row.query_selector_all("th, td")]
+            for row in await page.query_selector_all(f"{selector} tbody tr")]  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", ["it", "en"])
+async def test_every_charts_figures_are_in_a_named_table_and_every_table_is_captioned_and_headed(
+    loaded_shared: ReportingUnderTest, browser: Browser, lang: str
+) -> None:
+    """The national coordination's reporting officer: a screen reader got only each chart's title (`role="img"` hides
+    its bars' values; the cases per month were in hover tooltips only), no table had a caption and the fund's table
+    had no column headers. Each chart now has a "Mostra i dati" disclosure holding a table named as the chart (its
+    caption), a row per category or month headed by it, the figures equal to the report's; every table has a caption
+    and column headers with `scope`."""
+    city = await _api(loaded_shared, "staff-torino", "/reports/city_summary")
+    async with loaded_shared.client("staff-torino") as c:
+        labels = (await c.get("/reports/labels", params={"lang": lang})).json()
+    page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+    token = loaded_shared.tokens["staff-torino"]
+    await page.goto(
+        f"{loaded_shared.process.url}/dashboard#token={token}&report=city_summary&as_of=2026-06-30&lang={lang}"
+    )
+    await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
+    ind = city["indicators"]
+    show = {"it": "Mostra i dati", "en": "Show the data"}[lang]
+    for chart in ("chart-area", "chart-vuln", "chart-time", "chart-city"):
+        summary = page.locator(f"#{chart} details summary")
+        assert await summary.inner_text() == show, chart
+        await summary.click()
+    for chart, name in (("chart-area", "persons_by_action_area"), ("chart-vuln", "persons_by_vulnerability")):
+        title = labels["indicators"][name]["label"]
+        assert await page.get_by_role("table", name=title, exact=True).count() == 1, (chart, title)
+        expected = [[labels["categories"][name].get(k, k), str(v)] for k, v in ind[name].items()]
+        assert await _cells(page, f"#{chart} table") == expected != [], chart
+    months = await _cells(page, "#chart-time table")
+    assert [m[1] for m in months] == [str(m["cases_opened"]) for m in ind["monthly"]] != []
+    assert all(m[0] and not m[0][:4].isdigit() for m in months), months  # "gen 2026", as the axis writes it
+    assert await page.get_by_role("table", name={"it": "Casi aperti per mese", "en": "Cases opened per month"}[lang],
+                                  exact=True).count() == 1  # fmt: skip
+    # Every table is named (its caption) and its header cells say what they head.
+    captions = await page.eval_on_selector_all("table", "ts => ts.map((t) => t.caption && t.caption.textContent)")
+    assert captions and all(captions), captions
+    scopes = await page.eval_on_selector_all("thead th", "ths => ths.map((th) => th.scope)")
+    assert scopes and set(scopes) == {"col"}, scopes
+    fund_head = await page.eval_on_selector_all("#fund thead th", "ths => ths.map((th) => th.textContent)")
+    assert fund_head == {"it": ["Codice", "Indicatore", "Valore"], "en": ["Code", "Indicator", "Value"]}[lang]
+    assert await page.eval_on_selector_all("#fund tbody th", "ths => ths.map((th) => th.scope)") != []
+    results = await Axe().run(page)  # with every chart's data shown
+    bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert bad == [], [(v["id"], v["impact"], v["help"]) for v in bad]
+    await page.close()

@@ -57,8 +57,8 @@ def test_the_pdf_embeds_its_fonts_and_is_reproducible() -> None:
 
 def test_reports_read_in_italian_by_default_and_in_english_on_request() -> None:
     italian = exports.to_csv(REPORT).decode()
-    assert ",psychiatric_condition,,Persone per vulnerabilità,Disagio psichiatrico,,3" in italian
-    assert ",single_parent,,Persone per vulnerabilità,Genitore solo con figli minori,,soppresso" in italian
+    assert ";psychiatric_condition;;Persone per vulnerabilità;Disagio psichiatrico;;3" in italian
+    assert ";single_parent;;Persone per vulnerabilità;Genitore solo con figli minori;;soppresso" in italian
     english = exports.to_csv(REPORT, "en").decode()
     assert "Persons by vulnerability,Psychiatric condition,,3" in english and "suppressed" in english
 
@@ -96,7 +96,7 @@ def test_a_published_body_read_back_with_sorted_keys_gives_the_same_files() -> N
     stored = json.loads(canonical_json(REPORT))
     assert list(stored["indicators"]) != list(REPORT["indicators"])  # sorted: persons_by_vulnerability first
     assert exports.to_csv(stored) == exports.to_csv(REPORT) and exports.to_xlsx(stored) == exports.to_xlsx(REPORT)
-    assert exports.to_csv(stored).decode().split("\n")[6].startswith("persons,,total,")  # persons first
+    assert exports.to_csv(stored).decode().split("\n")[6].startswith("persons;;total;")  # persons first
 
 
 def _city_report_with_nobody_taken_in_charge() -> dict[str, Any]:
@@ -122,11 +122,11 @@ def test_a_median_with_no_data_reads_no_data_not_suppressed() -> None:
     before = digest(report)
     italian = exports.to_csv(report).decode()
     assert "soppresso" not in italian
-    assert ",days_to_taking_in_charge_median,Unità di strada," in italian
-    assert ",2026-06,days_to_taking_in_charge_median," in italian
-    medians = [line for line in italian.splitlines() if "_median" in line or ",median," in line]
-    assert len(medians) == 3 and all(line.endswith(",n.d.") for line in medians), medians
-    assert "taken_in_charge_share" in italian and italian.count(",n.d.") == 4
+    assert ";days_to_taking_in_charge_median;Unità di strada;" in italian
+    assert ";2026-06;days_to_taking_in_charge_median;" in italian
+    medians = [line for line in italian.splitlines() if "_median" in line or ";median;" in line]
+    assert len(medians) == 3 and all(line.endswith(";n.d.") for line in medians), medians
+    assert "taken_in_charge_share" in italian and italian.count(";n.d.") == 4
     english = exports.to_csv(report, "en").decode()
     assert english.count(",n/a") == 4 and "suppressed" not in english
 
@@ -159,8 +159,8 @@ def test_a_national_cell_hidden_by_suppression_still_reads_suppressed() -> None:
     }
     report["indicators"]["days_to_placement"] = {"placements": None, "median": None}
     lines = exports.to_csv(report).decode().splitlines()
-    assert [line.rsplit(",", 1)[1] for line in lines if line.startswith("days_to_placement,")] == ["soppresso"] * 2
-    assert [line.rsplit(",", 1)[1] for line in lines if "days_to_taking_in_charge_median" in line] == ["n.d."] * 2
+    assert [line.rsplit(";", 1)[1] for line in lines if line.startswith("days_to_placement;")] == ["soppresso"] * 2
+    assert [line.rsplit(";", 1)[1] for line in lines if "days_to_taking_in_charge_median" in line] == ["n.d."] * 2
 
 
 def test_the_no_data_marker_is_in_the_labels_the_dashboard_reads() -> None:
@@ -180,7 +180,7 @@ def test_an_italian_export_of_the_national_aggregate_and_of_the_funds_table_is_i
     assert ("Scope", "National") in exports.title(national, "en")
     assert ("Ambito", "Torino") in exports.title(REPORT)
     italian = exports.fund_csv(REPORT, fund.figures(REPORT, "it"), "it").decode()
-    [row] = [r for r in italian.splitlines() if r.startswith("AMIF.R.2.9,")]
+    [row] = [r for r in italian.splitlines() if r.startswith("AMIF.R.2.9;")]
     assert "non raccoglie" in row and "not collected" not in row, row
     english = exports.fund_csv(REPORT, fund.figures(REPORT, "en"), "en").decode()
     [row] = [r for r in english.splitlines() if r.startswith("AMIF.R.2.9,")]
@@ -196,12 +196,14 @@ def test_the_funds_csv_is_headed_like_the_reports_and_says_every_word_in_the_rea
 
     italian = exports.fund_csv(REPORT, fund.figures(REPORT, "it"), "it").decode().splitlines()
     params = [line for line in italian if not line.startswith("AMIF") and not line.startswith("FAMI")]
-    assert params[0] == "# Rapporto,Rapporto della città" and all(p.startswith("# ") for p in params[:-1]), params
-    assert params[-1] == "Codice,Programma,Tipo,Indicatore,Valore,Unità,Fonte nel rapporto,Perché manca il valore"
-    [row] = [r for r in italian if r.startswith("AMIF.O.2.3,")]
-    assert row.startswith("AMIF.O.2.3,AMIF,Realizzazione,Partecipanti sostenuti,") and ",persone," in row, row
-    [row] = [r for r in italian if r.startswith("AMIF.R.2.9,")]
-    assert ",Risultato," in row and ",non ancora ricavabile," in row, row
+    assert params[0] == "\ufeff# Rapporto;Rapporto della città" and all(
+        p.lstrip("\ufeff").startswith("# ") for p in params[:-1]
+    ), params
+    assert params[-1] == "Codice;Programma;Tipo;Indicatore;Valore;Unità;Fonte nel rapporto;Perché manca il valore"
+    [row] = [r for r in italian if r.startswith("AMIF.O.2.3;")]
+    assert row.startswith("AMIF.O.2.3;AMIF;Realizzazione;Partecipanti sostenuti;") and ";persone;" in row, row
+    [row] = [r for r in italian if r.startswith("AMIF.R.2.9;")]
+    assert ";Risultato;" in row and ";non ancora ricavabile;" in row, row
     english = exports.fund_csv(REPORT, fund.figures(REPORT, "en"), "en").decode().splitlines()
     assert "Code,Framework,Kind,Indicator,Value,Unit,Source in the report,Why there is no value" in english
     [row] = [r for r in english if r.startswith("AMIF.R.2.9,")]
@@ -225,8 +227,8 @@ def test_an_amount_in_a_data_file_names_its_unit_euro_cents() -> None:
     import openpyxl
 
     csv_text = exports.to_csv(REPORT).decode()
-    assert "contributions_paid,,amount_cents,Contributi pagati,,Importo (centesimi di euro),1234567" in csv_text
-    assert "contributions_paid,,count,Contributi pagati,,Numero,12" in csv_text
+    assert "contributions_paid;;amount_cents;Contributi pagati;;Importo (centesimi di euro);1234567" in csv_text
+    assert "contributions_paid;;count;Contributi pagati;;Numero;12" in csv_text
     assert "Amount (euro cents),1234567" in exports.to_csv(REPORT, "en").decode()
     sheet = openpyxl.load_workbook(io.BytesIO(exports.to_xlsx(REPORT))).active
     assert ["Importo (centesimi di euro)", 1234567] in [[r[5], r[6]] for r in sheet.iter_rows(values_only=True)]
@@ -287,10 +289,10 @@ def test_whole_numbers_read_alike_in_the_csv_the_xlsx_and_the_pdf() -> None:
     lines = exports.to_csv(report).decode().splitlines()
 
     def last(code: str) -> str:
-        return next(line.rsplit(",", 1)[1] for line in lines if f",{code}," in line)
+        return next(line.rsplit(";", 1)[1] for line in lines if f";{code};" in line)
 
-    assert (last("median"), last("outing_hours")) == ("267", "1248"), lines
-    assert (last("days_to_taking_in_charge_median"), last("taken_in_charge_share")) == ("15.5", "0.25")
+    assert (last("median"), last("outing_hours")) == ("267", "1248"), lines  # an Italian decimal has a comma
+    assert (last("days_to_taking_in_charge_median"), last("taken_in_charge_share")) == ("15,5", "0,25")
     assert not any(line.endswith(".0") for line in lines), lines
 
     from openpyxl import load_workbook
@@ -349,8 +351,9 @@ def test_a_share_reads_as_the_pdfs_percentage_in_the_xlsx_and_names_its_unit_in_
         "".join((p.extract_text() or "").split()) for p in PdfReader(io.BytesIO(exports.to_pdf(report))).pages
     )
     assert f"Quotapresaincarico{pdf}" in text, text
-    line = next(x for x in exports.to_csv(report).decode().splitlines() if ",taken_in_charge_share," in x)
-    assert line.endswith(f",Unità di strada,,Quota presa in carico (frazione: 1 = 100 %),{share:g}"), line
+    line = next(x for x in exports.to_csv(report).decode().splitlines() if ";taken_in_charge_share;" in x)
+    it_share = f"{share:g}".replace(".", ",")  # an Italian decimal has a comma
+    assert line.endswith(f";Unità di strada;;Quota presa in carico (frazione: 1 = 100 %);{it_share}"), line
     english = exports.to_csv(report, "en").decode()
     assert f"Share taken in charge (fraction: 1 = 100%),{share:g}" in english
     assert digest(report) == before and report == _street_report(share)
@@ -404,5 +407,39 @@ def test_the_log_positions_say_they_name_the_first_record_not_counted() -> None:
 
 def test_a_periods_data_files_give_its_start_before_its_end() -> None:
     """The CSV's head read "# Alla data" then "# Dal": a period is read from its start."""
-    head = [line for line in exports.to_csv(REPORT).decode().splitlines() if line.startswith("# ")]
-    assert [line.split(",")[0] for line in head[2:4]] == ["# Dal", "# Alla data"], head
+    head = [line for line in exports.to_csv(REPORT).decode().lstrip("\ufeff").splitlines() if line.startswith("# ")]
+    assert [line.split(";")[0] for line in head[2:4]] == ["# Dal", "# Alla data"], head
+
+
+def _as_excel_reads(data: bytes, lang: str) -> list[list[str]]:
+    """What a spreadsheet opening the file by double-click gets: the encoding told by a UTF-8 byte order mark (without
+    it Excel reads the bytes as Windows-1252: "EtÃ "), then cells split by the locale's list separator (";" in an
+    Italian Excel, "," in an English one)."""
+    import csv
+
+    assert data.startswith(b"\xef\xbb\xbf"), data[:20]
+    text = data[3:].decode("utf-8")
+    return list(csv.reader(io.StringIO(text), delimiter=";" if lang == "it" else ","))
+
+
+def test_the_csv_opens_in_columns_with_its_accents_in_an_italian_and_an_english_excel() -> None:
+    """The reporting officer's Italian Excel showed the Italian CSV in one column, "Età" garbled: the file had no
+    BOM and "," separators (Italian Excel splits on ";", its decimal separator being ","). A decimal reads with a
+    comma in Italian (`0,6667`: Italian Excel took `15.5` for 15 May)."""
+    report = {**REPORT, "indicators": {**REPORT["indicators"], "outreach": {"taken_in_charge_share": 0.6667}}}
+    italian = _as_excel_reads(exports.to_csv(report), "it")
+    row = next(r for r in italian if r[:3] == ["persons_by_vulnerability", "psychiatric_condition", ""])
+    assert row == ["persons_by_vulnerability", "psychiatric_condition", "", "Persone per vulnerabilità",
+                   "Disagio psichiatrico", "", "3"]  # fmt: skip
+    assert next(r for r in italian if r[2:3] == ["taken_in_charge_share"])[-1] == "0,6667"
+    assert next(r for r in italian if r[0] == "# Alla data") == ["# Alla data", "2026-06-30"]
+    english = _as_excel_reads(exports.to_csv(report, "en"), "en")
+    assert next(r for r in english if r[1:2] == ["psychiatric_condition"])[3:] == [
+        "Persons by vulnerability", "Psychiatric condition", "", "3"]  # fmt: skip
+    assert next(r for r in english if r[2:3] == ["taken_in_charge_share"])[-1] == "0.6667"
+    from lgnet_reporting.domain import fund
+
+    fund_it = _as_excel_reads(exports.fund_csv(REPORT, fund.figures(REPORT, "it"), "it"), "it")
+    assert all(len(r) == 8 for r in fund_it if not r[0].startswith("# ")), fund_it[:12]
+    fund_en = _as_excel_reads(exports.fund_csv(REPORT, fund.figures(REPORT, "en"), "en"), "en")
+    assert all(len(r) == 8 for r in fund_en if not r[0].startswith("# ")), fund_en[:12]

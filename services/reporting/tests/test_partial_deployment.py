@@ -104,8 +104,8 @@ def test_a_city_that_runs_no_housing_reads_no_data_for_its_placements_not_zero()
     own = city_summary(facts, AS_OF, "trieste")
     assert own["housing_not_reported"] == ["trieste"]
     assert set(no_data.paths(own)) >= HOUSING_CELLS, sorted(set(HOUSING_CELLS) - set(no_data.paths(own)))
-    rows = [r for r in exports.to_csv(own).decode().splitlines() if r.startswith("placements,,started")]
-    assert rows and rows[0].endswith(",n.d."), rows
+    rows = [r for r in exports.to_csv(own).decode().splitlines() if r.startswith("placements;;started")]
+    assert rows and rows[0].endswith(";n.d."), rows
     fund = {f["code"]: f for f in figures(own)}["FAMI.inserimenti_abitativi"]
     assert (fund["value"], fund["no_data"]) == (None, True) and "alloggi" in (fund["why_not"] or ""), fund
     bologna = city_summary(facts, AS_OF, "bologna")
@@ -150,7 +150,8 @@ def test_the_national_cover_names_the_cities_its_totals_leave_out() -> None:
         assert f"{housing}" in cover and "Trieste" in cover.split(housing, 1)[1], cover
         head = dict(r for r in exports.title(nat, lang))
         assert head[payments] == "Bologna, Trieste" and head[housing] == "Trieste", head
-        assert f'# {payments},"Bologna, Trieste"' in exports.to_csv(nat, lang).decode()
+        said = f"# {payments};Bologna, Trieste" if lang == "it" else f'# {payments},"Bologna, Trieste"'
+        assert said in exports.to_csv(nat, lang).decode()  # Italian: ";" separates, the "," needs no quotes
     # A city's own cover: its money and its placements read "n.d." there too (the cover read "0,00 €").
     trieste = _pdf_pages(exports.to_pdf(city_summary(_facts(FEDERATION), AS_OF, "trieste")))[0]
     assert "Importo n.d." in trieste.replace("\n", " ") and "0,00" not in trieste, trieste

@@ -225,17 +225,18 @@ async def test_exports_show_the_json_numbers(loaded_shared: ReportingUnderTest) 
         xlsx_r = await c.get("/reports/city_summary/export", params={**params, "format": "xlsx"})
         pdf_r = await c.get("/reports/city_summary/export", params={**params, "format": "pdf"})
     assert csv_r.headers["x-report-digest"] == body["digest"]
-    rows = {(r[0], r[1], r[2]): r[6] for r in csv.reader(io.StringIO(csv_r.text)) if len(r) == 7}
+    italian_csv = csv_r.content.decode("utf-8-sig")  # a byte order mark, ";" as an Italian Excel splits cells
+    rows = {(r[0], r[1], r[2]): r[6] for r in csv.reader(io.StringIO(italian_csv), delimiter=";") if len(r) == 7}
     assert rows[("persons", "", "total")] == "7"
     assert rows[("persons_by_nationality", "MA", "")] == "4"
     assert rows[("contributions_paid_by_kind", "rent", "amount_cents")] == "50000"
     assert rows[("employment", "at_opening", "unemployed")] == "1"
-    assert "persons,,total,Persone,,Totale,7" in csv_r.text  # Italian by default: codes and labels
+    assert "persons;;total;Persone;;Totale;7" in csv_r.text  # Italian by default: codes and labels
     # Every code a person reads has its label (an outside test found money_tutoring, households_followed,
     # budget_plan and persons_with_individual_plan shown raw in the PDF and the CSV).
     unlabelled = {
         code
-        for r in csv.reader(io.StringIO(csv_r.text))
+        for r in csv.reader(io.StringIO(italian_csv), delimiter=";")
         if len(r) == 7 and r[0] != "indicator"
         for code, label in ((r[0], r[3]), (r[1], r[4]), (r[2], r[5]))
         if code and label == code
@@ -257,7 +258,7 @@ async def test_exports_show_the_json_numbers(loaded_shared: ReportingUnderTest) 
     assert labels["cities"] == {c: c.title() for c in programme_cities()}, labels["cities"]
     async with loaded_shared.client("coordination") as c:
         national = await c.get("/reports/national/export", params={**params, "format": "csv"})
-    assert "by_city,bologna,persons,Per città,Bologna,Persone,soppresso" in national.text
+    assert "by_city;bologna;persons;Per città;Bologna;Persone;soppresso" in national.text
 
 
 @pytest.mark.own_service  # publishes, sends facts; its replay counts the log's
@@ -342,7 +343,7 @@ async def test_fund_indicators_financial_statement_and_drill_down(loaded_shared:
         table = await c.get("/reports/city_summary/fund/export", params={**june, "format": "csv"})
         sheet = await c.get("/reports/city_summary/fund/export", params={**june, "format": "xlsx"})
         again = await c.get("/reports/city_summary/fund/export", params={**june, "format": "xlsx"})
-    assert "AMIF.O.2.3,AMIF,Realizzazione,Partecipanti sostenuti,7,persone,persons.total," in table.text
+    assert "AMIF.O.2.3;AMIF;Realizzazione;Partecipanti sostenuti;7;persone;persons.total;" in table.text
     assert sheet.content == again.content and table.headers["x-report-digest"] == city["digest"]
     national = await get(loaded_shared, "coordination", "/reports/national/fund", **june)
     assert {f["code"]: f["value"] for f in national["figures"]}["AMIF.O.2.2"] == 3  # cities supported

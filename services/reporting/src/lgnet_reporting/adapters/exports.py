@@ -132,15 +132,37 @@ def _header(lang: str) -> list[str]:
     return [f"{c}_code" for c in COLUMNS[:3]] + names
 
 
+# A CSV is opened by double-click in a spreadsheet, which splits it by the locale's list separator: ";" in an
+# Italian Excel (whose decimal separator is ","), "," in an English one. The file starts with a UTF-8 byte order
+# mark, without which Excel reads the bytes as Windows-1252 ("EtÃ " for "Età"); an Italian file writes a decimal
+# with a comma (Italian Excel read `15.5` as 15 May). Whole numbers are written alike in both.
+CSV_SEPARATOR = {"it": ";", "en": ","}
+BOM = "\ufeff"
+
+
+def _csv_writer(buf: io.StringIO, lang: str) -> Any:
+    return csv.writer(buf, delimiter=CSV_SEPARATOR.get(lang, ","), lineterminator="\n")
+
+
+def _csv_cell(v: Any, lang: str) -> Any:
+    """A CSV value in the reader's spreadsheet's form: a decimal with a comma in Italian."""
+    return str(v).replace(".", ",") if lang == "it" and isinstance(v, float) else v
+
+
+def _csv_bytes(buf: io.StringIO) -> bytes:
+    return (BOM + buf.getvalue()).encode()
+
+
 def to_csv(report: dict[str, Any], lang: str = lb.DEFAULT) -> bytes:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = _csv_writer(buf, lang)
     for k, v in title(report, lang):
         w.writerow([f"# {k}", v])
     w.writerow(_header(lang))
     for r in rows(report):
-        w.writerow([r.indicator, r.category, r.measure, *data_labelled(r, lang), _cell(r.value, lang)])
-    return buf.getvalue().encode()
+        value = _csv_cell(_cell(r.value, lang), lang)
+        w.writerow([r.indicator, r.category, r.measure, *data_labelled(r, lang), value])
+    return _csv_bytes(buf)
 
 
 def _dated(report: dict[str, Any]) -> datetime:
@@ -220,10 +242,10 @@ def fund_table(figures: list[dict[str, Any]], lang: str) -> list[list[Any]]:
 def fund_csv(report: dict[str, Any], figures: list[dict[str, Any]], lang: str = lb.DEFAULT) -> bytes:
     """Headed like the report's CSV (`to_csv`): each parameter a `# ` line, so one reader takes both."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = _csv_writer(buf, lang)
     w.writerows([f"# {k}", v] for k, v in title(report, lang))
-    w.writerows(fund_table(figures, lang))
-    return buf.getvalue().encode()
+    w.writerows([_csv_cell(c, lang) for c in row] for row in fund_table(figures, lang))
+    return _csv_bytes(buf)
 
 
 def fund_xlsx(report: dict[str, Any], figures: list[dict[str, Any]], lang: str = lb.DEFAULT) -> bytes:

@@ -88,4 +88,12 @@ MIGRATIONS = [
         "select request_id, city from contributions",
         "select voucher_id, city from vouchers",
     ),
+    # Method 12: an opportunity's listing is dated by Italy's day (`listed_on`), its UTC day kept for the reports
+    # of methods 9-11 (`listed_utc_on`). The rows projected before were dated by their UTC day: it is copied; their
+    # `listed_on` stays that day until the projections are rebuilt (`lgnet-replay --into`).
+    (
+        "reporting-16",
+        "alter table opportunities add column if not exists listed_utc_on date;\n"
+        "update opportunities set listed_utc_on = listed_on where listed_utc_on is null",
+    ),
 ]

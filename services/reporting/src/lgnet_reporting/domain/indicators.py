@@ -66,13 +66,18 @@ MAX_MONTHS = 120  # the monthly series shows at most the last ten years
 # month's `contacts` and `contacts_by_service_offered` are small cells too, the months' contacts tied to the contacts
 # (national.py, `_contact_cells`); methods 3-10 published them whatever their size and replay as published. Numbers
 # are those of method 10.
-METHOD = 11
+# 12 (reporting officer's review): a fact without a business date of its own is dated by Italy's day of its
+# envelope's time, not the UTC day (projection.py, `_day`): an opportunity listed at 00:30 in Rome on 8 December made
+# the city run housing in a report as of the 7th. Methods 9-11 read the UTC day they were published with
+# (`projection.as_read_by`). Numbers and suppression are those of method 11.
+METHOD = 12
 STANDING = 6  # the first method counting payments as they stood and linking keys transitively
 AUDITED = 7  # the auditors' review: a city's own by_city cells known to it, a period's cases and placements tied
 PARTIAL = 8  # partial deployments: the cities whose payments the national aggregate has no fact of are named
 HOUSING_ABSENT = 9  # partial deployments: the cities whose housing a report has no fact of are named too
 APPOINTMENTS_SUPPRESSED = 10  # the national aggregate hides small counts of appointments (each one is a person's)
 CONTACTS_SUPPRESSED = 11  # ... and of street contacts (each one is a person's)
+LOCAL_DAYS = 12  # facts without a date of their own dated by Italy's day, not the UTC one
 REPORTING_CONSENT = "reporting"
 CONSENT_BASED = ("persons_by_vulnerability", "employment")
 

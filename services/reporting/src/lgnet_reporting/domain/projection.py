@@ -5,18 +5,21 @@ which different partitions are read never changes the result: the live consumer 
 read partitions in different interleavings, build identical tables. Two kinds of write exist:
 - `insert`: the first write of a key wins (facts that never change: a referral, a redemption);
 - `upsert`: the given columns are overwritten (a case opened then closed; a person corrected).
-Dates are the events' own business dates; events without one (registration, household formed, merge) use the
-envelope's time (UTC date). Nothing identifying is kept: ids, dates and codes only.
+Dates are the events' own business dates; events without one (registration, household formed, merge, opportunity
+listed) use the envelope's time as a day on Italy's calendar (Europe/Rome, `lgnet_shared.clock.today`), as every
+other date of the programme: the UTC day dated a fact of 00:30 in Rome by the day before (method 12). Nothing
+identifying is kept: ids, dates and codes only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date
 from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
+from lgnet_shared import clock
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events import housing as h
@@ -24,6 +27,7 @@ from lgnet_shared.events import intake as i
 from lgnet_shared.events import payments as p
 
 from lgnet_reporting.domain import civic, outreach, tutoring
+from lgnet_reporting.domain.indicators import LOCAL_DAYS
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,10 @@ TABLES: dict[str, Table] = {
         _t("leases", ("lease_id",), lease_id="text", placement_id="text", household_id="text", case_id="text",
            city="text", lease_type="text", monthly_rent_cents="bigint", deposit_cents="bigint", signed_on="date"),
         # Housing opportunities listed (id, city, the listing's day): that a city runs a housing service, before
-        # its first placement (method 9's `housing_not_reported`).
-        _t("opportunities", ("opportunity_id",), opportunity_id="text", city="text", listed_on="date"),
+        # its first placement (method 9's `housing_not_reported`). `listed_on` is Italy's day (method 12),
+        # `listed_utc_on` the UTC day methods 9-11 read (`as_read_by`: their reports replay as published).
+        _t("opportunities", ("opportunity_id",), opportunity_id="text", city="text", listed_on="date",
+           listed_utc_on="date"),
         _t("budget_lines", ("budget_line_id",), budget_line_id="text", city="text", line="text"),
         # The budget's movements as the payments ledger books them (allocations, adjustments, requests, approvals,
         # rejections, vouchers issued and expired), one row per event: the financial statement's facts.
@@ -147,7 +153,19 @@ def event_key(env: Envelope) -> str:
 
 
 def _day(env: Envelope) -> date:
-    return env.time.date()
+    """The envelope's time as a day in Italy (00:30 in Rome on the 8th, 23:30 UTC on the 7th: the 8th)."""
+    return clock.today(env.time)
+
+
+def as_read_by(facts: dict[str, list[dict[str, Any]]], method: int) -> dict[str, list[dict[str, Any]]]:
+    """The facts as a report of `method` reads them: before method 12 an opportunity was dated by its UTC day
+    (`listed_utc_on`; a row projected before that column had its UTC day in `listed_on`), so a report published
+    with methods 9-11 replays to its digest. The other days without a business date of their own (registration,
+    household formed, merge) are read by no report."""
+    if method >= LOCAL_DAYS:
+        return facts
+    utc = [{**r, "listed_on": r["listed_utc_on"] or r["listed_on"]} for r in facts["opportunities"]]
+    return {**facts, "opportunities": utc}
 
 
 Projector = Callable[[Envelope, Any], list[Write]]
@@ -304,7 +322,8 @@ PROJECTORS: dict[str, Projector] = {
              as_of=e.as_of)
     ],
     h.OpportunityListed.type: lambda env, e: [
-        _ins("opportunities", opportunity_id=e.opportunity_id, city=e.city, listed_on=_day(env))
+        _ins("opportunities", opportunity_id=e.opportunity_id, city=e.city, listed_on=_day(env),
+             listed_utc_on=env.time.astimezone(UTC).date())
     ],
     h.PlacementStarted.type: lambda env, e: [
         _ups("placements", placement_id=e.placement_id, household_id=e.household_id, case_id=e.case_id, city=e.city,

@@ -96,12 +96,18 @@ def scope_of(
     city: str | None,
     at: tuple[str, str] = ("path.report", "query.city"),
     served: str | None = None,
+    stored: bool = False,
 ) -> str:
     """Who sees what: the national role only the national aggregate; the auditor every city's report (naming it; on a
     city's own deployment, `served`, that city's only); others their own city (and national). `at`: the fields a
-    refusal names, of the report and of the city (a published report's route has only its id)."""
+    refusal names, of the report and of the city (a published report's route has only its id). A city named must be
+    one of the programme's (`programme_cities`): an unknown or wrongly capitalised one (`Trieste`) read as a city
+    with no facts, a report of zeros (422 naming the valid codes). `stored`: a published report's city, as it was
+    published, is not checked."""
     if report == reports.NATIONAL:
         return reports.NATIONAL
+    if city is not None and not stored and city not in (cities := programme_cities()):
+        raise ContractError(at[1], f"{city!r} is not a city of the programme: one of {', '.join(cities)}")
     if actor.role is Role.NATIONAL:
         raise Forbidden(at[0], "the national role sees only the suppressed national aggregate")
     if actor.role is Role.AUDITOR:
@@ -260,7 +266,7 @@ def router(runtime: Runtime) -> APIRouter:
             raise absent
         city = found["scope"] if found["report"] != reports.NATIONAL else None
         try:
-            scope_of(actor, found["report"], city, at=("path.report_id", "path.report_id"))
+            scope_of(actor, found["report"], city, at=("path.report_id", "path.report_id"), stored=True)
         except Forbidden:  # another city's report is one that does not exist (a 403 told its id exists)
             raise absent from None
         async with runtime.pool.acquire() as conn:
@@ -387,7 +393,7 @@ def router(runtime: Runtime) -> APIRouter:
         key: CreateKey,
     ) -> JSONResponse:
         w = window(body.as_of, body.period_from, body.to, at="")
-        scope = scope_of(actor, report, body.city)
+        scope = scope_of(actor, report, body.city, at=("path.report", "city"))
         if report == reports.NATIONAL and actor.role is not Role.NATIONAL:
             raise Forbidden("path.report", "only the national role publishes the national aggregate")
         if actor.role is Role.PARTNER:

@@ -20,6 +20,7 @@ from lgnet_reporting.adapters import store
 from lgnet_reporting.domain import national as reports
 from lgnet_reporting.domain.canonical import canonical_json, digest
 from lgnet_reporting.domain.indicators import Facts, Window
+from lgnet_reporting.domain.projection import as_read_by
 from lgnet_reporting.service_layer import collector
 
 SOURCE = "/lgnet/reporting"
@@ -45,6 +46,7 @@ class Computed:
 
 def build(facts: Facts, request: Request, threshold: int) -> dict[str, Any]:
     # millions of short-lived objects beside millions of fact rows, no cycles: nothing for the collector to do
+    facts = as_read_by(facts, request.window.method)  # the days its method reads (a replayed report's own)
     with collector.paused():
         if request.report == reports.NATIONAL:
             return reports.national(facts, request.window, threshold)
