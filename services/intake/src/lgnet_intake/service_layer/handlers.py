@@ -640,7 +640,13 @@ class Intake:
         erased = await repo.erased_among(self.conn, members)
         by_person = await self._members_named(ctx, c.vulnerabilities_by_person, members)
         whose = needs.vulnerabilities_by_person(members, by_person, c.vulnerabilities, erased)
-        body = c.model_dump(mode="json") | {"vulnerabilities_by_person": by_person}
+        # A submission replaces only what its submitter may see (`needs.as_seen_by`): the vulnerabilities of a member
+        # hidden from it stay as recorded, in intake and in the fact (docs/partners.md, "Needs assessments")
+        hidden = await self._hidden_from(ctx, [pid for pid in members if pid not in erased])
+        named = by_person.keys() | whose.keys()
+        kept = needs.kept_hidden(await repo.assessment(self.conn, c.case_id), members, hidden, named)
+        whose = dict(sorted((whose | kept).items()))
+        body = c.model_dump(mode="json") | {"vulnerabilities_by_person": by_person | kept}
         await repo.save_assessment(self.conn, c.case_id, body, c.assessed_on)
         facts = c.model_dump(exclude={"vulnerabilities", "vulnerabilities_by_person"})
         union = sorted({v for codes in whose.values() for v in codes})
@@ -781,6 +787,18 @@ class Intake:
                 raise Conflict(field, "the person was erased")
             return p
         return await self._person_named(ctx, person_id, field)
+
+    async def _hidden_from(self, ctx: Context, members: Sequence[str]) -> set[str]:
+        """The members the caller may not read (`read_person` refuses them): what the cartella hides from it."""
+        if ctx.actor.role is Role.STAFF:
+            return set()
+        hidden = set()
+        for pid in members:
+            try:
+                await self.read_person(ctx, pid)
+            except (Forbidden, NotFound):
+                hidden.add(pid)
+        return hidden
 
     async def _members_named(
         self, ctx: Context, by_person: dict[str, list[str]], members: Sequence[str]
