@@ -308,6 +308,15 @@ ITALIAN: list[tuple[str, str]] = [
     (r"the appointment is (\w+)", "l'appuntamento non è più in programma"),
     (r"the appointment's outcome is already recorded \((\w+)\)", "l'esito dell'appuntamento è già registrato"),
     (r"the appointment has not started yet", "l'appuntamento non è ancora iniziato"),
+    # intake books from the current minute on (a booking's or a move's start before it: a day or time mistyped)
+    (
+        r"is in the past: an appointment is booked from now on",
+        "l'orario è già passato: un appuntamento si fissa da adesso in poi",
+    ),
+    (
+        r"the appointment starts after now: book it \(an appointment to come is no record\)",
+        "l'appuntamento comincia dopo adesso: lo fissi (un appuntamento futuro non si registra a posteriori)",
+    ),
     # intake's rule: a cooperative's operator changes only what she booked herself (a colleague's too is refused)
     (
         r"the appointment was booked by someone else",
