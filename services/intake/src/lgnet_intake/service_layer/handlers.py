@@ -278,8 +278,15 @@ class Intake:
             sealed.update(names)
         if sealed:
             event["identity"] = ev.IdentityV2(**sealed)
-        if gone := self._cleared(c) & p["identity"].keys():  # the event says she changed, nothing of what went
+        cleared = self._cleared(c)
+        if gone := cleared & p["identity"].keys():  # the event says she changed, nothing of what went
             changes["identity"] = {f: v for f, v in changes.get("identity", p["identity"]).items() if f not in gone}
+        if "fiscal_code" in cleared and p["fiscal_code_hash"] is not None:
+            # Her blind index goes with it: she is no longer found by the code, and a registration with it is another
+            # person (not merged into her, not flagged as her). Flags raised by it stay for the staff's review.
+            changes["fiscal_code_hash"] = None
+        if "literate" in cleared and p["literate"] is not None:
+            changes["literate"] = None  # not recorded (the fact has no word for it: nothing downstream reads it)
         if not changes:
             raise ContractError("", "nothing to update")
         if c.birth_date is not None or (c.identity is not None and ({"given_name", "family_name"} & plain.keys())):
@@ -308,10 +315,18 @@ class Intake:
 
     @staticmethod
     def _cleared(c: cmd.UpdatePerson) -> set[str]:
-        """The identity fields `c.clear` names (`phone`, `address`); one also given in `c.identity` is refused."""
+        """What `c.clear` names (`phone`, `address`, `fiscal_code`, `literate`); one also given is refused, and so
+        is the name or the surname: they stay required (corrected, never taken away)."""
+        for i, field in enumerate(c.clear or ()):
+            if field in ("identity.given_name", "identity.family_name"):
+                raise ContractError(
+                    f"clear.{i}", "a person's name and surname stay required: correct them, they cannot be taken away"
+                )
         names = {field.removeprefix("identity.") for field in c.clear or ()}
         if c.identity is not None and (both := names & c.identity.model_dump(exclude_none=True).keys()):
             raise ContractError("clear", f"identity.{min(both)} is given and cleared at once")
+        if c.literate is not None and "literate" in names:
+            raise ContractError("clear", "literate is given and cleared at once")
         return names
 
     async def merge_persons(self, ctx: Context, surviving_id: str, c: cmd.MergePersons) -> dict[str, Any]:
