@@ -214,7 +214,14 @@ ITALIAN: list[tuple[str, str]] = [
     ),
     (r"required", "campo obbligatorio"),
     (r"cannot be emptied: correct it instead", "non si può lasciare vuoto: lo corregga"),
-    (r"identity\.\w+ is given and cleared at once", "è indicato e insieme tolto: lo indichi oppure lo tolga"),
+    (
+        r"(?:identity\.\w+|literate) is given and cleared at once",
+        "è indicato e insieme tolto: lo indichi oppure lo tolga",
+    ),
+    (
+        r"a person's name and surname stay required: correct them, they cannot be taken away",
+        "il nome e il cognome della persona sono obbligatori: li corregga, non si possono togliere",
+    ),
     (r"Field required", "campo obbligatorio"),
     (r"List should have at least 1 item.*", "scelga almeno una voce"),
     (r"Input should be a valid date.*", NOT_A_DAY),
