@@ -257,6 +257,8 @@ async def _agenda(
             "purpose": "first_interview" if n % 2 == 0 else "needs_assessment",
             "starts_at": starts_at,
             "ends_at": ends_at,
+            # the year's past appointments are recorded afterwards (intake books none in the past)
+            "recorded_afterwards": day < now.date(),
         }
         await call(staff, "POST", "/appointments", body, key=aid)
 

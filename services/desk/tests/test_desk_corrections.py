@@ -225,17 +225,30 @@ def test_every_registration_field_is_corrected_and_only_what_changed_is_sent() -
 
 def test_an_emptied_phone_or_address_is_cleared_and_a_field_that_cannot_be_emptied_is_refused() -> None:
     """The phone emptied said "Dati della persona registrati." and stayed: an emptied phone or address is cleared
-    (intake's `clear`); a name, a birth date, a sex, a nationality, a fiscal code or the literacy on file emptied is
-    refused at its field, all at once, nothing sent."""
+    (intake's `clear`); a name, a birth date, a sex or a nationality on file emptied is refused at its field, all at
+    once, nothing sent."""
     call = cartella_forms.details(sent_form(details_form(phone="")))
     assert call is not None and call.body == {"clear": ["identity.phone"]}, call
     call = cartella_forms.details(sent_form(details_form(phone="+39 347 7654321", address="")))
     assert call is not None and call.body == {"identity": {"phone": "+39 347 7654321"}, "clear": ["identity.address"]}
-    emptied = {k: "" for k in ("given_name", "family_name", "birth_date", "sex", "nationality", "literate")}
-    on_file = details_form(**emptied) | {"was_fiscal_code": "DLLMRM90E41Z319T"}
+    emptied = {k: "" for k in ("given_name", "family_name", "birth_date", "sex", "nationality")}
+    on_file = details_form(**emptied) | {"was_fiscal_code": "DLLMRM90E41Z319T", "fiscal_code": ""}
     with pytest.raises(FieldErrors) as refused:
         cartella_forms.details(sent_form(on_file))
-    assert refused.value.errors == {k: cartella_forms.CANNOT_BE_EMPTIED for k in [*emptied, "fiscal_code"]}
+    assert refused.value.errors == {k: cartella_forms.CANNOT_BE_EMPTIED for k in emptied}
+
+
+def test_an_emptied_fiscal_code_is_removed_and_literacy_goes_back_to_not_recorded() -> None:
+    """From the desk: a fiscal code typed by mistake for a person who has none could not be removed ("non si può
+    lasciare vuoto"), and literacy once recorded could not go back to unknown. Emptied, the fiscal code is cleared
+    (intake's `clear`); "Non indicata" (the empty choice) clears the literacy on file."""
+    on_file = details_form() | {"was_fiscal_code": "DLLMRM90E41Z319T", "fiscal_code": "DLLMRM90E41Z319T"}
+    call = cartella_forms.details(sent_form(on_file | {"fiscal_code": ""}))
+    assert call is not None and call.body == {"clear": ["identity.fiscal_code"]}, call
+    call = cartella_forms.details(sent_form(on_file | {"literate": "", "phone": ""}))
+    assert call is not None and call.body == {"clear": ["identity.phone", "literate"]}, call
+    assert call.fields["clear"] == "phone" and call.fields["literate"] == "literate"
+    assert cartella_forms.details(sent_form(details_form(was_literate="", literate=""))) is None  # none on file
     with pytest.raises(FieldErrors) as refused:
         cartella_forms.details(sent_form(details_form(nationality="Atlantide")))
     assert list(refused.value.errors) == ["nationality"]
@@ -267,3 +280,27 @@ async def test_the_persons_data_are_corrected_at_the_cartella_and_an_emptied_pho
     assert await axe_problems(desk, browser, {"cartella-details-refused": r.text}) == []
     english = (await desk.client.get("/persons/p-1?lang=en")).text
     assert "Correct the person's data" in text_of(english)
+
+
+async def test_the_details_form_removes_a_fiscal_code_and_offers_literacy_not_recorded(
+    desk: Desk, browser: Any
+) -> None:
+    """The details form offers "Non indicata" for literacy (it offered "— scelga —", refused once literacy was on
+    file) and says the fiscal code is removed when emptied; both are sent as intake's `clear` (the page passing
+    axe-core)."""
+    record = a_record(clock.today().isoformat(), clock.today().isoformat())
+    record["person"] |= {"literate": True}
+    record["person"]["identity"] |= {"fiscal_code": "KNKMNA85C54Z335S"}
+    sent: list[tuple[str, dict[str, Any]]] = []
+    page = await opened(desk, record, **{"PATCH /persons/p-1": keeping(sent, 200)})
+    said = text_of(page)
+    assert "Codice fiscale (facoltativo: se svuotato, viene tolto)" in said, said
+    assert '<option value="">Non indicata</option>' in page, page
+    assert await axe_problems(desk, browser, {"cartella-details-literacy": page}) == []
+    r = await desk.client.post(
+        "/persons/p-1/details", data=as_data(page, "/persons/p-1/details", fiscal_code="", literate="")
+    )
+    assert r.status_code == 303, r.text
+    assert [body for _, body in sent] == [{"clear": ["identity.fiscal_code", "literate"]}], sent
+    english = text_of((await desk.client.get("/persons/p-1?lang=en")).text)
+    assert "Fiscal code (optional: emptied, it is removed)" in english and "Not recorded" in english, english

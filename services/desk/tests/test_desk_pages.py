@@ -583,6 +583,33 @@ async def test_an_appointment_before_today_is_refused_at_its_field(desk: Desk) -
     assert ("intake", "POST", "/appointments/apt-1/move") not in desk.services.calls
 
 
+async def test_intakes_refusal_of_a_time_already_past_is_said_at_the_time_in_italian_and_english(desk: Desk) -> None:
+    """Intake refuses a booking (or a move) that starts before the current minute, at `starts_at`: earlier today
+    passes the desk's own check of the day. The refusal is said at the form's time, in the page's language."""
+    agenda_services(desk.services)
+    past = {"status": 422, "field": "starts_at", "reason": "is in the past: an appointment is booked from now on"}
+    desk.services.answers[("intake", "POST", "/appointments")] = httpx.Response(422, json=past)
+    await desk.as_operator(MARIA)
+    today = clock.today().isoformat()
+    form = {"csrf": "csrf-maria", "day": today, "time": "00:00", "minutes": "30", "party": "p-1",
+            "purpose": "plan_review", "operator": "maria"}  # fmt: skip
+    r = await desk.client.post("/agenda?lang=it", data=form)
+    assert r.status_code == 422, r.text
+    assert 'id="time-error"' in r.text, r.text
+    said = text_of(r.text)
+    assert "l'orario è già passato: un appuntamento si fissa da adesso in poi" in said, said
+    r = await desk.client.post("/agenda?lang=en", data=form)
+    assert r.status_code == 422 and 'id="time-error"' in r.text, r.text
+    assert "is in the past: an appointment is booked from now on" in text_of(r.text), text_of(r.text)
+    # a move earlier today: intake's refusal at the appointment's row
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    desk.services.answers[("intake", "GET", "/appointments")] = [marias_appointment(tomorrow)]
+    desk.services.answers[("intake", "POST", "/appointments/apt-1/move")] = httpx.Response(422, json=past)
+    move = {"csrf": "csrf-maria", "day": tomorrow, "new_day": today, "new_time": "00:00", "minutes": "30"}
+    r = await desk.client.post("/agenda/apt-1/move?lang=it", data=move)
+    assert r.status_code == 422 and "l'orario è già passato" in text_of(r.text), text_of(r.text)
+
+
 async def test_an_appointment_booked_moved_or_cancelled_is_confirmed_on_the_agenda(desk: Desk) -> None:
     """ "Fissa" reloaded the agenda with no word, where the cartella's forms say what was recorded (`role=status`):
     each change of the agenda is said at its top; the agenda opened afresh says nothing."""

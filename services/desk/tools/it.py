@@ -117,6 +117,8 @@ IT = {
     "born on %(day)s": "nato/a il %(day)s",
     "Correct the person's data": "Completa o correggi i dati della persona",
     "Phone (optional: emptied, it is removed)": "Telefono (facoltativo: se svuotato, viene tolto)",
+    "Fiscal code (optional: emptied, it is removed)": "Codice fiscale (facoltativo: se svuotato, viene tolto)",
+    "Not recorded": "Non indicata",
     "Address (optional: emptied, it is removed)": "Indirizzo (facoltativo: se svuotato, viene tolto)",
     "Correct this case's needs assessment": "Correggi la valutazione dei bisogni di questa pratica",
     "Record this case's needs assessment": "Registra la valutazione dei bisogni di questa pratica",

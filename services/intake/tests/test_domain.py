@@ -234,6 +234,17 @@ def test_an_erased_members_vulnerabilities_leave_the_stored_assessment() -> None
     assert needs.without_erased(stored, "son", anyone_left=False) is None
 
 
+def test_a_correction_keeps_what_is_hidden_from_its_submitter_unless_it_names_them() -> None:
+    mum = ["psychiatric_condition"]
+    stored = {"vulnerabilities_by_person": {"mum": mum, "son": ["single_parent"], "gone": ["elderly"]}}
+    members = ["mum", "son"]  # "gone" left the household before the new assessment's date
+    assert needs.kept_hidden(stored, members, hidden={"mum", "gone"}, named={"son"}) == {"mum": mum}
+    assert needs.kept_hidden(stored, members, hidden={"mum"}, named={"son", "mum"}) == {}  # she is named: as given
+    assert needs.kept_hidden(stored, members, hidden=set(), named=set()) == {}  # the staff replace the whole
+    assert needs.kept_hidden({"vulnerabilities": ["elderly"]}, members, hidden={"mum"}, named=set()) == {}  # of old
+    assert needs.kept_hidden(None, members, hidden={"mum"}, named=set()) == {}
+
+
 def test_the_offline_kit_refuses_every_new_identifier_holding_identifying_data() -> None:
     """`lgnet-partner check` said a fiscal code in a person's or a household's id, not in a case's, a referral's, a
     plan's, an outing's, a contact's, an appointment's, an activity's, a session's or a certificate's: a partner's

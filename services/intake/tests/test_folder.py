@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from typing import Any
 
 import pytest
@@ -258,6 +259,48 @@ async def test_a_member_hidden_from_the_partner_keeps_their_vulnerabilities_hidd
         r = await c.get(f"/persons/{son}/record")
     [case] = r.json()["cases"]
     assert case["assessment"]["vulnerabilities_by_person"] == {mum: ["psychiatric_condition"], son: ["single_parent"]}
+
+
+async def test_a_partners_correction_keeps_the_vulnerabilities_of_members_hidden_from_it(
+    intake: InProcessService, uid: str
+) -> None:
+    """The city's staff record the mother's psychiatric condition, a member hidden from the case's cooperative (she
+    withdrew consent to partner sharing); the cooperative corrects the assessment (what it sees: her son, the income).
+    The correction replaced the whole assessment: her vulnerability was lost, in intake and in the fact reporting
+    counts. A submission replaces only what its submitter may see; the rest is kept as it was."""
+    w = World(intake)
+    f = await family(w, uid)
+    mum, son, cid = f["mum"], f["son"], f["case_id"]
+    await withdraw_sharing(w, mum)
+    staff = {"case_id": cid, "housing_situation": "precarious", "monthly_income_cents": 40_000,
+             "employment_status": "unemployed", "assessed_on": str(clock.today()),
+             "vulnerabilities_by_person": {mum: ["psychiatric_condition"], son: ["single_parent"]}}  # fmt: skip
+    await w.call(STAFF, "POST", "/cases/assessments", staff)
+    corrected = staff | {"monthly_income_cents": 55_000, "vulnerabilities_by_person": {son: ["disability"]}}
+    await w.call(A, "POST", "/cases/assessments", corrected)
+    async with intake.client(STAFF) as c:
+        r = await c.get(f"/persons/{son}/record")
+    [case] = r.json()["cases"]
+    assert case["assessment"]["vulnerabilities_by_person"] == {mum: ["psychiatric_condition"], son: ["disability"]}
+    assert case["assessment"]["vulnerabilities"] == ["disability", "psychiatric_condition"]
+    assert case["assessment"]["monthly_income_cents"] == 55_000
+    async with intake.pool.acquire() as conn:
+        values = await conn.fetch("select value from outbox order by seq")
+    [*_, fact] = [v for v in map(json.loads, (r["value"] for r in values)) if v["type"] == "lgnet.intake.needs_assessed"
+                  and v["data"]["case_id"] == cid]  # fmt: skip
+    assert fact["data"]["vulnerabilities_by_person"] == {mum: ["psychiatric_condition"], son: ["disability"]}
+    assert fact["data"]["vulnerabilities"] == ["disability", "psychiatric_condition"]
+    async with intake.client(A) as c:  # the cooperative still sees only what it may
+        r = await c.get(f"/persons/{son}/record")
+    [case] = r.json()["cases"]
+    assert case["assessment"]["vulnerabilities_by_person"] == {son: ["disability"]}
+    assert "psychiatric_condition" not in r.text
+    # What it says itself of her (a partner records what it observed, an empty list too) is taken as it says
+    await w.call(A, "POST", "/cases/assessments", corrected | {"vulnerabilities_by_person": {son: [], mum: []}})
+    async with intake.client(STAFF) as c:
+        r = await c.get(f"/persons/{son}/record")
+    [case] = r.json()["cases"]
+    assert case["assessment"]["vulnerabilities"] == [] and "psychiatric_condition" not in r.text
 
 
 async def test_a_member_hidden_from_the_partner_is_only_an_id_in_the_household(

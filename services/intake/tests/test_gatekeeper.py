@@ -1145,6 +1145,33 @@ async def test_a_merged_persons_other_id_is_hers_in_an_assessment_over_kafka_as_
     assert [a.vulnerabilities_by_person for a in assessed] == [{first: ["elderly"]}, {first: ["addiction"]}]
 
 
+async def test_a_partners_assessment_over_kafka_keeps_what_is_hidden_from_it(intake: IntakeUnderTest, uid: str) -> None:
+    """As over HTTP (test_folder): the city's staff record a vulnerability of y-1, hidden from the cooperative (no
+    consent to sharing with partners); the cooperative's assessment over Kafka, naming nobody, corrects the income.
+    It erased her vulnerability from intake and from the fact reporting counts; now it is kept."""
+    y1, case = f"y-1-{uid}", f"case-1-{uid}"
+
+    def assessment(on: date, **kw: Any) -> dict[str, Any]:
+        return {"case_id": case, "housing_situation": "homeless", "monthly_income_cents": 0,
+                "employment_status": "unemployed", "assessed_on": on.isoformat(), **kw}  # fmt: skip
+
+    async with intake.partner("coop-aurora", "torino") as client:
+        await open_a_case(intake, client, uid)
+        async with intake.client("staff-torino") as c:
+            body = assessment(date(2026, 2, 2), vulnerabilities_by_person={y1: ["psychiatric_condition"]})
+            r = await c.post("/cases/assessments", json=body, headers={"Idempotency-Key": f"as-{uid}"})
+            assert r.status_code == 201, r.text
+        await client.emit(
+            inbound.NeedsAssessmentSubmitted(**assessment(date(2026, 2, 3)) | {"monthly_income_cents": 30_000})
+        )
+    assessed = [e for e in await my_events(intake, uid, "intake.special", want=2) if isinstance(e, ev.NeedsAssessed)]
+    assert [(a.monthly_income_cents, a.vulnerabilities_by_person) for a in assessed] == [
+        (0, {y1: ["psychiatric_condition"]}),
+        (30_000, {y1: ["psychiatric_condition"]}),
+    ]
+    assert await dead_letters(intake) == []
+
+
 async def test_a_fault_of_a_sealed_value_does_not_hide_the_registrations_other_faults(
     intake: IntakeUnderTest, uid: str
 ) -> None:

@@ -1220,7 +1220,6 @@ async def test_a_phone_or_an_address_is_removed_by_naming_it(intake: IntakeUnder
         assert "phone" not in identity and identity["address"] == "Via Roma 1, Torino", identity
         for body, field in (
             ({"clear": ["identity.given_name"]}, "clear.0"),
-            ({"clear": ["identity.fiscal_code"]}, "clear.0"),
             ({"clear": ["identity.address"], "identity": {"address": "Via Po 2"}}, "clear"),
         ):
             r = await c.patch(path, json=body)
@@ -1236,3 +1235,37 @@ async def test_a_phone_or_an_address_is_removed_by_naming_it(intake: IntakeUnder
     assert [e.person_id for e in updates] == [ids["person"]] * 2, updates
     assert all(e.identity is None for e in updates), updates  # nothing of a removed value travels
     assert "333 1234567" not in "".join(e.model_dump_json() for e in updates)
+
+
+async def test_a_fiscal_code_entered_by_mistake_is_removed_and_literacy_set_back_to_not_recorded(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """From the desk: a fiscal code typed for a person who has none could only be replaced, never removed, and
+    literacy once recorded could not go back to "not recorded". `clear` takes `identity.fiscal_code` (the person no
+    longer matches on it: not found by it, a registration with it is another person) and `literate` (null). Her name
+    and surname stay required: naming them is refused saying so."""
+    ids = await household_with_case(intake, uid)
+    path, code = f"/persons/{ids['person']}", amina(uid)["fiscal_code"]
+    async with intake.client("coop-aurora") as c, intake.client("staff-torino") as staff:
+        r = await c.patch(path, json={"literate": True})
+        assert r.status_code == 200, r.text
+        r = await c.patch(path, json={"clear": ["identity.fiscal_code", "literate"]})
+        assert r.status_code == 200, r.text
+        after = (await staff.get(path)).json()
+        assert "fiscal_code" not in after["identity"] and after["literate"] is None, after
+        assert after["identity"]["given_name"] == "Amina" and after["identity"]["phone"], after
+        for name in ("given_name", "family_name"):
+            r = await c.patch(path, json={"clear": ["literate", f"identity.{name}"]})
+            assert (r.status_code, r.json()["field"]) == (422, "clear.1"), r.text
+            assert "name and surname" in r.json()["reason"], r.text
+    async with intake.client("staff-torino") as staff:
+        found = await staff.get("/persons", params={"fiscal_code": code})
+        assert found.status_code == 200 and ids["person"] not in found.text, found.text
+        r = await post(staff, "/persons", person(f"p-code-{uid}", identity={"given_name": "Bisi",
+                                                                            "family_name": "Adeyemi",
+                                                                            "fiscal_code": code}))  # fmt: skip
+        assert r.status_code == 201, r.text
+        assert r.json()["same_as"] is None and r.json()["possible_duplicates"] == [], r.text
+        assert (await staff.get(f"/persons/p-code-{uid}")).json()["identity"]["fiscal_code"] == code
+    updates = [e for e in mine(await intake.events(), uid) if isinstance(e, ev.PersonUpdated)]
+    assert code not in "".join(e.model_dump_json() for e in updates)

@@ -246,6 +246,46 @@ async def test_partners_send_outings_contacts_and_appointments_through_the_gatek
 
 # Own service: the day's reminders are the city's: it asserts that those emitted are all those due, once.
 @pytest.mark.own_service
+async def test_an_appointment_is_booked_or_moved_from_now_on_never_into_the_past(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    """From an outside test: an appointment starting yesterday was booked without a word (a mistyped day), and one
+    was moved into the past as well. A booking starts from the current minute on (its start's minute may be now's):
+    one before is refused at `starts_at`, saying why; recording afterwards what happened (`recorded_afterwards`) is
+    not a booking, and its start is then in the past."""
+    now = datetime.now(UTC)
+    minute = now.replace(second=0, microsecond=0)
+    async with intake.client("staff-torino") as staff:
+        await post(staff, "/persons", {"person_id": f"p-1-{uid}", "birth_date": "1985-01-01", "sex": "female",
+                                       "nationality": "NG"})  # fmt: skip
+
+        def booking(aid: str, start: datetime, **extra: Any) -> dict[str, Any]:
+            return {"appointment_id": aid, "agenda": "desk", "operator": f"op-giulia-{uid}", "person_id": f"p-1-{uid}",
+                    "purpose": "first_interview", "starts_at": start.isoformat(),
+                    "ends_at": (start + timedelta(minutes=30)).isoformat(), **extra}  # fmt: skip
+
+        yesterday = await send(staff, "/appointments", booking(f"a-y-{uid}", now - timedelta(days=1)))
+        assert yesterday.status_code == 422, yesterday.text
+        assert yesterday.json()["field"] == "starts_at" and "past" in yesterday.json()["reason"], yesterday.text
+        a_minute_ago = await send(staff, "/appointments", booking(f"a-m-{uid}", minute - timedelta(seconds=1)))
+        assert a_minute_ago.status_code == 422, a_minute_ago.text
+        await post(staff, "/appointments", booking(f"a-now-{uid}", minute))  # this minute: a walk-in, now
+        later = now + timedelta(days=2)
+        await post(staff, "/appointments", booking(f"a-l-{uid}", later))
+        back = {"starts_at": (now - timedelta(hours=3)).isoformat(), "ends_at": (now - timedelta(hours=2)).isoformat()}
+        moved = await send(staff, f"/appointments/a-l-{uid}/move", back)
+        assert moved.status_code == 422 and moved.json()["field"] == "starts_at", moved.text
+        assert "past" in moved.json()["reason"], moved.text
+        day = [a for a in (await staff.get("/appointments", params={"day": str(clock.today(later))})).json()
+               if a["appointment_id"] == f"a-l-{uid}"]  # fmt: skip
+        assert [a["starts_at"][:16] for a in day] == [later.isoformat()[:16]]  # not moved
+        # What took place yesterday, recorded afterwards: not a booking
+        await post(staff, "/appointments", booking(f"a-r-{uid}", now - timedelta(days=1), recorded_afterwards=True))
+        await post(staff, f"/appointments/a-r-{uid}/outcome", {"outcome": "attended", "on": str(clock.today())})
+        ahead = await send(staff, "/appointments", booking(f"a-f-{uid}", later, recorded_afterwards=True))
+        assert ahead.status_code == 422 and ahead.json()["field"] == "recorded_afterwards", ahead.text
+
+
 async def test_the_agenda_books_moves_cancels_records_no_shows_and_reminds_once(
     intake: IntakeUnderTest, uid: str
 ) -> None:
@@ -286,7 +326,7 @@ async def test_the_agenda_books_moves_cancels_records_no_shows_and_reminds_once(
             {"starts_at": (nine + timedelta(hours=3)).isoformat(), "ends_at": (nine + timedelta(hours=4)).isoformat()},
         )
         await post(staff, f"/appointments/a-2-{uid}/cancel", {"reason": "by_person", "on": str(clock.today())})
-        await post(staff, "/appointments", booking(f"a-past-{uid}", past))
+        await post(staff, "/appointments", booking(f"a-past-{uid}", past) | {"recorded_afterwards": True})
         await post(staff, f"/appointments/a-past-{uid}/outcome", {"outcome": "no_show", "on": str(clock.today())})
         early = await send(staff, f"/appointments/a-1-{uid}/outcome", {"outcome": "attended", "on": str(clock.today())})
         assert early.status_code == 422
@@ -422,7 +462,8 @@ async def test_an_erased_persons_booked_appointments_are_cancelled_and_not_remin
         for aid, start in ((f"a-next-{uid}", tomorrow), (f"a-before-{uid}", past)):
             booking = {"appointment_id": aid, "agenda": "desk", "operator": operator, "person_id": gone,
                        "purpose": "first_interview", "starts_at": start.isoformat(),
-                       "ends_at": (start + timedelta(minutes=30)).isoformat()}  # fmt: skip
+                       "ends_at": (start + timedelta(minutes=30)).isoformat(),
+                       "recorded_afterwards": start < datetime.now(UTC)}  # fmt: skip
             await post(staff, "/appointments", booking)
         assert (await send(staff, f"/persons/p-gone-{uid}/erasure", {})).status_code in (200, 201)
         due = (await staff.get("/appointments/reminders", params={"day": str(clock.today())})).json()
@@ -911,7 +952,9 @@ async def test_an_appointment_is_booked_within_a_year_and_its_cancellation_and_o
         assert (r.status_code, r.json()["field"]) == (422, "starts_at"), r.text
         r = await send(staff, f"/appointments/a-year-{uid}/cancel", {"reason": "by_person", "on": "1999-01-01"})
         assert (r.status_code, r.json()["field"]) == (422, "on"), r.text
-        await post(staff, "/appointments", booking(f"a-done-{uid}", now - timedelta(hours=1)))
+        await post(
+            staff, "/appointments", booking(f"a-done-{uid}", now - timedelta(hours=1)) | {"recorded_afterwards": True}
+        )
         day = (now - timedelta(hours=1)).astimezone(ZoneInfo("Europe/Rome")).date()
         r = await send(
             staff, f"/appointments/a-done-{uid}/outcome", {"outcome": "attended", "on": str(day - timedelta(days=365))}

@@ -216,7 +216,14 @@ ITALIAN: list[tuple[str, str]] = [
     (r"required: no IBAN on file to keep", "campo obbligatorio: nessun IBAN registrato da mantenere"),
     (r"required", "campo obbligatorio"),
     (r"cannot be emptied: correct it instead", "non si può lasciare vuoto: lo corregga"),
-    (r"identity\.\w+ is given and cleared at once", "è indicato e insieme tolto: lo indichi oppure lo tolga"),
+    (
+        r"(?:identity\.\w+|literate) is given and cleared at once",
+        "è indicato e insieme tolto: lo indichi oppure lo tolga",
+    ),
+    (
+        r"a person's name and surname stay required: correct them, they cannot be taken away",
+        "il nome e il cognome della persona sono obbligatori: li corregga, non si possono togliere",
+    ),
     (r"Field required", "campo obbligatorio"),
     (r"List should have at least 1 item.*", "scelga almeno una voce"),
     (r"Input should be a valid date.*", NOT_A_DAY),
@@ -310,6 +317,15 @@ ITALIAN: list[tuple[str, str]] = [
     (r"the appointment is (\w+)", "l'appuntamento non è più in programma"),
     (r"the appointment's outcome is already recorded \((\w+)\)", "l'esito dell'appuntamento è già registrato"),
     (r"the appointment has not started yet", "l'appuntamento non è ancora iniziato"),
+    # intake books from the current minute on (a booking's or a move's start before it: a day or time mistyped)
+    (
+        r"is in the past: an appointment is booked from now on",
+        "l'orario è già passato: un appuntamento si fissa da adesso in poi",
+    ),
+    (
+        r"the appointment starts after now: book it \(an appointment to come is no record\)",
+        "l'appuntamento comincia dopo adesso: lo fissi (un appuntamento futuro non si registra a posteriori)",
+    ),
     # intake's rule: a cooperative's operator changes only what she booked herself (a colleague's too is refused)
     (
         r"the appointment was booked by someone else",

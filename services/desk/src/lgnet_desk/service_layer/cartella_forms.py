@@ -288,7 +288,7 @@ def employment(sent: Sent) -> Call:
 
 
 CANNOT_BE_EMPTIED = "cannot be emptied: correct it instead"  # a field of the person intake keeps once given
-IDENTITY = ("given_name", "family_name", "fiscal_code")  # corrected, never emptied (duplicates are found by them)
+IDENTITY = ("given_name", "family_name", "fiscal_code")  # a name or surname is corrected, never emptied
 REGISTERED = ("birth_date", "sex", "nationality")  # required at the registration
 DETAILS_FIELDS = {f"identity.{k}": k for k in (*IDENTITY, "phone", "address")} | {k: k for k in REGISTERED}
 DETAILS_FIELDS |= {"identity": "phone", "clear": "phone", "languages": "languages", "literate": "literate"}
@@ -296,15 +296,16 @@ DETAILS_FIELDS |= {"identity": "phone", "clear": "phone", "languages": "language
 
 def details(sent: Sent) -> Call | None:
     """Every field of the person's registration corrected or completed (intake's `PATCH /persons/{id}`): only what
-    differs from what the form opened with (`was_<field>`: what is on file); an emptied phone or address cleared
-    (`desk.person_details`), a field intake keeps once given emptied refused at its field (they were not on the form,
-    and an emptied phone said "registered" while it stayed: an outside test). Nothing changed, nothing sent."""
+    differs from what the form opened with (`was_<field>`: what is on file); an emptied phone, address or fiscal code
+    cleared, literacy "Non indicata" cleared (`desk.person_details`), a field intake keeps once given (name, surname,
+    birth date, sex, nationality) emptied refused at its field (they were not on the form, and an emptied phone said
+    "registered" while it stayed: an outside test). Nothing changed, nothing sent."""
     f = sent.form
     typed = {k: f.get(k, "").strip() for k in (*IDENTITY, *REGISTERED)}
     changed = [k for k, v in typed.items() if k in f and v != f.get(f"was_{k}", "")]  # a field not sent: unchanged
-    refused = {k: CANNOT_BE_EMPTIED for k in changed if not typed[k]}
-    if f.get("was_literate") in ("yes", "no") and f.get("literate", "yes").strip() not in ("yes", "no"):
-        refused["literate"] = CANNOT_BE_EMPTIED
+    # A fiscal code typed for a person who has none is taken away emptied (intake's `clear`: she no longer matches on
+    # it); literacy "Non indicata" (empty) is not recorded again (`desk.person_details`)
+    refused = {k: CANNOT_BE_EMPTIED for k in changed if not typed[k] and k != "fiscal_code"}
     try:
         nationality = countries.country_code(typed["nationality"]) if "nationality" in changed else None
     except ValueError as unknown:
@@ -312,8 +313,10 @@ def details(sent: Sent) -> Call | None:
     if refused:
         raise FieldErrors(refused)
     body = desk.person_details(f)
-    if identity := {k: typed[k] for k in IDENTITY if k in changed}:
+    if identity := {k: typed[k] for k in IDENTITY if k in changed and typed[k]}:
         body["identity"] = identity | body.get("identity", {})
+    if "fiscal_code" in changed and not typed["fiscal_code"]:
+        body["clear"] = ["identity.fiscal_code", *body.get("clear", [])]
     body |= {k: typed[k] for k in ("birth_date", "sex") if k in changed}
     if nationality:
         body["nationality"] = nationality

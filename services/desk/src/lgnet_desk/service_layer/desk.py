@@ -527,7 +527,10 @@ def person_details(form: dict[str, str], row: str = "") -> dict[str, Any]:
     body: dict[str, Any] = {}
     if identity := {k: typed[k] for k in ("phone", "address") if k in changed and typed[k]}:
         body["identity"] = identity
-    if cleared := [f"identity.{k}" for k in ("phone", "address") if k in changed and not typed[k]]:
+    cleared = [f"identity.{k}" for k in ("phone", "address") if k in changed and not typed[k]]
+    if "literate" in changed and not typed["literate"] and not row:
+        cleared.append("literate")  # "Non indicata": not recorded again (it could not be set back)
+    if cleared:
         body["clear"] = cleared  # emptied: taken away (it was dropped, the form saying "registered")
     if "languages" in changed:
         try:

@@ -699,6 +699,12 @@ async def close_case(conn: Conn, case_id: str, outcome: str, on: date) -> None:
     await conn.execute("update cases set closed_on = $3, outcome = $2 where case_id = $1", case_id, outcome, on)
 
 
+async def assessment(conn: Conn, case_id: str) -> Row | None:
+    """The case's stored needs assessment (its body), if any."""
+    body = await conn.fetchval("select body from assessments where case_id = $1", case_id)
+    return dict(body) if body is not None else None
+
+
 async def save_assessment(conn: Conn, case_id: str, body: Row, on: date) -> None:
     await conn.execute(
         "insert into assessments values ($1, $2::jsonb, $3) on conflict (case_id)"

@@ -9,7 +9,9 @@
   another booked one of the same party and operator (cancelled ones free their time; back-to-back is fine). Another
   party's appointments never make a booking refused.
 - An appointment is with a person or with a street contact, exactly one.
-- It starts at most 366 days ahead of now (booked or moved).
+- It starts at most 366 days ahead of now, and not before the current minute (booked or moved): an appointment
+  is made for the time to come. Recording afterwards one that took place (or was missed, or cancelled) is not a
+  booking: its start is then before now.
 - Only a booked appointment is moved or cancelled; its outcome (attended, no-show) is recorded once, once it has
   started. A cancelled one has no outcome.
 - Reminders: an appointment is due for a reminder on the day before its local (Europe/Rome) start day.
@@ -84,6 +86,21 @@ def check_ahead(starts_at: datetime, now: datetime) -> None:
     """Not further ahead than a year (one at the calendar's end, 9999-12-31T23:30Z, could never be reminded)."""
     if starts_at - now > FURTHEST:
         raise ContractError("starts_at", f"is more than {FURTHEST.days} days ahead")
+
+
+def check_not_past(starts_at: datetime, now: datetime) -> None:
+    """A booking (or a move) starts from the current minute on: a form filled in at 10:42 for 10:42 is taken at
+    10:42:59, one for 10:41 is not (a day mistyped booked an appointment in the past without a word)."""
+    if starts_at < now.replace(second=0, microsecond=0):
+        raise ContractError("starts_at", "is in the past: an appointment is booked from now on")
+
+
+def check_recorded_afterwards(starts_at: datetime, now: datetime) -> None:
+    """An appointment recorded afterwards (it took place, or was missed or cancelled) started before now."""
+    if starts_at > now:
+        raise ContractError(
+            "recorded_afterwards", "the appointment starts after now: book it (an appointment to come is no record)"
+        )
 
 
 def check_one_party(person_id: str | None, contact_id: str | None) -> None:

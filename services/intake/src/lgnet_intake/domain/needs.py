@@ -47,6 +47,22 @@ def _whose(
     return {person: sorted(set(codes)) for person, codes in sorted(by_person.items()) if codes}
 
 
+def kept_hidden(
+    previous: Mapping[str, Any] | None, members: Collection[str], hidden: Collection[str], named: Collection[str]
+) -> dict[str, list[str]]:
+    """What a submission leaves as it was: the vulnerabilities the case's previous assessment records of members
+    hidden from the submitter (`as_seen_by`: it never read them), still members on the new assessment's date, that
+    the submission does not name (`named`: given a list, an empty one too). A correction replaces only what its
+    submitter may see, and what it says itself of a hidden member (a partner records what it observed). An assessment
+    of old, with no per-person breakdown, was the household's own: nothing is kept of it."""
+    recorded = (previous or {}).get("vulnerabilities_by_person") or {}
+    return {
+        pid: sorted(codes)
+        for pid, codes in sorted(recorded.items())
+        if pid in hidden and pid in members and pid not in named and codes
+    }
+
+
 def as_seen_by(assessment: dict[str, Any] | None, visible: Collection[str]) -> dict[str, Any] | None:
     """A stored needs assessment with only the vulnerabilities of the persons the reader may see: a member hidden from
     a partner (no consent to partner sharing) keeps their special-category data hidden too. The household's list

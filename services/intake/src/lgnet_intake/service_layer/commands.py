@@ -59,9 +59,13 @@ class SealedRegistration(RegisterPerson):
     birth_date_field: ClassVar[str] = "identity.birth_date"
 
 
-# The identity fields a correction may take away: a wrong phone or address could be replaced, never removed (an
-# outside test at the desk). A name or a fiscal code is corrected, not removed: duplicates are found by them.
-Clearable = Literal["identity.phone", "identity.address"]
+# What a correction may take away: a wrong phone or address could be replaced, never removed (an outside test at the
+# desk); a fiscal code typed for a person who has none, and literacy back to not recorded, neither (the desk, again).
+# The name and surname stay required: named, they are refused saying so (`Intake._cleared`), not as an unknown value.
+Clearable = Literal[
+    "identity.phone", "identity.address", "identity.fiscal_code", "literate", "identity.given_name",
+    "identity.family_name",
+]  # fmt: skip
 
 
 class UpdatePerson(Command):
@@ -72,7 +76,10 @@ class UpdatePerson(Command):
     literate: StrictBool | None = None
     identity: PlainIdentity | None = None
     clear: list[Clearable] | None = Field(
-        default=None, description="identity fields to take away (identity.phone, identity.address)"
+        default=None,
+        description="what to take away: identity.phone, identity.address, identity.fiscal_code (the person no longer"
+        " matches on it: not found by it, not merged with nor flagged as a registration with it), literate (back to"
+        " not recorded, null). identity.given_name and identity.family_name stay required: refused",
     )
 
 

@@ -282,8 +282,15 @@ class Intake:
             sealed.update(names)
         if sealed:
             event["identity"] = ev.IdentityV2(**sealed)
-        if gone := self._cleared(c) & p["identity"].keys():  # the event says she changed, nothing of what went
+        cleared = self._cleared(c)
+        if gone := cleared & p["identity"].keys():  # the event says she changed, nothing of what went
             changes["identity"] = {f: v for f, v in changes.get("identity", p["identity"]).items() if f not in gone}
+        if "fiscal_code" in cleared and p["fiscal_code_hash"] is not None:
+            # Her blind index goes with it: she is no longer found by the code, and a registration with it is another
+            # person (not merged into her, not flagged as her). Flags raised by it stay for the staff's review.
+            changes["fiscal_code_hash"] = None
+        if "literate" in cleared and p["literate"] is not None:
+            changes["literate"] = None  # not recorded (the fact has no word for it: nothing downstream reads it)
         if not changes:
             raise ContractError("", "nothing to update")
         if c.birth_date is not None or (c.identity is not None and ({"given_name", "family_name"} & plain.keys())):
@@ -312,10 +319,18 @@ class Intake:
 
     @staticmethod
     def _cleared(c: cmd.UpdatePerson) -> set[str]:
-        """The identity fields `c.clear` names (`phone`, `address`); one also given in `c.identity` is refused."""
+        """What `c.clear` names (`phone`, `address`, `fiscal_code`, `literate`); one also given is refused, and so
+        is the name or the surname: they stay required (corrected, never taken away)."""
+        for i, field in enumerate(c.clear or ()):
+            if field in ("identity.given_name", "identity.family_name"):
+                raise ContractError(
+                    f"clear.{i}", "a person's name and surname stay required: correct them, they cannot be taken away"
+                )
         names = {field.removeprefix("identity.") for field in c.clear or ()}
         if c.identity is not None and (both := names & c.identity.model_dump(exclude_none=True).keys()):
             raise ContractError("clear", f"identity.{min(both)} is given and cleared at once")
+        if c.literate is not None and "literate" in names:
+            raise ContractError("clear", "literate is given and cleared at once")
         return names
 
     async def merge_persons(self, ctx: Context, surviving_id: str, c: cmd.MergePersons) -> dict[str, Any]:
@@ -644,7 +659,13 @@ class Intake:
         erased = await repo.erased_among(self.conn, members)
         by_person = await self._members_named(ctx, c.vulnerabilities_by_person, members)
         whose = needs.vulnerabilities_by_person(members, by_person, c.vulnerabilities, erased)
-        body = c.model_dump(mode="json") | {"vulnerabilities_by_person": by_person}
+        # A submission replaces only what its submitter may see (`needs.as_seen_by`): the vulnerabilities of a member
+        # hidden from it stay as recorded, in intake and in the fact (docs/partners.md, "Needs assessments")
+        hidden = await self._hidden_from(ctx, [pid for pid in members if pid not in erased])
+        named = by_person.keys() | whose.keys()
+        kept = needs.kept_hidden(await repo.assessment(self.conn, c.case_id), members, hidden, named)
+        whose = dict(sorted((whose | kept).items()))
+        body = c.model_dump(mode="json") | {"vulnerabilities_by_person": by_person | kept}
         await repo.save_assessment(self.conn, c.case_id, body, c.assessed_on)
         facts = c.model_dump(exclude={"vulnerabilities", "vulnerabilities_by_person"})
         union = sorted({v for codes in whose.values() for v in codes})
@@ -785,6 +806,18 @@ class Intake:
                 raise Conflict(field, "the person was erased")
             return p
         return await self._person_named(ctx, person_id, field)
+
+    async def _hidden_from(self, ctx: Context, members: Sequence[str]) -> set[str]:
+        """The members the caller may not read (`read_person` refuses them): what the cartella hides from it."""
+        if ctx.actor.role is Role.STAFF:
+            return set()
+        hidden = set()
+        for pid in members:
+            try:
+                await self.read_person(ctx, pid)
+            except (Forbidden, NotFound):
+                hidden.add(pid)
+        return hidden
 
     async def _members_named(
         self, ctx: Context, by_person: dict[str, list[str]], members: Sequence[str]

@@ -80,6 +80,12 @@ class BookAppointment(ev.AppointmentBookingSubmitted):
     operator_partner: Id | None = Field(
         default=None, description="Whose operator: a partner of the city; none: the city's"
     )
+    recorded_afterwards: bool = Field(
+        default=False,
+        description="True: the appointment is recorded after its time (it took place, or was missed or cancelled,"
+        " before now; its outcome or cancellation recorded next): not a booking, its start is before now. A booking"
+        " (false) starts from the current minute on: an earlier start is refused at `starts_at`",
+    )
 
 
 class MoveAppointment(Command):
@@ -380,6 +386,10 @@ class Outreach:
         agenda.check_one_party(c.person_id, c.contact_id)
         agenda.check_interval(c.starts_at, c.ends_at)
         agenda.check_ahead(c.starts_at, self.now())
+        if getattr(c, "recorded_afterwards", False):  # HTTP only: a partner's booking event is a booking
+            agenda.check_recorded_afterwards(c.starts_at, self.now())
+        else:
+            agenda.check_not_past(c.starts_at, self.now())
         if c.agenda is Channel.MOBILE_UNIT and c.unit_id is None:
             raise ContractError("unit_id", "a mobile unit's appointment names the unit")
         if c.unit_id is not None:
@@ -460,6 +470,7 @@ class Outreach:
         row = await self._appointment_for_write(ctx, appointment_id)
         agenda.check_changeable(repo.slot_of(row))
         agenda.check_ahead(c.starts_at, self.now())
+        agenda.check_not_past(c.starts_at, self.now())
         slot = agenda.Slot(appointment_id, row["operator"], c.starts_at, c.ends_at, party=row["operator_partner"])
         await self._check_free(ctx, row["city"], slot)
         await repo.update_appointment(self.conn, appointment_id, {"starts_at": c.starts_at, "ends_at": c.ends_at})
