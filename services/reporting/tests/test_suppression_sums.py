@@ -209,9 +209,9 @@ def _appointments(booked: int, attended: int, cancelled: int = 0, city: str = "t
     events: list[Event] = []
     for n in range(booked + cancelled):
         aid, at = f"a-{city}-{n}", datetime(2026, 2, 2 + n % 20, 9, tzinfo=UTC)
-        events.append(o.AppointmentBooked(appointment_id=aid, city=city, agenda="desk", operator="op", person_id=f"p{n}",
-                                          purpose="first_interview", starts_at=at, ends_at=at.replace(hour=10),
-                                          booked_by="staff"))  # fmt: skip
+        events.append(o.AppointmentBooked(appointment_id=aid, city=city, agenda="desk", operator="op",
+                                          person_id=f"p{n}", purpose="first_interview", starts_at=at,
+                                          ends_at=at.replace(hour=10), booked_by="staff"))  # fmt: skip
         if n >= booked:
             events.append(o.AppointmentCancelled(appointment_id=aid, reason="by_person", cancelled_on=date(2026, 2, 1)))
         else:
@@ -321,8 +321,9 @@ def _nationalities() -> list[Event]:
 
 def test_a_citys_staff_cannot_take_the_other_citys_small_cells_from_the_national_less_their_own_report() -> None:
     """Two cities: the national Tunisians (9) less Torino's own 6 (their exact report) were Trieste's 3, though the
-    national cell was not small (the hidden Peruvians' complement was the Senegalese, the smallest part shown). From method 12 a national cell is hidden when, for some city, it less that city's
-    own cell is from 1 to threshold - 1; the sums close the gaps this opens."""
+    national cell was not small (the hidden Peruvians' complement was the Senegalese, the smallest part shown). From
+    method 12 a national cell is hidden when, for some city, it less that city's own cell is from 1 to threshold - 1;
+    the sums close the gaps this opens."""
     facts = _facts(_nationalities())
     window = Window(date(2026, 2, 28))
     assert _differences(facts, window, 5) == []

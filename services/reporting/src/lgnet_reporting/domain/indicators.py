@@ -66,13 +66,20 @@ MAX_MONTHS = 120  # the monthly series shows at most the last ten years
 # month's `contacts` and `contacts_by_service_offered` are small cells too, the months' contacts tied to the contacts
 # (national.py, `_contact_cells`); methods 3-10 published them whatever their size and replay as published. Numbers
 # are those of method 10.
-METHOD = 11
+# 12 (national coordination's reporting officer): the national aggregate's suppression also ties the appointments
+# attended and no-shows to the booked, days to placement's placements to the placements started, and (when they add
+# up) the months' people contacted and the civic participants to their totals, the civic minutes always; and hides a
+# national cell when it less some city's own cell (that city's staff read their report exact) is from 1 to
+# threshold - 1 (national.py, `plan_for`, `readers`). Numbers are those of method 11, more cells hidden; reports of
+# methods 1-11 replay as published.
+METHOD = 12
 STANDING = 6  # the first method counting payments as they stood and linking keys transitively
 AUDITED = 7  # the auditors' review: a city's own by_city cells known to it, a period's cases and placements tied
 PARTIAL = 8  # partial deployments: the cities whose payments the national aggregate has no fact of are named
 HOUSING_ABSENT = 9  # partial deployments: the cities whose housing a report has no fact of are named too
 APPOINTMENTS_SUPPRESSED = 10  # the national aggregate hides small counts of appointments (each one is a person's)
 CONTACTS_SUPPRESSED = 11  # ... and of street contacts (each one is a person's)
+DIFFERENCED = 12  # ... and closes the sums and the differences with one city's own report that gave cells back
 REPORTING_CONSENT = "reporting"
 CONSENT_BASED = ("persons_by_vulnerability", "employment")
 
