@@ -13,6 +13,7 @@ from lgnet_reporting.domain.projection import TABLES, Tables, project
 from lgnet_reporting.domain.suppression import get
 from lgnet_shared.codec import decode, to_envelope
 from lgnet_shared.events import Event
+from lgnet_shared.events import civic as c
 from lgnet_shared.events import housing as h
 from lgnet_shared.events import intake as i
 from lgnet_shared.events import outreach as o
@@ -362,3 +363,48 @@ def test_reports_of_methods_before_12_replay_to_the_digests_they_were_published_
         assert doc["indicators"]["persons_by_nationality"]["TN"] == 9  # as published: 9 less Torino's 6
     now = national(facts, Window(date(2026, 2, 28)), 5)
     assert now["method"] == 12 and now["indicators"]["persons_by_nationality"]["TN"] is None
+
+
+def _civic_and_street() -> list[Event]:
+    """An Italian course in February (10 persons, 2 sessions of 120 minutes) and a civic orientation in March (2 other
+    persons, one session of 90 minutes); the street units meet 10 people in February and 2 others in March."""
+    events: list[Event] = [
+        c.CivicActivityOrganised(activity_id="a1", city="torino", kind=c.CivicActivityKind.ITALIAN_LANGUAGE_COURSE,
+                                 title="Corso", starts_on=date(2026, 2, 1)),
+        c.CivicActivityOrganised(activity_id="a2", city="torino", kind=c.CivicActivityKind.CIVIC_ORIENTATION,
+                                 title="Orientamento", starts_on=date(2026, 3, 1)),
+        c.CivicSessionHeld(activity_id="a1", session_id="s1", held_on=date(2026, 2, 2), place="Sala",
+                           duration_minutes=120, volunteer_ids=[]),
+        c.CivicSessionHeld(activity_id="a1", session_id="s2", held_on=date(2026, 2, 9), place="Sala",
+                           duration_minutes=120, volunteer_ids=[]),
+        c.CivicSessionHeld(activity_id="a2", session_id="s3", held_on=date(2026, 3, 2), place="Sala",
+                           duration_minutes=90, volunteer_ids=[]),
+        c.CivicAttendanceRecorded(activity_id="a1", session_id="s1", present=[f"p{n}" for n in range(10)], absent=[]),
+        c.CivicAttendanceRecorded(activity_id="a1", session_id="s2", present=[f"p{n}" for n in range(10)], absent=[]),
+        c.CivicAttendanceRecorded(activity_id="a2", session_id="s3", present=["p10", "p11"], absent=[]),
+    ]  # fmt: skip
+    for n in range(12):
+        events.append(_contact(n, date(2026, 2, 3) if n < 10 else date(2026, 3, 4)))
+    return events
+
+
+def test_the_months_people_contacted_and_the_civic_participants_and_minutes_cannot_be_taken_back() -> None:
+    """Systematic scan of `plan_for` against the indicators (method 12): when no one is met in two months, the months'
+    people contacted add up to the people contacted (12 less February's 10 gave March's hidden 2 back); when no one
+    takes part in two kinds or months, the civic participants add up to theirs (12 less the course's 10 gave the
+    orientation's 2); the minutes always add up (2,580 less the course's 2,400 gave the orientation's hidden 180
+    minutes, of one 90-minute session: its 2 participants)."""
+    facts = _facts(_civic_and_street())
+    before = national(facts, Window(date(2026, 3, 31), None, 11), 5)["indicators"]  # as published with method 11
+    assert before["outreach"]["persons_contacted"] == 12 and before["outreach_monthly"][0]["persons_contacted"] == 10
+    assert before["civic_engagement"]["participants"] == 12
+    assert before["civic_by_kind"]["italian_language_course"]["participants"] == 10
+    assert before["civic_engagement"]["participation_minutes"] == 2580
+    ind = national(facts, Window(date(2026, 3, 31)), 5)["indicators"]
+    months = ind["outreach_monthly"]
+    assert not _one_hidden({}, [m["persons_contacted"] for m in months], ind["outreach"]["persons_contacted"]), months
+    total, kinds, civic_months = ind["civic_engagement"], ind["civic_by_kind"], ind["civic_monthly"]
+    for cells in (list(kinds.values()), civic_months):
+        for f in ("participants", "participation_minutes"):
+            assert not _one_hidden({}, [k[f] for k in cells], total[f]), (f, cells, total)
+    assert kinds["civic_orientation"]["participation_minutes"] is None
