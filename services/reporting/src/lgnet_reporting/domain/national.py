@@ -3,6 +3,7 @@ across cities for the national coordination (small cells suppressed, no personal
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 from lgnet_shared.countries import is_third_country, is_valid_country
@@ -163,8 +164,22 @@ def readers(facts: Facts, window: Window, doc: dict[str, Any], plan: Plan) -> di
     too) — for every count of the indicators: the national cell less it is what the other cities have, which with
     two cities is the other city's own cell. Every city with a fact in the log (a city's staff may ask their report
     though it has no case yet); `by_city` rows are left to the groups over the cities (`Group.known`)."""
-    cities = sorted({city for rows in facts.values() for r in rows if isinstance(city := r.get("city"), str)})
+    named: set[Any] = set()
+    for rows in facts.values():
+        named.update(map(dict.get, rows, repeat("city")))
+    cities = sorted(c for c in named if isinstance(c, str) and c)
     cut = split_by_city(facts, cities)
+    # A city's payments and failures are those of its requests (what `standing` reads of them): cut too, else each
+    # city's summary walked every city's.
+    requests = facts["contributions"]
+    city_of: dict[str, str] = {r["request_id"]: r["city"] for r in requests}
+    for table in ("contribution_payments", "contribution_failures"):
+        mine: dict[str, list[dict[str, Any]]] = {c: [] for c in cities}
+        for r in facts[table]:
+            if (kept := mine.get(city_of.get(r["request_id"], ""))) is not None:
+                kept.append(r)
+        for city in cities:
+            cut[city][table] = mine[city]
     paths = [p for p in plan.counts if p[0] == "indicators"]
     out = {}
     for city in cities:
