@@ -68,7 +68,9 @@ def previous(facts: dict[str, list[dict[str, Any]]], threshold: int = 5) -> dict
     # The cities whose payments or housing it has no fact of (methods 8 and 9), as the report names them.
     absent = nat._not_reported(facts, WINDOW, cities)
     doc = report(nat.NATIONAL, nat.NATIONAL, WINDOW, indicators, by_city=by_city, **absent)
-    hidden, count = suppress(doc, nat.plan_for(doc), threshold)
+    plan = nat.plan_for(doc)
+    plan.readers = nat.readers(facts, WINDOW, doc, plan)  # method 12: each city's own report against the aggregate
+    hidden, count = suppress(doc, plan, threshold)
     hidden["suppression"] = {"threshold": threshold, "hidden_cells": count}
     return hidden
 

@@ -154,10 +154,13 @@ def test_the_national_aggregate_suppresses_small_counts_of_street_contacts() -> 
     published February's 2 contacts beside its hidden 2 people contacted, so the reader had them back. The months'
     contacts add up to the contacts: February hidden, March's 5 would be the 7 less February's 2, so it is hidden too.
     A contact may be offered several services (or none): they do not add up to the contacts, each small one is hidden
-    on its own (1 hygiene kit)."""
-    doc = national.national(facts(STREET), Window(date(2026, 3, 31)), threshold=3)
-    assert doc["method"] == METHOD >= 11  # method 11 or later (12: local days, the same numbers)
+    on its own (1 hygiene kit). From method 13 the rest is hidden too: each of them less Torino's own (its staff's
+    exact report: 6 contacts, 4 in March, 5 food and information) is Trieste's 1 contact."""
+    doc = national.national(facts(STREET), Window(date(2026, 3, 31), None, 11), threshold=3)
     assert _contacts(doc) == (7, [None, None], {"food": 6, "hygiene_kit": None, "information": 6})
+    now = national.national(facts(STREET), Window(date(2026, 3, 31)), threshold=3)
+    assert now["method"] == METHOD == 13
+    assert _contacts(now) == (None, [None, None], {"food": None, "hygiene_kit": None, "information": None})
     assert _contacts(national.national(facts(STREET), Window(date(2026, 3, 31)), threshold=1)) == (
         7, [2, 5], {"food": 6, "hygiene_kit": 1, "information": 6}
     )  # fmt: skip
@@ -226,14 +229,15 @@ async def test_hidden_street_contacts_read_suppressed_in_every_export_and_on_the
     reporting: ReportingUnderTest, browser: Browser
 ) -> None:
     """On the service (real Kafka and PostgreSQL, threshold 3): the national aggregate of STREET hides both months'
-    contacts and the 1 hygiene kit (method 11); the CSV, the XLSX, the PDF and the dashboard's street units' table
+    contacts and the 1 hygiene kit (method 11), and from method 13 the contacts and the services offered too (each
+    less Torino's own is Trieste's 1 contact); the CSV, the XLSX, the PDF and the dashboard's street units' table
     read them "soppresso", like every other hidden cell; the published report replays to its digest."""
     await reporting.send([reporting.envelope(e, getattr(e, "city", "torino"), date(2026, 3, 1)) for e in STREET])
     await reporting.settle()
     params = {"as_of": "2026-03-31"}
     async with reporting.client("coordination") as c:
         body = (await c.get("/reports/national", params=params)).json()
-        hidden = (7, [None, None], {"food": 6, "hygiene_kit": None, "information": 6})
+        hidden = (None, [None, None], {"food": None, "hygiene_kit": None, "information": None})
         assert body["method"] == METHOD and _contacts(body) == hidden
         export = "/reports/national/export"
         files = {f: await c.get(export, params={**params, "format": f}) for f in ("csv", "xlsx", "pdf")}
@@ -243,8 +247,7 @@ async def test_hidden_street_contacts_read_suppressed_in_every_export_and_on_the
     lines = files["csv"].text.splitlines()
     months = [x.rsplit(";", 1)[1] for x in lines if x.startswith("outreach_monthly;") and ";contacts;" in x]
     assert months == ["soppresso"] * 2
-    assert [x.rsplit(";", 1)[1] for x in lines if x.startswith("contacts_by_service_offered;")] == ["6", "soppresso",
-                                                                                                     "6"]  # fmt: skip
+    assert [x.rsplit(";", 1)[1] for x in lines if x.startswith("contacts_by_service_offered;")] == ["soppresso"] * 3
 
     import io
 
@@ -255,9 +258,9 @@ async def test_hidden_street_contacts_read_suppressed_in_every_export_and_on_the
     cells = {(r[0], r[1], r[2]): r[-1] for r in sheet.iter_rows(values_only=True) if r and r[0]}
     assert [cells["outreach_monthly", m, "contacts"] for m in ("2026-02", "2026-03")] == ["soppresso"] * 2
     assert cells["contacts_by_service_offered", "hygiene_kit", None] == "soppresso"
-    assert cells["outreach", None, "contacts"] == 7
+    assert cells["outreach", None, "contacts"] == "soppresso"
     text = "".join("".join((p.extract_text() or "").split()) for p in PdfReader(io.BytesIO(files["pdf"].content)).pages)
-    assert "Kitigienicosoppresso" in text and "Contatti7" in text, text
+    assert "Kitigienicosoppresso" in text and "Contattisoppresso" in text, text
     assert "feb2026Contattisoppresso" in text and "mar2026Contattisoppresso" in text, text
 
     page = await browser.new_page()

@@ -129,21 +129,23 @@ async def test_national_aggregate_is_suppressed_and_has_no_personal_data(loaded_
     # Method 7: the cities' minors (Torino 3, Trieste 1) are both hidden, but Torino's staff know their own 3, so the
     # national minors (4) would give Trieste's 1 back: hidden too, and with them the national adults (ages add up).
     assert ind["persons"] == {"total": 10, "minors": None, "adults": None, "age_unknown": 0}
-    assert ind["households"]["total"] == 6
+    # Method 12: the 6 households less Torino's own 4 (its staff's exact report) are the other cities' 2: hidden.
+    assert ind["households"]["total"] is None
     # Primary: Bologna (1 person) and Trieste (2) are under 3.
     assert by_city["bologna"]["persons"] is None and by_city["trieste"]["persons"] is None
     # Method 7: Bologna's staff know their own 1, so Torino's 7 would give Trieste's 2 back (10 - 7 - 1): hidden.
     assert by_city["torino"]["persons"] is None
-    # By difference: national minors 4 = Torino 3 + Trieste 1, so hiding Trieste's 1 hides Torino's 3 too,
-    # and then Torino's adults (7 = minors + adults).
+    # By difference: national minors 4 = Torino 3 + Trieste 1, so hiding Trieste's 1 hides Torino's 3 too; Torino's
+    # row (7 = minors + adults) then has two hidden cells, its persons and minors (method 11 hid its adults instead).
     assert by_city["trieste"]["minors"] is None and by_city["torino"]["minors"] is None
-    assert by_city["torino"]["adults"] is None
+    assert by_city["torino"]["adults"] == 4
     assert by_city["bologna"]["minors"] == 0
     # Placements 2 in all (< 3): hidden, with the amounts tied to hidden counts.
     assert ind["placements"]["started"] is None
     assert ind["contributions_paid"] == {"count": None, "amount_cents": None}
-    # Civic engagement (1) is small; the smallest other area (taking charge, 5) goes with it.
-    assert ind["persons_by_action_area"] == {"civic_engagement": None, "housing_inclusion": 6, "taking_charge": None}
+    # Civic engagement (1) is small; the smallest other area (taking charge, 5) goes with it; method 13 hides
+    # housing inclusion (6) too (the difference with a city's own report, and the sums it opens).
+    assert ind["persons_by_action_area"] == {"civic_engagement": None, "housing_inclusion": None, "taking_charge": None}
     text = str(body)
     assert not [pid for pid in PERSON_IDS if f"'{pid}'" in text]
     # Erased P10 still counts in Trieste's (exact) report.

@@ -8,10 +8,12 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from lgnet_reporting.domain.indicators import Window
-from lgnet_reporting.domain.national import national
+from lgnet_reporting.domain.national import city_summary, national, plan_for
 from lgnet_reporting.domain.projection import TABLES, Tables, project
+from lgnet_reporting.domain.suppression import get
 from lgnet_shared.codec import decode, to_envelope
 from lgnet_shared.events import Event
+from lgnet_shared.events import civic as c
 from lgnet_shared.events import housing as h
 from lgnet_shared.events import intake as i
 from lgnet_shared.events import outreach as o
@@ -195,3 +197,214 @@ def test_a_periods_closed_cases_and_ended_placements_cannot_be_taken_back_when_i
     as_published = Window(date(2026, 2, 28), date(2026, 1, 1), method=6)  # method 6 replays as it was published
     then = national(_facts(_cases_and_payments()), as_published, 5)["indicators"]
     assert then["cases"]["open_at_as_of"] == 8 and then["placements"]["active_at_as_of"] == 8
+
+
+# --- Method 12 (national coordination's reporting officer): sums and differences that still gave hidden cells back.
+
+FEB = date(2026, 2, 10)
+
+
+def _appointments(booked: int, attended: int, cancelled: int = 0, city: str = "torino") -> list[Event]:
+    """`booked` appointments in February (not cancelled), `attended` of them attended, the rest no-shows; and
+    `cancelled` more, cancelled."""
+    events: list[Event] = []
+    for n in range(booked + cancelled):
+        aid, at = f"a-{city}-{n}", datetime(2026, 2, 2 + n % 20, 9, tzinfo=UTC)
+        events.append(o.AppointmentBooked(appointment_id=aid, city=city, agenda="desk", operator="op",
+                                          person_id=f"p{n}", purpose="first_interview", starts_at=at,
+                                          ends_at=at.replace(hour=10), booked_by="staff"))  # fmt: skip
+        if n >= booked:
+            events.append(o.AppointmentCancelled(appointment_id=aid, reason="by_person", cancelled_on=date(2026, 2, 1)))
+        else:
+            outcome = "attended" if n < attended else "no_show"
+            events.append(o.AppointmentOutcomeRecorded(appointment_id=aid, outcome=outcome, on=at.date()))
+    return events
+
+
+def test_a_hidden_count_of_no_shows_cannot_be_taken_back_as_booked_less_attended() -> None:
+    """February (the reviewer's scenario): 12 booked, 9 attended, 3 no-shows. Under method 11 the 3 were hidden on
+    their own and 12 - 9 gave them back: attended and no-shows are parts of the booked (with those still without an
+    outcome), a group."""
+    ind = national(_facts(_appointments(12, 9)), Window(date(2026, 2, 28)), threshold=5)["indicators"]
+    seen = ind["appointments"]
+    assert seen["no_show"] is None
+    assert seen["booked"] is None or seen["attended"] is None, seen  # else booked - attended = the hidden no-shows
+
+
+def _housed(per_city: dict[str, int]) -> list[Event]:
+    """Per city, `per_city[city]` households of one person each, with a case opened on 5 January and a placement
+    started on 20 January (private rental for the first, social housing for the others)."""
+    events: list[Event] = []
+    for city, many in per_city.items():
+        for n in range(many):
+            k = f"{city}{n}"
+            events += [
+                i.PersonRegistered(person_id=k, household_id=f"h{k}", registered_by="desk",
+                                   birth_date=date(1980, 1, 1), sex=i.Sex.FEMALE, nationality="MA",
+                                   third_country=True),
+                i.HouseholdFormed(household_id=f"h{k}", city=city, reference_person_id=k, member_ids=[k]),
+                i.CaseOpened(case_id=f"c{k}", household_id=f"h{k}", city=city,
+                             action_area=i.ActionArea.HOUSING_INCLUSION, channel=i.Channel.DESK, partner="x",
+                             opened_on=date(2026, 1, 5)),
+                h.PlacementStarted(placement_id=f"pl{k}", match_id=f"m{k}", household_id=f"h{k}", case_id=f"c{k}",
+                                   opportunity_id=f"op{k}", city=city,
+                                   kind="private_rental" if n == 0 else "social_housing",
+                                   started_on=date(2026, 1, 20)),
+            ]  # fmt: skip
+    return events
+
+
+def test_a_hidden_placements_total_is_not_shown_as_the_count_under_days_to_placement() -> None:
+    """Torino 10 placements, Trieste 2 (threshold 5): Trieste's row is hidden, Torino's with it and (a city knows its
+    own row) the national 12 started too — but days to placement counted its 12 placements in no group: Torino's
+    staff took their 10 from it and had Trieste's 2. They are the placements started whose case is known: hidden with
+    them."""
+    ind = national(_facts(_housed({"torino": 10, "trieste": 2})), Window(date(2026, 2, 28)), threshold=5)["indicators"]
+    assert ind["placements"]["started"] is None
+    assert ind["days_to_placement"] == {"placements": None, "median": None}, ind["days_to_placement"]
+
+
+def _count_paths(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [p for p in plan_for(doc).counts if p[0] == "indicators"]
+
+
+def _own(city_doc: dict[str, Any], national_doc: dict[str, Any], path: tuple[Any, ...]) -> int:
+    """A city's own cell at a national path (months matched by their month; a category it lacks is 0)."""
+    here: Any = city_doc
+    there: Any = national_doc
+    for step in path:
+        if isinstance(step, int):
+            month = there[step]["month"]
+            here = next((m for m in here if m["month"] == month), None)
+        else:
+            here = here.get(step) if isinstance(here, dict) else None
+        there = there[step]
+        if here is None:
+            return 0
+    return int(here)
+
+
+def _differences(facts: dict[str, list[dict[str, Any]]], window: Window, threshold: int) -> list[Any]:
+    """The visible national cells that a city's staff, with their own exact report, turn into the other cities' small
+    cell (national - own between 1 and threshold - 1)."""
+    doc = national(facts, window, threshold)
+    leaks = []
+    for city in ("torino", "trieste"):
+        own = city_summary(facts, window, city)
+        for path in _count_paths(doc):
+            shown = get(doc, path)
+            if shown is not None and 0 < shown - _own(own, doc, path) < threshold:
+                leaks.append((city, path, shown, shown - _own(own, doc, path)))
+    return leaks
+
+
+def _nationalities() -> list[Event]:
+    """Torino: 10 Moroccans and 6 Tunisians; Trieste: 10 Moroccans, 5 Senegalese, 3 Tunisians and 3 Peruvians (one
+    case each)."""
+    events: list[Event] = []
+    for city, people in (("torino", {"MA": 10, "TN": 6}), ("trieste", {"MA": 10, "SN": 5, "TN": 3, "PE": 3})):
+        n = 0
+        for nationality, many in people.items():
+            for _ in range(many):
+                k = f"{city}{n}"
+                events += [
+                    i.PersonRegistered(person_id=k, household_id=f"h{k}", registered_by="desk",
+                                       birth_date=date(1980, 1, 1), sex=i.Sex.FEMALE, nationality=nationality,
+                                       third_country=True),
+                    i.HouseholdFormed(household_id=f"h{k}", city=city, reference_person_id=k, member_ids=[k]),
+                    i.CaseOpened(case_id=f"c{k}", household_id=f"h{k}", city=city,
+                                 action_area=i.ActionArea.HOUSING_INCLUSION, channel=i.Channel.DESK, partner="x",
+                                 opened_on=date(2026, 1, 5)),
+                ]  # fmt: skip
+                n += 1
+    return events
+
+
+def test_a_citys_staff_cannot_take_the_other_citys_small_cells_from_the_national_less_their_own_report() -> None:
+    """Two cities: the national Tunisians (9) less Torino's own 6 (their exact report) were Trieste's 3, though the
+    national cell was not small (the hidden Peruvians' complement was the Senegalese, the smallest part shown). From
+    method 13 a national cell is hidden when, for some city, it less that city's own cell is from 1 to threshold - 1;
+    the sums close the gaps this opens."""
+    facts = _facts(_nationalities())
+    window = Window(date(2026, 2, 28))
+    assert _differences(facts, window, 5) == []
+    by = national(facts, window, 5)["indicators"]["persons_by_nationality"]
+    assert by["TN"] is None and by["PE"] is None
+    assert sum(v is None for v in by.values()) != 1  # and the sums close what this opens
+
+
+def test_every_count_of_a_two_city_scenario_resists_the_difference_with_either_citys_own_report() -> None:
+    """The three leaks together, every count cell checked against each city's own exact report."""
+    events = [*_nationalities(), *_housed({"torino": 10, "trieste": 2}), *_appointments(12, 9),
+              *_appointments(3, 2, city="trieste")]  # fmt: skip
+    facts = _facts(events)
+    for window in (Window(date(2026, 2, 28)), Window(date(2026, 2, 28), date(2026, 2, 1))):
+        assert _differences(facts, window, 5) == [], window
+
+
+# Digests of the national aggregate of that scenario (threshold 5, as of 28 February 2026; and from 1 February),
+# recorded with the code before method 13: reports published with methods 7 and 11 replay to them, leaks included.
+RECORDED_BEFORE_12 = {
+    (7, None): "ede3eda17448260e51507ddfa4deef386823383cf48237f5731f88e4da68e646",
+    (11, None): "466b013827b47a70de89e2650875431844fad2edfb438e802eef06e9f8e38745",
+    (11, date(2026, 2, 1)): "4d04aaa6360b27cb930a1489b5e63bf6148adc054a41eb0357a64846d9631409",
+}
+
+
+def test_reports_of_methods_before_13_replay_to_the_digests_they_were_published_with() -> None:
+    from lgnet_reporting.domain.canonical import digest
+
+    events = [*_nationalities(), *_housed({"torino": 10, "trieste": 2}), *_appointments(12, 9),
+              *_appointments(3, 2, city="trieste")]  # fmt: skip
+    facts = _facts(events)
+    for (method, since), recorded in RECORDED_BEFORE_12.items():
+        doc = national(facts, Window(date(2026, 2, 28), since, method), 5)
+        assert digest(doc) == recorded, (method, since)
+        assert doc["indicators"]["persons_by_nationality"]["TN"] == 9  # as published: 9 less Torino's 6
+    now = national(facts, Window(date(2026, 2, 28)), 5)
+    assert now["method"] == 13 and now["indicators"]["persons_by_nationality"]["TN"] is None
+
+
+def _civic_and_street() -> list[Event]:
+    """An Italian course in February (10 persons, 2 sessions of 120 minutes) and a civic orientation in March (2 other
+    persons, one session of 90 minutes); the street units meet 10 people in February and 2 others in March."""
+    events: list[Event] = [
+        c.CivicActivityOrganised(activity_id="a1", city="torino", kind=c.CivicActivityKind.ITALIAN_LANGUAGE_COURSE,
+                                 title="Corso", starts_on=date(2026, 2, 1)),
+        c.CivicActivityOrganised(activity_id="a2", city="torino", kind=c.CivicActivityKind.CIVIC_ORIENTATION,
+                                 title="Orientamento", starts_on=date(2026, 3, 1)),
+        c.CivicSessionHeld(activity_id="a1", session_id="s1", held_on=date(2026, 2, 2), place="Sala",
+                           duration_minutes=120, volunteer_ids=[]),
+        c.CivicSessionHeld(activity_id="a1", session_id="s2", held_on=date(2026, 2, 9), place="Sala",
+                           duration_minutes=120, volunteer_ids=[]),
+        c.CivicSessionHeld(activity_id="a2", session_id="s3", held_on=date(2026, 3, 2), place="Sala",
+                           duration_minutes=90, volunteer_ids=[]),
+        c.CivicAttendanceRecorded(activity_id="a1", session_id="s1", present=[f"p{n}" for n in range(10)], absent=[]),
+        c.CivicAttendanceRecorded(activity_id="a1", session_id="s2", present=[f"p{n}" for n in range(10)], absent=[]),
+        c.CivicAttendanceRecorded(activity_id="a2", session_id="s3", present=["p10", "p11"], absent=[]),
+    ]  # fmt: skip
+    for n in range(12):
+        events.append(_contact(n, date(2026, 2, 3) if n < 10 else date(2026, 3, 4)))
+    return events
+
+
+def test_the_months_people_contacted_and_the_civic_participants_and_minutes_cannot_be_taken_back() -> None:
+    """Systematic scan of `plan_for` against the indicators (method 13): when no one is met in two months, the months'
+    people contacted add up to the people contacted (12 less February's 10 gave March's hidden 2 back); when no one
+    takes part in two kinds or months, the civic participants add up to theirs (12 less the course's 10 gave the
+    orientation's 2); the minutes always add up (2,580 less the course's 2,400 gave the orientation's hidden 180
+    minutes, of one 90-minute session: its 2 participants)."""
+    facts = _facts(_civic_and_street())
+    before = national(facts, Window(date(2026, 3, 31), None, 11), 5)["indicators"]  # as published with method 11
+    assert before["outreach"]["persons_contacted"] == 12 and before["outreach_monthly"][0]["persons_contacted"] == 10
+    assert before["civic_engagement"]["participants"] == 12
+    assert before["civic_by_kind"]["italian_language_course"]["participants"] == 10
+    assert before["civic_engagement"]["participation_minutes"] == 2580
+    ind = national(facts, Window(date(2026, 3, 31)), 5)["indicators"]
+    months = ind["outreach_monthly"]
+    assert not _one_hidden({}, [m["persons_contacted"] for m in months], ind["outreach"]["persons_contacted"]), months
+    total, kinds, civic_months = ind["civic_engagement"], ind["civic_by_kind"], ind["civic_monthly"]
+    for cells in (list(kinds.values()), civic_months):
+        for f in ("participants", "participation_minutes"):
+            assert not _one_hidden({}, [k[f] for k in cells], total[f]), (f, cells, total)
+    assert kinds["civic_orientation"]["participation_minutes"] is None

@@ -70,7 +70,13 @@ MAX_MONTHS = 120  # the monthly series shows at most the last ten years
 # envelope's time, not the UTC day (projection.py, `_day`): an opportunity listed at 00:30 in Rome on 8 December made
 # the city run housing in a report as of the 7th. Methods 9-11 read the UTC day they were published with
 # (`projection.as_read_by`). Numbers and suppression are those of method 11.
-METHOD = 12
+# 13 (national coordination's reporting officer): the national aggregate's suppression also ties the appointments
+# attended and no-shows to the booked, days to placement's placements to the placements started, and (when they add
+# up) the months' people contacted and the civic participants to their totals, the civic minutes always; and hides a
+# national cell when it less some city's own cell (that city's staff read their report exact) is from 1 to
+# threshold - 1 (national.py, `plan_for`, `readers`). Numbers are those of method 12, more cells hidden; reports of
+# methods 1-12 replay as published.
+METHOD = 13
 STANDING = 6  # the first method counting payments as they stood and linking keys transitively
 AUDITED = 7  # the auditors' review: a city's own by_city cells known to it, a period's cases and placements tied
 PARTIAL = 8  # partial deployments: the cities whose payments the national aggregate has no fact of are named
@@ -78,6 +84,7 @@ HOUSING_ABSENT = 9  # partial deployments: the cities whose housing a report has
 APPOINTMENTS_SUPPRESSED = 10  # the national aggregate hides small counts of appointments (each one is a person's)
 CONTACTS_SUPPRESSED = 11  # ... and of street contacts (each one is a person's)
 LOCAL_DAYS = 12  # facts without a date of their own dated by Italy's day, not the UTC one
+DIFFERENCED = 13  # the national aggregate closes the sums and the differences with a city's own report
 REPORTING_CONSENT = "reporting"
 CONSENT_BASED = ("persons_by_vulnerability", "employment")
 

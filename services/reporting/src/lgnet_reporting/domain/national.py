@@ -3,6 +3,7 @@ across cities for the national coordination (small cells suppressed, no personal
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 from lgnet_shared.countries import is_third_country, is_valid_country
@@ -12,6 +13,7 @@ from lgnet_reporting.domain.indicators import (
     APPOINTMENTS_SUPPRESSED,
     AUDITED,
     CONTACTS_SUPPRESSED,
+    DIFFERENCED,
     EMPLOYED,
     HOUSING_ABSENT,
     PARTIAL,
@@ -149,9 +151,58 @@ def national(facts: Facts, window: Window, threshold: int) -> dict[str, Any]:
     cities = cities_of(facts)
     by_city = city_rows(facts, window, cities, shared, everyone)
     doc = report(NATIONAL, NATIONAL, window, indicators, by_city=by_city, **_not_reported(facts, window, cities))
-    hidden, count = suppress(doc, plan_for(doc), threshold)
+    plan = plan_for(doc)
+    if window.method >= DIFFERENCED and threshold > 1:  # methods 1-12 replay as published
+        plan.readers = readers(facts, window, doc, plan)
+    hidden, count = suppress(doc, plan, threshold)
     hidden["suppression"] = {"threshold": threshold, "hidden_cells": count}
     return hidden
+
+
+def readers(facts: Facts, window: Window, doc: dict[str, Any], plan: Plan) -> dict[str, dict[Path, int]]:
+    """Method 12: what each city's staff know exactly of the national cells — their city's own report (partners
+    too) — for every count of the indicators: the national cell less it is what the other cities have, which with
+    two cities is the other city's own cell. Every city with a fact in the log (a city's staff may ask their report
+    though it has no case yet); `by_city` rows are left to the groups over the cities (`Group.known`)."""
+    named: set[Any] = set()
+    for rows in facts.values():
+        named.update(map(dict.get, rows, repeat("city")))
+    cities = sorted(c for c in named if isinstance(c, str) and c)
+    cut = split_by_city(facts, cities)
+    # A city's payments and failures are those of its requests (what `standing` reads of them): cut too, else each
+    # city's summary walked every city's.
+    requests = facts["contributions"]
+    city_of: dict[str, str] = {r["request_id"]: r["city"] for r in requests}
+    for table in ("contribution_payments", "contribution_failures"):
+        mine: dict[str, list[dict[str, Any]]] = {c: [] for c in cities}
+        for r in facts[table]:
+            if (kept := mine.get(city_of.get(r["request_id"], ""))) is not None:
+                kept.append(r)
+        for city in cities:
+            cut[city][table] = mine[city]
+    paths = [p for p in plan.counts if p[0] == "indicators"]
+    out = {}
+    for city in cities:
+        own = {"indicators": summary(cut[city], window, city)}
+        out[city] = {p: _own_cell(own, doc, p) for p in paths}
+    return out
+
+
+def _own_cell(own: dict[str, Any], doc: dict[str, Any], path: Path) -> int:
+    """A city's cell at a national path: a month of a series is the city's entry of the same month, a category the
+    city does not have is 0."""
+    mine: Any = own
+    ours: Any = doc
+    for step in path:
+        if isinstance(step, int):  # a month of a series: the city's series may start later, or skip months
+            month = ours[step]["month"]
+            mine = next((m for m in mine if m["month"] == month), None)
+        else:
+            mine = mine.get(step)
+        ours = ours[step]
+        if mine is None:
+            return 0
+    return int(mine)
 
 
 def not_reported(facts: Facts, window: Window, cities: list[str], service: str) -> list[str]:
@@ -286,7 +337,57 @@ def plan_for(doc: dict[str, Any]) -> Plan:
         _closed_groups(doc, plan)  # they were published
     if doc.get("method", 1) >= 5:
         _nationality_groups(doc, plan)
+    if doc.get("method", 1) >= DIFFERENCED:  # sums methods 1-12 left open; reports published with them replay so
+        _sums_of_method_12(doc, plan)
     return plan
+
+
+def _adds_up(doc: dict[str, Any], parts: list[Path], total: Path) -> bool:
+    """The parts add up to the total (or a cell is hidden already: the plan of a suppressed document)."""
+    cells = [get(doc, p) for p in (*parts, total)]
+    return None in cells or sum(cells[:-1]) == cells[-1]
+
+
+def _sums_of_method_12(doc: dict[str, Any], plan: Plan) -> None:
+    """Method 12 (the national coordination's reporting officer): cells methods 1-11 tied to nothing though a sum or
+    a copy of them is shown.
+    - Appointments: attended and no-shows are parts of the booked (those without an outcome yet are the rest, not
+      shown): under method 11 February's 12 booked and 9 attended gave the hidden 3 no-shows back. A group, always:
+      a reader of a past period takes the rest to be 0.
+    - Days to placement's `placements` are the placements started whose case is known (all of them, normally): under
+      method 11 they showed 51 beside a hidden `placements.started`. Hidden with it (a link), and tied to it when
+      equal (a group of one part).
+    - The months' people contacted and the civic participants by kind and by month add up to their totals when no
+      one was met (or took part) in two months or kinds: a group then, as the months' contacts (method 11). The civic
+      minutes by kind and by month always add up to the total minutes: a group (amounts, like the payments')."""
+    ind = doc["indicators"]
+    i: Path = ("indicators",)
+    if "appointments" in ind:
+        plan.groups.append(
+            Group([(*i, "appointments", k) for k in ("attended", "no_show")], (*i, "appointments", "booked"))
+        )
+    started, waited = (*i, "placements", "started"), (*i, "days_to_placement", "placements")
+    plan.links.append((started, waited))
+    if _adds_up(doc, [waited], started):
+        plan.groups.append(Group([waited], started))
+    if "outreach" in ind:
+        months = [(*i, "outreach_monthly", m, "persons_contacted") for m in range(len(ind["outreach_monthly"]))]
+        total: Path = (*i, "outreach", "persons_contacted")
+        if months and _adds_up(doc, months, total):
+            plan.groups.append(Group(months, total))
+    if "civic_engagement" in ind:
+        civic_total: Path = (*i, "civic_engagement")
+        kinds = [(*i, "civic_by_kind", k) for k in ind["civic_by_kind"]]
+        civic_months = [(*i, "civic_monthly", m) for m in range(len(ind["civic_monthly"]))]
+        for cells in (kinds, civic_months):
+            if not cells:
+                continue
+            plan.groups.append(
+                Group([(*c, "participation_minutes") for c in cells], (*civic_total, "participation_minutes"))
+            )
+            people = [(*c, "participants") for c in cells]
+            if _adds_up(doc, people, (*civic_total, "participants")):
+                plan.groups.append(Group(people, (*civic_total, "participants")))
 
 
 def _contact_cells(doc: dict[str, Any], plan: Plan) -> None:

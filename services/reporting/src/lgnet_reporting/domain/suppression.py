@@ -9,6 +9,9 @@ exactly one hidden cell; it only ever hides more, so it ends. Amount cells are l
 amount is hidden with its count. A group whose parts are each known exactly to one reader (a city's row of the
 national aggregate, which that city's staff read exact in their own report) must not have exactly two hidden cells
 either when one of them is such a part: its reader would take the other back.
+Against a reader's own cells (method 13): a reader who knows their own exact share of a cell (a city's staff, their
+city's report) takes it from the published cell and has the rest's: a cell is hidden too when, for some reader, the
+cell less that reader's own is from 1 to threshold - 1 (`Plan.readers`); the groups then close the gaps this opens.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class Plan:
     counts: list[Path] = field(default_factory=list)  # cells primary suppression looks at
     groups: list[Group] = field(default_factory=list)
     links: list[tuple[Path, Path]] = field(default_factory=list)  # (count cell, cell hidden with it)
+    # each reader's own exact share of count cells (path -> value): a city's staff, their city's report (method 13)
+    readers: dict[str, dict[Path, int]] = field(default_factory=dict)
 
 
 def get(doc: Any, path: Path) -> Any:
@@ -48,6 +53,7 @@ def _set_null(doc: Any, path: Path) -> None:
 def hidden_cells(doc: Any, plan: Plan, threshold: int) -> set[Path]:
     values = {p: get(doc, p) for p in {*plan.counts, *(c for g in plan.groups for c in (*g.parts, g.total))}}
     hidden = {p for p in plan.counts if 0 < values[p] < threshold}
+    hidden |= {p for own in plan.readers.values() for p, mine in own.items() if 0 < values[p] - mine < threshold}
     changed = True
     while changed:
         before = len(hidden)
