@@ -1093,7 +1093,7 @@ async def test_a_cooperative_lists_housing_and_the_city_runs_the_matching(browse
     await maria.get_by_role("button", name="Avvia ora l'abbinamento").click()
     await maria.wait_for_load_state()
     said = await maria.locator("main .notice").first.inner_text()
-    assert re.search(r"\d+ propost[ae] fatt[ae]\.", said), said
+    assert re.search(r"\d+ propost[ae] formulat[ae]\.", said), said
     # the city's matching rules, saved whole over what the page showed (housing's PUT /rules takes the desk's body)
     await maria.fill("#max_hold_days", "120")
     await maria.fill("#priority_vulnerability", "2,5")

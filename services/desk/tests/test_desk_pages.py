@@ -3618,7 +3618,7 @@ async def test_the_dpo_filters_the_access_log_by_operator_and_is_told_a_name_is_
     assert await axe_problems(desk, browser, {"access-log-operator": page.text}) == []
     coop = text_of((await desk.client.get("/access-log?operator=luca")).text)
     assert asked[-1].url.params["principal"] == "coop-aurora", asked
-    assert "agisce come il suo ente" in coop, coop
+    assert "opera sui servizi a nome del suo ente" in coop, coop
     unknown = await desk.client.get("/access-log?operator=nobody")
     assert unknown.status_code == 422 and 'id="operator-error"' in unknown.text, unknown.text
 
