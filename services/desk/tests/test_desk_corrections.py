@@ -294,7 +294,7 @@ async def test_the_details_form_removes_a_fiscal_code_and_offers_literacy_not_re
     sent: list[tuple[str, dict[str, Any]]] = []
     page = await opened(desk, record, **{"PATCH /persons/p-1": keeping(sent, 200)})
     said = text_of(page)
-    assert "Codice fiscale (facoltativo: se svuotato, viene tolto)" in said, said
+    assert "Codice fiscale (facoltativo: se lasciato vuoto, viene cancellato)" in said, said
     assert '<option value="">Non indicata</option>' in page, page
     assert await axe_problems(desk, browser, {"cartella-details-literacy": page}) == []
     r = await desk.client.post(

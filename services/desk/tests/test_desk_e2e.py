@@ -378,7 +378,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.fill("#phone", "+39 347 1234567")
     await maria.fill("#languages", "inglese, Igbo")
     await maria.select_option("#literate", "yes")
-    await maria.get_by_role("button", name="Registra i dati della persona").click()
+    await maria.get_by_role("button", name="Salva i dati della persona").click()
     await maria.wait_for_load_state()
     facts = await maria.locator("#h-person ~ dl.facts").inner_text()
     assert "+39 347 1234567" in facts and "inglese, igbo" in facts.lower(), facts
@@ -544,7 +544,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await giulia.get_by_role("button", name="Respingi").first.click()
     await giulia.wait_for_load_state()
     await expect(giulia.get_by_role("status")).to_contain_text("Richiesta respinta")
-    await expect(giulia.locator("main")).to_contain_text("Niente da approvare.")
+    await expect(giulia.locator("main")).to_contain_text("Nessuna richiesta da approvare.")
     await giulia.goto(person_url + "?purpose=case_review")
     assert "approvato" in await giulia.locator("main").inner_text()
     # The payments office: the approved rent waits (its payee's bank data never given: no batch takes it, and
@@ -1093,11 +1093,11 @@ async def test_a_cooperative_lists_housing_and_the_city_runs_the_matching(browse
     await maria.get_by_role("button", name="Avvia ora l'abbinamento").click()
     await maria.wait_for_load_state()
     said = await maria.locator("main .notice").first.inner_text()
-    assert re.search(r"\d+ propost[ae] fatt[ae]\.", said), said
+    assert re.search(r"\d+ propost[ae] formulat[ae]\.", said), said
     # the city's matching rules, saved whole over what the page showed (housing's PUT /rules takes the desk's body)
     await maria.fill("#max_hold_days", "120")
     await maria.fill("#priority_vulnerability", "2,5")
-    await maria.get_by_role("button", name="Registra le regole dell'abbinamento").click()
+    await maria.get_by_role("button", name="Salva le regole dell'abbinamento").click()
     await maria.wait_for_url("**/housing?done=rules")
     assert await maria.locator("#max_hold_days").input_value() == "120"
     assert await maria.locator("#priority_vulnerability").input_value() == "2,5"  # as written in Italian

@@ -136,7 +136,7 @@ async def test_a_proposal_says_why_it_was_made_rule_by_rule_and_the_prioritys_pa
         " più il contributo previsto di 0,00 €)",
         "Priorità del nucleo: 7,5 punti (1 di base; vulnerabilità 2; situazione abitativa 3; attesa 0,5;"
         " urgenza (sfratto) 0; minori 1)",
-        "Adattamento all'alloggio: 1,1 (posti lasciati vuoti 0; lingua in comune 0,1)",
+        "Compatibilità con l'alloggio: 1,1 (posti lasciati vuoti 0; lingua in comune 0,1)",
     ):
         assert said in text, (said, text)
     assert "Solo donne" not in text and "no such restriction" not in text and "EUR" not in text, text
@@ -638,7 +638,8 @@ async def test_the_data_protection_officer_is_refused_the_housing_page(desk: Des
     await desk.as_operator(RPD)
     r = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
     assert r.status_code == 403, r.text
-    assert "Questa pagina non è per il suo ruolo" in text_of(r.text) and "Ancora nessuna proposta" not in r.text
+    assert "Questa pagina non è prevista per il suo ruolo" in text_of(r.text)
+    assert "Ancora nessuna proposta" not in r.text
     sent = {"csrf": "csrf-rpd", "form_key": KEY, "on": clock.today().isoformat()}
     recorded(desk.services, "/matches/m-1/acceptance")
     assert (await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/acceptance", data=sent)).status_code == 403
@@ -809,9 +810,8 @@ async def test_the_housing_catalogue_is_kept_at_the_desk(desk: Desk) -> None:
 
     r = await desk.client.post("/housing/matching", data={"csrf": "csrf-giulia"})
     shown = text_of(r.text)
-    assert (
-        r.status_code == 200 and "1 proposta fatta" in shown and "1 nucleo in attesa non ha ricevuto proposte" in shown
-    ), shown
+    assert r.status_code == 200, shown
+    assert "1 proposta formulata" in shown and "1 nucleo in attesa non ha ricevuto proposte" in shown, shown
     assert 'href="/households/h-1/housing"' in r.text and 'href="/households/h-9/housing"' in r.text
 
     await desk.as_operator(LUCA)  # a cooperative lists its own housing; the matching is the city's staff's

@@ -926,7 +926,7 @@ async def test_the_cartella_is_read_when_housing_or_payments_is_away(desk: Desk)
     assert page.status_code == 200, page.text
     text = text_of(page.text)
     assert "Cartella sociale: Amina Okafor" in text and "Colloquio" in text, text
-    assert "Alcune parti non si possono leggere ora; riprovi più tardi: alloggi, pagamenti" in text, text
+    assert "Al momento non è possibile leggere alcune parti; riprovi più tardi: alloggi, pagamenti" in text, text
 
 
 async def test_a_username_that_is_also_a_partners_id_names_each_where_it_belongs(desk: Desk) -> None:
@@ -1857,7 +1857,7 @@ async def test_refusals_of_the_desk_itself_are_its_own_pages_and_a_forms_address
     for path in ("/access-log", "/access-log.csv"):
         r = await desk.client.get(path)
         assert r.status_code == 403 and r.headers["content-type"].startswith("text/html"), r.text
-        assert "Questa pagina non è per il suo ruolo" in text_of(r.text), text_of(r.text)
+        assert "Questa pagina non è prevista per il suo ruolo" in text_of(r.text), text_of(r.text)
         assert "Cerca una persona" in text_of(r.text)  # the operator's menu, to go on from there
     english = await desk.client.get("/access-log?lang=en")
     assert "This page is not for your role" in text_of(english.text)
@@ -2189,7 +2189,7 @@ async def test_a_persons_contact_languages_and_literacy_are_completed_at_the_car
     assert r.status_code == 303 and r.headers["location"].endswith("done=details#h-person"), r.headers
     [(_, body)] = sent
     assert body == {"identity": {"phone": "+39 347 1234567"}, "languages": ["ar", "fr"], "literate": False}, body
-    assert "Dati della persona registrati." in text_of((await desk.client.get(r.headers["location"])).text)
+    assert "Dati della persona salvati." in text_of((await desk.client.get(r.headers["location"])).text)
     sent.clear()
     r = await desk.client.post("/persons/p-1/details", data=base | typed | {"languages": "arabo, marziano"})
     assert r.status_code == 422 and "nessuna lingua si chiama «marziano»" in r.text and sent == []
@@ -2619,7 +2619,7 @@ async def test_the_dpo_is_refused_every_page_but_her_own_without_an_entry_in_the
                  *erasures):  # fmt: skip
         r = await desk.client.get(path)
         assert r.status_code == 403, (path, r.status_code)
-        assert "Questa pagina non è per il suo ruolo" in text_of(r.text), (path, text_of(r.text))
+        assert "Questa pagina non è prevista per il suo ruolo" in text_of(r.text), (path, text_of(r.text))
     assert desk.services.calls == [], desk.services.calls
     async with desk.pool.acquire() as conn:
         assert await conn.fetch("select * from access_log") == []
@@ -3491,7 +3491,7 @@ async def test_intakes_read_log_is_on_the_dpos_page_and_csv_beside_the_desks(des
     api_row = next(r for r in rows if r[2] == "coop-aurora")
     assert api_row[-1] == "API della presa in carico" and api_row[5] == "Cartella sociale (API)", api_row
     printout = text_of((await desk.client.get("/access-log/subject/p-1")).text)
-    assert "dal programma informatico di un ente" in printout  # the person's history holds the API's reads too
+    assert "dal sistema informatico di un ente" in printout  # the person's history holds the API's reads too
 
 
 async def test_housings_read_log_is_on_the_dpos_page_by_household(desk: Desk) -> None:
@@ -3645,7 +3645,7 @@ async def test_the_dpo_filters_the_access_log_by_operator_and_is_told_a_name_is_
     assert await axe_problems(desk, browser, {"access-log-operator": page.text}) == []
     coop = text_of((await desk.client.get("/access-log?operator=luca")).text)
     assert asked[-1].url.params["principal"] == "coop-aurora", asked
-    assert "agisce come il suo ente" in coop, coop
+    assert "opera sui servizi a nome del suo ente" in coop, coop
     unknown = await desk.client.get("/access-log?operator=nobody")
     assert unknown.status_code == 422 and 'id="operator-error"' in unknown.text, unknown.text
 
@@ -3667,8 +3667,8 @@ async def test_the_access_log_says_so_when_intakes_read_log_cannot_be_read(desk:
     await desk.as_operator(RPD)  # no read-log token: the desk's entries, and the page says intake's are missing
     text = text_of((await desk.client.get("/access-log")).text)
     assert "Maria Rossi" in text, text
-    assert "Il registro delle consultazioni della presa in carico non è leggibile ora" in text, text
-    assert "Il registro dei download dei file SEPA del servizio pagamenti non è leggibile ora" in text, text
+    assert "Il registro delle consultazioni del servizio di presa in carico al momento non è leggibile" in text, text
+    assert "Il registro dei download dei file SEPA del servizio pagamenti al momento non è leggibile" in text, text
 
 
 async def test_payments_download_log_of_its_sepa_files_is_on_the_dpos_page_beside_the_desks(desk: Desk) -> None:

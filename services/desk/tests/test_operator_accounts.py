@@ -218,7 +218,7 @@ async def test_an_operator_changes_her_own_password_at_the_desk(desk: Desk) -> N
     for (current, password, again), field, said in (
         (("sbagliata", new, new), "current_password", "La password attuale non è corretta"),
         ((PASSWORD, "corta", "corta"), "new_password", "almeno 12 caratteri"),
-        ((PASSWORD, new, new + "x"), "new_password_again", "Le due password nuove non coincidono"),
+        ((PASSWORD, new, new + "x"), "new_password_again", "Le due nuove password non coincidono"),
         ((PASSWORD, PASSWORD, PASSWORD), "new_password", "uguale a quella attuale"),
     ):
         r = await change(current, password, again)

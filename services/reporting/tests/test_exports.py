@@ -199,7 +199,10 @@ def test_the_funds_csv_is_headed_like_the_reports_and_says_every_word_in_the_rea
     assert params[0] == "\ufeff# Rapporto;Rapporto della città" and all(
         p.lstrip("\ufeff").startswith("# ") for p in params[:-1]
     ), params
-    assert params[-1] == "Codice;Programma;Tipo;Indicatore;Valore;Unità;Fonte nel rapporto;Perché manca il valore"
+    assert (
+        params[-1]
+        == "Codice;Programma;Tipo;Indicatore;Valore;Unità di misura;Fonte nel rapporto;Perché manca il valore"
+    )
     [row] = [r for r in italian if r.startswith("AMIF.O.2.3;")]
     assert row.startswith("AMIF.O.2.3;AMIF;Realizzazione;Partecipanti sostenuti;") and ";persone;" in row, row
     [row] = [r for r in italian if r.startswith("AMIF.R.2.9;")]
