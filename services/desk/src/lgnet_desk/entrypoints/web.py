@@ -28,7 +28,7 @@ from lgnet_desk.domain import access_log as access_log_domain
 from lgnet_desk.domain import countries, fiscal_codes, languages, resubmission, spreadsheet
 from lgnet_desk.domain.days import typed_day
 from lgnet_desk.domain.erasure import may_erase
-from lgnet_desk.domain.households import reference_name, shown
+from lgnet_desk.domain.households import reference_erased, reference_name, shown
 from lgnet_desk.domain.operators import SERVICES, LockoutPolicy, Operator, OperatorRole, codes_named
 from lgnet_desk.domain.persons import full_name
 from lgnet_desk.entrypoints import civic_pages, i18n
@@ -44,6 +44,7 @@ TEMPLATES = Environment(
     autoescape=select_autoescape(),
 )
 TEMPLATES.globals["reference_name"] = reference_name  # a household named alike on every page
+TEMPLATES.globals["reference_erased"] = reference_erased  # its reference person erased: said so, not "not visible"
 TEMPLATES.globals["shown"] = shown  # a member intake shows, named or not
 TEMPLATES.globals["may_erase"] = may_erase  # who is offered a person's erasure (GDPR art. 17): the city's staff
 CSRF_REFUSED = "CSRF token missing or wrong"
