@@ -36,6 +36,7 @@ from lgnet_desk.entrypoints.forms import UNSTORABLE, as_days, form_of, storable
 from lgnet_desk.metrics import LOGINS
 from lgnet_desk.service_layer import access_log as access_log_uc
 from lgnet_desk.service_layer import approvals, cartella_forms, desk, kept_forms, login, oidc
+from lgnet_desk.service_layer import subject_access as subject_access_uc
 from lgnet_desk.settings import DeskSettings
 
 SESSION_COOKIE, LOGIN_CSRF_COOKIE, LANG_COOKIE = "desk_session", "desk_login_csrf", "desk_lang"
@@ -875,17 +876,20 @@ def router(settings: DeskSettings) -> APIRouter:
     async def subject_access(request: Request, person_id: str) -> Response:
         """A person's own access history, printable for a subject-access request (GDPR art. 15): the desk's views
         and the reads through intake's and housing's APIs (housing's of her households), and the downloads of SEPA
-        files paying her households (payments')."""
+        files paying her households (payments'); a service's read made through the desk is in the desk's row of the
+        same operator and moment, and every operator is named, another city's too (`subject_access_uc.printout`)."""
         p = await page(request, need=OperatorRole.DPO)
         assert p.op is not None and p.services is not None
         async with request.app.state.pool.acquire() as conn:
-            entries, unread = await access_log_uc.entries(conn, p.services, p.op.city, person_id, None, limit=100_000)
+            printed = await subject_access_uc.printout(conn, p.services, p.op, person_id)
         return p.render(
             "subject_access.html",
-            entries=entries,
+            entries=printed.rows,
+            by_username=printed.by_username,
+            by_actor=printed.by_actor,
             person_id=person_id,
             printed=datetime.now(UTC),
-            unread=unread,
+            unread=printed.unread,
         )
 
     civic_pages.add_routes(api, page)
