@@ -290,3 +290,33 @@ async def test_a_street_persons_nickname_is_erased_from_their_page(browser: Brow
     await maria.goto(city.url + f"/outreach/street-persons/{street_id}/erasure")
     again = await maria.locator("main").inner_text()
     assert "Il soprannome è stato cancellato il" in again and "nulla da cancellare" not in again, again
+
+
+async def test_a_household_whose_reference_person_was_erased_is_said_so_to_the_citys_staff(city: City) -> None:
+    """After an erasure, the city's staff read another member's cartella: "Nucleo di (non visibile per Lei)", an
+    access restriction where the reference person was erased. Against the real intake: the caption says she was
+    erased; and intake answers what the approvals tell it by (its search by the case leaves her out, the case's
+    current members hold her, its search by id marks her `erased`)."""
+    grace, chidi = await registered(city), await registered(city)
+    hid, cid = f"h-{uuid.uuid4().hex[:8]}", f"c-{uuid.uuid4().hex[:8]}"
+    today = clock.today().isoformat()
+    async with await city.intake_as(city.maria) as staff:
+        for path, body in (
+            ("/households", {"household_id": hid, "reference_person_id": grace, "member_ids": [grace, chidi]}),
+            ("/cases", {"case_id": cid, "household_id": hid, "action_area": "taking_charge", "channel": "desk",
+                        "opened_on": today, "housing_need": False, "partner": "coop-aurora"}),
+            (f"/persons/{grace}/erasure", {}),
+        ):  # fmt: skip
+            r = await staff.post(path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+            assert r.status_code in (200, 201), r.text
+        assert grace in (await staff.get(f"/cases/{cid}")).json()["member_ids"]
+        found = (await staff.post("/persons/search", json={"case_id": cid})).json()
+        assert [p["person_id"] for p in found] == [chidi] and not found[0]["household_reference"], found
+        by_id = (await staff.post("/persons/search", json={"person_ids": [grace]})).json()
+        assert [(p["person_id"], p["erased"]) for p in by_id] == [(grace, True)], by_id
+    async with desk_client(city, "maria") as maria:
+        page = await maria.get(f"/persons/{chidi}")
+    assert page.status_code == 200, page.text
+    caption = re.search(rf'<caption id="caption-{hid}">(.*?)</caption>', page.text)
+    assert caption and caption[1].replace("&#39;", "'") == "Nucleo di persona cancellata (diritto all'oblio)", caption
+    assert "non visibile per Lei" not in page.text

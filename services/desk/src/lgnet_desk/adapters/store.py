@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +81,18 @@ async def admin_actions(conn: Conn, city: str, limit: int = 50) -> list[dict[str
 async def city_operators(conn: Conn, city: str) -> list[Operator]:
     """The city's operators, so pages name who wrote, uploaded, booked or requested rather than print an id."""
     return [_operator(row) for row in await conn.fetch("select * from operators where city = $1", city)]
+
+
+async def operators_named(conn: Conn, usernames: Iterable[str], actors: Iterable[str] = ()) -> list[Operator]:
+    """The desk's operators of any city, deactivated ones too, by username or by their actor on the services (a staff
+    operator's own: a cooperative's actor is the cooperative, none of its operators), so that the printout for a
+    person names whoever looked, another city's operator too, never by her account."""
+    rows = await conn.fetch(
+        "select * from operators where username = any($1::text[]) or (role = 'staff' and actor = any($2::text[]))",
+        list(usernames),
+        list(actors),
+    )
+    return [_operator(row) for row in rows]
 
 
 async def add_operator(

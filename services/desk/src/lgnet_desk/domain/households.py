@@ -21,3 +21,11 @@ def reference_name(household: Mapping[str, Any]) -> str | None:
         if m.get("person_id") == ref:
             return m.get("name") or ("" if shown(m) and not m.get("erased") else None)
     return None
+
+
+def reference_erased(household: Mapping[str, Any]) -> bool:
+    """Whether the household's reference person was erased (right to be forgotten): `reference_name` is None for her
+    too, and the page says she was erased, never "not visible to you" (an access restriction, which the city's staff,
+    who see everyone, read after an erasure: a DPO's review)."""
+    ref = household.get("reference_person_id")
+    return any(m.get("person_id") == ref and bool(m.get("erased")) for m in household.get("members") or [])

@@ -28,7 +28,7 @@ from lgnet_desk.domain import access_log as access_log_domain
 from lgnet_desk.domain import countries, fiscal_codes, languages, resubmission, spreadsheet
 from lgnet_desk.domain.days import typed_day
 from lgnet_desk.domain.erasure import may_erase
-from lgnet_desk.domain.households import reference_name, shown
+from lgnet_desk.domain.households import reference_erased, reference_name, shown
 from lgnet_desk.domain.operators import SERVICES, LockoutPolicy, Operator, OperatorRole, codes_named
 from lgnet_desk.domain.persons import full_name
 from lgnet_desk.entrypoints import civic_pages, i18n
@@ -36,6 +36,7 @@ from lgnet_desk.entrypoints.forms import UNSTORABLE, as_days, form_of, storable
 from lgnet_desk.metrics import LOGINS
 from lgnet_desk.service_layer import access_log as access_log_uc
 from lgnet_desk.service_layer import approvals, cartella_forms, desk, kept_forms, login, oidc
+from lgnet_desk.service_layer import subject_access as subject_access_uc
 from lgnet_desk.settings import DeskSettings
 
 SESSION_COOKIE, LOGIN_CSRF_COOKIE, LANG_COOKIE = "desk_session", "desk_login_csrf", "desk_lang"
@@ -44,6 +45,7 @@ TEMPLATES = Environment(
     autoescape=select_autoescape(),
 )
 TEMPLATES.globals["reference_name"] = reference_name  # a household named alike on every page
+TEMPLATES.globals["reference_erased"] = reference_erased  # its reference person erased: said so, not "not visible"
 TEMPLATES.globals["shown"] = shown  # a member intake shows, named or not
 TEMPLATES.globals["may_erase"] = may_erase  # who is offered a person's erasure (GDPR art. 17): the city's staff
 CSRF_REFUSED = "CSRF token missing or wrong"
@@ -874,17 +876,20 @@ def router(settings: DeskSettings) -> APIRouter:
     async def subject_access(request: Request, person_id: str) -> Response:
         """A person's own access history, printable for a subject-access request (GDPR art. 15): the desk's views
         and the reads through intake's and housing's APIs (housing's of her households), and the downloads of SEPA
-        files paying her households (payments')."""
+        files paying her households (payments'); a service's read made through the desk is in the desk's row of the
+        same operator and moment, and every operator is named, another city's too (`subject_access_uc.printout`)."""
         p = await page(request, need=OperatorRole.DPO)
         assert p.op is not None and p.services is not None
         async with request.app.state.pool.acquire() as conn:
-            entries, unread = await access_log_uc.entries(conn, p.services, p.op.city, person_id, None, limit=100_000)
+            printed = await subject_access_uc.printout(conn, p.services, p.op, person_id)
         return p.render(
             "subject_access.html",
-            entries=entries,
+            entries=printed.rows,
+            by_username=printed.by_username,
+            by_actor=printed.by_actor,
             person_id=person_id,
             printed=datetime.now(UTC),
-            unread=unread,
+            unread=printed.unread,
         )
 
     civic_pages.add_routes(api, page)

@@ -22,28 +22,32 @@ DUPLICATE_REASONS = "duplicate_confirmation_reason"
 
 async def pending(conn: Conn, services: Services, op: Operator) -> list[dict[str, Any]]:
     """Payments' requested contributions of the operator's city, each with `case` (intake's, None where intake does
-    not show it), `household_name` (None where no name can be read: the page names the household's id), `own` (the
+    not show it), `household_name` (None where no name can be read: the page names the household's id),
+    `household_erased` (its reference person was erased: the page says so, not "not visible to you"), `own` (the
     operator requested it: payments will not take her approval), `bank_mine` (she entered or changed its bank data:
     nor then) and `first_mine` (she gave the first of two). Payments' answer says whom it pays (`iban_masked`,
     `bank_data_changed_by`, `bank_data_changed_since_approval`, `approved_iban_masked`): the page shows it.
     Reading a name is a view of the person's data: it is in the access log (`approvals`), once per household."""
     requests: list[dict[str, Any]] = await services.get("payments", "/contribution-requests", status="requested")
     cases = await desk.cases_by_id(services, [q["case_id"] for q in requests])
-    names: dict[str, str | None] = {}
+    names: dict[str, housing_steps.Reference] = {}
     rows = []
     for q in requests:
         case = cases.get(q["case_id"])
         household = q.get("household_id") or (case or {}).get("household_id")
         if household and household not in names:
+            members = [str(m) for m in (case or {}).get("member_ids") or []]
             names[household] = await housing_steps.household_name(
-                conn, services, op, household, [q["case_id"]], action="approvals"
+                conn, services, op, household, [q["case_id"]], action="approvals", members=members
             )
+        named = names.get(household or "")
         rows.append(
             q
             | {
                 "household_id": household,
                 "case": case,
-                "household_name": names.get(household or ""),
+                "household_name": named.name if named else None,
+                "household_erased": named.erased if named else False,  # its reference person erased: said so
                 "own": op.service_actor is not None and q.get("requested_by") == op.service_actor,
                 # she entered or changed the bank data: payments takes her approval of it neither (four eyes)
                 "bank_mine": op.service_actor is not None and q.get("bank_data_changed_by") == op.service_actor,

@@ -4,6 +4,7 @@ steps the operator takes on a match, each one call to housing as the operator wi
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -57,15 +58,38 @@ async def household(services: Services, household_id: str) -> dict[str, Any]:
     return view
 
 
+@dataclass(frozen=True)
+class Reference:
+    """How a page names a household: its reference person's `name` ("" shown with no name recorded; None not named),
+    the `member` its page links back to, and whether she was `erased` (right to be forgotten: no name because there
+    is none any more, which the page says — "not visible to you" read as an access restriction, a DPO's review)."""
+
+    name: str | None
+    member: str | None
+    erased: bool = False
+
+
 async def household_name(
-    conn: Conn, services: Services, op: Operator, household_id: str, case_ids: list[str], action: str = "housing"
-) -> str | None:
-    """The household's name (`household_reference`)."""
-    return (await household_reference(conn, services, op, household_id, case_ids, action))[0]
+    conn: Conn,
+    services: Services,
+    op: Operator,
+    household_id: str,
+    case_ids: list[str],
+    action: str = "housing",
+    members: list[str] | None = None,
+) -> Reference:
+    """The household's name (`household_reference`), and whether its reference person was erased."""
+    return await _named(conn, services, op, household_id, case_ids, action, members)
 
 
 async def household_reference(
-    conn: Conn, services: Services, op: Operator, household_id: str, case_ids: list[str], action: str = "housing"
+    conn: Conn,
+    services: Services,
+    op: Operator,
+    household_id: str,
+    case_ids: list[str],
+    action: str = "housing",
+    members: list[str] | None = None,
 ) -> tuple[str | None, str | None]:
     """The household's reference person's name, as the cartella names a household, from intake's search by the
     household's case (it finds only the members the operator may see, and says which is the reference person): no
@@ -74,16 +98,31 @@ async def household_reference(
     intake does not answer: the page then names the id, and the view is logged under the household's id — the page
     still shows the household's housing (a cooperative offering the housing sees its placement and sublease), and
     the DPO found only housing's own log of it, naming the cooperative, not the operator. With it, the member the
-    housing page links back to: the reference person, else the first member the operator may see."""
-    name, member = await _reference(conn, services, op, case_ids, action)
-    if name is None:
+    housing page links back to: the reference person, else the first member the operator may see. `members`: the
+    household's current members as intake's case says them (`member_ids`), to tell an erased reference person (the
+    search leaves her out) from one hidden from the operator (`household_name`'s `erased`)."""
+    named = await _named(conn, services, op, household_id, case_ids, action, members)
+    return named.name, named.member
+
+
+async def _named(
+    conn: Conn,
+    services: Services,
+    op: Operator,
+    household_id: str,
+    case_ids: list[str],
+    action: str,
+    members: list[str] | None,
+) -> Reference:
+    named = await _reference(conn, services, op, case_ids, action, members or [])
+    if named.name is None:
         await store.log_access(conn, op, household_id, "case_work", action, "shown")
-    return name, member
+    return named
 
 
 async def _reference(
-    conn: Conn, services: Services, op: Operator, case_ids: list[str], action: str
-) -> tuple[str | None, str | None]:
+    conn: Conn, services: Services, op: Operator, case_ids: list[str], action: str, members: list[str]
+) -> Reference:
     """`household_reference`'s search, and the reference person's view logged when she is named."""
     try:
         for case_id in case_ids:
@@ -93,17 +132,32 @@ async def _reference(
                 if refused.status in (403, 404):  # a case the operator may not read (another party's), or gone
                     continue
                 raise
-            if not seen:
-                continue
             reference = next((p for p in seen if p.get("household_reference")), None)
             if reference is None:
-                return None, str(seen[0]["person_id"])
+                first = str(seen[0]["person_id"]) if seen else None
+                found = {str(p["person_id"]) for p in seen}
+                erased = await _reference_erased(services, [m for m in members if m not in found])
+                if erased or first:
+                    return Reference(None, first, erased)
+                continue
             pid = str(reference["person_id"])
             await store.log_access(conn, op, pid, "case_work", action, "shown")
-            return full_name(reference) or "", pid  # "": shown, no name recorded yet
+            return Reference(full_name(reference) or "", pid)  # "": shown, no name recorded yet
     except (ServiceRefusal, httpx.HTTPError):
-        return None, None
-    return None, None
+        return Reference(None, None)
+    return Reference(None, None)
+
+
+async def _reference_erased(services: Services, unseen: list[str]) -> bool:
+    """Whether the household's reference person was erased: the search by the case leaves an erased person out, so
+    its current members it did not find (`unseen`: the reference person among them) are asked by id, which answers an
+    erased person marked `erased` and leaves out those the operator may not see. All of them erased: she is; one not
+    answered may be her, hidden from the operator (nothing of an erased person is read, nor logged: there is none)."""
+    if not unseen:
+        return False
+    found = await services.post("intake", "/persons/search", {"person_ids": unseen})
+    erased = {str(p["person_id"]) for p in found if p.get("erased")}
+    return erased >= set(unseen)
 
 
 async def take(services: Services, match_id: str, step: str, form: dict[str, str]) -> None:
