@@ -31,7 +31,13 @@ from lgnet_shared.topics import physical
 pytestmark = pytest.mark.integration
 
 ON = date(2026, 3, 2)
-PIPELINED = {iev.CaseOpened.type, iev.CaseTransferred.type, iev.CaseClosed.type}
+PIPELINED = {
+    iev.CaseOpened.type,
+    iev.CaseTransferred.type,
+    iev.CaseClosed.type,
+    iev.ConsentRecorded.type,
+    iev.HouseholdMemberLeft.type,
+}
 # A statement that fails only when it reaches PostgreSQL (at the flush, for a pipelined handler): the case "poison".
 POISON = """
     create function refuse_poison() returns trigger language plpgsql as $$
@@ -89,6 +95,16 @@ def joined(household_id: str, person_id: str) -> Event:
     return iev.HouseholdMemberJoined(household_id=household_id, person_id=person_id, reason="birth", on=ON)
 
 
+def left(household_id: str, person_id: str) -> Event:
+    return iev.HouseholdMemberLeft(household_id=household_id, person_id=person_id, reason="moved_away", on=ON)
+
+
+def sharing(person_id: str, granted: bool, on: date = ON) -> Event:
+    return iev.ConsentRecorded(
+        person_id=person_id, purpose=iev.ConsentPurpose.PARTNER_SHARING, granted=granted, recorded_on=on
+    )
+
+
 def ignored(person_id: str) -> Event:  # payments has no handler for it: skipped, between the others
     return iev.EmploymentRecorded(person_id=person_id, status=iev.EmploymentStatus.TRAINING, as_of=ON)
 
@@ -115,6 +131,11 @@ def batches() -> list[list[Envelope]]:
             fact(joined("h1", "p6")),
             fact(joined("h2", "p7")),
             fact(joined("h1", "p6")),  # a member already there (another event id): nothing new
+            fact(sharing("p1", True)),
+            fact(sharing("p3", True)),
+            fact(sharing("p3", False)),  # withdrawn
+            fact(sharing("p3", True, date(2026, 3, 1))),  # recorded late, dated before: the withdrawal stays
+            fact(left("h1", "p2")),
             fact(closed("c1")),
             fact(closed("c2")),
         ],
@@ -135,6 +156,7 @@ async def state(pool: Any) -> dict[str, list[tuple[Any, ...]]]:
             "cases": [tuple(r) for r in await conn.fetch("select * from cases order by case_id")],
             "households": [tuple(r) for r in await conn.fetch("select * from households order by household_id")],
             "members": [tuple(r) for r in await conn.fetch("select * from household_members order by 1, 2")],
+            "sharing": [tuple(r) for r in await conn.fetch("select * from partner_sharing order by 1")],
         }
 
 
@@ -188,17 +210,18 @@ async def test_pipelined_intake_handlers_have_the_plain_handlers_effects(
         assert cases["c1"][3] == "coop-b" and cases["c1"][5] == ON  # transferred, then closed
         assert cases["c4"][3] == "coop-d" and cases["c3"][5] == ON  # after the poisoned case, in its batch
         assert expected["households"] == [(h, "torino") for h in ("h1", "h2", "h3", "h4")]
-        assert expected["members"] == [
-            ("h1", "p1"),
-            ("h1", "p2"),
-            ("h1", "p6"),
-            ("h2", "p3"),
-            ("h2", "p7"),
-            ("h3", "p4"),
-            ("h3", "p5"),
-            ("h3", "p9"),
-            ("h4", "p8"),
+        assert expected["members"] == [  # (household, person, a member now)
+            ("h1", "p1", True),
+            ("h1", "p2", False),  # left
+            ("h1", "p6", True),
+            ("h2", "p3", True),
+            ("h2", "p7", True),
+            ("h3", "p4", True),
+            ("h3", "p5", True),
+            ("h3", "p9", True),
+            ("h4", "p8", True),
         ]
+        assert expected["sharing"] == [("p1", True, ON), ("p3", False, ON)]
 
         for rs in records:  # redelivered, e.g. after a crash before the Kafka commit: nothing changes
             await pipelined.process(rs)

@@ -581,4 +581,21 @@ MIGRATIONS: list[tuple[str, str]] = [
     # The owners of the ids already kept (owned_ids.backfill): a national payments upgraded with its records refuses
     # another city's fact about them from its first one on.
     owned_ids.backfill("payments-20", "select household_id, city from households", "select case_id, city from cases"),
+    (
+        "payments-23",
+        """
+        -- Each person's consent to sharing with partners, as intake records it (its fact consent_recorded, purpose
+        -- partner_sharing): the state now, one row per person; a consent recorded late, dated before the last one,
+        -- does not replace it. A partner reads a case's payments only while every current member of its household
+        -- has it (docs/partners.md); a member who left (household_member_left) no longer counts, and is kept as a
+        -- member for erasure (her bank data may be the household's). Members who left before this upgrade were not
+        -- recorded as leaving: they count until they join and leave again.
+        create table partner_sharing (
+            person_id text primary key,
+            granted boolean not null,
+            recorded_on date not null
+        );
+        alter table household_members add column current boolean not null default true;
+        """,
+    ),
 ]
