@@ -10,7 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from lgnet_shared import clock
+from lgnet_shared.codec import to_envelope
+from lgnet_shared.consumer import inbox_id
 from lgnet_shared.events import intake as iev
+from lgnet_shared.testing.facts import signed_fact
+from lgnet_shared.topics import physical
 
 if TYPE_CHECKING:
     from conftest import HousingUnderTest
@@ -124,3 +128,29 @@ async def test_the_cases_partner_reads_no_match_of_a_household_without_consent_b
         assert "psychiatric" not in r.text and "specialist team" not in r.text, r.text
         withheld = {x["rule"]: x["detail"] for x in r.json()["explanation"]}
         assert withheld["specialist_support"].startswith("withheld"), withheld
+
+
+@pytest.mark.own_service
+async def test_the_upgrade_reads_again_the_consents_recorded_before_it(housing: HousingUnderTest, uid: str) -> None:
+    """Before housing-8 housing read intake's consent_recorded and skipped it (no handler: not kept in the inbox). The
+    upgrade rewinds the intake consumer to the start of intake.events, so a consent recorded before it counts: without
+    that, every partner was refused every household until each person consented again. Played here on the service's
+    own schema: its state put back as the release before left it, then started again."""
+    h, hid = housing, f"h-upgrade-{uid}"
+    await h.publish("torino", *h.household_events(hid, "torino", [(ADULT, F)], sharing=False))
+    await assessed(h, hid)
+    given = consent(f"{hid}-p0", True, clock.today())
+    env = to_envelope(given, source="/lgnet/intake", city="torino", partner="coop-aurora")
+    value, headers = await signed_fact(h.producer, h.prefix, env, given.topic)
+    await h.producer.send_and_wait(physical(given.topic, h.prefix), value, key=env.key, headers=headers)
+    await h.wait_sql("select count(*) from partner_sharing where person_id = $1", f"{hid}-p0", want=1)
+    h.process.stop()
+    # as the release before left it: the consent read and skipped (not in the inbox), no housing-8
+    await h.sql("delete from inbox where event_id = $1", inbox_id(env))
+    await h.sql("drop table partner_sharing")
+    await h.sql("delete from schema_migrations where id = 'housing-8'")
+    await h.process.start()
+    await h.wait_sql("select count(*) from partner_sharing where person_id = $1 and granted", f"{hid}-p0", want=1)
+    async with h.client("coop-aurora") as aurora:
+        r = await aurora.get(f"/households/{hid}")
+        assert r.status_code == 200, r.text

@@ -219,6 +219,15 @@ MIGRATIONS: list[tuple[str, str]] = [
             granted boolean not null,
             recorded_on date not null
         );
+        -- The consents recorded before this upgrade were read and skipped (no handler then): the intake consumer reads
+        -- intake.events again from its start (at start-up its group is rewound to the positions recorded here; the
+        -- inbox recognises every event already applied, so only what had no handler is applied now).
+        do $$ begin
+            if to_regclass('consumer_positions') is not null then
+                update consumer_positions set next_offset = 0
+                    where consumer like '%.intake' and topic like '%intake.events';
+            end if;
+        end $$;
         """,
     ),
 ]
