@@ -36,7 +36,6 @@ PIPELINED = {
     iev.CaseTransferred.type,
     iev.CaseClosed.type,
     iev.ConsentRecorded.type,
-    iev.HouseholdMemberLeft.type,
 }
 # A statement that fails only when it reaches PostgreSQL (at the flush, for a pipelined handler): the case "poison".
 POISON = """
@@ -95,10 +94,6 @@ def joined(household_id: str, person_id: str) -> Event:
     return iev.HouseholdMemberJoined(household_id=household_id, person_id=person_id, reason="birth", on=ON)
 
 
-def left(household_id: str, person_id: str) -> Event:
-    return iev.HouseholdMemberLeft(household_id=household_id, person_id=person_id, reason="moved_away", on=ON)
-
-
 def sharing(person_id: str, granted: bool, on: date = ON) -> Event:
     return iev.ConsentRecorded(
         person_id=person_id, purpose=iev.ConsentPurpose.PARTNER_SHARING, granted=granted, recorded_on=on
@@ -135,7 +130,6 @@ def batches() -> list[list[Envelope]]:
             fact(sharing("p3", True)),
             fact(sharing("p3", False)),  # withdrawn
             fact(sharing("p3", True, date(2026, 3, 1))),  # recorded late, dated before: the withdrawal stays
-            fact(left("h1", "p2")),
             fact(closed("c1")),
             fact(closed("c2")),
         ],
@@ -210,16 +204,16 @@ async def test_pipelined_intake_handlers_have_the_plain_handlers_effects(
         assert cases["c1"][3] == "coop-b" and cases["c1"][5] == ON  # transferred, then closed
         assert cases["c4"][3] == "coop-d" and cases["c3"][5] == ON  # after the poisoned case, in its batch
         assert expected["households"] == [(h, "torino") for h in ("h1", "h2", "h3", "h4")]
-        assert expected["members"] == [  # (household, person, a member now)
-            ("h1", "p1", True),
-            ("h1", "p2", False),  # left
-            ("h1", "p6", True),
-            ("h2", "p3", True),
-            ("h2", "p7", True),
-            ("h3", "p4", True),
-            ("h3", "p5", True),
-            ("h3", "p9", True),
-            ("h4", "p8", True),
+        assert expected["members"] == [
+            ("h1", "p1"),
+            ("h1", "p2"),
+            ("h1", "p6"),
+            ("h2", "p3"),
+            ("h2", "p7"),
+            ("h3", "p4"),
+            ("h3", "p5"),
+            ("h3", "p9"),
+            ("h4", "p8"),
         ]
         assert expected["sharing"] == [("p1", True, ON), ("p3", False, ON)]
 

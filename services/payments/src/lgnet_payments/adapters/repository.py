@@ -36,12 +36,13 @@ async def close_case(conn: Conn, case_id: str, closed_on: date) -> None:
     await conn.execute("update cases set closed_on = $2 where case_id = $1", case_id, closed_on)
 
 
-# A partner reads a case's payments only while every current member of its household has consented to sharing with
-# partners (intake's rule for a person's data: docs/partners.md). The cases (`cases` as `c`) it may read so: their
-# household's members known, each with the consent granted and not withdrawn since.
+# A partner reads a case's payments only while every member of its household has consented to sharing with partners
+# (intake's rule for a person's data: docs/partners.md): every member it has had (`household_members`), since its
+# payments of then concern her too. The cases (`cases` as `c`) it may read so: their household's members known, each
+# with the consent granted and not withdrawn since.
 SHARED_CASE = (
-    "(exists (select 1 from household_members m where m.household_id = c.household_id and m.current)"
-    " and not exists (select 1 from household_members m where m.household_id = c.household_id and m.current"
+    "(exists (select 1 from household_members m where m.household_id = c.household_id)"
+    " and not exists (select 1 from household_members m where m.household_id = c.household_id"
     " and not exists (select 1 from partner_sharing s where s.person_id = m.person_id and s.granted)))"
 )
 
@@ -70,15 +71,6 @@ async def record_sharing(conn: Conn, person_id: str, granted: bool, on: date) ->
         person_id,
         granted,
         on,
-    )
-
-
-async def member_left(conn: Conn, household_id: str, person_id: str) -> None:
-    """No longer a member now (her consent no longer counts for the household); kept for erasure."""
-    await conn.execute(
-        "update household_members set current = false where household_id = $1 and person_id = $2",
-        household_id,
-        person_id,
     )
 
 
@@ -112,8 +104,7 @@ async def upsert_household(conn: Conn, household_id: str, city: str, person_ids:
 async def add_members(conn: Conn, household_id: str, person_ids: list[str]) -> None:
     """Who belongs (or belonged: a member who left may still be in its bank data) to the household."""
     await conn.execute(
-        "insert into household_members select $1, unnest($2::text[]) on conflict (household_id, person_id)"
-        " do update set current = true",
+        "insert into household_members select $1, unnest($2::text[]) on conflict do nothing",
         household_id,
         list(dict.fromkeys(person_ids)),
     )

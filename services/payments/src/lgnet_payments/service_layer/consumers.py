@@ -43,12 +43,6 @@ async def consent_recorded(conn: Conn, env: Envelope, event: Event) -> None:
         await repo.record_sharing(conn, event.person_id, event.granted, event.recorded_on)
 
 
-async def household_member_left(conn: Conn, env: Envelope, event: Event) -> None:
-    """A member left: her consent no longer counts for the household (she stays known for erasure)."""
-    assert isinstance(event, iev.HouseholdMemberLeft)
-    await repo.member_left(conn, event.household_id, event.person_id)
-
-
 def household_formed(keys: Callable[[], pii.KeyStore | None]) -> EventHandler:
     """A household's members; one erased before this fact was read shreds its bank data (erasure)."""
 
