@@ -699,6 +699,30 @@ async def test_another_citys_household_is_the_refusal_page_not_an_empty_housing_
     assert "Ancora nessuna proposta" not in r.text and "Non può vedere questa pagina" in text_of(r.text)
 
 
+async def test_a_household_without_consent_to_sharing_is_the_refusal_page_saying_why_in_italian(desk: Desk) -> None:
+    """The DPO's review: coop-aurora's operator saw /households/HX/housing (its needs, its income) of a household whose
+    member had not consented to sharing with partners, while her cartella was refused. Housing now refuses it (403
+    `household_id`, intake's wording) and lists none of its matches to the cooperative: the page is the desk's
+    refusal, saying why in Italian, nothing of the household on it."""
+    serve_housing(desk.services, status="placed")
+    refusal = {
+        "status": 403,
+        "field": "household_id",
+        "reason": "the household has not consented to sharing data with partners",
+    }
+    desk.services.answers |= {
+        ("housing", "GET", "/proposals"): [],
+        ("housing", "GET", f"/households/{HOUSEHOLD}/why"): httpx.Response(403, json=refusal),
+        ("housing", "GET", f"/households/{HOUSEHOLD}"): httpx.Response(403, json=refusal),
+    }
+    await desk.as_operator(LUCA)
+    r = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    assert r.status_code == 403, (r.status_code, text_of(r.text))
+    said = text_of(r.text)
+    assert "il nucleo non ha dato il consenso alla condivisione dei dati con gli enti partner" in said, said
+    assert "Ancora nessuna proposta" not in said and "not consented" not in said, said
+
+
 async def test_a_household_is_put_on_hold_and_released_at_the_desk(desk: Desk) -> None:
     """A housing coordinator's review: holds ("parked" households, with an end) could be taken only through housing's
     API — the desk said "Il nucleo è in attesa fino al …" but offered no way to put a household on hold (a stay in

@@ -132,16 +132,27 @@ def household_events(
     eviction: date | None = None,
     vulnerabilities: tuple[str, ...] = (),
     partner: str = "coop-aurora",
+    sharing: bool = True,
 ) -> list[Event]:
-    """What intake publishes for one household with a housing need: persons, household, case, assessment."""
+    """What intake publishes for one household with a housing need: persons, each one's consent to sharing with
+    partners (`sharing`: given, as the desk and a partner record it with the registration; else none recorded),
+    household, case, assessment."""
     persons = [
         iev.PersonRegistered(
             person_id=f"{hid}-p{i}", household_id=hid, registered_by=partner, birth_date=b, sex=s, nationality="NG"
         )
         for i, (b, s) in enumerate(members)
     ]
+    consents = [
+        iev.ConsentRecorded(
+            person_id=p.person_id, purpose=iev.ConsentPurpose.PARTNER_SHARING, granted=True, recorded_on=opened_on
+        )
+        for p in persons
+        if sharing
+    ]
     return [
         *persons,
+        *consents,
         iev.HouseholdFormed(
             household_id=hid,
             city=city,

@@ -72,11 +72,15 @@ async def close_what_is_live(pool: Any) -> None:
 
 
 def intake_events(hid: str, cid: str) -> list[Event]:
-    """What intake publishes for one Torino household of one adult with a housing need, assigned to A."""
+    """What intake publishes for one Torino household of one adult with a housing need, assigned to A (her consent to
+    sharing with partners recorded with her registration, as the desk and a partner record it)."""
     pid = f"{hid}-p"
     return [
         iev.PersonRegistered(
             person_id=pid, registered_by=A, birth_date=date(1985, 1, 1), sex=iev.Sex.FEMALE, nationality="NG"
+        ),
+        iev.ConsentRecorded(
+            person_id=pid, purpose=iev.ConsentPurpose.PARTNER_SHARING, granted=True, recorded_on=clock.today()
         ),
         iev.HouseholdFormed(household_id=hid, city="torino", reference_person_id=pid, member_ids=[pid]),
         iev.CaseOpened(

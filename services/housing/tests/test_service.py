@@ -458,7 +458,8 @@ async def test_redelivered_intake_events_have_one_effect_and_other_cities_are_ap
         ).status_code == 201
     [p] = await proposals(housing, 1)
     assert p["household_id"] == "h-r"  # Trieste's household is never proposed a Torino opportunity
-    await housing.wait_sql("select count(*) from inbox", want=9)  # 5 + 4 distinct events, duplicates ignored
+    # 7 + 5 distinct events (each person's consent to sharing too), duplicates ignored
+    await housing.wait_sql("select count(*) from inbox", want=12)
     async with housing.pool.acquire() as conn:
         assert await conn.fetchval("select member_ids from households where household_id = 'h-r'") == [
             "h-r-p0",
@@ -806,10 +807,17 @@ async def test_an_accepted_match_the_household_no_longer_fits_is_not_placed(
     joined = iev.HouseholdMemberJoined(
         household_id=f"h-grow-{uid}", person_id=f"h-grow-{uid}-p1", reason="birth", on=clock.today()
     )
-    await housing.publish("torino", child, joined)
+    sharing = iev.ConsentRecorded(  # as a partner records it when adding a member (the desk asks for it)
+        person_id=f"h-grow-{uid}-p1",
+        purpose=iev.ConsentPurpose.PARTNER_SHARING,
+        granted=True,
+        recorded_on=clock.today(),
+    )
+    await housing.publish("torino", child, sharing, joined)
     await housing.wait_sql(
         f"select cardinality(member_ids) from households where household_id = 'h-grow-{uid}'", want=2
     )
+    await housing.wait_sql(f"select granted from partner_sharing where person_id = 'h-grow-{uid}-p1'")
     async with housing.client("coop-aurora") as c:
         r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": clock.today().isoformat()})
         assert (r.status_code, r.json().get("field")) == (409, "match_id"), r.text

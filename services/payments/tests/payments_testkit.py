@@ -214,9 +214,19 @@ def lease_signed(
     return hev.LeaseSigned(lease_id=lease_id, household_id=household_id, case_id=case_id, **{**fields, **values})
 
 
+def sharing_consented(person_id: str) -> iev.ConsentRecorded:
+    """The person's consent to sharing with partners, as intake records it with her registration (the desk and a
+    partner ask for it): without it a partner reads none of her household's payments."""
+    return iev.ConsentRecorded(
+        person_id=person_id, purpose=iev.ConsentPurpose.PARTNER_SHARING, granted=True, recorded_on=clock.today()
+    )
+
+
 async def open_case(service: InProcessService, case_id: str, household_id: str, partner: str = "coop-aurora") -> None:
-    """A Torino household of one person and its case assigned to `partner`, as payments learns them from intake."""
+    """A Torino household of one person (consenting to sharing with partners) and its case assigned to `partner`, as
+    payments learns them from intake."""
     formed = iev.HouseholdFormed(household_id=household_id, city="torino", reference_person_id="p", member_ids=["p"])
+    await service.deliver(handlers(service), sharing_consented("p"), "torino")
     await service.deliver(handlers(service), formed, "torino")
     await service.deliver(
         handlers(service), case_opened(case_id, household_id).model_copy(update={"partner": partner}), "torino"

@@ -33,7 +33,7 @@ from lgnet_shared.testing.authz import (
     staff_may_change,
 )
 from lgnet_shared.testing.inprocess import InProcessService, fixtures_per_module, in_process
-from payments_testkit import a_month, handlers
+from payments_testkit import a_month, handlers, sharing_consented
 from schwifty import IBAN
 
 # One in-process payments for the module (its setup was ≈ half of each test's time): every case, household, request
@@ -63,6 +63,7 @@ payments, payments_own, payments_shared, payments_view = fixtures_per_module("pa
 async def case(w: World, partner: str = A) -> dict[str, Any]:
     """A Torino case assigned to `partner`, as payments learns it from intake, with money on its lines."""
     cid, hid = w.id("c"), w.id("h")
+    await w.service.deliver(handlers(w.service), sharing_consented("p"), "torino")  # as intake records it
     await w.service.deliver(
         handlers(w.service),
         iev.HouseholdFormed(household_id=hid, city="torino", reference_person_id="p", member_ids=["p"]),

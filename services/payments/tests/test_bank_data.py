@@ -19,7 +19,17 @@ from lgnet_shared import clock
 from lgnet_shared.events import intake as iev
 from lgnet_shared.http import request_fingerprint
 from lgnet_shared.testing.inprocess import InProcessService, in_process
-from payments_testkit import a_month, add_staff, call, call_ok, csv_file, handlers, outbox, refused
+from payments_testkit import (
+    a_month,
+    add_staff,
+    call,
+    call_ok,
+    csv_file,
+    handlers,
+    outbox,
+    refused,
+    sharing_consented,
+)
 
 pytestmark = pytest.mark.integration
 STAFF, MALLORY, COOP = "staff-torino", "mallory", "coop-aurora"  # mallory: another Torino staff member
@@ -41,6 +51,7 @@ async def torino_payments(database_url: str, schema: str) -> AsyncIterator[InPro
     for its tests takes it too)."""
     async with in_process(SPEC, database_url, schema, check_answers=True) as service:
         await add_staff(service, MALLORY)
+        await service.deliver(handlers(service), sharing_consented("p"), "torino")  # as intake records it
         await service.deliver(
             handlers(service),
             iev.HouseholdFormed(household_id="h1", city="torino", reference_person_id="p", member_ids=["p"]),

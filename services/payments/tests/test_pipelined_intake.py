@@ -31,7 +31,12 @@ from lgnet_shared.topics import physical
 pytestmark = pytest.mark.integration
 
 ON = date(2026, 3, 2)
-PIPELINED = {iev.CaseOpened.type, iev.CaseTransferred.type, iev.CaseClosed.type}
+PIPELINED = {
+    iev.CaseOpened.type,
+    iev.CaseTransferred.type,
+    iev.CaseClosed.type,
+    iev.ConsentRecorded.type,
+}
 # A statement that fails only when it reaches PostgreSQL (at the flush, for a pipelined handler): the case "poison".
 POISON = """
     create function refuse_poison() returns trigger language plpgsql as $$
@@ -89,6 +94,12 @@ def joined(household_id: str, person_id: str) -> Event:
     return iev.HouseholdMemberJoined(household_id=household_id, person_id=person_id, reason="birth", on=ON)
 
 
+def sharing(person_id: str, granted: bool, on: date = ON) -> Event:
+    return iev.ConsentRecorded(
+        person_id=person_id, purpose=iev.ConsentPurpose.PARTNER_SHARING, granted=granted, recorded_on=on
+    )
+
+
 def ignored(person_id: str) -> Event:  # payments has no handler for it: skipped, between the others
     return iev.EmploymentRecorded(person_id=person_id, status=iev.EmploymentStatus.TRAINING, as_of=ON)
 
@@ -115,6 +126,10 @@ def batches() -> list[list[Envelope]]:
             fact(joined("h1", "p6")),
             fact(joined("h2", "p7")),
             fact(joined("h1", "p6")),  # a member already there (another event id): nothing new
+            fact(sharing("p1", True)),
+            fact(sharing("p3", True)),
+            fact(sharing("p3", False)),  # withdrawn
+            fact(sharing("p3", True, date(2026, 3, 1))),  # recorded late, dated before: the withdrawal stays
             fact(closed("c1")),
             fact(closed("c2")),
         ],
@@ -135,6 +150,7 @@ async def state(pool: Any) -> dict[str, list[tuple[Any, ...]]]:
             "cases": [tuple(r) for r in await conn.fetch("select * from cases order by case_id")],
             "households": [tuple(r) for r in await conn.fetch("select * from households order by household_id")],
             "members": [tuple(r) for r in await conn.fetch("select * from household_members order by 1, 2")],
+            "sharing": [tuple(r) for r in await conn.fetch("select * from partner_sharing order by 1")],
         }
 
 
@@ -199,6 +215,7 @@ async def test_pipelined_intake_handlers_have_the_plain_handlers_effects(
             ("h3", "p9"),
             ("h4", "p8"),
         ]
+        assert expected["sharing"] == [("p1", True, ON), ("p3", False, ON)]
 
         for rs in records:  # redelivered, e.g. after a crash before the Kafka commit: nothing changes
             await pipelined.process(rs)

@@ -69,6 +69,33 @@ async def set_minors(conn: Conn, minors: dict[str, bool]) -> None:
 
 async def delete_person(conn: Conn, person_id: str) -> None:
     await conn.execute("delete from persons where person_id = $1", person_id)
+    await conn.execute("delete from partner_sharing where person_id = $1", person_id)
+
+
+async def record_sharing(conn: Conn, person_id: str, granted: bool, on: date) -> None:
+    """A person's consent to sharing with partners, given or withdrawn: the state now, as intake keeps it (a consent
+    recorded late, dated before the last one, does not replace it)."""
+    await conn.execute(
+        "insert into partner_sharing values ($1, $2, $3) on conflict (person_id)"
+        " do update set granted = excluded.granted, recorded_on = excluded.recorded_on"
+        " where partner_sharing.recorded_on <= excluded.recorded_on",
+        person_id,
+        granted,
+        on,
+    )
+
+
+async def not_shared(conn: Conn, household_ids: list[str]) -> set[str]:
+    """Those of the households whose data a partner may not read: a member has not consented to sharing with
+    partners (never, or withdrawn), or housing knows no members of it (nobody's consent to go by)."""
+    rows = await conn.fetch(
+        "select id from unnest($1::text[]) as x(id) where not exists (select 1 from households h where"
+        " h.household_id = x.id and cardinality(h.member_ids) > 0 and not exists (select 1 from unnest(h.member_ids)"
+        " as m(person_id) where not exists (select 1 from partner_sharing s where s.person_id = m.person_id"
+        " and s.granted)))",
+        list(dict.fromkeys(household_ids)),
+    )
+    return {r["id"] for r in rows}
 
 
 async def record_erasure(conn: Conn, person_id: str, on: date) -> None:

@@ -32,6 +32,9 @@ from lgnet_housing.service_layer import commands as cmd
 
 SOURCE = "/lgnet/housing"
 HOLD_ENDING_NOTICE = timedelta(days=7)  # a hold ending within a week is a reminder (GET /reminders)
+# What intake answers a partner for a household without its consent to sharing (intake's transfer to a partner): the
+# desk says it in Italian (lgnet_desk.domain.refusals).
+NOT_SHARED = "the household has not consented to sharing data with partners"
 Json = dict[str, Any]
 
 
@@ -98,6 +101,20 @@ def _side_allowed(actor: Actor, m: Json, side: str, field: str) -> None:
 @dataclass
 class Housing:
     conn: Conn
+
+    async def _not_shared_with(self, ctx: Context, household_ids: list[str]) -> set[str]:
+        """Those households a partner acting now may not read: a member has not consented to sharing with partners
+        (intake's rule for a person's data, for every member: a household's needs, income and priority are all of
+        theirs). The city's staff read every household of their city: none."""
+        if _partner_of(ctx) is None or not household_ids:
+            return set()
+        return await repo.not_shared(self.conn, household_ids)
+
+    async def _shared_with_caller(self, ctx: Context, household_id: str, field: str = "household_id") -> None:
+        """A partner reads a household of its own case only with every member's consent to sharing (403 else, as
+        intake answers for a person); its writes on its case are not refused so (intake's rule too)."""
+        if await self._not_shared_with(ctx, [household_id]):
+            raise Forbidden(field, NOT_SHARED)
 
     async def emit(self, ctx: Context, city: str, *events: Event) -> None:
         partner = ctx.actor.partner if ctx.actor else None
@@ -340,13 +357,25 @@ class Housing:
         city = ctx.city()
         partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
         matches = await repo.matches(self.conn, city, status, partner, household_id)
+        # the case's partner sees no match of a household that has not consented to sharing (the provider's side sees
+        # them as before: without the household's special-category details)
+        withheld = await self._not_shared_with(ctx, [m["household_id"] for m in matches])
+        matches = [m for m in matches if not (m["household_id"] in withheld and m["case_partner"] == partner)]
         # the case's partner read to tell the sides apart, not listed (the list never showed it)
         return list(jsonable_encoder([_without(_as_read_by(ctx.actor, m), "case_partner") for m in matches]))
 
-    async def read_match(self, ctx: Context, match_id: str) -> Json:
+    async def read_match(self, ctx: Context, match_id: str, *, answering_a_write: bool = False) -> Json:
+        """A match as the caller may read it. The case's partner of a household that has not consented to sharing is
+        refused (403); when it answers the partner's own write (accept, decline), the match is shown as to the
+        provider's side instead (without the household's special-category details): the write is kept."""
         assert ctx.actor is not None
         m = await repo.match(self.conn, match_id)
         _side_allowed(ctx.actor, m, "any", "match_id")
+        if m["case_partner"] == ctx.actor.id and await self._not_shared_with(ctx, [m["household_id"]]):
+            if not answering_a_write:
+                raise Forbidden("match_id", NOT_SHARED)
+            explanation, breakdown = explain.outside_the_case(m["explanation"], m["score_breakdown"])
+            m = m | {"explanation": explanation, "score_breakdown": breakdown, "score": None}
         # its placement, so that a reader can end it (`POST /placements/{id}/end`) and see the lease signed
         m = _as_read_by(ctx.actor, m)
         return dict(jsonable_encoder(m | {"placement": await repo.placement_view(self.conn, match_id)}))
@@ -356,9 +385,12 @@ class Housing:
         city_rules = await repo.rules(self.conn, city)
         ranked = []
         partner = _partner_of(ctx)
-        for c in await repo.candidates(self.conn, city, ctx.today):
-            if partner is not None and c.case["partner"] != partner:
-                continue  # a partner sees the households of its own cases only
+        candidates = await repo.candidates(self.conn, city, ctx.today)
+        if partner is not None:  # a partner sees the households of its own cases only, those that consented to sharing
+            candidates = [c for c in candidates if c.case["partner"] == partner]
+            withheld = await self._not_shared_with(ctx, [c.case["household_id"] for c in candidates])
+            candidates = [c for c in candidates if c.case["household_id"] not in withheld]
+        for c in candidates:
             h = c.household
             rank = prio.rank_key(h, city_rules, ctx.today) if h is not None else (float("inf"),)
             ranked.append((rank, _waiting_entry(c, city_rules, ctx.today)))
@@ -376,6 +408,7 @@ class Housing:
         if c is None or (partner is not None and c.case["partner"] != partner):
             whose = f" among the cases of partner {partner}" if partner is not None else ""
             raise NotFound("household_id", f"household {household_id} is not on the waiting list of {city}{whose}")
+        await self._shared_with_caller(ctx, household_id)
         city_rules = await repo.rules(self.conn, city)
         return dict(jsonable_encoder(_waiting_entry(c, city_rules, ctx.today)))
 
@@ -383,6 +416,7 @@ class Housing:
         """Why isn't this household matching? Its state, then the rules each open opportunity fails."""
         city = ctx.city()
         case = await self._household_case_of_caller(ctx, household_id)
+        await self._shared_with_caller(ctx, household_id)
         if case["closed_on"] is not None or case["removed"] is not None:
             what = f"case closed on {case['closed_on']}" if case["closed_on"] else case["removed"]
             return {"household_id": household_id, "waiting": False, "reasons": [_reason("not_waiting", what)]}
@@ -475,7 +509,7 @@ class Housing:
                 match_id=match_id, household_id=m["household_id"], opportunity_id=m["opportunity_id"], on=on
             ),
         )
-        return await self.read_match(ctx, match_id)
+        return await self.read_match(ctx, match_id, answering_a_write=True)
 
     async def decline(self, ctx: Context, match_id: str, c: cmd.DeclineMatch) -> Json:
         """Declining frees both sides: the matching runs again without this pair."""
@@ -487,7 +521,7 @@ class Housing:
         on = step_day(c.on or ctx.today, last_step(m["proposed_on"], m["decided_on"]), ctx.today, "on")
         await self.end_match(ctx, m, "declined", c.by, c.reason, on)
         await self.run_matching(ctx, m["city"])
-        return await self.read_match(ctx, match_id)
+        return await self.read_match(ctx, match_id, answering_a_write=True)
 
     async def start_placement(self, ctx: Context, match_id: str, c: cmd.StartPlacement) -> Json:
         assert ctx.actor is not None
@@ -718,6 +752,13 @@ class Housing:
         assert ctx.actor is not None
         city = ctx.city()
         partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
+        stalled = await repo.open_reminders(self.conn, city, partner)
+        holds = await repo.holds_ending(self.conn, city, partner, ctx.today, ctx.today + HOLD_ENDING_NOTICE)
+        # a partner is not reminded here of a household that has not consented to sharing (a hold's reason may be
+        # health); the reminders topic still tells it of a stalled step (ids and days only)
+        withheld = await self._not_shared_with(ctx, [r["household_id"] for r in [*stalled, *holds]])
+        stalled = [r for r in stalled if r["household_id"] not in withheld]
+        holds = [h for h in holds if h["household_id"] not in withheld]
         return [
             {
                 "kind": "match_stalled",
@@ -730,7 +771,7 @@ class Housing:
                 "since": r["step_since"].isoformat(),
                 "waiting_days": (ctx.today - r["step_since"]).days,
             }
-            for r in await repo.open_reminders(self.conn, city, partner)
+            for r in stalled
         ] + [
             {
                 "kind": "hold_ending",
@@ -741,7 +782,7 @@ class Housing:
                 "until": h["until"].isoformat(),
                 "waiting_days": 0,  # nothing waits yet: after the stalled steps
             }
-            for h in await repo.holds_ending(self.conn, city, partner, ctx.today, ctx.today + HOLD_ENDING_NOTICE)
+            for h in holds
         ]
 
 

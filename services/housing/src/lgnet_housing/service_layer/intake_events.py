@@ -131,6 +131,13 @@ async def persons_merged(conn: Conn, env: Envelope, e: Any) -> None:
     await _changed(conn, env, households)
 
 
+async def consent_recorded(conn: Conn, env: Envelope, e: Any) -> None:
+    """A person's consent to sharing with partners, given or withdrawn: what a partner may read of her households
+    (handlers.Housing's reads) follows it from now on. Consents for other purposes are not housing's concern."""
+    if e.purpose is ev.ConsentPurpose.PARTNER_SHARING:
+        await repo.record_sharing(conn, e.person_id, e.granted, e.recorded_on)
+
+
 async def person_erased(conn: Conn, env: Envelope, e: Any) -> None:
     """The person is gone from housing's tables; their household leaves the waiting list, and what housing kept of
     its needs (which it cannot tell apart by member) goes: from its cases, and from its proposals' explanations as
@@ -178,4 +185,5 @@ HANDLERS: dict[str, Handler] = {
     ev.CaseClosed.type: _serialised(case_closed),
     ev.PersonsMerged.type: _serialised(persons_merged),
     ev.PersonErased.type: _serialised(person_erased),
+    ev.ConsentRecorded.type: _serialised(consent_recorded),
 }

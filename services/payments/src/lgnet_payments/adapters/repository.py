@@ -36,10 +36,42 @@ async def close_case(conn: Conn, case_id: str, closed_on: date) -> None:
     await conn.execute("update cases set closed_on = $2 where case_id = $1", case_id, closed_on)
 
 
+# A partner reads a case's payments only while every member of its household has consented to sharing with partners
+# (intake's rule for a person's data: docs/partners.md): every member it has had (`household_members`), since its
+# payments of then concern her too. The cases (`cases` as `c`) it may read so: their household's members known, each
+# with the consent granted and not withdrawn since.
+SHARED_CASE = (
+    "(exists (select 1 from household_members m where m.household_id = c.household_id)"
+    " and not exists (select 1 from household_members m where m.household_id = c.household_id"
+    " and not exists (select 1 from partner_sharing s where s.person_id = m.person_id and s.granted)))"
+)
+
+
+# The cases of partner $n whose payments it may read.
+def partners_readable_cases(n: int) -> str:
+    return f"(select c.case_id from cases c where c.partner = ${n} and {SHARED_CASE})"
+
+
 async def household_cases(conn: Conn, household_id: str) -> list[Row]:
-    """The household's cases (city, partner): whom the household is known to."""
-    rows = await conn.fetch("select city, partner from cases where household_id = $1", household_id)
+    """The household's cases (city, partner, whether its members consented to sharing): whom it is known to."""
+    rows = await conn.fetch(
+        f"select c.city, c.partner, {SHARED_CASE} as partner_sharing from cases c where c.household_id = $1",
+        household_id,
+    )
     return [dict(r) for r in rows]
+
+
+async def record_sharing(conn: Conn, person_id: str, granted: bool, on: date) -> None:
+    """A person's consent to sharing with partners, given or withdrawn: the state now, as intake keeps it (a consent
+    recorded late, dated before the last one, does not replace it)."""
+    await conn.execute(
+        "insert into partner_sharing values ($1, $2, $3) on conflict (person_id)"
+        " do update set granted = excluded.granted, recorded_on = excluded.recorded_on"
+        " where partner_sharing.recorded_on <= excluded.recorded_on",
+        person_id,
+        granted,
+        on,
+    )
 
 
 async def record_lease(conn: Conn, lease_id: str, household_id: str, city: str) -> None:
@@ -79,7 +111,10 @@ async def add_members(conn: Conn, household_id: str, person_ids: list[str]) -> N
 
 
 async def case(conn: Conn, case_id: str) -> Row | None:
-    row = await conn.fetchrow("select * from cases where case_id = $1", case_id)
+    """The case, and whether a partner may read its payments (`partner_sharing`: SHARED_CASE)."""
+    row = await conn.fetchrow(
+        f"select c.*, {SHARED_CASE} as partner_sharing from cases c where c.case_id = $1", case_id
+    )
     return None if row is None else dict(row)
 
 
@@ -260,7 +295,7 @@ async def possible_duplicates(conn: Conn, request_ids: list[str], partner: str |
         " then o.period_from <= r.period_to and o.period_to >= r.period_from"
         " else abs(o.requested_on - r.requested_on) <= $3 end"
         " where r.request_id = any($1::text[]) and r.iban_index is not null"
-        " and ($4::text is null or o.case_id in (select case_id from cases where partner = $4))"
+        f" and ($4::text is null or o.case_id in {partners_readable_cases(4)})"
         " order by r.request_id, o.request_id",
         request_ids,
         [s.value for s in LIVE],
@@ -337,7 +372,7 @@ async def requests(
         " payee_refused_version, payee_refused_reason, payee_refused_on"
         " from contribution_requests where city = $1 and ($2::text is null or status = $2)"
         " and ($3::text is null or case_id = $3)"
-        " and ($4::text is null or case_id in (select case_id from cases where partner = $4)) order by request_id",
+        f" and ($4::text is null or case_id in {partners_readable_cases(4)}) order by request_id",
         city,
         status,
         case_id,
@@ -353,7 +388,7 @@ async def awaiting_bank_data(conn: Conn, city: str, partner: str | None = None) 
         "select request_id, case_id, household_id, kind, amount_cents, requested_on, payee_refused_reason,"
         " payee_refused_on from contribution_requests where city = $1 and status in ('requested', 'approved')"
         " and (beneficiary is null or payee_refused_version = bank_data_version)"
-        " and ($2::text is null or case_id in (select case_id from cases where partner = $2))"
+        f" and ($2::text is null or case_id in {partners_readable_cases(2)})"
         " order by coalesce(payee_refused_on, requested_on), request_id",
         city,
         partner,
@@ -529,7 +564,7 @@ async def voucher(conn: Conn, voucher_id: str, *, lock: bool = False) -> tuple[V
 async def vouchers(conn: Conn, city: str, household_id: str | None, partner: str | None = None) -> list[Row]:
     rows = await conn.fetch(
         "select * from vouchers where city = $1 and ($2::text is null or household_id = $2)"
-        " and ($3::text is null or case_id in (select case_id from cases where partner = $3)) order by voucher_id",
+        f" and ($3::text is null or case_id in {partners_readable_cases(3)}) order by voucher_id",
         city,
         household_id,
         partner,

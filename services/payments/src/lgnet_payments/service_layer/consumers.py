@@ -35,6 +35,14 @@ async def case_closed(conn: Conn, env: Envelope, event: Event) -> None:
     await repo.close_case(conn, event.case_id, event.closed_on)
 
 
+async def consent_recorded(conn: Conn, env: Envelope, event: Event) -> None:
+    """A person's consent to sharing with partners, given or withdrawn: what a partner may read of her households'
+    payments follows it from now on (`Context.on_case`). Consents for other purposes are not payments' concern."""
+    assert isinstance(event, iev.ConsentRecorded)
+    if event.purpose is iev.ConsentPurpose.PARTNER_SHARING:
+        await repo.record_sharing(conn, event.person_id, event.granted, event.recorded_on)
+
+
 def household_formed(keys: Callable[[], pii.KeyStore | None]) -> EventHandler:
     """A household's members; one erased before this fact was read shreds its bank data (erasure)."""
 

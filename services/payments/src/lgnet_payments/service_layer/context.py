@@ -17,6 +17,9 @@ from lgnet_shared.events import Event
 
 SOURCE = "/lgnet/payments"
 IBAN_INDEX = "payments-iban-index"  # the purpose its secret is derived for (docs/payments.md, "Duplicates")
+# What intake answers a partner for a household without its consent to sharing (intake's transfer to a partner): the
+# desk says it in Italian (lgnet_desk.domain.refusals).
+NOT_SHARED = "the household has not consented to sharing data with partners"
 
 
 @dataclass(frozen=True)
@@ -83,21 +86,30 @@ class Context:
         """Staff act on every case of their city; a partner only on a case assigned to it. A case whose partner
         payments has not learnt yet (no case_opened seen) is no partner's: denied, never assumed. Another city's
         case, and to a partner another partner's, is answered `absent`, word for word as the id the caller named
-        (a case, a request, a voucher …) when it exists nowhere: a 403 told them which ids exist."""
+        (a case, a request, a voucher …) when it exists nowhere: a 403 told them which ids exist. A partner reads
+        (`read`) its case's payments only while every member of the household has consented to sharing with partners
+        (`partner_sharing` of `repository.case`: 403 else, as intake answers); its writes on the case are not refused
+        so (intake's rule too)."""
         absent = absent or NotFound(field, "unknown case")
         if case is None or self.elsewhere(case["city"]):
             raise absent
         self.read(case["city"], field) if read else self.write(case["city"], field)
         if self.actor.role is Role.PARTNER and case["partner"] != self.actor.id:
             raise absent
+        if read and self.actor.role is Role.PARTNER and not case.get("partner_sharing", False):
+            raise Forbidden(field, NOT_SHARED)
 
     def on_household(self, cases: Sequence[Mapping[str, Any]], field: str = "household_id") -> None:
         """A household named by a caller who knows it: the city's staff (a case of the household in their city), a
         partner (a case of the household assigned to it). Any other — unknown, another city's, only other partners'
         cases — is one 404 said the same way: a household is people, and housing's household routes answer so too
-        (docs/partners.md, "What is not yours")."""
-        if not any(c["city"] == self.city and self.partner in (None, c["partner"]) for c in cases):
+        (docs/partners.md, "What is not yours"). A partner reads it only while every member has consented to
+        sharing with partners (403 else, as `on_case` for a read)."""
+        known = [c for c in cases if c["city"] == self.city and self.partner in (None, c["partner"])]
+        if not known:
             raise NotFound(field, "unknown household")
+        if self.partner is not None and not any(c.get("partner_sharing", False) for c in known):
+            raise Forbidden(field, NOT_SHARED)
 
     @property
     def partner(self) -> str | None:

@@ -36,6 +36,7 @@ async def erase_person(conn: Conn, keys: pii.KeyStore, person_id: str, on: date)
         person_id,
         on,
     )
+    await conn.execute("delete from partner_sharing where person_id = $1", person_id)  # nothing of hers is shared
     households = await households_of(conn, person_id)
     await erase_households(conn, keys, households, on)
     return households

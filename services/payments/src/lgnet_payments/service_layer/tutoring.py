@@ -87,7 +87,7 @@ async def listing(uow: UnitOfWork, ctx: Context, case_id: str | None, household_
     rows = await uow.conn.fetch(
         f"select {COLUMNS} from tutoring_sessions where city = $1 and ($2::text is null or case_id = $2)"
         " and ($3::text is null or household_id = $3)"
-        " and ($4::text is null or case_id in (select case_id from cases where partner = $4))"
+        f" and ($4::text is null or case_id in {repo.partners_readable_cases(4)})"
         " order by on_date desc, session_id",
         ctx.city,
         case_id,
