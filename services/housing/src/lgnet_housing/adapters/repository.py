@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from lgnet_shared import partner_sharing
 from lgnet_shared.db import Conn
 from lgnet_shared.errors import NotFound
 from lgnet_shared.events.housing import HousingKind, SupportLevel
@@ -69,20 +70,7 @@ async def set_minors(conn: Conn, minors: dict[str, bool]) -> None:
 
 async def delete_person(conn: Conn, person_id: str) -> None:
     await conn.execute("delete from persons where person_id = $1", person_id)
-    await conn.execute("delete from partner_sharing where person_id = $1", person_id)
-
-
-async def record_sharing(conn: Conn, person_id: str, granted: bool, on: date) -> None:
-    """A person's consent to sharing with partners, given or withdrawn: the state now, as intake keeps it (a consent
-    recorded late, dated before the last one, does not replace it)."""
-    await conn.execute(
-        "insert into partner_sharing values ($1, $2, $3) on conflict (person_id)"
-        " do update set granted = excluded.granted, recorded_on = excluded.recorded_on"
-        " where partner_sharing.recorded_on <= excluded.recorded_on",
-        person_id,
-        granted,
-        on,
-    )
+    await partner_sharing.forget(conn, person_id)
 
 
 async def not_shared(conn: Conn, household_ids: list[str]) -> set[str]:

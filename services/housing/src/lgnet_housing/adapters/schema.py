@@ -7,7 +7,7 @@ clear), the household's members, and the case's needs.
 
 from __future__ import annotations
 
-from lgnet_shared import owned_ids
+from lgnet_shared import owned_ids, partner_sharing
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -208,26 +208,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         "select p.person_id, h.city from persons p join households h using (household_id)",
         "select opportunity_id, city from opportunities",
     ),
-    (
-        "housing-8",
-        """
-        -- Each person's consent to sharing with partners, as intake records it (its fact consent_recorded, purpose
-        -- partner_sharing): the state now, one row per person; a consent recorded late, dated before the last one,
-        -- does not replace it. A partner reads a household's data only while every member has it (docs/partners.md).
-        create table partner_sharing (
-            person_id text primary key,
-            granted boolean not null,
-            recorded_on date not null
-        );
-        -- The consents recorded before this upgrade were read and skipped (no handler then): the intake consumer reads
-        -- intake.events again from its start (at start-up its group is rewound to the positions recorded here; the
-        -- inbox recognises every event already applied, so only what had no handler is applied now).
-        do $$ begin
-            if to_regclass('consumer_positions') is not null then
-                update consumer_positions set next_offset = 0
-                    where consumer like '%.intake' and topic like '%intake.events';
-            end if;
-        end $$;
-        """,
+    partner_sharing.migration(
+        "housing-8", "A partner reads a household's data only while every member consents (docs/partners.md)."
     ),
 ]

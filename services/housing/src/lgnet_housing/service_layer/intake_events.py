@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from lgnet_shared import clock
+from lgnet_shared import clock, partner_sharing
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import Event
@@ -135,7 +135,7 @@ async def consent_recorded(conn: Conn, env: Envelope, e: Any) -> None:
     """A person's consent to sharing with partners, given or withdrawn: what a partner may read of her households
     (handlers.Housing's reads) follows it from now on. Consents for other purposes are not housing's concern."""
     if e.purpose is ev.ConsentPurpose.PARTNER_SHARING:
-        await repo.record_sharing(conn, e.person_id, e.granted, e.recorded_on)
+        await partner_sharing.record(conn, e.person_id, e.granted, e.recorded_on)
 
 
 async def person_erased(conn: Conn, env: Envelope, e: Any) -> None:

@@ -61,19 +61,6 @@ async def household_cases(conn: Conn, household_id: str) -> list[Row]:
     return [dict(r) for r in rows]
 
 
-async def record_sharing(conn: Conn, person_id: str, granted: bool, on: date) -> None:
-    """A person's consent to sharing with partners, given or withdrawn: the state now, as intake keeps it (a consent
-    recorded late, dated before the last one, does not replace it)."""
-    await conn.execute(
-        "insert into partner_sharing values ($1, $2, $3) on conflict (person_id)"
-        " do update set granted = excluded.granted, recorded_on = excluded.recorded_on"
-        " where partner_sharing.recorded_on <= excluded.recorded_on",
-        person_id,
-        granted,
-        on,
-    )
-
-
 async def record_lease(conn: Conn, lease_id: str, household_id: str, city: str) -> None:
     await conn.execute(
         "insert into leases (lease_id, household_id, city) values ($1, $2, $3) on conflict (lease_id) do nothing",

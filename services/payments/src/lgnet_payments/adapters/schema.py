@@ -11,7 +11,7 @@ The invariants hold in the database itself, whatever the application does or how
 
 from __future__ import annotations
 
-from lgnet_shared import owned_ids, read_log_readers
+from lgnet_shared import owned_ids, partner_sharing, read_log_readers
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -613,27 +613,8 @@ MIGRATIONS: list[tuple[str, str]] = [
             for each row execute function read_log_append_only();
         """,
     ),
-    (
+    partner_sharing.migration(
         "payments-23",
-        """
-        -- Each person's consent to sharing with partners, as intake records it (its fact consent_recorded, purpose
-        -- partner_sharing): the state now, one row per person; a consent recorded late, dated before the last one,
-        -- does not replace it. A partner reads a case's payments only while every member its household has had
-        -- (household_members: its payments of then concern her too) has it (docs/partners.md).
-        create table partner_sharing (
-            person_id text primary key,
-            granted boolean not null,
-            recorded_on date not null
-        );
-        -- The consents recorded before this upgrade were read and skipped (no handler then): the intake consumer reads
-        -- intake.events again from its start (at start-up its group is rewound to the positions recorded here; the
-        -- inbox recognises every event already applied, so only what had no handler is applied now).
-        do $$ begin
-            if to_regclass('consumer_positions') is not null then
-                update consumer_positions set next_offset = 0
-                    where consumer like '%.intake' and topic like '%intake.events';
-            end if;
-        end $$;
-        """,
+        "A partner reads a case's payments only while every member its household has had consents (docs/partners.md).",
     ),
 ]

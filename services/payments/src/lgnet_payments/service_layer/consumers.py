@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lgnet_shared import clock, pii
+from lgnet_shared import clock, partner_sharing, pii
 from lgnet_shared.consumer import EventHandler
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope
@@ -40,7 +40,7 @@ async def consent_recorded(conn: Conn, env: Envelope, event: Event) -> None:
     payments follows it from now on (`Context.on_case`). Consents for other purposes are not payments' concern."""
     assert isinstance(event, iev.ConsentRecorded)
     if event.purpose is iev.ConsentPurpose.PARTNER_SHARING:
-        await repo.record_sharing(conn, event.person_id, event.granted, event.recorded_on)
+        await partner_sharing.record(conn, event.person_id, event.granted, event.recorded_on)
 
 
 def household_formed(keys: Callable[[], pii.KeyStore | None]) -> EventHandler:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from lgnet_shared import pii
+from lgnet_shared import partner_sharing, pii
 from lgnet_shared.db import Conn
 
 from lgnet_payments.adapters import payment_files
@@ -36,7 +36,7 @@ async def erase_person(conn: Conn, keys: pii.KeyStore, person_id: str, on: date)
         person_id,
         on,
     )
-    await conn.execute("delete from partner_sharing where person_id = $1", person_id)  # nothing of hers is shared
+    await partner_sharing.forget(conn, person_id)
     households = await households_of(conn, person_id)
     await erase_households(conn, keys, households, on)
     return households
