@@ -157,11 +157,11 @@ async def test_the_printout_counts_one_cartella_opening_once_with_what_it_read(d
     assert len(rows) == 3, rows
     opening = next(r for r in rows if "gestione della pratica" in r)
     assert "Maria Rossi" in opening and "La sua cartella sociale" in opening, opening
-    assert "Le note di diario che La riguardano" in opening and "L'elenco dei suoi documenti" in opening, opening
+    assert "Le note di diario che la riguardano" in opening and "L'elenco dei suoi documenti" in opening, opening
     assert "nella stessa consultazione" in opening and opening.count("La sua cartella sociale") == 1, opening
     later = [r for r in rows if "Maria Rossi" in r and r != opening]
     assert len(later) == 1 and "La sua cartella sociale" in later[0] and "nella stessa" not in later[0], later
-    assert any("Cooperativa Aurora" in r and "dal programma informatico di un ente" in r for r in rows), rows
+    assert any("Cooperativa Aurora" in r and "dal sistema informatico di un ente" in r for r in rows), rows
     english = printout_rows((await desk.client.get("/access-log/subject/p-1?lang=en")).text)
     assert any("in the same consultation: The diary notes about you" in r for r in english), english
     # the DPO's own log and CSV: every entry, the desk's and intake's five

@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 F, M = iev.Sex.FEMALE, iev.Sex.MALE
-ADULT, CHILD = date(1990, 5, 1), clock.today() - timedelta(days=365 * 6)
+ADULT = date(1990, 5, 1)
+
+
+def six_years_old() -> date:
+    return clock.today() - timedelta(days=365 * 6)
+
+
 REFUSED = "the household has not consented to sharing data with partners"
 
 
@@ -52,7 +58,7 @@ async def test_a_partner_reads_a_household_only_with_every_members_consent_to_sh
     """The DPO's review: Torino's staff registered a mother and her child (no consent to sharing) with coop-aurora's
     housing case; aurora's token read why the household was not matching (its needs, its income) and its entry."""
     h, hid = housing, f"h-noconsent-{uid}"
-    events = h.household_events(hid, "torino", [(ADULT, F), (CHILD, M)], specialist=True, sharing=False)
+    events = h.household_events(hid, "torino", [(ADULT, F), (six_years_old(), M)], specialist=True, sharing=False)
     await h.publish("torino", *events)
     await assessed(h, hid)
 

@@ -22,7 +22,7 @@ from lgnet_shared.events import outreach as ev
 from lgnet_shared.events.intake import Channel, Sex
 from lgnet_shared.events.types import Country, Id, Instant, IsoDate
 from lgnet_shared.ids import new_id
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from lgnet_intake.adapters import outreach_repository as repo
 from lgnet_intake.adapters import repository as intake_repo
@@ -80,7 +80,7 @@ class BookAppointment(ev.AppointmentBookingSubmitted):
     operator_partner: Id | None = Field(
         default=None, description="Whose operator: a partner of the city; none: the city's"
     )
-    recorded_afterwards: bool = Field(
+    recorded_afterwards: StrictBool = Field(
         default=False,
         description="True: the appointment is recorded after its time (it took place, or was missed or cancelled,"
         " before now; its outcome or cancellation recorded next): not a booking, its start is before now. A booking"
