@@ -79,7 +79,10 @@ async def household_name(
     members: list[str] | None = None,
 ) -> Reference:
     """The household's name (`household_reference`), and whether its reference person was erased."""
-    return await _named(conn, services, op, household_id, case_ids, action, members)
+    named = await _reference(conn, services, op, case_ids, action, members or [])
+    if named.name is None:
+        await store.log_access(conn, op, household_id, "case_work", action, "shown")
+    return named
 
 
 async def household_reference(
@@ -101,23 +104,8 @@ async def household_reference(
     housing page links back to: the reference person, else the first member the operator may see. `members`: the
     household's current members as intake's case says them (`member_ids`), to tell an erased reference person (the
     search leaves her out) from one hidden from the operator (`household_name`'s `erased`)."""
-    named = await _named(conn, services, op, household_id, case_ids, action, members)
+    named = await household_name(conn, services, op, household_id, case_ids, action, members)
     return named.name, named.member
-
-
-async def _named(
-    conn: Conn,
-    services: Services,
-    op: Operator,
-    household_id: str,
-    case_ids: list[str],
-    action: str,
-    members: list[str] | None,
-) -> Reference:
-    named = await _reference(conn, services, op, case_ids, action, members or [])
-    if named.name is None:
-        await store.log_access(conn, op, household_id, "case_work", action, "shown")
-    return named
 
 
 async def _reference(
